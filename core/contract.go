@@ -1,0 +1,136 @@
+// Package core holds grifork's model of a run: the configuration, the host tree,
+// the schedulers of both modes, the per-node report and dry-run planning. It talks
+// to hosts only through the interfaces declared here, so it is tested with fakes.
+package core
+
+import (
+	"context"
+	"time"
+)
+
+// Mode is how a run propagates: only the root runs grifork, or every node does.
+type Mode string
+
+const (
+	Standalone Mode = "standalone"
+	Grifork    Mode = "grifork"
+)
+
+// Config is everything a Griforkfile sets. The zero value of a field means "not set";
+// Defaults fills what the user left out.
+type Config struct {
+	Mode     Mode
+	Branches int
+	Log      LogConfig
+	Hosts    []Host
+	SSH      SSHConfig
+	Rsync    RsyncConfig
+	Grifork  GriforkConfig
+}
+
+type LogConfig struct {
+	File  string
+	Level string // debug|info|warn|error
+}
+
+// SSHConfig is the `ssh { ... }` directive. Passphrase and Password are secrets:
+// they never reach a log, an error message or dry-run output.
+type SSHConfig struct {
+	User         string
+	Keys         []string
+	Passphrase   string
+	Password     string
+	Port         int
+	KnownHosts   string        // path; default ~/.ssh/known_hosts
+	HostKeyCheck string        // "strict" (default) | "accept-new" | "off"
+	Timeout      time.Duration // connect timeout; default 10s
+}
+
+// Secrets lists the values that must be redacted wherever text leaves the process.
+func (c SSHConfig) Secrets() []string {
+	var s []string
+	for _, v := range []string{c.Passphrase, c.Password} {
+		if v != "" {
+			s = append(s, v)
+		}
+	}
+	return s
+}
+
+// RsyncConfig is the `rsync { ... }` directive: either the table form (the named
+// fields) or the array form (Raw, passed to rsync as given).
+type RsyncConfig struct {
+	Delete   *bool // default true
+	Bwlimit  int   // KiB/s; 0 = unlimited
+	Verbose  bool
+	Excludes []string
+	Rsh      string // replaces the derived --rsh when set
+	DryRun   bool
+	Raw      []string // array form; when non-nil the fields above are ignored
+}
+
+// GriforkConfig is the `grifork { ... }` directive (grifork mode).
+type GriforkConfig struct {
+	Chdir  string
+	Tmpdir string
+	Exec   string
+	User   string
+}
+
+// Block names a task block of the Griforkfile.
+type Block string
+
+const (
+	BlockPrepare       Block = "prepare"
+	BlockLocally       Block = "locally"
+	BlockRemote        Block = "remote"
+	BlockPrepareRemote Block = "prepare_remote"
+	BlockFinishRemote  Block = "finish_remote"
+	BlockFinish        Block = "finish"
+)
+
+// Edge is one task invocation: a block run for the pair (Src, Dst). For prepare,
+// finish, prepare_remote and finish_remote Dst is nil and Src is the node running it.
+type Edge struct {
+	Block Block
+	Src   *Node
+	Dst   *Node
+}
+
+type edgeKey struct{}
+
+// WithEdge returns ctx carrying e, so helpers, printers and recorders downstream
+// know which task and hosts a command belongs to.
+func WithEdge(ctx context.Context, e Edge) context.Context {
+	return context.WithValue(ctx, edgeKey{}, e)
+}
+
+// EdgeFrom returns the edge carried by ctx, if any.
+func EdgeFrom(ctx context.Context) (Edge, bool) {
+	e, ok := ctx.Value(edgeKey{}).(Edge)
+	return e, ok
+}
+
+// Tasks runs the blocks of a loaded Griforkfile. Implementations are safe for
+// concurrent use: the scheduler calls Run for many edges at once.
+type Tasks interface {
+	// Defined reports whether the Griforkfile has the block.
+	Defined(b Block) bool
+	// Run runs e.Block for e (ctx already carries e). An undefined block is a no-op.
+	Run(ctx context.Context, e Edge) error
+	// Finish runs the finish block with the run's report.
+	Finish(ctx context.Context, r *Report) error
+}
+
+// Exec performs the commands that task helpers ask for; implementations: the real
+// one over SSH (sshx), the dry-run Recorder, fakes in tests. Safe for concurrent use.
+// ctx carries the Edge (EdgeFrom) that output prefixes and plans are keyed by.
+type Exec interface {
+	// Local runs argv on this machine, without a shell, and returns its standard output.
+	Local(ctx context.Context, argv []string) (string, error)
+	// Remote runs cmdline, already shell-quoted, on host and returns its standard output.
+	Remote(ctx context.Context, host Host, cmdline string) (string, error)
+	// Rsh is the remote-shell command (rsync's --rsh) that reaches host with the run's
+	// SSH settings. It holds no secrets.
+	Rsh(host Host) string
+}

@@ -1,0 +1,25 @@
+GO      ?= go
+BIN     := bin/grifork
+PKGS    := ./...
+
+.PHONY: all build test lint deps demo bench clean
+
+all: build
+
+deps:
+	@scripts/deps.sh
+	@$(GO) mod download
+
+build:
+	$(GO) build -trimpath -o $(BIN) ./cmd/grifork
+
+lint:
+	$(GO) vet $(PKGS)
+	@out=$$(gofmt -l $$(git ls-files '*.go' | grep -v '^$$') 2>/dev/null); \
+	  if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+test: deps lint build
+	$(GO) test -race -timeout 12m $(PKGS)
+
+clean:
+	rm -rf bin

@@ -58,3 +58,14 @@ func BuildTree(hosts []Host, branches int) (*Tree, error) {
 	}
 	return &Tree{Root: root, Branches: branches}, nil
 }
+
+// Walk calls fn for every node breadth-first, in order of addition.
+func (t *Tree) Walk(fn func(*Node)) {
+	queue := []*Node{t.Root}
+	for len(queue) > 0 {
+		n := queue[0]
+		queue = queue[1:]
+		fn(n)
+		queue = append(queue, n.Children...)
+	}
+}

@@ -21,7 +21,7 @@ type Result struct {
 	Host     string
 	Level    int
 	Status   Status
-	Task     Block  // the block that ran (or failed) for this node
+	Task     Block // the block that ran (or failed) for this node
 	Start    time.Time
 	Duration time.Duration
 	Err      string // one line; for skipped nodes the reason ("parent X failed")

@@ -2,7 +2,6 @@ package core
 
 import (
 	"bytes"
-	"fmt"
 	"io"
 	"strings"
 	"sync"
@@ -14,6 +13,7 @@ import (
 type Printer struct {
 	mu      sync.Mutex
 	w       io.Writer
+	tees    []io.Writer
 	secrets []string
 }
 
@@ -22,16 +22,34 @@ func NewPrinter(w io.Writer, secrets []string) *Printer {
 	return &Printer{w: w, secrets: secrets}
 }
 
-// Line writes one line as "prefix | line".
-func (p *Printer) Line(prefix, line string) {
-	line = Redact(strings.TrimRight(line, "\r\n"), p.secrets)
+// AddSecrets adds values to redact from every later line.
+func (p *Printer) AddSecrets(secrets ...string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if prefix == "" {
-		fmt.Fprintln(p.w, line)
-		return
+	p.secrets = append(p.secrets, secrets...)
+}
+
+// Tee sends every later line to w as well (a log file, say). Each line reaches w
+// in one Write call.
+func (p *Printer) Tee(w io.Writer) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.tees = append(p.tees, w)
+}
+
+// Line writes one line as "prefix | line".
+func (p *Printer) Line(prefix, line string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	line = Redact(strings.TrimRight(line, "\r\n"), p.secrets)
+	if prefix != "" {
+		line = prefix + " | " + line
 	}
-	fmt.Fprintf(p.w, "%s | %s\n", prefix, line)
+	line += "\n"
+	io.WriteString(p.w, line)
+	for _, t := range p.tees {
+		io.WriteString(t, line)
+	}
 }
 
 // Writer returns a writer that prints each complete line with prefix; Close

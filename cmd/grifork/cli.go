@@ -1,0 +1,125 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/alecthomas/kong"
+)
+
+// Exit codes, documented in the README.
+const (
+	exitOK          = 0
+	exitFailed      = 1   // some host or task failed
+	exitUsage       = 2   // bad flags, missing or broken Griforkfile
+	exitInterrupted = 130 // SIGINT/SIGTERM stopped the run
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+type cli struct {
+	Version kong.VersionFlag `short:"v" help:"Print the version and exit."`
+
+	Run     runCmd     `cmd:"" default:"withargs" help:"Run the Griforkfile's tasks across the host tree (the default command)."`
+	Graph   graphCmd   `cmd:"" help:"Print the host tree the Griforkfile describes."`
+	Convert convertCmd `cmd:"" help:"Convert a Ruby Griforkfile to Lua."`
+}
+
+// fileFlags locate the Griforkfile; shared by run and graph.
+type fileFlags struct {
+	File       string `short:"f" placeholder:"PATH" help:"Griforkfile to load (default: $$GRIFORKFILE, ./Griforkfile.lua, ./Griforkfile)."`
+	OverrideBy string `short:"o" placeholder:"PATH" help:"Second Griforkfile whose settings replace the first's."`
+}
+
+// env is what a command needs from the process, injectable for tests.
+type env struct {
+	ctx    context.Context
+	stdin  io.Reader
+	stdout io.Writer
+	stderr io.Writer
+}
+
+// exitError carries the exit code for errors the user should see in one line.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string { return e.err.Error() }
+func (e *exitError) Unwrap() error { return e.err }
+
+func usageErr(err error) error { return &exitError{code: exitUsage, err: err} }
+
+// Main parses args, runs the command and returns the exit code. It never panics
+// at the user: a bug becomes one line on stderr and exit code 1.
+func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) (code int) {
+	defer func() {
+		if r := recover(); r != nil {
+			fmt.Fprintf(stderr, "grifork: internal error: %v\n", r)
+			code = exitFailed
+		}
+	}()
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	var c cli
+	exited := -1
+	parser, err := kong.New(&c,
+		kong.Name("grifork"),
+		kong.Description("Run tasks across a fleet of servers in the shape of a tree."),
+		kong.Vars{"version": version},
+		kong.UsageOnError(),
+		kong.Writers(stdout, stderr),
+		kong.Exit(func(n int) { exited = n; panic(kongExit{}) }),
+	)
+	if err != nil {
+		fmt.Fprintf(stderr, "grifork: %v\n", err)
+		return exitFailed
+	}
+	kctx, err := parseArgs(parser, args, &exited)
+	if exited >= 0 {
+		return exited
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "grifork: %v\n", err)
+		return exitUsage
+	}
+	e := &env{ctx: ctx, stdin: stdin, stdout: stdout, stderr: stderr}
+	if err := kctx.Run(e); err != nil {
+		fmt.Fprintf(stderr, "grifork: %v\n", err)
+		var ee *exitError
+		switch {
+		case errors.As(err, &ee):
+			return ee.code
+		case ctx.Err() != nil:
+			return exitInterrupted
+		default:
+			return exitFailed
+		}
+	}
+	if ctx.Err() != nil {
+		return exitInterrupted
+	}
+	return exitOK
+}
+
+// kongExit unwinds kong's help/version exits without ending the process, so Main
+// stays callable from tests.
+type kongExit struct{}
+
+func parseArgs(p *kong.Kong, args []string, exited *int) (kctx *kong.Context, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			if _, ok := r.(kongExit); !ok {
+				panic(r)
+			}
+		}
+	}()
+	return p.Parse(args)
+}

@@ -1,0 +1,28 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/grifork/grifork/core"
+)
+
+type graphCmd struct {
+	fileFlags
+	Format string `enum:"text,dot" default:"text" help:"Output format: text or dot (Graphviz)."`
+}
+
+func (c *graphCmd) Run(e *env) error {
+	s, err := loadScript(e, c.fileFlags, true)
+	if err != nil {
+		return err
+	}
+	defer s.close()
+	tree, err := core.BuildTree(s.script.Config.Hosts, s.script.Config.Branches)
+	if err != nil {
+		return usageErr(fmt.Errorf("%s: %w", s.name, err))
+	}
+	if c.Format == "dot" {
+		return core.RenderDOT(e.stdout, tree)
+	}
+	return core.RenderText(e.stdout, tree)
+}

@@ -1,0 +1,177 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/grifork/grifork/core"
+	"github.com/grifork/grifork/dsl"
+	"github.com/grifork/grifork/dsl/ruby"
+	"github.com/grifork/grifork/sshx"
+)
+
+type runCmd struct {
+	fileFlags
+	DryRun    bool `short:"n" help:"Print the tree and every command each edge would run; touch no host."`
+	NoBarrier bool `help:"Start a child's subtree as soon as its own copy is done instead of waiting for the whole generation."`
+}
+
+func (c *runCmd) Run(e *env) error {
+	s, err := loadScript(e, c.fileFlags, c.DryRun)
+	if err != nil {
+		return err
+	}
+	defer s.close()
+
+	tree, err := core.BuildTree(s.script.Config.Hosts, s.script.Config.Branches)
+	if err != nil {
+		return usageErr(fmt.Errorf("%s: %w", s.name, err))
+	}
+	if c.DryRun {
+		return s.plan(e, tree)
+	}
+	client, err := sshx.New(sshx.Options{SSH: s.script.Config.SSH, Printer: s.printer, Logger: s.logger})
+	if err != nil {
+		return usageErr(fmt.Errorf("%s: ssh settings: %w", s.name, err))
+	}
+	defer client.Close()
+	s.exec.bind(client)
+
+	s.logger.Info("run start", "file", s.name, "mode", s.script.Config.Mode, "hosts", len(s.script.Config.Hosts), "branches", s.script.Config.Branches)
+	var report *core.Report
+	switch s.script.Config.Mode {
+	case core.Grifork:
+		report = runGrifork(e, s, tree, client)
+	default:
+		report = core.RunStandalone(e.ctx, tree, s.script, core.RunOptions{Barrier: !c.NoBarrier, Logger: s.logger})
+	}
+	fmt.Fprintln(e.stdout)
+	report.WriteSummary(e.stdout)
+	s.logger.Info("run end", "ok", report.Count(core.StatusOK), "failed", report.Count(core.StatusFailed), "skipped", report.Count(core.StatusSkipped))
+	if !report.Succeeded() {
+		return &exitError{code: exitFailed, err: errors.New(report.Headline())}
+	}
+	return nil
+}
+
+// loaded is a Griforkfile ready to run, with the output and logging it was set up with.
+type loaded struct {
+	name    string
+	script  *dsl.Script
+	printer *core.Printer
+	logger  *slog.Logger
+	exec    *lateExec
+	closers []io.Closer
+}
+
+func (s *loaded) close() {
+	s.script.Close()
+	for _, c := range s.closers {
+		c.Close()
+	}
+}
+
+// loadScript finds and loads the Griforkfile (converting a Ruby one in memory) and
+// sets up the printer and the log file it asks for.
+func loadScript(e *env, f fileFlags, dryRun bool) (*loaded, error) {
+	main, err := readGriforkfile(e, f.File, true)
+	if err != nil {
+		return nil, err
+	}
+	var override *dsl.Source
+	if f.OverrideBy != "" {
+		o, err := readGriforkfile(e, f.OverrideBy, false)
+		if err != nil {
+			return nil, err
+		}
+		override = &o
+	}
+	printer := core.NewPrinter(e.stdout, nil)
+	exec := &lateExec{}
+	// Until the log directive is read, warnings of the load go to stderr.
+	logger := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	script, err := dsl.Load(e.ctx, main, override, dsl.Options{Exec: exec, Printer: printer, Logger: logger})
+	if err != nil {
+		return nil, usageErr(err)
+	}
+	s := &loaded{name: main.Name, script: script, printer: printer, logger: logger, exec: exec}
+	cfg := script.Config
+	secrets := cfg.SSH.Secrets()
+	printer.AddSecrets(secrets...)
+	if cfg.Log.File != "" && !dryRun {
+		lf, err := os.OpenFile(cfg.Log.File, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+		if err != nil {
+			script.Close()
+			return nil, usageErr(fmt.Errorf("%s: log file: %w", main.Name, err))
+		}
+		s.closers = append(s.closers, lf)
+		level, err := parseLevel(cfg.Log.Level)
+		if err != nil {
+			script.Close()
+			return nil, usageErr(fmt.Errorf("%s: log: %w", main.Name, err))
+		}
+		s.logger = slog.New(newRedactingHandler(slog.NewTextHandler(lf, &slog.HandlerOptions{Level: level}), secrets))
+		printer.Tee(&timestamped{w: lf, now: time.Now})
+	}
+	return s, nil
+}
+
+// readGriforkfile reads path, or for the main file the first of $GRIFORKFILE,
+// ./Griforkfile.lua, ./Griforkfile that exists. A Ruby Griforkfile is converted.
+func readGriforkfile(e *env, path string, lookup bool) (dsl.Source, error) {
+	if path == "" && lookup {
+		candidates := []string{os.Getenv("GRIFORKFILE"), "Griforkfile.lua", "Griforkfile"}
+		for _, c := range candidates {
+			if c == "" {
+				continue
+			}
+			if _, err := os.Stat(c); err == nil {
+				path = c
+				break
+			}
+		}
+		if path == "" {
+			return dsl.Source{}, usageErr(errors.New("no Griforkfile: give one with -f PATH, $GRIFORKFILE, or create ./Griforkfile.lua"))
+		}
+	}
+	src, err := dsl.ReadSource(path)
+	if err != nil {
+		return dsl.Source{}, usageErr(err)
+	}
+	if ruby.Detect(src.Content) {
+		lua, err := ruby.Convert(src.Name, src.Content)
+		if err != nil {
+			return dsl.Source{}, usageErr(err)
+		}
+		fmt.Fprintf(e.stderr, "grifork: %s is a Ruby Griforkfile; running it converted (see `grifork convert %s`)\n", src.Name, src.Name)
+		src.Content = lua
+	}
+	return src, nil
+}
+
+// plan prints the dry-run: the tree and every command of every edge, touching no host.
+func (s *loaded) plan(e *env, tree *core.Tree) error {
+	client, err := sshx.New(sshx.Options{SSH: s.script.Config.SSH, Printer: s.printer, Logger: s.logger})
+	if err != nil {
+		return usageErr(fmt.Errorf("%s: ssh settings: %w", s.name, err))
+	}
+	defer client.Close()
+	rec := core.NewRecorder(client.Rsh, s.script.Config.SSH.Secrets())
+	s.exec.bind(rec)
+	report := planRun(e, s, tree)
+	core.WritePlan(e.stdout, tree, s.script.Config, rec)
+	if !report.Succeeded() {
+		return &exitError{code: exitFailed, err: fmt.Errorf("dry-run: %s", report.Headline())}
+	}
+	return nil
+}
+
+// planRun runs the task closures on the recorder in schedule order, one at a time,
+// so the plan is deterministic.
+func planRun(e *env, s *loaded, tree *core.Tree) *core.Report {
+	return core.RunStandalone(e.ctx, tree, s.script, core.RunOptions{Barrier: true, Concurrency: 1, Logger: s.logger})
+}

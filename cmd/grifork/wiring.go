@@ -1,0 +1,132 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/grifork/grifork/core"
+)
+
+// lateExec lets the Griforkfile be loaded before the transport exists: the SSH
+// client is built from the settings the file itself makes.
+type lateExec struct {
+	mu   sync.RWMutex
+	exec core.Exec
+}
+
+var errNoExec = errors.New("no command may run while the Griforkfile is loading")
+
+func (l *lateExec) bind(e core.Exec) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.exec = e
+}
+
+func (l *lateExec) get() core.Exec {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	return l.exec
+}
+
+func (l *lateExec) Local(ctx context.Context, argv []string) (string, error) {
+	if e := l.get(); e != nil {
+		return e.Local(ctx, argv)
+	}
+	return "", errNoExec
+}
+
+func (l *lateExec) Remote(ctx context.Context, h core.Host, cmdline string) (string, error) {
+	if e := l.get(); e != nil {
+		return e.Remote(ctx, h, cmdline)
+	}
+	return "", errNoExec
+}
+
+func (l *lateExec) Rsh(h core.Host) string {
+	if e := l.get(); e != nil {
+		return e.Rsh(h)
+	}
+	return "ssh"
+}
+
+func parseLevel(s string) (slog.Level, error) {
+	switch strings.ToLower(s) {
+	case "", "info":
+		return slog.LevelInfo, nil
+	case "debug":
+		return slog.LevelDebug, nil
+	case "warn", "warning":
+		return slog.LevelWarn, nil
+	case "error":
+		return slog.LevelError, nil
+	}
+	return 0, fmt.Errorf("unknown level %q (want debug, info, warn or error)", s)
+}
+
+// redactingHandler removes secrets from every message and string attribute.
+type redactingHandler struct {
+	slog.Handler
+	secrets []string
+}
+
+func newRedactingHandler(h slog.Handler, secrets []string) slog.Handler {
+	if len(secrets) == 0 {
+		return h
+	}
+	return &redactingHandler{Handler: h, secrets: secrets}
+}
+
+func (h *redactingHandler) Handle(ctx context.Context, r slog.Record) error {
+	out := slog.NewRecord(r.Time, r.Level, core.Redact(r.Message, h.secrets), r.PC)
+	r.Attrs(func(a slog.Attr) bool {
+		out.AddAttrs(h.redact(a))
+		return true
+	})
+	return h.Handler.Handle(ctx, out)
+}
+
+func (h *redactingHandler) redact(a slog.Attr) slog.Attr {
+	v := a.Value.Resolve()
+	switch v.Kind() {
+	case slog.KindGroup:
+		attrs := v.Group()
+		red := make([]any, len(attrs))
+		for i, g := range attrs {
+			red[i] = h.redact(g)
+		}
+		return slog.Group(a.Key, red...)
+	default:
+		return slog.String(a.Key, core.Redact(v.String(), h.secrets))
+	}
+}
+
+func (h *redactingHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
+	red := make([]slog.Attr, len(attrs))
+	for i, a := range attrs {
+		red[i] = h.redact(a)
+	}
+	return &redactingHandler{Handler: h.Handler.WithAttrs(red), secrets: h.secrets}
+}
+
+func (h *redactingHandler) WithGroup(name string) slog.Handler {
+	return &redactingHandler{Handler: h.Handler.WithGroup(name), secrets: h.secrets}
+}
+
+// timestamped prefixes each line written to w with the time, for the log file.
+type timestamped struct {
+	w   io.Writer
+	now func() time.Time
+}
+
+func (t *timestamped) Write(b []byte) (int, error) {
+	if _, err := fmt.Fprintf(t.w, "%s %s", t.now().Format(time.RFC3339Nano), b); err != nil {
+		return 0, err
+	}
+	return len(b), nil
+}

@@ -1,0 +1,57 @@
+-- Grifork mode: every node runs grifork and handles only its own children, so the
+-- root opens connections to its first generation only. grifork ships its own
+-- binary to nodes that lack it (unless grifork { exec = ... } names one).
+
+mode "grifork"
+branches(3)
+log { file = "grifork.log", level = "debug" }
+
+hosts { "app[01-12].internal" }
+
+ssh {
+  user = "deploy",
+  keys = { "~/.ssh/id_ed25519" },
+  host_key_check = "strict",
+}
+
+rsync { "-az", "--delete", "--exclude=.git" }   -- array form: raw rsync options
+
+grifork {
+  chdir = "/",                            -- where the remote grifork runs
+  tmpdir = "/tmp/grifork-deploy",         -- Griforkfile, subtree and cached binary
+  user = "deploy",                        -- login for the fork
+}
+
+local APP = "/srv/app/"
+
+prepare(function()
+  sh("mkdir", { "-p", APP })
+end)
+
+-- The root to each node of the first generation.
+locally(function(src, dst)
+  ssh(dst, "mkdir", { "-p", APP })
+  rsync(APP)
+end)
+
+-- On every node, toward its own children.
+prepare_remote(function()
+  sh("mkdir", { "-p", APP })
+end)
+
+remote(function(src, dst)
+  ssh(dst, "mkdir", { "-p", APP })
+  rsync(APP)                              -- on a node, rsync runs from that node
+end)
+
+finish_remote(function()
+  sh("sync")
+end)
+
+finish(function(report)
+  for _, r in ipairs(report.results) do
+    if r.status ~= "ok" then
+      print(r.host .. ": " .. r.status .. " " .. (r.err or ""))
+    end
+  end
+end)

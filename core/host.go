@@ -11,9 +11,9 @@ import (
 // "user@[v6addr]:port". User and Port are zero when the entry does not set them;
 // the SSH settings fill them in.
 type Host struct {
-	Name string // host name or address, without brackets
-	User string
-	Port int
+	Name string `json:"name"` // host name or address, without brackets
+	User string `json:"user,omitempty"`
+	Port int    `json:"port,omitempty"`
 }
 
 // ParseHost parses one host entry.

@@ -1,19 +1,20 @@
 package core
 
 import (
+	"encoding/json"
 	"fmt"
 )
 
 // Node is one node of the host tree. The root is the machine running grifork
 // (Host.Name "localhost", level 0, id "0.0").
 type Node struct {
-	ID       string // "<parent id>-<level>.<number>"; "0.0" for the root
-	Level    int
-	Number   int // position among its parent's children
-	Index    int // order of addition; 0 for the root
-	Host     Host
+	ID       string  `json:"id"` // "<parent id>-<level>.<number>"; "0.0" for the root
+	Level    int     `json:"level"`
+	Number   int     `json:"number"` // position among its parent's children
+	Index    int     `json:"index"`  // order of addition; 0 for the root
+	Host     Host    `json:"host"`
 	Parent   *Node   `json:"-"`
-	Children []*Node `json:",omitempty"`
+	Children []*Node `json:"children,omitempty"`
 }
 
 // Name is what output, reports and Lua task blocks call the node.
@@ -68,4 +69,114 @@ func (t *Tree) Walk(fn func(*Node)) {
 		fn(n)
 		queue = append(queue, n.Children...)
 	}
+}
+
+// Nodes returns every node, the root first, in tree order (as Walk visits them).
+func (t *Tree) Nodes() []*Node {
+	var ns []*Node
+	t.Walk(func(n *Node) { ns = append(ns, n) })
+	return ns
+}
+
+// Depth is the number of generations below the root: 0 for a lone root.
+func (t *Tree) Depth() int {
+	d := 0
+	t.Walk(func(n *Node) { d = max(d, n.Level-t.Root.Level) })
+	return d
+}
+
+// Generations returns the nodes below the root grouped by generation: element 0
+// holds the root's children, element i the nodes i+1 levels below the root, each in
+// tree order. Levels are counted from this tree's root, so a subtree works alike.
+func (t *Tree) Generations() [][]*Node {
+	gens := make([][]*Node, t.Depth())
+	t.Walk(func(n *Node) {
+		if g := n.Level - t.Root.Level; g > 0 {
+			gens[g-1] = append(gens[g-1], n)
+		}
+	})
+	return gens
+}
+
+// Find returns the node with id, or nil.
+func (t *Tree) Find(id string) *Node {
+	var found *Node
+	t.Walk(func(n *Node) {
+		if found == nil && n.ID == id {
+			found = n
+		}
+	})
+	return found
+}
+
+// Subtree returns a copy of the part of t below and including n, n as its root.
+// Ids, levels, numbers and shape are kept exactly (nothing is re-filled), so the
+// copy is what grifork mode hands to n. The copy's root has no parent.
+func (t *Tree) Subtree(n *Node) *Tree {
+	return &Tree{Root: copyNode(n, nil), Branches: t.Branches}
+}
+
+func copyNode(n, parent *Node) *Node {
+	c := &Node{ID: n.ID, Level: n.Level, Number: n.Number, Index: n.Index, Host: n.Host, Parent: parent}
+	for _, ch := range n.Children {
+		c.Children = append(c.Children, copyNode(ch, c))
+	}
+	return c
+}
+
+type treeJSON struct {
+	Branches int   `json:"branches"`
+	Root     *Node `json:"root"`
+}
+
+// MarshalTree encodes t (a whole tree or a Subtree) as JSON for UnmarshalTree.
+func MarshalTree(t *Tree) ([]byte, error) {
+	return json.Marshal(treeJSON{Branches: t.Branches, Root: t.Root})
+}
+
+// UnmarshalTree decodes a tree written by MarshalTree, restores the parent
+// pointers and checks that the shape is consistent, since it may come from
+// another host.
+func UnmarshalTree(b []byte) (*Tree, error) {
+	var tj treeJSON
+	if err := json.Unmarshal(b, &tj); err != nil {
+		return nil, fmt.Errorf("decode tree: %w", err)
+	}
+	if tj.Root == nil {
+		return nil, fmt.Errorf("decode tree: no root")
+	}
+	if tj.Branches < 1 {
+		return nil, fmt.Errorf("decode tree: branches must be >= 1, got %d", tj.Branches)
+	}
+	seen := map[string]bool{}
+	var check func(n *Node) error
+	check = func(n *Node) error {
+		if n == nil {
+			return fmt.Errorf("decode tree: null node")
+		}
+		if n.ID == "" || seen[n.ID] {
+			return fmt.Errorf("decode tree: missing or duplicate node id %q", n.ID)
+		}
+		seen[n.ID] = true
+		if n.Host.Name == "" {
+			return fmt.Errorf("decode tree: node %s has no host name", n.ID)
+		}
+		for _, c := range n.Children {
+			if c == nil {
+				return fmt.Errorf("decode tree: node %s has a null child", n.ID)
+			}
+			if c.Level != n.Level+1 {
+				return fmt.Errorf("decode tree: node %s has level %d under level %d", c.ID, c.Level, n.Level)
+			}
+			c.Parent = n
+			if err := check(c); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	if err := check(tj.Root); err != nil {
+		return nil, err
+	}
+	return &Tree{Root: tj.Root, Branches: tj.Branches}, nil
 }

@@ -1,6 +1,11 @@
 package core
 
 import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
 	"sync"
 	"time"
 )
@@ -17,14 +22,22 @@ const (
 
 // Result is what happened to one node (a host of the host list; the root is not one).
 type Result struct {
-	NodeID   string
-	Host     string
-	Level    int
-	Status   Status
-	Task     Block // the block that ran (or failed) for this node
-	Start    time.Time
-	Duration time.Duration
-	Err      string // one line; for skipped nodes the reason ("parent X failed")
+	NodeID   string        `json:"node_id"`
+	Host     string        `json:"host"`
+	Level    int           `json:"level"`
+	Status   Status        `json:"status"`
+	Task     Block         `json:"task,omitempty"` // the block that ran (or failed) for this node
+	Start    time.Time     `json:"start,omitzero"`
+	Duration time.Duration `json:"duration,omitempty"`
+	Err      string        `json:"error,omitempty"` // one line; for skipped nodes the reason ("parent X failed")
+}
+
+// RunError is a failure that belongs to no host of the list: prepare or finish on
+// the root, or (grifork mode) prepare_remote/finish_remote on a node.
+type RunError struct {
+	Task Block  `json:"task"`
+	Host string `json:"host"` // where the task ran
+	Err  string `json:"error"`
 }
 
 // Report is the outcome of a run, one Result per host in tree order (breadth-first
@@ -37,6 +50,7 @@ type Report struct {
 	mu      sync.Mutex
 	results []Result
 	byID    map[string]int
+	errs    []RunError
 }
 
 // NewReport returns a report with one pending Result per host of t, in tree order.
@@ -93,7 +107,139 @@ func (r *Report) Count(s Status) int {
 	return n
 }
 
-// OK reports whether every host succeeded.
+// OK reports whether every host succeeded and no run-level task failed.
 func (r *Report) OK() bool {
-	return r.Count(StatusOK) == len(r.Results())
+	return r.Count(StatusOK) == len(r.Results()) && len(r.RunErrors()) == 0
+}
+
+// AddRunError records that task failed on host outside of any host's result.
+func (r *Report) AddRunError(task Block, host string, err error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.errs = append(r.errs, RunError{Task: task, Host: host, Err: OneLine(err.Error())})
+}
+
+// RunErrors returns a copy of the run-level errors in the order they happened.
+func (r *Report) RunErrors() []RunError {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]RunError(nil), r.errs...)
+}
+
+// Merge copies every result and run error of o into r: results replace those of
+// the same node. Grifork mode folds the reports of subtrees into the root's.
+func (r *Report) Merge(o *Report) {
+	res, errs := o.Results(), o.RunErrors()
+	for _, x := range res {
+		r.Set(x)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.errs = append(r.errs, errs...)
+}
+
+// OneLine makes s fit on one line of a summary or log: its non-blank lines,
+// trimmed, joined with "; ".
+func OneLine(s string) string {
+	var parts []string
+	for l := range strings.Lines(s) {
+		if l = strings.TrimSpace(l); l != "" {
+			parts = append(parts, l)
+		}
+	}
+	return strings.Join(parts, "; ")
+}
+
+type reportJSON struct {
+	Mode      Mode          `json:"mode"`
+	Start     time.Time     `json:"start"`
+	Duration  time.Duration `json:"duration"`
+	Results   []Result      `json:"results"`
+	RunErrors []RunError    `json:"run_errors,omitempty"`
+}
+
+// MarshalJSON encodes the report with its results and run errors (durations in
+// nanoseconds), for grifork mode's events and for tools.
+func (r *Report) MarshalJSON() ([]byte, error) {
+	return json.Marshal(reportJSON{Mode: r.Mode, Start: r.Start, Duration: r.Duration, Results: r.Results(), RunErrors: r.RunErrors()})
+}
+
+// UnmarshalJSON decodes what MarshalJSON wrote, replacing r's contents.
+func (r *Report) UnmarshalJSON(b []byte) error {
+	var rj reportJSON
+	if err := json.Unmarshal(b, &rj); err != nil {
+		return fmt.Errorf("decode report: %w", err)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.Mode, r.Start, r.Duration = rj.Mode, rj.Start, rj.Duration
+	r.results, r.errs, r.byID = nil, rj.RunErrors, map[string]int{}
+	for _, res := range rj.Results {
+		if _, dup := r.byID[res.NodeID]; dup || res.NodeID == "" {
+			return fmt.Errorf("decode report: missing or duplicate node id %q", res.NodeID)
+		}
+		r.byID[res.NodeID] = len(r.results)
+		r.results = append(r.results, res)
+	}
+	return nil
+}
+
+// WriteSummary writes what a user reads at the end of a run: the counts, one line
+// per failed host with its task and error, the skipped hosts grouped by reason,
+// the run-level errors and the total time.
+func (r *Report) WriteSummary(w io.Writer) error {
+	res := r.Results()
+	count := map[Status]int{}
+	for _, x := range res {
+		count[x.Status]++
+	}
+	bw := bufio.NewWriter(w)
+	fmt.Fprintf(bw, "%s run: %d hosts: %d ok, %d failed, %d skipped", r.Mode, len(res),
+		count[StatusOK], count[StatusFailed], count[StatusSkipped])
+	if n := count[StatusPending]; n > 0 {
+		fmt.Fprintf(bw, ", %d pending", n)
+	}
+	fmt.Fprintf(bw, " in %s\n", roundDuration(r.Duration))
+
+	if count[StatusFailed] > 0 {
+		fmt.Fprintln(bw, "failed:")
+		for _, x := range res {
+			if x.Status == StatusFailed {
+				fmt.Fprintf(bw, "  %s (%s) %s: %s\n", x.Host, x.NodeID, x.Task, x.Err)
+			}
+		}
+	}
+	if count[StatusSkipped] > 0 {
+		fmt.Fprintln(bw, "skipped:")
+		var reasons []string
+		byReason := map[string][]string{}
+		for _, x := range res {
+			if x.Status != StatusSkipped {
+				continue
+			}
+			if _, ok := byReason[x.Err]; !ok {
+				reasons = append(reasons, x.Err)
+			}
+			byReason[x.Err] = append(byReason[x.Err], x.Host)
+		}
+		for _, why := range reasons {
+			fmt.Fprintf(bw, "  %s (%d): %s\n", why, len(byReason[why]), strings.Join(byReason[why], ", "))
+		}
+	}
+	if errs := r.RunErrors(); len(errs) > 0 {
+		fmt.Fprintln(bw, "errors:")
+		for _, e := range errs {
+			fmt.Fprintf(bw, "  %s on %s: %s\n", e.Task, e.Host, e.Err)
+		}
+	}
+	return bw.Flush()
+}
+
+// roundDuration keeps a summary's times readable: milliseconds below a minute,
+// seconds above.
+func roundDuration(d time.Duration) time.Duration {
+	if d < time.Minute {
+		return d.Round(time.Millisecond)
+	}
+	return d.Round(time.Second)
 }

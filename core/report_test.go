@@ -1,0 +1,150 @@
+package core
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"reflect"
+	"testing"
+	"time"
+)
+
+var t0 = time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)
+
+// sampleReport is a 13-host branches-3 run where web2 failed (its 3 children
+// skipped), web13 was cancelled and finish failed.
+func sampleReport(t *testing.T) *Report {
+	t.Helper()
+	tr := mustTree(t, 13, 3)
+	r := NewReport(Standalone, tr)
+	r.Start, r.Duration = t0, 3253*time.Millisecond
+	for _, n := range tr.Nodes()[1:] {
+		task := BlockRemote
+		if n.Level == 1 {
+			task = BlockLocally
+		}
+		res := Result{NodeID: n.ID, Host: n.Name(), Level: n.Level, Status: StatusOK, Task: task,
+			Start: t0.Add(time.Duration(n.Level) * time.Second), Duration: time.Second}
+		switch {
+		case n.Name() == "web2":
+			res.Status, res.Err = StatusFailed, OneLine("rsync: exit status 23\n  stack traceback:\n")
+		case n.Parent.Name() == "web2":
+			res.Status, res.Err, res.Start, res.Duration = StatusSkipped, "parent web2 failed", time.Time{}, 0
+		case n.Name() == "web13":
+			res.Status, res.Err, res.Start, res.Duration = StatusSkipped, "cancelled", time.Time{}, 0
+		}
+		r.Set(res)
+	}
+	r.AddRunError(BlockFinish, RootHost, errors.New("boom\nat line 3"))
+	return r
+}
+
+func TestWriteSummary(t *testing.T) {
+	t.Parallel()
+	var b bytes.Buffer
+	r := sampleReport(t)
+	if err := r.WriteSummary(&b); err != nil {
+		t.Fatal(err)
+	}
+	checkGolden(t, "summary/mixed.txt", b.String())
+	if r.OK() {
+		t.Error("OK() with failures")
+	}
+
+	ok := NewReport(Standalone, mustTree(t, 2, 3))
+	ok.Duration = 90500 * time.Millisecond
+	for _, res := range ok.Results() {
+		res.Status = StatusOK
+		ok.Set(res)
+	}
+	if !ok.OK() {
+		t.Error("OK() false with every host ok")
+	}
+	b.Reset()
+	if err := ok.WriteSummary(&b); err != nil {
+		t.Fatal(err)
+	}
+	checkGolden(t, "summary/ok.txt", b.String())
+
+	ok.AddRunError(BlockPrepare, RootHost, errors.New("x"))
+	if ok.OK() {
+		t.Error("OK() true despite a run error")
+	}
+}
+
+func TestReportJSONRoundTrip(t *testing.T) {
+	t.Parallel()
+	r := sampleReport(t)
+	b, err := json.Marshal(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got Report
+	if err := json.Unmarshal(b, &got); err != nil {
+		t.Fatal(err)
+	}
+	if got.Mode != r.Mode || !got.Start.Equal(r.Start) || got.Duration != r.Duration {
+		t.Errorf("header: got %v %v %v", got.Mode, got.Start, got.Duration)
+	}
+	want := r.Results()
+	gotRes := got.Results()
+	if len(gotRes) != len(want) {
+		t.Fatalf("%d results, want %d", len(gotRes), len(want))
+	}
+	for i := range want {
+		if !gotRes[i].Start.Equal(want[i].Start) {
+			t.Errorf("result %d start %v, want %v", i, gotRes[i].Start, want[i].Start)
+		}
+		gotRes[i].Start, want[i].Start = time.Time{}, time.Time{}
+	}
+	if !reflect.DeepEqual(gotRes, want) {
+		t.Errorf("results differ:\n%+v\n%+v", gotRes, want)
+	}
+	if !reflect.DeepEqual(got.RunErrors(), r.RunErrors()) {
+		t.Errorf("run errors %v, want %v", got.RunErrors(), r.RunErrors())
+	}
+	if res, ok := got.Get("0.0-1.1"); !ok || res.Status != StatusFailed {
+		t.Errorf("Get after decode: %+v %v", res, ok)
+	}
+	for _, bad := range []string{`[`, `{"results":[{"node_id":"a"},{"node_id":"a"}]}`, `{"results":[{}]}`} {
+		if err := json.Unmarshal([]byte(bad), new(Report)); err == nil {
+			t.Errorf("%s: no error", bad)
+		}
+	}
+}
+
+func TestReportMerge(t *testing.T) {
+	t.Parallel()
+	tr := mustTree(t, 4, 3)
+	root := NewReport(Grifork, tr)
+	sub := NewReport(Grifork, tr.Subtree(tr.Find("0.0-1.0")))
+	sub.Set(Result{NodeID: "0.0-1.0-2.0", Host: "web4", Level: 2, Status: StatusOK, Task: BlockRemote})
+	sub.AddRunError(BlockFinishRemote, "web1", errors.New("disk full"))
+	root.Merge(sub)
+	if res, _ := root.Get("0.0-1.0-2.0"); res.Status != StatusOK {
+		t.Errorf("merged web4: %+v", res)
+	}
+	if res, _ := root.Get("0.0-1.1"); res.Status != StatusPending {
+		t.Errorf("web2 changed by merge: %+v", res)
+	}
+	if n := len(root.Results()); n != 4 {
+		t.Errorf("%d results after merge, want 4", n)
+	}
+	if errs := root.RunErrors(); len(errs) != 1 || errs[0] != (RunError{Task: BlockFinishRemote, Host: "web1", Err: "disk full"}) {
+		t.Errorf("run errors %v", errs)
+	}
+}
+
+func TestOneLine(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]string{
+		"":                           "",
+		"plain":                      "plain",
+		"a\n\n  b  \r\nc\n":          "a; b; c",
+		"  lua: x.lua:3: bad\n\tat ": "lua: x.lua:3: bad; at",
+	} {
+		if got := OneLine(in); got != want {
+			t.Errorf("OneLine(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

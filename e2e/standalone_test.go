@@ -1,0 +1,282 @@
+package e2e
+
+import (
+	"context"
+	"crypto/rand"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/grifork/grifork/internal/fleet"
+)
+
+// fleetFile writes a Griforkfile for f's hosts with the fleet's SSH settings and body.
+func fleetFile(t *testing.T, dir string, f *fleet.Fleet, hosts []string, branches int, body string) string {
+	t.Helper()
+	src := fmt.Sprintf(`branches(%d)
+hosts %s
+ssh { user = "root", keys = { %q }, known_hosts = %q, timeout = 5 }
+%s
+`, branches, luaList(hosts), f.KeyFile(), f.KnownHostsFile(), body)
+	path := filepath.Join(dir, "Griforkfile.lua")
+	if err := os.WriteFile(path, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// makeApp fills dir with a small application tree: nested dirs, text and binary files.
+func makeApp(t *testing.T, dir string) {
+	t.Helper()
+	for i := 0; i < 40; i++ {
+		sub := filepath.Join(dir, fmt.Sprintf("lib/mod%02d", i%7), fmt.Sprintf("pkg%d", i%3))
+		if err := os.MkdirAll(sub, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		data := make([]byte, 1024*(i%9+1))
+		rand.Read(data)
+		if err := os.WriteFile(filepath.Join(sub, fmt.Sprintf("file%02d.bin", i)), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(dir, "name with spaces.txt"), []byte("hello\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// manifestCmd lists every file and directory under a root with a checksum of each
+// file, so two trees are byte-identical exactly when their manifests are equal.
+const manifestCmd = `cd "$1" && find . -type d | LC_ALL=C sort && find . -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum`
+
+func localManifest(t *testing.T, dir string) string {
+	t.Helper()
+	out, err := exec.Command("sh", "-c", manifestCmd, "sh", dir).Output()
+	if err != nil {
+		t.Fatalf("manifest of %s: %v", dir, err)
+	}
+	return string(out)
+}
+
+// checkAll asserts that every host's /srv/app has exactly want as its manifest.
+func checkAll(t *testing.T, f *fleet.Fleet, hosts []string, want string) {
+	t.Helper()
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	bad := map[string]string{}
+	for _, h := range hosts {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			out, err := f.Exec(context.Background(), h, "sh", "-c", manifestCmd, "sh", "/srv/app")
+			if err != nil || string(out) != want {
+				mu.Lock()
+				bad[h] = fmt.Sprintf("err=%v, %d bytes of manifest", err, len(out))
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	if len(bad) > 0 {
+		t.Fatalf("%d of %d hosts differ from the source: %v", len(bad), len(hosts), bad)
+	}
+}
+
+// syncBody propagates app to /srv/app: the root copies to generation 1, each
+// parent on to its children.
+func syncBody(app string) string {
+	return fmt.Sprintf(`
+local SRC = %q
+locally(function(src, dst)
+  rsync(SRC .. "/", "/srv/app/")
+end)
+remote(function(src, dst)
+  rsync_remote("/srv/app/")
+end)
+`, app)
+}
+
+// TestStandaloneSync propagates a tree to 30 hosts (branches 3: depth 4), checks
+// every file on every host, then changes and deletes files and checks again.
+func TestStandaloneSync(t *testing.T) {
+	fleet.Require(t)
+	t.Parallel()
+	f := fleet.StartT(t, fleet.Options{Hosts: 30})
+	dir := t.TempDir()
+	app := filepath.Join(dir, "app")
+	makeApp(t, app)
+	gf := fleetFile(t, dir, f, f.Hosts(), 3, syncBody(app))
+
+	r := runGrifork(t, dir, "-f", gf)
+	if r.code != 0 {
+		t.Fatalf("exit %d, want 0", r.code)
+	}
+	if !strings.Contains(r.stdout, "30 ok") {
+		t.Errorf("summary does not say 30 ok:\n%s", r.stdout)
+	}
+	checkAll(t, f, f.Hosts(), localManifest(t, app))
+
+	// A changed file and a deleted one reach every host (rsync --delete is the default).
+	if err := os.WriteFile(filepath.Join(app, "name with spaces.txt"), []byte("changed\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(filepath.Join(app, "lib/mod00/pkg0/file00.bin")); err != nil {
+		t.Fatal(err)
+	}
+	if r := runGrifork(t, dir, "-f", gf); r.code != 0 {
+		t.Fatalf("second run: exit %d, want 0", r.code)
+	}
+	checkAll(t, f, f.Hosts(), localManifest(t, app))
+}
+
+// TestStandaloneFaults runs on a 12-host fleet: dry-run touches nothing, argument
+// quoting, a dead host and a changed host key.
+func TestStandaloneFaults(t *testing.T) {
+	fleet.Require(t)
+	t.Parallel()
+	f := fleet.StartT(t, fleet.Options{Hosts: 12})
+	hosts := f.Hosts()
+	dir := t.TempDir()
+	app := filepath.Join(dir, "app")
+	makeApp(t, app)
+	gf := fleetFile(t, dir, f, hosts, 3, syncBody(app))
+
+	t.Run("dry-run touches no host", func(t *testing.T) {
+		r := runGrifork(t, dir, "-n", "-f", gf)
+		if r.code != 0 {
+			t.Fatalf("exit %d, want 0", r.code)
+		}
+		for _, h := range hosts {
+			if !strings.Contains(r.stdout, h) {
+				t.Errorf("plan does not mention %s", h)
+			}
+			log, err := f.SSHDLog(h)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if strings.Contains(log, "Accepted") || strings.Contains(log, "Connection from") {
+				t.Errorf("%s: dry-run connected:\n%s", h, log)
+			}
+			if out, err := f.Exec(context.Background(), h, "ls", "-A", "/srv"); err != nil || len(out) != 0 {
+				t.Errorf("%s: /srv not empty after dry-run: %q %v", h, out, err)
+			}
+		}
+	})
+
+	t.Run("arguments stay data", func(t *testing.T) {
+		weird := "/srv/a b/$(touch /tmp/pwned);x"
+		body := fmt.Sprintf(`
+locally(function(src, dst)
+  ssh(dst, "mkdir", { "-p", %q })
+  print("argv: " .. sh("printf", { "%%s", "$(id -u);echo no" }))
+  print("shell: " .. sh("echo $((6*7))"))
+end)`, weird)
+		gf := fleetFile(t, dir, f, hosts[3:5], 3, body)
+		r := runGrifork(t, dir, "-f", gf)
+		if r.code != 0 {
+			t.Fatalf("exit %d, want 0", r.code)
+		}
+		for _, h := range hosts[3:5] {
+			if _, err := f.Exec(context.Background(), h, "test", "-d", weird); err != nil {
+				t.Errorf("%s: directory %q missing", h, weird)
+			}
+			if _, err := f.Exec(context.Background(), h, "test", "-e", "/tmp/pwned"); err == nil {
+				t.Errorf("%s: /tmp/pwned exists: an argument ran as shell code", h)
+			}
+		}
+		if !strings.Contains(r.stdout, "argv: $(id -u);echo no") {
+			t.Errorf("sh with an args table used a shell:\n%s", r.stdout)
+		}
+		if !strings.Contains(r.stdout, "shell: 42") {
+			t.Errorf("sh with one string did not use a shell:\n%s", r.stdout)
+		}
+	})
+
+	t.Run("dead host fails with its subtree skipped", func(t *testing.T) {
+		// hosts[1] is in generation 1 with children hosts[6..8] (branches 3).
+		dead := hosts[1]
+		if err := f.StopHost(dead); err != nil {
+			t.Fatal(err)
+		}
+		r := runGrifork(t, dir, "-f", gf)
+		if r.code != 1 {
+			t.Fatalf("exit %d, want 1", r.code)
+		}
+		if !strings.Contains(r.stdout, dead) || !strings.Contains(r.stdout, "failed") {
+			t.Errorf("summary does not name the dead host %s:\n%s", dead, r.stdout)
+		}
+		for _, h := range hosts[6:9] {
+			if !strings.Contains(r.stdout, h) {
+				t.Errorf("summary does not list skipped host %s", h)
+			}
+			if _, err := f.Exec(context.Background(), h, "test", "-e", "/srv/app"); err == nil {
+				t.Errorf("%s got data although its parent is dead", h)
+			}
+		}
+		var rest []string
+		for i, h := range hosts {
+			if i != 1 && (i < 6 || i > 8) {
+				rest = append(rest, h)
+			}
+		}
+		checkAll(t, f, rest, localManifest(t, app))
+	})
+
+	t.Run("changed host key is refused", func(t *testing.T) {
+		h := hosts[11]
+		if err := f.RegenHostKey(h); err != nil {
+			t.Fatal(err)
+		}
+		gf := fleetFile(t, dir, f, []string{h}, 3, `locally(function(src, dst) ssh(dst, "true") end)`)
+		r := runGrifork(t, dir, "-f", gf)
+		if r.code != 1 {
+			t.Fatalf("exit %d, want 1", r.code)
+		}
+		out := r.stdout + r.stderr
+		if !strings.Contains(out, h) || !strings.Contains(out, "SHA256:") {
+			t.Errorf("refusal does not name the host and the fingerprint:\n%s", out)
+		}
+	})
+}
+
+// TestAdHocCollect runs the ad-hoc example: one value per host in finish.
+func TestAdHocCollect(t *testing.T) {
+	fleet.Require(t)
+	t.Parallel()
+	f := fleet.StartT(t, fleet.Options{Hosts: 7})
+	dir := t.TempDir()
+	override := filepath.Join(dir, "fleet.lua")
+	src := fmt.Sprintf("hosts %s\nssh { user = \"root\", keys = { %q }, known_hosts = %q }\n",
+		luaList(f.Hosts()), f.KeyFile(), f.KnownHostsFile())
+	if err := os.WriteFile(override, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	example, err := filepath.Abs("../examples/Griforkfile.uptime.lua")
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	r := runGrifork(t, dir, "-f", example, "-o", override)
+	if r.code != 0 {
+		t.Fatalf("exit %d, want 0", r.code)
+	}
+	for _, h := range f.Hosts() {
+		n := 0
+		for _, line := range strings.Split(r.stdout, "\n") {
+			if i := strings.Index(line, "| "); i >= 0 {
+				line = line[i+2:] // the printer's host prefix
+			}
+			if strings.HasPrefix(line, h+" ") && strings.Contains(line, "load average") {
+				n++
+			}
+		}
+		if n != 1 {
+			t.Errorf("%s: %d uptime rows in the table, want 1", h, n)
+		}
+	}
+	t.Logf("ad-hoc over %d hosts took %v", len(f.Hosts()), time.Since(start))
+}

@@ -62,7 +62,13 @@ func BuildTree(hosts []Host, branches int) (*Tree, error) {
 
 // Walk calls fn for every node breadth-first, in order of addition.
 func (t *Tree) Walk(fn func(*Node)) {
-	queue := []*Node{t.Root}
+	fn(t.Root)
+	walkBelow(t.Root, fn)
+}
+
+// walkBelow calls fn for every descendant of n (not n) breadth-first.
+func walkBelow(n *Node, fn func(*Node)) {
+	queue := append([]*Node(nil), n.Children...)
 	for len(queue) > 0 {
 		n := queue[0]
 		queue = queue[1:]

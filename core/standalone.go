@@ -1,0 +1,286 @@
+package core
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"time"
+)
+
+// RunOptions tunes a scheduler run.
+type RunOptions struct {
+	// Barrier makes every generation wait until the previous one is done (the
+	// original's behaviour and the CLI's default). Without it a node's children
+	// start as soon as the node has its copy.
+	Barrier bool
+	// Concurrency caps the tasks running at once; 0 means no cap. Dry-run uses 1
+	// so that the order of the plan is deterministic.
+	Concurrency int
+	// Logger receives one record per task; nil discards.
+	Logger *slog.Logger
+	// Now is the clock of the report's times; nil means time.Now. It is called from
+	// many goroutines.
+	Now func() time.Time
+	// Secrets are redacted from the errors recorded in the report and the log.
+	Secrets []string
+}
+
+// RunStandalone runs a standalone-mode propagation over t: prepare on the root;
+// locally(root, child) for every child of the root; remote(parent, child) for every
+// later node, as soon as its parent has its copy (and, with Barrier, its whole
+// generation is done); finish(report) last, always. A node whose task fails is
+// failed and its descendants are skipped; the other branches go on. Cancelling ctx
+// stops the run: tasks still pending are skipped, running ones are failed with the
+// context's error once they have returned. Task and run errors go to the report
+// (see Report.RunErrors), never to the caller.
+func RunStandalone(ctx context.Context, t *Tree, tasks Tasks, opts RunOptions) *Report {
+	s := &standalone{
+		t: t, tasks: tasks, opts: opts,
+		state: map[*Node]nodeState{},
+		done:  make(chan completion),
+		open:  1,
+	}
+	if s.opts.Now == nil {
+		s.opts.Now = time.Now
+	}
+	s.log = opts.Logger
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	s.report = NewReport(Standalone, t)
+	s.report.Start = s.opts.Now()
+	s.unsettled = make([]int, t.Depth())
+	for i, g := range t.Generations() {
+		s.unsettled[i] = len(g)
+	}
+
+	root := t.Root
+	var prepErr error
+	if ctx.Err() == nil {
+		prepErr = s.call(ctx, Edge{Block: BlockPrepare, Src: root})
+	}
+	switch {
+	case prepErr != nil:
+		s.report.AddRunError(BlockPrepare, root.Name(), s.redactErr(prepErr))
+		if ctx.Err() == nil {
+			for _, n := range t.Nodes()[1:] {
+				s.skip(n, "prepare failed: "+s.oneLine(prepErr))
+			}
+		}
+	case ctx.Err() == nil:
+		for _, c := range root.Children {
+			s.release(c)
+		}
+		s.loop(ctx)
+	}
+	// Only cancellation leaves nodes unsettled: every completion settles its node
+	// and releases or skips its children.
+	for _, n := range t.Nodes()[1:] {
+		if !s.state[n].settled() {
+			s.skip(n, "cancelled")
+		}
+	}
+
+	s.report.Duration = s.opts.Now().Sub(s.report.Start)
+	if err := s.finish(ctx, Edge{Block: BlockFinish, Src: root}); err != nil {
+		s.report.AddRunError(BlockFinish, root.Name(), s.redactErr(err))
+	}
+	s.report.Duration = s.opts.Now().Sub(s.report.Start)
+	return s.report
+}
+
+type nodeState int
+
+const (
+	nodeWaiting nodeState = iota // its source does not have the data yet
+	nodeHeld                     // its source has the data; the generation barrier holds it
+	nodeReady                    // queued
+	nodeRunning
+	nodeOK
+	nodeFailed
+	nodeSkipped
+)
+
+func (st nodeState) settled() bool { return st >= nodeOK }
+
+type completion struct {
+	e     Edge
+	start time.Time
+	dur   time.Duration
+	err   error
+}
+
+// standalone is the state of one run. It is driven by completions rather than by
+// loops over a fixed tree: a finished edge decides which edges become ready (its
+// destination's children, or, with the barrier, a whole generation). Only the loop
+// goroutine touches it. Healing fits this shape: on a failure, instead of skipping
+// the failed node's descendants, pick healthy sources for its children and queue
+// Edge{remote, newSource, child}; edges carry their source, so nothing else needs
+// the tree to stay fixed.
+type standalone struct {
+	t      *Tree
+	tasks  Tasks
+	opts   RunOptions
+	log    *slog.Logger
+	report *Report
+
+	state     map[*Node]nodeState // absent = nodeWaiting
+	ready     []Edge              // FIFO: in tree order when Concurrency is 1
+	held      []*Node             // barrier: nodes whose source is done, generation not open
+	unsettled []int               // per generation (index 0 = generation 1): nodes not settled
+	open      int                 // barrier: the deepest generation allowed to start
+	running   int
+	done      chan completion
+}
+
+func (s *standalone) loop(ctx context.Context) {
+	ctxDone := ctx.Done()
+	for {
+		for ctx.Err() == nil && len(s.ready) > 0 && (s.opts.Concurrency <= 0 || s.running < s.opts.Concurrency) {
+			e := s.ready[0]
+			s.ready = s.ready[1:]
+			s.start(ctx, e)
+		}
+		if s.running == 0 {
+			return
+		}
+		select {
+		case c := <-s.done:
+			s.complete(ctx, c)
+		case <-ctxDone:
+			// Launch nothing more; wait for the running tasks, which see ctx too.
+			ctxDone = nil
+		}
+	}
+}
+
+func (s *standalone) start(ctx context.Context, e Edge) {
+	s.running++
+	s.state[e.Dst] = nodeRunning
+	go func() {
+		start := s.opts.Now()
+		err := s.call(ctx, e)
+		s.done <- completion{e: e, start: start, dur: s.opts.Now().Sub(start), err: err}
+	}()
+}
+
+func (s *standalone) complete(ctx context.Context, c completion) {
+	s.running--
+	n := c.e.Dst
+	res := Result{NodeID: n.ID, Host: n.Name(), Level: n.Level, Task: c.e.Block, Start: c.start, Duration: c.dur}
+	if c.err == nil {
+		res.Status = StatusOK
+		s.state[n] = nodeOK
+		s.report.Set(res)
+		for _, ch := range n.Children {
+			s.release(ch)
+		}
+	} else {
+		why := "parent " + n.Name() + " failed"
+		res.Status, res.Err = StatusFailed, s.oneLine(c.err)
+		if ctx.Err() != nil {
+			why, res.Err = "cancelled", context.Cause(ctx).Error()
+		}
+		s.state[n] = nodeFailed
+		s.report.Set(res)
+		walkBelow(n, func(d *Node) { s.skip(d, why) })
+	}
+	s.settle(n)
+}
+
+// release is called when n's source has the data: n is queued, or held by the barrier.
+func (s *standalone) release(n *Node) {
+	if s.opts.Barrier && s.gen(n) > s.open {
+		s.state[n] = nodeHeld
+		s.held = append(s.held, n)
+		return
+	}
+	s.enqueue(n)
+}
+
+func (s *standalone) enqueue(n *Node) {
+	s.state[n] = nodeReady
+	b := BlockRemote
+	if n.Parent == s.t.Root {
+		b = BlockLocally
+	}
+	s.ready = append(s.ready, Edge{Block: b, Src: n.Parent, Dst: n})
+}
+
+func (s *standalone) skip(n *Node, why string) {
+	s.state[n] = nodeSkipped
+	b := BlockRemote
+	if n.Parent == s.t.Root {
+		b = BlockLocally
+	}
+	s.report.Set(Result{NodeID: n.ID, Host: n.Name(), Level: n.Level, Status: StatusSkipped, Task: b, Err: why})
+	s.settle(n)
+}
+
+// settle counts n as done in its generation and, with the barrier, opens the next
+// generations whose predecessors are all settled, queueing their held nodes in
+// tree order.
+func (s *standalone) settle(n *Node) {
+	s.unsettled[s.gen(n)-1]--
+	if !s.opts.Barrier {
+		return
+	}
+	for s.open < len(s.unsettled) && s.unsettled[s.open-1] == 0 {
+		s.open++
+		slices.SortFunc(s.held, func(a, b *Node) int { return a.Index - b.Index })
+		for _, h := range s.held {
+			s.enqueue(h)
+		}
+		s.held = nil
+	}
+}
+
+func (s *standalone) gen(n *Node) int { return n.Level - s.t.Root.Level }
+
+// call runs one edge's task with the edge in ctx; a panic in a task becomes its error.
+func (s *standalone) call(ctx context.Context, e Edge) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("internal error: panic: %v", p)
+		}
+		s.logResult(e, err)
+	}()
+	s.log.Debug("task started", edgeAttrs(e)...)
+	return s.tasks.Run(WithEdge(ctx, e), e)
+}
+
+func (s *standalone) finish(ctx context.Context, e Edge) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("internal error: panic: %v", p)
+		}
+		s.logResult(e, err)
+	}()
+	return s.tasks.Finish(WithEdge(ctx, e), s.report)
+}
+
+func (s *standalone) logResult(e Edge, err error) {
+	if err != nil {
+		s.log.Error("task failed", append(edgeAttrs(e), "error", s.oneLine(err))...)
+		return
+	}
+	s.log.Info("task done", edgeAttrs(e)...)
+}
+
+func edgeAttrs(e Edge) []any {
+	a := []any{"task", string(e.Block), "src", e.Src.Name()}
+	if e.Dst != nil {
+		a = append(a, "dst", e.Dst.Name(), "node", e.Dst.ID)
+	}
+	return a
+}
+
+func (s *standalone) oneLine(err error) string {
+	return Redact(OneLine(err.Error()), s.opts.Secrets)
+}
+
+func (s *standalone) redactErr(err error) error {
+	return errors.New(s.oneLine(err))
+}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
 	"sync"
 	"time"
 )
@@ -44,182 +43,221 @@ type GriforkOptions struct {
 	Printer *Printer
 	// Logger logs the run; nil discards.
 	Logger *slog.Logger
+	// Secrets are redacted from the errors this node records and reports.
+	Secrets []string
 }
 
 // RunGrifork runs t in grifork mode and returns the report of every host of t
 // below its root. On the root: prepare; for each child concurrently, locally and
 // then, if the child has children, a Fork that hands it its subtree; finish with
-// the report of the whole tree. On a remote node: prepare_remote; for each child
-// concurrently, remote and then Fork; finish_remote; a done event last.
+// the report of the whole tree, always. On a remote node: prepare_remote; for
+// each child concurrently, remote and then Fork; finish_remote; a done event last.
 //
-// The error is a failure of this node's own blocks (prepare, finish,
-// prepare_remote, finish_remote); host failures are in the report.
-func RunGrifork(ctx context.Context, t *Tree, tasks Tasks, f Forker, opts GriforkOptions) (*Report, error) {
-	if opts.Remote && opts.Events == nil {
-		return nil, errors.New("grifork: remote run without an event sink")
-	}
+// Outcomes match RunStandalone's for the same tasks: a failed node's
+// descendants are skipped ("parent X failed"); a failed prepare skips every host;
+// cancellation fails what runs and skips the rest ("cancelled"); failures of the
+// root's or a node's own blocks are run errors of the report. Grifork mode adds
+// one failure: a node that cannot be reached or whose grifork dies is failed
+// (task "grifork") and its descendants without a result are skipped.
+func RunGrifork(ctx context.Context, t *Tree, tasks Tasks, f Forker, opts GriforkOptions) *Report {
 	g := &griforkRun{
-		tasks:    tasks,
-		forker:   f,
-		opts:     opts,
-		self:     t.Root,
-		report:   NewReport(Grifork, t),
-		nodes:    map[string]*Node{},
-		log:      opts.Logger,
-		branches: t.Branches,
+		tasks:  tasks,
+		forker: f,
+		opts:   opts,
+		tree:   t,
+		self:   t.Root,
+		report: NewReport(Grifork, t),
+		levels: map[string]int{},
+		log:    opts.Logger,
 	}
 	if g.log == nil {
 		g.log = slog.New(slog.DiscardHandler)
 	}
-	t.Walk(func(n *Node) { g.nodes[n.ID] = n })
+	if opts.Remote && opts.Events == nil {
+		// A caller bug; keep the run visible rather than panicking on emit.
+		g.opts.Events = func(Event) {}
+		g.report.AddRunError(TaskFork, g.self.Name(), errors.New("remote run without an event sink"))
+	}
+	t.Walk(func(n *Node) { g.levels[n.ID] = n.Level })
 	first, last, edge := BlockPrepare, BlockFinish, BlockLocally
 	if opts.Remote {
 		first, last, edge = BlockPrepareRemote, BlockFinishRemote, BlockRemote
 	}
 
-	err := g.runOwn(ctx, first)
-	if err != nil {
-		for _, c := range g.self.Children {
-			g.skip(c, string(first)+" on "+g.self.Name()+" failed")
+	var firstErr error
+	if ctx.Err() == nil {
+		firstErr = g.runOwn(ctx, first)
+	}
+	switch {
+	case firstErr != nil && ctx.Err() == nil:
+		why := string(first) + " failed: " + g.oneLine(firstErr)
+		if opts.Remote {
+			why = string(first) + " on " + g.self.Name() + " failed: " + g.oneLine(firstErr)
 		}
-	} else {
+		walkBelow(g.self, func(n *Node) { g.skip(n, why) })
+	case ctx.Err() == nil:
 		var wg sync.WaitGroup
 		for _, c := range g.self.Children {
 			wg.Go(func() { g.serve(ctx, c, edge) })
 		}
 		wg.Wait()
-		if opts.Remote {
-			err = g.runOwn(ctx, last)
-		}
 	}
+	walkBelow(g.self, func(n *Node) { g.skip(n, "cancelled") })
+
+	g.report.Duration = time.Since(g.report.Start)
+	lastErr := g.runOwn(ctx, last)
 	g.report.Duration = time.Since(g.report.Start)
 
 	if opts.Remote {
 		done := Event{Type: EventDone, NodeID: g.self.ID, Host: g.self.Name(), Status: StatusOK,
 			Start: g.report.Start, Duration: g.report.Duration}
-		var be *blockError
-		if errors.As(err, &be) {
-			done.Status, done.Task, done.Err = StatusFailed, be.block, oneLine(be.err.Error())
+		for _, e := range []struct {
+			b   Block
+			err error
+		}{{first, firstErr}, {last, lastErr}} {
+			if e.err != nil && done.Status == StatusOK {
+				done.Status, done.Task, done.Err = StatusFailed, e.b, g.oneLine(e.err)
+			}
 		}
-		opts.Events(done)
-		return g.report, err
+		g.opts.Events(done)
 	}
-	if err == nil && tasks.Defined(BlockFinish) {
-		ctx := WithEdge(ctx, Edge{Block: BlockFinish, Src: g.self})
-		if ferr := tasks.Finish(ctx, g.report); ferr != nil {
-			err = &blockError{block: BlockFinish, host: g.self.Name(), err: ferr}
-			g.log.Error("task failed", "host", g.self.Name(), "task", last, "err", ferr)
-		}
-	}
-	return g.report, err
+	return g.report
 }
 
 type griforkRun struct {
-	tasks    Tasks
-	forker   Forker
-	opts     GriforkOptions
-	self     *Node
-	report   *Report
-	nodes    map[string]*Node // this node's tree by id: the levels of relayed results
-	branches int
-	log      *slog.Logger
+	tasks  Tasks
+	forker Forker
+	opts   GriforkOptions
+	tree   *Tree
+	self   *Node
+	report *Report
+	levels map[string]int // by node id: this node's tree, for results relayed from below
+	log    *slog.Logger
 }
 
-// blockError is the failure of one of this node's own blocks.
-type blockError struct {
-	block Block
-	host  string
-	err   error
-}
-
-func (e *blockError) Error() string { return fmt.Sprintf("%s on %s: %v", e.block, e.host, e.err) }
-func (e *blockError) Unwrap() error { return e.err }
-
-// runOwn runs one of the blocks that concern this node alone.
-func (g *griforkRun) runOwn(ctx context.Context, b Block) error {
+// runOwn runs one of the blocks that concern this node alone (finish gets the
+// report); a failure is a run error of the report.
+func (g *griforkRun) runOwn(ctx context.Context, b Block) (err error) {
 	if !g.tasks.Defined(b) {
 		return nil
 	}
 	e := Edge{Block: b, Src: g.self}
-	g.log.Info("task started", "host", g.self.Name(), "task", b)
-	if err := g.tasks.Run(WithEdge(ctx, e), e); err != nil {
-		g.log.Error("task failed", "host", g.self.Name(), "task", b, "err", err)
-		return &blockError{block: b, host: g.self.Name(), err: err}
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("internal error: panic: %v", p)
+		}
+		g.logResult(e, err)
+		if err != nil {
+			g.report.AddRunError(b, g.self.Name(), errors.New(g.oneLine(err)))
+		}
+	}()
+	g.log.Debug("task started", edgeAttrs(e)...)
+	if b == BlockFinish {
+		return g.tasks.Finish(WithEdge(ctx, e), g.report)
 	}
-	g.log.Info("task done", "host", g.self.Name(), "task", b)
-	return nil
+	return g.tasks.Run(WithEdge(ctx, e), e)
+}
+
+// call runs the edge task toward a child; a panic in a task becomes its error.
+func (g *griforkRun) call(ctx context.Context, e Edge) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("internal error: panic: %v", p)
+		}
+		g.logResult(e, err)
+	}()
+	g.log.Debug("task started", edgeAttrs(e)...)
+	return g.tasks.Run(WithEdge(ctx, e), e)
+}
+
+func (g *griforkRun) logResult(e Edge, err error) {
+	if !g.opts.Remote && e.Dst != nil {
+		return // the root logs edges from their result events, like relayed ones
+	}
+	if err != nil {
+		g.log.Error("task failed", append(edgeAttrs(e), "error", g.oneLine(err))...)
+		return
+	}
+	g.log.Info("task done", edgeAttrs(e)...)
 }
 
 // serve runs the edge task toward child and then, when child has children of its
 // own, forks grifork there.
 func (g *griforkRun) serve(ctx context.Context, child *Node, b Block) {
+	if ctx.Err() != nil {
+		return // skipped as cancelled by the caller
+	}
 	e := Edge{Block: b, Src: g.self, Dst: child}
 	start := time.Now()
 	g.event(Event{Type: EventStarted, NodeID: child.ID, Host: child.Name(), Task: b, Start: start})
-	err := g.tasks.Run(WithEdge(ctx, e), e)
+	err := g.call(ctx, e)
 	res := Result{NodeID: child.ID, Host: child.Name(), Level: child.Level, Status: StatusOK,
 		Task: b, Start: start, Duration: time.Since(start)}
 	if err != nil {
-		res.Status, res.Err = StatusFailed, oneLine(err.Error())
+		why := "parent " + child.Name() + " failed"
+		res.Status, res.Err = StatusFailed, g.oneLine(err)
+		if ctx.Err() != nil {
+			why, res.Err = "cancelled", context.Cause(ctx).Error()
+		}
+		g.setResult(res)
+		walkBelow(child, func(n *Node) { g.skip(n, why) })
+		return
 	}
 	g.setResult(res)
-	if err != nil {
-		g.skipBelow(child)
-		return
+	if len(child.Children) > 0 {
+		g.fork(ctx, child)
 	}
-	if len(child.Children) == 0 {
-		return
-	}
-	g.fork(ctx, child)
 }
 
 // fork runs grifork on child and turns what it reports, or its silence, into
 // results for child's subtree.
 func (g *griforkRun) fork(ctx context.Context, child *Node) {
 	var done *Event
-	ferr := g.forker.Fork(ctx, g.self, child, subtreeOf(child, g.branches), func(ev Event) {
+	ferr := g.forker.Fork(ctx, g.self, child, g.tree.Subtree(child), func(ev Event) {
 		if ev.Type == EventDone && ev.NodeID == child.ID {
 			d := ev
 			done = &d
 		}
 		g.relay(ev)
 	})
-	var failure Result
 	switch {
-	case done != nil && done.Status == StatusOK:
-		// Every descendant should have its result by now; one without was lost.
-		g.walkBelow(child, func(n *Node) {
-			if r, ok := g.report.Get(n.ID); ok && r.Status == StatusPending {
-				g.setResult(Result{NodeID: n.ID, Host: n.Name(), Level: n.Level, Status: StatusFailed,
-					Task: TaskFork, Err: "no result reported by grifork on " + child.Name()})
-			}
-		})
-		return
-	case done != nil:
-		failure = Result{Task: done.Task, Err: done.Err}
+	case ctx.Err() != nil:
+		// Results in flight died with the forks; child itself has its copy.
+		walkBelow(child, func(n *Node) { g.skip(n, "cancelled") })
+	case done != nil && done.Task != TaskFork:
+		// The remote grifork ran to its end; a failure of its own blocks is a run
+		// error (see relay) and it skipped what that failure stopped. Anything
+		// still pending was lost on the way.
+		walkBelow(child, func(n *Node) { g.skip(n, "no result reported by grifork on "+child.Name()) })
 	default:
-		if ferr == nil {
-			ferr = errors.New("remote grifork ended without reporting its end")
+		msg := "remote grifork ended without reporting its end"
+		switch {
+		case done != nil:
+			msg = done.Err
+		case ferr != nil:
+			msg = g.oneLine(ferr)
 		}
-		failure = Result{Task: TaskFork, Err: oneLine(fmt.Sprintf("grifork on %s: %v", child.Name(), ferr))}
+		prev, _ := g.report.Get(child.ID)
+		g.setResult(Result{NodeID: child.ID, Host: child.Name(), Level: child.Level, Status: StatusFailed,
+			Task: TaskFork, Start: prev.Start, Duration: prev.Duration,
+			Err: "grifork on " + child.Name() + ": " + msg})
+		walkBelow(child, func(n *Node) { g.skip(n, "parent "+child.Name()+" failed") })
 	}
-	prev, _ := g.report.Get(child.ID)
-	failure.NodeID, failure.Host, failure.Level, failure.Status = child.ID, child.Name(), child.Level, StatusFailed
-	failure.Start, failure.Duration = prev.Start, prev.Duration
-	g.setResult(failure)
-	g.skipBelow(child)
 }
 
-// relay handles an event from a fork: results update the report; everything goes
-// on to the parent (remote) or to the console and log (root).
+// relay handles an event from a fork: results and run errors update the report;
+// everything goes on to the parent (remote) or to the console and log (root).
 func (g *griforkRun) relay(ev Event) {
-	if ev.Type == EventResult {
-		if n, ok := g.nodes[ev.NodeID]; ok {
-			g.report.Set(ev.Result(n.Level))
-		} else {
-			g.log.Warn("result for a node outside this tree", "node", ev.NodeID, "host", ev.Host)
+	switch {
+	case ev.Type == EventResult:
+		level, ok := g.levels[ev.NodeID]
+		if !ok || ev.NodeID == g.self.ID {
+			g.log.Warn("result for a node outside this subtree", "node", ev.NodeID, "host", ev.Host)
 			return
 		}
+		g.report.Set(ev.Result(level))
+	case ev.Type == EventDone && ev.Status != StatusOK && ev.Task != TaskFork:
+		g.report.AddRunError(ev.Task, ev.Host, errors.New(ev.Err))
 	}
 	g.event(ev)
 }
@@ -232,32 +270,32 @@ func (g *griforkRun) event(ev Event) {
 	}
 	switch ev.Type {
 	case EventStarted:
-		g.log.Info("task started", "host", ev.Host, "task", ev.Task)
+		g.log.Debug("task started", "task", string(ev.Task), "dst", ev.Host, "node", ev.NodeID)
 	case EventResult:
-		args := []any{"host", ev.Host, "task", ev.Task, "status", ev.Status, "duration", ev.Duration}
-		if ev.Err != "" {
-			args = append(args, "err", ev.Err)
-		}
-		if ev.Status == StatusFailed {
-			g.log.Error("task failed", args...)
-		} else {
-			g.log.Info("task "+string(ev.Status), args...)
+		args := []any{"task", string(ev.Task), "dst", ev.Host, "node", ev.NodeID, "duration", ev.Duration}
+		switch ev.Status {
+		case StatusOK:
+			g.log.Info("task done", args...)
+		case StatusFailed:
+			g.log.Error("task failed", append(args, "error", ev.Err)...)
+		default:
+			g.log.Warn("host "+string(ev.Status), append(args, "reason", ev.Err)...)
 		}
 	case EventOutput:
-		g.log.Debug("output", "host", ev.Host, "stream", ev.Stream, "line", ev.Line)
-		if g.opts.Printer != nil {
-			if ev.Stream == StreamConsole {
-				g.opts.Printer.Line("", ev.Line)
-			} else {
-				g.opts.Printer.Line(ev.Host, ev.Line)
-			}
+		if g.opts.Printer == nil {
+			return
+		}
+		if ev.Stream == StreamConsole {
+			g.opts.Printer.Line("", ev.Line)
+		} else {
+			g.opts.Printer.Line(ev.Host, ev.Line)
 		}
 	case EventDone:
-		args := []any{"host", ev.Host, "status", ev.Status, "duration", ev.Duration}
-		if ev.Err != "" {
-			args = append(args, "task", ev.Task, "err", ev.Err)
+		if ev.Status == StatusOK {
+			g.log.Debug("remote grifork done", "host", ev.Host, "duration", ev.Duration)
+		} else {
+			g.log.Error("task failed", "task", string(ev.Task), "src", ev.Host, "error", ev.Err)
 		}
-		g.log.Info("remote grifork done", args...)
 	}
 }
 
@@ -266,41 +304,17 @@ func (g *griforkRun) setResult(res Result) {
 	g.event(ResultEvent(res))
 }
 
-// skip marks n and every node below it that has no result yet as skipped.
-func (g *griforkRun) skip(n *Node, reason string) {
-	for _, m := range append([]*Node{n}, descendants(n)...) {
-		if r, ok := g.report.Get(m.ID); ok && r.Status != StatusPending {
-			continue
-		}
-		g.setResult(Result{NodeID: m.ID, Host: m.Name(), Level: m.Level, Status: StatusSkipped,
-			Task: edgeBlock(m), Err: reason})
+// skip marks n skipped unless it already has an outcome.
+func (g *griforkRun) skip(n *Node, why string) {
+	if r, ok := g.report.Get(n.ID); ok && r.Status != StatusPending {
+		return
 	}
+	g.setResult(Result{NodeID: n.ID, Host: n.Name(), Level: n.Level, Status: StatusSkipped,
+		Task: edgeBlock(n), Err: why})
 }
 
-// skipBelow skips what has no result below failed.
-func (g *griforkRun) skipBelow(failed *Node) {
-	for _, c := range failed.Children {
-		g.skip(c, "parent "+failed.Name()+" failed")
-	}
-}
-
-func (g *griforkRun) walkBelow(n *Node, fn func(*Node)) {
-	for _, m := range descendants(n) {
-		fn(m)
-	}
-}
-
-// descendants lists the nodes below n breadth-first.
-func descendants(n *Node) []*Node {
-	var out []*Node
-	queue := append([]*Node(nil), n.Children...)
-	for len(queue) > 0 {
-		m := queue[0]
-		queue = queue[1:]
-		out = append(out, m)
-		queue = append(queue, m.Children...)
-	}
-	return out
+func (g *griforkRun) oneLine(err error) string {
+	return Redact(OneLine(err.Error()), g.opts.Secrets)
 }
 
 // edgeBlock is the block that brings n its copy: locally from the root, remote
@@ -310,29 +324,4 @@ func edgeBlock(n *Node) Block {
 		return BlockLocally
 	}
 	return BlockRemote
-}
-
-// subtreeOf copies the subtree below n with the same ids, levels and shape; its
-// root has no parent, as on the remote node that will run it.
-func subtreeOf(n *Node, branches int) *Tree {
-	var cp func(*Node, *Node) *Node
-	cp = func(m, parent *Node) *Node {
-		c := *m
-		c.Parent = parent
-		c.Children = nil
-		for _, k := range m.Children {
-			c.Children = append(c.Children, cp(k, &c))
-		}
-		return &c
-	}
-	return &Tree{Root: cp(n, nil), Branches: branches}
-}
-
-// oneLine keeps an error to the single line a report entry holds.
-func oneLine(s string) string {
-	s = strings.TrimSpace(s)
-	if i := strings.IndexByte(s, '\n'); i >= 0 {
-		return s[:i] + " …"
-	}
-	return s
 }

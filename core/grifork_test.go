@@ -3,7 +3,6 @@ package core
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -104,7 +103,7 @@ func (ff *fakeForker) Fork(ctx context.Context, parent, child *Node, sub *Tree, 
 		ew := NewEventWriter(w)
 		out := ew.OutputWriter(remoteTree.Root, StreamConsole)
 		tasks := ff.base.with(NewPrinter(out, nil))
-		_, _ = RunGrifork(ctx, remoteTree, tasks, ff, GriforkOptions{Remote: true, Events: ew.Emit})
+		RunGrifork(ctx, remoteTree, tasks, ff, GriforkOptions{Remote: true, Events: ew.Emit})
 		pw.Close()
 	}()
 	if err := ReadEvents(pr, child, events); err != nil {
@@ -131,23 +130,11 @@ func (b *breakingWriter) Write(p []byte) (int, error) {
 }
 
 func roundTripTree(t *Tree) (*Tree, error) {
-	b, err := json.Marshal(t)
+	b, err := MarshalTree(t)
 	if err != nil {
 		return nil, err
 	}
-	var out Tree
-	if err := json.Unmarshal(b, &out); err != nil {
-		return nil, err
-	}
-	var link func(*Node)
-	link = func(n *Node) {
-		for _, c := range n.Children {
-			c.Parent = n
-			link(c)
-		}
-	}
-	link(out.Root)
-	return &out, nil
+	return UnmarshalTree(b)
 }
 
 func fleetTree(t *testing.T, n, branches int) *Tree {
@@ -163,29 +150,15 @@ func fleetTree(t *testing.T, n, branches int) *Tree {
 	return tr
 }
 
-// standaloneOutcome is what a standalone run gives for fakeTasks with fail:
-// a failed node's descendants are skipped, naming it.
-func standaloneOutcome(t *Tree, fail map[string]Block) map[string]Result {
+// standaloneOutcome is what RunStandalone gives for the same tasks, by node id.
+func standaloneOutcome(t *testing.T, tr *Tree, fail map[string]Block) map[string]Result {
+	t.Helper()
+	tasks := &fakeTasks{fail: fail, printer: NewPrinter(io.Discard, nil), log: &callLog{}}
+	rep := RunStandalone(context.Background(), tr, tasks, RunOptions{Barrier: true})
 	out := map[string]Result{}
-	var visit func(n *Node, failedAncestor string)
-	visit = func(n *Node, failedAncestor string) {
-		if !n.IsRoot() {
-			b := edgeBlock(n)
-			r := Result{NodeID: n.ID, Host: n.Name(), Level: n.Level, Status: StatusOK, Task: b}
-			switch {
-			case failedAncestor != "":
-				r.Status, r.Err = StatusSkipped, "parent "+failedAncestor+" failed"
-			case fail[n.Name()] == b:
-				r.Status, r.Err = StatusFailed, fmt.Sprintf("%s failed on %s …", b, n.Name())
-				failedAncestor = n.Name()
-			}
-			out[n.ID] = r
-		}
-		for _, c := range n.Children {
-			visit(c, failedAncestor)
-		}
+	for _, r := range rep.Results() {
+		out[r.NodeID] = r
 	}
-	visit(t.Root, "")
 	return out
 }
 
@@ -196,6 +169,7 @@ func TestRunGrifork(t *testing.T) {
 		fail        map[string]Block
 		unreachable map[string]bool
 		dieAfter    map[string]int
+		runErrs     []RunError
 		// adjust turns the standalone outcome into this case's expectation, for
 		// failures that only grifork mode has (forks, remote-only blocks).
 		adjust func(want map[string]Result, tr *Tree)
@@ -219,25 +193,21 @@ func TestRunGrifork(t *testing.T) {
 			},
 		},
 		{
-			name: "prepare_remote fails",
-			fail: map[string]Block{"h04": BlockPrepareRemote},
+			name:    "prepare_remote fails",
+			fail:    map[string]Block{"h04": BlockPrepareRemote},
+			runErrs: []RunError{{Task: BlockPrepareRemote, Host: "h04", Err: "prepare_remote failed on h04; second line"}},
 			adjust: func(want map[string]Result, tr *Tree) {
-				failNode(want, tr, "h04", BlockPrepareRemote, "prepare_remote failed on h04 …")
-				for _, n := range descendants(findNode(tr, "h04")) {
+				walkBelow(tr.Find("0.0-1.0-2.0"), func(n *Node) {
 					r := want[n.ID]
-					r.Err = "prepare_remote on h04 failed"
+					r.Status, r.Err = StatusSkipped, "prepare_remote on h04 failed: prepare_remote failed on h04; second line"
 					want[n.ID] = r
-				}
+				})
 			},
 		},
 		{
-			name: "finish_remote fails",
-			fail: map[string]Block{"h01": BlockFinishRemote},
-			adjust: func(want map[string]Result, tr *Tree) {
-				r := want[findNode(tr, "h01").ID]
-				r.Status, r.Task, r.Err = StatusFailed, BlockFinishRemote, "finish_remote failed on h01 …"
-				want[r.NodeID] = r
-			},
+			name:    "finish_remote fails",
+			fail:    map[string]Block{"h01": BlockFinishRemote},
+			runErrs: []RunError{{Task: BlockFinishRemote, Host: "h01", Err: "finish_remote failed on h01; second line"}},
 		},
 	}
 	for _, tc := range tests {
@@ -250,14 +220,14 @@ func TestRunGrifork(t *testing.T) {
 			root := &fakeTasks{fail: tc.fail, printer: printer, log: calls}
 			ff := &fakeForker{base: root, unreachable: tc.unreachable, dieAfter: tc.dieAfter, forks: &callLog{}}
 
-			rep, err := RunGrifork(context.Background(), tr, root, ff, GriforkOptions{Printer: printer})
-			if err != nil {
-				t.Fatalf("RunGrifork: %v", err)
-			}
+			rep := RunGrifork(context.Background(), tr, root, ff, GriforkOptions{Printer: printer})
 			if root.report != rep {
 				t.Error("finish did not get the run's report")
 			}
-			want := standaloneOutcome(tr, tc.fail)
+			if got := rep.RunErrors(); fmt.Sprint(got) != fmt.Sprint(tc.runErrs) {
+				t.Errorf("run errors = %+v, want %+v", got, tc.runErrs)
+			}
+			want := standaloneOutcome(t, tr, tc.fail)
 			if tc.adjust != nil {
 				tc.adjust(want, tr)
 			}
@@ -288,31 +258,34 @@ func TestRunGrifork(t *testing.T) {
 			// Each node forked only to its own children.
 			for _, f := range ff.forks.sorted() {
 				p, c, _ := strings.Cut(f, "->")
-				if findNode(tr, c).Parent.Name() != p {
-					t.Errorf("fork %s is not parent->child", f)
+				if n := findNode(tr, c); n.Parent.Name() != p || len(n.Children) == 0 {
+					t.Errorf("fork %s is not parent->child with children", f)
 				}
 			}
 		})
 	}
 }
 
-func TestRunGriforkRootBlocks(t *testing.T) {
+func TestRunGriforkPrepareFails(t *testing.T) {
 	t.Parallel()
 	tr := fleetTree(t, 13, 3)
 	calls := &callLog{}
 	root := &fakeTasks{fail: map[string]Block{RootHost: BlockPrepare}, printer: NewPrinter(io.Discard, nil), log: calls}
 	ff := &fakeForker{base: root, forks: &callLog{}}
-	rep, err := RunGrifork(context.Background(), tr, root, ff, GriforkOptions{})
-	if err == nil || !strings.Contains(err.Error(), "prepare on localhost") {
-		t.Fatalf("err = %v, want the prepare failure", err)
-	}
+	rep := RunGrifork(context.Background(), tr, root, ff, GriforkOptions{})
+	want := standaloneOutcome(t, tr, root.fail)
 	for _, r := range rep.Results() {
-		if r.Status != StatusSkipped || r.Err != "prepare on localhost failed" {
-			t.Errorf("%s: %+v, want skipped", r.Host, r)
+		w := want[r.NodeID]
+		if r.Status != StatusSkipped || r.Status != w.Status || r.Err != w.Err || r.Task != w.Task {
+			t.Errorf("%s: %+v, want %+v", r.Host, r, w)
 		}
 	}
-	if got := calls.sorted(); !slices.Equal(got, []string{"prepare on localhost"}) {
-		t.Errorf("calls = %q, want only prepare", got)
+	errs := rep.RunErrors()
+	if len(errs) != 1 || errs[0].Task != BlockPrepare || errs[0].Host != RootHost {
+		t.Errorf("run errors = %+v, want the prepare failure", errs)
+	}
+	if got := calls.sorted(); !slices.Equal(got, []string{"finish", "prepare on localhost"}) {
+		t.Errorf("calls = %q, want prepare and finish only", got)
 	}
 }
 
@@ -325,10 +298,7 @@ func TestRunGriforkCancel(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	time.AfterFunc(100*time.Millisecond, cancel)
 	start := time.Now()
-	rep, err := RunGrifork(ctx, tr, root, ff, GriforkOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	rep := RunGrifork(ctx, tr, root, ff, GriforkOptions{})
 	if d := time.Since(start); d > 2*time.Second {
 		t.Errorf("took %v after cancel", d)
 	}
@@ -343,24 +313,16 @@ func TestRunGriforkCancel(t *testing.T) {
 	}
 }
 
-func TestRunGriforkRemoteNeedsEvents(t *testing.T) {
-	t.Parallel()
-	tr := fleetTree(t, 3, 3)
-	if _, err := RunGrifork(context.Background(), tr, &fakeTasks{}, nil, GriforkOptions{Remote: true}); err == nil {
-		t.Fatal("remote run without an event sink: no error")
-	}
-}
-
 func failNode(want map[string]Result, tr *Tree, host string, task Block, msg string) {
 	n := findNode(tr, host)
 	r := want[n.ID]
 	r.Status, r.Task, r.Err = StatusFailed, task, msg
 	want[n.ID] = r
-	for _, d := range descendants(n) {
+	walkBelow(n, func(d *Node) {
 		r := want[d.ID]
 		r.Status, r.Err = StatusSkipped, "parent "+host+" failed"
 		want[d.ID] = r
-	}
+	})
 }
 
 func findNode(tr *Tree, host string) *Node {

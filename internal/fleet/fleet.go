@@ -1,0 +1,553 @@
+// Package fleet starts a fleet of fake hosts on this machine for tests and the
+// demo: each host is a real OpenSSH sshd in its own network namespace (a veth on a
+// bridge, an address in 198.18.0.0/15), its own mount namespace (private /srv and
+// /tmp) and its own UTS namespace (hostname). Processes are not isolated: a host's
+// processes are the ones in its network namespace (see Procs).
+//
+// Everything a fleet creates is named after it ("gf-NAME", "gf-NAME-I") and
+// recorded in a registry under /run/grifork-fleet, so that fleets of parallel test
+// processes never collide and whatever a crashed run left is reclaimed by the next
+// Start.
+package fleet
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+)
+
+const (
+	sshdPath = "/usr/sbin/sshd"
+	// MaxHosts is the number of hosts one /24 holds (.11 to .254).
+	MaxHosts = 244
+)
+
+// Options configure a fleet. Only Hosts is required.
+type Options struct {
+	// Name is a short unique id (1-8 characters a-z, 0-9) that names the fleet's
+	// bridge, namespaces and state dir; default random. Starting a fleet with the
+	// name of a dead one reclaims its leftovers first.
+	Name string
+	// Hosts is the number of hosts, 1 to MaxHosts.
+	Hosts int
+	// Subnet picks the /24 inside 198.18.0.0/15 (1-511): 198.(18+S/256).(S%256).0/24.
+	// Zero picks a free one, starting from a hash of the name.
+	Subnet int
+	// RateMbit shapes each host's link (both directions) with tc tbf; 0 = none.
+	RateMbit int
+	// Logf receives progress messages; nil discards them.
+	Logf func(string, ...any)
+}
+
+// Fleet is a running fleet. Its methods are safe for concurrent use.
+type Fleet struct {
+	name   string
+	subnet int
+	dir    string
+	opts   Options
+	logf   func(string, ...any)
+
+	key, knownHosts, sshConfig, authKeys string
+	sshdMajor, sshdMinor                 int
+
+	hosts  []*host
+	byAddr map[string]*host
+
+	mu     sync.Mutex
+	closed bool
+}
+
+type host struct {
+	idx  int
+	addr string
+	ns   string
+	dir  string
+
+	anchorPID  int
+	anchorDone chan struct{}
+
+	mu       sync.Mutex
+	sshdPID  int
+	sshdDone chan struct{}
+}
+
+// Start creates the fleet and returns when every host's sshd listens. On error,
+// everything created so far is removed again.
+func Start(ctx context.Context, opts Options) (_ *Fleet, err error) {
+	if opts.Hosts < 1 || opts.Hosts > MaxHosts {
+		return nil, fmt.Errorf("fleet: %d hosts, want 1..%d", opts.Hosts, MaxHosts)
+	}
+	if opts.Name != "" && !validName.MatchString(opts.Name) {
+		return nil, fmt.Errorf("fleet name %q: want 1-8 characters a-z 0-9", opts.Name)
+	}
+	if opts.RateMbit < 0 {
+		return nil, fmt.Errorf("fleet: negative rate %d Mbit/s", opts.RateMbit)
+	}
+	if reason := missing(); reason != "" {
+		return nil, fmt.Errorf("fleet: %s", reason)
+	}
+	logf := opts.Logf
+	if logf == nil {
+		logf = func(string, ...any) {}
+	}
+	began := time.Now()
+	name, subnet, err := register(opts.Name, opts.Subnet, logf)
+	if err != nil {
+		return nil, err
+	}
+	f := &Fleet{
+		name: name, subnet: subnet, opts: opts, logf: logf,
+		dir:    filepath.Join(stateDir, name),
+		byAddr: map[string]*host{},
+	}
+	defer func() {
+		if err != nil {
+			if cerr := f.Close(); cerr != nil {
+				err = errors.Join(err, fmt.Errorf("cleaning up: %w", cerr))
+			}
+		}
+	}()
+	f.sshdMajor, f.sshdMinor = sshdVersion()
+	if err := f.writeFiles(); err != nil {
+		return nil, err
+	}
+	br := bridgeName(name)
+	if err := run(ctx, fmt.Sprintf("link add %s type bridge\naddr add %s/24 dev %s\nlink set %s up\n",
+		br, f.RootAddr(), br, br), "ip", "-batch", "-"); err != nil {
+		return nil, fmt.Errorf("fleet %s: bridge: %w", name, err)
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(8)
+	for _, h := range f.hosts {
+		g.Go(func() error { return f.setupHost(gctx, h) })
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	logf("fleet %s: %d host(s) in %s.0/24 up in %s", name, opts.Hosts, subnetPrefix(subnet), time.Since(began).Round(time.Millisecond))
+	return f, nil
+}
+
+// writeFiles creates the state dir: the fleet key, known_hosts, ssh_config, and
+// per host its sshd_config, host key, log and the dirs that become /srv and /tmp.
+func (f *Fleet) writeFiles() error {
+	if err := os.MkdirAll(stateDir, 0o755); err != nil {
+		return fmt.Errorf("fleet %s: %w", f.name, err)
+	}
+	if err := os.Mkdir(f.dir, 0o700); err != nil {
+		return fmt.Errorf("fleet %s: %w", f.name, err)
+	}
+	// sshd wants its privilege separation dir; hosts mount /srv over the real one.
+	for _, d := range []string{"/run/sshd", "/srv"} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return fmt.Errorf("fleet %s: %w", f.name, err)
+		}
+	}
+	f.key = filepath.Join(f.dir, "id_ed25519")
+	f.knownHosts = filepath.Join(f.dir, "known_hosts")
+	f.sshConfig = filepath.Join(f.dir, "ssh_config")
+	f.authKeys = filepath.Join(f.dir, "authorized_keys")
+	pub, err := writeKeyPair(f.key, "grifork-fleet-"+f.name)
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(f.authKeys, pub, 0o600); err != nil {
+		return fmt.Errorf("fleet %s: %w", f.name, err)
+	}
+	var known bytes.Buffer
+	for i := 1; i <= f.opts.Hosts; i++ {
+		h := &host{
+			idx:  i,
+			addr: fmt.Sprintf("%s.%d", subnetPrefix(f.subnet), 10+i),
+			ns:   nsName(f.name, i),
+			dir:  filepath.Join(f.dir, "hosts", strconv.Itoa(i)),
+		}
+		for _, d := range []string{"srv", "tmp"} {
+			if err := os.MkdirAll(filepath.Join(h.dir, d), 0o755); err != nil {
+				return fmt.Errorf("fleet %s: %w", f.name, err)
+			}
+		}
+		if err := os.Chmod(filepath.Join(h.dir, "tmp"), 0o1777); err != nil {
+			return fmt.Errorf("fleet %s: %w", f.name, err)
+		}
+		line, err := writeKeyPair(h.hostKey(), "host-"+h.addr)
+		if err != nil {
+			return err
+		}
+		known.WriteString(h.addr + " " + string(line))
+		cfg := sshdConfig(h.addr, h.hostKey(), f.authKeys, f.sshdMajor, f.sshdMinor)
+		if err := os.WriteFile(filepath.Join(h.dir, "sshd_config"), []byte(cfg), 0o600); err != nil {
+			return fmt.Errorf("fleet %s: %w", f.name, err)
+		}
+		f.hosts = append(f.hosts, h)
+		f.byAddr[h.addr] = h
+	}
+	if err := os.WriteFile(f.knownHosts, known.Bytes(), 0o644); err != nil {
+		return fmt.Errorf("fleet %s: %w", f.name, err)
+	}
+	if err := os.WriteFile(f.sshConfig, []byte(sshConfig(f.key, f.knownHosts)), 0o644); err != nil {
+		return fmt.Errorf("fleet %s: %w", f.name, err)
+	}
+	return nil
+}
+
+func (h *host) hostKey() string { return filepath.Join(h.dir, "ssh_host_ed25519_key") }
+func (h *host) logFile() string { return filepath.Join(h.dir, "sshd.log") }
+
+// setupHost creates the host's namespace and link, its anchor process (which holds
+// the mount and UTS namespaces) and starts its sshd.
+func (f *Fleet) setupHost(ctx context.Context, h *host) error {
+	br := bridgeName(f.name)
+	if err := run(ctx, fmt.Sprintf("netns add %s\nlink add %s type veth peer name eth0 netns %s\nlink set %s master %s up\n",
+		h.ns, h.ns, h.ns, h.ns, br), "ip", "-batch", "-"); err != nil {
+		return fmt.Errorf("host %s: %w", h.addr, err)
+	}
+	if err := run(ctx, fmt.Sprintf("addr add %s/24 dev eth0\nlink set eth0 up\nlink set lo up\n", h.addr),
+		"ip", "-n", h.ns, "-batch", "-"); err != nil {
+		return fmt.Errorf("host %s: %w", h.addr, err)
+	}
+	if r := f.opts.RateMbit; r > 0 {
+		// tbf stalls veth traffic with a burst below 64 KiB; allow 10 ms worth.
+		burst := max(128*1024, r*1000*1000/8/100)
+		args := []string{"qdisc", "add", "dev", "", "root", "tbf", "rate", strconv.Itoa(r) + "mbit",
+			"burst", strconv.Itoa(burst), "latency", "50ms"}
+		args[3] = h.ns
+		if err := run(ctx, "", append([]string{"tc"}, args...)...); err != nil {
+			return fmt.Errorf("host %s: %w", h.addr, err)
+		}
+		args[3] = "eth0"
+		if err := run(ctx, "", append([]string{"tc", "-n", h.ns}, args...)...); err != nil {
+			return fmt.Errorf("host %s: %w", h.addr, err)
+		}
+	}
+	if err := f.startAnchor(ctx, h); err != nil {
+		return err
+	}
+	return f.startSSHD(ctx, h)
+}
+
+// anchorScript runs in the host's new mount and UTS namespaces: slave propagation
+// keeps its mounts private while `ip netns del` on the root still reaches it.
+const anchorScript = `set -e
+mount --make-rslave /
+mount --bind "$1" /srv
+mount --bind "$2" /tmp
+hostname "$3"
+echo ready
+exec sleep infinity </dev/null >/dev/null 2>&1`
+
+func (f *Fleet) startAnchor(ctx context.Context, h *host) error {
+	cmd := exec.Command("ip", "netns", "exec", h.ns, "unshare", "--mount", "--uts", "--",
+		"/bin/sh", "-c", anchorScript, "anchor",
+		filepath.Join(h.dir, "srv"), filepath.Join(h.dir, "tmp"), fmt.Sprintf("%s-%d", f.name, h.idx))
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return fmt.Errorf("host %s: %w", h.addr, err)
+	}
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("host %s: anchor: %w", h.addr, err)
+	}
+	stop := context.AfterFunc(ctx, func() { _ = cmd.Process.Kill() })
+	line, _ := bufio.NewReader(out).ReadString('\n')
+	stop()
+	h.anchorPID = cmd.Process.Pid
+	h.anchorDone = make(chan struct{})
+	go func() { _ = cmd.Wait(); close(h.anchorDone) }()
+	if line != "ready\n" {
+		<-h.anchorDone
+		return fmt.Errorf("host %s: setting up namespaces failed: %s", h.addr, bytes.TrimSpace(stderr.Bytes()))
+	}
+	return nil
+}
+
+// nsenter returns the command line that runs argv inside a host's namespaces.
+func (h *host) nsenter(argv ...string) []string {
+	return append([]string{"nsenter", "-t", strconv.Itoa(h.anchorPID), "-n", "-m", "-u", "--"}, argv...)
+}
+
+func (f *Fleet) startSSHD(ctx context.Context, h *host) error {
+	argv := h.nsenter(sshdPath, "-D", "-f", filepath.Join(h.dir, "sshd_config"), "-E", h.logFile())
+	cmd := exec.Command(argv[0], argv[1:]...)
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("host %s: sshd: %w", h.addr, err)
+	}
+	done := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(done) }()
+	h.mu.Lock()
+	h.sshdPID, h.sshdDone = cmd.Process.Pid, done
+	h.mu.Unlock()
+
+	// Poll the namespace's socket table instead of dialing: a probe connection
+	// would show up in the sshd log that tests count connections in.
+	ip := net.ParseIP(h.addr).To4()
+	want := fmt.Sprintf("%08X:0016 00000000:0000 0A", binary.NativeEndian.Uint32(ip))
+	tcp := "/proc/" + strconv.Itoa(cmd.Process.Pid) + "/net/tcp"
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		if b, err := os.ReadFile(tcp); err == nil && bytes.Contains(b, []byte(want)) {
+			return nil
+		}
+		select {
+		case <-done:
+			log, _ := os.ReadFile(h.logFile())
+			return fmt.Errorf("host %s: sshd exited: %s", h.addr, bytes.TrimSpace(log))
+		case <-ctx.Done():
+			return fmt.Errorf("host %s: waiting for sshd: %w", h.addr, ctx.Err())
+		case <-time.After(5 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("host %s: sshd does not listen after 15s", h.addr)
+		}
+	}
+}
+
+// Close stops every process on the fleet's hosts and removes its namespaces,
+// links, state dir and registry entry. It is idempotent.
+func (f *Fleet) Close() error {
+	f.mu.Lock()
+	if f.closed {
+		f.mu.Unlock()
+		return nil
+	}
+	f.closed = true
+	f.mu.Unlock()
+	err := teardown(f.name)
+	// The killed processes are our children: reap them so none stays a zombie.
+	for _, h := range f.hosts {
+		h.mu.Lock()
+		done := h.sshdDone
+		h.mu.Unlock()
+		for _, c := range []chan struct{}{h.anchorDone, done} {
+			if c == nil {
+				continue
+			}
+			select {
+			case <-c:
+			case <-time.After(5 * time.Second):
+				err = errors.Join(err, fmt.Errorf("host %s: a process did not exit", h.addr))
+			}
+		}
+	}
+	if uerr := unregister(f.name); uerr != nil {
+		err = errors.Join(err, uerr)
+	}
+	if err != nil {
+		return fmt.Errorf("fleet %s: close: %w", f.name, err)
+	}
+	f.logf("fleet %s: removed", f.name)
+	return nil
+}
+
+// Name returns the fleet's name.
+func (f *Fleet) Name() string { return f.name }
+
+// RootAddr returns the root machine's address on the fleet's bridge: the source
+// address of connections from the root to any host.
+func (f *Fleet) RootAddr() string { return subnetPrefix(f.subnet) + ".1" }
+
+// Hosts returns the hosts' addresses, in order, as they go into a Griforkfile.
+func (f *Fleet) Hosts() []string {
+	out := make([]string, len(f.hosts))
+	for i, h := range f.hosts {
+		out[i] = h.addr
+	}
+	return out
+}
+
+// KeyFile returns the private key that logs in as root on every host.
+func (f *Fleet) KeyFile() string { return f.key }
+
+// KnownHostsFile returns a known_hosts file with every host's key.
+func (f *Fleet) KnownHostsFile() string { return f.knownHosts }
+
+// SSHConfigFile returns an ssh_config for `ssh -F FILE HOST` (and rsync -e) with
+// the fleet key and strict host key checking; it works from hosts too.
+func (f *Fleet) SSHConfigFile() string { return f.sshConfig }
+
+func (f *Fleet) host(addr string) (*host, error) {
+	h, ok := f.byAddr[addr]
+	if !ok {
+		return nil, fmt.Errorf("fleet %s: no host %q", f.name, addr)
+	}
+	return h, nil
+}
+
+// Exec runs argv inside a host's namespaces (not over ssh), even when its sshd is
+// stopped, and returns its standard output. The error carries standard error.
+func (f *Fleet) Exec(ctx context.Context, addr string, argv ...string) ([]byte, error) {
+	h, err := f.host(addr)
+	if err != nil {
+		return nil, err
+	}
+	if len(argv) == 0 {
+		return nil, fmt.Errorf("host %s: exec: empty command", addr)
+	}
+	full := h.nsenter(argv...)
+	cmd := exec.CommandContext(ctx, full[0], full[1:]...)
+	cmd.Dir = "/"
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return out, fmt.Errorf("host %s: %s: %w: %s", addr, strings.Join(argv, " "), err, bytes.TrimSpace(stderr.Bytes()))
+	}
+	return out, nil
+}
+
+// HostPath returns where the root machine sees path p of a host's private /srv or
+// /tmp (for fast assertions without Exec).
+func (f *Fleet) HostPath(addr, p string) (string, error) {
+	h, err := f.host(addr)
+	if err != nil {
+		return "", err
+	}
+	p = filepath.Clean(p)
+	for _, d := range []string{"/srv", "/tmp"} {
+		if p == d || strings.HasPrefix(p, d+"/") {
+			return filepath.Join(h.dir, p), nil
+		}
+	}
+	return "", fmt.Errorf("host %s: %s is not under the private /srv or /tmp", addr, p)
+}
+
+// SSHDLog returns the host's sshd log (LogLevel VERBOSE), across restarts.
+func (f *Fleet) SSHDLog(addr string) (string, error) {
+	h, err := f.host(addr)
+	if err != nil {
+		return "", err
+	}
+	b, err := os.ReadFile(h.logFile())
+	if err != nil {
+		return "", fmt.Errorf("host %s: %w", addr, err)
+	}
+	return string(b), nil
+}
+
+var acceptedRE = regexp.MustCompile(`(?m)Accepted \S+ for \S+ from (\S+) port \d+`)
+
+// AcceptedConnections counts the authenticated connections of a host's sshd by
+// source address (RootAddr for the root, host addresses for hosts).
+func (f *Fleet) AcceptedConnections(addr string) (map[string]int, error) {
+	log, err := f.SSHDLog(addr)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]int{}
+	for _, m := range acceptedRE.FindAllStringSubmatch(log, -1) {
+		out[m[1]]++
+	}
+	return out, nil
+}
+
+// Proc is a process running on a host.
+type Proc struct {
+	PID     int
+	Cmdline string // argv joined by spaces
+}
+
+// Procs lists the processes running on a host (sshd, sessions and what they
+// started), without the fleet's own namespace holder.
+func (f *Fleet) Procs(addr string) ([]Proc, error) {
+	h, err := f.host(addr)
+	if err != nil {
+		return nil, err
+	}
+	pids, err := netnsPids(h.ns)
+	if err != nil {
+		return nil, fmt.Errorf("host %s: %w", addr, err)
+	}
+	var out []Proc
+	for _, p := range pids {
+		if p == h.anchorPID {
+			continue
+		}
+		b, err := os.ReadFile("/proc/" + strconv.Itoa(p) + "/cmdline")
+		if err != nil || len(b) == 0 { // exited meanwhile, or a zombie
+			continue
+		}
+		out = append(out, Proc{PID: p, Cmdline: strings.TrimSpace(strings.ReplaceAll(string(b), "\x00", " "))})
+	}
+	return out, nil
+}
+
+// StopHost kills a host's sshd and every process on the host, like a host that
+// dies. Its files stay, and Exec still works.
+func (f *Fleet) StopHost(addr string) error {
+	h, err := f.host(addr)
+	if err != nil {
+		return err
+	}
+	if err := killNetns(h.ns, h.anchorPID); err != nil {
+		return fmt.Errorf("host %s: stop: %w", addr, err)
+	}
+	h.mu.Lock()
+	done := h.sshdDone
+	h.sshdPID, h.sshdDone = 0, nil
+	h.mu.Unlock()
+	if done != nil {
+		<-done
+	}
+	f.logf("fleet %s: host %s stopped", f.name, addr)
+	return nil
+}
+
+// StartHost starts a stopped host's sshd again.
+func (f *Fleet) StartHost(ctx context.Context, addr string) error {
+	h, err := f.host(addr)
+	if err != nil {
+		return err
+	}
+	h.mu.Lock()
+	running := h.sshdPID != 0
+	h.mu.Unlock()
+	if running {
+		return fmt.Errorf("host %s: sshd is running", addr)
+	}
+	return f.startSSHD(ctx, h)
+}
+
+// RegenHostKey gives a host a new host key and restarts its sshd, leaving
+// known_hosts as it was (so strict checking must refuse the host). Open
+// connections stay up.
+func (f *Fleet) RegenHostKey(addr string) error {
+	h, err := f.host(addr)
+	if err != nil {
+		return err
+	}
+	if _, err := writeKeyPair(h.hostKey(), "host-"+h.addr); err != nil {
+		return err
+	}
+	h.mu.Lock()
+	pid, done := h.sshdPID, h.sshdDone
+	h.sshdPID, h.sshdDone = 0, nil
+	h.mu.Unlock()
+	if pid != 0 {
+		// Only the listener: its session processes keep serving open connections.
+		_ = syscall.Kill(pid, syscall.SIGKILL)
+		<-done
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := f.startSSHD(ctx, h); err != nil {
+		return err
+	}
+	f.logf("fleet %s: host %s has a new host key", f.name, addr)
+	return nil
+}

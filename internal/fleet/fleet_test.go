@@ -1,0 +1,357 @@
+package fleet
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// TestMain lets a test run this binary as a fleet owner that crashes (see
+// TestReclaimAfterCrash).
+func TestMain(m *testing.M) {
+	if name := os.Getenv("FLEET_TEST_CRASH_OWNER"); name != "" {
+		f, err := Start(context.Background(), Options{Name: name, Hosts: 2})
+		if err != nil {
+			fmt.Println("error:", err)
+			os.Exit(1)
+		}
+		fmt.Println("up", f.anchorPIDs())
+		time.Sleep(time.Hour) // killed by the test
+	}
+	os.Exit(m.Run())
+}
+
+func (f *Fleet) anchorPIDs() []int {
+	var out []int
+	for _, h := range f.hosts {
+		out = append(out, h.anchorPID)
+	}
+	return out
+}
+
+func TestOptionsErrors(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		opts Options
+		want string
+	}{
+		{"no hosts", Options{}, "0 hosts, want 1..244"},
+		{"too many hosts", Options{Hosts: 245}, "245 hosts"},
+		{"bad name", Options{Hosts: 1, Name: "Web_1"}, `fleet name "Web_1"`},
+		{"long name", Options{Hosts: 1, Name: "abcdefghi"}, "want 1-8 characters"},
+		{"negative rate", Options{Hosts: 1, RateMbit: -1}, "negative rate"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			_, err := Start(context.Background(), tt.opts)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("Start(%+v) = %v, want error containing %q", tt.opts, err, tt.want)
+			}
+		})
+	}
+}
+
+// sshArgs logs in with the fleet key and known_hosts given as options, the way a
+// client without the fleet's ssh_config would.
+func sshArgs(f *Fleet, host string, cmd ...string) []string {
+	return append([]string{"-i", f.KeyFile(), "-o", "IdentitiesOnly=yes",
+		"-o", "UserKnownHostsFile=" + f.KnownHostsFile(), "-o", "StrictHostKeyChecking=yes",
+		"-o", "BatchMode=yes", "-o", "ConnectTimeout=5", "root@" + host}, cmd...)
+}
+
+func sshOut(t *testing.T, args ...string) (string, error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, "ssh", args...).CombinedOutput()
+	return strings.TrimSpace(string(out)), err
+}
+
+func TestFleet(t *testing.T) {
+	t.Parallel()
+	f := StartT(t, Options{Hosts: 3, RateMbit: 500})
+	hosts := f.Hosts()
+	if len(hosts) != 3 {
+		t.Fatalf("Hosts() = %v, want 3", hosts)
+	}
+	ctx := context.Background()
+
+	t.Run("ssh from the root", func(t *testing.T) {
+		for i, h := range hosts {
+			want := fmt.Sprintf("%s-%d", f.Name(), i+1)
+			out, err := sshOut(t, sshArgs(f, h, "hostname")...)
+			if err != nil || out != want {
+				t.Errorf("ssh %s hostname = %q, %v; want %q", h, out, err, want)
+			}
+			out, err = sshOut(t, "-F", f.SSHConfigFile(), h, "hostname")
+			if err != nil || out != want {
+				t.Errorf("ssh -F cfg %s hostname = %q, %v; want %q", h, out, err, want)
+			}
+		}
+	})
+
+	t.Run("private srv and tmp", func(t *testing.T) {
+		for _, dir := range []string{"/srv", "/tmp"} {
+			p := filepath.Join(dir, "fleet-test-"+f.Name())
+			if _, err := f.Exec(ctx, hosts[0], "sh", "-c", "echo host1 > "+p); err != nil {
+				t.Fatal(err)
+			}
+			// Sessions of sshd live in the host's mount namespace too.
+			if out, err := sshOut(t, "-F", f.SSHConfigFile(), hosts[0], "cat", p); err != nil || out != "host1" {
+				t.Errorf("ssh %s cat %s = %q, %v; want host1", hosts[0], p, out, err)
+			}
+			if _, err := f.Exec(ctx, hosts[1], "test", "-e", p); err == nil {
+				t.Errorf("%s exists on %s, want it only on %s", p, hosts[1], hosts[0])
+			}
+			if _, err := os.Stat(p); err == nil {
+				t.Errorf("%s exists on the root machine, want it only on %s", p, hosts[0])
+			}
+			hp, err := f.HostPath(hosts[0], p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if b, err := os.ReadFile(hp); err != nil || string(b) != "host1\n" {
+				t.Errorf("HostPath(%s) = %s holds %q, %v; want host1", p, hp, b, err)
+			}
+		}
+	})
+
+	t.Run("host to host ssh", func(t *testing.T) {
+		out, err := f.Exec(ctx, hosts[0], "ssh", "-F", f.SSHConfigFile(), hosts[1], "hostname")
+		if want := f.Name() + "-2"; err != nil || strings.TrimSpace(string(out)) != want {
+			t.Fatalf("on %s: ssh %s hostname = %q, %v; want %q", hosts[0], hosts[1], out, err, want)
+		}
+		acc, err := f.AcceptedConnections(hosts[1])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if acc[hosts[0]] != 1 || acc[f.RootAddr()] < 1 {
+			t.Errorf("accepted connections on %s = %v, want 1 from %s and some from the root %s", hosts[1], acc, hosts[0], f.RootAddr())
+		}
+	})
+
+	t.Run("links are shaped", func(t *testing.T) {
+		for _, argv := range [][]string{
+			{"tc", "qdisc", "show", "dev", nsName(f.Name(), 1)},
+			{"tc", "-n", nsName(f.Name(), 1), "qdisc", "show", "dev", "eth0"},
+		} {
+			out, err := exec.Command(argv[0], argv[1:]...).CombinedOutput()
+			if err != nil || !strings.Contains(string(out), "tbf") || !strings.Contains(string(out), "rate 500Mbit") {
+				t.Errorf("%s = %s, %v; want a tbf qdisc at 500Mbit", strings.Join(argv, " "), out, err)
+			}
+		}
+	})
+
+	t.Run("stop and start a host", func(t *testing.T) {
+		h := hosts[2]
+		if err := f.StopHost(h); err != nil {
+			t.Fatal(err)
+		}
+		if out, err := sshOut(t, "-F", f.SSHConfigFile(), h, "true"); err == nil {
+			t.Fatalf("ssh to stopped host %s worked: %s", h, out)
+		}
+		procs, err := f.Procs(h)
+		if err != nil || len(procs) != 0 {
+			t.Errorf("Procs(%s) after StopHost = %v, %v; want none", h, procs, err)
+		}
+		if _, err := f.Exec(ctx, h, "true"); err != nil {
+			t.Errorf("Exec on a stopped host: %v", err)
+		}
+		if err := f.StartHost(ctx, h); err != nil {
+			t.Fatal(err)
+		}
+		if out, err := sshOut(t, "-F", f.SSHConfigFile(), h, "true"); err != nil {
+			t.Fatalf("ssh to restarted host %s: %v: %s", h, err, out)
+		}
+	})
+
+	t.Run("changed host key", func(t *testing.T) {
+		h := hosts[2]
+		if err := f.RegenHostKey(h); err != nil {
+			t.Fatal(err)
+		}
+		out, err := sshOut(t, "-F", f.SSHConfigFile(), h, "true")
+		if err == nil || !strings.Contains(out, "Host key verification failed") {
+			t.Fatalf("ssh to %s with a changed key = %v: %s; want a host key verification failure", h, err, out)
+		}
+		// The other hosts are untouched.
+		if out, err := sshOut(t, "-F", f.SSHConfigFile(), hosts[0], "true"); err != nil {
+			t.Fatalf("ssh %s: %v: %s", hosts[0], err, out)
+		}
+	})
+}
+
+// state lists what exists of fleet name on the machine.
+func state(t *testing.T, name string) (netns, links []string, dir bool) {
+	t.Helper()
+	out, err := exec.Command("ip", "netns", "list").CombinedOutput()
+	if err != nil {
+		t.Fatalf("ip netns list: %v: %s", err, out)
+	}
+	for _, l := range strings.Split(string(out), "\n") {
+		if f := strings.Fields(l); len(f) > 0 && strings.HasPrefix(f[0], "gf-"+name+"-") {
+			netns = append(netns, f[0])
+		}
+	}
+	out, err = exec.Command("ip", "-o", "link").CombinedOutput()
+	if err != nil {
+		t.Fatalf("ip link: %v: %s", err, out)
+	}
+	for _, l := range strings.Split(string(out), "\n") {
+		if f := strings.Fields(l); len(f) > 1 {
+			n, _, _ := strings.Cut(strings.TrimSuffix(f[1], ":"), "@")
+			if n == "gf-"+name || strings.HasPrefix(n, "gf-"+name+"-") {
+				links = append(links, n)
+			}
+		}
+	}
+	_, err = os.Stat(filepath.Join(stateDir, name))
+	return netns, links, err == nil
+}
+
+func alive(pid int) bool {
+	// Signal 0 fails once the process is gone; a zombie has no /proc/PID/ns/net.
+	if syscall.Kill(pid, 0) != nil {
+		return false
+	}
+	_, err := os.Readlink(fmt.Sprintf("/proc/%d/ns/net", pid))
+	return err == nil
+}
+
+func TestCloseRemovesEverything(t *testing.T) {
+	Require(t)
+	t.Parallel()
+	f, err := Start(context.Background(), Options{Hosts: 2, Logf: t.Logf})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = f.Close() })
+	name := f.Name()
+	netns, links, dir := state(t, name)
+	if len(netns) != 2 || len(links) != 3 || !dir {
+		t.Fatalf("after Start: netns %v, links %v, state dir %v; want 2 netns, bridge + 2 veths, a dir", netns, links, dir)
+	}
+	// A session process too: Close must stop what sshd started, not only sshd.
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	sess := exec.CommandContext(ctx, "ssh", "-F", f.SSHConfigFile(), f.Hosts()[0], "sleep 300")
+	if err := sess.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = sess.Wait() }()
+	var pids []int
+	deadline := time.Now().Add(10 * time.Second)
+	for !slices.ContainsFunc(pids, func(p int) bool { return strings.HasPrefix(cmdline(p), "sleep 300") }) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the ssh session's sleep never appeared among %v", pids)
+		}
+		time.Sleep(20 * time.Millisecond)
+		pids = pids[:0]
+		for _, h := range f.Hosts() {
+			procs, err := f.Procs(h)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, p := range procs {
+				pids = append(pids, p.PID)
+			}
+		}
+	}
+	pids = append(pids, f.anchorPIDs()...)
+
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	netns, links, dir = state(t, name)
+	if len(netns)+len(links) > 0 || dir {
+		t.Errorf("after Close: netns %v, links %v, state dir %v; want nothing", netns, links, dir)
+	}
+	for _, p := range pids {
+		if alive(p) {
+			t.Errorf("process %d (%s) survives Close", p, cmdline(p))
+		}
+	}
+	if err := f.Close(); err != nil {
+		t.Errorf("second Close: %v", err)
+	}
+}
+
+func cmdline(pid int) string {
+	b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+	return strings.ReplaceAll(string(b), "\x00", " ")
+}
+
+func TestParallelFleetsDoNotCollide(t *testing.T) {
+	Require(t)
+	t.Parallel()
+	a := StartT(t, Options{Hosts: 1})
+	b := StartT(t, Options{Hosts: 1})
+	if a.Name() == b.Name() || a.RootAddr() == b.RootAddr() {
+		t.Fatalf("fleets share a name or subnet: %s %s, %s %s", a.Name(), a.RootAddr(), b.Name(), b.RootAddr())
+	}
+	if _, err := Start(context.Background(), Options{Name: a.Name(), Hosts: 1}); err == nil ||
+		!strings.Contains(err.Error(), "in use by process") {
+		t.Errorf("Start with a live fleet's name = %v, want in-use error", err)
+	}
+	for _, f := range []*Fleet{a, b} {
+		if out, err := sshOut(t, "-F", f.SSHConfigFile(), f.Hosts()[0], "true"); err != nil {
+			t.Errorf("ssh %s: %v: %s", f.Hosts()[0], err, out)
+		}
+	}
+}
+
+// TestReclaimAfterCrash kills a fleet's owner process with SIGKILL (no Close) and
+// checks that starting a fleet of the same name removes what it left.
+func TestReclaimAfterCrash(t *testing.T) {
+	Require(t)
+	t.Parallel()
+	name := fmt.Sprintf("c%d", os.Getpid()%10000000)
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), "FLEET_TEST_CRASH_OWNER="+name)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	line, _ := bufio.NewReader(out).ReadString('\n')
+	_ = cmd.Process.Kill()
+	_ = cmd.Wait()
+	if !strings.HasPrefix(line, "up ") {
+		t.Fatalf("crashing owner: %q", line)
+	}
+	var orphans []int
+	for _, s := range strings.Fields(strings.Trim(line[3:], "[]\n")) {
+		var p int
+		fmt.Sscan(s, &p)
+		orphans = append(orphans, p)
+	}
+	if netns, _, _ := state(t, name); len(netns) != 2 {
+		t.Fatalf("the crashed fleet left netns %v, want 2 (else this test proves nothing)", netns)
+	}
+
+	f := StartT(t, Options{Name: name, Hosts: 1})
+	for _, p := range orphans {
+		if alive(p) {
+			t.Errorf("process %d of the crashed fleet survives", p)
+		}
+	}
+	netns, links, _ := state(t, name)
+	if !slices.Equal(netns, []string{nsName(name, 1)}) || len(links) != 2 {
+		t.Errorf("after restart: netns %v, links %v; want only the new fleet's", netns, links)
+	}
+	if out, err := sshOut(t, "-F", f.SSHConfigFile(), f.Hosts()[0], "true"); err != nil {
+		t.Errorf("ssh %s: %v: %s", f.Hosts()[0], err, out)
+	}
+}

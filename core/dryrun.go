@@ -1,0 +1,190 @@
+package core
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"sync"
+)
+
+// StepKind says what a recorded dry-run step would have done.
+type StepKind string
+
+const (
+	StepLocal  StepKind = "local" // a command on this machine (sh, rsync)
+	StepRemote StepKind = "ssh"   // a command line run on a host over SSH (ssh, rsync_remote)
+	StepFork   StepKind = "fork"  // grifork mode: grifork started on a node
+)
+
+// Step is one command a task would have run.
+type Step struct {
+	Kind    StepKind
+	Argv    []string // StepLocal
+	Host    Host     // StepRemote, StepFork: where it runs
+	Cmdline string   // StepRemote, StepFork: the shell command line sent there
+}
+
+// String shows the step as the plan prints it: "local: <argv quoted>",
+// "ssh <host>: <cmdline>", "fork <host>: <cmdline>".
+func (s Step) String() string {
+	if s.Kind == StepLocal {
+		return "local: " + ShellJoin(s.Argv)
+	}
+	return fmt.Sprintf("%s %s: %s", s.Kind, s.Host, s.Cmdline)
+}
+
+// Recorder is the dry-run Exec: it runs nothing and records every command under
+// the Edge its ctx carries, so that WritePlan can print them edge by edge. Local
+// and Remote return empty output and no error. Safe for concurrent use.
+type Recorder struct {
+	rsh     func(Host) string
+	secrets []string
+
+	mu    sync.Mutex
+	steps map[edgeKeyID][]Step
+}
+
+// edgeKeyID identifies an edge by node ids, so the plan does not depend on
+// which *Node copy a task was given.
+type edgeKeyID struct {
+	block    Block
+	src, dst string
+}
+
+func keyOf(e Edge) edgeKeyID {
+	k := edgeKeyID{block: e.Block}
+	if e.Src != nil {
+		k.src = e.Src.ID
+	}
+	if e.Dst != nil {
+		k.dst = e.Dst.ID
+	}
+	return k
+}
+
+// NewRecorder returns a Recorder whose Rsh is rsh (so recorded rsync commands
+// show the real --rsh) and whose plans redact secrets. A nil rsh gives "ssh".
+func NewRecorder(rsh func(Host) string, secrets []string) *Recorder {
+	if rsh == nil {
+		rsh = func(Host) string { return "ssh" }
+	}
+	return &Recorder{rsh: rsh, secrets: secrets, steps: map[edgeKeyID][]Step{}}
+}
+
+func (r *Recorder) record(ctx context.Context, s Step) {
+	e, _ := EdgeFrom(ctx) // outside any task: recorded under the zero edge
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	k := keyOf(e)
+	r.steps[k] = append(r.steps[k], s)
+}
+
+// Local records argv.
+func (r *Recorder) Local(ctx context.Context, argv []string) (string, error) {
+	r.record(ctx, Step{Kind: StepLocal, Argv: append([]string(nil), argv...)})
+	return "", nil
+}
+
+// Remote records cmdline on host.
+func (r *Recorder) Remote(ctx context.Context, host Host, cmdline string) (string, error) {
+	r.record(ctx, Step{Kind: StepRemote, Host: host, Cmdline: cmdline})
+	return "", nil
+}
+
+// Rsh returns what the real Exec would.
+func (r *Recorder) Rsh(host Host) string { return r.rsh(host) }
+
+// RecordFork records that grifork would be started on node with cmdline (grifork
+// mode's dry-run Forker calls it under the edge that leads to node).
+func (r *Recorder) RecordFork(ctx context.Context, node *Node, cmdline string) {
+	r.record(ctx, Step{Kind: StepFork, Host: node.Host, Cmdline: cmdline})
+}
+
+// Steps returns the steps recorded under e, in the order they were recorded.
+func (r *Recorder) Steps(e Edge) []Step {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]Step(nil), r.steps[keyOf(e)]...)
+}
+
+// Secrets returns the values the Recorder's plans redact.
+func (r *Recorder) Secrets() []string { return r.secrets }
+
+// PlanEdges lists the edges of a standalone run in schedule order: prepare,
+// locally for each child of the root, remote for each later node generation by
+// generation (tree order within one), finish.
+func PlanEdges(t *Tree) []Edge {
+	edges := []Edge{{Block: BlockPrepare, Src: t.Root}}
+	for _, gen := range t.Generations() {
+		for _, n := range gen {
+			b := BlockRemote
+			if n.Parent == t.Root {
+				b = BlockLocally
+			}
+			edges = append(edges, Edge{Block: b, Src: n.Parent, Dst: n})
+		}
+	}
+	return append(edges, Edge{Block: BlockFinish, Src: t.Root})
+}
+
+// WritePlan prints a standalone dry run: the tree, a header, then every edge of
+// PlanEdges(t) with the commands rec recorded for it. Secrets of cfg and rec are
+// redacted from everything printed.
+func WritePlan(w io.Writer, t *Tree, cfg Config, rec *Recorder) error {
+	if err := RenderText(w, t); err != nil {
+		return err
+	}
+	mode := cfg.Mode
+	if mode == "" {
+		mode = Standalone
+	}
+	secrets := append(cfg.SSH.Secrets(), rec.Secrets()...)
+	hosts := len(t.Nodes()) - 1
+	if _, err := fmt.Fprintf(w, "\nplan: mode %s, branches %d, %d %s (dry run: nothing was executed)\n",
+		mode, t.Branches, hosts, plural(hosts, "host", "hosts")); err != nil {
+		return err
+	}
+	return WritePlanEdges(w, PlanEdges(t), rec, secrets)
+}
+
+// WritePlanEdges prints edges in the given order, each with the steps rec
+// recorded for it, or "(no commands)". Edges without a destination (prepare,
+// finish, prepare_remote, finish_remote) get a heading "<block> on <host>"; the
+// others are grouped under "generation N: <block>" headings (N is the
+// destination's level) whenever generation or block changes.
+func WritePlanEdges(w io.Writer, edges []Edge, rec *Recorder, secrets []string) error {
+	bw := bufio.NewWriter(w)
+	red := func(s string) string { return Redact(s, secrets) }
+	var lastGen int
+	var lastBlock Block
+	for _, e := range edges {
+		indent := "  "
+		if e.Dst == nil {
+			fmt.Fprintf(bw, "\n%s on %s\n", e.Block, red(e.Src.Name()))
+			lastGen = 0
+		} else {
+			if gen := e.Dst.Level; gen != lastGen || e.Block != lastBlock {
+				fmt.Fprintf(bw, "\ngeneration %d: %s\n", gen, e.Block)
+				lastGen, lastBlock = gen, e.Block
+			}
+			fmt.Fprintf(bw, "  %s -> %s (%s)\n", red(e.Src.Name()), red(e.Dst.Name()), e.Dst.ID)
+			indent = "    "
+		}
+		steps := rec.Steps(e)
+		if len(steps) == 0 {
+			fmt.Fprintf(bw, "%s(no commands)\n", indent)
+		}
+		for _, s := range steps {
+			fmt.Fprintf(bw, "%s%s\n", indent, red(s.String()))
+		}
+	}
+	return bw.Flush()
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
+}

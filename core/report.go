@@ -112,6 +112,9 @@ func (r *Report) OK() bool {
 	return r.Count(StatusOK) == len(r.Results()) && len(r.RunErrors()) == 0
 }
 
+// Succeeded is OK under the name the CLI uses for its exit code.
+func (r *Report) Succeeded() bool { return r.OK() }
+
 // AddRunError records that task failed on host outside of any host's result.
 func (r *Report) AddRunError(task Block, host string, err error) {
 	r.mu.Lock()
@@ -194,12 +197,7 @@ func (r *Report) WriteSummary(w io.Writer) error {
 		count[x.Status]++
 	}
 	bw := bufio.NewWriter(w)
-	fmt.Fprintf(bw, "%s run: %d hosts: %d ok, %d failed, %d skipped", r.Mode, len(res),
-		count[StatusOK], count[StatusFailed], count[StatusSkipped])
-	if n := count[StatusPending]; n > 0 {
-		fmt.Fprintf(bw, ", %d pending", n)
-	}
-	fmt.Fprintf(bw, " in %s\n", roundDuration(r.Duration))
+	fmt.Fprintln(bw, r.Headline())
 
 	if count[StatusFailed] > 0 {
 		fmt.Fprintln(bw, "failed:")
@@ -233,6 +231,27 @@ func (r *Report) WriteSummary(w io.Writer) error {
 		}
 	}
 	return bw.Flush()
+}
+
+// Headline is the first line of the summary: the counts of hosts by status, of
+// run-level errors, and the total time.
+func (r *Report) Headline() string {
+	res := r.Results()
+	count := map[Status]int{}
+	for _, x := range res {
+		count[x.Status]++
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s run: %d %s: %d ok, %d failed, %d skipped", r.Mode, len(res), plural(len(res), "host", "hosts"),
+		count[StatusOK], count[StatusFailed], count[StatusSkipped])
+	if n := count[StatusPending]; n > 0 {
+		fmt.Fprintf(&b, ", %d pending", n)
+	}
+	if n := len(r.RunErrors()); n > 0 {
+		fmt.Fprintf(&b, ", %d %s", n, plural(n, "task error", "task errors"))
+	}
+	fmt.Fprintf(&b, " in %s", roundDuration(r.Duration))
+	return b.String()
 }
 
 // roundDuration keeps a summary's times readable: milliseconds below a minute,

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"strings"
 	"sync"
 )
 
@@ -132,17 +133,18 @@ func PlanEdges(t *Tree) []Edge {
 // PlanEdges(t) with the commands rec recorded for it. Secrets of cfg and rec are
 // redacted from everything printed.
 func WritePlan(w io.Writer, t *Tree, cfg Config, rec *Recorder) error {
-	if err := RenderText(w, t); err != nil {
+	secrets := append(cfg.SSH.Secrets(), rec.Secrets()...)
+	var pic strings.Builder
+	if err := RenderText(&pic, t); err != nil {
 		return err
 	}
 	mode := cfg.Mode
 	if mode == "" {
 		mode = Standalone
 	}
-	secrets := append(cfg.SSH.Secrets(), rec.Secrets()...)
 	hosts := len(t.Nodes()) - 1
-	if _, err := fmt.Fprintf(w, "\nplan: mode %s, branches %d, %d %s (dry run: nothing was executed)\n",
-		mode, t.Branches, hosts, plural(hosts, "host", "hosts")); err != nil {
+	if _, err := fmt.Fprintf(w, "%s\nplan: mode %s, branches %d, %d %s (dry run: nothing was executed)\n",
+		Redact(pic.String(), secrets), mode, t.Branches, hosts, plural(hosts, "host", "hosts")); err != nil {
 		return err
 	}
 	return WritePlanEdges(w, PlanEdges(t), rec, secrets)

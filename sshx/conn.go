@@ -1,0 +1,216 @@
+package sshx
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strings"
+	"time"
+
+	"golang.org/x/crypto/ssh"
+)
+
+// conn is the one SSH connection to a user@host:port, shared by every command.
+type conn struct {
+	client *ssh.Client
+	sem    chan struct{} // bounds concurrent sessions (sshd's MaxSessions)
+	done   chan struct{} // closed when the connection has ended
+}
+
+// dialEntry is a dial in progress or done; callers for the same key wait on it.
+type dialEntry struct {
+	ready chan struct{}
+	c     *conn
+	err   error
+}
+
+// permanent errors are remembered: redialling cannot fix them.
+func permanent(err error) bool {
+	return errors.Is(err, ErrAuth) || errors.Is(err, ErrUnknownHostKey) || errors.Is(err, ErrHostKeyChanged)
+}
+
+// conn returns the live connection to t, dialling it if there is none. A dial
+// failure other than a permanent one is not remembered: the next call dials again.
+func (c *Client) conn(ctx context.Context, t target) (*conn, error) {
+	key := t.key()
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return nil, fmt.Errorf("host %s: ssh client closed", t.display)
+	}
+	e := c.conns[key]
+	if e == nil {
+		e = &dialEntry{ready: make(chan struct{})}
+		c.conns[key] = e
+		c.wg.Add(1)
+		go func() {
+			defer c.wg.Done()
+			c.dialEntry(key, e, t)
+		}()
+	}
+	c.mu.Unlock()
+	select {
+	case <-e.ready:
+		return e.c, e.err
+	case <-ctx.Done():
+		return nil, fmt.Errorf("host %s: connecting: %w", t.display, ctx.Err())
+	}
+}
+
+func (c *Client) forget(key string, e *dialEntry) {
+	c.mu.Lock()
+	if c.conns[key] == e {
+		delete(c.conns, key)
+	}
+	c.mu.Unlock()
+}
+
+// dialEntry dials for e and watches the connection until it ends. The dial is
+// bounded by the connect timeout and by Close, not by a caller's ctx, because
+// the connection serves every caller.
+func (c *Client) dialEntry(key string, e *dialEntry, t target) {
+	ctx, cancel := context.WithTimeout(c.ctx, c.opts.SSH.Timeout)
+	e.c, e.err = c.dial(ctx, t)
+	cancel()
+	close(e.ready)
+	if e.err != nil {
+		c.log.Debug("ssh dial failed", "host", t.display, "err", e.err)
+		if !permanent(e.err) {
+			c.forget(key, e)
+		}
+		return
+	}
+	c.log.Debug("ssh connected", "host", t.display, "addr", t.addr(), "user", t.user)
+	c.wg.Add(1)
+	go func() {
+		defer c.wg.Done()
+		c.keepalive(e.c, t)
+	}()
+	err := e.c.client.Wait()
+	c.forget(key, e) // before done: whoever sees done dials anew
+	close(e.c.done)
+	c.log.Debug("ssh connection closed", "host", t.display, "err", err)
+}
+
+func (c *Client) dial(ctx context.Context, t target) (*conn, error) {
+	addr := t.addr()
+	var d net.Dialer
+	nc, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		if ctx.Err() == context.DeadlineExceeded {
+			return nil, fmt.Errorf("host %s: connect to %s: timed out after %s", t.display, addr, c.opts.SSH.Timeout)
+		}
+		return nil, fmt.Errorf("host %s: connect to %s: %w", t.display, addr, err)
+	}
+	// The handshake (and a stuck server) is bounded by the same ctx.
+	stop := context.AfterFunc(ctx, func() { nc.Close() })
+	var keyErr error
+	check := c.keys.callback(t.display)
+	cfg := &ssh.ClientConfig{
+		User: t.user,
+		Auth: c.authMethods(t),
+		HostKeyCallback: func(h string, r net.Addr, k ssh.PublicKey) error {
+			keyErr = check(h, r, k)
+			return keyErr
+		},
+		HostKeyAlgorithms: c.keys.algorithms(addr, nc.RemoteAddr()),
+		Timeout:           c.opts.SSH.Timeout,
+	}
+	cc, chans, reqs, err := ssh.NewClientConn(nc, addr, cfg)
+	if !stop() {
+		if err == nil {
+			cc.Close()
+		}
+		if ctx.Err() == context.DeadlineExceeded {
+			return nil, fmt.Errorf("host %s: ssh handshake with %s: timed out after %s", t.display, addr, c.opts.SSH.Timeout)
+		}
+		return nil, fmt.Errorf("host %s: ssh handshake with %s: %w", t.display, addr, ctx.Err())
+	}
+	switch {
+	case keyErr != nil:
+		nc.Close()
+		return nil, keyErr
+	case err != nil && strings.Contains(err.Error(), "unable to authenticate"):
+		nc.Close()
+		return nil, fmt.Errorf("host %s: %w as %s: %s", t.display, ErrAuth, t.user, c.redact(err.Error()))
+	case err != nil:
+		nc.Close()
+		return nil, fmt.Errorf("host %s: ssh handshake with %s: %s", t.display, addr, c.redact(err.Error()))
+	}
+	return &conn{
+		client: ssh.NewClient(cc, chans, reqs),
+		sem:    make(chan struct{}, c.opts.MaxSessions),
+		done:   make(chan struct{}),
+	}, nil
+}
+
+// keepalive sends keepalive@openssh.com every interval and closes the
+// connection after keepaliveMax requests in a row got no answer in time, so that
+// commands on a dead link fail instead of hanging.
+func (c *Client) keepalive(cn *conn, t target) {
+	interval := c.opts.Keepalive
+	tick := time.NewTicker(interval)
+	defer tick.Stop()
+	missed := 0
+	for {
+		select {
+		case <-cn.done:
+			return
+		case <-tick.C:
+		}
+		reply := make(chan error, 1)
+		go func() {
+			_, _, err := cn.client.SendRequest("keepalive@openssh.com", true, nil)
+			reply <- err
+		}()
+		timer := time.NewTimer(interval)
+		select {
+		case <-cn.done:
+			timer.Stop()
+			return
+		case err := <-reply:
+			timer.Stop()
+			if err != nil {
+				return // the connection is ending; dialEntry sees it
+			}
+			missed = 0
+		case <-timer.C:
+			missed++
+			if missed >= keepaliveMax {
+				c.log.Warn("ssh connection unresponsive, closing it", "host", t.display, "missed_keepalives", missed)
+				cn.client.Close()
+				return
+			}
+		}
+	}
+}
+
+// session opens a session on t's connection within the session bound; a
+// connection found dead is replaced once. release must be called when done.
+func (c *Client) session(ctx context.Context, t target) (sess *ssh.Session, release func(), err error) {
+	for attempt := 0; ; attempt++ {
+		cn, err := c.conn(ctx, t)
+		if err != nil {
+			return nil, nil, err
+		}
+		select {
+		case cn.sem <- struct{}{}:
+		case <-ctx.Done():
+			return nil, nil, fmt.Errorf("host %s: waiting for a free session: %w", t.display, ctx.Err())
+		}
+		sess, err = cn.client.NewSession()
+		if err == nil {
+			return sess, func() { <-cn.sem }, nil
+		}
+		<-cn.sem
+		if errors.Is(err, io.EOF) && attempt == 0 {
+			// The connection died under us (sshd restarted, link lost): drop it, redial once.
+			cn.client.Close()
+			<-cn.done
+			continue
+		}
+		return nil, nil, fmt.Errorf("host %s: open ssh session: %w", t.display, err)
+	}
+}

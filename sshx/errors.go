@@ -1,0 +1,41 @@
+package sshx
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Sentinel errors for failures that retrying cannot fix; callers test them with
+// errors.Is and should not retry.
+var (
+	// ErrUnknownHostKey: the host's key is not in known_hosts (host_key_check "strict").
+	ErrUnknownHostKey = errors.New("unknown host key")
+	// ErrHostKeyChanged: known_hosts holds a different key for the host.
+	ErrHostKeyChanged = errors.New("HOST KEY CHANGED")
+	// ErrAuth: the server accepted none of the credentials offered.
+	ErrAuth = errors.New("authentication failed")
+)
+
+// CommandError is a command that ran and failed: a non-zero exit status, a death
+// by signal, or a session lost before the command reported how it ended.
+// Command is shell-quoted with secrets redacted.
+type CommandError struct {
+	Host       string
+	Command    string
+	ExitStatus int    // -1 when the command reported no status
+	Signal     string // e.g. "TERM" when the remote command was killed by a signal
+	Err        error
+}
+
+func (e *CommandError) Error() string {
+	switch {
+	case e.Signal != "":
+		return fmt.Sprintf("%s: command %s: killed by signal %s", e.Host, e.Command, e.Signal)
+	case e.ExitStatus >= 0:
+		return fmt.Sprintf("%s: command %s: exit status %d", e.Host, e.Command, e.ExitStatus)
+	default:
+		return fmt.Sprintf("%s: command %s: %v", e.Host, e.Command, e.Err)
+	}
+}
+
+func (e *CommandError) Unwrap() error { return e.Err }

@@ -1,0 +1,96 @@
+package sshx
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os/exec"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/grifork/grifork/core"
+)
+
+// prefix is what output lines of a command run for ctx's task are prefixed with
+// on this machine: the destination of an edge task, else the node running it.
+func prefix(ctx context.Context) string {
+	e, ok := core.EdgeFrom(ctx)
+	switch {
+	case ok && e.Dst != nil:
+		return e.Dst.Name()
+	case ok && e.Src != nil:
+		return e.Src.Name()
+	}
+	return core.RootHost
+}
+
+// writers returns the line-printing writers for one command's stdout and stderr.
+func (c *Client) writers(prefix string) (stdout, stderr io.WriteCloser) {
+	if c.opts.Printer == nil {
+		return nopCloser{io.Discard}, nopCloser{io.Discard}
+	}
+	return c.opts.Printer.Writer(prefix), c.opts.Printer.Writer(prefix)
+}
+
+type nopCloser struct{ io.Writer }
+
+func (nopCloser) Close() error { return nil }
+
+// Local runs argv on this machine without a shell, in its own process group.
+// Output goes line by line to the printer; stdout is also returned. Cancelling
+// ctx sends SIGTERM to the process group and SIGKILL 5s later.
+func (c *Client) Local(ctx context.Context, argv []string) (string, error) {
+	if len(argv) == 0 {
+		return "", errors.New("localhost: empty command")
+	}
+	command := c.redact(core.ShellJoin(argv))
+	c.log.Debug("run", "host", core.RootHost, "command", command)
+	ow, ew := c.writers(prefix(ctx))
+	var out bytes.Buffer
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Stdout = io.MultiWriter(&out, ow)
+	cmd.Stderr = ew
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	// Wait waits for the output pipes too; a grandchild holding them past the
+	// SIGKILL is abandoned after another grace period.
+	cmd.WaitDelay = 2 * killGrace
+	if err := cmd.Start(); err != nil {
+		return "", &CommandError{Host: core.RootHost, Command: command, ExitStatus: -1, Err: err}
+	}
+	pgid := cmd.Process.Pid
+	exited := make(chan struct{})
+	var cancelled atomic.Bool
+	stop := context.AfterFunc(ctx, func() {
+		cancelled.Store(true)
+		syscall.Kill(-pgid, syscall.SIGTERM)
+		select {
+		case <-time.After(killGrace):
+			syscall.Kill(-pgid, syscall.SIGKILL)
+		case <-exited:
+		}
+	})
+	err := cmd.Wait()
+	close(exited)
+	stop()
+	ow.Close()
+	ew.Close()
+	if cancelled.Load() {
+		return out.String(), fmt.Errorf("%s: command %s: %w", core.RootHost, command, ctx.Err())
+	}
+	if err != nil {
+		ce := &CommandError{Host: core.RootHost, Command: command, ExitStatus: -1, Err: err}
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+				ce.Signal = ws.Signal().String()
+			} else {
+				ce.ExitStatus = ee.ExitCode()
+			}
+		}
+		return out.String(), ce
+	}
+	return out.String(), nil
+}

@@ -1,0 +1,125 @@
+package sshx
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/grifork/grifork/core"
+)
+
+func slogTo(w *syncBuffer) *slog.Logger {
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+func newLocalClient(t *testing.T) (*Client, *syncBuffer) {
+	t.Helper()
+	out := &syncBuffer{}
+	c, err := New(Options{Printer: core.NewPrinter(out, nil), ConfigFile: "none", Agent: "none"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c, out
+}
+
+func TestLocal(t *testing.T) {
+	t.Parallel()
+	root := &core.Node{ID: "0.0", Host: core.Host{Name: core.RootHost}}
+	web1 := &core.Node{ID: "0.0-1.0", Level: 1, Host: core.Host{Name: "web1", User: "deploy"}, Parent: root}
+	for _, tc := range []struct {
+		name       string
+		ctx        context.Context
+		argv       []string
+		wantOut    string
+		wantPrint  string
+		wantStatus int // 0: success
+	}{
+		{"no edge", context.Background(), []string{"sh", "-c", "echo out; echo err >&2"}, "out\n", "localhost | out\nlocalhost | err\n", 0},
+		{"edge task prefixes dst", core.WithEdge(context.Background(), core.Edge{Block: core.BlockLocally, Src: root, Dst: web1}),
+			[]string{"printf", "%s\n", "a b", "$(x)"}, "a b\n$(x)\n", "deploy@web1 | a b\ndeploy@web1 | $(x)\n", 0},
+		{"node task prefixes src", core.WithEdge(context.Background(), core.Edge{Block: core.BlockPrepare, Src: root}),
+			[]string{"echo", "prep"}, "prep\n", "localhost | prep\n", 0},
+		{"exit status", context.Background(), []string{"sh", "-c", "echo partial; exit 4"}, "partial\n", "localhost | partial\n", 4},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			c, out := newLocalClient(t)
+			got, err := c.Local(tc.ctx, tc.argv)
+			if got != tc.wantOut {
+				t.Errorf("stdout = %q, want %q", got, tc.wantOut)
+			}
+			if out.String() != tc.wantPrint {
+				t.Errorf("printed %q, want %q", out.String(), tc.wantPrint)
+			}
+			var ce *CommandError
+			switch {
+			case tc.wantStatus == 0 && err != nil:
+				t.Errorf("err = %v", err)
+			case tc.wantStatus != 0 && (!errors.As(err, &ce) || ce.ExitStatus != tc.wantStatus || ce.Host != "localhost"):
+				t.Errorf("err = %#v, want CommandError with status %d on localhost", err, tc.wantStatus)
+			case tc.wantStatus != 0 && ce.Command != core.ShellJoin(tc.argv):
+				t.Errorf("command = %q, want %q", ce.Command, core.ShellJoin(tc.argv))
+			}
+		})
+	}
+}
+
+func TestLocalNotFound(t *testing.T) {
+	t.Parallel()
+	c, _ := newLocalClient(t)
+	_, err := c.Local(context.Background(), []string{"/nonexistent/grifork-cmd", "x"})
+	var ce *CommandError
+	if !errors.As(err, &ce) || !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("err = %v, want a CommandError wrapping ErrNotExist", err)
+	}
+}
+
+func TestLocalCancelKillsProcessGroup(t *testing.T) {
+	t.Parallel()
+	c, _ := newLocalClient(t)
+	marker := fmt.Sprintf("sleep 40.%d", os.Getpid())
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		// The grandchild sleep must die too, not only sh.
+		_, err := c.Local(ctx, []string{"sh", "-c", marker + " & wait"})
+		done <- err
+	}()
+	waitRunning(t, marker)
+	cancel()
+	select {
+	case err := <-done:
+		if !errors.Is(err, context.Canceled) {
+			t.Errorf("err = %v, want context.Canceled", err)
+		}
+	case <-time.After(3 * time.Second):
+		t.Fatal("Local did not return within 3s of cancel")
+	}
+	gone(t, marker)
+}
+
+func TestLocalSecretsRedacted(t *testing.T) {
+	t.Parallel()
+	logs := &syncBuffer{}
+	out := &syncBuffer{}
+	const secret = "pa55-phrase-xyz"
+	sc := core.SSHConfig{Passphrase: secret}
+	c, err := New(Options{SSH: sc, Printer: core.NewPrinter(out, sc.Secrets()), Logger: slogTo(logs), ConfigFile: "none", Agent: "none"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_, err = c.Local(context.Background(), []string{"sh", "-c", "echo " + secret + "; exit 1"})
+	var all bytes.Buffer
+	fmt.Fprint(&all, err, out.String(), logs.String())
+	if strings.Contains(all.String(), secret) {
+		t.Errorf("secret leaked: %s", all.String())
+	}
+}

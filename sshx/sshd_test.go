@@ -1,0 +1,294 @@
+package sshx
+
+import (
+	"bytes"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/pem"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/grifork/grifork/core"
+	"golang.org/x/crypto/ssh"
+	"golang.org/x/crypto/ssh/knownhosts"
+)
+
+// needRoot skips a test that needs root and a real sshd, or fails it under CI,
+// where these tests must run.
+func needRoot(t *testing.T) {
+	t.Helper()
+	reason := ""
+	if os.Geteuid() != 0 {
+		reason = "needs root to run a real sshd"
+	} else if _, err := os.Stat("/usr/sbin/sshd"); err != nil {
+		reason = "needs OpenSSH's /usr/sbin/sshd (apt-get install openssh-server)"
+	}
+	if reason == "" {
+		return
+	}
+	if os.Getenv("CI") == "true" {
+		t.Fatal(reason + " (CI=true: not skipping)")
+	}
+	t.Skip(reason)
+}
+
+// testSSHD is a real OpenSSH sshd on 127.0.0.1 with its own keys and config.
+type testSSHD struct {
+	Dir        string
+	Port       int
+	HostKey    ssh.PublicKey
+	UserKey    string // private key file authorized for root
+	KnownHosts string // a known_hosts file holding HostKey
+	Log        string // sshd's log (LogLevel VERBOSE)
+}
+
+type sshdOpts struct {
+	// password: a user with this password exists for the sshd (in a private mount
+	// namespace with copies of /etc/passwd and /etc/shadow; the system's are untouched).
+	password string
+}
+
+const passwordUser = "gfpwtest"
+
+func writeKey(t *testing.T, path, passphrase string) ssh.PublicKey {
+	t.Helper()
+	pub, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var block *pem.Block
+	if passphrase != "" {
+		block, err = ssh.MarshalPrivateKeyWithPassphrase(priv, "", []byte(passphrase))
+	} else {
+		block, err = ssh.MarshalPrivateKey(priv, "")
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, pem.EncodeToMemory(block), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	sp, err := ssh.NewPublicKey(pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sp
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+func startSSHD(t *testing.T, o sshdOpts) *testSSHD {
+	t.Helper()
+	needRoot(t)
+	if err := os.MkdirAll("/run/sshd", 0o755); err != nil {
+		t.Fatal(err)
+	}
+	s := &testSSHD{Dir: t.TempDir()}
+	s.HostKey = writeKey(t, filepath.Join(s.Dir, "host_ed25519"), "")
+	s.UserKey = filepath.Join(s.Dir, "id_ed25519")
+	userPub := writeKey(t, s.UserKey, "")
+	if err := os.WriteFile(filepath.Join(s.Dir, "authorized_keys"), ssh.MarshalAuthorizedKey(userPub), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s.Log = filepath.Join(s.Dir, "sshd.log")
+	for attempt := 0; ; attempt++ {
+		s.Port = freePort(t)
+		err := s.run(t, o)
+		if err == nil {
+			break
+		}
+		if attempt == 2 {
+			t.Fatal(err)
+		}
+		t.Logf("sshd did not start (%v); retrying on another port", err)
+	}
+	s.KnownHosts = filepath.Join(s.Dir, "known_hosts")
+	line := knownhosts.Line([]string{knownhosts.Normalize(s.Addr())}, s.HostKey) + "\n"
+	if err := os.WriteFile(s.KnownHosts, []byte(line), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func (s *testSSHD) Addr() string { return fmt.Sprintf("127.0.0.1:%d", s.Port) }
+
+func (s *testSSHD) run(t *testing.T, o sshdOpts) error {
+	pwAuth, rootLogin := "no", "prohibit-password"
+	if o.password != "" {
+		pwAuth = "yes"
+	}
+	cfg := fmt.Sprintf(`Port %d
+ListenAddress 127.0.0.1
+HostKey %[2]s/host_ed25519
+PidFile %[2]s/sshd.pid
+AuthorizedKeysFile %[2]s/authorized_keys
+UsePAM no
+StrictModes no
+PermitRootLogin %s
+PasswordAuthentication %s
+KbdInteractiveAuthentication no
+PubkeyAuthentication yes
+MaxSessions 10
+MaxStartups 100
+LogLevel VERBOSE
+`, s.Port, s.Dir, rootLogin, pwAuth)
+	cfgPath := filepath.Join(s.Dir, "sshd_config")
+	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
+		return err
+	}
+	os.Remove(s.Log)
+	logf, err := os.Create(s.Log)
+	if err != nil {
+		return err
+	}
+	defer logf.Close()
+	sshd := []string{"/usr/sbin/sshd", "-D", "-e", "-f", cfgPath}
+	var cmd *exec.Cmd
+	if o.password != "" {
+		script, err := s.passwordFiles(t, o.password)
+		if err != nil {
+			return err
+		}
+		// unshare execs the shell, which execs sshd: the PID stays sshd's.
+		cmd = exec.Command("unshare", "--mount", "--propagation", "private", "/bin/sh", "-c", script+" && exec "+core.ShellJoin(sshd))
+	} else {
+		cmd = exec.Command(sshd[0], sshd[1:]...)
+	}
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	exited := make(chan struct{})
+	go func() { cmd.Wait(); close(exited) }()
+	stop := func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-exited:
+		case <-time.After(5 * time.Second):
+			cmd.Process.Kill()
+			<-exited
+		}
+	}
+	// Readiness from the log, not by connecting: connection counts stay exact.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		b, _ := os.ReadFile(s.Log)
+		if bytes.Contains(b, []byte("Server listening on")) {
+			t.Cleanup(stop)
+			return nil
+		}
+		select {
+		case <-exited:
+			return fmt.Errorf("sshd exited: %s", b)
+		case <-time.After(20 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			stop()
+			return fmt.Errorf("sshd not listening after 10s: %s", b)
+		}
+	}
+}
+
+// passwordFiles writes copies of /etc/passwd and /etc/shadow with passwordUser
+// added and returns the shell commands that bind-mount them in sshd's namespace.
+func (s *testSSHD) passwordFiles(t *testing.T, password string) (string, error) {
+	if _, err := exec.LookPath("unshare"); err != nil {
+		t.Skip("password auth test needs unshare(1) to give sshd a private /etc/shadow")
+	}
+	hash, err := exec.Command("openssl", "passwd", "-6", password).Output()
+	if err != nil {
+		t.Skipf("password auth test needs openssl to hash a password: %v", err)
+	}
+	home := filepath.Join(s.Dir, "home")
+	if err := os.MkdirAll(home, 0o755); err != nil {
+		return "", err
+	}
+	os.Chmod(s.Dir, 0o755)
+	var script []string
+	for _, f := range []struct{ sys, add string }{
+		{"/etc/passwd", fmt.Sprintf("%s:x:4242:4242:grifork test:%s:/bin/sh\n", passwordUser, home)},
+		{"/etc/shadow", fmt.Sprintf("%s:%s:19000:0:99999:7:::\n", passwordUser, strings.TrimSpace(string(hash)))},
+	} {
+		b, err := os.ReadFile(f.sys)
+		if err != nil {
+			return "", err
+		}
+		cp := filepath.Join(s.Dir, filepath.Base(f.sys))
+		if err := os.WriteFile(cp, append(b, f.add...), 0o640); err != nil {
+			return "", err
+		}
+		script = append(script, "mount --bind "+core.ShellQuote(cp)+" "+f.sys)
+	}
+	return strings.Join(script, " && "), nil
+}
+
+// Connections counts the connections sshd accepted.
+func (s *testSSHD) Connections(t *testing.T) int {
+	t.Helper()
+	b, err := os.ReadFile(s.Log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return bytes.Count(b, []byte("Connection from 127.0.0.1"))
+}
+
+// syncBuffer is a goroutine-safe bytes.Buffer for printers and loggers.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}
+
+// newClient returns a Client for s with its key and known_hosts, no agent and
+// no ssh_config; mod adjusts the options first.
+func newClient(t *testing.T, s *testSSHD, mod func(*Options)) (*Client, *syncBuffer) {
+	t.Helper()
+	out := &syncBuffer{}
+	o := Options{
+		SSH: core.SSHConfig{User: "root", Port: s.Port, Keys: []string{s.UserKey},
+			KnownHosts: s.KnownHosts, Timeout: 5 * time.Second},
+		ConfigFile: "none",
+		Agent:      "none",
+	}
+	if mod != nil {
+		mod(&o)
+	}
+	if o.Printer == nil {
+		o.Printer = core.NewPrinter(out, o.SSH.Secrets())
+	}
+	c, err := New(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c, out
+}
+
+var local = core.Host{Name: "127.0.0.1"}

@@ -1,0 +1,284 @@
+// Package sshx runs grifork's commands: locally with os/exec, and on hosts over
+// SSH (golang.org/x/crypto/ssh) with one multiplexed connection per host.
+//
+// Settings and their precedence follow OpenSSH, where command-line options beat
+// ~/.ssh/config: the user and port of a host entry ("deploy@web1:2222") win, then
+// the Griforkfile's ssh { user, port } (the equivalent of ssh -l / -p), then
+// ~/.ssh/config (User, Port), then the defaults (current user, 22). HostName from
+// ~/.ssh/config always applies. Keys from ssh { keys } are offered first, then the
+// agent's, then IdentityFile keys from ~/.ssh/config; ~/.ssh/id_ed25519, id_ecdsa
+// and id_rsa are tried only when none of these exist.
+//
+// Remote commands run without a pty (a pty mangles output). Each command is
+// wrapped in a small /bin/sh script that runs it in the user's login shell (as ssh
+// does) and, when grifork sends the "signal" request on cancellation (OpenSSH
+// >= 7.9 honours it) or when the session's channel goes away, kills the
+// command's whole process group (TERM, KILL 5s later), so nothing started by a
+// cancelled task keeps running on the host.
+package sshx
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"os/user"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/grifork/grifork/core"
+	"github.com/kevinburke/ssh_config"
+	"golang.org/x/crypto/ssh"
+	"golang.org/x/crypto/ssh/agent"
+)
+
+const (
+	defaultTimeout     = 10 * time.Second
+	defaultKeepalive   = 15 * time.Second
+	keepaliveMax       = 3 // missed keepalives before a connection is closed
+	defaultMaxSessions = 8 // below sshd's default MaxSessions of 10
+	killGrace          = 5 * time.Second
+)
+
+// Options configures a Client.
+type Options struct {
+	SSH     core.SSHConfig
+	Printer *core.Printer // host-prefixed output; nil prints nothing
+	Logger  *slog.Logger  // nil logs nothing
+	// ConfigFile is the ssh_config file read for HostName, User, Port and
+	// IdentityFile: ~/.ssh/config when empty (a missing file is fine), "none" for none.
+	ConfigFile string
+	// Agent is the ssh-agent socket: $SSH_AUTH_SOCK when empty, "none" for none.
+	Agent string
+	// Keepalive is the interval of keepalive@openssh.com requests (default 15s);
+	// a connection that misses 3 in a row is closed.
+	Keepalive time.Duration
+	// MaxSessions bounds concurrent sessions on one connection (default 8).
+	MaxSessions int
+}
+
+// Client implements core.Exec over SSH. It is safe for concurrent use; Close
+// closes every connection it opened.
+type Client struct {
+	opts    Options
+	log     *slog.Logger
+	secrets []string
+	cfg     *ssh_config.Config // nil: no ssh_config
+	keys    *hostKeys
+	agent   agent.ExtendedAgent
+	agentNC net.Conn
+	signers []ssh.Signer // from ssh { keys }, loaded by New
+	me      string       // current user, the default login
+
+	ctx    context.Context // cancelled by Close: aborts dials
+	cancel context.CancelFunc
+
+	mu        sync.Mutex
+	conns     map[string]*dialEntry
+	idSigners map[string]ssh.Signer // ssh_config / default identity files, by path; nil: unusable
+	closed    bool
+	wg        sync.WaitGroup
+}
+
+// New checks the settings, loads the configured keys (an encrypted key needs
+// ssh { passphrase }) and reads the ssh_config file. It opens no connection.
+func New(opts Options) (*Client, error) {
+	c := &Client{opts: opts, log: opts.Logger, secrets: opts.SSH.Secrets(),
+		conns: map[string]*dialEntry{}, idSigners: map[string]ssh.Signer{}}
+	if c.log == nil {
+		c.log = slog.New(slog.DiscardHandler)
+	}
+	if c.opts.SSH.Timeout <= 0 {
+		c.opts.SSH.Timeout = defaultTimeout
+	}
+	if c.opts.Keepalive <= 0 {
+		c.opts.Keepalive = defaultKeepalive
+	}
+	if c.opts.MaxSessions <= 0 {
+		c.opts.MaxSessions = defaultMaxSessions
+	}
+	if u, err := user.Current(); err == nil {
+		c.me = u.Username
+	} else if c.me = os.Getenv("USER"); c.me == "" {
+		return nil, fmt.Errorf("ssh: cannot tell the current user (%v); set ssh { user = ... }", err)
+	}
+
+	mode := c.opts.SSH.HostKeyCheck
+	switch mode {
+	case "":
+		mode = "strict"
+	case "strict", "accept-new", "off":
+	default:
+		return nil, fmt.Errorf(`ssh: host_key_check %q: want "strict", "accept-new" or "off"`, mode)
+	}
+	khShown := c.opts.SSH.KnownHosts
+	if khShown == "" {
+		khShown = "~/.ssh/known_hosts"
+	}
+	kh, err := expandHome(khShown)
+	if err != nil {
+		return nil, fmt.Errorf("ssh: known_hosts: %w", err)
+	}
+	c.keys = &hostKeys{path: kh, shown: khShown, mode: mode, log: c.log}
+
+	if err := c.readConfig(); err != nil {
+		return nil, err
+	}
+	for _, k := range c.opts.SSH.Keys {
+		s, err := c.loadKey(k)
+		if err != nil {
+			return nil, err
+		}
+		c.signers = append(c.signers, s)
+	}
+	c.openAgent()
+	c.ctx, c.cancel = context.WithCancel(context.Background())
+	return c, nil
+}
+
+func (c *Client) readConfig() error {
+	path := c.opts.ConfigFile
+	if path == "none" {
+		return nil
+	}
+	explicit := path != ""
+	if !explicit {
+		path = "~/.ssh/config"
+	}
+	p, err := expandHome(path)
+	if err != nil {
+		return fmt.Errorf("ssh config: %w", err)
+	}
+	f, err := os.Open(p)
+	if err != nil {
+		if !explicit && os.IsNotExist(err) {
+			return nil
+		}
+		return fmt.Errorf("ssh config: %w", err)
+	}
+	defer f.Close()
+	cfg, err := ssh_config.Decode(f)
+	if err != nil {
+		return fmt.Errorf("ssh config %s: %w", p, err)
+	}
+	c.cfg = cfg
+	return nil
+}
+
+func (c *Client) openAgent() {
+	sock := c.opts.Agent
+	if sock == "" {
+		sock = os.Getenv("SSH_AUTH_SOCK")
+	}
+	if sock == "" || sock == "none" {
+		return
+	}
+	nc, err := net.Dial("unix", sock)
+	if err != nil {
+		c.log.Warn("ssh-agent not usable", "socket", sock, "err", err)
+		return
+	}
+	c.agentNC, c.agent = nc, agent.NewClient(nc)
+}
+
+// Close closes every connection (running commands on them end, their remote
+// process groups are killed by the wrapper) and the agent socket.
+func (c *Client) Close() error {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return nil
+	}
+	c.closed = true
+	entries := c.conns
+	c.conns = map[string]*dialEntry{}
+	c.mu.Unlock()
+	c.cancel()
+	for _, e := range entries {
+		<-e.ready
+		if e.c != nil {
+			e.c.client.Close()
+		}
+	}
+	c.wg.Wait()
+	if c.agentNC != nil {
+		c.agentNC.Close()
+	}
+	return nil
+}
+
+// target is a host with every setting resolved.
+type target struct {
+	display  string // the host as the user wrote it: prefixes and errors
+	hostname string // after ssh_config HostName
+	port     int
+	user     string
+	idFiles  []string // IdentityFile entries from ssh_config
+}
+
+func (t target) addr() string { return net.JoinHostPort(t.hostname, strconv.Itoa(t.port)) }
+func (t target) key() string  { return t.user + "@" + t.addr() }
+
+func (c *Client) cfgGet(alias, key string) string {
+	if c.cfg == nil {
+		return ""
+	}
+	v, err := c.cfg.Get(alias, key)
+	if err != nil {
+		return ""
+	}
+	return v
+}
+
+func (c *Client) resolve(h core.Host) (target, error) {
+	t := target{display: h.String(), hostname: h.Name}
+	if hn := c.cfgGet(h.Name, "HostName"); hn != "" {
+		t.hostname = strings.ReplaceAll(hn, "%h", h.Name)
+	}
+	switch {
+	case h.Port != 0:
+		t.port = h.Port
+	case c.opts.SSH.Port != 0:
+		t.port = c.opts.SSH.Port
+	case c.cfgGet(h.Name, "Port") != "":
+		p, err := strconv.Atoi(c.cfgGet(h.Name, "Port"))
+		if err != nil || p < 1 || p > 65535 {
+			return t, fmt.Errorf("host %s: ssh config: invalid Port %q", t.display, c.cfgGet(h.Name, "Port"))
+		}
+		t.port = p
+	default:
+		t.port = 22
+	}
+	switch {
+	case h.User != "":
+		t.user = h.User
+	case c.opts.SSH.User != "":
+		t.user = c.opts.SSH.User
+	case c.cfgGet(h.Name, "User") != "":
+		t.user = c.cfgGet(h.Name, "User")
+	default:
+		t.user = c.me
+	}
+	if c.cfg != nil {
+		ids, _ := c.cfg.GetAll(h.Name, "IdentityFile")
+		t.idFiles = ids
+	}
+	return t, nil
+}
+
+func expandHome(p string) (string, error) {
+	if p != "~" && !strings.HasPrefix(p, "~/") {
+		return p, nil
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return "", err
+	}
+	return filepath.Join(home, p[1:]), nil
+}
+
+func (c *Client) redact(s string) string { return core.Redact(s, c.secrets) }

@@ -1,0 +1,353 @@
+package dsl
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/grifork/grifork/core"
+	lua "github.com/yuin/gopher-lua"
+)
+
+// op is the work of a helper: it runs on a goroutine of its own, with the task's
+// ctx (which carries the core.Edge), and its output is what Lua gets back.
+type op func(ctx context.Context) (string, error)
+
+// helper makes a task helper: it checks its arguments on the VM goroutine, then
+// hands the task the work to do while it waits.
+func (s *Script) helper(name string, start func(L *lua.LState, t *task) (op, error)) prim {
+	return func(L *lua.LState) (bool, error) {
+		t := s.current
+		if t == nil {
+			return false, fmt.Errorf("%s is a helper: use it inside a task block", name)
+		}
+		if t.ctx.Err() != nil {
+			return false, fmt.Errorf("%s: %w", name, context.Cause(t.ctx))
+		}
+		work, err := start(L, t)
+		if err != nil {
+			return false, fmt.Errorf("%s: %w", name, err)
+		}
+		t.op = work
+		return true, nil
+	}
+}
+
+func (s *Script) exec() (core.Exec, error) {
+	if s.opts.Exec == nil {
+		return nil, fmt.Errorf("no executor: this run cannot run commands")
+	}
+	return s.opts.Exec, nil
+}
+
+// sh(cmd, args): cmd with args as its argv, no shell; sh(cmdline): /bin/sh -c cmdline.
+func (s *Script) sh(L *lua.LState, t *task) (op, error) {
+	cmd, ok := L.Get(1).(lua.LString)
+	if !ok {
+		return nil, fmt.Errorf("the command must be a string, got %s: sh(cmd, { args })", describe(L.Get(1)))
+	}
+	if L.GetTop() > 2 {
+		return nil, fmt.Errorf(`give the arguments as a table: sh(%q, { "arg", ... })`, string(cmd))
+	}
+	argv := []string{"/bin/sh", "-c", string(cmd)}
+	if L.GetTop() == 2 && L.Get(2) != lua.LNil {
+		args, err := argList(L.Get(2), "sh")
+		if err != nil {
+			return nil, err
+		}
+		argv = append([]string{string(cmd)}, args...)
+	}
+	ex, err := s.exec()
+	if err != nil {
+		return nil, err
+	}
+	return func(ctx context.Context) (string, error) {
+		out, err := ex.Local(ctx, argv)
+		if err != nil {
+			return out, fmt.Errorf("sh: %w", err)
+		}
+		return out, nil
+	}, nil
+}
+
+// ssh(host, cmd, args): cmd as written, then the args each shell-quoted, on host.
+func (s *Script) ssh(L *lua.LState, t *task) (op, error) {
+	name, ok := L.Get(1).(lua.LString)
+	if !ok {
+		return nil, fmt.Errorf("the host must be a string (such as dst), got %s: ssh(host, cmd, { args })", describe(L.Get(1)))
+	}
+	cmd, ok := L.Get(2).(lua.LString)
+	if !ok {
+		return nil, fmt.Errorf("the command must be a string, got %s: ssh(host, cmd, { args })", describe(L.Get(2)))
+	}
+	if L.GetTop() > 3 {
+		return nil, fmt.Errorf(`give the arguments as a table: ssh(host, %q, { "arg", ... })`, string(cmd))
+	}
+	cmdline := string(cmd)
+	if L.GetTop() == 3 && L.Get(3) != lua.LNil {
+		args, err := argList(L.Get(3), "ssh")
+		if err != nil {
+			return nil, err
+		}
+		if len(args) > 0 {
+			cmdline += " " + core.ShellJoin(args)
+		}
+	}
+	host, err := t.host(string(name))
+	if err != nil {
+		return nil, err
+	}
+	ex, err := s.exec()
+	if err != nil {
+		return nil, err
+	}
+	return func(ctx context.Context) (string, error) {
+		out, err := ex.Remote(ctx, host, cmdline)
+		if err != nil {
+			return out, fmt.Errorf("ssh: %w", err)
+		}
+		return out, nil
+	}, nil
+}
+
+// host resolves a host name given to a helper: a node of the task's edge by its
+// name, otherwise the name parsed as a host entry.
+func (t *task) host(name string) (core.Host, error) {
+	for _, n := range []*core.Node{t.edge.Dst, t.edge.Src} {
+		if n != nil && n.Name() == name {
+			return n.Host, nil
+		}
+	}
+	return core.ParseHost(name)
+}
+
+// rsync(from, to): on this machine, rsync <opts> from dst:to (to defaults to from).
+func (s *Script) rsync(L *lua.LState, t *task) (op, error) {
+	argv, err := s.rsyncArgv(L, t, "rsync")
+	if err != nil {
+		return nil, err
+	}
+	ex := s.opts.Exec
+	return func(ctx context.Context) (string, error) {
+		out, err := ex.Local(ctx, argv)
+		if err != nil {
+			return out, fmt.Errorf("rsync: %w", err)
+		}
+		return out, nil
+	}, nil
+}
+
+// rsync_remote(from, to): the same rsync, run on src.
+func (s *Script) rsyncRemote(L *lua.LState, t *task) (op, error) {
+	src := t.edge.Src
+	if src == nil || src.IsRoot() {
+		return nil, fmt.Errorf("it runs rsync on src, and src is this machine in the %s block: use rsync(from, to) there", t.edge.Block)
+	}
+	argv, err := s.rsyncArgv(L, t, "rsync_remote")
+	if err != nil {
+		return nil, err
+	}
+	ex := s.opts.Exec
+	host, cmdline := src.Host, core.ShellJoin(argv)
+	return func(ctx context.Context) (string, error) {
+		out, err := ex.Remote(ctx, host, cmdline)
+		if err != nil {
+			return out, fmt.Errorf("rsync_remote: %w", err)
+		}
+		return out, nil
+	}, nil
+}
+
+func (s *Script) rsyncArgv(L *lua.LState, t *task, name string) ([]string, error) {
+	from, ok := L.Get(1).(lua.LString)
+	if !ok || from == "" {
+		return nil, fmt.Errorf("the source path must be a string, got %s: %s(from, to)", describe(L.Get(1)), name)
+	}
+	to := from
+	if v := L.Get(2); v != lua.LNil {
+		if to, ok = v.(lua.LString); !ok || to == "" {
+			return nil, fmt.Errorf("the destination path must be a string, got %s: %s(from, to)", describe(v), name)
+		}
+	}
+	if L.GetTop() > 2 {
+		return nil, fmt.Errorf("it takes two paths: %s(from, to)", name)
+	}
+	dst := t.edge.Dst
+	if dst == nil {
+		return nil, fmt.Errorf("the %s block has no destination host: use %s in locally or remote", t.edge.Block, name)
+	}
+	ex, err := s.exec()
+	if err != nil {
+		return nil, err
+	}
+	c := s.Config.Rsync
+	rsh := c.Rsh
+	if rsh == "" {
+		rsh = ex.Rsh(dst.Host)
+	}
+	return buildRsyncArgv(c, rsh, string(from), dst.Host.RsyncTarget()+":"+string(to)), nil
+}
+
+// buildRsyncArgv is the rsync command line of the rsync helpers: rsync, the options
+// of c, --rsh=rsh (unless the raw options set one, or rsh is empty), from, to.
+func buildRsyncArgv(c core.RsyncConfig, rsh, from, to string) []string {
+	argv := []string{"rsync"}
+	if c.Raw != nil {
+		argv = append(argv, c.Raw...)
+		if slices.ContainsFunc(c.Raw, setsRsh) {
+			rsh = ""
+		}
+	} else {
+		argv = append(argv, "-az")
+		if c.Verbose {
+			argv = append(argv, "-v")
+		}
+		if c.Delete == nil || *c.Delete {
+			argv = append(argv, "--delete")
+		}
+		if c.Bwlimit > 0 {
+			argv = append(argv, "--bwlimit="+strconv.Itoa(c.Bwlimit))
+		}
+		for _, ex := range c.Excludes {
+			argv = append(argv, "--exclude="+ex)
+		}
+		if c.DryRun {
+			argv = append(argv, "--dry-run")
+		}
+	}
+	if rsh != "" {
+		argv = append(argv, "--rsh="+rsh)
+	}
+	return append(argv, from, to)
+}
+
+// setsRsh reports a raw rsync option that chooses the remote shell.
+func setsRsh(o string) bool {
+	return o == "--rsh" || strings.HasPrefix(o, "--rsh=") ||
+		strings.HasPrefix(o, "-e") && !strings.HasPrefix(o, "--")
+}
+
+// sleep(seconds): waits without holding up other tasks.
+func (s *Script) sleep(L *lua.LState, t *task) (op, error) {
+	n, ok := L.Get(1).(lua.LNumber)
+	if !ok || n < 0 || math.IsNaN(float64(n)) || math.IsInf(float64(n), 0) {
+		return nil, fmt.Errorf("it takes a number of seconds >= 0, got %s", describe(L.Get(1)))
+	}
+	d := time.Duration(float64(n) * float64(time.Second))
+	return func(ctx context.Context) (string, error) {
+		timer := time.NewTimer(d)
+		defer timer.Stop()
+		select {
+		case <-timer.C:
+			return "", nil
+		case <-ctx.Done():
+			return "", context.Cause(ctx)
+		}
+	}, nil
+}
+
+func argList(v lua.LValue, name string) ([]string, error) {
+	t, ok := v.(*lua.LTable)
+	if !ok {
+		return nil, fmt.Errorf("the arguments must be a table of strings, got %s", describe(v))
+	}
+	if err := checkArray(t, name+": the arguments"); err != nil {
+		return nil, err
+	}
+	args := make([]string, 0, t.Len())
+	for i := 1; i <= t.Len(); i++ {
+		switch a := t.RawGetInt(i).(type) {
+		case lua.LString:
+			args = append(args, string(a))
+		case lua.LNumber:
+			args = append(args, a.String())
+		default:
+			return nil, fmt.Errorf("argument %d must be a string, got %s", i, describe(a))
+		}
+	}
+	return args, nil
+}
+
+// print(...) writes its arguments, tab-separated, as lines of the printer,
+// prefixed with the task's node (dst for locally/remote, src otherwise).
+func (s *Script) print(L *lua.LState) (bool, error) {
+	parts := make([]string, L.GetTop())
+	for i := range parts {
+		parts[i] = L.ToStringMeta(L.Get(i + 1)).String()
+	}
+	s.lines(strings.Join(parts, "\t"))
+	return false, nil
+}
+
+// p(...) prints each argument on its own line, in Lua syntax (tables expanded).
+func (s *Script) inspect(L *lua.LState) (bool, error) {
+	for i := 1; i <= L.GetTop(); i++ {
+		s.lines(inspect(L.Get(i), 0, map[*lua.LTable]bool{}))
+	}
+	return false, nil
+}
+
+func (s *Script) lines(text string) {
+	prefix := ""
+	if s.current != nil {
+		prefix = s.current.prefix
+	}
+	for _, line := range strings.Split(text, "\n") {
+		s.printer.Line(prefix, line)
+	}
+}
+
+func inspect(v lua.LValue, depth int, seen map[*lua.LTable]bool) string {
+	switch v := v.(type) {
+	case lua.LString:
+		return strconv.Quote(string(v))
+	case *lua.LTable:
+		if seen[v] || depth > 8 {
+			return "{...}"
+		}
+		seen[v] = true
+		defer delete(seen, v)
+		var parts []string
+		n := v.Len()
+		for i := 1; i <= n; i++ {
+			parts = append(parts, inspect(v.RawGetInt(i), depth+1, seen))
+		}
+		type kv struct{ k, v string }
+		var named []kv
+		v.ForEach(func(k, val lua.LValue) {
+			if i, ok := toInt(k); ok && i >= 1 && i <= n {
+				return
+			}
+			key := "[" + inspect(k, depth+1, seen) + "]"
+			if ks, ok := k.(lua.LString); ok && isIdent(string(ks)) {
+				key = string(ks)
+			}
+			named = append(named, kv{key, inspect(val, depth+1, seen)})
+		})
+		slices.SortFunc(named, func(a, b kv) int { return strings.Compare(a.k, b.k) })
+		for _, e := range named {
+			parts = append(parts, e.k+" = "+e.v)
+		}
+		if len(parts) == 0 {
+			return "{}"
+		}
+		return "{ " + strings.Join(parts, ", ") + " }"
+	}
+	return v.String()
+}
+
+func isIdent(s string) bool {
+	if s == "" || s[0] >= '0' && s[0] <= '9' {
+		return false
+	}
+	for _, c := range s {
+		if !(c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9') {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,459 @@
+// Package dsl loads a Griforkfile.lua into one gopher-lua VM and runs its task
+// blocks.
+//
+// One goroutine owns the VM (an LState is not safe for concurrent use). The file's
+// top level runs once, in Load. Every task invocation (Run, Finish) is a Lua
+// coroutine; a helper that waits (sh, ssh, rsync, rsync_remote, sleep) starts its
+// work on a goroutine of its own and yields, and the VM goroutine resumes the
+// task's outermost coroutine with the result. Tasks therefore overlap as much as
+// their I/O allows, while all Lua state stays on one goroutine. The prelude
+// (package lua) makes pcall, xpcall and coroutines pass those yields through.
+package dsl
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/grifork/grifork/core"
+	luasrc "github.com/grifork/grifork/lua"
+	lua "github.com/yuin/gopher-lua"
+	"github.com/yuin/gopher-lua/parse"
+)
+
+// Options are what a loaded script runs with.
+type Options struct {
+	Exec     core.Exec     // helpers run every command through it
+	Printer  *core.Printer // print()/p() output; nil = standard output
+	Logger   *slog.Logger  // nil = discard
+	OnRemote bool          // grifork mode, on a node other than the root
+}
+
+// Script is a loaded Griforkfile: its settings and its task blocks. Run and Finish
+// are safe for concurrent use.
+type Script struct {
+	Config core.Config
+
+	main     Source
+	override *Source
+	opts     Options
+	log      *slog.Logger
+	printer  *core.Printer
+	defined  map[core.Block]bool // written by Load only
+
+	calls     chan func() // work for the VM goroutine
+	life      context.Context
+	stop      context.CancelFunc
+	done      chan struct{} // closed when the VM goroutine has ended
+	closeOnce sync.Once
+
+	// Owned by the VM goroutine.
+	L              *lua.LState
+	token          *lua.LUserData // what helpers yield; only Go and the prelude hold it
+	blocks         map[core.Block]*lua.LFunction
+	current        *task // the task whose coroutine is running
+	pass           *pass // the file whose top level is running
+	warnedParallel bool
+}
+
+// errClosed is returned by tasks started after (or cut short by) Close.
+var errClosed = errors.New("the Griforkfile's VM is closed")
+
+// Load runs the prelude, then the top level of main, then that of override (whose
+// settings and blocks replace main's). Errors in either file are *Error.
+func Load(ctx context.Context, main Source, override *Source, opts Options) (*Script, error) {
+	s := &Script{
+		main:     main,
+		override: override,
+		opts:     opts,
+		log:      opts.Logger,
+		printer:  opts.Printer,
+		calls:    make(chan func()),
+		done:     make(chan struct{}),
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	if s.printer == nil {
+		s.printer = core.NewPrinter(os.Stdout, nil)
+	}
+	s.life, s.stop = context.WithCancel(context.Background())
+	go s.loop()
+
+	errc := make(chan error, 1)
+	if err := s.post(ctx, func() { errc <- s.load(ctx) }); err != nil {
+		s.Close()
+		return nil, err
+	}
+	if err := <-errc; err != nil {
+		s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// Sources returns the files the script was loaded from (grifork mode ships them).
+func (s *Script) Sources() (main Source, override *Source) { return s.main, s.override }
+
+// Defined reports whether the Griforkfile has block b. On a remote node (grifork
+// mode) prepare, locally and finish belong to the root and are never defined.
+func (s *Script) Defined(b core.Block) bool {
+	if s.opts.OnRemote && rootOnly(b) {
+		return false
+	}
+	return s.defined[b]
+}
+
+func rootOnly(b core.Block) bool {
+	return b == core.BlockPrepare || b == core.BlockLocally || b == core.BlockFinish
+}
+
+// Close stops the VM goroutine; tasks still running return an error. Idempotent.
+func (s *Script) Close() {
+	s.closeOnce.Do(func() {
+		s.stop()
+		<-s.done
+	})
+}
+
+// loop is the VM goroutine: it runs what is posted to it, one thing at a time.
+func (s *Script) loop() {
+	defer close(s.done)
+	for {
+		select {
+		case f := <-s.calls:
+			f()
+		case <-s.life.Done():
+			if s.L != nil {
+				s.L.Close()
+			}
+			return
+		}
+	}
+}
+
+// post hands f to the VM goroutine.
+func (s *Script) post(ctx context.Context, f func()) error {
+	select {
+	case s.calls <- f:
+		return nil
+	case <-s.life.Done():
+		return errClosed
+	case <-ctx.Done():
+		return context.Cause(ctx)
+	}
+}
+
+// load runs on the VM goroutine.
+func (s *Script) load(ctx context.Context) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = &Error{File: s.main.Name, Msg: fmt.Sprintf("internal error: %v", r)}
+		}
+	}()
+	s.L = lua.NewState(lua.Options{SkipOpenLibs: true})
+	L := s.L
+	openLibs(L)
+	s.token = L.NewUserData()
+	prelude, err := L.Load(strings.NewReader(luasrc.Prelude), "prelude.lua")
+	if err != nil {
+		return fmt.Errorf("dsl: prelude: %w", err)
+	}
+	L.Push(prelude)
+	L.Push(s.token)
+	L.Push(s.primitives())
+	if err := L.PCall(2, 0, nil); err != nil {
+		return fmt.Errorf("dsl: prelude: %w", err)
+	}
+
+	sources := []Source{s.main}
+	if s.override != nil {
+		sources = append(sources, *s.override)
+	}
+	var names []string
+	for _, src := range sources {
+		names = append(names, src.Name)
+	}
+	L.SetContext(ctx)
+	defer L.RemoveContext()
+	var passes []*pass
+	for _, src := range sources {
+		fn, err := compile(L, src)
+		if err != nil {
+			return err
+		}
+		s.pass = newPass(src)
+		L.Push(fn)
+		err = L.PCall(0, 0, nil)
+		p := s.pass
+		s.pass = nil
+		if err != nil {
+			if ctx.Err() != nil {
+				return context.Cause(ctx)
+			}
+			return runtimeError(err, names, src.Name)
+		}
+		passes = append(passes, p)
+	}
+	s.Config, s.blocks = merge(passes)
+	s.defined = map[core.Block]bool{}
+	for b := range s.blocks {
+		s.defined[b] = true
+	}
+	return nil
+}
+
+func compile(L *lua.LState, src Source) (*lua.LFunction, error) {
+	chunk, err := parse.Parse(bytes.NewReader(src.Content), src.Name)
+	if err != nil {
+		return nil, syntaxError(src, err)
+	}
+	proto, err := lua.Compile(chunk, src.Name)
+	if err != nil {
+		var ce *lua.CompileError
+		if errors.As(err, &ce) {
+			return nil, &Error{File: src.Name, Line: ce.Line, Msg: ce.Message}
+		}
+		return nil, &Error{File: src.Name, Msg: firstLine(err.Error())}
+	}
+	return L.NewFunctionFromProto(proto), nil
+}
+
+// openLibs opens what a task file needs and nothing that bypasses grifork: no io,
+// no os.execute/os.exit, no loading of other files.
+func openLibs(L *lua.LState) {
+	for _, lib := range []struct {
+		name string
+		fn   lua.LGFunction
+	}{
+		{lua.BaseLibName, lua.OpenBase},
+		{lua.TabLibName, lua.OpenTable},
+		{lua.StringLibName, lua.OpenString},
+		{lua.MathLibName, lua.OpenMath},
+		{lua.CoroutineLibName, lua.OpenCoroutine},
+		{lua.OsLibName, lua.OpenOs},
+	} {
+		L.Push(L.NewFunction(lib.fn))
+		L.Push(lua.LString(lib.name))
+		L.Call(1, 0)
+	}
+	for _, name := range []string{"dofile", "loadfile", "require", "module", "_printregs"} {
+		L.SetGlobal(name, lua.LNil)
+	}
+	full := L.GetGlobal("os").(*lua.LTable)
+	limited := L.NewTable()
+	for _, name := range []string{"getenv", "date", "time", "clock"} {
+		limited.RawSetString(name, full.RawGetString(name))
+	}
+	L.SetGlobal("os", limited)
+}
+
+// task is one invocation of a block. Its fields other than ctx, edge and result
+// belong to the VM goroutine.
+type task struct {
+	ctx    context.Context // cancelled when Run returns or the script closes
+	edge   core.Edge
+	result chan error // buffered: the VM goroutine never waits for Run
+	prefix string     // print() prefix
+
+	co       *lua.LState
+	op       func(context.Context) (string, error) // work a helper asked for, until the yield
+	failures []failure                             // helper errors, to unwrap the task's error
+	finished bool
+}
+
+type failure struct {
+	msg string
+	err error
+}
+
+func (t *task) errorf(msg string, err error) *TaskError {
+	e := &TaskError{Block: t.edge.Block, Msg: msg, Err: err}
+	if t.edge.Src != nil {
+		e.Src = t.edge.Src.Name()
+	}
+	if t.edge.Dst != nil {
+		e.Dst = t.edge.Dst.Name()
+	}
+	return e
+}
+
+// Run runs e.Block for e; an undefined block is a no-op. It returns when the block
+// has ended or ctx is done; the commands it started get ctx's cancellation.
+func (s *Script) Run(ctx context.Context, e core.Edge) error {
+	if e.Block == core.BlockFinish {
+		return fmt.Errorf("dsl: the finish block runs through Finish, with the report")
+	}
+	if !s.Defined(e.Block) {
+		return nil
+	}
+	var args []string
+	if e.Src != nil {
+		args = append(args, e.Src.Name())
+	}
+	if e.Dst != nil {
+		args = append(args, e.Dst.Name())
+	}
+	return s.runTask(ctx, e, func(*lua.LState) []lua.LValue {
+		vals := make([]lua.LValue, len(args))
+		for i, a := range args {
+			vals[i] = lua.LString(a)
+		}
+		return vals
+	})
+}
+
+// Finish runs the finish block with r (see reportTable for what Lua sees).
+func (s *Script) Finish(ctx context.Context, r *core.Report) error {
+	if !s.Defined(core.BlockFinish) {
+		return nil
+	}
+	return s.runTask(ctx, core.Edge{Block: core.BlockFinish}, func(L *lua.LState) []lua.LValue {
+		return []lua.LValue{reportTable(L, r)}
+	})
+}
+
+func (s *Script) runTask(ctx context.Context, e core.Edge, args func(*lua.LState) []lua.LValue) error {
+	ctx = core.WithEdge(ctx, e)
+	tctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	defer context.AfterFunc(s.life, cancel)()
+	t := &task{ctx: tctx, edge: e, result: make(chan error, 1)}
+	switch {
+	case e.Dst != nil:
+		t.prefix = e.Dst.Name()
+	case e.Src != nil:
+		t.prefix = e.Src.Name()
+	}
+	start := time.Now()
+	s.log.Debug("task start", "block", e.Block, "src", nodeName(e.Src), "dst", nodeName(e.Dst))
+	var err error
+	if err = s.post(ctx, func() { s.start(t, args) }); err != nil {
+		err = t.errorf(err.Error(), err)
+	} else {
+		select {
+		case err = <-t.result:
+		case <-ctx.Done():
+			cause := context.Cause(ctx)
+			err = t.errorf(cause.Error(), cause)
+		case <-s.life.Done():
+			err = t.errorf(errClosed.Error(), errClosed)
+		}
+	}
+	s.log.Debug("task end", "block", e.Block, "src", nodeName(e.Src), "dst", nodeName(e.Dst),
+		"duration", time.Since(start), "err", err)
+	return err
+}
+
+func nodeName(n *core.Node) string {
+	if n == nil {
+		return ""
+	}
+	return n.Name()
+}
+
+// start runs on the VM goroutine: it makes the task's coroutine and runs it up to
+// its first wait.
+func (s *Script) start(t *task, args func(*lua.LState) []lua.LValue) {
+	defer s.recoverTask(t)
+	co, _ := s.L.NewThread()
+	// A task that loops in Lua without waiting still stops when its ctx ends.
+	co.SetContext(t.ctx)
+	t.co = co
+	s.resume(t, s.blocks[t.edge.Block], args(s.L)...)
+}
+
+// resume runs t's coroutine until it waits, returns or fails.
+func (s *Script) resume(t *task, fn *lua.LFunction, args ...lua.LValue) {
+	if t.finished {
+		return
+	}
+	s.current = t
+	st, err, vals := s.L.Resume(t.co, fn, args...)
+	s.current = nil
+	switch st {
+	case lua.ResumeOK:
+		s.finish(t, nil)
+	case lua.ResumeError:
+		s.finish(t, s.taskError(t, err))
+	case lua.ResumeYield:
+		op := t.op
+		t.op = nil
+		if op == nil || len(vals) == 0 || vals[0] != s.token {
+			s.finish(t, t.errorf("coroutine.yield outside of a coroutine", nil))
+			return
+		}
+		go s.work(t, op)
+	}
+}
+
+// work runs a helper's operation off the VM goroutine and posts the result back.
+func (s *Script) work(t *task, op func(context.Context) (string, error)) {
+	out, err := op(t.ctx)
+	select {
+	case s.calls <- func() { s.complete(t, out, err) }:
+	case <-s.life.Done():
+	}
+}
+
+// complete resumes t with a helper's result: (true, output) or (false, message),
+// which the prelude turns into a return value or a Lua error.
+func (s *Script) complete(t *task, out string, err error) {
+	defer s.recoverTask(t)
+	if err != nil {
+		msg := err.Error()
+		t.failures = append(t.failures, failure{msg: firstLine(msg), err: err})
+		s.resume(t, nil, lua.LFalse, lua.LString(msg))
+		return
+	}
+	s.resume(t, nil, lua.LTrue, lua.LString(out))
+}
+
+func (s *Script) finish(t *task, err error) {
+	if t.finished {
+		return
+	}
+	t.finished = true
+	t.co = nil
+	t.result <- err
+}
+
+// recoverTask keeps a bug on the Go side from taking the process down: the task
+// fails with it instead.
+func (s *Script) recoverTask(t *task) {
+	if r := recover(); r != nil {
+		s.current = nil
+		s.finish(t, t.errorf(fmt.Sprintf("internal error: %v", r), nil))
+	}
+}
+
+// taskError makes the error of a failed block: the Lua message (FILE:LINE: ...)
+// and, when it came from a helper, the Go error behind it.
+func (s *Script) taskError(t *task, err error) error {
+	msg := err.Error()
+	var ae *lua.ApiError
+	if errors.As(err, &ae) {
+		msg = lua.LVAsString(ae.Object)
+		if msg == "" {
+			msg = ae.Object.String()
+		}
+	}
+	msg = firstLine(msg)
+	var cause error
+	for i := len(t.failures) - 1; i >= 0; i-- {
+		if strings.Contains(msg, t.failures[i].msg) {
+			cause = t.failures[i].err
+			break
+		}
+	}
+	if cause == nil && t.ctx.Err() != nil {
+		cause = context.Cause(t.ctx)
+	}
+	return t.errorf(msg, cause)
+}

@@ -1,0 +1,168 @@
+package dsl
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"github.com/grifork/grifork/core"
+	lua "github.com/yuin/gopher-lua"
+	"github.com/yuin/gopher-lua/parse"
+)
+
+// Source is one Griforkfile. Name is how errors call it (FILE:LINE).
+type Source struct {
+	Name    string
+	Content []byte
+}
+
+// ReadSource reads the Griforkfile at path; errors name it by path.
+func ReadSource(path string) (Source, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return Source{}, fmt.Errorf("read Griforkfile: %w", err)
+	}
+	return Source{Name: path, Content: b}, nil
+}
+
+// Error is a problem in a Griforkfile found while loading it: a Lua syntax or
+// runtime error of the top level, or a misuse of the DSL. Its text is one line.
+type Error struct {
+	File string
+	Line int
+	Msg  string
+}
+
+func (e *Error) Error() string {
+	return fmt.Sprintf("%s:%d: %s", e.File, e.Line, e.Msg)
+}
+
+// TaskError is the failure of one task block. Msg is the Lua error, which starts
+// with the FILE:LINE where it was raised; Err is the Go error behind it (a
+// failed command from core.Exec, a cancelled context), nil for a plain Lua error.
+type TaskError struct {
+	Block core.Block
+	Src   string
+	Dst   string // empty for tasks that run on one node
+	Msg   string
+	Err   error
+}
+
+func (e *TaskError) Error() string {
+	switch {
+	case e.Dst != "":
+		return fmt.Sprintf("%s %s -> %s: %s", e.Block, e.Src, e.Dst, e.Msg)
+	case e.Src != "":
+		return fmt.Sprintf("%s on %s: %s", e.Block, e.Src, e.Msg)
+	}
+	return fmt.Sprintf("%s: %s", e.Block, e.Msg)
+}
+
+func (e *TaskError) Unwrap() error { return e.Err }
+
+const localHint = `the local block is called "locally" in a Griforkfile.lua`
+
+// localCall matches a line that uses `local` as if it were the block of the Ruby DSL.
+var localCall = regexp.MustCompile(`(^|[^\w.])local\s*[({"']`)
+
+// syntaxError turns a parse error of src into an *Error, with the hint about
+// `locally` when the offending line calls `local` like a function.
+func syntaxError(src Source, err error) *Error {
+	var pe *parse.Error
+	if !errors.As(err, &pe) {
+		return &Error{File: src.Name, Msg: firstLine(err.Error())}
+	}
+	e := &Error{File: src.Name, Line: pe.Pos.Line, Msg: pe.Message}
+	if pe.Pos.Line == parse.EOF {
+		e.Line = countLines(src.Content)
+		e.Msg += " at end of file"
+	} else if pe.Token != "" {
+		e.Msg += fmt.Sprintf(" near '%s'", pe.Token)
+	}
+	for _, l := range []int{e.Line, e.Line - 1} {
+		if localCall.MatchString(sourceLine(src.Content, l)) {
+			e.Msg += " (" + localHint + ")"
+			break
+		}
+	}
+	return e
+}
+
+// runtimeError turns an error from running a chunk into an *Error. Lua puts the
+// position in front of the message ("FILE:LINE: msg"); when it is missing (an
+// error value without position), the first frame of a known file in the stack
+// trace gives it.
+func runtimeError(err error, files []string, fallback string) *Error {
+	msg := err.Error()
+	trace := ""
+	var ae *lua.ApiError
+	if errors.As(err, &ae) {
+		msg = lua.LVAsString(ae.Object)
+		if ae.Object.Type() != lua.LTString && ae.Object.Type() != lua.LTNumber {
+			msg = ae.Object.String()
+		}
+		trace = ae.StackTrace
+	}
+	msg = firstLine(msg)
+	for _, f := range files {
+		if line, rest, ok := splitPos(msg, f); ok {
+			return &Error{File: f, Line: line, Msg: rest}
+		}
+	}
+	for _, tl := range strings.Split(trace, "\n") {
+		tl = strings.TrimSpace(tl)
+		for _, f := range files {
+			if line, _, ok := splitPos(tl, f); ok {
+				return &Error{File: f, Line: line, Msg: msg}
+			}
+		}
+	}
+	return &Error{File: fallback, Msg: msg}
+}
+
+// splitPos splits "FILE:LINE: rest" for a known FILE.
+func splitPos(s, file string) (int, string, bool) {
+	if !strings.HasPrefix(s, file+":") {
+		return 0, "", false
+	}
+	s = s[len(file)+1:]
+	i := strings.IndexByte(s, ':')
+	if i <= 0 {
+		return 0, "", false
+	}
+	line, err := strconv.Atoi(s[:i])
+	if err != nil {
+		return 0, "", false
+	}
+	return line, strings.TrimSpace(s[i+1:]), true
+}
+
+func firstLine(s string) string {
+	s = strings.TrimSpace(s)
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return strings.TrimSpace(s[:i])
+	}
+	return s
+}
+
+func sourceLine(b []byte, n int) string {
+	if n < 1 {
+		return ""
+	}
+	lines := strings.Split(string(b), "\n")
+	if n > len(lines) {
+		return ""
+	}
+	return lines[n-1]
+}
+
+func countLines(b []byte) int {
+	n := strings.Count(string(b), "\n")
+	if len(b) > 0 && b[len(b)-1] != '\n' {
+		n++
+	}
+	return max(n, 1)
+}

@@ -1,0 +1,12 @@
+// Package lua holds the Lua source that grifork embeds into its binary.
+package lua
+
+import _ "embed"
+
+// Prelude is the chunk every Griforkfile runs on. The dsl package runs it once per
+// VM, before the Griforkfile, with two arguments: the token that task helpers yield
+// to the scheduler, and a table of Go primitives (the DSL functions). It keeps both
+// in locals, so a script can neither see nor replace them.
+//
+//go:embed prelude.lua
+var Prelude string

@@ -21,5 +21,8 @@ lint:
 test: deps lint build
 	$(GO) test -race -timeout 12m $(PKGS)
 
+demo:
+	@scripts/demo.sh
+
 clean:
 	rm -rf bin

@@ -114,7 +114,7 @@ func (s *Script) primitives() *lua.LTable {
 			wait, err := f(L)
 			if err != nil {
 				L.Push(lua.LFalse)
-				L.Push(lua.LString(err.Error()))
+				L.Push(lua.LString(callerPos(L) + err.Error()))
 				return 2
 			}
 			L.Push(lua.LBool(wait))
@@ -124,17 +124,34 @@ func (s *Script) primitives() *lua.LTable {
 	return t
 }
 
-// callerLine is the line of the Griforkfile that called a DSL function (level 0 is
-// the primitive, 1 the prelude's wrapper, 2 the caller); 0 when unknown.
-func callerLine(L *lua.LState) int {
+// caller is the file and line of the Lua code that called a DSL function (level
+// 0 is the primitive, 1 the prelude's wrapper, 2 the caller); ok is false when
+// there is none, as when the wrapper is called by pcall directly.
+func caller(L *lua.LState) (file string, line int, ok bool) {
 	dbg, ok := L.GetStack(2)
 	if !ok {
-		return 0
+		return "", 0, false
 	}
-	if _, err := L.GetInfo("l", dbg, lua.LNil); err != nil {
-		return 0
+	if _, err := L.GetInfo("Sl", dbg, lua.LNil); err != nil || dbg.CurrentLine <= 0 {
+		return "", 0, false
 	}
-	return dbg.CurrentLine
+	return dbg.Source, dbg.CurrentLine, true
+}
+
+// callerLine is the line of the caller of a DSL function, 0 when unknown.
+func callerLine(L *lua.LState) int {
+	_, line, _ := caller(L)
+	return line
+}
+
+// callerPos is "FILE:LINE: " of the caller of a DSL function, for the front of
+// its error messages; "" when unknown.
+func callerPos(L *lua.LState) string {
+	file, line, ok := caller(L)
+	if !ok {
+		return ""
+	}
+	return fmt.Sprintf("%s:%d: ", file, line)
 }
 
 // directive makes a top-level directive that may be set once per file.

@@ -32,7 +32,7 @@ func (s *Script) helper(name string, start func(L *lua.LState, t *task) (op, err
 		if err != nil {
 			return false, fmt.Errorf("%s: %w", name, err)
 		}
-		t.op = work
+		t.op, t.opPos = work, callerPos(L)
 		return true, nil
 	}
 }

@@ -264,6 +264,7 @@ type task struct {
 
 	co       *lua.LState
 	op       func(context.Context) (string, error) // work a helper asked for, until the yield
+	opPos    string                                // "FILE:LINE: " of the helper call
 	failures []failure                             // helper errors, to unwrap the task's error
 	finished bool
 }
@@ -383,31 +384,31 @@ func (s *Script) resume(t *task, fn *lua.LFunction, args ...lua.LValue) {
 	case lua.ResumeError:
 		s.finish(t, s.taskError(t, err))
 	case lua.ResumeYield:
-		op := t.op
-		t.op = nil
+		op, pos := t.op, t.opPos
+		t.op, t.opPos = nil, ""
 		if op == nil || len(vals) == 0 || vals[0] != s.token {
-			s.finish(t, t.errorf("coroutine.yield outside of a coroutine", nil))
+			s.finish(t, t.errorf("coroutine.yield called outside of a coroutine", nil))
 			return
 		}
-		go s.work(t, op)
+		go s.work(t, op, pos)
 	}
 }
 
 // work runs a helper's operation off the VM goroutine and posts the result back.
-func (s *Script) work(t *task, op func(context.Context) (string, error)) {
+func (s *Script) work(t *task, op func(context.Context) (string, error), pos string) {
 	out, err := op(t.ctx)
 	select {
-	case s.calls <- func() { s.complete(t, out, err) }:
+	case s.calls <- func() { s.complete(t, out, pos, err) }:
 	case <-s.life.Done():
 	}
 }
 
 // complete resumes t with a helper's result: (true, output) or (false, message),
 // which the prelude turns into a return value or a Lua error.
-func (s *Script) complete(t *task, out string, err error) {
+func (s *Script) complete(t *task, out, pos string, err error) {
 	defer s.recoverTask(t)
 	if err != nil {
-		msg := err.Error()
+		msg := pos + err.Error()
 		t.failures = append(t.failures, failure{msg: firstLine(msg), err: err})
 		s.resume(t, nil, lua.LFalse, lua.LString(msg))
 		return
@@ -439,10 +440,7 @@ func (s *Script) taskError(t *task, err error) error {
 	msg := err.Error()
 	var ae *lua.ApiError
 	if errors.As(err, &ae) {
-		msg = lua.LVAsString(ae.Object)
-		if msg == "" {
-			msg = ae.Object.String()
-		}
+		msg = errorValue(ae.Object)
 	}
 	msg = firstLine(msg)
 	var cause error

@@ -100,10 +100,7 @@ func runtimeError(err error, files []string, fallback string) *Error {
 	trace := ""
 	var ae *lua.ApiError
 	if errors.As(err, &ae) {
-		msg = lua.LVAsString(ae.Object)
-		if ae.Object.Type() != lua.LTString && ae.Object.Type() != lua.LTNumber {
-			msg = ae.Object.String()
-		}
+		msg = errorValue(ae.Object)
 		trace = ae.StackTrace
 	}
 	msg = firstLine(msg)
@@ -121,6 +118,16 @@ func runtimeError(err error, files []string, fallback string) *Error {
 		}
 	}
 	return &Error{File: fallback, Msg: msg}
+}
+
+// errorValue is the text of a Lua error value; error() with a table or other
+// non-string value says what it was given, not where it lives in memory.
+func errorValue(v lua.LValue) string {
+	switch v.Type() {
+	case lua.LTString, lua.LTNumber:
+		return lua.LVAsString(v)
+	}
+	return "error raised with a " + v.Type().String() + " value"
 }
 
 // splitPos splits "FILE:LINE: rest" for a known FILE.

@@ -77,20 +77,21 @@ coroutine.wrap = function(f)
 end
 
 -- Every DSL function is a Go primitive behind this wrapper. The primitive returns
--- (wait, err): err is raised at the caller's line; wait means the work was started
--- and the task must yield until the scheduler resumes it with (ok, result).
+-- (wait, err): err, which already names the caller's FILE:LINE, is raised as is;
+-- wait means the work was started and the task must yield until the scheduler
+-- resumes it with (ok, result).
 local function dsl(prim)
   return function(...)
     local wait, err = prim(...)
     if err ~= nil then
-      error(err, 2)
+      error(err, 0)
     end
     if not wait then
       return
     end
     local ok, res = co_yield(TOKEN)
     if not ok then
-      error(res, 2)
+      error(res, 0)
     end
     return res
   end

@@ -1,0 +1,4 @@
+hosts { "web1" }
+locally(function(src, dst)
+  finish(function() end)
+end)

@@ -1,0 +1,1 @@
+locally("rsync /srv")

@@ -1,0 +1,3 @@
+locally(function(src, dst) end)
+
+locally(function(src, dst) end)

@@ -1,0 +1,1 @@
+branches "4"

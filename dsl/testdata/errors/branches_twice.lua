@@ -1,0 +1,3 @@
+branches(3)
+mode "standalone"
+branches(4)

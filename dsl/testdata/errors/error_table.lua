@@ -1,0 +1,2 @@
+branches(2)
+error({ code = 1 })

@@ -1,0 +1,2 @@
+mode "standalone"
+grifork { chdir = "/srv" }

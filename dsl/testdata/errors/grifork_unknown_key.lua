@@ -1,0 +1,1 @@
+grifork { dir = "/srv" }

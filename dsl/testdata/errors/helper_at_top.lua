@@ -1,0 +1,2 @@
+hosts { "web1" }
+sh("ls")

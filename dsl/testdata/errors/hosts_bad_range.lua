@@ -1,0 +1,1 @@
+hosts { "web[a-c]" }

@@ -1,0 +1,5 @@
+hosts {
+  "web[01-05].internal",
+  "db1",
+  "web03.internal",
+}

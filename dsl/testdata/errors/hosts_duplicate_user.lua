@@ -1,0 +1,1 @@
+hosts { "web1", "deploy@web1" }

@@ -1,0 +1,1 @@
+hosts { "web1", user = "deploy" }

@@ -1,0 +1,2 @@
+hosts { "a" }
+hosts { "b" }

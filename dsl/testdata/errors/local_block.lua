@@ -1,0 +1,4 @@
+hosts { "web1" }
+local(function(src, dst)
+  rsync("/srv/app/")
+end)

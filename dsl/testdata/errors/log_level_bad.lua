@@ -1,0 +1,1 @@
+log { file = "g.log", level = "verbose" }

@@ -1,0 +1,2 @@
+grifork { chdir = "/srv" }
+mode "standalone"

@@ -1,0 +1,1 @@
+parallel "in_fibers"

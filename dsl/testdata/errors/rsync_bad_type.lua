@@ -1,0 +1,1 @@
+rsync { delete = "yes" }

@@ -1,0 +1,4 @@
+hosts { "web1" }
+prepare(function()
+  rsync("/srv/app/")
+end)

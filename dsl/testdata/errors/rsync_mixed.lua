@@ -1,0 +1,1 @@
+rsync { "-az", delete = true }

@@ -1,0 +1,1 @@
+rsync("/srv/app/")

@@ -1,0 +1,4 @@
+hosts { "web1" }
+locally(function(src, dst)
+  rsync { delete = false }
+end)

@@ -1,0 +1,2 @@
+local conf = nil
+branches(conf.branches)

@@ -1,0 +1,1 @@
+ssh { host_key_check = "yes" }

@@ -1,0 +1,1 @@
+ssh { password = 1234 }

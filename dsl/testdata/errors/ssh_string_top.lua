@@ -1,0 +1,1 @@
+ssh("web1", "uptime")

@@ -1,0 +1,1 @@
+ssh { user = "deploy", prot = 22 }

@@ -1,0 +1,3 @@
+locally(function(src, dst)
+  rsync("/srv/app/")
+

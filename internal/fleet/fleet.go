@@ -241,10 +241,10 @@ func (f *Fleet) setupHost(ctx context.Context, h *host) error {
 	return f.startSSHD(ctx, h)
 }
 
-// anchorScript runs in the host's new mount and UTS namespaces: slave propagation
-// keeps its mounts private while `ip netns del` on the root still reaches it.
+// anchorScript runs in the host's new mount and UTS namespaces. Slave propagation
+// keeps its mounts from the root while unmounts on the root (`ip netns del` of
+// other fleets) still reach it, so it pins no other fleet's namespace.
 const anchorScript = `set -e
-mount --make-rslave /
 mount --bind "$1" /srv
 mount --bind "$2" /tmp
 hostname "$3"
@@ -252,7 +252,7 @@ echo ready
 exec sleep infinity </dev/null >/dev/null 2>&1`
 
 func (f *Fleet) startAnchor(ctx context.Context, h *host) error {
-	cmd := exec.Command("ip", "netns", "exec", h.ns, "unshare", "--mount", "--uts", "--",
+	cmd := exec.Command("ip", "netns", "exec", h.ns, "unshare", "--mount", "--propagation", "slave", "--uts", "--",
 		"/bin/sh", "-c", anchorScript, "anchor",
 		filepath.Join(h.dir, "srv"), filepath.Join(h.dir, "tmp"), fmt.Sprintf("%s-%d", f.name, h.idx))
 	out, err := cmd.StdoutPipe()

@@ -124,18 +124,23 @@ func (s *Script) primitives() *lua.LTable {
 	return t
 }
 
-// caller is the file and line of the Lua code that called a DSL function (level
-// 0 is the primitive, 1 the prelude's wrapper, 2 the caller); ok is false when
-// there is none, as when the wrapper is called by pcall directly.
+// caller is the file and line of the Lua code that called a DSL function: the
+// first frame above the primitive that is neither Go nor the prelude (a tail
+// call can leave the prelude's wrapper twice on the stack). ok is false when
+// there is none, as when pcall calls the wrapper directly.
 func caller(L *lua.LState) (file string, line int, ok bool) {
-	dbg, ok := L.GetStack(2)
-	if !ok {
-		return "", 0, false
+	for level := 1; ; level++ {
+		dbg, ok := L.GetStack(level)
+		if !ok {
+			return "", 0, false
+		}
+		if _, err := L.GetInfo("Sl", dbg, lua.LNil); err != nil {
+			return "", 0, false
+		}
+		if dbg.CurrentLine > 0 && dbg.Source != preludeName {
+			return dbg.Source, dbg.CurrentLine, true
+		}
 	}
-	if _, err := L.GetInfo("Sl", dbg, lua.LNil); err != nil || dbg.CurrentLine <= 0 {
-		return "", 0, false
-	}
-	return dbg.Source, dbg.CurrentLine, true
 }
 
 // callerLine is the line of the caller of a DSL function, 0 when unknown.

@@ -312,9 +312,10 @@ func inspect(v lua.LValue, depth int, seen map[*lua.LTable]bool) string {
 		seen[v] = true
 		defer delete(seen, v)
 		var parts []string
-		n := v.Len()
-		for i := 1; i <= n; i++ {
-			parts = append(parts, inspect(v.RawGetInt(i), depth+1, seen))
+		n := 0 // the list part: 1..n without holes
+		for v.RawGetInt(n+1) != lua.LNil {
+			n++
+			parts = append(parts, inspect(v.RawGetInt(n), depth+1, seen))
 		}
 		type kv struct{ k, v string }
 		var named []kv

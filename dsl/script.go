@@ -62,6 +62,9 @@ type Script struct {
 	warnedParallel bool
 }
 
+// preludeName is the chunk name of the prelude, which positions in errors skip.
+const preludeName = "prelude.lua"
+
 // errClosed is returned by tasks started after (or cut short by) Close.
 var errClosed = errors.New("the Griforkfile's VM is closed")
 
@@ -161,7 +164,7 @@ func (s *Script) load(ctx context.Context) (err error) {
 	L := s.L
 	openLibs(L)
 	s.token = L.NewUserData()
-	prelude, err := L.Load(strings.NewReader(luasrc.Prelude), "prelude.lua")
+	prelude, err := L.Load(strings.NewReader(luasrc.Prelude), preludeName)
 	if err != nil {
 		return fmt.Errorf("dsl: prelude: %w", err)
 	}

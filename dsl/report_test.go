@@ -1,0 +1,80 @@
+package dsl
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/grifork/grifork/core"
+)
+
+func TestFinishReport(t *testing.T) {
+	t.Parallel()
+	h := load(t, `
+hosts { "web1", "web2", "deploy@web3:2222", "web4" }
+finish(function(report)
+  print(report.mode, report.ok, report.failed, report.skipped, report.total, report.success, report.duration > 0)
+  for _, r in ipairs(report.results) do
+    print(r.host, r.id, r.level, r.status, r.task, r.start ~= nil, r.duration, r.err)
+  end
+  print(report.by_host["deploy@web3:2222"].err)
+  report.results[1].status = "changed"   -- a copy: harmless
+end)
+`, nil)
+	r := core.NewReport(core.Standalone, h.tree)
+	r.Start = time.Now().Add(-2 * time.Second)
+	start := time.Unix(1700000000, 0)
+	r.Set(core.Result{NodeID: "0.0-1.0", Host: "web1", Level: 1, Status: core.StatusOK, Task: core.BlockLocally, Start: start, Duration: 1500 * time.Millisecond})
+	r.Set(core.Result{NodeID: "0.0-1.1", Host: "web2", Level: 1, Status: core.StatusOK, Task: core.BlockLocally, Start: start, Duration: time.Second})
+	r.Set(core.Result{NodeID: "0.0-1.2", Host: "deploy@web3:2222", Level: 1, Status: core.StatusFailed, Task: core.BlockLocally, Start: start, Duration: time.Second, Err: "exit status 1"})
+	r.Set(core.Result{NodeID: "0.0-1.3", Host: "web4", Level: 1, Status: core.StatusSkipped, Err: "parent failed"})
+	if err := h.script.Finish(context.Background(), r); err != nil {
+		t.Fatal(err)
+	}
+	want := "standalone\t2\t1\t1\t4\tfalse\ttrue\n" +
+		"web1\t0.0-1.0\t1\tok\tlocally\ttrue\t1.5\tnil\n" +
+		"web2\t0.0-1.1\t1\tok\tlocally\ttrue\t1\tnil\n" +
+		"deploy@web3:2222\t0.0-1.2\t1\tfailed\tlocally\ttrue\t1\texit status 1\n" +
+		"web4\t0.0-1.3\t1\tskipped\tnil\tfalse\t0\tparent failed\n" +
+		"exit status 1\n"
+	if got := h.out.String(); got != want {
+		t.Errorf("output:\n%s\nwant:\n%s", got, want)
+	}
+	if got := r.Results()[0].Status; got != core.StatusOK {
+		t.Errorf("Lua changed the report: %s", got)
+	}
+}
+
+// On a remote node (grifork mode) prepare, locally and finish are the root's:
+// they do not run there, and remote plays the part of the local task.
+func TestOnRemote(t *testing.T) {
+	t.Parallel()
+	h := load(t, `
+hosts { "web1", "web2" }
+prepare(function() print("prepare") end)
+locally(function(src, dst) print("locally") end)
+remote(function(src, dst) print("remote", src, dst) end)
+prepare_remote(function(node) print("prepare_remote", node) end)
+finish(function() print("finish") end)
+`, nil, func(o *Options) { o.OnRemote = true })
+	for _, r := range []struct {
+		block    core.Block
+		src, dst string
+	}{
+		{core.BlockPrepare, "localhost", ""},
+		{core.BlockPrepareRemote, "web1", ""},
+		{core.BlockLocally, "localhost", "web1"},
+		{core.BlockRemote, "web1", "web2"},
+	} {
+		if err := h.run(r.block, r.src, r.dst); err != nil {
+			t.Fatalf("%s: %v", r.block, err)
+		}
+	}
+	if err := h.script.Finish(context.Background(), core.NewReport(core.Grifork, h.tree)); err != nil {
+		t.Fatal(err)
+	}
+	want := "web1 | prepare_remote\tweb1\nweb2 | remote\tweb1\tweb2\n"
+	if got := h.out.String(); got != want {
+		t.Errorf("output:\n%s\nwant:\n%s", got, want)
+	}
+}

@@ -41,6 +41,11 @@ func parsesAsLua(src []byte) (ok bool) {
 	return err == nil
 }
 
+var dslNames = map[string]bool{
+	"mode": true, "branches": true, "log": true, "hosts": true, "ssh": true, "rsync": true, "parallel": true,
+	"sh": true, "rsync_remote": true, "p": true,
+}
+
 var rubyBlocks = []string{"local", "remote", "prepare", "finish", "prepare_remote", "finish_remote", "grifork"}
 
 // rubyLine reports whether one trimmed line has a shape only the Ruby DSL has.
@@ -58,18 +63,31 @@ func rubyLine(l string) bool {
 	}
 	switch word {
 	case "mode", "parallel":
-		return strings.HasPrefix(rest, ":")
+		if strings.HasPrefix(rest, ":") {
+			return true
+		}
 	case "hosts", "rsync":
 		if strings.HasPrefix(rest, "[") || strings.HasPrefix(rest, "%w") || strings.HasPrefix(rest, "%W") {
 			return true
 		}
-	case "branches":
-		return rest != "" && rest[0] >= '0' && rest[0] <= '9'
 	}
 	switch word {
 	case "log", "ssh", "rsync":
 		key, _, found := strings.Cut(rest, ":")
-		return found && isRubyName(key) && !strings.HasPrefix(rest, key+"::")
+		if found && isRubyName(key) && !strings.HasPrefix(rest, key+"::") {
+			return true
+		}
+	}
+	// A DSL name followed by a bare argument: Lua only calls without
+	// parentheses with a string or a table.
+	if dslNames[word] && rest != "" && strings.IndexByte("({\"'[-=.:,;)", rest[0]) < 0 {
+		return true
+	}
+	switch word {
+	case "elsif", "unless", "def", "class", "module", "begin", "rescue", "ensure", "case", "when", "require", "puts":
+		return true
+	case "while", "until":
+		return !strings.HasSuffix(l, " do")
 	}
 	if strings.HasSuffix(l, " do") || strings.Contains(l, " do |") || strings.Contains(l, "%w(") || strings.Contains(l, "%W(") {
 		return true

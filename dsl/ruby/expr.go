@@ -179,7 +179,7 @@ func (p *parser) logical(l, r *expr, op string, line int) *expr {
 	switch {
 	case l.t == r.t:
 		t = l.t
-	case op == "or" && l.t == tyStrNil && r.t == tyStr:
+	case op == "or" && (l.t == tyStrNil || l.t == tyNil) && r.t == tyStr:
 		t = tyStr
 	}
 	e := binary(l, r, " "+op+" ", t)
@@ -196,8 +196,7 @@ func (p *parser) arith(l, r *expr, op string, line int) *expr {
 	switch {
 	case l.t == tyNum && r.t == tyNum:
 		return binary(l, r, " "+op+" ", tyNum)
-	case op == "+" && (isStr(l) || isStr(r)) && l.t != tyNum && r.t != tyNum && l.t != tyArr && r.t != tyArr &&
-		l.t != tyBool && r.t != tyBool && l.t != tyNil && r.t != tyNil && l.t != tyHash && r.t != tyHash:
+	case op == "+" && isStr(l) && isStr(r):
 		return concat(l, r)
 	case op == "*" && l.t == tyStr && r.t == tyNum:
 		f := frag{{l.line, "string.rep("}}
@@ -362,7 +361,7 @@ func (p *parser) parsePrimary(c ctx) *expr {
 		for _, w := range t.words {
 			e.elems = append(e.elems, p.strExpr(c, w, t.line))
 		}
-		e.f = table(t.line, elemFrags(e.elems), 0)
+		e.f = table(t.line, elemFrags(e.elems), t.end)
 		return e
 	case tSym:
 		p.next()
@@ -515,8 +514,11 @@ func (p *parser) env(c ctx, t token) *expr {
 			key := p.envKey(args[0])
 			f := append(frag{{t.line, "(os.getenv("}}, key.f...)
 			f = f.add(0, ") or error(")
-			msg := &expr{f: frag{{0, `"key not found: "`}}, t: tyStr, simple: true}
-			f = append(f, concat(msg, key).f...)
+			if key.lit {
+				f = f.add(0, luaQuote(`key not found: "`+key.str+`"`))
+			} else {
+				f = append(f, concat(concat(litStr(0, `key not found: "`), key), litStr(0, `"`)).f...)
+			}
 			return &expr{f: f.add(0, "))"), t: tyStr, line: t.line, simple: true}
 		case m.s == "fetch" && len(args) == 2:
 			key := p.envKey(args[0])
@@ -692,13 +694,16 @@ func init() {
 
 // strExpr converts a string literal with interpolation to a Lua concatenation.
 func (p *parser) strExpr(c ctx, parts []part, line int) *expr {
+	if len(parts) > 0 && parts[0].line > 0 {
+		line = parts[0].line
+	}
 	if s, ok := constString(parts); ok {
-		return &expr{f: frag{{line, luaQuote(s)}}, t: tyStr, line: line, simple: true, lit: true, str: s}
+		return litStr(line, s)
 	}
 	var items []*expr
 	for _, pt := range parts {
 		if !pt.isExpr {
-			items = append(items, &expr{f: frag{{pt.line, luaQuote(pt.lit)}}, t: tyStr, line: pt.line, simple: true})
+			items = append(items, litStr(pt.line, pt.lit))
 			continue
 		}
 		q := p.sub(pt.toks)
@@ -713,8 +718,18 @@ func (p *parser) strExpr(c ctx, parts []part, line int) *expr {
 		}
 		items = append(items, p.toString(e, len(parts) == 1))
 	}
+	// fold literals: "/srv/#{'x'}" is "/srv/x"
+	var folded []*expr
+	for _, it := range items {
+		if n := len(folded); n > 0 && it.lit && folded[n-1].lit {
+			folded[n-1] = litStr(folded[n-1].line, folded[n-1].str+it.str)
+			continue
+		}
+		folded = append(folded, it)
+	}
+	items = folded
 	if len(items) == 0 {
-		return &expr{f: frag{{line, `""`}}, t: tyStr, line: line, simple: true}
+		return litStr(line, "")
 	}
 	e := items[0]
 	for _, it := range items[1:] {
@@ -724,6 +739,10 @@ func (p *parser) strExpr(c ctx, parts []part, line int) *expr {
 		e = p.toString(e, true)
 	}
 	return e
+}
+
+func litStr(line int, s string) *expr {
+	return &expr{f: frag{{line, luaQuote(s)}}, t: tyStr, line: line, simple: true, lit: true, str: s}
 }
 
 // toString converts e the way Ruby's to_s / interpolation does. Numbers stay
@@ -744,7 +763,7 @@ func (p *parser) toString(e *expr, alone bool) *expr {
 	case tyBool:
 		return wrap("tostring(", ")")
 	case tyNil:
-		return &expr{f: frag{{e.line, `""`}}, t: tyStr, line: e.line, simple: true}
+		return litStr(e.line, "")
 	case tyStrNil:
 		return wrap("(", ` or "")`)
 	case tyArr, tyHash:

@@ -38,6 +38,7 @@ type token struct {
 	parts []part
 	words [][]part
 	nlEnd bool // tNL produced by a real newline (not ';')
+	end   int  // line of the closing delimiter of a %w() list
 }
 
 // lexer turns Ruby source into tokens. Comments are collected by line so the
@@ -698,9 +699,10 @@ func (l *lexer) lexWords(close, open byte, interp bool, line int, sp bool) {
 	var sb strings.Builder
 	depth := 0
 	inWord := false
+	wordLine := l.line
 	flushLit := func() {
 		if sb.Len() > 0 {
-			cur = append(cur, part{lit: sb.String(), line: l.line})
+			cur = append(cur, part{lit: sb.String(), line: wordLine})
 			sb.Reset()
 		}
 	}
@@ -722,7 +724,7 @@ func (l *lexer) lexWords(close, open byte, interp bool, line int, sp bool) {
 		case c == close && depth == 0:
 			l.pos++
 			endWord()
-			l.emit(token{k: tWords, words: words, line: line, sp: sp})
+			l.emit(token{k: tWords, words: words, line: line, sp: sp, end: l.line})
 			return
 		case c == ' ' || c == '\t' || c == '\n' || c == '\r':
 			if c == '\n' {
@@ -741,7 +743,9 @@ func (l *lexer) lexWords(close, open byte, interp bool, line int, sp bool) {
 				continue
 			}
 			e := l.src[l.pos]
-			inWord = true
+			if !inWord {
+				inWord, wordLine = true, l.line
+			}
 			if e == close || e == open || e == '\\' || e == ' ' || e == '\t' || e == '\n' {
 				if e == '\n' {
 					l.line++
@@ -760,7 +764,9 @@ func (l *lexer) lexWords(close, open byte, interp bool, line int, sp bool) {
 			continue
 		case interp && c == '#' && l.peekc(1) == '{':
 			flushLit()
-			inWord = true
+			if !inWord {
+				inWord, wordLine = true, l.line
+			}
 			exprLine := l.line
 			l.pos += 2
 			saved, savedDepth := l.toks, l.depth
@@ -774,7 +780,9 @@ func (l *lexer) lexWords(close, open byte, interp bool, line int, sp bool) {
 			cur = append(cur, part{toks: append(inner, token{k: tEOF, line: l.line}), isExpr: true, line: exprLine})
 			continue
 		}
-		inWord = true
+		if !inWord {
+			inWord, wordLine = true, l.line
+		}
 		sb.WriteByte(c)
 		l.pos++
 	}

@@ -166,14 +166,23 @@ func (p *parser) parseAssign(c ctx) *assignment {
 		p.sc.vars[nameTok.s] = &variable{lua: a.name, t: rhs.t, elem: rhs.elem}
 	} else {
 		a.name = v.lua
-		if v.t != rhs.t {
-			v.t = tyUnknown
-		}
+		v.t = mergeTypes(v.t, rhs.t)
 		if v.elem != rhs.elem {
 			v.elem = tyUnknown
 		}
 	}
 	return a
+}
+
+// mergeTypes is the type of a variable assigned values of types a and b.
+func mergeTypes(a, b typ) typ {
+	switch {
+	case a == b:
+		return a
+	case (a == tyNil || a == tyStrNil || a == tyStr) && (b == tyNil || b == tyStrNil || b == tyStr):
+		return tyStrNil
+	}
+	return tyUnknown
 }
 
 func (p *parser) poisoned(t token, v *variable) {

@@ -1,0 +1,2 @@
+A = %w(a)
+branches 2 if A == %w(a)

@@ -1,0 +1,7 @@
+local do
+  begin
+    sh 'x'
+  rescue => e
+    p e
+  end
+end

@@ -1,0 +1,3 @@
+case ENV['X']
+when 'a' then branches 2
+end

@@ -1,0 +1,3 @@
+# a class
+class Foo
+end

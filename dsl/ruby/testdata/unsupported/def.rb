@@ -1,0 +1,5 @@
+hosts %w(a b)
+
+def helper
+  'x'
+end

@@ -1,0 +1,3 @@
+{ a: 1 }.each do |k, v|
+  puts k
+end

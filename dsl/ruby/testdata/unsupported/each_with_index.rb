@@ -1,0 +1,3 @@
+%w(a b).each_with_index do |h, i|
+  puts h
+end

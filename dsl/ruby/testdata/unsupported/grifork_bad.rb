@@ -1,0 +1,4 @@
+grifork do
+  chdir '/x'
+  timeout 5
+end

@@ -1,0 +1,2 @@
+NAME = 'a-b'
+hosts [NAME.gsub('-', '_')]

@@ -1,0 +1,6 @@
+hosts %w(a)
+prepare do
+  sh <<~SH
+    echo hi
+  SH
+end

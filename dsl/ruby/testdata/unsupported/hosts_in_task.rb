@@ -1,0 +1,3 @@
+local do
+  hosts %w(a)
+end

@@ -1,0 +1,2 @@
+A = %w(a b)
+puts "hosts: #{A}"

@@ -1,0 +1,4 @@
+hosts %w(a)
+local do
+  notify 'x'
+end

@@ -1,0 +1,2 @@
+local do
+  rsync '/x/'

@@ -1,0 +1,4 @@
+if ENV['A']
+  list = %w(a b)
+end
+hosts list

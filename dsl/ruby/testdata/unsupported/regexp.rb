@@ -1,0 +1,4 @@
+hosts %w(a)
+local do
+  sh 'x' if dst =~ /web/
+end

@@ -1,0 +1,2 @@
+require 'json'
+hosts %w(a)

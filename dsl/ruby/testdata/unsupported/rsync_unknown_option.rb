@@ -1,0 +1,1 @@
+rsync delete: true, checksum: true

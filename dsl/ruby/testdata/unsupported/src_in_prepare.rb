@@ -1,0 +1,3 @@
+prepare do
+  sh :echo, [src]
+end

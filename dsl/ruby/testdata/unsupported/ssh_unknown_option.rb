@@ -1,0 +1,1 @@
+ssh user: 'x', forward_agent: true

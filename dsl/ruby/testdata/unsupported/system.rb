@@ -1,0 +1,4 @@
+hosts %w(a)
+local do
+  system('ls')
+end

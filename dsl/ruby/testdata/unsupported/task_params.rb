@@ -1,0 +1,3 @@
+local do |h|
+  rsync '/x/'
+end

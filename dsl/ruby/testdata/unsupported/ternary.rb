@@ -1,0 +1,2 @@
+STAGE = 'x'
+branches STAGE == 'prod' ? 4 : 2

@@ -1,0 +1,1 @@
+hosts [Time.now.to_s]

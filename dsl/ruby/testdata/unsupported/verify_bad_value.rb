@@ -1,0 +1,1 @@
+ssh verify_host_key: :sometimes

@@ -1,0 +1,4 @@
+i = 0
+while i < 3
+  i += 1
+end

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -55,7 +56,7 @@ func TestLocal(t *testing.T) {
 			if got != tc.wantOut {
 				t.Errorf("stdout = %q, want %q", got, tc.wantOut)
 			}
-			if out.String() != tc.wantPrint {
+			if sortLines(out.String()) != sortLines(tc.wantPrint) { // stdout and stderr race
 				t.Errorf("printed %q, want %q", out.String(), tc.wantPrint)
 			}
 			var ce *CommandError
@@ -122,4 +123,10 @@ func TestLocalSecretsRedacted(t *testing.T) {
 	if strings.Contains(all.String(), secret) {
 		t.Errorf("secret leaked: %s", all.String())
 	}
+}
+
+func sortLines(s string) string {
+	l := strings.Split(s, "\n")
+	sort.Strings(l)
+	return strings.Join(l, "\n")
 }

@@ -3,12 +3,16 @@ package sshx
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path"
-	"sync/atomic"
+	"strconv"
+	"sync"
+	"time"
 
 	"github.com/grifork/grifork/core"
 	"golang.org/x/crypto/ssh"
@@ -39,7 +43,8 @@ kill "$w" 2>/dev/null
 exit "$s"`
 
 const wrapStdin = `exec 3<&0 </dev/null
-` + wrapKill + `"${SHELL:-/bin/sh}" -c "$1" <&3 3<&- &
+` + wrapKill + `echo $$
+"${SHELL:-/bin/sh}" -c "$1" <&3 3<&- &
 c=$!
 exec 3<&-
 wait "$c"`
@@ -69,9 +74,11 @@ func (c *Client) Remote(ctx context.Context, host core.Host, cmdline string) (st
 // Start runs cmdline on host with raw streams (nothing printed) and waits for it
 // to end. stdin, when not nil, is copied to the command and then closed; Start
 // may return while a Read on stdin is still blocked (that copy ends with the
-// Read). nil stdout/stderr discard. Errors and cancellation are as for Remote.
-// Without a channel-close watchdog (stdin is the command's), a lost connection
-// is noticed by the command only through its stdin or output.
+// Read). nil stdout/stderr discard. Errors are as for Remote. Cancelling ctx
+// kills the remote process group (by PID, from a second session on the same
+// connection) and returns within about 2s. As stdin belongs to the command there
+// is no channel-close watchdog: if the connection itself is lost, the command
+// learns it only through its stdin (EOF) or its output (SIGPIPE).
 func (c *Client) Start(ctx context.Context, host core.Host, cmdline string, stdin io.Reader, stdout, stderr io.Writer) error {
 	t, err := c.resolve(host)
 	if err != nil {
@@ -89,18 +96,27 @@ func (c *Client) Start(ctx context.Context, host core.Host, cmdline string, stdi
 	return c.run(ctx, t, cmdline, stdin, stdout, stderr)
 }
 
-// WriteFile writes r to path on host with mode, over the existing connection:
-// the data goes to a temporary file next to path that is renamed over path only
-// when complete, so readers never see half a file. The directory must exist.
+// WriteFile writes r to path on host with mode, over the existing connection
+// (no scp or sftp): the data goes to a temporary file next to path, which is
+// renamed over path by a second command only once all of r has arrived, so
+// neither readers nor a cancellation ever leave half a file at path. The
+// directory must exist. On failure the temporary file is removed.
 func (c *Client) WriteFile(ctx context.Context, host core.Host, file string, mode os.FileMode, r io.Reader) error {
-	q := core.ShellQuote(file)
-	script := fmt.Sprintf(`umask 077
-tmp=$(mktemp %s) || exit 1
-trap 'rm -f "$tmp"' EXIT
-trap 'exit 143' TERM HUP INT
-cat >"$tmp" && chmod %o "$tmp" && mv -f "$tmp" %s`,
-		core.ShellQuote(path.Join(path.Dir(file), "."+path.Base(file)+".grifork-XXXXXX")), mode.Perm(), q)
-	return c.Start(ctx, host, script, r, nil, nil)
+	suffix := make([]byte, 6)
+	rand.Read(suffix)
+	tmp := core.ShellQuote(path.Join(path.Dir(file), "."+path.Base(file)+".grifork-"+hex.EncodeToString(suffix)))
+	err := c.Start(ctx, host, "set -C; umask 077; cat >"+tmp, r, nil, nil)
+	if err == nil {
+		err = c.Start(ctx, host, fmt.Sprintf("chmod %o %s && mv -f %s %s", mode.Perm(), tmp, tmp, core.ShellQuote(file)), nil, nil, nil)
+	}
+	if err != nil {
+		// Also after a cancellation: a bounded best effort.
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.opts.SSH.Timeout)
+		c.Start(cctx, host, "rm -f "+tmp, nil, nil, nil)
+		cancel()
+		return fmt.Errorf("write %s: %w", file, err)
+	}
+	return nil
 }
 
 // run runs one command in a session: stdin nil means the watchdog wrapper.
@@ -114,18 +130,24 @@ func (c *Client) run(ctx context.Context, t target, cmdline string, stdin io.Rea
 	if err != nil {
 		return err
 	}
-	defer release()
-	defer sess.Close()
-	sess.Stdout, sess.Stderr = stdout, stderr
-	in, err := sess.StdinPipe()
-	if err != nil {
-		return fmt.Errorf("host %s: %w", t.display, err)
-	}
+	// Gates cut the caller's writers off when run returns before the session
+	// has drained (after a cancellation).
+	gout, gerr := &gate{w: stdout}, &gate{w: stderr}
+	var pids *pidWriter
 	script := wrapWatchdog
+	sess.Stdout, sess.Stderr = gout, gerr
 	if stdin != nil {
 		script = wrapStdin
+		pids = &pidWriter{w: gout, ready: make(chan struct{})}
+		sess.Stdout = pids
 	}
-	if err := sess.Start(wrap(script, cmdline)); err != nil {
+	in, err := sess.StdinPipe()
+	if err == nil {
+		err = sess.Start(wrap(script, cmdline))
+	}
+	if err != nil {
+		sess.Close()
+		release()
 		return &CommandError{Host: t.display, Command: command, ExitStatus: -1, Err: err}
 	}
 	if stdin != nil {
@@ -134,15 +156,24 @@ func (c *Client) run(ctx context.Context, t target, cmdline string, stdin io.Rea
 			in.Close()
 		}()
 	}
-	var cancelled atomic.Bool
-	stop := context.AfterFunc(ctx, func() {
-		cancelled.Store(true)
-		sess.Signal(ssh.SIGTERM)
-		sess.Close() // the watchdog sees the channel close if the signal was lost
-	})
-	err = sess.Wait()
-	stop()
-	if cancelled.Load() {
+	waited := make(chan error, 1)
+	go func() {
+		err := sess.Wait()
+		sess.Close()
+		release()
+		waited <- err
+	}()
+	select {
+	case err = <-waited:
+	case <-ctx.Done():
+		c.stop(t, sess, pids)
+		// Give the remote side a moment to report, but never hang on it.
+		select {
+		case <-waited:
+		case <-time.After(2 * time.Second):
+		}
+		gout.shut()
+		gerr.shut()
 		return fmt.Errorf("%s: command %s: %w", t.display, command, ctx.Err())
 	}
 	if err == nil {
@@ -159,4 +190,104 @@ func (c *Client) run(ctx context.Context, t target, cmdline string, stdin io.Rea
 		ce.Err = fmt.Errorf("session lost before the command ended: %w", err)
 	}
 	return ce
+}
+
+// stop ends a cancelled command. sshd honours the "signal" request only with
+// privilege separation, i.e. not for root logins; so a command started with its
+// own stdin (no watchdog) is also killed by PID from a second session. Then
+// the session is closed, which wakes the watchdog of the other kind.
+func (c *Client) stop(t target, sess *ssh.Session, pids *pidWriter) {
+	sess.Signal(ssh.SIGTERM)
+	if pids != nil {
+		select {
+		case <-pids.ready:
+			c.kill(t, pids.pid)
+		case <-time.After(2 * time.Second):
+			c.log.Warn("cancelled command did not report its PID; closing its session only", "host", t.display)
+		}
+	}
+	sess.Close()
+}
+
+// kill sends TERM to the wrapper with pid on t, over the existing connection
+// only. It bypasses the session bound: that leaves sshd's MaxSessions two spare.
+func (c *Client) kill(t target, pid int) {
+	c.mu.Lock()
+	e := c.conns[t.key()]
+	c.mu.Unlock()
+	if e == nil {
+		return
+	}
+	select {
+	case <-e.ready:
+	default:
+		return
+	}
+	if e.c == nil {
+		return
+	}
+	sess, err := e.c.client.NewSession()
+	if err == nil {
+		timer := time.AfterFunc(2*time.Second, func() { sess.Close() })
+		err = sess.Run("kill -TERM " + strconv.Itoa(pid))
+		timer.Stop()
+		sess.Close()
+	}
+	if err != nil {
+		c.log.Warn("could not kill a cancelled command", "host", t.display, "pid", pid, "err", err)
+	}
+}
+
+// gate passes writes to w until shut, then discards them.
+type gate struct {
+	mu     sync.Mutex
+	w      io.Writer
+	closed bool
+}
+
+func (g *gate) Write(b []byte) (int, error) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.closed {
+		return len(b), nil
+	}
+	return g.w.Write(b)
+}
+
+func (g *gate) shut() {
+	g.mu.Lock()
+	g.closed = true
+	g.mu.Unlock()
+}
+
+// pidWriter takes the first line of the wrapper's stdout (its PID, which is
+// also its process group) and passes the rest on to w.
+type pidWriter struct {
+	w     io.Writer
+	head  []byte
+	pid   int // valid once ready is closed
+	ready chan struct{}
+}
+
+func (p *pidWriter) Write(b []byte) (int, error) {
+	n := len(b)
+	select {
+	case <-p.ready:
+	default:
+		i := bytes.IndexByte(b, '\n')
+		if i < 0 {
+			p.head = append(p.head, b...)
+			return n, nil
+		}
+		p.head = append(p.head, b[:i]...)
+		p.pid, _ = strconv.Atoi(string(p.head))
+		close(p.ready)
+		b = b[i+1:]
+	}
+	if len(b) > 0 {
+		if _, err := p.w.Write(b); err != nil {
+			return 0, err
+		}
+	}
+	return n, nil
 }

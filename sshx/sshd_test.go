@@ -129,7 +129,7 @@ func startSSHD(t *testing.T, o sshdOpts) *testSSHD {
 func (s *testSSHD) Addr() string { return fmt.Sprintf("127.0.0.1:%d", s.Port) }
 
 func (s *testSSHD) run(t *testing.T, o sshdOpts) error {
-	pwAuth, rootLogin := "no", "prohibit-password"
+	pwAuth := "no"
 	if o.password != "" {
 		pwAuth = "yes"
 	}
@@ -140,14 +140,14 @@ PidFile %[2]s/sshd.pid
 AuthorizedKeysFile %[2]s/authorized_keys
 UsePAM no
 StrictModes no
-PermitRootLogin %s
+PermitRootLogin prohibit-password
 PasswordAuthentication %s
 KbdInteractiveAuthentication no
 PubkeyAuthentication yes
 MaxSessions 10
 MaxStartups 100
 LogLevel VERBOSE
-`, s.Port, s.Dir, rootLogin, pwAuth)
+`, s.Port, s.Dir, pwAuth)
 	cfgPath := filepath.Join(s.Dir, "sshd_config")
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
 		return err
@@ -215,22 +215,20 @@ func (s *testSSHD) passwordFiles(t *testing.T, password string) (string, error) 
 	if err != nil {
 		t.Skipf("password auth test needs openssl to hash a password: %v", err)
 	}
-	home := filepath.Join(s.Dir, "home")
-	if err := os.MkdirAll(home, 0o755); err != nil {
-		return "", err
-	}
-	os.Chmod(s.Dir, 0o755)
 	var script []string
-	for _, f := range []struct{ sys, add string }{
-		{"/etc/passwd", fmt.Sprintf("%s:x:4242:4242:grifork test:%s:/bin/sh\n", passwordUser, home)},
-		{"/etc/shadow", fmt.Sprintf("%s:%s:19000:0:99999:7:::\n", passwordUser, strings.TrimSpace(string(hash)))},
+	for _, f := range []struct {
+		sys, add string
+		mode     os.FileMode
+	}{
+		{"/etc/passwd", passwordUser + ":x:4242:4242:grifork test:/:/bin/sh\n", 0o644},
+		{"/etc/shadow", fmt.Sprintf("%s:%s:19000:0:99999:7:::\n", passwordUser, strings.TrimSpace(string(hash))), 0o600},
 	} {
 		b, err := os.ReadFile(f.sys)
 		if err != nil {
 			return "", err
 		}
 		cp := filepath.Join(s.Dir, filepath.Base(f.sys))
-		if err := os.WriteFile(cp, append(b, f.add...), 0o640); err != nil {
+		if err := os.WriteFile(cp, append(b, f.add...), f.mode); err != nil {
 			return "", err
 		}
 		script = append(script, "mount --bind "+core.ShellQuote(cp)+" "+f.sys)

@@ -1,0 +1,97 @@
+package sshx
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/grifork/grifork/core"
+)
+
+func TestRsh(t *testing.T) {
+	t.Parallel()
+	keyDir := filepath.Join(t.TempDir(), "my keys")
+	os.Mkdir(keyDir, 0o700)
+	k1, k2 := filepath.Join(keyDir, "id_ed25519"), filepath.Join(keyDir, "deploy")
+	writeKey(t, k1, "")
+	writeKey(t, k2, "pp-secret")
+	const base = "ssh -o BatchMode=yes -o ConnectTimeout=10 -o ServerAliveInterval=15 -o ServerAliveCountMax=3"
+	for _, tc := range []struct {
+		name string
+		opts Options
+		host core.Host
+		want string
+	}{
+		{"defaults", Options{}, core.Host{Name: "web1"},
+			base + " -o StrictHostKeyChecking=yes"},
+		{"settings", Options{SSH: core.SSHConfig{User: "deploy", Port: 2222, Keys: []string{k1, k2}, Passphrase: "pp-secret",
+			KnownHosts: "/etc/grifork/known_hosts", Timeout: 2500 * time.Millisecond}}, core.Host{Name: "web1"},
+			"ssh -o BatchMode=yes -o ConnectTimeout=3 -o ServerAliveInterval=15 -o ServerAliveCountMax=3 -p 2222 -l deploy -i '" + k1 + "' -i '" + k2 + "' -o StrictHostKeyChecking=yes -o UserKnownHostsFile=/etc/grifork/known_hosts"},
+		{"host entry wins", Options{SSH: core.SSHConfig{User: "deploy", Port: 2222}}, core.Host{Name: "db1", User: "admin", Port: 22022},
+			base + " -p 22022 -l admin -o StrictHostKeyChecking=yes"},
+		{"accept-new", Options{SSH: core.SSHConfig{HostKeyCheck: "accept-new"}}, core.Host{Name: "web1"},
+			base + " -o StrictHostKeyChecking=accept-new"},
+		{"off", Options{SSH: core.SSHConfig{HostKeyCheck: "off", KnownHosts: "/k"}}, core.Host{Name: "web1"},
+			base + " -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null"},
+		{"secrets never appear", Options{SSH: core.SSHConfig{Password: "pw-secret", Passphrase: "pp-secret"}}, core.Host{Name: "web1"},
+			base + " -o StrictHostKeyChecking=yes"},
+		{"ssh config file", Options{ConfigFile: "none", Keepalive: 5 * time.Second}, core.Host{Name: "web1"},
+			"ssh -F none -o BatchMode=yes -o ConnectTimeout=10 -o ServerAliveInterval=5 -o ServerAliveCountMax=3 -o StrictHostKeyChecking=yes"},
+		{"known_hosts with a space", Options{SSH: core.SSHConfig{KnownHosts: "/my dir/kh"}}, core.Host{Name: "web1"},
+			base + ` -o StrictHostKeyChecking=yes -o 'UserKnownHostsFile="/my dir/kh"'`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			if tc.opts.ConfigFile == "" {
+				tc.opts.ConfigFile = "none"
+				tc.want = "ssh -F none" + tc.want[len("ssh"):]
+			}
+			tc.opts.Agent = "none"
+			c, err := New(tc.opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			if got := c.Rsh(tc.host); got != tc.want {
+				t.Errorf("Rsh =\n%s\nwant\n%s", got, tc.want)
+			}
+		})
+	}
+}
+
+// The --rsh string works with a real rsync against a real sshd.
+func TestRshWithRsync(t *testing.T) {
+	t.Parallel()
+	s := startSSHD(t, sshdOpts{})
+	if _, err := exec.LookPath("rsync"); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("rsync missing (CI=true)")
+		}
+		t.Skip("needs rsync")
+	}
+	c, _ := newClient(t, s, nil)
+	src, dst := t.TempDir(), t.TempDir()
+	files := map[string]string{"a.txt": "alpha\n", "sub dir/b c.txt": "beta\n"}
+	for name, body := range files {
+		p := filepath.Join(src, name)
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	argv := []string{"rsync", "-a", "--rsh", c.Rsh(local), src + "/", local.RsyncTarget() + ":" + dst + "/"}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := c.Local(ctx, argv); err != nil {
+		t.Fatal(err)
+	}
+	for name, body := range files {
+		b, err := os.ReadFile(filepath.Join(dst, name))
+		if err != nil || string(b) != body {
+			t.Errorf("%s: %q, %v", name, b, err)
+		}
+	}
+}

@@ -28,12 +28,30 @@ func (s *Script) helper(name string, start func(L *lua.LState, t *task) (op, err
 		if t.ctx.Err() != nil {
 			return false, fmt.Errorf("%s: %w", name, context.Cause(t.ctx))
 		}
+		if calledByGo(L) {
+			return false, fmt.Errorf("%s cannot wait inside a function that Go code calls (a string.gsub or table.sort callback, a metamethod): call it from the task's own code", name)
+		}
 		work, err := start(L, t)
 		if err != nil {
 			return false, fmt.Errorf("%s: %w", name, err)
 		}
 		t.op, t.opPos = work, callerPos(L)
 		return true, nil
+	}
+}
+
+// calledByGo reports whether a Go function (other than the primitive itself) is
+// on the coroutine's stack: a yield cannot cross it.
+func calledByGo(L *lua.LState) bool {
+	for level := 1; ; level++ {
+		dbg, ok := L.GetStack(level)
+		if !ok {
+			return false
+		}
+		fn, err := L.GetInfo("f", dbg, lua.LNil)
+		if f, ok := fn.(*lua.LFunction); err == nil && ok && f.IsG {
+			return true
+		}
 	}
 }
 

@@ -246,3 +246,28 @@ up 3 days
 		t.Errorf("output:\n%s\nwant:\n%s", got, want)
 	}
 }
+
+// A helper cannot wait inside a Lua function that Go code calls; it says so
+// instead of corrupting the task.
+func TestHelperInsideGoCallback(t *testing.T) {
+	t.Parallel()
+	h := load(t, `
+hosts { "web1" }
+locally(function(src, dst)
+  print(pcall(string.gsub, "a b", "%w", function(c) local out = sh("echo", { c }) return out end))
+  local ok, err = pcall(table.sort, { 3, 1, 2 }, function(a, b) sleep(0) return a < b end)
+  print(ok, err)
+  print(sh("after", {}))
+end)
+`, nil)
+	if err := h.run(core.BlockLocally, "localhost", "web1"); err != nil {
+		t.Fatal(err)
+	}
+	const why = "cannot wait inside a function that Go code calls (a string.gsub or table.sort callback, a metamethod): call it from the task's own code"
+	want := "web1 | false\tGriforkfile.lua:4: sh " + why + "\n" +
+		"web1 | false\tGriforkfile.lua:5: sleep " + why + "\n" +
+		"web1 | out:after\n"
+	if got := h.out.String(); got != want {
+		t.Errorf("output:\n%s\nwant:\n%s", got, want)
+	}
+}

@@ -104,6 +104,14 @@ func Load(ctx context.Context, main Source, override *Source, opts Options) (*Sc
 // Sources returns the files the script was loaded from (grifork mode ships them).
 func (s *Script) Sources() (main Source, override *Source) { return s.main, s.override }
 
+// SetLogger replaces the logger of later task runs: the CLI opens the log file a
+// Griforkfile names only after loading it. Call it before the first Run.
+func (s *Script) SetLogger(l *slog.Logger) {
+	if l != nil {
+		s.log = l
+	}
+}
+
 // Defined reports whether the Griforkfile has block b. On a remote node (grifork
 // mode) prepare, locally and finish belong to the root and are never defined.
 func (s *Script) Defined(b core.Block) bool {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -63,6 +64,7 @@ type loaded struct {
 	name    string
 	script  *dsl.Script
 	printer *core.Printer
+	printed *bytes.Buffer // dry-run: what the blocks printed
 	logger  *slog.Logger
 	exec    *lateExec
 	closers []io.Closer
@@ -90,7 +92,15 @@ func loadScript(e *env, f fileFlags, dryRun bool) (*loaded, error) {
 		}
 		override = &o
 	}
-	printer := core.NewPrinter(e.stdout, nil)
+	// A dry-run keeps what the blocks print for after the plan: it is what they
+	// would print with every command returning empty output.
+	out := e.stdout
+	var printed *bytes.Buffer
+	if dryRun {
+		printed = &bytes.Buffer{}
+		out = printed
+	}
+	printer := core.NewPrinter(out, nil)
 	exec := &lateExec{}
 	// Until the log directive is read, warnings of the load go to stderr.
 	logger := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
@@ -98,7 +108,7 @@ func loadScript(e *env, f fileFlags, dryRun bool) (*loaded, error) {
 	if err != nil {
 		return nil, usageErr(err)
 	}
-	s := &loaded{name: main.Name, script: script, printer: printer, logger: logger, exec: exec}
+	s := &loaded{name: main.Name, script: script, printer: printer, printed: printed, logger: logger, exec: exec}
 	cfg := script.Config
 	secrets := cfg.SSH.Secrets()
 	printer.AddSecrets(secrets...)
@@ -115,6 +125,7 @@ func loadScript(e *env, f fileFlags, dryRun bool) (*loaded, error) {
 			return nil, usageErr(fmt.Errorf("%s: log: %w", main.Name, err))
 		}
 		s.logger = slog.New(newRedactingHandler(slog.NewTextHandler(lf, &slog.HandlerOptions{Level: level}), secrets))
+		script.SetLogger(s.logger)
 		printer.Tee(&timestamped{w: lf, now: time.Now})
 	}
 	return s, nil
@@ -164,6 +175,9 @@ func (s *loaded) plan(e *env, tree *core.Tree) error {
 	s.exec.bind(rec)
 	report := planRun(e, s, tree)
 	core.WritePlan(e.stdout, tree, s.script.Config, rec)
+	if s.printed.Len() > 0 {
+		fmt.Fprintf(e.stdout, "\noutput of the blocks (every command returned empty output):\n%s", s.printed)
+	}
 	if !report.Succeeded() {
 		return &exitError{code: exitFailed, err: fmt.Errorf("dry-run: %s", report.Headline())}
 	}

@@ -150,7 +150,11 @@ func (p *parser) parseUnary(c ctx) *expr {
 		if e.t != tyNum {
 			p.unsupported(t.line, "unary minus on a value that is not a number")
 		}
-		return &expr{f: append(frag{{t.line, "-"}}, parenthesize(e).f...), t: tyNum, line: t.line, simple: true}
+		o := parenthesize(e).f
+		if len(o) > 0 && strings.HasPrefix(o[0].text, "-") {
+			o = append(append(frag{{0, "("}}, o...), piece{0, ")"}) // "--" would start a Lua comment
+		}
+		return &expr{f: append(frag{{t.line, "-"}}, o...), t: tyNum, line: t.line, simple: true}
 	case t.isOp("+") || t.isOp("~"):
 		p.unsupported(t.line, "unary %s", t.s)
 	}
@@ -229,6 +233,7 @@ func concat(l, r *expr) *expr {
 // ---- postfix and primary
 
 func (p *parser) parsePostfix(c ctx) *expr {
+	start := p.pos
 	e := p.parsePrimary(c)
 	for {
 		t := p.peek()
@@ -240,7 +245,7 @@ func (p *parser) parsePostfix(c ctx) *expr {
 			if m.k != tIdent && m.k != tConst {
 				p.syntax(m, "expected a method name after \".\"")
 			}
-			e = p.method(c, e, t, m)
+			e = p.method(c, e, t, m, start)
 			if e.t == tyStmt {
 				return e
 			}
@@ -256,14 +261,14 @@ func (p *parser) parsePostfix(c ctx) *expr {
 	}
 }
 
-func (p *parser) method(c ctx, recv *expr, dot, m token) *expr {
+func (p *parser) method(c ctx, recv *expr, dot, m token, start int) *expr {
 	name := m.s
 	if name == "each" {
 		if a := p.peek(); a.isOp("(") && !a.sp {
 			p.next()
 			p.expectOp(")")
 		}
-		return p.eachLoop(c, recv, dot)
+		return p.eachLoop(c, recv, dot, start)
 	}
 	args, _ := p.parseCallArgs(c)
 	if b := p.peek(); b.isKw("do") || (b.isOp("{") && !b.sp) || (b.isOp("{") && len(args) == 0) {

@@ -86,9 +86,10 @@ type state struct {
 
 type parser struct {
 	*state
-	toks []token
-	pos  int
-	sc   *scope
+	toks    []token
+	pos     int
+	sc      *scope
+	stmtPos int // token index where the current expression statement starts
 }
 
 func newParser(file string, lx *lexer) *parser {
@@ -99,14 +100,15 @@ func newParser(file string, lx *lexer) *parser {
 			idents:  lx.idents,
 			renames: map[string]string{},
 		},
-		toks: lx.toks,
-		sc:   &scope{vars: map[string]*variable{}},
+		toks:    lx.toks,
+		sc:      &scope{vars: map[string]*variable{}},
+		stmtPos: -1,
 	}
 }
 
 // sub returns a parser over the tokens of an interpolation, in the same scope.
 func (p *parser) sub(toks []token) *parser {
-	return &parser{state: p.state, toks: toks, sc: p.sc}
+	return &parser{state: p.state, toks: toks, sc: p.sc, stmtPos: -1}
 }
 
 func (p *parser) fail(line int, format string, args ...any) {

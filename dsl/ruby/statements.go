@@ -208,6 +208,7 @@ func (p *parser) parseExprStatement(c ctx) frag {
 			return f
 		}
 	}
+	p.stmtPos = p.pos
 	e := p.parseExprKw(c)
 	if e.t == tyStmt {
 		return e.f
@@ -482,7 +483,10 @@ func (p *parser) taskBlock(t token, args []*expr) frag {
 }
 
 // eachLoop converts `coll.each do |x| ... end`.
-func (p *parser) eachLoop(c ctx, coll *expr, dot token) *expr {
+func (p *parser) eachLoop(c ctx, coll *expr, dot token, start int) *expr {
+	if start != p.stmtPos {
+		p.unsupported(dot.line, "each used as a value")
+	}
 	b, ok := p.parseBlockOpen()
 	if !ok {
 		p.unsupported(dot.line, "each without a block")
@@ -508,5 +512,8 @@ func (p *parser) eachLoop(c ctx, coll *expr, dot token) *expr {
 	f = append(f, p.parseBodyB(c, b.brace)...)
 	p.pop(0)
 	end := p.parseBlockClose(b)
+	if n := p.peek(); n.k != tNL && n.k != tEOF && !atBodyEnd(n, true) && !atBodyEnd(n, false) && !n.isKw("if") && !n.isKw("unless") {
+		p.unsupported(n.line, "each used as a value")
+	}
 	return &expr{f: f.add(end.line, " end"), t: tyStmt, line: dot.line}
 }

@@ -140,6 +140,10 @@ func (p *parser) parseMul(c ctx) *expr {
 
 func (p *parser) parseUnary(c ctx) *expr {
 	t := p.peek()
+	if p.depth++; p.depth > maxDepth {
+		p.unsupported(t.line, "expression nested more than %d levels deep", maxDepth)
+	}
+	defer func() { p.depth-- }()
 	switch {
 	case t.isOp("!"):
 		p.next()
@@ -168,6 +172,12 @@ func notExpr(line int, e *expr) *expr {
 // operand returns e's text, parenthesised unless it is simple.
 func operand(e *expr) frag { return parenthesize(e).f }
 
+func (p *parser) countOp(line int) {
+	if p.ops++; p.ops > maxOps {
+		p.unsupported(line, "statement with more than %d operators", maxOps)
+	}
+}
+
 func binary(l, r *expr, op string, t typ) *expr {
 	f := append(frag{}, operand(l)...)
 	f = f.add(0, op)
@@ -176,6 +186,7 @@ func binary(l, r *expr, op string, t typ) *expr {
 }
 
 func (p *parser) logical(l, r *expr, op string, line int) *expr {
+	p.countOp(line)
 	if l.isHash || r.isHash || l.isArr || r.isArr {
 		p.unsupported(line, "array or hash literal in %s", op)
 	}
@@ -196,6 +207,7 @@ func (p *parser) logical(l, r *expr, op string, line int) *expr {
 
 // arith converts + - * knowing that Ruby's + on strings is Lua's `..`.
 func (p *parser) arith(l, r *expr, op string, line int) *expr {
+	p.countOp(line)
 	isStr := func(e *expr) bool { return e.t == tyStr || e.t == tyStrNil }
 	switch {
 	case l.t == tyNum && r.t == tyNum:
@@ -738,6 +750,7 @@ func (p *parser) strExpr(c ctx, parts []part, line int) *expr {
 	}
 	e := items[0]
 	for _, it := range items[1:] {
+		p.countOp(it.line)
 		e = concat(e, it)
 	}
 	if e.t == tyNum {

@@ -82,7 +82,15 @@ type state struct {
 	needExpand bool
 	idents     map[string]bool
 	renames    map[string]string
+	depth      int // nesting of expressions, bounded so hostile input stays cheap
+	ops        int // binary operators in the current statement, bounded likewise
 }
+
+// Bounds on what a Griforkfile may nest or chain; real files stay far below.
+const (
+	maxDepth = 200
+	maxOps   = 1000
+)
 
 type parser struct {
 	*state
@@ -285,6 +293,10 @@ func atBodyEnd(t token, brace bool) bool {
 func (p *parser) parseBody(c ctx) frag { return p.parseBodyB(c, false) }
 
 func (p *parser) parseBodyB(c ctx, brace bool) frag {
+	if p.depth++; p.depth > maxDepth {
+		p.unsupported(p.peek().line, "blocks nested more than %d levels deep", maxDepth)
+	}
+	defer func() { p.depth-- }()
 	var f frag
 	for {
 		p.skipNL()
@@ -316,6 +328,7 @@ var unsupportedKw = map[string]string{
 
 func (p *parser) parseStatement(c ctx) frag {
 	t := p.peek()
+	p.ops = 0
 	var f frag
 	var as *assignment
 	switch {

@@ -3,6 +3,8 @@ package ruby
 import (
 	"bytes"
 	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -13,7 +15,16 @@ import (
 // at the API boundary), that errors are *Error with a line in the file, and that
 // successful output is Lua with one line per Ruby line plus the footer.
 func FuzzConvert(f *testing.F) {
-	f.Add([]byte("hosts %w(a b)\nlocal do\n  rsync '/x/'\nend\n"))
+	// testdata/fuzz/FuzzConvert holds the corpus files in Go's format plus
+	// inputs that once failed; the globs keep new corpus files seeded too.
+	for _, pattern := range []string{"testdata/corpus/*.rb", "testdata/unsupported/*.rb"} {
+		paths, _ := filepath.Glob(pattern)
+		for _, path := range paths {
+			if b, err := os.ReadFile(path); err == nil {
+				f.Add(b)
+			}
+		}
+	}
 	f.Fuzz(func(t *testing.T, src []byte) {
 		Detect(src)
 		out, err := Convert("fuzz.rb", src)

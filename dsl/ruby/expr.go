@@ -546,8 +546,11 @@ func (p *parser) env(c ctx, t token) *expr {
 			f = f.add(0, ") or ")
 			f = append(f, operand(args[1])...)
 			rt := tyUnknown
-			if args[1].t == tyStr {
+			switch args[1].t {
+			case tyStr:
 				rt = tyStr
+			case tyNil, tyStrNil:
+				rt = tyStrNil
 			}
 			return &expr{f: f.add(0, ")"), t: rt, line: t.line, simple: true}
 		case (m.s == "key?" || m.s == "has_key?" || m.s == "include?" || m.s == "member?") && len(args) == 1:

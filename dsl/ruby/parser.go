@@ -360,6 +360,9 @@ func (p *parser) parseStatement(c ctx) frag {
 				// `x = 1 if c`: Ruby declares x whether or not c holds.
 				g = frag{{as.line, "local " + as.name + " "}}
 				body = as.render(false)
+				if v := p.sc.vars[as.ruby]; v != nil {
+					v.t = mergeTypes(tyNil, v.t) // nil when the condition fails
+				}
 			}
 			as = nil
 			g = g.add(line, head)

@@ -87,6 +87,7 @@ func (p *parser) skipThen() {
 
 type assignment struct {
 	line  int
+	ruby  string // Ruby name
 	name  string // Lua name
 	value *expr
 	decl  bool // first assignment: `local`
@@ -159,7 +160,7 @@ func (p *parser) parseAssign(c ctx) *assignment {
 	if rhs.isHash {
 		rhs = p.genericHash(rhs)
 	}
-	a := &assignment{line: nameTok.line, value: rhs}
+	a := &assignment{line: nameTok.line, ruby: nameTok.s, value: rhs}
 	if v == nil {
 		a.decl = true
 		a.name = p.luaName(nameTok.s)

@@ -25,4 +25,6 @@ local do
   sh 'true' if not verbose and STAGE != 'qa'
   sh 'date' unless STAGE.empty? or verbose
   if verbose then puts 'done' end
+  note = 'first' if dst.hostname == 'prod1'
+  puts note
 end

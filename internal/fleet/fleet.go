@@ -1,7 +1,8 @@
 // Package fleet starts a fleet of fake hosts on this machine for tests and the
 // demo: each host is a real OpenSSH sshd in its own network namespace (a veth on a
-// bridge, an address in 198.18.0.0/15), its own mount namespace (private /srv and
-// /tmp) and its own UTS namespace (hostname). Processes are not isolated: a host's
+// bridge, an address in 198.18.0.0/15), its own mount namespace (private /srv, /tmp
+// and /root, so hosts share neither files nor the machine's dotfiles and ~/.ssh)
+// and its own UTS namespace (hostname). Processes are not isolated: a host's
 // processes are the ones in its network namespace (see Procs).
 //
 // Everything a fleet creates is named after it ("gf-NAME", "gf-NAME-I") and
@@ -177,13 +178,15 @@ func (f *Fleet) writeFiles() error {
 			ns:   nsName(f.name, i),
 			dir:  filepath.Join(f.dir, "hosts", strconv.Itoa(i)),
 		}
-		for _, d := range []string{"srv", "tmp"} {
-			if err := os.MkdirAll(filepath.Join(h.dir, d), 0o755); err != nil {
+		for _, d := range []string{"srv", "tmp", "root"} {
+			if err := os.MkdirAll(filepath.Join(h.dir, d), 0o700); err != nil {
 				return fmt.Errorf("fleet %s: %w", f.name, err)
 			}
 		}
-		if err := os.Chmod(filepath.Join(h.dir, "tmp"), 0o1777); err != nil {
-			return fmt.Errorf("fleet %s: %w", f.name, err)
+		for d, mode := range map[string]os.FileMode{"srv": 0o755, "tmp": 0o1777} {
+			if err := os.Chmod(filepath.Join(h.dir, d), mode); err != nil {
+				return fmt.Errorf("fleet %s: %w", f.name, err)
+			}
 		}
 		line, err := writeKeyPair(h.hostKey(), "host-"+h.addr)
 		if err != nil {
@@ -247,6 +250,7 @@ func (f *Fleet) setupHost(ctx context.Context, h *host) error {
 const anchorScript = `set -e
 mount --bind "$1" /srv
 mount --bind "$2" /tmp
+mount --bind "$4" /root
 hostname "$3"
 echo ready
 exec sleep infinity </dev/null >/dev/null 2>&1`
@@ -254,7 +258,8 @@ exec sleep infinity </dev/null >/dev/null 2>&1`
 func (f *Fleet) startAnchor(ctx context.Context, h *host) error {
 	cmd := exec.Command("ip", "netns", "exec", h.ns, "unshare", "--mount", "--propagation", "slave", "--uts", "--",
 		"/bin/sh", "-c", anchorScript, "anchor",
-		filepath.Join(h.dir, "srv"), filepath.Join(h.dir, "tmp"), fmt.Sprintf("%s-%d", f.name, h.idx))
+		filepath.Join(h.dir, "srv"), filepath.Join(h.dir, "tmp"), fmt.Sprintf("%s-%d", f.name, h.idx),
+		filepath.Join(h.dir, "root"))
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		return fmt.Errorf("host %s: %w", h.addr, err)
@@ -411,20 +416,20 @@ func (f *Fleet) Exec(ctx context.Context, addr string, argv ...string) ([]byte, 
 	return out, nil
 }
 
-// HostPath returns where the root machine sees path p of a host's private /srv or
-// /tmp (for fast assertions without Exec).
+// HostPath returns where the root machine sees path p of a host's private /srv,
+// /tmp or /root (for fast assertions without Exec).
 func (f *Fleet) HostPath(addr, p string) (string, error) {
 	h, err := f.host(addr)
 	if err != nil {
 		return "", err
 	}
 	p = filepath.Clean(p)
-	for _, d := range []string{"/srv", "/tmp"} {
+	for _, d := range []string{"/srv", "/tmp", "/root"} {
 		if p == d || strings.HasPrefix(p, d+"/") {
 			return filepath.Join(h.dir, p), nil
 		}
 	}
-	return "", fmt.Errorf("host %s: %s is not under the private /srv or /tmp", addr, p)
+	return "", fmt.Errorf("host %s: %s is not under the private /srv, /tmp or /root", addr, p)
 }
 
 // SSHDLog returns the host's sshd log (LogLevel VERBOSE), across restarts.

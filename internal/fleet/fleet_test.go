@@ -101,7 +101,7 @@ func TestFleet(t *testing.T) {
 	})
 
 	t.Run("private srv and tmp", func(t *testing.T) {
-		for _, dir := range []string{"/srv", "/tmp"} {
+		for _, dir := range []string{"/srv", "/tmp", "/root"} {
 			p := filepath.Join(dir, "fleet-test-"+f.Name())
 			if _, err := f.Exec(ctx, hosts[0], "sh", "-c", "echo host1 > "+p); err != nil {
 				t.Fatal(err)

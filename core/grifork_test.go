@@ -344,3 +344,44 @@ func nodeAt(tr *Tree, index int) *Node {
 	})
 	return found
 }
+
+// griforkDSL adds grifork mode's node blocks to dslLike.
+type griforkDSL struct{ dslLike }
+
+func (d griforkDSL) Run(ctx context.Context, e Edge) error {
+	if e.Block == BlockPrepareRemote || e.Block == BlockFinishRemote {
+		_, err := d.x.Local(ctx, []string{"logger", string(e.Block) + " on " + e.Src.Name()})
+		return err
+	}
+	return d.dslLike.Run(ctx, e)
+}
+
+// The plan of a grifork-mode dry run shows every node's edges, each fork under
+// the edge that leads to the forked node, and touches nothing.
+func TestGriforkPlan(t *testing.T) {
+	t.Parallel()
+	hosts := append(webHosts(6), Host{Name: "db1", User: "deploy", Port: 2222})
+	tr, err := BuildTree(hosts, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := Config{Mode: Grifork, Branches: 2, Hosts: hosts, SSH: SSHConfig{Password: "hunter2"}}
+	rec := NewRecorder(testRsh, cfg.SSH.Secrets())
+	cmdline := func(n *Node) string {
+		return "cd /tmp/grifork && /tmp/grifork/grifork-0123456789ab --on-remote --tree tree.json # " + n.ID
+	}
+	rep := PlanGrifork(context.Background(), tr, griforkDSL{dslLike{rec}}, rec, cmdline, GriforkOptions{})
+	if !rep.OK() {
+		var b bytes.Buffer
+		rep.WriteSummary(&b)
+		t.Fatalf("dry run failed:\n%s", b.String())
+	}
+	var out bytes.Buffer
+	if err := WriteGriforkPlan(&out, tr, cfg, rec); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(out.String(), "hunter2") {
+		t.Error("plan shows the password")
+	}
+	checkGolden(t, "grifork_plan.txt", out.String())
+}

@@ -1,0 +1,394 @@
+package sshx
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/grifork/grifork/core"
+)
+
+// fakeGrifork is a stand-in for grifork --on-remote: it keeps copies of what it
+// was given in spy, then behaves as its Griforkfile's content says.
+const fakeGrifork = `#!/bin/sh
+spy=%s
+mkdir -p "$spy"
+echo "$@" >"$spy/args"
+pwd >"$spy/cwd"
+cp "$3" "$spy/tree.json"
+cp "$5" "$spy/main"
+[ -n "$7" ] && cp "$7" "$spy/override"
+ls -ldn "$(dirname "$3")" >"$spy/runls"
+echo "note from stderr" >&2
+echo '{"type":"started","node":"0.0-1.0-2.0","host":"h2","task":"remote"}'
+case "$(cat "$5")" in
+die) echo "fatal: boom" >&2; exit 3 ;;
+sleep)
+	sleep 300 &
+	echo $! >"$spy/sleeppid"
+	wait
+	;;
+garbage) echo "not an event" ;;
+esac
+echo '{"type":"done","node":"0.0-1.0","host":"127.0.0.1","status":"ok"}'
+`
+
+type forkFixture struct {
+	sshd   *testSSHD
+	client *Client
+	spy    string
+	script string // the fake grifork, on this machine (and thus on the "child")
+	sum    string
+	tmpdir string
+	child  *core.Node
+	sub    *core.Tree
+}
+
+func newForkFixture(t *testing.T) *forkFixture {
+	t.Helper()
+	s := startSSHD(t, sshdOpts{})
+	c, _ := newClient(t, s, nil)
+	dir := t.TempDir()
+	fx := &forkFixture{sshd: s, client: c, spy: filepath.Join(dir, "spy"), script: filepath.Join(dir, "grifork"),
+		tmpdir: filepath.Join(dir, "tmp")}
+	// The script differs per test (its spy path), so so does its cache name.
+	body := fmt.Sprintf(fakeGrifork, fx.spy)
+	if err := os.WriteFile(fx.script, []byte(body), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	h := sha256.Sum256([]byte(body))
+	fx.sum = hex.EncodeToString(h[:])
+	tr, err := core.BuildTree([]core.Host{local, {Name: "h2"}, {Name: "h3"}}, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fx.child = tr.Root.Children[0]
+	fx.sub = tr.Subtree(fx.child)
+	return fx
+}
+
+func (fx *forkFixture) forker(mod func(*ForkOptions)) *Forker {
+	o := ForkOptions{Grifork: core.GriforkConfig{Tmpdir: fx.tmpdir}, Griforkfile: []byte("ok"), Binary: fx.script}
+	if mod != nil {
+		mod(&o)
+	}
+	return NewForker(fx.client, o)
+}
+
+func (fx *forkFixture) fork(ctx context.Context, f *Forker) ([]core.Event, error) {
+	var evs []core.Event
+	err := f.Fork(ctx, fx.child.Parent, fx.child, fx.sub, func(e core.Event) { evs = append(evs, e) })
+	return evs, err
+}
+
+func (fx *forkFixture) cached() string { return filepath.Join(fx.tmpdir, "grifork-"+fx.sum[:12]) }
+
+func readFile(t *testing.T, p string) string {
+	t.Helper()
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+func inode(t *testing.T, p string) uint64 {
+	t.Helper()
+	fi, err := os.Stat(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fi.Sys().(*syscall.Stat_t).Ino
+}
+
+func TestForkShipsAndRuns(t *testing.T) {
+	fx := newForkFixture(t)
+	f := fx.forker(func(o *ForkOptions) { o.Override = []byte("override") })
+	evs, err := fx.fork(context.Background(), f)
+	if err != nil {
+		t.Fatalf("Fork: %v", err)
+	}
+	// Events in order; stderr became an output event of the child.
+	var kinds []string
+	for _, e := range evs {
+		kinds = append(kinds, string(e.Type))
+		if e.Type == core.EventOutput && (e.Line != "note from stderr" || e.Stream != "stderr" || e.NodeID != fx.child.ID) {
+			t.Errorf("stderr event %+v", e)
+		}
+	}
+	if got := strings.Join(kinds, ","); got != "output,started,done" && got != "started,output,done" {
+		t.Errorf("events %s, want started, the stderr line and done", got)
+	}
+
+	// The tmpdir is private; the binary is cached under its checksum.
+	fi, err := os.Stat(fx.tmpdir)
+	if err != nil || fi.Mode().Perm() != 0o700 {
+		t.Errorf("tmpdir: %v, mode %v; want 0700", err, fi.Mode().Perm())
+	}
+	if got := readFile(t, fx.cached()); got != readFile(t, fx.script) {
+		t.Error("cached binary differs from the shipped one")
+	}
+	// The remote grifork got the exact subtree, the files and the command line.
+	tree, err := core.UnmarshalTree([]byte(readFile(t, filepath.Join(fx.spy, "tree.json"))))
+	if err != nil || tree.Root.ID != fx.child.ID || len(tree.Nodes()) != 3 || tree.Root.Children[0].Children[0].Host.Name != "h3" {
+		t.Errorf("subtree on the child: %v %+v", err, tree)
+	}
+	if readFile(t, filepath.Join(fx.spy, "main")) != "ok" || readFile(t, filepath.Join(fx.spy, "override")) != "override" {
+		t.Error("Griforkfile or override not shipped as given")
+	}
+	args := strings.Fields(readFile(t, filepath.Join(fx.spy, "args")))
+	run := filepath.Dir(args[2])
+	want := []string{"--on-remote", "--tree", run + "/tree.json", "-f", run + "/Griforkfile.lua", "-o", run + "/override.lua"}
+	if strings.Join(args, " ") != strings.Join(want, " ") || filepath.Dir(run) != fx.tmpdir || !strings.HasPrefix(filepath.Base(run), "run-") {
+		t.Errorf("args %q, want %q under %s", args, want, fx.tmpdir)
+	}
+	if ls := readFile(t, filepath.Join(fx.spy, "runls")); !strings.HasPrefix(ls, "drwx------") {
+		t.Errorf("run dir was %s, want mode 0700", ls)
+	}
+	if cwd := strings.TrimSpace(readFile(t, filepath.Join(fx.spy, "cwd"))); cwd != fx.tmpdir {
+		t.Errorf("ran in %s, want the tmpdir %s by default", cwd, fx.tmpdir)
+	}
+	// The run directory is gone; only the cached binary stays.
+	entries, _ := os.ReadDir(fx.tmpdir)
+	if len(entries) != 1 || entries[0].Name() != filepath.Base(fx.cached()) {
+		t.Errorf("tmpdir holds %v after the fork, want only the cached binary", entries)
+	}
+
+	// A second fork finds the binary and does not copy it again.
+	ino := inode(t, fx.cached())
+	if _, err := fx.fork(context.Background(), f); err != nil {
+		t.Fatal(err)
+	}
+	if inode(t, fx.cached()) != ino {
+		t.Error("second fork copied the binary again")
+	}
+	// A cached file with the wrong content is replaced.
+	if err := os.WriteFile(fx.cached(), []byte("tampered"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := fx.fork(context.Background(), fx.forker(nil)); err != nil {
+		t.Fatal(err)
+	}
+	if readFile(t, fx.cached()) != readFile(t, fx.script) {
+		t.Error("a tampered cached binary was not replaced")
+	}
+}
+
+func TestForkExecAndChdir(t *testing.T) {
+	fx := newForkFixture(t)
+	chdir := t.TempDir()
+	f := fx.forker(func(o *ForkOptions) {
+		o.Grifork.Exec, o.Grifork.Chdir, o.Binary = fx.script, chdir, "/nonexistent"
+	})
+	if _, err := fx.fork(context.Background(), f); err != nil {
+		t.Fatalf("Fork: %v", err)
+	}
+	if cwd := strings.TrimSpace(readFile(t, filepath.Join(fx.spy, "cwd"))); cwd != chdir {
+		t.Errorf("ran in %s, want %s", cwd, chdir)
+	}
+	if entries, _ := os.ReadDir(fx.tmpdir); len(entries) != 0 {
+		t.Errorf("with exec set, tmpdir holds %v; want nothing shipped", entries)
+	}
+}
+
+func TestForkFailures(t *testing.T) {
+	fx := newForkFixture(t)
+	tests := []struct {
+		name    string
+		setup   func(t *testing.T) *Forker
+		wantErr string
+	}{
+		{
+			name: "foreign platform",
+			setup: func(t *testing.T) *Forker {
+				f := fx.forker(nil)
+				f.goarch = "riscv64"
+				return f
+			},
+			wantErr: `but this grifork is built for linux/riscv64: install a grifork for that platform there and set grifork { exec = "/path/to/grifork" }`,
+		},
+		{
+			name:    "remote grifork dies",
+			setup:   func(t *testing.T) *Forker { return fx.forker(func(o *ForkOptions) { o.Griforkfile = []byte("die") }) },
+			wantErr: "remote grifork exited with status 3: fatal: boom",
+		},
+		{
+			name: "tmpdir writable by others",
+			setup: func(t *testing.T) *Forker {
+				d := filepath.Join(t.TempDir(), "open")
+				if err := os.Mkdir(d, 0o777); err != nil {
+					t.Fatal(err)
+				}
+				os.Chmod(d, 0o777)
+				return fx.forker(func(o *ForkOptions) { o.Grifork.Tmpdir = d })
+			},
+			wantErr: "is writable by others (drwxrwxrwx); make it mode 0700",
+		},
+		{
+			name: "tmpdir is a symlink",
+			setup: func(t *testing.T) *Forker {
+				d := filepath.Join(t.TempDir(), "link")
+				if err := os.Symlink(t.TempDir(), d); err != nil {
+					t.Fatal(err)
+				}
+				return fx.forker(func(o *ForkOptions) { o.Grifork.Tmpdir = d })
+			},
+			wantErr: "is a symbolic link",
+		},
+		{
+			name: "unreachable",
+			setup: func(t *testing.T) *Forker {
+				c, _ := newClient(t, fx.sshd, func(o *Options) { o.SSH.Port = freePort(t) })
+				return NewForker(c, ForkOptions{Grifork: core.GriforkConfig{Tmpdir: fx.tmpdir}, Binary: fx.script})
+			},
+			wantErr: "connection refused",
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := fx.fork(context.Background(), tc.setup(t))
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Fatalf("err = %v, want it to contain %q", err, tc.wantErr)
+			}
+		})
+	}
+}
+
+// A line that is not an event reaches the parent as output of the child.
+func TestForkStrayOutput(t *testing.T) {
+	fx := newForkFixture(t)
+	evs, err := fx.fork(context.Background(), fx.forker(func(o *ForkOptions) { o.Griforkfile = []byte("garbage") }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, e := range evs {
+		found = found || e.Type == core.EventOutput && e.Line == "not an event" && e.Host == fx.child.Name()
+	}
+	if !found {
+		t.Errorf("events %+v lack the stray line", evs)
+	}
+}
+
+// Cancelling the fork stops the remote grifork and what it started, and the run
+// directory is still removed.
+func TestForkCancel(t *testing.T) {
+	fx := newForkFixture(t)
+	f := fx.forker(func(o *ForkOptions) { o.Griforkfile = []byte("sleep") })
+	ctx, cancel := context.WithCancel(context.Background())
+	var once sync.Once
+	var err error
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		err = f.Fork(ctx, fx.child.Parent, fx.child, fx.sub, func(e core.Event) {
+			if e.Type == core.EventStarted {
+				once.Do(func() { time.AfterFunc(200*time.Millisecond, cancel) })
+			}
+		})
+	}()
+	select {
+	case <-done:
+	case <-time.After(20 * time.Second):
+		cancel()
+		t.Fatal("Fork did not return after cancel")
+	}
+	if err == nil || !strings.Contains(err.Error(), "context canceled") {
+		t.Errorf("err = %v, want cancelled", err)
+	}
+	pid, perr := strconv.Atoi(strings.TrimSpace(readFile(t, filepath.Join(fx.spy, "sleeppid"))))
+	if perr != nil {
+		t.Fatal(perr)
+	}
+	deadline := time.Now().Add(8 * time.Second)
+	for syscall.Kill(pid, 0) == nil {
+		if time.Now().After(deadline) {
+			syscall.Kill(pid, syscall.SIGKILL)
+			t.Fatalf("the remote grifork's child %d survived the cancel", pid)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	entries, _ := os.ReadDir(fx.tmpdir)
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), "run-") {
+			t.Errorf("run directory %s left after cancel", e.Name())
+		}
+	}
+}
+
+func TestPlatformMatches(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		goos, goarch, uname string
+		want                bool
+	}{
+		{"linux", "amd64", "Linux x86_64", true},
+		{"linux", "arm64", "Linux aarch64", true},
+		{"darwin", "arm64", "Darwin arm64", true},
+		{"linux", "amd64", "Linux aarch64", false},
+		{"linux", "amd64", "FreeBSD amd64", false},
+		{"linux", "386", "Linux i686", true},
+		{"linux", "amd64", "", false},
+	}
+	for _, tc := range tests {
+		f := &Forker{goos: tc.goos, goarch: tc.goarch}
+		if got := f.platformMatches(tc.uname); got != tc.want {
+			t.Errorf("%s/%s on %q: %v, want %v", tc.goos, tc.goarch, tc.uname, got, tc.want)
+		}
+	}
+}
+
+func TestPlanCmdline(t *testing.T) {
+	t.Parallel()
+	bin := filepath.Join(t.TempDir(), "grifork")
+	if err := os.WriteFile(bin, []byte("binary"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	h := sha256.Sum256([]byte("binary"))
+	sum := hex.EncodeToString(h[:])[:12]
+	child := &core.Node{ID: "0.0-1.0", Host: core.Host{Name: "web1"}}
+	tests := []struct {
+		opts ForkOptions
+		want string
+	}{
+		{ForkOptions{Binary: bin},
+			"cd '/tmp/grifork-<uid>' && exec '/tmp/grifork-<uid>/grifork-" + sum + "' --on-remote --tree '/tmp/grifork-<uid>/run-XXXXXXXXXX/tree.json' -f '/tmp/grifork-<uid>/run-XXXXXXXXXX/Griforkfile.lua'"},
+		{ForkOptions{Grifork: core.GriforkConfig{Chdir: "/srv/my app", Tmpdir: "/var/tmp/gf", Exec: "/usr/local/bin/grifork", User: "deploy"}, Override: []byte{}},
+			"cd '/srv/my app' && exec /usr/local/bin/grifork --on-remote --tree /var/tmp/gf/run-XXXXXXXXXX/tree.json -f /var/tmp/gf/run-XXXXXXXXXX/Griforkfile.lua -o /var/tmp/gf/run-XXXXXXXXXX/override.lua  (as deploy)"},
+	}
+	for _, tc := range tests {
+		if got := NewForker(nil, tc.opts).PlanCmdline(child); got != tc.want {
+			t.Errorf("got  %s\nwant %s", got, tc.want)
+		}
+	}
+}
+
+func TestCheckTmpdir(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		ls, uid, wantErr string
+	}{
+		{"drwx------ 2 0 0 4096 Jan 1 00:00 /tmp/grifork-0", "0", ""},
+		{"drwxr-xr-x 2 1000 1000 4096 Jan 1 00:00 /x", "1000", ""},
+		{"drwx------ 2 1000 1000 4096 Jan 1 00:00 /x", "0", "belongs to uid 1000"},
+		{"drwxrwx--- 2 0 0 4096 Jan 1 00:00 /x", "0", "writable by others"},
+		{"lrwxrwxrwx 1 0 0 4 Jan 1 00:00 /x -> /y", "0", "symbolic link"},
+		{"-rw------- 1 0 0 4 Jan 1 00:00 /x", "0", "not a directory"},
+		{"", "0", "cannot read"},
+	}
+	for _, tc := range tests {
+		err := checkTmpdir(tc.ls, tc.uid)
+		if (tc.wantErr == "") != (err == nil) || err != nil && !strings.Contains(err.Error(), tc.wantErr) {
+			t.Errorf("%q: err = %v, want %q", tc.ls, err, tc.wantErr)
+		}
+	}
+}

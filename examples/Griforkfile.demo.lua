@@ -50,11 +50,13 @@ end)
 locally(function(src, dst)                   -- root -> first generation
   ssh(dst, "mkdir", { "-p", APP })
   rsync(SRC, APP)                            -- rsync <opts> SRC dst:/srv/app/
+  print("got /srv/app from " .. src)
 end)
 
 remote(function(src, dst)                    -- each parent -> its children
   ssh(dst, "mkdir", { "-p", APP })
   rsync_remote(APP)                          -- on src: rsync <opts> /srv/app/ dst:/srv/app/
+  print("got /srv/app from " .. src)
 end)
 
 finish(function(report)

@@ -93,7 +93,7 @@ func TestLocalCancelKillsProcessGroup(t *testing.T) {
 		_, err := c.Local(ctx, []string{"sh", "-c", marker + " & wait"})
 		done <- err
 	}()
-	waitRunning(t, marker)
+	waitRunning(t, "^"+marker)
 	cancel()
 	select {
 	case err := <-done:

@@ -156,20 +156,22 @@ func (c *Client) run(ctx context.Context, t target, cmdline string, stdin io.Rea
 			in.Close()
 		}()
 	}
-	waited := make(chan error, 1)
+	ended := make(chan struct{})
+	var werr error
 	go func() {
-		err := sess.Wait()
+		werr = sess.Wait()
 		sess.Close()
 		release()
-		waited <- err
+		close(ended)
 	}()
 	select {
-	case err = <-waited:
+	case <-ended:
+		err = werr
 	case <-ctx.Done():
-		c.stop(t, sess, pids)
-		// Give the remote side a moment to report, but never hang on it.
+		go c.stop(t, sess, pids, ended)
+		// Give the remote side a moment to end, but never hang on it.
 		select {
-		case <-waited:
+		case <-ended:
 		case <-time.After(2 * time.Second):
 		}
 		gout.shut()
@@ -194,15 +196,17 @@ func (c *Client) run(ctx context.Context, t target, cmdline string, stdin io.Rea
 
 // stop ends a cancelled command. sshd honours the "signal" request only with
 // privilege separation, i.e. not for root logins; so a command started with its
-// own stdin (no watchdog) is also killed by PID from a second session. Then
-// the session is closed, which wakes the watchdog of the other kind.
-func (c *Client) stop(t target, sess *ssh.Session, pids *pidWriter) {
+// own stdin (no watchdog) is also killed by PID from a second session, once the
+// wrapper has reported it (the login shell may still be reading its rc files).
+// Then the session is closed, which wakes the watchdog of the other kind.
+func (c *Client) stop(t target, sess *ssh.Session, pids *pidWriter, ended <-chan struct{}) {
 	sess.Signal(ssh.SIGTERM)
 	if pids != nil {
 		select {
 		case <-pids.ready:
 			c.kill(t, pids.pid)
-		case <-time.After(2 * time.Second):
+		case <-ended:
+		case <-time.After(time.Minute):
 			c.log.Warn("cancelled command did not report its PID; closing its session only", "host", t.display)
 		}
 	}

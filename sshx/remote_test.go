@@ -110,10 +110,10 @@ func TestRemoteReusesOneConnection(t *testing.T) {
 	}
 }
 
-// gone waits up to 3s for no process to match pattern (the sshd runs here).
+// gone waits up to 5s for no process to match pattern (the sshd runs here).
 func gone(t *testing.T, pattern string) {
 	t.Helper()
-	deadline := time.Now().Add(3 * time.Second)
+	deadline := time.Now().Add(5 * time.Second)
 	for {
 		out, err := exec.Command("pgrep", "-f", pattern).Output()
 		if err != nil { // pgrep exits 1 when nothing matches
@@ -127,10 +127,10 @@ func gone(t *testing.T, pattern string) {
 	}
 }
 
-// waitRunning waits until a process matches pattern.
+// waitRunning waits until a process matches pattern (a regexp for pgrep -f).
 func waitRunning(t *testing.T, pattern string) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(15 * time.Second) // a login shell's rc files can be slow
 	for exec.Command("pgrep", "-f", pattern).Run() != nil {
 		if time.Now().After(deadline) {
 			t.Fatalf("process %q never started", pattern)
@@ -162,7 +162,7 @@ func TestRemoteCancelKillsRemoteCommand(t *testing.T) {
 				_, err := c.Remote(ctx, local, marker+"; echo after")
 				done <- err
 			}()
-			waitRunning(t, marker)
+			waitRunning(t, "^"+marker) // the command itself, not the shells around it
 			start := time.Now()
 			tc.stop(cancel, c)
 			select {

@@ -49,7 +49,7 @@ func TestStartCancel(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- c.Start(ctx, local, marker+"; echo after", pr, nil, nil) }()
-	waitRunning(t, marker)
+	waitRunning(t, "^"+marker)
 	cancel()
 	select {
 	case err := <-done:

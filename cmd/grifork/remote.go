@@ -1,0 +1,130 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/grifork/grifork/core"
+	"github.com/grifork/grifork/sshx"
+)
+
+// onRemoteFlag starts the grifork-mode node protocol: grifork --on-remote --tree
+// FILE -f FILE [-o FILE]. Only a parent grifork runs it (see sshx.Forker); it is
+// not a user command, so it bypasses the CLI parser and its help.
+const onRemoteFlag = "--on-remote"
+
+func init() {
+	if len(os.Args) > 1 && os.Args[1] == onRemoteFlag {
+		os.Exit(runOnRemote(os.Args[2:], os.Stdin, os.Stdout, os.Stderr))
+	}
+}
+
+// newForker returns the Forker that ships s's Griforkfile(s) with this binary.
+func newForker(s *loaded, client *sshx.Client) *sshx.Forker {
+	main, override := s.script.Sources()
+	opts := sshx.ForkOptions{Grifork: s.script.Config.Grifork, Griforkfile: main.Content, Logger: s.logger}
+	if override != nil {
+		opts.Override = override.Content
+	}
+	return sshx.NewForker(client, opts)
+}
+
+// runGrifork runs the root of a grifork-mode run: its report covers every host.
+func runGrifork(e *env, s *loaded, tree *core.Tree, client *sshx.Client) *core.Report {
+	return core.RunGrifork(e.ctx, tree, s.script, newForker(s, client), core.GriforkOptions{
+		Printer: s.printer, Logger: s.logger, Secrets: s.script.Config.SSH.Secrets(),
+	})
+}
+
+// planGrifork is the grifork-mode dry run on rec (print it with
+// core.WriteGriforkPlan): every node's blocks run on the recorder, and each fork
+// is recorded with the command it would run.
+func planGrifork(e *env, s *loaded, tree *core.Tree, client *sshx.Client, rec *core.Recorder) *core.Report {
+	return core.PlanGrifork(e.ctx, tree, s.script, rec, newForker(s, client).PlanCmdline, core.GriforkOptions{Logger: s.logger})
+}
+
+// runOnRemote is grifork on a node of a grifork-mode run. Its standard output
+// carries only events (core.Event, JSON lines) for the parent: task output goes
+// into output events, and a done event ends a run that got going. A failure
+// before the run (a bad tree or Griforkfile) is a done event of task "grifork",
+// so the parent fails this node with the reason. It stops, as on SIGINT or
+// SIGTERM, when its standard input ends: the parent is gone.
+func runOnRemote(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("grifork "+onRemoteFlag, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	treePath := fs.String("tree", "", "the subtree of this node (JSON)")
+	var files fileFlags
+	fs.StringVar(&files.File, "f", "", "Griforkfile")
+	fs.StringVar(&files.OverrideBy, "o", "", "override Griforkfile")
+	if err := fs.Parse(args); err != nil {
+		return exitUsage
+	}
+	if *treePath == "" || files.File == "" || fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "grifork: usage: grifork %s --tree FILE -f FILE [-o FILE]\n", onRemoteFlag)
+		return exitUsage
+	}
+	b, err := os.ReadFile(*treePath)
+	if err != nil {
+		fmt.Fprintf(stderr, "grifork: %v\n", err)
+		return exitUsage
+	}
+	tree, err := core.UnmarshalTree(b)
+	if err != nil {
+		fmt.Fprintf(stderr, "grifork: %s: %v\n", *treePath, err)
+		return exitUsage
+	}
+	self := tree.Root
+	events := core.NewEventWriter(stdout)
+	fail := func(err error) int {
+		events.Emit(core.Event{Type: core.EventDone, NodeID: self.ID, Host: self.Name(),
+			Status: core.StatusFailed, Task: core.TaskFork, Err: core.OneLine(err.Error())})
+		return exitUsage
+	}
+
+	// A write to a parent that is gone must fail, not kill this process before
+	// it has stopped what it started.
+	signal.Ignore(syscall.SIGPIPE)
+	sigCtx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
+	defer stop()
+	ctx, cancel := context.WithCancelCause(sigCtx)
+	defer cancel(nil)
+	go func() {
+		io.Copy(io.Discard, stdin)
+		cancel(errors.New("parent grifork is gone"))
+	}()
+
+	out := events.OutputWriter(self, core.StreamConsole)
+	defer out.Close()
+	e := &env{ctx: ctx, stdin: nil, stdout: out, stderr: stderr}
+	s, err := loadScript(e, files, false)
+	if err != nil {
+		return fail(err)
+	}
+	defer s.close()
+	client, err := sshx.New(sshx.Options{SSH: s.script.Config.SSH, Printer: s.printer, Logger: s.logger})
+	if err != nil {
+		return fail(fmt.Errorf("ssh settings: %w", err))
+	}
+	defer client.Close()
+	s.exec.bind(client)
+
+	s.logger.Info("remote run start", "node", self.ID, "host", self.Name(), "hosts", len(tree.Nodes())-1)
+	report := core.RunGrifork(ctx, tree, s.script, newForker(s, client), core.GriforkOptions{
+		Remote: true, Events: events.Emit, Logger: s.logger, Secrets: s.script.Config.SSH.Secrets(),
+	})
+	s.logger.Info("remote run end", "ok", report.Count(core.StatusOK), "failed", report.Count(core.StatusFailed),
+		"skipped", report.Count(core.StatusSkipped))
+	switch {
+	case events.Err() != nil:
+		return exitFailed
+	case ctx.Err() != nil:
+		return exitInterrupted
+	}
+	return exitOK
+}

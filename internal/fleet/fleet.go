@@ -1,6 +1,6 @@
 // Package fleet starts a fleet of fake hosts on this machine for tests and the
 // demo: each host is a real OpenSSH sshd in its own network namespace (a veth on a
-// bridge, an address in 198.18.0.0/15), its own mount namespace (private /srv, /tmp
+// switch, an address in 198.18.0.0/15), its own mount namespace (private /srv, /tmp
 // and /root, so hosts share neither files nor the machine's dotfiles and ~/.ssh)
 // and its own UTS namespace (hostname). Processes are not isolated: a host's
 // processes are the ones in its network namespace (see Procs).
@@ -41,7 +41,7 @@ const (
 // Options configure a fleet. Only Hosts is required.
 type Options struct {
 	// Name is a short unique id (1-8 characters a-z, 0-9) that names the fleet's
-	// bridge, namespaces and state dir; default random. Starting a fleet with the
+	// namespaces, link and state dir; default random. Starting a fleet with the
 	// name of a dead one reclaims its leftovers first.
 	Name string
 	// Hosts is the number of hosts, 1 to MaxHosts.
@@ -127,10 +127,8 @@ func Start(ctx context.Context, opts Options) (_ *Fleet, err error) {
 	if err := f.writeFiles(); err != nil {
 		return nil, err
 	}
-	br := bridgeName(name)
-	if err := run(ctx, fmt.Sprintf("link add %s type bridge\naddr add %s/24 dev %s\nlink set %s up\n",
-		br, f.RootAddr(), br, br), "ip", "-batch", "-"); err != nil {
-		return nil, fmt.Errorf("fleet %s: bridge: %w", name, err)
+	if err := f.setupSwitch(ctx); err != nil {
+		return nil, err
 	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(8)
@@ -212,12 +210,32 @@ func (f *Fleet) writeFiles() error {
 func (h *host) hostKey() string { return filepath.Join(h.dir, "ssh_host_ed25519_key") }
 func (h *host) logFile() string { return filepath.Join(h.dir, "sshd.log") }
 
-// setupHost creates the host's namespace and link, its anchor process (which holds
-// the mount and UTS namespaces) and starts its sshd.
+// setupSwitch creates the fleet's switch: a bridge in a namespace of its own
+// (host 0), so that the machine's firewall (Docker's FORWARD policy DROP with
+// br_netfilter) never sees traffic between hosts, and one veth from the root
+// namespace to the bridge that carries RootAddr.
+func (f *Fleet) setupSwitch(ctx context.Context) error {
+	sw, up := nsName(f.name, 0), uplinkName(f.name)
+	if err := run(ctx, fmt.Sprintf("netns add %s\nlink add %s type veth peer name uplink netns %s\naddr add %s/24 dev %s\nlink set %s up\n",
+		sw, up, sw, f.RootAddr(), up, up), "ip", "-batch", "-"); err != nil {
+		return fmt.Errorf("fleet %s: switch: %w", f.name, err)
+	}
+	if err := run(ctx, "link add br0 type bridge\nlink set br0 up\nlink set uplink master br0 up\nlink set lo up\n",
+		"ip", "-n", sw, "-batch", "-"); err != nil {
+		return fmt.Errorf("fleet %s: switch: %w", f.name, err)
+	}
+	return nil
+}
+
+// setupHost creates the host's namespace and its link to the switch, its anchor
+// process (which holds the mount and UTS namespaces) and starts its sshd.
 func (f *Fleet) setupHost(ctx context.Context, h *host) error {
-	br := bridgeName(f.name)
-	if err := run(ctx, fmt.Sprintf("netns add %s\nlink add %s type veth peer name eth0 netns %s\nlink set %s master %s up\n",
-		h.ns, h.ns, h.ns, h.ns, br), "ip", "-batch", "-"); err != nil {
+	sw, port := nsName(f.name, 0), "h"+strconv.Itoa(h.idx)
+	if err := run(ctx, "", "ip", "netns", "add", h.ns); err != nil {
+		return fmt.Errorf("host %s: %w", h.addr, err)
+	}
+	if err := run(ctx, fmt.Sprintf("link add %s type veth peer name eth0 netns %s\nlink set %s master br0 up\n",
+		port, h.ns, port), "ip", "-n", sw, "-batch", "-"); err != nil {
 		return fmt.Errorf("host %s: %w", h.addr, err)
 	}
 	if err := run(ctx, fmt.Sprintf("addr add %s/24 dev eth0\nlink set eth0 up\nlink set lo up\n", h.addr),
@@ -229,8 +247,8 @@ func (f *Fleet) setupHost(ctx context.Context, h *host) error {
 		burst := max(128*1024, r*1000*1000/8/100)
 		args := []string{"qdisc", "add", "dev", "", "root", "tbf", "rate", strconv.Itoa(r) + "mbit",
 			"burst", strconv.Itoa(burst), "latency", "50ms"}
-		args[3] = h.ns
-		if err := run(ctx, "", append([]string{"tc"}, args...)...); err != nil {
+		args[3] = port
+		if err := run(ctx, "", append([]string{"tc", "-n", sw}, args...)...); err != nil {
 			return fmt.Errorf("host %s: %w", h.addr, err)
 		}
 		args[3] = "eth0"
@@ -363,7 +381,7 @@ func (f *Fleet) Close() error {
 // Name returns the fleet's name.
 func (f *Fleet) Name() string { return f.name }
 
-// RootAddr returns the root machine's address on the fleet's bridge: the source
+// RootAddr returns the root machine's address on the fleet's switch: the source
 // address of connections from the root to any host.
 func (f *Fleet) RootAddr() string { return subnetPrefix(f.subnet) + ".1" }
 

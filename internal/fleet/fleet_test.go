@@ -142,7 +142,7 @@ func TestFleet(t *testing.T) {
 
 	t.Run("links are shaped", func(t *testing.T) {
 		for _, argv := range [][]string{
-			{"tc", "qdisc", "show", "dev", nsName(f.Name(), 1)},
+			{"tc", "-n", nsName(f.Name(), 0), "qdisc", "show", "dev", "h1"},
 			{"tc", "-n", nsName(f.Name(), 1), "qdisc", "show", "dev", "eth0"},
 		} {
 			out, err := exec.Command(argv[0], argv[1:]...).CombinedOutput()
@@ -238,8 +238,8 @@ func TestCloseRemovesEverything(t *testing.T) {
 	t.Cleanup(func() { _ = f.Close() })
 	name := f.Name()
 	netns, links, dir := state(t, name)
-	if len(netns) != 2 || len(links) != 3 || !dir {
-		t.Fatalf("after Start: netns %v, links %v, state dir %v; want 2 netns, bridge + 2 veths, a dir", netns, links, dir)
+	if len(netns) != 3 || len(links) != 1 || !dir {
+		t.Fatalf("after Start: netns %v, links %v, state dir %v; want 3 netns (switch, 2 hosts), 1 link, a dir", netns, links, dir)
 	}
 	// A session process too: Close must stop what sshd started, not only sshd.
 	ctx, cancel := context.WithCancel(context.Background())
@@ -337,8 +337,8 @@ func TestReclaimAfterCrash(t *testing.T) {
 		fmt.Sscan(s, &p)
 		orphans = append(orphans, p)
 	}
-	if netns, _, _ := state(t, name); len(netns) != 2 {
-		t.Fatalf("the crashed fleet left netns %v, want 2 (else this test proves nothing)", netns)
+	if netns, _, _ := state(t, name); len(netns) != 3 {
+		t.Fatalf("the crashed fleet left netns %v, want 3 (else this test proves nothing)", netns)
 	}
 
 	f := StartT(t, Options{Name: name, Hosts: 1})
@@ -348,7 +348,8 @@ func TestReclaimAfterCrash(t *testing.T) {
 		}
 	}
 	netns, links, _ := state(t, name)
-	if !slices.Equal(netns, []string{nsName(name, 1)}) || len(links) != 2 {
+	slices.Sort(netns)
+	if !slices.Equal(netns, []string{nsName(name, 0), nsName(name, 1)}) || len(links) != 1 {
 		t.Errorf("after restart: netns %v, links %v; want only the new fleet's", netns, links)
 	}
 	if out, err := sshOut(t, "-F", f.SSHConfigFile(), f.Hosts()[0], "true"); err != nil {

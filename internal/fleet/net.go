@@ -18,8 +18,12 @@ import (
 
 const netnsDir = "/run/netns" // where `ip netns add` pins namespaces
 
+// nsName names host i's network namespace; namespace 0 is the fleet's switch.
 func nsName(fleet string, i int) string { return "gf-" + fleet + "-" + strconv.Itoa(i) }
-func bridgeName(fleet string) string    { return "gf-" + fleet }
+
+// uplinkName names the root namespace's only link to the fleet, the veth to the
+// switch that carries RootAddr.
+func uplinkName(fleet string) string { return "gf-" + fleet }
 
 // run runs a command on the root machine and returns an error carrying its output.
 func run(ctx context.Context, stdin string, argv ...string) error {

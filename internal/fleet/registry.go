@@ -29,8 +29,8 @@ const maxSubnet = 512
 
 var validName = regexp.MustCompile(`^[a-z0-9]{1,8}$`)
 
-// objName matches every netns and link a fleet creates: "gf-NAME" (bridge) and
-// "gf-NAME-I" (netns and root-side veth of host I). Link names are limited to 15
+// objName matches every netns and root-namespace link a fleet creates: "gf-NAME"
+// (the veth to its switch) and "gf-NAME-I" (netns of host I; 0 is the switch). Link names are limited to 15
 // characters, hence the short prefix and the 8-character name.
 var objName = regexp.MustCompile(`^gf-([a-z0-9]{1,8})(?:-[0-9]+)?$`)
 

@@ -101,7 +101,10 @@ func runOnRemote(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 
 	out := events.OutputWriter(self, core.StreamConsole)
 	defer out.Close()
-	e := &env{ctx: ctx, stdin: nil, stdout: out, stderr: stderr}
+	// The root loaded the same files and showed their warnings, and every
+	// failure here reaches it as an event: what would be logged to stderr would
+	// come out twice there. The log file, when set, still gets everything.
+	e := &env{ctx: ctx, stdin: nil, stdout: out, stderr: io.Discard}
 	s, err := loadScript(e, files, false)
 	if err != nil {
 		return fail(err)

@@ -116,7 +116,6 @@ func (c *Client) dial(ctx context.Context, t target) (*conn, error) {
 			return keyErr
 		},
 		HostKeyAlgorithms: c.keys.algorithms(addr, nc.RemoteAddr()),
-		Timeout:           c.opts.SSH.Timeout,
 	}
 	cc, chans, reqs, err := ssh.NewClientConn(nc, addr, cfg)
 	if !stop() {

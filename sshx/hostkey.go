@@ -17,27 +17,35 @@ import (
 	"golang.org/x/crypto/ssh/knownhosts"
 )
 
-// hostKeys verifies host keys against one known_hosts file. The file is read
-// anew for every connection, so keys accepted by "accept-new" (by this process
-// or another) count at once.
+// hostKeys verifies host keys against a known_hosts file (plus, as ssh does
+// when none is configured, the system-wide one). The files are read anew for
+// every connection, so keys accepted by "accept-new" (by this process or
+// another) count at once.
 type hostKeys struct {
-	path  string // expanded
-	shown string // as configured, for messages
-	mode  string // strict | accept-new | off
-	log   *slog.Logger
+	path   string   // expanded; "accept-new" appends here
+	shown  string   // as configured, for messages
+	system []string // read-only extra files
+	mode   string   // strict | accept-new | off
+	log    *slog.Logger
 
 	mu       sync.Mutex // serialises append-and-recheck within this process
 	warnOnce sync.Once
 }
 
-// lookup parses the known_hosts file; a missing file knows no host.
+// lookup parses the known_hosts files; missing files know no host.
 func (h *hostKeys) lookup() (ssh.HostKeyCallback, error) {
-	cb, err := knownhosts.New(h.path)
-	if errors.Is(err, os.ErrNotExist) {
+	var files []string
+	for _, f := range append([]string{h.path}, h.system...) {
+		if _, err := os.Stat(f); err == nil {
+			files = append(files, f)
+		}
+	}
+	if len(files) == 0 {
 		return func(string, net.Addr, ssh.PublicKey) error { return &knownhosts.KeyError{} }, nil
 	}
+	cb, err := knownhosts.New(files...)
 	if err != nil {
-		return nil, fmt.Errorf("known_hosts %s: %w", h.shown, err)
+		return nil, fmt.Errorf("known_hosts: %w", err)
 	}
 	return cb, nil
 }

@@ -56,8 +56,9 @@ func wrap(script, cmdline string) string {
 // Remote runs cmdline (already shell-quoted) on host with stdin at /dev/null.
 // Output goes line by line to the printer prefixed with the host; stdout is also
 // returned. A non-zero exit status, a death by signal or a lost session is a
-// *CommandError. Cancelling ctx signals the remote command, which kills its
-// process group, and closes the session.
+// *CommandError. Cancelling ctx kills the remote command's process group (see
+// the package comment); Remote then returns within about 2s with an error
+// wrapping ctx.Err().
 func (c *Client) Remote(ctx context.Context, host core.Host, cmdline string) (string, error) {
 	t, err := c.resolve(host)
 	if err != nil {

@@ -10,11 +10,15 @@
 // and id_rsa are tried only when none of these exist.
 //
 // Remote commands run without a pty (a pty mangles output). Each command is
-// wrapped in a small /bin/sh script that runs it in the user's login shell (as ssh
-// does) and, when grifork sends the "signal" request on cancellation (OpenSSH
-// >= 7.9 honours it) or when the session's channel goes away, kills the
-// command's whole process group (TERM, KILL 5s later), so nothing started by a
-// cancelled task keeps running on the host.
+// wrapped in a small /bin/sh script (so hosts need a POSIX /bin/sh) that runs it
+// in the user's login shell, as ssh does, and on cancellation kills the
+// command's whole process group (TERM, then KILL after 5s), so nothing started
+// by a cancelled task keeps running on the host. The wrapper learns of the
+// cancellation from the "signal" request (honoured by OpenSSH >= 7.9, but only
+// for logins that use privilege separation: not for root), and, for Remote,
+// from a watchdog that notices the session's channel close (also when the
+// connection is lost); Start, whose stdin belongs to the command, kills the
+// wrapper by PID from a second session on the same connection instead.
 package sshx
 
 import (
@@ -124,6 +128,9 @@ func New(opts Options) (*Client, error) {
 		return nil, fmt.Errorf("ssh: known_hosts: %w", err)
 	}
 	c.keys = &hostKeys{path: kh, shown: khShown, mode: mode, log: c.log}
+	if c.opts.SSH.KnownHosts == "" {
+		c.keys.system = []string{"/etc/ssh/ssh_known_hosts"}
+	}
 
 	if err := c.readConfig(); err != nil {
 		return nil, err

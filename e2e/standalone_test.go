@@ -9,13 +9,18 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/grifork/grifork/internal/fleet"
 )
 
-// fleetFile writes a Griforkfile for f's hosts with the fleet's SSH settings and body.
+// fileSeq gives every Griforkfile a test writes its own name, so subtests that
+// share a directory never overwrite each other's files.
+var fileSeq atomic.Int64
+
+// fleetFile writes a new Griforkfile in dir for hosts with the fleet's SSH settings and body.
 func fleetFile(t *testing.T, dir string, f *fleet.Fleet, hosts []string, branches int, body string) string {
 	t.Helper()
 	src := fmt.Sprintf(`branches(%d)
@@ -23,7 +28,7 @@ hosts %s
 ssh { user = "root", keys = { %q }, known_hosts = %q, timeout = 5 }
 %s
 `, branches, luaList(hosts), f.KeyFile(), f.KnownHostsFile(), body)
-	path := filepath.Join(dir, "Griforkfile.lua")
+	path := filepath.Join(dir, fmt.Sprintf("Griforkfile-%d.lua", fileSeq.Add(1)))
 	if err := os.WriteFile(path, []byte(src), 0o644); err != nil {
 		t.Fatal(err)
 	}

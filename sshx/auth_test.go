@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/grifork/grifork/core"
 	"golang.org/x/crypto/ssh"
+	"golang.org/x/crypto/ssh/agent"
 )
 
 func TestAuthKeys(t *testing.T) {
@@ -152,3 +154,44 @@ func TestSSHConfigFile(t *testing.T) {
 }
 
 func coreSSH(knownHosts string) core.SSHConfig { return core.SSHConfig{KnownHosts: knownHosts} }
+
+// Keys held by an ssh-agent (here an in-process keyring served on a socket)
+// authenticate without any key file.
+func TestAuthAgent(t *testing.T) {
+	t.Parallel()
+	s := startSSHD(t, sshdOpts{})
+	pem, err := os.ReadFile(s.UserKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := ssh.ParseRawPrivateKey(pem)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyring := agent.NewKeyring()
+	if err := keyring.Add(agent.AddedKey{PrivateKey: raw}); err != nil {
+		t.Fatal(err)
+	}
+	sock := filepath.Join(t.TempDir(), "agent.sock")
+	l, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	go func() {
+		for {
+			conn, err := l.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer conn.Close()
+				agent.ServeAgent(keyring, conn)
+			}()
+		}
+	}()
+	c, _ := newClient(t, s, func(o *Options) { o.SSH.Keys, o.Agent = nil, sock })
+	if got, err := c.Remote(context.Background(), local, "echo via agent"); err != nil || got != "via agent\n" {
+		t.Fatalf("Remote: %q, %v", got, err)
+	}
+}

@@ -1,0 +1,96 @@
+package main
+
+import (
+	"bytes"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/grifork/grifork/core"
+)
+
+// remoteRun writes a subtree and a Griforkfile and runs the --on-remote entry
+// on them, with a parent that stays connected until it has ended.
+func remoteRun(t *testing.T, griforkfile string) (code int, events []core.Event, stderr string) {
+	t.Helper()
+	dir := t.TempDir()
+	tr, err := core.BuildTree([]core.Host{{Name: "web1"}}, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := core.MarshalTree(tr.Subtree(tr.Root.Children[0]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	treePath, gf := filepath.Join(dir, "tree.json"), filepath.Join(dir, "Griforkfile.lua")
+	if err := os.WriteFile(treePath, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(gf, []byte(griforkfile), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	stdin, parent := io.Pipe()
+	defer parent.Close()
+	var out, errOut bytes.Buffer
+	code = runOnRemote([]string{"--tree", treePath, "-f", gf}, stdin, &out, &errOut)
+	err = core.ReadEvents(&out, tr.Root.Children[0], func(e core.Event) { events = append(events, e) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	return code, events, errOut.String()
+}
+
+func TestOnRemoteRunsNodeBlocks(t *testing.T) {
+	t.Parallel()
+	code, events, stderr := remoteRun(t, `mode "grifork"
+hosts { "web1" }
+prepare(function() print("prepare must not run on a node") end)
+prepare_remote(function() print("hello from prepare_remote") end)
+finish_remote(function() print("bye") end)
+`)
+	if code != exitOK {
+		t.Fatalf("exit %d, stderr %s", code, stderr)
+	}
+	var lines []string
+	for _, e := range events[:len(events)-1] {
+		if e.Type != core.EventOutput || e.Stream != core.StreamConsole || e.NodeID != "0.0-1.0" {
+			t.Errorf("unexpected event %+v", e)
+		}
+		lines = append(lines, e.Line)
+	}
+	if got := strings.Join(lines, "|"); !strings.Contains(got, "hello from prepare_remote") || !strings.Contains(got, "bye") ||
+		strings.Contains(got, "must not run") {
+		t.Errorf("output lines %q", lines)
+	}
+	last := events[len(events)-1]
+	if last.Type != core.EventDone || last.NodeID != "0.0-1.0" || last.Status != core.StatusOK {
+		t.Errorf("last event %+v, want done ok", last)
+	}
+}
+
+func TestOnRemoteBadGriforkfile(t *testing.T) {
+	t.Parallel()
+	code, events, _ := remoteRun(t, "mode \"grifork\"\nhosts { \"web1\" }\nbranches(\n")
+	if code != exitUsage {
+		t.Errorf("exit %d, want %d", code, exitUsage)
+	}
+	if len(events) != 1 {
+		t.Fatalf("events %+v, want one done event", events)
+	}
+	e := events[0]
+	if e.Type != core.EventDone || e.Status != core.StatusFailed || e.Task != core.TaskFork || !strings.Contains(e.Err, "Griforkfile.lua:") {
+		t.Errorf("event %+v, want a failed done naming the file and line", e)
+	}
+}
+
+func TestOnRemoteUsage(t *testing.T) {
+	t.Parallel()
+	for _, args := range [][]string{nil, {"--tree", "x"}, {"--tree", "/nonexistent", "-f", "x"}, {"--bogus"}} {
+		var errOut bytes.Buffer
+		if code := runOnRemote(args, strings.NewReader(""), io.Discard, &errOut); code != exitUsage || errOut.Len() == 0 {
+			t.Errorf("%q: exit %d, stderr %q; want %d and a message", args, code, errOut.String(), exitUsage)
+		}
+	}
+}

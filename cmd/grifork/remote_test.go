@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/grifork/grifork/core"
 )
@@ -92,5 +93,36 @@ func TestOnRemoteUsage(t *testing.T) {
 		if code := runOnRemote(args, strings.NewReader(""), io.Discard, &errOut); code != exitUsage || errOut.Len() == 0 {
 			t.Errorf("%q: exit %d, stderr %q; want %d and a message", args, code, errOut.String(), exitUsage)
 		}
+	}
+}
+
+// A node whose parent goes away (its standard input ends) stops what it runs.
+func TestOnRemoteStopsWhenParentIsGone(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	tr, err := core.BuildTree([]core.Host{{Name: "web1"}}, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := core.MarshalTree(tr.Subtree(tr.Root.Children[0]))
+	treePath, gf := filepath.Join(dir, "tree.json"), filepath.Join(dir, "Griforkfile.lua")
+	os.WriteFile(treePath, b, 0o600)
+	os.WriteFile(gf, []byte(`mode "grifork"
+hosts { "web1" }
+prepare_remote(function() sh("sleep", { "30" }) end)
+`), 0o600)
+	stdin, parent := io.Pipe()
+	time.AfterFunc(300*time.Millisecond, func() { parent.Close() })
+	start := time.Now()
+	var out bytes.Buffer
+	code := runOnRemote([]string{"--tree", treePath, "-f", gf}, stdin, &out, io.Discard)
+	if took := time.Since(start); took > 10*time.Second {
+		t.Errorf("took %v to stop after the parent left", took)
+	}
+	if code != exitInterrupted {
+		t.Errorf("exit %d, want %d", code, exitInterrupted)
+	}
+	if !strings.Contains(out.String(), `"type":"done"`) || !strings.Contains(out.String(), "prepare_remote") {
+		t.Errorf("output %s, want a done event with the prepare_remote failure", out.String())
 	}
 }

@@ -65,6 +65,8 @@ type Options struct {
 	MaxSessions int
 }
 
+var _ core.Exec = (*Client)(nil)
+
 // Client implements core.Exec over SSH. It is safe for concurrent use; Close
 // closes every connection it opened.
 type Client struct {

@@ -75,7 +75,8 @@ func WriteGriforkPlan(w io.Writer, t *Tree, cfg Config, rec *Recorder) error {
 			forks++
 		}
 	})
-	if _, err := fmt.Fprintf(w, "\nplan: mode %s, branches %d, %d %s, grifork runs on %d %s (dry run: nothing was executed)\n",
+	if _, err := fmt.Fprintf(w, "\nplan: mode %s, branches %d, %d %s, grifork runs on %d %s (dry run: nothing was executed)\n"+
+		"each node runs its own blocks: \"local:\" is on the node that runs the block\n",
 		Grifork, t.Branches, hosts, plural(hosts, "host", "hosts"), forks, plural(forks, "node", "nodes")); err != nil {
 		return err
 	}

@@ -162,6 +162,30 @@ func TestGriforkMode(t *testing.T) {
 		}
 	})
 
+	t.Run("dry run", func(t *testing.T) {
+		gf := fleetFile(t, dir, f, hosts, 3, griforkBody(app, ""))
+		r := runGrifork(t, dir, "-n", "-f", gf)
+		if r.code != 0 {
+			t.Fatalf("exit %d, want 0", r.code)
+		}
+		// Every fork is in the plan, under the edge that leads to its node.
+		for _, h := range forked {
+			if !strings.Contains(r.stdout, "fork "+h+": cd /tmp && exec ") {
+				t.Errorf("plan lacks the fork to %s:\n%s", h, r.stdout)
+			}
+		}
+		if !strings.Contains(r.stdout, "prepare_remote on "+forked[len(forked)-1]) {
+			t.Errorf("plan lacks the blocks of the deepest forked node:\n%s", r.stdout)
+		}
+		forEachHost(t, hosts, func(h string) error {
+			got, err := f.AcceptedConnections(h)
+			if err == nil && len(got) > 0 {
+				err = fmt.Errorf("the dry run connected: %v", got)
+			}
+			return err
+		})
+	})
+
 	var firstCache map[string]map[string]uint64
 	t.Run("propagate", func(t *testing.T) {
 		gf := fleetFile(t, dir, f, hosts, 3, griforkBody(app, ""))

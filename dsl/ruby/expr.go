@@ -624,14 +624,14 @@ func (p *parser) hashLit(c ctx) *expr {
 		p.skipNL()
 		if n := p.peek(); n.isOp("}") {
 			e.endLine = p.next().line
-			return e
+			return p.genericHash(e)
 		}
 		if !first {
 			p.expectOp(",")
 			p.skipNL()
 			if n := p.peek(); n.isOp("}") {
 				e.endLine = p.next().line
-				return e
+				return p.genericHash(e)
 			}
 		}
 		first = false

@@ -354,14 +354,18 @@ func (p *parser) parseArgList(c ctx, closer string) []*expr {
 			args = append(args, p.parseArgExpr(c))
 		}
 		if !p.peek().isOp(",") {
-			return args
+			break
 		}
 		p.next()
 		p.skipNL()
 		if closer != "" && p.peek().isOp(closer) {
-			return args
+			break
 		}
 	}
+	if h != nil {
+		*h = *p.genericHash(h) // its plain table text, for uses other than directives
+	}
+	return args
 }
 
 // hashKey consumes `key:`, `:key =>` or `'key' =>` and returns the key.

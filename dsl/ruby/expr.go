@@ -353,7 +353,12 @@ func (p *parser) index(c ctx, recv *expr, open token) *expr {
 	if err != nil {
 		p.unsupported(open.line, "indexing with [] (only array[literal integer >= 0] is supported)")
 	}
-	f := append(operand(recv), piece{0, "[" + strconv.Itoa(n+1) + "]"})
+	base := recv.f
+	if len(base) != 1 || !isLuaIdent(base[0].text) {
+		// only a name, a call or a parenthesised expression can be indexed in Lua
+		base = append(append(frag{{0, "("}}, base...), piece{0, ")"})
+	}
+	f := append(base, piece{0, "[" + strconv.Itoa(n+1) + "]"})
 	return &expr{f: f, t: recv.elem, line: recv.line, simple: true}
 }
 

@@ -49,7 +49,7 @@ type Options struct {
 	// Subnet picks the /24 inside 198.18.0.0/15 (1-511): 198.(18+S/256).(S%256).0/24.
 	// Zero picks a free one, starting from a hash of the name.
 	Subnet int
-	// RateMbit shapes each host's link (both directions) with tc tbf; 0 = none.
+	// RateMbit shapes each host's link and the root's (both directions) with tc tbf; 0 = none.
 	RateMbit int
 	// Logf receives progress messages; nil discards them.
 	Logf func(string, ...any)
@@ -224,7 +224,33 @@ func (f *Fleet) setupSwitch(ctx context.Context) error {
 		"ip", "-n", sw, "-batch", "-"); err != nil {
 		return fmt.Errorf("fleet %s: switch: %w", f.name, err)
 	}
+	// The root is one more server behind the switch: its link gets the same rate,
+	// so a root that feeds every host itself is held to one link's worth.
+	if err := f.shape(ctx, sw, "uplink", "", up); err != nil {
+		return fmt.Errorf("fleet %s: switch: %w", f.name, err)
+	}
 	return nil
+}
+
+// shape puts a tbf of Options.RateMbit on both ends of a veth: swPort in the switch
+// namespace (traffic toward the host) and hostLink in hostNS ("" = the root
+// namespace; traffic from the host). No-op without a rate.
+func (f *Fleet) shape(ctx context.Context, sw, swPort, hostNS, hostLink string) error {
+	r := f.opts.RateMbit
+	if r <= 0 {
+		return nil
+	}
+	// tbf stalls veth traffic with a burst below 64 KiB; allow 10 ms worth.
+	burst := max(128*1024, r*1000*1000/8/100)
+	tbf := []string{"root", "tbf", "rate", strconv.Itoa(r) + "mbit", "burst", strconv.Itoa(burst), "latency", "50ms"}
+	if err := run(ctx, "", append([]string{"tc", "-n", sw, "qdisc", "add", "dev", swPort}, tbf...)...); err != nil {
+		return err
+	}
+	argv := []string{"tc", "qdisc", "add", "dev", hostLink}
+	if hostNS != "" {
+		argv = []string{"tc", "-n", hostNS, "qdisc", "add", "dev", hostLink}
+	}
+	return run(ctx, "", append(argv, tbf...)...)
 }
 
 // setupHost creates the host's namespace and its link to the switch, its anchor
@@ -242,19 +268,8 @@ func (f *Fleet) setupHost(ctx context.Context, h *host) error {
 		"ip", "-n", h.ns, "-batch", "-"); err != nil {
 		return fmt.Errorf("host %s: %w", h.addr, err)
 	}
-	if r := f.opts.RateMbit; r > 0 {
-		// tbf stalls veth traffic with a burst below 64 KiB; allow 10 ms worth.
-		burst := max(128*1024, r*1000*1000/8/100)
-		args := []string{"qdisc", "add", "dev", "", "root", "tbf", "rate", strconv.Itoa(r) + "mbit",
-			"burst", strconv.Itoa(burst), "latency", "50ms"}
-		args[3] = port
-		if err := run(ctx, "", append([]string{"tc", "-n", sw}, args...)...); err != nil {
-			return fmt.Errorf("host %s: %w", h.addr, err)
-		}
-		args[3] = "eth0"
-		if err := run(ctx, "", append([]string{"tc", "-n", h.ns}, args...)...); err != nil {
-			return fmt.Errorf("host %s: %w", h.addr, err)
-		}
+	if err := f.shape(ctx, sw, port, h.ns, "eth0"); err != nil {
+		return fmt.Errorf("host %s: %w", h.addr, err)
 	}
 	if err := f.startAnchor(ctx, h); err != nil {
 		return err

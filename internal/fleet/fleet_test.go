@@ -248,7 +248,8 @@ func TestCloseRemovesEverything(t *testing.T) {
 	if err := sess.Start(); err != nil {
 		t.Fatal(err)
 	}
-	defer func() { _ = sess.Wait() }()
+	// The client may not notice its server vanish with the namespace: stop it first.
+	defer func() { cancel(); _ = sess.Wait() }()
 	var pids []int
 	deadline := time.Now().Add(10 * time.Second)
 	for !slices.ContainsFunc(pids, func(p int) bool { return strings.HasPrefix(cmdline(p), "sleep 300") }) {

@@ -20,6 +20,7 @@ lint:
 
 test: deps lint build
 	$(GO) test -race -timeout 12m $(PKGS)
+	$(GO) test -run '^$$' -fuzz FuzzConvert -fuzztime 20s ./dsl/ruby
 
 demo:
 	@scripts/demo.sh

@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -93,5 +94,23 @@ func TestRshWithRsync(t *testing.T) {
 		if err != nil || string(b) != body {
 			t.Errorf("%s: %q, %v", name, b, err)
 		}
+	}
+}
+
+// A dry-run builds the --rsh on a machine without the keys: Offline loads none.
+func TestOfflineNeedsNoKeys(t *testing.T) {
+	t.Parallel()
+	missing := filepath.Join(t.TempDir(), "no_such_key")
+	cfg := core.SSHConfig{User: "deploy", Keys: []string{missing}}
+	if _, err := New(Options{SSH: cfg, ConfigFile: "none", Agent: "none"}); err == nil {
+		t.Fatal("New with a missing key file: no error")
+	}
+	c, err := New(Options{SSH: cfg, ConfigFile: "none", Agent: "none", Offline: true})
+	if err != nil {
+		t.Fatalf("New offline: %v", err)
+	}
+	defer c.Close()
+	if rsh := c.Rsh(core.Host{Name: "web1"}); !strings.Contains(rsh, "-i "+missing) {
+		t.Errorf("Rsh = %q, want the configured key %s", rsh, missing)
 	}
 }

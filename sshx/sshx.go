@@ -58,6 +58,9 @@ type Options struct {
 	ConfigFile string
 	// Agent is the ssh-agent socket: $SSH_AUTH_SOCK when empty, "none" for none.
 	Agent string
+	// Offline checks the settings but loads no key and opens no agent: a dry-run
+	// needs only Rsh, and must work where the keys are not (a laptop, CI).
+	Offline bool
 	// Keepalive is the interval of keepalive@openssh.com requests (default 15s);
 	// a connection that misses 3 in a row is closed.
 	Keepalive time.Duration
@@ -137,15 +140,19 @@ func New(opts Options) (*Client, error) {
 	if err := c.readConfig(); err != nil {
 		return nil, err
 	}
+	c.ctx, c.cancel = context.WithCancel(context.Background())
+	if c.opts.Offline {
+		return c, nil
+	}
 	for _, k := range c.opts.SSH.Keys {
 		s, err := c.loadKey(k)
 		if err != nil {
+			c.cancel()
 			return nil, err
 		}
 		c.signers = append(c.signers, s)
 	}
 	c.openAgent()
-	c.ctx, c.cancel = context.WithCancel(context.Background())
 	return c, nil
 }
 

@@ -65,6 +65,11 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) (code int) {
 			code = exitFailed
 		}
 	}()
+	// The node protocol of grifork mode is not a user command: it bypasses the
+	// parser so that it stays out of --help.
+	if len(args) > 0 && args[0] == onRemoteFlag {
+		return runOnRemote(args[1:], stdin, stdout, stderr)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
@@ -95,10 +100,10 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) (code int) {
 		fmt.Fprintf(stderr, "grifork: %v\n", err)
 		var ee *exitError
 		switch {
+		case ctx.Err() != nil: // a run stopped by a signal fails too: the signal wins
+			return exitInterrupted
 		case errors.As(err, &ee):
 			return ee.code
-		case ctx.Err() != nil:
-			return exitInterrupted
 		default:
 			return exitFailed
 		}

@@ -19,12 +19,6 @@ import (
 // not a user command, so it bypasses the CLI parser and its help.
 const onRemoteFlag = "--on-remote"
 
-func init() {
-	if len(os.Args) > 1 && os.Args[1] == onRemoteFlag {
-		os.Exit(runOnRemote(os.Args[2:], os.Stdin, os.Stdout, os.Stderr))
-	}
-}
-
 // newForker returns the Forker that ships s's Griforkfile(s) with this binary.
 func newForker(s *loaded, client *sshx.Client) *sshx.Forker {
 	main, override := s.script.Sources()

@@ -48,7 +48,9 @@ func (c *runCmd) Run(e *env) error {
 	case core.Grifork:
 		report = runGrifork(e, s, tree, client)
 	default:
-		report = core.RunStandalone(e.ctx, tree, s.script, core.RunOptions{Barrier: !c.NoBarrier, Logger: s.logger})
+		report = core.RunStandalone(e.ctx, tree, s.script, core.RunOptions{
+			Barrier: !c.NoBarrier, Logger: s.logger, Secrets: s.script.Config.SSH.Secrets(),
+		})
 	}
 	fmt.Fprintln(e.stdout)
 	report.WriteSummary(e.stdout)
@@ -103,7 +105,14 @@ func loadScript(e *env, f fileFlags, dryRun bool) (*loaded, error) {
 	printer := core.NewPrinter(out, nil)
 	exec := &lateExec{}
 	// Until the log directive is read, warnings of the load go to stderr.
-	logger := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	// The console has no use for timestamps: the lines appear as things happen.
+	logger := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: slog.LevelWarn,
+		ReplaceAttr: func(groups []string, a slog.Attr) slog.Attr {
+			if len(groups) == 0 && a.Key == slog.TimeKey {
+				return slog.Attr{}
+			}
+			return a
+		}}))
 	script, err := dsl.Load(e.ctx, main, override, dsl.Options{Exec: exec, Printer: printer, Logger: logger})
 	if err != nil {
 		return nil, usageErr(err)
@@ -166,15 +175,23 @@ func readGriforkfile(e *env, path string, lookup bool) (dsl.Source, error) {
 
 // plan prints the dry-run: the tree and every command of every edge, touching no host.
 func (s *loaded) plan(e *env, tree *core.Tree) error {
-	client, err := sshx.New(sshx.Options{SSH: s.script.Config.SSH, Printer: s.printer, Logger: s.logger})
+	client, err := sshx.New(sshx.Options{SSH: s.script.Config.SSH, Logger: s.logger, Offline: true})
 	if err != nil {
 		return usageErr(fmt.Errorf("%s: ssh settings: %w", s.name, err))
 	}
 	defer client.Close()
-	rec := core.NewRecorder(client.Rsh, s.script.Config.SSH.Secrets())
+	cfg := s.script.Config
+	rec := core.NewRecorder(client.Rsh, cfg.SSH.Secrets())
 	s.exec.bind(rec)
-	report := planRun(e, s, tree)
-	core.WritePlan(e.stdout, tree, s.script.Config, rec)
+	var report *core.Report
+	if cfg.Mode == core.Grifork {
+		report = planGrifork(e, s, tree, client, rec)
+		core.WriteGriforkPlan(e.stdout, tree, cfg, rec)
+	} else {
+		// One task at a time, in schedule order, so the plan is deterministic.
+		report = core.RunStandalone(e.ctx, tree, s.script, core.RunOptions{Barrier: true, Concurrency: 1, Logger: s.logger})
+		core.WritePlan(e.stdout, tree, cfg, rec)
+	}
 	if s.printed.Len() > 0 {
 		fmt.Fprintf(e.stdout, "\noutput of the blocks (every command returned empty output):\n%s", s.printed)
 	}
@@ -182,10 +199,4 @@ func (s *loaded) plan(e *env, tree *core.Tree) error {
 		return &exitError{code: exitFailed, err: fmt.Errorf("dry-run: %s", report.Headline())}
 	}
 	return nil
-}
-
-// planRun runs the task closures on the recorder in schedule order, one at a time,
-// so the plan is deterministic.
-func planRun(e *env, s *loaded, tree *core.Tree) *core.Report {
-	return core.RunStandalone(e.ctx, tree, s.script, core.RunOptions{Barrier: true, Concurrency: 1, Logger: s.logger})
 }

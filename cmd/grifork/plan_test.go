@@ -1,0 +1,49 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+// binaryHash is the only part of a plan that changes with every build: the
+// self-shipped binary's name carries its SHA-256.
+var binaryHash = regexp.MustCompile(`grifork-[0-9a-f]{12}\b`)
+
+// TestExamplePlans dry-runs every example and compares the whole plan with
+// testdata/plan/<example>.golden (-update rewrites them).
+func TestExamplePlans(t *testing.T) {
+	t.Setenv("HOME", "/home/operator") // plans show ~ as written; nothing is read from here
+	examples, err := filepath.Glob("../../examples/Griforkfile.*.lua")
+	if err != nil || len(examples) < 3 {
+		t.Fatalf("examples: %v, %v", examples, err)
+	}
+	for _, ex := range examples {
+		name := strings.TrimSuffix(strings.TrimPrefix(filepath.Base(ex), "Griforkfile."), ".lua")
+		if name == "demo" {
+			continue // needs the demo fleet's environment; run by make demo
+		}
+		t.Run(name, func(t *testing.T) {
+			code, out, stderr := runMain(t, "-n", "-f", ex)
+			if code != 0 {
+				t.Fatalf("exit %d: %s", code, stderr)
+			}
+			out = binaryHash.ReplaceAllString(out, "grifork-HASH")
+			golden := filepath.Join("testdata", "plan", name+".golden")
+			if *update {
+				if err := os.WriteFile(golden, []byte(out), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err := os.ReadFile(golden)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if out != string(want) {
+				t.Errorf("plan of %s differs from %s (go test -update rewrites it):\n%s", ex, golden, out)
+			}
+		})
+	}
+}

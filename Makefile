@@ -19,7 +19,7 @@ lint:
 	  if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 
 test: deps lint build
-	$(GO) test -race -timeout 12m $(PKGS)
+	$(GO) test -race -count=1 -timeout 12m $(PKGS)
 	$(GO) test -run '^$$' -fuzz FuzzConvert -fuzztime 20s ./dsl/ruby
 
 demo:

@@ -186,6 +186,10 @@ func (c *Client) keepalive(cn *conn, t target) {
 	}
 }
 
+// sessionRetries bounds the retries of a session that sshd refused for lack of
+// a free slot (about 5 s in all).
+const sessionRetries = 14
+
 // session opens a session on t's connection within the session bound; a
 // connection found dead is replaced once. release must be called when done.
 func (c *Client) session(ctx context.Context, t target) (sess *ssh.Session, release func(), err error) {
@@ -209,6 +213,17 @@ func (c *Client) session(ctx context.Context, t target) (sess *ssh.Session, rele
 			cn.client.Close()
 			<-cn.done
 			continue
+		}
+		// sshd refuses a session while it still counts one the client has already
+		// closed (its MaxSessions bookkeeping lags under load): wait and retry.
+		var oce *ssh.OpenChannelError
+		if errors.As(err, &oce) && oce.Reason == ssh.ConnectionFailed && attempt < sessionRetries {
+			select {
+			case <-time.After(time.Duration(attempt+1) * 50 * time.Millisecond):
+				continue
+			case <-ctx.Done():
+				return nil, nil, fmt.Errorf("host %s: waiting for a free session: %w", t.display, ctx.Err())
+			}
 		}
 		return nil, nil, fmt.Errorf("host %s: open ssh session: %w", t.display, err)
 	}

@@ -24,18 +24,28 @@ type CommandError struct {
 	Command    string
 	ExitStatus int    // -1 when the command reported no status
 	Signal     string // e.g. "TERM" when the remote command was killed by a signal
+	Stderr     string // the last line the command wrote to stderr, redacted: usually the reason
 	Err        error
 }
 
 func (e *CommandError) Error() string {
 	switch {
 	case e.Signal != "":
-		return fmt.Sprintf("%s: command %s: killed by signal %s", e.Host, e.Command, e.Signal)
+		return fmt.Sprintf("%s: command %s: killed by signal %s%s", e.Host, e.Command, e.Signal, stderrTail(e.Stderr))
 	case e.ExitStatus >= 0:
-		return fmt.Sprintf("%s: command %s: exit status %d", e.Host, e.Command, e.ExitStatus)
+		return fmt.Sprintf("%s: command %s: exit status %d%s", e.Host, e.Command, e.ExitStatus, stderrTail(e.Stderr))
 	default:
-		return fmt.Sprintf("%s: command %s: %v", e.Host, e.Command, e.Err)
+		return fmt.Sprintf("%s: command %s: %v%s", e.Host, e.Command, e.Err, stderrTail(e.Stderr))
 	}
 }
 
 func (e *CommandError) Unwrap() error { return e.Err }
+
+// withStderr records the last stderr line of a failed command in its error.
+func (c *Client) withStderr(err error, tail *tailWriter) error {
+	var ce *CommandError
+	if errors.As(err, &ce) {
+		ce.Stderr = c.redact(tail.last())
+	}
+	return err
+}

@@ -27,12 +27,14 @@ func prefix(ctx context.Context) string {
 	return core.RootHost
 }
 
-// writers returns the line-printing writers for one command's stdout and stderr.
-func (c *Client) writers(prefix string) (stdout, stderr io.WriteCloser) {
-	if c.opts.Printer == nil {
-		return nopCloser{io.Discard}, nopCloser{io.Discard}
+// writers returns the line-printing writers for one command's stdout and
+// stderr; the stderr one remembers its last line for the command's error.
+func (c *Client) writers(prefix string) (stdout io.WriteCloser, stderr *tailWriter) {
+	p := c.opts.Printer
+	if p == nil {
+		return nopCloser{io.Discard}, &tailWriter{emit: func(string) {}}
 	}
-	return c.opts.Printer.Writer(prefix), c.opts.Printer.Writer(prefix)
+	return p.Writer(prefix), &tailWriter{emit: func(line string) { p.Line(prefix, line) }}
 }
 
 type nopCloser struct{ io.Writer }
@@ -90,7 +92,7 @@ func (c *Client) Local(ctx context.Context, argv []string) (string, error) {
 				ce.ExitStatus = ee.ExitCode()
 			}
 		}
-		return out.String(), ce
+		return out.String(), c.withStderr(ce, ew)
 	}
 	return out.String(), nil
 }

@@ -47,7 +47,7 @@ func TestLocal(t *testing.T) {
 			[]string{"printf", "%s\n", "a b", "$(x)"}, "a b\n$(x)\n", "deploy@web1 | a b\ndeploy@web1 | $(x)\n", 0},
 		{"node task prefixes src", core.WithEdge(context.Background(), core.Edge{Block: core.BlockPrepare, Src: root}),
 			[]string{"echo", "prep"}, "prep\n", "localhost | prep\n", 0},
-		{"exit status", context.Background(), []string{"sh", "-c", "echo partial; exit 4"}, "partial\n", "localhost | partial\n", 4},
+		{"exit status", context.Background(), []string{"sh", "-c", "echo partial; echo why >&2; exit 4"}, "partial\n", "localhost | partial\nlocalhost | why\n", 4},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -67,6 +67,8 @@ func TestLocal(t *testing.T) {
 				t.Errorf("err = %#v, want CommandError with status %d on localhost", err, tc.wantStatus)
 			case tc.wantStatus != 0 && ce.Command != core.ShellJoin(tc.argv):
 				t.Errorf("command = %q, want %q", ce.Command, core.ShellJoin(tc.argv))
+			case tc.wantStatus != 0 && (ce.Stderr != "why" || !strings.HasSuffix(err.Error(), ": why")):
+				t.Errorf("err = %q (Stderr %q), want the last stderr line \"why\" in it", err, ce.Stderr)
 			}
 		})
 	}

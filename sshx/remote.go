@@ -69,7 +69,7 @@ func (c *Client) Remote(ctx context.Context, host core.Host, cmdline string) (st
 	err = c.run(ctx, t, cmdline, nil, io.MultiWriter(&out, ow), ew)
 	ow.Close()
 	ew.Close()
-	return out.String(), err
+	return out.String(), c.withStderr(err, ew)
 }
 
 // Start runs cmdline on host with raw streams (nothing printed) and waits for it

@@ -48,6 +48,11 @@ func TestRemoteExitStatus(t *testing.T) {
 	if want := "127.0.0.1: command echo failing; exit 3: exit status 3"; err.Error() != want {
 		t.Errorf("error = %q, want %q", err, want)
 	}
+	// The last line on stderr says why: it goes into the error.
+	_, err = c.Remote(context.Background(), local, "echo first >&2; echo 'disk full' >&2; echo >&2; exit 2")
+	if want := "127.0.0.1: command echo first >&2; echo 'disk full' >&2; echo >&2; exit 2: exit status 2: disk full"; err == nil || err.Error() != want {
+		t.Errorf("error = %v, want %q", err, want)
+	}
 	// A command killed by a signal that is not ours is an error too.
 	_, err = c.Remote(context.Background(), local, "kill -KILL $$")
 	if !errors.As(err, &ce) || ce.ExitStatus != 137 {

@@ -1,11 +1,9 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -302,22 +300,7 @@ remote(function(src, dst)
   sh("sleep 300")
 end)
 `, griforkTmp))
-		cmd := exec.Command(griforkBin, "-f", gf)
-		cmd.Dir = dir
-		cmd.Env = append(os.Environ(), "HOME="+dir)
-		var out bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &out, &out
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		exited := make(chan error, 1)
-		go func() { exited <- cmd.Wait() }()
-		t.Cleanup(func() {
-			if cmd.ProcessState == nil {
-				cmd.Process.Kill()
-				<-exited
-			}
-		})
+		run := startGrifork(t, dir, "-f", gf)
 		// Wait until every depth-1 host runs its slow tasks.
 		deadline := time.Now().Add(time.Minute)
 		for _, n := range tree.Root.Children {
@@ -336,23 +319,13 @@ end)
 					break
 				}
 				if time.Now().After(deadline) {
-					t.Fatalf("%s never ran its slow tasks; output:\n%s", n.Host.Name, out.String())
+					t.Fatalf("%s never ran its slow tasks; output:\n%s", n.Host.Name, run.out.String())
 				}
 				time.Sleep(100 * time.Millisecond)
 			}
 		}
-		start := time.Now()
-		if err := cmd.Process.Signal(os.Interrupt); err != nil {
-			t.Fatal(err)
-		}
-		select {
-		case <-exited:
-		case <-time.After(15 * time.Second):
-			t.Fatalf("grifork still running 15s after SIGINT; output:\n%s", out.String())
-		}
-		took := time.Since(start)
-		t.Logf("exited %v after SIGINT with %v; output:\n%s", took, cmd.ProcessState, out.String())
-		if code := cmd.ProcessState.ExitCode(); code != 130 {
+		code, took := run.interrupt(t, 15*time.Second)
+		if code != 130 {
 			t.Errorf("exit code %d, want 130", code)
 		}
 		if took > 8*time.Second {

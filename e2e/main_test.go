@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -76,4 +77,70 @@ func luaList(items []string) string {
 		q[i] = fmt.Sprintf("%q", s)
 	}
 	return "{ " + strings.Join(q, ", ") + " }"
+}
+
+// lockedBuffer collects a background process's output; safe to read while it runs.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// background is a grifork run that a test signals while it runs.
+type background struct {
+	cmd    *exec.Cmd
+	out    lockedBuffer // stdout and stderr
+	exited chan struct{}
+}
+
+// startGrifork starts the binary in dir; the test's cleanup kills it by PID if
+// it is still running.
+func startGrifork(t *testing.T, dir string, args ...string) *background {
+	t.Helper()
+	b := &background{cmd: exec.Command(griforkBin, args...), exited: make(chan struct{})}
+	b.cmd.Dir = dir
+	b.cmd.Env = append(os.Environ(), "HOME="+dir)
+	b.cmd.Stdout, b.cmd.Stderr = &b.out, &b.out
+	if err := b.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { b.cmd.Wait(); close(b.exited) }()
+	t.Cleanup(func() {
+		select {
+		case <-b.exited:
+		default:
+			b.cmd.Process.Kill()
+			<-b.exited
+		}
+	})
+	return b
+}
+
+// interrupt sends SIGINT and waits up to within for the exit; it returns the
+// exit code and how long the stop took.
+func (b *background) interrupt(t *testing.T, within time.Duration) (int, time.Duration) {
+	t.Helper()
+	start := time.Now()
+	if err := b.cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-b.exited:
+	case <-time.After(within):
+		t.Fatalf("grifork still running %v after SIGINT; output:\n%s", within, b.out.String())
+	}
+	took := time.Since(start)
+	t.Logf("exited %v after SIGINT with %v; output:\n%s", took, b.cmd.ProcessState, b.out.String())
+	return b.cmd.ProcessState.ExitCode(), took
 }

@@ -201,6 +201,49 @@ end)`, weird)
 		}
 	})
 
+	t.Run("interrupt stops remote commands", func(t *testing.T) {
+		slow := hosts[3:6]
+		gf := fleetFile(t, dir, f, slow, 3, `locally(function(src, dst) ssh(dst, "sleep", { "300" }) end)`)
+		run := startGrifork(t, dir, "-f", gf)
+		sleeping := func(h string) bool {
+			procs, err := f.Procs(h)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, p := range procs {
+				if strings.HasPrefix(p.Cmdline, "sleep 300") {
+					return true
+				}
+			}
+			return false
+		}
+		deadline := time.Now().Add(time.Minute)
+		for _, h := range slow {
+			for !sleeping(h) {
+				if time.Now().After(deadline) {
+					t.Fatalf("%s never started its command; output:\n%s", h, run.out.String())
+				}
+				time.Sleep(50 * time.Millisecond)
+			}
+		}
+		code, took := run.interrupt(t, 15*time.Second)
+		if code != 130 {
+			t.Errorf("exit code %d, want 130", code)
+		}
+		if took > 5*time.Second {
+			t.Errorf("took %v to stop, want a few seconds", took)
+		}
+		deadline = time.Now().Add(5 * time.Second)
+		for _, h := range slow {
+			for sleeping(h) {
+				if time.Now().After(deadline) {
+					t.Fatalf("%s: the remote command survived Ctrl-C", h)
+				}
+				time.Sleep(100 * time.Millisecond)
+			}
+		}
+	})
+
 	t.Run("dead host fails with its subtree skipped", func(t *testing.T) {
 		// hosts[1] is in generation 1 with children hosts[6..8] (branches 3).
 		dead := hosts[1]

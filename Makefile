@@ -25,5 +25,10 @@ test: deps lint build
 demo:
 	@scripts/demo.sh
 
+# Benchmarks, reported as ratios to a baseline of the same run (see "Benchmarks"
+# in the README). The fleet ones need root: they skip without it (fail with CI=true).
+bench:
+	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 20m ./bench
+
 clean:
 	rm -rf bin

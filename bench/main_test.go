@@ -1,0 +1,94 @@
+// Package bench measures grifork against the ways people copy a tree to a fleet
+// without it. BenchmarkPropagate drives the real binary, and plain ssh + rsync,
+// on a fleet of real sshd hosts whose links are shaped (internal/fleet; needs
+// root) and reports each scenario as a ratio to a baseline of the same run and to
+// the physical bound. BenchmarkScheduler is pure CPU and needs no privileges.
+// `make bench` runs both and prints a table of each.
+package bench
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// griforkBin is the binary under test, built once when benchmarks run.
+var griforkBin string
+
+func TestMain(m *testing.M) {
+	os.Exit(buildAndRun(m))
+}
+
+func buildAndRun(m *testing.M) int {
+	flag.Parse()
+	// Only benchmarks use the binary: a plain `go test ./...` does not build it.
+	if f := flag.Lookup("test.bench"); f == nil || f.Value.String() == "" {
+		return m.Run()
+	}
+	dir, err := os.MkdirTemp("", "grifork-bench-bin-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	griforkBin = filepath.Join(dir, "grifork")
+	build := exec.Command("go", "build", "-trimpath", "-o", griforkBin, "github.com/grifork/grifork/cmd/grifork")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "building grifork: %v\n%s", err, out)
+		return 1
+	}
+	return m.Run()
+}
+
+// table is the summary a benchmark prints after its sub-benchmarks: one row per
+// scenario, in the order they first ran.
+type table struct {
+	title  string
+	header []string
+	rows   [][]string
+}
+
+// add records a scenario's row (cells[0] names it). The testing package calls a
+// sub-benchmark again with a larger b.N until -benchtime is reached: the last
+// call replaces the row of the earlier ones.
+func (t *table) add(cells ...string) {
+	for i, r := range t.rows {
+		if r[0] == cells[0] {
+			t.rows[i] = cells
+			return
+		}
+	}
+	t.rows = append(t.rows, cells)
+}
+
+// print writes the table to standard output, where `make bench` shows it after
+// the benchmark's lines: names left-aligned, figures right-aligned.
+func (t *table) print() {
+	if len(t.rows) == 0 {
+		return
+	}
+	width := make([]int, len(t.header))
+	for _, r := range append([][]string{t.header}, t.rows...) {
+		for i, c := range r {
+			width[i] = max(width[i], len(c))
+		}
+	}
+	var sb strings.Builder
+	fmt.Fprintf(&sb, "\n%s\n", t.title)
+	for _, r := range append([][]string{t.header}, t.rows...) {
+		for i, c := range r {
+			if i == 0 {
+				fmt.Fprintf(&sb, "  %-*s", width[i], c)
+			} else {
+				fmt.Fprintf(&sb, "  %*s", width[i], c)
+			}
+		}
+		sb.WriteString("\n")
+	}
+	fmt.Println(sb.String())
+}

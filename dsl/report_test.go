@@ -78,3 +78,32 @@ finish(function() print("finish") end)
 		t.Errorf("output:\n%s\nwant:\n%s", got, want)
 	}
 }
+
+// The commands of finish belong to the edge the scheduler runs it under (the
+// root), as prepare's do: the dry-run plan lists them, and errors name the node.
+func TestFinishKeepsItsNode(t *testing.T) {
+	t.Parallel()
+	rec := core.NewRecorder(nil, nil)
+	src := `
+hosts { "web1" }
+finish(function(report) sh("echo", { "done" }) ; sh("false", {}) end)
+`
+	s, err := Load(context.Background(), Source{Name: "Griforkfile.lua", Content: []byte(src)}, nil,
+		Options{Exec: rec, Printer: core.NewPrinter(&syncBuffer{}, nil)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Close)
+	tree, err := core.BuildTree(s.Config.Hosts, s.Config.Branches)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := core.Edge{Block: core.BlockFinish, Src: tree.Root}
+	if err := s.Finish(core.WithEdge(context.Background(), e), core.NewReport(core.Standalone, tree)); err != nil {
+		t.Fatal(err)
+	}
+	steps := rec.Steps(e)
+	if len(steps) != 2 || steps[0].String() != "local: echo done" {
+		t.Errorf("steps recorded under finish on the root: %v", steps)
+	}
+}

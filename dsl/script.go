@@ -326,7 +326,10 @@ func (s *Script) Finish(ctx context.Context, r *core.Report) error {
 	if !s.Defined(core.BlockFinish) {
 		return nil
 	}
-	return s.runTask(ctx, core.Edge{Block: core.BlockFinish}, func(L *lua.LState) []lua.LValue {
+	// Keep the node the caller runs finish on (ctx's edge): commands the block
+	// runs are recorded and prefixed under it, like those of prepare.
+	e, _ := core.EdgeFrom(ctx)
+	return s.runTask(ctx, core.Edge{Block: core.BlockFinish, Src: e.Src}, func(L *lua.LState) []lua.LValue {
 		return []lua.LValue{reportTable(L, r)}
 	})
 }

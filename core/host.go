@@ -64,6 +64,11 @@ func ParseHost(s string) (Host, error) {
 	if strings.ContainsAny(h.Name, " \t/\\'\"`$;&|<>(){}*?!") {
 		return h, fmt.Errorf("host %q: invalid character in host name", s)
 	}
+	// ssh and rsync would read a leading "-" of "host" or "user@host" as an
+	// option (-oProxyCommand=... runs a command): data must stay data.
+	if strings.HasPrefix(h.Name, "-") || strings.HasPrefix(h.User, "-") {
+		return h, fmt.Errorf("host %q: a host name or user must not start with \"-\"", s)
+	}
 	return h, nil
 }
 

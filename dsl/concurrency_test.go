@@ -223,3 +223,14 @@ func TestClose(t *testing.T) {
 	}
 	h.script.Close() // idempotent
 }
+
+// A sleep longer than a Duration can hold waits until cancelled, not at all.
+func TestSleepHuge(t *testing.T) {
+	t.Parallel()
+	h := load(t, `hosts { "web1" } locally(function() sleep(1e300) end)`, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	if err := h.run2(ctx, "web1"); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("sleep(1e300) returned %v before it was cancelled", err)
+	}
+}

@@ -255,7 +255,12 @@ func (s *Script) sleep(L *lua.LState, t *task) (op, error) {
 	if !ok || n < 0 || math.IsNaN(float64(n)) || math.IsInf(float64(n), 0) {
 		return nil, fmt.Errorf("it takes a number of seconds >= 0, got %s", describe(L.Get(1)))
 	}
-	d := time.Duration(float64(n) * float64(time.Second))
+	// A float beyond the int64 range converts to a negative Duration, which would
+	// not wait at all: wait "forever" (until cancelled) instead.
+	d := time.Duration(math.MaxInt64)
+	if ns := float64(n) * float64(time.Second); ns < float64(math.MaxInt64) {
+		d = time.Duration(ns)
+	}
 	return func(ctx context.Context) (string, error) {
 		timer := time.NewTimer(d)
 		defer timer.Stop()

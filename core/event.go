@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strings"
 	"sync"
 	"time"
 )
@@ -114,40 +113,9 @@ func (ew *EventWriter) Err() error {
 // output event of node n on stream; Close flushes a last unterminated line. A
 // remote grifork points its Printer at one, so task output reaches the root.
 func (ew *EventWriter) OutputWriter(n *Node, stream string) io.WriteCloser {
-	return &eventLineWriter{emit: func(line string) {
+	return NewLineWriter(func(line string) {
 		ew.Emit(Event{Type: EventOutput, NodeID: n.ID, Host: n.Name(), Line: line, Stream: stream})
-	}}
-}
-
-type eventLineWriter struct {
-	mu   sync.Mutex
-	emit func(string)
-	buf  []byte
-}
-
-func (lw *eventLineWriter) Write(b []byte) (int, error) {
-	lw.mu.Lock()
-	defer lw.mu.Unlock()
-	lw.buf = append(lw.buf, b...)
-	for {
-		i := bytes.IndexByte(lw.buf, '\n')
-		if i < 0 {
-			break
-		}
-		lw.emit(strings.TrimRight(string(lw.buf[:i]), "\r"))
-		lw.buf = lw.buf[i+1:]
-	}
-	return len(b), nil
-}
-
-func (lw *eventLineWriter) Close() error {
-	lw.mu.Lock()
-	defer lw.mu.Unlock()
-	if len(lw.buf) > 0 {
-		lw.emit(string(lw.buf))
-		lw.buf = nil
-	}
-	return nil
+	})
 }
 
 // maxEventLine bounds one event line; task output lines longer than that are

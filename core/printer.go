@@ -53,33 +53,45 @@ func (p *Printer) Line(prefix, line string) {
 }
 
 // Writer returns a writer that prints each complete line with prefix; Close
-// flushes a last line without a newline. Each Writer is for one stream.
-func (p *Printer) Writer(prefix string) io.WriteCloser {
-	return &lineWriter{p: p, prefix: prefix}
+// flushes a last line without a newline.
+func (p *Printer) Writer(prefix string) *LineWriter {
+	return NewLineWriter(func(line string) { p.Line(prefix, line) })
 }
 
-type lineWriter struct {
-	p      *Printer
-	prefix string
-	buf    []byte
+// LineWriter calls emit with every complete line written to it, without its
+// line ending; Close emits a last line that has no newline. It is safe for
+// concurrent use (emit is called under its lock), but it is meant for one
+// stream: lines written by several writers at once would mix.
+type LineWriter struct {
+	mu   sync.Mutex
+	emit func(string)
+	buf  []byte
 }
 
-func (lw *lineWriter) Write(b []byte) (int, error) {
+// NewLineWriter returns a LineWriter that calls emit.
+func NewLineWriter(emit func(line string)) *LineWriter { return &LineWriter{emit: emit} }
+
+func (lw *LineWriter) Write(b []byte) (int, error) {
+	lw.mu.Lock()
+	defer lw.mu.Unlock()
 	lw.buf = append(lw.buf, b...)
 	for {
 		i := bytes.IndexByte(lw.buf, '\n')
 		if i < 0 {
 			break
 		}
-		lw.p.Line(lw.prefix, string(lw.buf[:i]))
+		lw.emit(strings.TrimRight(string(lw.buf[:i]), "\r"))
 		lw.buf = lw.buf[i+1:]
 	}
 	return len(b), nil
 }
 
-func (lw *lineWriter) Close() error {
+// Close emits what is left after the last newline, if anything.
+func (lw *LineWriter) Close() error {
+	lw.mu.Lock()
+	defer lw.mu.Unlock()
 	if len(lw.buf) > 0 {
-		lw.p.Line(lw.prefix, string(lw.buf))
+		lw.emit(strings.TrimRight(string(lw.buf), "\r"))
 		lw.buf = nil
 	}
 	return nil

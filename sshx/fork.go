@@ -407,9 +407,9 @@ func (f *Forker) run(ctx context.Context, host core.Host, child *core.Node, cmdl
 		defer mu.Unlock()
 		events(ev)
 	}
-	stderr := &tailWriter{emit: func(line string) {
+	stderr := newTailWriter(func(line string) {
 		deliver(core.Event{Type: core.EventOutput, NodeID: child.ID, Host: child.Name(), Line: line, Stream: "stderr"})
-	}}
+	})
 	outR, outW := io.Pipe()
 	read := make(chan error, 1)
 	go func() {

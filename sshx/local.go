@@ -32,9 +32,9 @@ func prefix(ctx context.Context) string {
 func (c *Client) writers(prefix string) (stdout io.WriteCloser, stderr *tailWriter) {
 	p := c.opts.Printer
 	if p == nil {
-		return nopCloser{io.Discard}, &tailWriter{emit: func(string) {}}
+		return nopCloser{io.Discard}, newTailWriter(func(string) {})
 	}
-	return p.Writer(prefix), &tailWriter{emit: func(line string) { p.Line(prefix, line) }}
+	return p.Writer(prefix), newTailWriter(func(line string) { p.Line(prefix, line) })
 }
 
 type nopCloser struct{ io.Writer }

@@ -1,9 +1,10 @@
 package sshx
 
 import (
-	"bytes"
 	"strings"
 	"sync"
+
+	"github.com/grifork/grifork/core"
 )
 
 // stderrTail formats the last line a command wrote to stderr for an error.
@@ -18,46 +19,25 @@ func stderrTail(s string) string {
 	return ": " + s
 }
 
-// tailWriter emits every line written to it and remembers the last one.
+// tailWriter emits every line written to it and remembers the last one that
+// is not blank.
 type tailWriter struct {
+	*core.LineWriter
 	mu   sync.Mutex
-	emit func(string)
-	buf  []byte
 	tail string
 }
 
-func (w *tailWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.buf = append(w.buf, p...)
-	for {
-		i := bytes.IndexByte(w.buf, '\n')
-		if i < 0 {
-			break
+func newTailWriter(emit func(string)) *tailWriter {
+	w := &tailWriter{}
+	w.LineWriter = core.NewLineWriter(func(s string) {
+		if strings.TrimSpace(s) != "" {
+			w.mu.Lock()
+			w.tail = s
+			w.mu.Unlock()
 		}
-		w.line(string(w.buf[:i]))
-		w.buf = w.buf[i+1:]
-	}
-	return len(p), nil
-}
-
-func (w *tailWriter) line(s string) {
-	s = strings.TrimRight(s, "\r")
-	if strings.TrimSpace(s) != "" {
-		w.tail = s
-	}
-	w.emit(s)
-}
-
-// Close emits a last line without a newline.
-func (w *tailWriter) Close() error {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if len(w.buf) > 0 {
-		w.line(string(w.buf))
-		w.buf = nil
-	}
-	return nil
+		emit(s)
+	})
+	return w
 }
 
 func (w *tailWriter) last() string {

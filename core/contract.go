@@ -89,6 +89,15 @@ const (
 	BlockFinish        Block = "finish"
 )
 
+// edgeBlock is the block that brings n its copy: locally from the root (level 0,
+// also in a grifork-mode subtree), remote from any other parent.
+func edgeBlock(n *Node) Block {
+	if n.Level == 1 {
+		return BlockLocally
+	}
+	return BlockRemote
+}
+
 // Edge is one task invocation: a block run for the pair (Src, Dst). For prepare,
 // finish, prepare_remote and finish_remote Dst is nil and Src is the node running it.
 type Edge struct {

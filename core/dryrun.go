@@ -119,11 +119,7 @@ func PlanEdges(t *Tree) []Edge {
 	edges := []Edge{{Block: BlockPrepare, Src: t.Root}}
 	for _, gen := range t.Generations() {
 		for _, n := range gen {
-			b := BlockRemote
-			if n.Parent == t.Root {
-				b = BlockLocally
-			}
-			edges = append(edges, Edge{Block: b, Src: n.Parent, Dst: n})
+			edges = append(edges, Edge{Block: edgeBlock(n), Src: n.Parent, Dst: n})
 		}
 	}
 	return append(edges, Edge{Block: BlockFinish, Src: t.Root})

@@ -316,12 +316,3 @@ func (g *griforkRun) skip(n *Node, why string) {
 func (g *griforkRun) oneLine(err error) string {
 	return Redact(OneLine(err.Error()), g.opts.Secrets)
 }
-
-// edgeBlock is the block that brings n its copy: locally from the root, remote
-// from any other parent.
-func edgeBlock(n *Node) Block {
-	if n.Level == 1 {
-		return BlockLocally
-	}
-	return BlockRemote
-}

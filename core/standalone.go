@@ -202,20 +202,12 @@ func (s *standalone) release(n *Node) {
 
 func (s *standalone) enqueue(n *Node) {
 	s.state[n] = nodeReady
-	b := BlockRemote
-	if n.Parent == s.t.Root {
-		b = BlockLocally
-	}
-	s.ready = append(s.ready, Edge{Block: b, Src: n.Parent, Dst: n})
+	s.ready = append(s.ready, Edge{Block: edgeBlock(n), Src: n.Parent, Dst: n})
 }
 
 func (s *standalone) skip(n *Node, why string) {
 	s.state[n] = nodeSkipped
-	b := BlockRemote
-	if n.Parent == s.t.Root {
-		b = BlockLocally
-	}
-	s.report.Set(Result{NodeID: n.ID, Host: n.Name(), Level: n.Level, Status: StatusSkipped, Task: b, Err: why})
+	s.report.Set(Result{NodeID: n.ID, Host: n.Name(), Level: n.Level, Status: StatusSkipped, Task: edgeBlock(n), Err: why})
 	s.settle(n)
 }
 

@@ -14,7 +14,8 @@ import (
 )
 
 // op is the work of a helper: it runs on a goroutine of its own, with the task's
-// ctx (which carries the core.Edge), and its output is what Lua gets back.
+// ctx (which carries the core.Edge), and its output is what Lua gets back. Its
+// error is prefixed with the helper's name.
 type op func(ctx context.Context) (string, error)
 
 // helper makes a task helper: it checks its arguments on the VM goroutine, then
@@ -35,7 +36,14 @@ func (s *Script) helper(name string, start func(L *lua.LState, t *task) (op, err
 		if err != nil {
 			return false, fmt.Errorf("%s: %w", name, err)
 		}
-		t.op, t.opPos = work, callerPos(L)
+		t.op = func(ctx context.Context) (string, error) {
+			out, err := work(ctx)
+			if err != nil {
+				return out, fmt.Errorf("%s: %w", name, err)
+			}
+			return out, nil
+		}
+		t.opPos = callerPos(L)
 		return true, nil
 	}
 }
@@ -83,13 +91,7 @@ func (s *Script) sh(L *lua.LState, t *task) (op, error) {
 	if err != nil {
 		return nil, err
 	}
-	return func(ctx context.Context) (string, error) {
-		out, err := ex.Local(ctx, argv)
-		if err != nil {
-			return out, fmt.Errorf("sh: %w", err)
-		}
-		return out, nil
-	}, nil
+	return func(ctx context.Context) (string, error) { return ex.Local(ctx, argv) }, nil
 }
 
 // ssh(host, cmd, args): cmd as written, then the args each shell-quoted, on host.
@@ -123,13 +125,7 @@ func (s *Script) ssh(L *lua.LState, t *task) (op, error) {
 	if err != nil {
 		return nil, err
 	}
-	return func(ctx context.Context) (string, error) {
-		out, err := ex.Remote(ctx, host, cmdline)
-		if err != nil {
-			return out, fmt.Errorf("ssh: %w", err)
-		}
-		return out, nil
-	}, nil
+	return func(ctx context.Context) (string, error) { return ex.Remote(ctx, host, cmdline) }, nil
 }
 
 // host resolves a host name given to a helper: a node of the task's edge by its
@@ -150,13 +146,7 @@ func (s *Script) rsync(L *lua.LState, t *task) (op, error) {
 		return nil, err
 	}
 	ex := s.opts.Exec
-	return func(ctx context.Context) (string, error) {
-		out, err := ex.Local(ctx, argv)
-		if err != nil {
-			return out, fmt.Errorf("rsync: %w", err)
-		}
-		return out, nil
-	}, nil
+	return func(ctx context.Context) (string, error) { return ex.Local(ctx, argv) }, nil
 }
 
 // rsync_remote(from, to): the same rsync, run on src.
@@ -171,13 +161,7 @@ func (s *Script) rsyncRemote(L *lua.LState, t *task) (op, error) {
 	}
 	ex := s.opts.Exec
 	host, cmdline := src.Host, core.ShellJoin(argv)
-	return func(ctx context.Context) (string, error) {
-		out, err := ex.Remote(ctx, host, cmdline)
-		if err != nil {
-			return out, fmt.Errorf("rsync_remote: %w", err)
-		}
-		return out, nil
-	}, nil
+	return func(ctx context.Context) (string, error) { return ex.Remote(ctx, host, cmdline) }, nil
 }
 
 func (s *Script) rsyncArgv(L *lua.LState, t *task, name string) ([]string, error) {

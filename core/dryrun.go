@@ -129,21 +129,27 @@ func PlanEdges(t *Tree) []Edge {
 // PlanEdges(t) with the commands rec recorded for it. Secrets of cfg and rec are
 // redacted from everything printed.
 func WritePlan(w io.Writer, t *Tree, cfg Config, rec *Recorder) error {
-	secrets := append(cfg.SSH.Secrets(), rec.Secrets()...)
-	var pic strings.Builder
-	if err := RenderText(&pic, t); err != nil {
-		return err
-	}
 	mode := cfg.Mode
 	if mode == "" {
 		mode = Standalone
 	}
 	hosts := len(t.Nodes()) - 1
-	if _, err := fmt.Fprintf(w, "%s\nplan: mode %s, branches %d, %d %s (dry run: nothing was executed)\n",
-		Redact(pic.String(), secrets), mode, t.Branches, hosts, plural(hosts, "host", "hosts")); err != nil {
+	head := fmt.Sprintf("plan: mode %s, branches %d, %d %s (dry run: nothing was executed)\n",
+		mode, t.Branches, hosts, plural(hosts, "host", "hosts"))
+	return writePlan(w, t, head, PlanEdges(t), rec, append(cfg.SSH.Secrets(), rec.Secrets()...))
+}
+
+// writePlan prints the tree, head after a blank line, then the edges; secrets
+// are redacted from all of it.
+func writePlan(w io.Writer, t *Tree, head string, edges []Edge, rec *Recorder, secrets []string) error {
+	var pic strings.Builder
+	if err := RenderText(&pic, t); err != nil {
 		return err
 	}
-	return WritePlanEdges(w, PlanEdges(t), rec, secrets)
+	if _, err := fmt.Fprintf(w, "%s\n%s", Redact(pic.String(), secrets), head); err != nil {
+		return err
+	}
+	return WritePlanEdges(w, edges, rec, secrets)
 }
 
 // WritePlanEdges prints edges in the given order, each with the steps rec

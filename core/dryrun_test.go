@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"strings"
 	"testing"
 )
@@ -163,5 +164,28 @@ func TestPlanEdges(t *testing.T) {
 	want := "prepare:localhost locally:localhost>web1 locally:localhost>web2 remote:web1>web3 remote:web1>web4 remote:web2>web5 finish:localhost"
 	if strings.Join(got, " ") != want {
 		t.Errorf("got  %s\nwant %s", strings.Join(got, " "), want)
+	}
+}
+
+// Both plans redact secrets from everything they print, the tree included (a
+// password pasted into a host entry as its user, say).
+func TestPlansRedactTheTree(t *testing.T) {
+	t.Parallel()
+	hosts := []Host{{Name: "web1", User: "hunter2"}, {Name: "web2"}}
+	tr, err := BuildTree(hosts, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := Config{Branches: 1, Hosts: hosts, SSH: SSHConfig{Password: "hunter2"}}
+	for name, write := range map[string]func(io.Writer, *Tree, Config, *Recorder) error{
+		"standalone": WritePlan, "grifork": WriteGriforkPlan,
+	} {
+		var b bytes.Buffer
+		if err := write(&b, tr, cfg, NewRecorder(nil, nil)); err != nil {
+			t.Fatal(err)
+		}
+		if out := b.String(); strings.Contains(out, "hunter2") || !strings.HasPrefix(out, "localhost (0.0)\n") {
+			t.Errorf("%s plan:\n%s", name, out)
+		}
 	}
 }

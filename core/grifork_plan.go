@@ -65,9 +65,6 @@ func GriforkPlanEdges(t *Tree) []Edge {
 // edge of GriforkPlanEdges(t) with its recorded commands, the fork to a node
 // with children last among them. Secrets of cfg and rec are redacted.
 func WriteGriforkPlan(w io.Writer, t *Tree, cfg Config, rec *Recorder) error {
-	if err := RenderText(w, t); err != nil {
-		return err
-	}
 	hosts := len(t.Nodes()) - 1
 	forks := 0
 	t.Walk(func(n *Node) {
@@ -75,10 +72,8 @@ func WriteGriforkPlan(w io.Writer, t *Tree, cfg Config, rec *Recorder) error {
 			forks++
 		}
 	})
-	if _, err := fmt.Fprintf(w, "\nplan: mode %s, branches %d, %d %s, grifork runs on %d %s (dry run: nothing was executed)\n"+
+	head := fmt.Sprintf("plan: mode %s, branches %d, %d %s, grifork runs on %d %s (dry run: nothing was executed)\n"+
 		"each node runs its own blocks: \"local:\" is on the node that runs the block\n",
-		Grifork, t.Branches, hosts, plural(hosts, "host", "hosts"), forks, plural(forks, "node", "nodes")); err != nil {
-		return err
-	}
-	return WritePlanEdges(w, GriforkPlanEdges(t), rec, append(cfg.SSH.Secrets(), rec.Secrets()...))
+		Grifork, t.Branches, hosts, plural(hosts, "host", "hosts"), forks, plural(forks, "node", "nodes"))
+	return writePlan(w, t, head, GriforkPlanEdges(t), rec, append(cfg.SSH.Secrets(), rec.Secrets()...))
 }

@@ -3,7 +3,6 @@ package core
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"sync"
 	"time"
@@ -137,37 +136,23 @@ type griforkRun struct {
 
 // runOwn runs one of the blocks that concern this node alone (finish gets the
 // report); a failure is a run error of the report.
-func (g *griforkRun) runOwn(ctx context.Context, b Block) (err error) {
+func (g *griforkRun) runOwn(ctx context.Context, b Block) error {
 	if !g.tasks.Defined(b) {
 		return nil
 	}
-	e := Edge{Block: b, Src: g.self}
-	defer func() {
-		if p := recover(); p != nil {
-			err = fmt.Errorf("internal error: panic: %v", p)
-		}
-		g.logResult(e, err)
-		if err != nil {
-			g.report.AddRunError(b, g.self.Name(), errors.New(g.oneLine(err)))
-		}
-	}()
-	g.log.Debug("task started", edgeAttrs(e)...)
-	if b == BlockFinish {
-		return g.tasks.Finish(WithEdge(ctx, e), g.report)
+	err := g.call(ctx, Edge{Block: b, Src: g.self})
+	if err != nil {
+		g.report.AddRunError(b, g.self.Name(), errors.New(g.oneLine(err)))
 	}
-	return g.tasks.Run(WithEdge(ctx, e), e)
+	return err
 }
 
-// call runs the edge task toward a child; a panic in a task becomes its error.
-func (g *griforkRun) call(ctx context.Context, e Edge) (err error) {
-	defer func() {
-		if p := recover(); p != nil {
-			err = fmt.Errorf("internal error: panic: %v", p)
-		}
-		g.logResult(e, err)
-	}()
+// call runs a task (see runBlock) and logs its outcome.
+func (g *griforkRun) call(ctx context.Context, e Edge) error {
 	g.log.Debug("task started", edgeAttrs(e)...)
-	return g.tasks.Run(WithEdge(ctx, e), e)
+	err := runBlock(ctx, g.tasks, e, g.report)
+	g.logResult(e, err)
+	return err
 }
 
 func (g *griforkRun) logResult(e Edge, err error) {
@@ -213,12 +198,14 @@ func (g *griforkRun) serve(ctx context.Context, child *Node, b Block) {
 // results for child's subtree.
 func (g *griforkRun) fork(ctx context.Context, child *Node) {
 	var done *Event
-	ferr := g.forker.Fork(ctx, g.self, child, g.tree.Subtree(child), func(ev Event) {
-		if ev.Type == EventDone && ev.NodeID == child.ID {
-			d := ev
-			done = &d
-		}
-		g.relay(ev)
+	ferr := guard(func() error {
+		return g.forker.Fork(ctx, g.self, child, g.tree.Subtree(child), func(ev Event) {
+			if ev.Type == EventDone && ev.NodeID == child.ID {
+				d := ev
+				done = &d
+			}
+			g.relay(ev)
+		})
 	})
 	switch {
 	case ctx.Err() != nil:

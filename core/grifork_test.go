@@ -81,6 +81,7 @@ type fakeForker struct {
 	base        *fakeTasks
 	unreachable map[string]bool
 	dieAfter    map[string]int // host → events its grifork writes before its link breaks
+	panics      map[string]bool
 	forks       *callLog
 }
 
@@ -88,6 +89,9 @@ func (ff *fakeForker) Fork(ctx context.Context, parent, child *Node, sub *Tree, 
 	ff.forks.add(parent.Name() + "->" + child.Name())
 	if ff.unreachable[child.Name()] {
 		return fmt.Errorf("dial %s: connection refused", child.Name())
+	}
+	if ff.panics[child.Name()] {
+		panic("nil map")
 	}
 	remoteTree, err := roundTripTree(sub)
 	if err != nil {
@@ -169,6 +173,7 @@ func TestRunGrifork(t *testing.T) {
 		fail        map[string]Block
 		unreachable map[string]bool
 		dieAfter    map[string]int
+		panics      map[string]bool
 		runErrs     []RunError
 		// adjust turns the standalone outcome into this case's expectation, for
 		// failures that only grifork mode has (forks, remote-only blocks).
@@ -183,6 +188,13 @@ func TestRunGrifork(t *testing.T) {
 			unreachable: map[string]bool{"h05": true},
 			adjust: func(want map[string]Result, tr *Tree) {
 				failNode(want, tr, "h05", TaskFork, "grifork on h05: dial h05: connection refused")
+			},
+		},
+		{
+			name:   "forker panics",
+			panics: map[string]bool{"h05": true},
+			adjust: func(want map[string]Result, tr *Tree) {
+				failNode(want, tr, "h05", TaskFork, "grifork on h05: internal error: panic: nil map")
 			},
 		},
 		{
@@ -218,7 +230,7 @@ func TestRunGrifork(t *testing.T) {
 			printer := NewPrinter(&console, nil)
 			calls := &callLog{}
 			root := &fakeTasks{fail: tc.fail, printer: printer, log: calls}
-			ff := &fakeForker{base: root, unreachable: tc.unreachable, dieAfter: tc.dieAfter, forks: &callLog{}}
+			ff := &fakeForker{base: root, unreachable: tc.unreachable, dieAfter: tc.dieAfter, panics: tc.panics, forks: &callLog{}}
 
 			rep := RunGrifork(context.Background(), tr, root, ff, GriforkOptions{Printer: printer})
 			if root.report != rep {

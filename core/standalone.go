@@ -84,7 +84,7 @@ func RunStandalone(ctx context.Context, t *Tree, tasks Tasks, opts RunOptions) *
 	}
 
 	s.report.Duration = s.opts.Now().Sub(s.report.Start)
-	if err := s.finish(ctx, Edge{Block: BlockFinish, Src: root}); err != nil {
+	if err := s.call(ctx, Edge{Block: BlockFinish, Src: root}); err != nil {
 		s.report.AddRunError(BlockFinish, root.Name(), s.redactErr(err))
 	}
 	s.report.Duration = s.opts.Now().Sub(s.report.Start)
@@ -231,26 +231,35 @@ func (s *standalone) settle(n *Node) {
 
 func (s *standalone) gen(n *Node) int { return n.Level - s.t.Root.Level }
 
-// call runs one edge's task with the edge in ctx; a panic in a task becomes its error.
-func (s *standalone) call(ctx context.Context, e Edge) (err error) {
-	defer func() {
-		if p := recover(); p != nil {
-			err = fmt.Errorf("internal error: panic: %v", p)
-		}
-		s.logResult(e, err)
-	}()
+// call runs one edge's task (finish with the report) and logs its outcome.
+func (s *standalone) call(ctx context.Context, e Edge) error {
 	s.log.Debug("task started", edgeAttrs(e)...)
-	return s.tasks.Run(WithEdge(ctx, e), e)
+	err := runBlock(ctx, s.tasks, e, s.report)
+	s.logResult(e, err)
+	return err
 }
 
-func (s *standalone) finish(ctx context.Context, e Edge) (err error) {
+// runBlock runs e's block with e in ctx, the finish block with r; a panic in a
+// task becomes its error.
+func runBlock(ctx context.Context, tasks Tasks, e Edge, r *Report) error {
+	return guard(func() error {
+		ctx := WithEdge(ctx, e)
+		if e.Block == BlockFinish {
+			return tasks.Finish(ctx, r)
+		}
+		return tasks.Run(ctx, e)
+	})
+}
+
+// guard runs fn; a panic in it (a bug in a task or a Forker) becomes its error
+// rather than ending the process.
+func guard(fn func() error) (err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			err = fmt.Errorf("internal error: panic: %v", p)
 		}
-		s.logResult(e, err)
 	}()
-	return s.tasks.Finish(WithEdge(ctx, e), s.report)
+	return fn()
 }
 
 func (s *standalone) logResult(e Edge, err error) {

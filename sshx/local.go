@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"os/exec"
-	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -64,9 +63,7 @@ func (c *Client) Local(ctx context.Context, argv []string) (string, error) {
 	}
 	pgid := cmd.Process.Pid
 	exited := make(chan struct{})
-	var cancelled atomic.Bool
 	stop := context.AfterFunc(ctx, func() {
-		cancelled.Store(true)
 		syscall.Kill(-pgid, syscall.SIGTERM)
 		select {
 		case <-time.After(killGrace):
@@ -76,10 +73,10 @@ func (c *Client) Local(ctx context.Context, argv []string) (string, error) {
 	})
 	err := cmd.Wait()
 	close(exited)
-	stop()
+	cancelled := !stop() // false once the kill above has started
 	ow.Close()
 	ew.Close()
-	if cancelled.Load() {
+	if cancelled {
 		return out.String(), fmt.Errorf("%s: command %s: %w", core.RootHost, command, ctx.Err())
 	}
 	if err != nil {

@@ -81,15 +81,17 @@ finish(function() print("finish") end)
 
 // The commands of finish belong to the edge the scheduler runs it under (the
 // root), as prepare's do: the dry-run plan lists them, and errors name the node.
+// What it prints stays unprefixed.
 func TestFinishKeepsItsNode(t *testing.T) {
 	t.Parallel()
 	rec := core.NewRecorder(nil, nil)
 	src := `
 hosts { "web1" }
-finish(function(report) sh("echo", { "done" }) ; sh("false", {}) end)
+finish(function(report) sh("echo", { "done" }) ; sh("false", {}) ; print("total", report.total) end)
 `
+	out := &syncBuffer{}
 	s, err := Load(context.Background(), Source{Name: "Griforkfile.lua", Content: []byte(src)}, nil,
-		Options{Exec: rec, Printer: core.NewPrinter(&syncBuffer{}, nil)})
+		Options{Exec: rec, Printer: core.NewPrinter(out, nil)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -105,5 +107,8 @@ finish(function(report) sh("echo", { "done" }) ; sh("false", {}) end)
 	steps := rec.Steps(e)
 	if len(steps) != 2 || steps[0].String() != "local: echo done" {
 		t.Errorf("steps recorded under finish on the root: %v", steps)
+	}
+	if got := out.String(); got != "total\t1\n" {
+		t.Errorf("finish printed %q, want plain lines", got)
 	}
 }

@@ -341,6 +341,8 @@ func (s *Script) runTask(ctx context.Context, e core.Edge, args func(*lua.LState
 	defer context.AfterFunc(s.life, cancel)()
 	t := &task{ctx: tctx, edge: e, result: make(chan error, 1)}
 	switch {
+	case e.Block == core.BlockFinish:
+		// finish prints the run's outcome: plain lines, as at the top level.
 	case e.Dst != nil:
 		t.prefix = e.Dst.Name()
 	case e.Src != nil:

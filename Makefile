@@ -28,7 +28,7 @@ demo:
 # Benchmarks, reported as ratios to a baseline of the same run (see "Benchmarks"
 # in the README). The fleet ones need root: they skip without it (fail with CI=true).
 bench:
-	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 20m ./bench
+	$(GO) test -v -run '^$$' -bench . -benchtime 1x -timeout 20m ./bench
 
 clean:
 	rm -rf bin

@@ -7,42 +7,57 @@
 package bench
 
 import (
-	"flag"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 )
 
-// griforkBin is the binary under test, built once when benchmarks run.
-var griforkBin string
+// binDir holds the grifork binary under test; TestMain removes it.
+var binDir string
 
 func TestMain(m *testing.M) {
-	os.Exit(buildAndRun(m))
+	os.Exit(run(m))
 }
 
-func buildAndRun(m *testing.M) int {
-	flag.Parse()
-	// Only benchmarks use the binary: a plain `go test ./...` does not build it.
-	if f := flag.Lookup("test.bench"); f == nil || f.Value.String() == "" {
-		return m.Run()
-	}
+func run(m *testing.M) int {
 	dir, err := os.MkdirTemp("", "grifork-bench-bin-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
 	defer os.RemoveAll(dir)
-	griforkBin = filepath.Join(dir, "grifork")
-	build := exec.Command("go", "build", "-trimpath", "-o", griforkBin, "github.com/grifork/grifork/cmd/grifork")
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "building grifork: %v\n%s", err, out)
-		return 1
-	}
+	binDir = dir
 	return m.Run()
+}
+
+var (
+	buildOnce sync.Once
+	builtBin  string
+	buildErr  error
+)
+
+// griforkBin builds the binary once per process, on first use: a run without
+// the fleet benchmarks (unprivileged, or -bench Scheduler) needs no build.
+func griforkBin(b *testing.B) string {
+	b.Helper()
+	buildOnce.Do(func() {
+		bin := filepath.Join(binDir, "grifork")
+		build := exec.Command("go", "build", "-trimpath", "-o", bin, "github.com/grifork/grifork/cmd/grifork")
+		build.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := build.CombinedOutput(); err != nil {
+			buildErr = fmt.Errorf("building grifork: %w\n%s", err, out)
+			return
+		}
+		builtBin = bin
+	})
+	if buildErr != nil {
+		b.Fatal(buildErr)
+	}
+	return builtBin
 }
 
 // table is the summary a benchmark prints after its sub-benchmarks: one row per
@@ -51,6 +66,7 @@ type table struct {
 	title  string
 	header []string
 	rows   [][]string
+	note   string // printed under the rows
 }
 
 // add records a scenario's row (cells[0] names it). The testing package calls a
@@ -89,6 +105,9 @@ func (t *table) print() {
 			}
 		}
 		sb.WriteString("\n")
+	}
+	if t.note != "" {
+		fmt.Fprintf(&sb, "%s\n", t.note)
 	}
 	fmt.Println(sb.String())
 }

@@ -576,17 +576,11 @@ func (l *lexer) lexQuoted(close, open byte, interp bool) []part {
 			continue
 		case interp && c == '#' && l.peekc(1) == '{':
 			flush()
-			exprLine := l.line
-			l.pos += 2
-			saved, savedDepth := l.toks, l.depth
-			l.toks, l.depth = nil, 0
-			l.lex(true)
-			inner := l.toks
-			l.toks, l.depth = saved, savedDepth
-			if l.err != nil {
+			p, ok := l.interpolation()
+			if !ok {
 				return nil
 			}
-			parts = append(parts, part{toks: append(inner, token{k: tEOF, line: l.line}), isExpr: true, line: exprLine})
+			parts = append(parts, p)
 			litLine = l.line
 			continue
 		}
@@ -596,6 +590,22 @@ func (l *lexer) lexQuoted(close, open byte, interp bool) []part {
 		sb.WriteByte(c)
 		l.pos++
 	}
+}
+
+// interpolation lexes the expression of the "#{...}" that starts at l.pos
+// into a part of its own; false after a lexing error (l.err).
+func (l *lexer) interpolation() (part, bool) {
+	exprLine := l.line
+	l.pos += 2
+	saved, savedDepth := l.toks, l.depth
+	l.toks, l.depth = nil, 0
+	l.lex(true)
+	inner := l.toks
+	l.toks, l.depth = saved, savedDepth
+	if l.err != nil {
+		return part{}, false
+	}
+	return part{toks: append(inner, token{k: tEOF, line: l.line}), isExpr: true, line: exprLine}, true
 }
 
 // escape decodes one backslash escape of a double-quoted string (l.pos is on
@@ -767,17 +777,11 @@ func (l *lexer) lexWords(close, open byte, interp bool, line int, sp bool) {
 			if !inWord {
 				inWord, wordLine = true, l.line
 			}
-			exprLine := l.line
-			l.pos += 2
-			saved, savedDepth := l.toks, l.depth
-			l.toks, l.depth = nil, 0
-			l.lex(true)
-			inner := l.toks
-			l.toks, l.depth = saved, savedDepth
-			if l.err != nil {
+			p, ok := l.interpolation()
+			if !ok {
 				return
 			}
-			cur = append(cur, part{toks: append(inner, token{k: tEOF, line: l.line}), isExpr: true, line: exprLine})
+			cur = append(cur, p)
 			continue
 		}
 		if !inWord {

@@ -38,24 +38,18 @@ func run(ctx context.Context, stdin string, argv ...string) error {
 	return nil
 }
 
-func listNetns() ([]string, error) {
-	ents, err := os.ReadDir(netnsDir)
+// listNetns lists the named network namespaces.
+func listNetns() ([]string, error) { return dirNames(netnsDir) }
+
+// listLinks lists the network interfaces of the root namespace.
+func listLinks() ([]string, error) { return dirNames("/sys/class/net") }
+
+// dirNames lists the entries of dir; a missing dir has none.
+func dirNames(dir string) ([]string, error) {
+	ents, err := os.ReadDir(dir)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}
-	if err != nil {
-		return nil, fmt.Errorf("fleet: %w", err)
-	}
-	out := make([]string, 0, len(ents))
-	for _, e := range ents {
-		out = append(out, e.Name())
-	}
-	return out, nil
-}
-
-// listLinks lists the network interfaces of the root namespace.
-func listLinks() ([]string, error) {
-	ents, err := os.ReadDir("/sys/class/net")
 	if err != nil {
 		return nil, fmt.Errorf("fleet: %w", err)
 	}

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -67,6 +68,7 @@ type table struct {
 	header []string
 	rows   [][]string
 	note   string // printed under the rows
+	load   string // loadAvg when the benchmark started
 }
 
 // add records a scenario's row (cells[0] names it). The testing package calls a
@@ -109,5 +111,20 @@ func (t *table) print() {
 	if t.note != "" {
 		fmt.Fprintf(&sb, "%s\n", t.note)
 	}
+	fmt.Fprintf(&sb, "machine: %d CPUs, load average (1 min) %s at the start, %s at the end\n",
+		runtime.NumCPU(), t.load, loadAvg())
 	fmt.Println(sb.String())
+}
+
+// loadAvg is the 1-minute load average: figures taken while other work shares
+// the CPUs are not comparable, and the tables say so.
+func loadAvg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	if f := strings.Fields(string(b)); len(f) > 0 {
+		return f[0]
+	}
+	return "unknown"
 }

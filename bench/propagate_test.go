@@ -31,7 +31,7 @@ import (
 var (
 	hostsFlag    = flag.Int("bench.hosts", 24, "hosts in the fleet of BenchmarkPropagate")
 	rateFlag     = flag.Int("bench.rate", 50, "Mbit/s of every link (hosts' and the root's)")
-	sizeFlag     = flag.Int("bench.mib", 8, "MiB of random data in the application tree")
+	sizeFlag     = flag.Int("bench.mib", 6, "MiB of random data in the application tree")
 	filesFlag    = flag.Int("bench.files", 20, "files in the application tree")
 	branchesFlag = flag.Int("bench.branches", 3, "branches of grifork's tree")
 )
@@ -88,6 +88,7 @@ func BenchmarkPropagate(b *testing.B) {
 		title: fmt.Sprintf("propagate %.1f MiB in %d files to %d hosts, %d Mbit/s per link, bound (size/rate) %.2fs",
 			float64(p.bytes)/(1<<20), *filesFlag, len(p.hosts), *rateFlag, p.bound.Seconds()),
 		header: []string{"scenario", "seconds", "speedup", "x_bound", "model"},
+		load:   loadAvg(),
 		note: "speedup = flat-sequential's seconds / seconds; x_bound = seconds / bound;\n" +
 			"model = x_bound if links were the only cost (copies the busiest link carries, summed over steps)",
 	}

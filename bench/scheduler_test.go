@@ -73,6 +73,7 @@ func BenchmarkScheduler(b *testing.B) {
 	tab := table{
 		title:  fmt.Sprintf("scheduler overhead: %d no-op tasks (branches 4, depth %d)", schedHosts, tree.Depth()),
 		header: []string{"scenario", "ns/task", "x_baseline"},
+		load:   loadAvg(),
 	}
 	var baseline time.Duration // median run
 	for _, sc := range scenarios {

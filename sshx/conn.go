@@ -38,7 +38,7 @@ func (c *Client) conn(ctx context.Context, t target) (*conn, error) {
 	c.mu.Lock()
 	if c.closed {
 		c.mu.Unlock()
-		return nil, fmt.Errorf("host %s: ssh client closed", t.display)
+		return nil, fmt.Errorf("host %s: %w", t.display, errClosed)
 	}
 	e := c.conns[key]
 	if e == nil {

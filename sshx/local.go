@@ -48,6 +48,11 @@ func (c *Client) Local(ctx context.Context, argv []string) (string, error) {
 		return "", errors.New("localhost: empty command")
 	}
 	command := c.redact(core.ShellJoin(argv))
+	done, ok := c.track()
+	if !ok {
+		return "", fmt.Errorf("%s: command %s: %w", core.RootHost, command, errClosed)
+	}
+	defer done()
 	c.log.Debug("run", "host", core.RootHost, "command", command)
 	ow, ew := c.writers(prefix(ctx))
 	var out bytes.Buffer

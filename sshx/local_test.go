@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"os/exec"
 	"sort"
 	"strings"
 	"testing"
@@ -131,4 +132,32 @@ func sortLines(s string) string {
 	l := strings.Split(s, "\n")
 	sort.Strings(l)
 	return strings.Join(l, "\n")
+}
+
+// A process that exits right after a cancellation must not leave the commands it
+// started: Close returns only once they are gone.
+func TestCloseWaitsForCancelledLocal(t *testing.T) {
+	t.Parallel()
+	c, _ := newLocalClient(t)
+	marker := fmt.Sprintf("sleep 41.%d", os.Getpid())
+	ctx, cancel := context.WithCancel(context.Background())
+	returned := make(chan struct{})
+	go func() {
+		c.Local(ctx, []string{"sh", "-c", marker + " & wait"})
+		close(returned)
+	}()
+	waitRunning(t, "^"+marker)
+	cancel()
+	c.Close() // at once, as a grifork does when its run is interrupted
+	select {
+	case <-returned:
+	default:
+		t.Error("Close returned before the cancelled command was stopped")
+	}
+	if out, err := exec.Command("pgrep", "-f", "^"+marker).Output(); err == nil {
+		t.Errorf("Close returned while the cancelled command still runs: pids %s", out)
+	}
+	if _, err := c.Local(context.Background(), []string{"true"}); !errors.Is(err, errClosed) {
+		t.Errorf("Local after Close: err = %v, want errClosed", err)
+	}
 }

@@ -169,7 +169,14 @@ func (c *Client) run(ctx context.Context, t target, cmdline string, stdin io.Rea
 	case <-ended:
 		err = werr
 	case <-ctx.Done():
-		go c.stop(t, sess, pids, ended)
+		if done, ok := c.track(); ok {
+			go func() {
+				defer done()
+				c.stop(t, sess, pids, ended)
+			}()
+		} else {
+			go c.stop(t, sess, pids, ended)
+		}
 		// Give the remote side a moment to end, but never hang on it.
 		select {
 		case <-ended:

@@ -23,6 +23,7 @@ package sshx
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -46,6 +47,7 @@ const (
 	keepaliveMax       = 3 // missed keepalives before a connection is closed
 	defaultMaxSessions = 8 // below sshd's default MaxSessions of 10
 	killGrace          = 5 * time.Second
+	closeGrace         = 2*killGrace + time.Second // Close waits this long for commands being stopped
 )
 
 // Options configures a Client.
@@ -91,6 +93,10 @@ type Client struct {
 	idSigners map[string]ssh.Signer // ssh_config / default identity files, by path; nil: unusable
 	closed    bool
 	wg        sync.WaitGroup
+	// stopping counts local commands and cancelled remote ones still being
+	// stopped: Close waits for them, so that a grifork exiting right after a
+	// cancellation never leaves a command it started running.
+	stopping sync.WaitGroup
 }
 
 // New checks the settings, loads the configured keys (an encrypted key needs
@@ -210,6 +216,16 @@ func (c *Client) Close() error {
 		return nil
 	}
 	c.closed = true
+	c.mu.Unlock()
+	// Stops of cancelled commands need the connections: let them finish first.
+	stopped := make(chan struct{})
+	go func() { c.stopping.Wait(); close(stopped) }()
+	select {
+	case <-stopped:
+	case <-time.After(closeGrace):
+		c.log.Warn("closing with commands still being stopped")
+	}
+	c.mu.Lock()
 	entries := c.conns
 	c.conns = map[string]*dialEntry{}
 	c.mu.Unlock()
@@ -226,6 +242,21 @@ func (c *Client) Close() error {
 	}
 	return nil
 }
+
+// track counts a command in c.stopping until done is called; false once the
+// client is closed.
+func (c *Client) track() (done func(), ok bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return nil, false
+	}
+	c.stopping.Add(1)
+	return c.stopping.Done, true
+}
+
+// errClosed is returned by calls on a closed Client.
+var errClosed = errors.New("ssh client closed")
 
 // target is a host with every setting resolved.
 type target struct {

@@ -97,11 +97,13 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) (code int) {
 	}
 	e := &env{ctx: ctx, stdin: stdin, stdout: stdout, stderr: stderr}
 	if err := kctx.Run(e); err != nil {
+		if ctx.Err() != nil {
+			fmt.Fprintf(stderr, "grifork: interrupted: %v\n", err)
+			return exitInterrupted
+		}
 		fmt.Fprintf(stderr, "grifork: %v\n", err)
 		var ee *exitError
 		switch {
-		case ctx.Err() != nil: // a run stopped by a signal fails too: the signal wins
-			return exitInterrupted
 		case errors.As(err, &ee):
 			return ee.code
 		default:

@@ -104,39 +104,34 @@ func loadScript(e *env, f fileFlags, dryRun bool) (*loaded, error) {
 	}
 	printer := core.NewPrinter(out, nil)
 	exec := &lateExec{}
-	// Until the log directive is read, warnings of the load go to stderr.
-	// The console has no use for timestamps: the lines appear as things happen.
-	logger := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: slog.LevelWarn,
-		ReplaceAttr: func(groups []string, a slog.Attr) slog.Attr {
-			if len(groups) == 0 && a.Key == slog.TimeKey {
-				return slog.Attr{}
-			}
-			return a
-		}}))
+	// Until the Griforkfile is read, its secrets and log settings are unknown:
+	// warnings of the load go to the console as they are.
+	logger := slog.New(consoleHandler(e.stderr))
 	script, err := dsl.Load(e.ctx, main, override, dsl.Options{Exec: exec, Printer: printer, Logger: logger})
 	if err != nil {
 		return nil, usageErr(err)
 	}
-	s := &loaded{name: main.Name, script: script, printer: printer, printed: printed, logger: logger, exec: exec}
 	cfg := script.Config
 	secrets := cfg.SSH.Secrets()
 	printer.AddSecrets(secrets...)
+	s := &loaded{name: main.Name, script: script, printer: printer, printed: printed, exec: exec,
+		logger: slog.New(newRedactingHandler(consoleHandler(e.stderr), secrets))}
 	if cfg.Log.File != "" && !dryRun {
+		level, err := parseLevel(cfg.Log.Level)
+		if err != nil {
+			script.Close()
+			return nil, usageErr(fmt.Errorf("%s: log: %w", main.Name, err))
+		}
 		lf, err := os.OpenFile(cfg.Log.File, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 		if err != nil {
 			script.Close()
 			return nil, usageErr(fmt.Errorf("%s: log file: %w", main.Name, err))
 		}
 		s.closers = append(s.closers, lf)
-		level, err := parseLevel(cfg.Log.Level)
-		if err != nil {
-			script.Close()
-			return nil, usageErr(fmt.Errorf("%s: log: %w", main.Name, err))
-		}
 		s.logger = slog.New(newRedactingHandler(slog.NewTextHandler(lf, &slog.HandlerOptions{Level: level}), secrets))
-		script.SetLogger(s.logger)
 		printer.Tee(&timestamped{w: lf, now: time.Now})
 	}
+	script.SetLogger(s.logger)
 	return s, nil
 }
 

@@ -69,7 +69,19 @@ func parseLevel(s string) (slog.Level, error) {
 	return 0, fmt.Errorf("unknown level %q (want debug, info, warn or error)", s)
 }
 
-// redactingHandler removes secrets from every message and string attribute.
+// consoleHandler logs warnings and errors to the console, without timestamps:
+// the lines appear as things happen.
+func consoleHandler(w io.Writer) slog.Handler {
+	return slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelWarn,
+		ReplaceAttr: func(groups []string, a slog.Attr) slog.Attr {
+			if len(groups) == 0 && a.Key == slog.TimeKey {
+				return slog.Attr{}
+			}
+			return a
+		}})
+}
+
+// redactingHandler removes secrets from every message and text attribute.
 type redactingHandler struct {
 	slog.Handler
 	secrets []string
@@ -101,8 +113,10 @@ func (h *redactingHandler) redact(a slog.Attr) slog.Attr {
 			red[i] = h.redact(g)
 		}
 		return slog.Group(a.Key, red...)
-	default:
+	case slog.KindString, slog.KindAny: // strings, errors, Stringers: where text can hide
 		return slog.String(a.Key, core.Redact(v.String(), h.secrets))
+	default: // numbers, times, durations keep their type
+		return a
 	}
 }
 

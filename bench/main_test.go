@@ -111,7 +111,7 @@ func (t *table) print() {
 	if t.note != "" {
 		fmt.Fprintf(&sb, "%s\n", t.note)
 	}
-	fmt.Fprintf(&sb, "machine: %d CPUs, load average (1 min) %s at the start, %s at the end\n",
+	fmt.Fprintf(&sb, "machine: %d CPUs, load average (1 min, this run's own processes included) %s at the start, %s at the end\n",
 		runtime.NumCPU(), t.load, loadAvg())
 	fmt.Println(sb.String())
 }

@@ -2,7 +2,9 @@ package sshx
 
 import (
 	"archive/tar"
+	"bufio"
 	"bytes"
+	"compress/gzip"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -305,12 +307,12 @@ type tarFile struct {
 	mode int64 // 0600 when 0
 }
 
-// transfer sends files into the run directory as one tar stream over one
+// transfer sends files into the run directory as one gzipped tar stream over one
 // session, and moves a shipped binary into the cache once its SHA-256 is
 // checked. (Every session costs a login shell on the host, so one beats one per
 // file.)
 func (f *Forker) transfer(ctx context.Context, host core.Host, st childState, sum string, files []tarFile) error {
-	script := "umask 077\ncd " + core.ShellQuote(st.run) + " || exit 1\ntar -xof - || exit 1\n"
+	script := "umask 077\ncd " + core.ShellQuote(st.run) + " || exit 1\ntar -xzof - || exit 1\n"
 	for _, file := range files {
 		if file.name == newBinary {
 			script += fmt.Sprintf(`s=$( (sha256sum || shasum -a 256) <%[1]s 2>/dev/null | cut -d' ' -f1)
@@ -322,7 +324,21 @@ chmod 755 %[1]s && mv -f %[1]s %[3]s
 	pr, pw := io.Pipe()
 	wrote := make(chan error, 1)
 	go func() {
-		err := writeTar(pw, files)
+		// Compressed: the binary is most of the bytes and shrinks by half, and each
+		// generation ships it again over links that are the bottleneck.
+		// flate writes in pieces of a few hundred bytes: buffer them into
+		// packet-sized writes, or the pipe and the channel crawl.
+		buf := bufio.NewWriterSize(pw, 256<<10)
+		gz, err := gzip.NewWriterLevel(buf, gzip.BestSpeed)
+		if err == nil {
+			err = writeTar(gz, files)
+		}
+		if err == nil {
+			err = gz.Close()
+		}
+		if err == nil {
+			err = buf.Flush()
+		}
 		pw.CloseWithError(err)
 		wrote <- err
 	}()

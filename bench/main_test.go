@@ -9,12 +9,12 @@ package bench
 import (
 	"fmt"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"runtime"
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/grifork/grifork/internal/testbin"
 )
 
 // binDir holds the grifork binary under test; TestMain removes it.
@@ -45,16 +45,7 @@ var (
 // the fleet benchmarks (unprivileged, or -bench Scheduler) needs no build.
 func griforkBin(b *testing.B) string {
 	b.Helper()
-	buildOnce.Do(func() {
-		bin := filepath.Join(binDir, "grifork")
-		build := exec.Command("go", "build", "-trimpath", "-o", bin, "github.com/grifork/grifork/cmd/grifork")
-		build.Env = append(os.Environ(), "CGO_ENABLED=0")
-		if out, err := build.CombinedOutput(); err != nil {
-			buildErr = fmt.Errorf("building grifork: %w\n%s", err, out)
-			return
-		}
-		builtBin = bin
-	})
+	buildOnce.Do(func() { builtBin, buildErr = testbin.Build(binDir) })
 	if buildErr != nil {
 		b.Fatal(buildErr)
 	}

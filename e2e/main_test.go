@@ -10,11 +10,12 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/grifork/grifork/internal/testbin"
 )
 
 // griforkBin is the binary under test, built once for the package.
@@ -31,11 +32,8 @@ func buildAndRun(m *testing.M) int {
 		return 1
 	}
 	defer os.RemoveAll(dir)
-	griforkBin = filepath.Join(dir, "grifork")
-	build := exec.Command("go", "build", "-o", griforkBin, "github.com/grifork/grifork/cmd/grifork")
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "building grifork: %v\n%s", err, out)
+	if griforkBin, err = testbin.Build(dir); err != nil {
+		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
 	return m.Run()

@@ -1,0 +1,22 @@
+// Package testbin builds the grifork binary for the tests and benchmarks that
+// drive it as a user would (e2e, bench).
+package testbin
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+)
+
+// Build compiles cmd/grifork into dir and returns the binary's path. It is
+// static (CGO_ENABLED=0) because grifork mode ships it to the fleet's hosts.
+func Build(dir string) (string, error) {
+	bin := filepath.Join(dir, "grifork")
+	build := exec.Command("go", "build", "-trimpath", "-o", bin, "github.com/grifork/grifork/cmd/grifork")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("building grifork: %w\n%s", err, out)
+	}
+	return bin, nil
+}

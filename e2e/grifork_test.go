@@ -302,27 +302,8 @@ end)
 `, griforkTmp))
 		run := startGrifork(t, dir, "-f", gf)
 		// Wait until every depth-1 host runs its slow tasks.
-		deadline := time.Now().Add(time.Minute)
 		for _, n := range tree.Root.Children {
-			for {
-				procs, err := f.Procs(n.Host.Name)
-				if err != nil {
-					t.Fatal(err)
-				}
-				running := 0
-				for _, p := range procs {
-					if strings.Contains(p.Cmdline, "sleep 300") {
-						running++
-					}
-				}
-				if running >= len(n.Children) {
-					break
-				}
-				if time.Now().After(deadline) {
-					t.Fatalf("%s never ran its slow tasks; output:\n%s", n.Host.Name, run.out.String())
-				}
-				time.Sleep(100 * time.Millisecond)
-			}
+			waitProcs(t, f, n.Host.Name, "sleep 300", len(n.Children), run)
 		}
 		code, took := run.interrupt(t, 15*time.Second)
 		if code != 130 {

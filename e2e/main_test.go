@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/grifork/grifork/internal/fleet"
 	"github.com/grifork/grifork/internal/testbin"
 )
 
@@ -141,4 +142,33 @@ func (b *background) interrupt(t *testing.T, within time.Duration) (int, time.Du
 	took := time.Since(start)
 	t.Logf("exited %v after SIGINT with %v; output:\n%s", took, b.cmd.ProcessState, b.out.String())
 	return b.cmd.ProcessState.ExitCode(), took
+}
+
+// procsRunning counts host's processes whose command line starts with prefix.
+func procsRunning(t *testing.T, f *fleet.Fleet, host, prefix string) int {
+	t.Helper()
+	procs, err := f.Procs(host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, p := range procs {
+		if strings.HasPrefix(p.Cmdline, prefix) {
+			n++
+		}
+	}
+	return n
+}
+
+// waitProcs waits until host runs at least n processes whose command line
+// starts with prefix.
+func waitProcs(t *testing.T, f *fleet.Fleet, host, prefix string, n int, run *background) {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for procsRunning(t, f, host, prefix) < n {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s never ran %d of %q; output:\n%s", host, n, prefix, run.out.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }

@@ -205,26 +205,8 @@ end)`, weird)
 		slow := hosts[3:6]
 		gf := fleetFile(t, dir, f, slow, 3, `locally(function(src, dst) ssh(dst, "sleep", { "300" }) end)`)
 		run := startGrifork(t, dir, "-f", gf)
-		sleeping := func(h string) bool {
-			procs, err := f.Procs(h)
-			if err != nil {
-				t.Fatal(err)
-			}
-			for _, p := range procs {
-				if strings.HasPrefix(p.Cmdline, "sleep 300") {
-					return true
-				}
-			}
-			return false
-		}
-		deadline := time.Now().Add(time.Minute)
 		for _, h := range slow {
-			for !sleeping(h) {
-				if time.Now().After(deadline) {
-					t.Fatalf("%s never started its command; output:\n%s", h, run.out.String())
-				}
-				time.Sleep(50 * time.Millisecond)
-			}
+			waitProcs(t, f, h, "sleep 300", 1, run)
 		}
 		code, took := run.interrupt(t, 15*time.Second)
 		if code != 130 {
@@ -233,9 +215,9 @@ end)`, weird)
 		if took > 5*time.Second {
 			t.Errorf("took %v to stop, want a few seconds", took)
 		}
-		deadline = time.Now().Add(5 * time.Second)
+		deadline := time.Now().Add(5 * time.Second)
 		for _, h := range slow {
-			for sleeping(h) {
+			for procsRunning(t, f, h, "sleep 300") > 0 {
 				if time.Now().After(deadline) {
 					t.Fatalf("%s: the remote command survived Ctrl-C", h)
 				}

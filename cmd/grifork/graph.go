@@ -1,8 +1,6 @@
 package main
 
 import (
-	"fmt"
-
 	"github.com/grifork/grifork/core"
 )
 
@@ -17,9 +15,9 @@ func (c *graphCmd) Run(e *env) error {
 		return err
 	}
 	defer s.close()
-	tree, err := core.BuildTree(s.script.Config.Hosts, s.script.Config.Branches)
+	tree, err := s.tree()
 	if err != nil {
-		return usageErr(fmt.Errorf("%s: %w", s.name, err))
+		return err
 	}
 	if c.Format == "dot" {
 		return core.RenderDOT(e.stdout, tree)

@@ -28,9 +28,9 @@ func (c *runCmd) Run(e *env) error {
 	}
 	defer s.close()
 
-	tree, err := core.BuildTree(s.script.Config.Hosts, s.script.Config.Branches)
+	tree, err := s.tree()
 	if err != nil {
-		return usageErr(fmt.Errorf("%s: %w", s.name, err))
+		return err
 	}
 	if c.DryRun {
 		return s.plan(e, tree)
@@ -70,6 +70,15 @@ type loaded struct {
 	logger  *slog.Logger
 	exec    *lateExec
 	closers []io.Closer
+}
+
+// tree builds the host tree the Griforkfile describes.
+func (s *loaded) tree() (*core.Tree, error) {
+	t, err := core.BuildTree(s.script.Config.Hosts, s.script.Config.Branches)
+	if err != nil {
+		return nil, usageErr(fmt.Errorf("%s: %w", s.name, err))
+	}
+	return t, nil
 }
 
 func (s *loaded) close() {

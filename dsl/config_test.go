@@ -50,6 +50,12 @@ func TestDirectives(t *testing.T) {
 			c.SSH = core.SSHConfig{User: "deploy", Keys: []string{"~/.ssh/a", "~/.ssh/b"}, Passphrase: "pp", Password: "pw",
 				Port: 2200, KnownHosts: "/k", HostKeyCheck: "accept-new", Timeout: 2500 * time.Millisecond}
 		}},
+		{"numbers from the environment are strings", `branches("3") ssh { port = " 2222", timeout = "1.5" } rsync { bwlimit = "100" }`, func(c *core.Config) {
+			c.Branches = 3
+			c.SSH.Port = 2222
+			c.SSH.Timeout = 1500 * time.Millisecond
+			c.Rsync.Bwlimit = 100
+		}},
 		{"ssh one key", `ssh { keys = "~/.ssh/a", host_key_check = "off" }`, func(c *core.Config) {
 			c.SSH.Keys = []string{"~/.ssh/a"}
 			c.SSH.HostKeyCheck = "off"

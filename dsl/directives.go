@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -327,7 +328,7 @@ func (s *Script) setSSH(L *lua.LState, p *pass) error {
 		return err
 	}
 	if v, ok := f.vals["timeout"]; ok {
-		n, isNum := v.(lua.LNumber)
+		n, isNum := toNumber(v)
 		if !isNum || n <= 0 || math.IsInf(float64(n), 0) || math.IsNaN(float64(n)) {
 			return fmt.Errorf("ssh: timeout must be a number of seconds > 0, got %s", describe(v))
 		}
@@ -575,11 +576,24 @@ func checkArray(t *lua.LTable, what string) error {
 }
 
 func toInt(v lua.LValue) (int, bool) {
-	n, ok := v.(lua.LNumber)
+	n, ok := toNumber(v)
 	if !ok || float64(n) != math.Trunc(float64(n)) || math.Abs(float64(n)) > math.MaxInt32 {
 		return 0, false
 	}
 	return int(n), true
+}
+
+// toNumber takes a number, or a string that is one, as Lua's arithmetic does:
+// settings often come from os.getenv ("port = os.getenv('SSH_PORT') or 22").
+func toNumber(v lua.LValue) (lua.LNumber, bool) {
+	switch v := v.(type) {
+	case lua.LNumber:
+		return v, true
+	case lua.LString:
+		f, err := strconv.ParseFloat(strings.TrimSpace(string(v)), 64)
+		return lua.LNumber(f), err == nil
+	}
+	return 0, false
 }
 
 // describe shows a Lua value in an error message.

@@ -1,1 +1,1 @@
-branches "4"
+branches "four"

@@ -11,7 +11,7 @@ deps:
 	@$(GO) mod download
 
 build:
-	$(GO) build -trimpath -o $(BIN) ./cmd/grifork
+	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN) ./cmd/grifork
 
 lint:
 	$(GO) vet $(PKGS)

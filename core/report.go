@@ -27,6 +27,7 @@ type Result struct {
 	Level    int           `json:"level"`
 	Status   Status        `json:"status"`
 	Task     Block         `json:"task,omitempty"` // the block that ran (or failed) for this node
+	Via      string        `json:"via,omitempty"`  // standalone: the source host of that task (not the parent when re-attached)
 	Start    time.Time     `json:"start,omitzero"`
 	Duration time.Duration `json:"duration,omitempty"`
 	Err      string        `json:"error,omitempty"` // one line; for skipped nodes the reason ("parent X failed")
@@ -188,7 +189,8 @@ func (r *Report) UnmarshalJSON(b []byte) error {
 }
 
 // WriteSummary writes what a user reads at the end of a run: the counts, one line
-// per failed host with its task and error, the skipped hosts grouped by reason,
+// per failed host with its task and error, one per host re-attached to another
+// source (standalone healing), the skipped hosts grouped by reason,
 // the run-level errors and the total time.
 func (r *Report) WriteSummary(w io.Writer) error {
 	res := r.Results()
@@ -205,6 +207,15 @@ func (r *Report) WriteSummary(w io.Writer) error {
 			if x.Status == StatusFailed {
 				fmt.Fprintf(bw, "  %s (%s) %s: %s\n", x.Host, x.NodeID, x.Task, x.Err)
 			}
+		}
+	}
+	hostOf := make(map[string]string, len(res))
+	for _, x := range res {
+		hostOf[x.NodeID] = x.Host
+	}
+	for _, x := range res {
+		if p := parentHost(hostOf, x.NodeID); x.Via != "" && x.Via != p {
+			fmt.Fprintf(bw, "re-attached: %s to %s (parent %s failed)\n", x.Host, x.Via, p)
 		}
 	}
 	if count[StatusSkipped] > 0 {
@@ -231,6 +242,17 @@ func (r *Report) WriteSummary(w io.Writer) error {
 		}
 	}
 	return bw.Flush()
+}
+
+// parentHost is the host of the tree parent of the node with id, found from the
+// id's form ("<parent id>-<level>.<number>"); the root when hostOf lacks it.
+func parentHost(hostOf map[string]string, id string) string {
+	if i := strings.LastIndex(id, "-"); i >= 0 {
+		if h, ok := hostOf[id[:i]]; ok {
+			return h
+		}
+	}
+	return RootHost
 }
 
 // Headline is the first line of the summary: the counts of hosts by status, of

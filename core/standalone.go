@@ -25,13 +25,19 @@ type RunOptions struct {
 	Now func() time.Time
 	// Secrets are redacted from the errors recorded in the report and the log.
 	Secrets []string
+	// Heal re-attaches the children of a node whose task failed to healthy nodes
+	// (see RunStandalone) instead of skipping them.
+	Heal bool
 }
 
 // RunStandalone runs a standalone-mode propagation over t: prepare on the root;
 // locally(root, child) for every child of the root; remote(parent, child) for every
 // later node, as soon as its parent has its copy (and, with Barrier, its whole
 // generation is done); finish(report) last, always. A node whose task fails is
-// failed and its descendants are skipped; the other branches go on. Cancelling ctx
+// failed and its descendants are skipped; the other branches go on. With Heal, its
+// children are re-attached instead: each gets remote(adopter, child), or
+// locally(root, child) when the root is the adopter, and keeps its own subtree
+// (see adopter); only prepare's failure or cancellation skips hosts. Cancelling ctx
 // stops the run: tasks still pending are skipped, running ones are failed with the
 // context's error once they have returned. Task and run errors go to the report
 // (see Report.RunErrors), never to the caller.
@@ -39,6 +45,7 @@ func RunStandalone(ctx context.Context, t *Tree, tasks Tasks, opts RunOptions) *
 	s := &standalone{
 		t: t, tasks: tasks, opts: opts,
 		state: map[*Node]nodeState{},
+		added: map[*Node]int{},
 		done:  make(chan completion),
 		open:  1,
 	}
@@ -115,10 +122,10 @@ type completion struct {
 // standalone is the state of one run. It is driven by completions rather than by
 // loops over a fixed tree: a finished edge decides which edges become ready (its
 // destination's children, or, with the barrier, a whole generation). Only the loop
-// goroutine touches it. Healing fits this shape: on a failure, instead of skipping
-// the failed node's descendants, pick healthy sources for its children and queue
-// Edge{remote, newSource, child}; edges carry their source, so nothing else needs
-// the tree to stay fixed.
+// goroutine touches it. Healing fits this shape: on a failure the failed node's
+// children are released like any others, and enqueue picks a healthy source for a
+// child whose parent failed; edges carry their source, so the tree itself never
+// changes.
 type standalone struct {
 	t      *Tree
 	tasks  Tasks
@@ -131,6 +138,8 @@ type standalone struct {
 	held      []*Node             // barrier: nodes whose source is done, generation not open
 	unsettled []int               // per generation (index 0 = generation 1): nodes not settled
 	open      int                 // barrier: the deepest generation allowed to start
+	oks       []*Node             // heal: nodes that have the data, in order of completion
+	added     map[*Node]int       // heal: children adopted by a node
 	running   int
 	done      chan completion
 }
@@ -169,23 +178,33 @@ func (s *standalone) start(ctx context.Context, e Edge) {
 func (s *standalone) complete(ctx context.Context, c completion) {
 	s.running--
 	n := c.e.Dst
-	res := Result{NodeID: n.ID, Host: n.Name(), Level: n.Level, Task: c.e.Block, Start: c.start, Duration: c.dur}
-	if c.err == nil {
+	res := Result{NodeID: n.ID, Host: n.Name(), Level: n.Level, Task: c.e.Block, Via: c.e.Src.Name(), Start: c.start, Duration: c.dur}
+	switch {
+	case c.err == nil:
 		res.Status = StatusOK
 		s.state[n] = nodeOK
+		s.oks = append(s.oks, n)
 		s.report.Set(res)
 		for _, ch := range n.Children {
 			s.release(ch)
 		}
-	} else {
-		why := "parent " + n.Name() + " failed"
-		res.Status, res.Err = StatusFailed, s.oneLine(c.err)
-		if ctx.Err() != nil {
-			why, res.Err = "cancelled", context.Cause(ctx).Error()
-		}
+	case ctx.Err() != nil:
+		res.Status, res.Err = StatusFailed, context.Cause(ctx).Error()
 		s.state[n] = nodeFailed
 		s.report.Set(res)
-		walkBelow(n, func(d *Node) { s.skip(d, why) })
+		walkBelow(n, func(d *Node) { s.skip(d, "cancelled") })
+	default:
+		res.Status, res.Err = StatusFailed, s.oneLine(c.err)
+		s.state[n] = nodeFailed
+		s.report.Set(res)
+		if s.opts.Heal {
+			// enqueue finds the children a new source; their subtrees stay theirs.
+			for _, ch := range n.Children {
+				s.release(ch)
+			}
+		} else {
+			walkBelow(n, func(d *Node) { s.skip(d, "parent "+n.Name()+" failed") })
+		}
 	}
 	s.settle(n)
 }
@@ -202,7 +221,47 @@ func (s *standalone) release(n *Node) {
 
 func (s *standalone) enqueue(n *Node) {
 	s.state[n] = nodeReady
-	s.ready = append(s.ready, Edge{Block: edgeBlock(n), Src: n.Parent, Dst: n})
+	e := Edge{Block: edgeBlock(n), Src: n.Parent, Dst: n}
+	if s.state[n.Parent] == nodeFailed {
+		e.Src = s.adopter()
+		s.added[e.Src]++
+		e.Block = BlockRemote
+		if e.Src == s.t.Root {
+			e.Block = BlockLocally
+		}
+		s.log.Info("re-attached", "dst", n.Name(), "node", n.ID, "src", e.Src.Name(), "failed_parent", n.Parent.Name())
+	}
+	s.ready = append(s.ready, e)
+}
+
+// adopter picks the source for a child whose parent failed: of the nodes that
+// have the data, the one with the fewest children attached (its own and those it
+// adopted, so adoptions spread), then the shallowest, then the first in tree
+// order; the root, which always has the data, only when no host has it yet. It
+// is chosen when the child is queued: with the barrier, once its generation
+// opens, so every host of the previous generations can take a share.
+func (s *standalone) adopter() *Node {
+	var best *Node
+	for _, n := range s.oks {
+		if best == nil || s.lessLoaded(n, best) {
+			best = n
+		}
+	}
+	if best == nil {
+		return s.t.Root
+	}
+	return best
+}
+
+func (s *standalone) lessLoaded(a, b *Node) bool {
+	la, lb := len(a.Children)+s.added[a], len(b.Children)+s.added[b]
+	if la != lb {
+		return la < lb
+	}
+	if a.Level != b.Level {
+		return a.Level < b.Level
+	}
+	return a.Index < b.Index
 }
 
 func (s *standalone) skip(n *Node, why string) {

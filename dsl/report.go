@@ -23,6 +23,8 @@ import (
 //	  r.level     1 for the first generation
 //	  r.status    "ok" | "failed" | "skipped" | "pending"
 //	  r.task      the block that ran or failed ("locally", "remote", ...), nil if none
+//	  r.via       standalone: the host its task copied from (another than its parent
+//	              when --heal re-attached it), nil if its task never ran
 //	  r.start     Unix time in seconds when its task started, nil if it never did
 //	  r.duration  seconds its task took
 //	  r.err       one line, nil when there is no error
@@ -54,6 +56,9 @@ func reportTable(L *lua.LState, r *core.Report) *lua.LTable {
 		e.RawSetString("status", lua.LString(x.Status))
 		if x.Task != "" {
 			e.RawSetString("task", lua.LString(x.Task))
+		}
+		if x.Via != "" {
+			e.RawSetString("via", lua.LString(x.Via))
 		}
 		if !x.Start.IsZero() {
 			e.RawSetString("start", lua.LNumber(float64(x.Start.UnixNano())/1e9))

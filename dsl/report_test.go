@@ -15,7 +15,7 @@ hosts { "web1", "web2", "deploy@web3:2222", "web4" }
 finish(function(report)
   print(report.mode, report.ok, report.failed, report.skipped, report.total, report.success, report.duration > 0)
   for _, r in ipairs(report.results) do
-    print(r.host, r.id, r.level, r.status, r.task, r.start ~= nil, r.duration, r.err)
+    print(r.host, r.id, r.level, r.status, r.task, r.via, r.start ~= nil, r.duration, r.err)
   end
   print(report.by_host["deploy@web3:2222"].err)
   report.results[1].status = "changed"   -- a copy: harmless
@@ -24,18 +24,18 @@ end)
 	r := core.NewReport(core.Standalone, h.tree)
 	r.Start = time.Now().Add(-2 * time.Second)
 	start := time.Unix(1700000000, 0)
-	r.Set(core.Result{NodeID: "0.0-1.0", Host: "web1", Level: 1, Status: core.StatusOK, Task: core.BlockLocally, Start: start, Duration: 1500 * time.Millisecond})
-	r.Set(core.Result{NodeID: "0.0-1.1", Host: "web2", Level: 1, Status: core.StatusOK, Task: core.BlockLocally, Start: start, Duration: time.Second})
-	r.Set(core.Result{NodeID: "0.0-1.2", Host: "deploy@web3:2222", Level: 1, Status: core.StatusFailed, Task: core.BlockLocally, Start: start, Duration: time.Second, Err: "exit status 1"})
+	r.Set(core.Result{NodeID: "0.0-1.0", Host: "web1", Level: 1, Status: core.StatusOK, Task: core.BlockLocally, Via: "localhost", Start: start, Duration: 1500 * time.Millisecond})
+	r.Set(core.Result{NodeID: "0.0-1.1", Host: "web2", Level: 1, Status: core.StatusOK, Task: core.BlockRemote, Via: "web1", Start: start, Duration: time.Second})
+	r.Set(core.Result{NodeID: "0.0-1.2", Host: "deploy@web3:2222", Level: 1, Status: core.StatusFailed, Task: core.BlockLocally, Via: "localhost", Start: start, Duration: time.Second, Err: "exit status 1"})
 	r.Set(core.Result{NodeID: "0.0-1.3", Host: "web4", Level: 1, Status: core.StatusSkipped, Err: "parent failed"})
 	if err := h.script.Finish(context.Background(), r); err != nil {
 		t.Fatal(err)
 	}
 	want := "standalone\t2\t1\t1\t4\tfalse\ttrue\n" +
-		"web1\t0.0-1.0\t1\tok\tlocally\ttrue\t1.5\tnil\n" +
-		"web2\t0.0-1.1\t1\tok\tlocally\ttrue\t1\tnil\n" +
-		"deploy@web3:2222\t0.0-1.2\t1\tfailed\tlocally\ttrue\t1\texit status 1\n" +
-		"web4\t0.0-1.3\t1\tskipped\tnil\tfalse\t0\tparent failed\n" +
+		"web1\t0.0-1.0\t1\tok\tlocally\tlocalhost\ttrue\t1.5\tnil\n" +
+		"web2\t0.0-1.1\t1\tok\tremote\tweb1\ttrue\t1\tnil\n" +
+		"deploy@web3:2222\t0.0-1.2\t1\tfailed\tlocally\tlocalhost\ttrue\t1\texit status 1\n" +
+		"web4\t0.0-1.3\t1\tskipped\tnil\tnil\tfalse\t0\tparent failed\n" +
 		"exit status 1\n"
 	if got := h.out.String(); got != want {
 		t.Errorf("output:\n%s\nwant:\n%s", got, want)

@@ -19,6 +19,7 @@ type runCmd struct {
 	fileFlags
 	DryRun    bool `short:"n" help:"Print the tree and every command each edge would run; touch no host."`
 	NoBarrier bool `help:"Start a child's subtree as soon as its own copy is done instead of waiting for the whole generation."`
+	Heal      bool `help:"When a host's task fails, re-attach its children to hosts that have the data instead of skipping them (standalone mode; grifork mode ignores it)."`
 }
 
 func (c *runCmd) Run(e *env) error {
@@ -49,7 +50,7 @@ func (c *runCmd) Run(e *env) error {
 		report = runGrifork(e, s, tree, client)
 	default:
 		report = core.RunStandalone(e.ctx, tree, s.script, core.RunOptions{
-			Barrier: !c.NoBarrier, Logger: s.logger, Secrets: s.script.Config.SSH.Secrets(),
+			Barrier: !c.NoBarrier, Heal: c.Heal, Logger: s.logger, Secrets: s.script.Config.SSH.Secrets(),
 		})
 	}
 	fmt.Fprintln(e.stdout)

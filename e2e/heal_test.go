@@ -1,0 +1,55 @@
+package e2e
+
+import (
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/grifork/grifork/internal/fleet"
+)
+
+// TestStandaloneHeal stops a generation-1 host of a 12-host fleet (branches 3) and
+// runs with --heal: the dead host fails, its three children are re-attached to
+// live hosts and every other host gets a byte-identical copy.
+func TestStandaloneHeal(t *testing.T) {
+	fleet.Require(t)
+	t.Parallel()
+	f := fleet.StartT(t, fleet.Options{Hosts: 12})
+	hosts := f.Hosts()
+	dir := t.TempDir()
+	app := filepath.Join(dir, "app")
+	makeApp(t, app)
+	gf := fleetFile(t, dir, f, hosts, 3, syncBody(app))
+
+	// hosts[1] is in generation 1 with children hosts[6..8].
+	dead := hosts[1]
+	if err := f.StopHost(dead); err != nil {
+		t.Fatal(err)
+	}
+	r := runGrifork(t, dir, "--heal", "-f", gf)
+	if r.code != 1 {
+		t.Fatalf("exit %d, want 1 (a host failed)", r.code)
+	}
+	if !strings.Contains(r.stdout, "11 ok, 1 failed, 0 skipped") {
+		t.Errorf("summary does not count 11 ok and the dead host failed:\n%s", r.stdout)
+	}
+	if !strings.Contains(r.stdout, "  "+dead+" (") {
+		t.Errorf("summary does not list the dead host %s as failed:\n%s", dead, r.stdout)
+	}
+	for _, h := range hosts[6:9] {
+		found := false
+		for _, line := range strings.Split(r.stdout, "\n") {
+			found = found || strings.HasPrefix(line, "re-attached: "+h+" to ") && strings.HasSuffix(line, "(parent "+dead+" failed)")
+		}
+		if !found {
+			t.Errorf("summary does not say %s was re-attached:\n%s", h, r.stdout)
+		}
+	}
+	var rest []string
+	for i, h := range hosts {
+		if i != 1 {
+			rest = append(rest, h)
+		}
+	}
+	checkAll(t, f, rest, localManifest(t, app))
+}

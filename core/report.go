@@ -213,9 +213,14 @@ func (r *Report) WriteSummary(w io.Writer) error {
 	for _, x := range res {
 		hostOf[x.NodeID] = x.Host
 	}
+	heading := false
 	for _, x := range res {
 		if p := parentHost(hostOf, x.NodeID); x.Via != "" && x.Via != p {
-			fmt.Fprintf(bw, "re-attached: %s to %s (parent %s failed)\n", x.Host, x.Via, p)
+			if !heading {
+				fmt.Fprintln(bw, "re-attached:")
+				heading = true
+			}
+			fmt.Fprintf(bw, "  %s to %s (parent %s failed)\n", x.Host, x.Via, p)
 		}
 	}
 	if count[StatusSkipped] > 0 {

@@ -39,7 +39,7 @@ func TestStandaloneHeal(t *testing.T) {
 	for _, h := range hosts[6:9] {
 		found := false
 		for _, line := range strings.Split(r.stdout, "\n") {
-			found = found || strings.HasPrefix(line, "re-attached: "+h+" to ") && strings.HasSuffix(line, "(parent "+dead+" failed)")
+			found = found || strings.HasPrefix(line, "  "+h+" to ") && strings.HasSuffix(line, "(parent "+dead+" failed)")
 		}
 		if !found {
 			t.Errorf("summary does not say %s was re-attached:\n%s", h, r.stdout)

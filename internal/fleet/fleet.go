@@ -51,6 +51,10 @@ type Options struct {
 	Subnet int
 	// RateMbit shapes each host's link and the root's (both directions) with tc tbf; 0 = none.
 	RateMbit int
+	// HostRateMbit overrides RateMbit for single hosts' links, by 1-based host
+	// index (the order of Hosts): a slow or fast host among equal ones. 0 or
+	// absent = RateMbit. The root's link keeps RateMbit.
+	HostRateMbit map[int]int
 	// Logf receives progress messages; nil discards them.
 	Logf func(string, ...any)
 }
@@ -98,6 +102,14 @@ func Start(ctx context.Context, opts Options) (_ *Fleet, err error) {
 	}
 	if opts.RateMbit < 0 {
 		return nil, fmt.Errorf("fleet: negative rate %d Mbit/s", opts.RateMbit)
+	}
+	for i, r := range opts.HostRateMbit {
+		if i < 1 || i > opts.Hosts {
+			return nil, fmt.Errorf("fleet: rate for host %d of %d", i, opts.Hosts)
+		}
+		if r < 0 {
+			return nil, fmt.Errorf("fleet: negative rate %d Mbit/s for host %d", r, i)
+		}
 	}
 	if reason := missing(); reason != "" {
 		return nil, fmt.Errorf("fleet: %s", reason)
@@ -226,17 +238,24 @@ func (f *Fleet) setupSwitch(ctx context.Context) error {
 	}
 	// The root is one more server behind the switch: its link gets the same rate,
 	// so a root that feeds every host itself is held to one link's worth.
-	if err := f.shape(ctx, sw, "uplink", "", up); err != nil {
+	if err := shape(ctx, f.opts.RateMbit, sw, "uplink", "", up); err != nil {
 		return fmt.Errorf("fleet %s: switch: %w", f.name, err)
 	}
 	return nil
 }
 
-// shape puts a tbf of Options.RateMbit on both ends of a veth: swPort in the switch
+// rate is the Mbit/s of host i's link (1-based), 0 = unshaped.
+func (f *Fleet) rate(i int) int {
+	if r := f.opts.HostRateMbit[i]; r > 0 {
+		return r
+	}
+	return f.opts.RateMbit
+}
+
+// shape puts a tbf of r Mbit/s on both ends of a veth: swPort in the switch
 // namespace (traffic toward the host) and hostLink in hostNS ("" = the root
 // namespace; traffic from the host). No-op without a rate.
-func (f *Fleet) shape(ctx context.Context, sw, swPort, hostNS, hostLink string) error {
-	r := f.opts.RateMbit
+func shape(ctx context.Context, r int, sw, swPort, hostNS, hostLink string) error {
 	if r <= 0 {
 		return nil
 	}
@@ -268,7 +287,7 @@ func (f *Fleet) setupHost(ctx context.Context, h *host) error {
 		"ip", "-n", h.ns, "-batch", "-"); err != nil {
 		return fmt.Errorf("host %s: %w", h.addr, err)
 	}
-	if err := f.shape(ctx, sw, port, h.ns, "eth0"); err != nil {
+	if err := shape(ctx, f.rate(h.idx), sw, port, h.ns, "eth0"); err != nil {
 		return fmt.Errorf("host %s: %w", h.addr, err)
 	}
 	if err := f.startAnchor(ctx, h); err != nil {

@@ -49,6 +49,9 @@ func TestOptionsErrors(t *testing.T) {
 		{"bad name", Options{Hosts: 1, Name: "Web_1"}, `fleet name "Web_1"`},
 		{"long name", Options{Hosts: 1, Name: "abcdefghi"}, "want 1-8 characters"},
 		{"negative rate", Options{Hosts: 1, RateMbit: -1}, "negative rate"},
+		{"negative host rate", Options{Hosts: 2, HostRateMbit: map[int]int{2: -5}}, "negative rate -5 Mbit/s for host 2"},
+		{"rate for host 0", Options{Hosts: 2, HostRateMbit: map[int]int{0: 10}}, "rate for host 0 of 2"},
+		{"rate for a host beyond the fleet", Options{Hosts: 2, HostRateMbit: map[int]int{3: 10}}, "rate for host 3 of 2"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -79,7 +82,8 @@ func sshOut(t *testing.T, args ...string) (string, error) {
 
 func TestFleet(t *testing.T) {
 	t.Parallel()
-	f := StartT(t, Options{Hosts: 3, RateMbit: 500})
+	// Host 2's link is slower than the others, host 3's override of 0 means the default.
+	f := StartT(t, Options{Hosts: 3, RateMbit: 500, HostRateMbit: map[int]int{2: 100, 3: 0}})
 	hosts := f.Hosts()
 	if len(hosts) != 3 {
 		t.Fatalf("Hosts() = %v, want 3", hosts)
@@ -141,13 +145,23 @@ func TestFleet(t *testing.T) {
 	})
 
 	t.Run("links are shaped", func(t *testing.T) {
-		for _, argv := range [][]string{
-			{"tc", "-n", nsName(f.Name(), 0), "qdisc", "show", "dev", "h1"},
-			{"tc", "-n", nsName(f.Name(), 1), "qdisc", "show", "dev", "eth0"},
+		sw := nsName(f.Name(), 0)
+		for _, tt := range []struct {
+			argv []string
+			rate string
+		}{
+			{[]string{"tc", "qdisc", "show", "dev", uplinkName(f.Name())}, "500Mbit"},
+			{[]string{"tc", "-n", sw, "qdisc", "show", "dev", "uplink"}, "500Mbit"},
+			{[]string{"tc", "-n", sw, "qdisc", "show", "dev", "h1"}, "500Mbit"},
+			{[]string{"tc", "-n", nsName(f.Name(), 1), "qdisc", "show", "dev", "eth0"}, "500Mbit"},
+			{[]string{"tc", "-n", sw, "qdisc", "show", "dev", "h2"}, "100Mbit"},
+			{[]string{"tc", "-n", nsName(f.Name(), 2), "qdisc", "show", "dev", "eth0"}, "100Mbit"},
+			{[]string{"tc", "-n", sw, "qdisc", "show", "dev", "h3"}, "500Mbit"},
+			{[]string{"tc", "-n", nsName(f.Name(), 3), "qdisc", "show", "dev", "eth0"}, "500Mbit"},
 		} {
-			out, err := exec.Command(argv[0], argv[1:]...).CombinedOutput()
-			if err != nil || !strings.Contains(string(out), "tbf") || !strings.Contains(string(out), "rate 500Mbit") {
-				t.Errorf("%s = %s, %v; want a tbf qdisc at 500Mbit", strings.Join(argv, " "), out, err)
+			out, err := exec.Command(tt.argv[0], tt.argv[1:]...).CombinedOutput()
+			if err != nil || !strings.Contains(string(out), "tbf") || !strings.Contains(string(out), "rate "+tt.rate+" ") {
+				t.Errorf("%s = %s, %v; want a tbf qdisc at %s", strings.Join(tt.argv, " "), out, err, tt.rate)
 			}
 		}
 	})

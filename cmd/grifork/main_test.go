@@ -34,8 +34,9 @@ func TestScripts(t *testing.T) {
 	})
 }
 
-// exits CODE grifork ARGS... runs grifork and checks its exact exit code; the
-// output is kept for the stdout/stderr assertions that follow.
+// exits CODE grifork ARGS... runs grifork in the script's current directory and
+// checks its exact exit code; the output is kept for the stdout/stderr
+// assertions that follow.
 func exits(ts *testscript.TestScript, neg bool, args []string) {
 	if neg || len(args) < 2 {
 		ts.Fatalf("usage: exits CODE COMMAND [ARGS...]")
@@ -49,7 +50,7 @@ func exits(ts *testscript.TestScript, neg bool, args []string) {
 		ts.Fatalf("exits: %v", err)
 	}
 	cmd := exec.Command(path, args[2:]...)
-	cmd.Dir = ts.Getenv("WORK")
+	cmd.Dir = ts.MkAbs(".")
 	cmd.Env = os.Environ()
 	for _, kv := range []string{"HOME", "PATH", "GRIFORKFILE"} {
 		cmd.Env = append(cmd.Env, kv+"="+ts.Getenv(kv))

@@ -12,16 +12,18 @@ import (
 	"github.com/grifork/grifork/core"
 )
 
-// remoteRun writes a subtree and a Griforkfile and runs the --on-remote entry
-// on them, with a parent that stays connected until it has ended.
-func remoteRun(t *testing.T, griforkfile string) (code int, events []core.Event, stderr string) {
+// nodeFiles writes what a parent hands a node: the subtree of web1 (the only
+// host, so a leaf) and a Griforkfile. It returns the --on-remote arguments and
+// the node.
+func nodeFiles(t *testing.T, griforkfile string) ([]string, *core.Node) {
 	t.Helper()
 	dir := t.TempDir()
 	tr, err := core.BuildTree([]core.Host{{Name: "web1"}}, 2)
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := core.MarshalTree(tr.Subtree(tr.Root.Children[0]))
+	node := tr.Root.Children[0]
+	b, err := core.MarshalTree(tr.Subtree(node))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -32,12 +34,19 @@ func remoteRun(t *testing.T, griforkfile string) (code int, events []core.Event,
 	if err := os.WriteFile(gf, []byte(griforkfile), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	return []string{"--tree", treePath, "-f", gf}, node
+}
+
+// remoteRun runs the --on-remote entry on griforkfile, with a parent that stays
+// connected until it has ended.
+func remoteRun(t *testing.T, griforkfile string) (code int, events []core.Event, stderr string) {
+	t.Helper()
+	args, node := nodeFiles(t, griforkfile)
 	stdin, parent := io.Pipe()
 	defer parent.Close()
 	var out, errOut bytes.Buffer
-	code = runOnRemote([]string{"--tree", treePath, "-f", gf}, stdin, &out, &errOut)
-	err = core.ReadEvents(&out, tr.Root.Children[0], func(e core.Event) { events = append(events, e) })
-	if err != nil {
+	code = runOnRemote(args, stdin, &out, &errOut)
+	if err := core.ReadEvents(&out, node, func(e core.Event) { events = append(events, e) }); err != nil {
 		t.Fatal(err)
 	}
 	return code, events, errOut.String()
@@ -51,8 +60,8 @@ prepare(function() print("prepare must not run on a node") end)
 prepare_remote(function() print("hello from prepare_remote") end)
 finish_remote(function() print("bye") end)
 `)
-	if code != exitOK {
-		t.Fatalf("exit %d, stderr %s", code, stderr)
+	if code != exitOK || len(events) == 0 {
+		t.Fatalf("exit %d, %d events, stderr %s", code, len(events), stderr)
 	}
 	var lines []string
 	for _, e := range events[:len(events)-1] {
@@ -99,23 +108,15 @@ func TestOnRemoteUsage(t *testing.T) {
 // A node whose parent goes away (its standard input ends) stops what it runs.
 func TestOnRemoteStopsWhenParentIsGone(t *testing.T) {
 	t.Parallel()
-	dir := t.TempDir()
-	tr, err := core.BuildTree([]core.Host{{Name: "web1"}}, 2)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, _ := core.MarshalTree(tr.Subtree(tr.Root.Children[0]))
-	treePath, gf := filepath.Join(dir, "tree.json"), filepath.Join(dir, "Griforkfile.lua")
-	os.WriteFile(treePath, b, 0o600)
-	os.WriteFile(gf, []byte(`mode "grifork"
+	args, _ := nodeFiles(t, `mode "grifork"
 hosts { "web1" }
 prepare_remote(function() sh("sleep", { "30" }) end)
-`), 0o600)
+`)
 	stdin, parent := io.Pipe()
 	time.AfterFunc(300*time.Millisecond, func() { parent.Close() })
 	start := time.Now()
 	var out bytes.Buffer
-	code := runOnRemote([]string{"--tree", treePath, "-f", gf}, stdin, &out, io.Discard)
+	code := runOnRemote(args, stdin, &out, io.Discard)
 	if took := time.Since(start); took > 10*time.Second {
 		t.Errorf("took %v to stop after the parent left", took)
 	}

@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -317,35 +316,23 @@ end)
 }
 
 // TestGriforkExample runs examples/Griforkfile.grifork.lua on a fleet, with an
-// override for the fleet's hosts, keys and login.
+// override for the fleet's hosts, keys and login, shipping a test application
+// (APP_SRC) to /srv/app of every host.
 func TestGriforkExample(t *testing.T) {
 	fleet.Require(t)
 	t.Parallel()
 	f := fleet.StartT(t, fleet.Options{Hosts: 12})
 	dir := t.TempDir()
-	override := filepath.Join(dir, "fleet.lua")
-	src := fmt.Sprintf(`hosts %s
-ssh { user = "root", keys = { %q }, known_hosts = %q }
-grifork { chdir = "/tmp", tmpdir = %q, user = "root" }
-`, luaList(f.Hosts()), f.KeyFile(), f.KnownHostsFile(), griforkTmp)
-	if err := os.WriteFile(override, []byte(src), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	example, err := filepath.Abs("../examples/Griforkfile.grifork.lua")
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := runGrifork(t, dir, "-f", example, "-o", override)
+	app := filepath.Join(dir, "app")
+	makeApp(t, app)
+	override := fleetOverride(t, dir, f, fmt.Sprintf("grifork { chdir = \"/tmp\", tmpdir = %q, user = \"root\" }\n", griforkTmp))
+	r := runGriforkEnv(t, dir, []string{"APP_SRC=" + app + "/"}, "-f", example(t, "grifork"), "-o", override)
 	if r.code != 0 {
 		t.Fatalf("exit %d, want 0", r.code)
 	}
-	if !strings.Contains(r.stdout, "12 ok") {
+	if !strings.Contains(r.stdout, "12 ok, 0 failed, 0 skipped") {
 		t.Errorf("summary does not say 12 ok:\n%s", r.stdout)
 	}
-	ctx := context.Background()
-	forEachHost(t, f.Hosts(), func(h string) error {
-		_, err := f.Exec(ctx, h, "test", "-d", "/srv/app")
-		return err
-	})
+	checkAll(t, f, f.Hosts(), localManifest(t, app))
 	noLeftovers(t, f, 5*time.Second)
 }

@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -14,12 +13,8 @@ import (
 func TestStandaloneHeal(t *testing.T) {
 	fleet.Require(t)
 	t.Parallel()
-	f := fleet.StartT(t, fleet.Options{Hosts: 12})
+	f, dir, app, gf := syncFleet(t, 12)
 	hosts := f.Hosts()
-	dir := t.TempDir()
-	app := filepath.Join(dir, "app")
-	makeApp(t, app)
-	gf := fleetFile(t, dir, f, hosts, 3, syncBody(app))
 
 	// hosts[1] is in generation 1 with children hosts[6..8].
 	dead := hosts[1]
@@ -45,11 +40,5 @@ func TestStandaloneHeal(t *testing.T) {
 			t.Errorf("summary does not say %s was re-attached:\n%s", h, r.stdout)
 		}
 	}
-	var rest []string
-	for i, h := range hosts {
-		if i != 1 {
-			rest = append(rest, h)
-		}
-	}
-	checkAll(t, f, rest, localManifest(t, app))
+	checkAll(t, f, except(hosts, dead), localManifest(t, app))
 }

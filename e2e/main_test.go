@@ -46,14 +46,27 @@ type result struct {
 	stdout, stderr string
 }
 
+// griforkCmd is the binary with args, run in dir with env added to this
+// process's environment. HOME is dir: no ~/.ssh of the machine's leaks in.
+func griforkCmd(ctx context.Context, dir string, env []string, args ...string) *exec.Cmd {
+	cmd := exec.CommandContext(ctx, griforkBin, args...)
+	cmd.Dir = dir
+	cmd.Env = append(append(os.Environ(), "HOME="+dir), env...)
+	return cmd
+}
+
 // runGrifork runs the binary in dir with args and returns its exit code and output.
 func runGrifork(t *testing.T, dir string, args ...string) result {
 	t.Helper()
+	return runGriforkEnv(t, dir, nil, args...)
+}
+
+// runGriforkEnv is runGrifork with env ("KEY=value") added to the environment.
+func runGriforkEnv(t *testing.T, dir string, env []string, args ...string) result {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, griforkBin, args...)
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "HOME="+dir) // no ~/.ssh of the machine's leaks in
+	cmd := griforkCmd(ctx, dir, env, args...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()
@@ -107,9 +120,7 @@ type background struct {
 // it is still running.
 func startGrifork(t *testing.T, dir string, args ...string) *background {
 	t.Helper()
-	b := &background{cmd: exec.Command(griforkBin, args...), exited: make(chan struct{})}
-	b.cmd.Dir = dir
-	b.cmd.Env = append(os.Environ(), "HOME="+dir)
+	b := &background{cmd: griforkCmd(context.Background(), dir, nil, args...), exited: make(chan struct{})}
 	b.cmd.Stdout, b.cmd.Stderr = &b.out, &b.out
 	if err := b.cmd.Start(); err != nil {
 		t.Fatal(err)

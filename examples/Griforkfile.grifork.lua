@@ -17,21 +17,22 @@ ssh {
 rsync { "-az", "--delete", "--exclude=.git" }   -- array form: raw rsync options
 
 grifork {
-  chdir = "/",                            -- where the remote grifork runs
+  chdir = "/home/deploy",                 -- where the remote grifork runs (and writes grifork.log)
   tmpdir = "/tmp/grifork-deploy",         -- Griforkfile, subtree and cached binary
   user = "deploy",                        -- login for the fork
 }
 
-local APP = "/srv/app/"
+local SRC = os.getenv("APP_SRC") or "/srv/app/"   -- the build, on this machine
+local APP = "/srv/app/"                           -- where it goes on every host
 
 prepare(function()
-  sh("mkdir", { "-p", APP })
+  sh("test", { "-d", SRC })               -- nothing to ship: stop before any host is touched
 end)
 
 -- The root to each node of the first generation.
 locally(function(src, dst)
   ssh(dst, "mkdir", { "-p", APP })
-  rsync(APP)
+  rsync(SRC, APP)                         -- rsync <opts> SRC dst:/srv/app/
 end)
 
 -- On every node, toward its own children.
@@ -45,7 +46,7 @@ remote(function(src, dst)
 end)
 
 finish_remote(function()
-  sh("sync")
+  sh("sync")                              -- the copy is on disk before this node reports done
 end)
 
 finish(function(report)

@@ -26,6 +26,8 @@ func TestExamplePlans(t *testing.T) {
 	} {
 		t.Setenv(k, v)
 	}
+	t.Setenv("APP_SRC", "") // the grifork example's default source, /srv/app/
+	os.Unsetenv("APP_SRC")
 	examples, err := filepath.Glob("../../examples/Griforkfile.*.lua")
 	if err != nil || len(examples) < 3 {
 		t.Fatalf("examples: %v, %v", examples, err)

@@ -7,9 +7,11 @@ ssh { user = "ops", host_key_check = "strict" }
 
 local uptimes = {}                        -- shared by all tasks; they run concurrently
 
+-- pcall keeps an unreachable host in the table as an error row instead of
+-- failing its task (and skipping its subtree).
 local function collect(dst)
   local ok, out = pcall(ssh, dst, "uptime")
-  uptimes[dst] = ok and out:gsub("%s+$", "") or ("error: " .. tostring(out))
+  uptimes[dst] = ok and trim(out) or ("error: " .. tostring(out))
 end
 
 locally(function(src, dst) collect(dst) end)

@@ -79,7 +79,6 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) (code int) {
 		kong.Name("grifork"),
 		kong.Description("Run tasks across a fleet of servers in the shape of a tree."),
 		kong.Vars{"version": version},
-		kong.UsageOnError(),
 		kong.Writers(stdout, stderr),
 		kong.Exit(func(n int) { exited = n; panic(kongExit{}) }),
 	)

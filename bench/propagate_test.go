@@ -51,8 +51,16 @@ type propagation struct {
 	want     string   // its manifest
 	bytes    int64    // its total file size
 	bound    time.Duration
-	baseline time.Duration // flat-sequential; 0 until measured
+	baseline timing // flat-sequential's; zero until measured
 	tab      table
+	// others, if set, are hosts whose own completion time measure reports too.
+	others []string
+
+	// The last run's start and, per host, when its copy was done (rsync
+	// returned, or grifork's report says its task ended); see lastDone.
+	mu    sync.Mutex
+	start time.Time
+	done  map[string]time.Time
 }
 
 // scenario is one way of getting the application tree onto every host.
@@ -72,18 +80,7 @@ type scenario struct {
 // each its wall time (s), speedup = flat-sequential's time / its time, and
 // x_bound = its time / (data size / link rate).
 func BenchmarkPropagate(b *testing.B) {
-	fleet.Require(b)
-	f := fleet.StartT(b, fleet.Options{Hosts: *hostsFlag, RateMbit: *rateFlag, Logf: func(string, ...any) {}})
-	p := &propagation{f: f, hosts: f.Hosts(), dir: b.TempDir(), bin: griforkBin(b)}
-	p.app = filepath.Join(p.dir, "app")
-	var err error
-	if p.bytes, err = makeApp(p.app, *filesFlag, int64(*sizeFlag)<<20); err != nil {
-		b.Fatal(err)
-	}
-	if p.want, err = manifest(p.app); err != nil {
-		b.Fatal(err)
-	}
-	p.bound = time.Duration(float64(p.bytes*8) / float64(*rateFlag*1_000_000) * float64(time.Second))
+	p := newPropagation(b, fleet.Options{Hosts: *hostsFlag, RateMbit: *rateFlag})
 	p.tab = table{
 		title: fmt.Sprintf("propagate %.1f MiB in %d files to %d hosts, %d Mbit/s per link, bound (size/rate) %.2fs",
 			float64(p.bytes)/(1<<20), *filesFlag, len(p.hosts), *rateFlag, p.bound.Seconds()),
@@ -92,10 +89,7 @@ func BenchmarkPropagate(b *testing.B) {
 		note: "speedup = flat-sequential's seconds / seconds; x_bound = seconds / bound;\n" +
 			"model = x_bound if links were the only cost (copies the busiest link carries, summed over steps)",
 	}
-	tree, err := core.BuildTree(coreHosts(p.hosts), *branchesFlag)
-	if err != nil {
-		b.Fatal(err)
-	}
+	tree := p.tree(b)
 	treeShape := fanoutSum(tree)
 	tree.Walk(func(n *core.Node) {
 		if !n.IsRoot() && len(n.Children) > 0 {
@@ -123,73 +117,124 @@ func BenchmarkPropagate(b *testing.B) {
 			return p.grifork(ctx, griforkModeBody(p.app))
 		}},
 	}
+	p.runScenarios(b, scenarios, func(b *testing.B, sc scenario, t timing) {
+		d := t.all
+		speedup := p.baseline.all.Seconds() / d.Seconds()
+		xBound := d.Seconds() / p.bound.Seconds()
+		b.ReportMetric(d.Seconds(), "s")
+		b.ReportMetric(speedup, "speedup")
+		b.ReportMetric(xBound, "x_bound")
+		p.tab.add(sc.name, fmt.Sprintf("%.2f", d.Seconds()), fmt.Sprintf("%.2f", speedup),
+			fmt.Sprintf("%.2f", xBound), fmt.Sprintf("%d", sc.shape))
+	})
+	p.tab.print()
+}
+
+// newPropagation starts a fleet with opts and writes the application tree.
+func newPropagation(b *testing.B, opts fleet.Options) *propagation {
+	fleet.Require(b)
+	opts.Logf = func(string, ...any) {}
+	f := fleet.StartT(b, opts)
+	p := &propagation{f: f, hosts: f.Hosts(), dir: b.TempDir(), bin: griforkBin(b)}
+	p.app = filepath.Join(p.dir, "app")
+	var err error
+	if p.bytes, err = makeApp(p.app, *filesFlag, int64(*sizeFlag)<<20); err != nil {
+		b.Fatal(err)
+	}
+	if p.want, err = manifest(p.app); err != nil {
+		b.Fatal(err)
+	}
+	p.bound = time.Duration(float64(p.bytes*8) / float64(opts.RateMbit*1_000_000) * float64(time.Second))
+	return p
+}
+
+// tree is the tree grifork builds of the fleet's hosts.
+func (p *propagation) tree(b *testing.B) *core.Tree {
+	t, err := core.BuildTree(coreHosts(p.hosts), *branchesFlag)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return t
+}
+
+// timing is what measure takes of one run.
+type timing struct {
+	all    time.Duration // until every host has its copy
+	others time.Duration // until every host of propagation.others has it; 0 without
+}
+
+// runScenarios runs each scenario as a sub-benchmark (scenarios[0] is the
+// baseline, measured untimed first when -bench filtered it out) and hands row
+// its mean timing.
+func (p *propagation) runScenarios(b *testing.B, scenarios []scenario, row func(b *testing.B, sc scenario, t timing)) {
 	for _, sc := range scenarios {
 		b.Run(sc.name, func(b *testing.B) {
 			b.StopTimer() // measure times the copy only
-			if sc.name != scenarios[0].name && p.baseline == 0 {
-				// The baseline was filtered out by -bench: measure it untimed, or
-				// there is no ratio to report.
-				d, err := p.measure(scenarios[0], nil)
+			if sc.name != scenarios[0].name && p.baseline.all == 0 {
+				t, err := p.measure(scenarios[0], nil)
 				if err != nil {
 					b.Fatalf("baseline %s: %v", scenarios[0].name, err)
 				}
-				p.baseline = d
+				p.baseline = t
 			}
-			var total time.Duration
+			var sum timing
 			for range b.N {
-				d, err := p.measure(sc, b)
+				t, err := p.measure(sc, b)
 				if err != nil {
 					b.Fatalf("%s: %v", sc.name, err)
 				}
-				total += d
+				sum.all += t.all
+				sum.others += t.others
 			}
-			d := total / time.Duration(b.N)
+			mean := timing{all: sum.all / time.Duration(b.N), others: sum.others / time.Duration(b.N)}
 			if sc.name == scenarios[0].name {
-				p.baseline = d
+				p.baseline = mean
 			}
-			speedup := p.baseline.Seconds() / d.Seconds()
-			xBound := d.Seconds() / p.bound.Seconds()
-			b.ReportMetric(d.Seconds(), "s")
-			b.ReportMetric(speedup, "speedup")
-			b.ReportMetric(xBound, "x_bound")
-			p.tab.add(sc.name, fmt.Sprintf("%.2f", d.Seconds()), fmt.Sprintf("%.2f", speedup),
-				fmt.Sprintf("%.2f", xBound), fmt.Sprintf("%d", sc.shape))
+			row(b, sc, mean)
 		})
 	}
-	p.tab.print()
 }
 
 // measure runs sc's setup, empties /srv/app on every host, times sc's run (with
 // b's timer too, unless b is nil), and checks that every host holds a
 // byte-identical copy.
-func (p *propagation) measure(sc scenario, b *testing.B) (time.Duration, error) {
+func (p *propagation) measure(sc scenario, b *testing.B) (timing, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	if err := sc.setup(p, ctx); err != nil {
-		return 0, err
+		return timing{}, err
 	}
 	if err := p.onEveryHost(ctx, func(h string) error {
 		_, err := p.f.Exec(ctx, h, "rm", "-rf", "/srv/app")
 		return err
 	}); err != nil {
-		return 0, fmt.Errorf("emptying /srv/app: %w", err)
+		return timing{}, fmt.Errorf("emptying /srv/app: %w", err)
 	}
+	start := time.Now()
+	p.mu.Lock()
+	p.start, p.done = start, map[string]time.Time{}
+	p.mu.Unlock()
 	if b != nil {
 		b.StartTimer()
 	}
-	start := time.Now()
 	err := sc.run(p, ctx)
 	d := time.Since(start)
 	if b != nil {
 		b.StopTimer()
 	}
 	if err != nil {
-		return 0, err
+		return timing{}, err
 	}
 	if err := p.checkAll(); err != nil {
-		return 0, err
+		return timing{}, err
 	}
-	return d, nil
+	t := timing{all: d}
+	if p.others != nil {
+		if t.others, err = p.lastDone(p.others); err != nil {
+			return timing{}, err
+		}
+	}
+	return t, nil
 }
 
 // checkAll compares every host's /srv/app with the source, file by file.
@@ -246,7 +291,32 @@ func (p *propagation) rsyncTo(ctx context.Context, h string) error {
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("rsync to %s: %w: %s", h, err, bytes.TrimSpace(out))
 	}
+	p.markDone(h, time.Now())
 	return nil
+}
+
+func (p *propagation) markDone(h string, t time.Time) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.done[h] = t
+}
+
+// lastDone is the time from the last run's start until every host of hosts had
+// its copy, or an error when one of them has no time recorded.
+func (p *propagation) lastDone(hosts []string) (time.Duration, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var last time.Time
+	for _, h := range hosts {
+		t, ok := p.done[h]
+		if !ok {
+			return 0, fmt.Errorf("no completion time recorded for %s", h)
+		}
+		if t.After(last) {
+			last = t
+		}
+	}
+	return last.Sub(p.start), nil
 }
 
 // flatSequential is the for-loop script: one host after another.
@@ -288,6 +358,33 @@ func (p *propagation) grifork(ctx context.Context, body string, args ...string) 
 	}
 	if want := fmt.Sprintf("%d ok", len(p.hosts)); !strings.Contains(out.String(), want) {
 		return fmt.Errorf("grifork %s: summary lacks %q:\n%s", strings.Join(args, " "), want, out.String())
+	}
+	return p.parseDone(out.String())
+}
+
+// doneBlock is a finish block that prints, per host, when its task ended (see
+// parseDone): grifork's own report, so no polling of the hosts during a run.
+const doneBlock = `
+finish(function(report)
+  for _, r in ipairs(report.results) do
+    if r.start then print(string.format("bench-done %s %.3f", r.host, r.start + r.duration)) end
+  end
+end)
+`
+
+// parseDone records the completion times doneBlock printed, if any.
+func (p *propagation) parseDone(out string) error {
+	for line := range strings.Lines(out) {
+		rest, ok := strings.CutPrefix(strings.TrimSpace(line), "bench-done ")
+		if !ok {
+			continue
+		}
+		var h string
+		var unix float64
+		if _, err := fmt.Sscanf(rest, "%s %f", &h, &unix); err != nil {
+			return fmt.Errorf("grifork's finish block printed %q: %w", line, err)
+		}
+		p.markDone(h, time.Unix(0, int64(unix*1e9)))
 	}
 	return nil
 }

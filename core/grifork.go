@@ -301,5 +301,5 @@ func (g *griforkRun) skip(n *Node, why string) {
 }
 
 func (g *griforkRun) oneLine(err error) string {
-	return Redact(OneLine(err.Error()), g.opts.Secrets)
+	return Redact(OneLine(Reason(err)), g.opts.Secrets)
 }

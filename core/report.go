@@ -3,6 +3,7 @@ package core
 import (
 	"bufio"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -140,6 +141,18 @@ func (r *Report) Merge(o *Report) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.errs = append(r.errs, errs...)
+}
+
+// Reason is what a report shows of a task's error. The report already names the
+// task and the host, so an error that can say its reason apart from where it
+// happened (a method Reason() string, as the Griforkfile's task errors have)
+// shows only that.
+func Reason(err error) string {
+	var r interface{ Reason() string }
+	if errors.As(err, &r) {
+		return r.Reason()
+	}
+	return err.Error()
 }
 
 // OneLine makes s fit on one line of a summary or log: its non-blank lines,

@@ -2,8 +2,10 @@ package core
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"reflect"
 	"testing"
 	"time"
@@ -151,3 +153,42 @@ func TestOneLine(t *testing.T) {
 		}
 	}
 }
+
+// reasonErr is a task error that says where it happened apart from why.
+type reasonErr struct{ where, why string }
+
+func (e reasonErr) Error() string  { return e.where + ": " + e.why }
+func (e reasonErr) Reason() string { return e.why }
+
+// The report names the task and host itself: a task error shows only its reason
+// there, or the summary would say "locally: locally localhost -> web1: ...".
+func TestReportShowsTheReason(t *testing.T) {
+	t.Parallel()
+	tr, err := BuildTree([]Host{{Name: "web1"}}, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tasks := &reasonTasks{err: reasonErr{where: "locally localhost -> web1", why: "Griforkfile.lua:3: disk full"}}
+	r := RunStandalone(context.Background(), tr, tasks, RunOptions{Barrier: true})
+	res, _ := r.Get("0.0-1.0")
+	if res.Status != StatusFailed || res.Err != "Griforkfile.lua:3: disk full" {
+		t.Errorf("result = %+v, want failed with only the reason", res)
+	}
+	if got := Reason(fmt.Errorf("wrapped: %w", tasks.err)); got != "Griforkfile.lua:3: disk full" {
+		t.Errorf("Reason through %%w = %q", got)
+	}
+	if got := Reason(errors.New("plain")); got != "plain" {
+		t.Errorf("Reason of a plain error = %q", got)
+	}
+}
+
+type reasonTasks struct{ err error }
+
+func (f *reasonTasks) Defined(b Block) bool { return b == BlockLocally }
+func (f *reasonTasks) Run(ctx context.Context, e Edge) error {
+	if e.Block != BlockLocally {
+		return nil
+	}
+	return f.err
+}
+func (f *reasonTasks) Finish(ctx context.Context, r *Report) error { return nil }

@@ -338,7 +338,7 @@ func edgeAttrs(e Edge) []any {
 }
 
 func (s *standalone) oneLine(err error) string {
-	return Redact(OneLine(err.Error()), s.opts.Secrets)
+	return Redact(OneLine(Reason(err)), s.opts.Secrets)
 }
 
 func (s *standalone) redactErr(err error) error {

@@ -63,6 +63,9 @@ func (e *TaskError) Error() string {
 
 func (e *TaskError) Unwrap() error { return e.Err }
 
+// Reason is the error without the block and hosts, for a report that names them.
+func (e *TaskError) Reason() string { return e.Msg }
+
 const localHint = `the local block is called "locally" in a Griforkfile.lua`
 
 // localCall matches a line that uses `local` as if it were the block of the Ruby DSL.

@@ -86,7 +86,7 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) (code int) {
 		fmt.Fprintf(stderr, "grifork: %v\n", err)
 		return exitFailed
 	}
-	kctx, err := parseArgs(parser, args, &exited)
+	kctx, err := parseArgs(parser, args)
 	if exited >= 0 {
 		return exited
 	}
@@ -101,13 +101,10 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) (code int) {
 			return exitInterrupted
 		}
 		fmt.Fprintf(stderr, "grifork: %v\n", err)
-		var ee *exitError
-		switch {
-		case errors.As(err, &ee):
+		if ee := (*exitError)(nil); errors.As(err, &ee) {
 			return ee.code
-		default:
-			return exitFailed
 		}
+		return exitFailed
 	}
 	if ctx.Err() != nil {
 		return exitInterrupted
@@ -119,7 +116,7 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) (code int) {
 // stays callable from tests.
 type kongExit struct{}
 
-func parseArgs(p *kong.Kong, args []string, exited *int) (kctx *kong.Context, err error) {
+func parseArgs(p *kong.Kong, args []string) (kctx *kong.Context, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			if _, ok := r.(kongExit); !ok {

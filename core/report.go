@@ -114,9 +114,6 @@ func (r *Report) OK() bool {
 	return r.Count(StatusOK) == len(r.Results()) && len(r.RunErrors()) == 0
 }
 
-// Succeeded is OK under the name the CLI uses for its exit code.
-func (r *Report) Succeeded() bool { return r.OK() }
-
 // AddRunError records that task failed on host outside of any host's result.
 func (r *Report) AddRunError(task Block, host string, err error) {
 	r.mu.Lock()

@@ -56,7 +56,7 @@ func (c *runCmd) Run(e *env) error {
 	fmt.Fprintln(e.stdout)
 	report.WriteSummary(e.stdout)
 	s.logger.Info("run end", "ok", report.Count(core.StatusOK), "failed", report.Count(core.StatusFailed), "skipped", report.Count(core.StatusSkipped))
-	if !report.Succeeded() {
+	if !report.OK() {
 		return &exitError{code: exitFailed, err: errors.New(report.Headline())}
 	}
 	return nil
@@ -200,7 +200,7 @@ func (s *loaded) plan(e *env, tree *core.Tree) error {
 	if s.printed.Len() > 0 {
 		fmt.Fprintf(e.stdout, "\noutput of the blocks (every command returned empty output):\n%s", s.printed)
 	}
-	if !report.Succeeded() {
+	if !report.OK() {
 		return &exitError{code: exitFailed, err: fmt.Errorf("dry-run: %s", report.Headline())}
 	}
 	return nil

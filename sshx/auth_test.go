@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/grifork/grifork/internal/sshdtest"
 	"net"
 	"os"
 	"path/filepath"
@@ -17,13 +18,13 @@ import (
 
 func TestAuthKeys(t *testing.T) {
 	t.Parallel()
-	s := startSSHD(t, sshdOpts{})
+	s := sshdtest.Start(t, sshdtest.Opts{})
 	dir := t.TempDir()
 	stranger := filepath.Join(dir, "stranger")
-	writeKey(t, stranger, "")
+	sshdtest.WriteKey(t, stranger, "")
 	const passphrase = "correct horse battery"
 	encrypted := filepath.Join(dir, "encrypted")
-	pub := writeKey(t, encrypted, passphrase)
+	pub := sshdtest.WriteKey(t, encrypted, passphrase)
 	authorize(t, s, pub)
 
 	for _, tc := range []struct {
@@ -80,7 +81,7 @@ func TestAuthKeys(t *testing.T) {
 	}
 }
 
-func authorize(t *testing.T, s *testSSHD, pub ssh.PublicKey) {
+func authorize(t *testing.T, s *sshdtest.SSHD, pub ssh.PublicKey) {
 	t.Helper()
 	f, err := os.OpenFile(filepath.Join(s.Dir, "authorized_keys"), os.O_APPEND|os.O_WRONLY, 0)
 	if err != nil {
@@ -95,7 +96,7 @@ func authorize(t *testing.T, s *testSSHD, pub ssh.PublicKey) {
 func TestAuthPassword(t *testing.T) {
 	t.Parallel()
 	const password = "Tr0ub4dor&3-grifork"
-	s := startSSHD(t, sshdOpts{password: password})
+	s := sshdtest.Start(t, sshdtest.Opts{Password: password})
 	for _, tc := range []struct {
 		name     string
 		password string
@@ -106,17 +107,17 @@ func TestAuthPassword(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			logs := &syncBuffer{}
+			logs := &sshdtest.SyncBuffer{}
 			c, out := newClient(t, s, func(o *Options) {
-				o.SSH.User, o.SSH.Keys, o.SSH.Password = passwordUser, nil, tc.password
+				o.SSH.User, o.SSH.Keys, o.SSH.Password = sshdtest.PasswordUser, nil, tc.password
 				o.Logger = slogTo(logs)
 			})
 			got, err := c.Remote(context.Background(), local, "id -un")
 			if !errors.Is(err, tc.wantErr) || (tc.wantErr == nil) != (err == nil) {
 				t.Fatalf("err = %v, want %v; output:\n%s", err, tc.wantErr, out)
 			}
-			if err == nil && got != passwordUser+"\n" {
-				t.Errorf("logged in as %q, want %s", got, passwordUser)
+			if err == nil && got != sshdtest.PasswordUser+"\n" {
+				t.Errorf("logged in as %q, want %s", got, sshdtest.PasswordUser)
 			}
 			if err != nil && strings.Contains(err.Error(), tc.password) {
 				t.Errorf("error shows the password: %v", err)
@@ -130,7 +131,7 @@ func TestAuthPassword(t *testing.T) {
 
 func TestSSHConfigFile(t *testing.T) {
 	t.Parallel()
-	s := startSSHD(t, sshdOpts{})
+	s := sshdtest.Start(t, sshdtest.Opts{})
 	cfg := filepath.Join(t.TempDir(), "config")
 	os.WriteFile(cfg, []byte(fmt.Sprintf("Host web3\n  HostName 127.0.0.1\n  Port %d\n  User root\n  IdentityFile %s\n", s.Port, s.UserKey)), 0o600)
 	// Neither user, port nor keys in the settings: all come from the ssh_config file.
@@ -159,7 +160,7 @@ func coreSSH(knownHosts string) core.SSHConfig { return core.SSHConfig{KnownHost
 // authenticate without any key file.
 func TestAuthAgent(t *testing.T) {
 	t.Parallel()
-	s := startSSHD(t, sshdOpts{})
+	s := sshdtest.Start(t, sshdtest.Opts{})
 	pem, err := os.ReadFile(s.UserKey)
 	if err != nil {
 		t.Fatal(err)

@@ -3,6 +3,7 @@ package sshx
 import (
 	"context"
 	"errors"
+	"github.com/grifork/grifork/internal/sshdtest"
 	"net"
 	"os"
 	"os/exec"
@@ -105,7 +106,7 @@ Host *
 // keepalives; the command on it fails instead of hanging, the next one redials.
 func TestKeepaliveClosesDeadConnection(t *testing.T) {
 	t.Parallel()
-	s := startSSHD(t, sshdOpts{})
+	s := sshdtest.Start(t, sshdtest.Opts{})
 	c, _ := newClient(t, s, func(o *Options) { o.Keepalive = 200 * time.Millisecond })
 	marker := "sleep 4.0" + strconv.Itoa(os.Getpid())
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

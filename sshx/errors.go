@@ -31,21 +31,21 @@ type CommandError struct {
 func (e *CommandError) Error() string {
 	switch {
 	case e.Signal != "":
-		return fmt.Sprintf("%s: command %s: killed by signal %s%s", e.Host, e.Command, e.Signal, stderrTail(e.Stderr))
+		return fmt.Sprintf("%s: command %s: killed by signal %s%s", e.Host, e.Command, e.Signal, StderrTail(e.Stderr))
 	case e.ExitStatus >= 0:
-		return fmt.Sprintf("%s: command %s: exit status %d%s", e.Host, e.Command, e.ExitStatus, stderrTail(e.Stderr))
+		return fmt.Sprintf("%s: command %s: exit status %d%s", e.Host, e.Command, e.ExitStatus, StderrTail(e.Stderr))
 	default:
-		return fmt.Sprintf("%s: command %s: %v%s", e.Host, e.Command, e.Err, stderrTail(e.Stderr))
+		return fmt.Sprintf("%s: command %s: %v%s", e.Host, e.Command, e.Err, StderrTail(e.Stderr))
 	}
 }
 
 func (e *CommandError) Unwrap() error { return e.Err }
 
 // withStderr records the last stderr line of a failed command in its error.
-func (c *Client) withStderr(err error, tail *tailWriter) error {
+func (c *Client) withStderr(err error, tail *TailWriter) error {
 	var ce *CommandError
 	if errors.As(err, &ce) {
-		ce.Stderr = c.redact(tail.last())
+		ce.Stderr = c.redact(tail.Last())
 	}
 	return err
 }

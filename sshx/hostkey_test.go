@@ -5,6 +5,7 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"errors"
+	"github.com/grifork/grifork/internal/sshdtest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -17,7 +18,7 @@ import (
 
 func TestHostKeyChecking(t *testing.T) {
 	t.Parallel()
-	s := startSSHD(t, sshdOpts{})
+	s := sshdtest.Start(t, sshdtest.Opts{})
 	fp := ssh.FingerprintSHA256(s.HostKey)
 	otherPub, _, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
@@ -81,7 +82,7 @@ func TestHostKeyChecking(t *testing.T) {
 // Concurrent connections under accept-new add the key once.
 func TestAcceptNewConcurrent(t *testing.T) {
 	t.Parallel()
-	s := startSSHD(t, sshdOpts{})
+	s := sshdtest.Start(t, sshdtest.Opts{})
 	kh := filepath.Join(t.TempDir(), "known_hosts")
 	var wg sync.WaitGroup
 	for range 6 {

@@ -28,12 +28,12 @@ func prefix(ctx context.Context) string {
 
 // writers returns the line-printing writers for one command's stdout and
 // stderr; the stderr one remembers its last line for the command's error.
-func (c *Client) writers(prefix string) (stdout io.WriteCloser, stderr *tailWriter) {
+func (c *Client) writers(prefix string) (stdout io.WriteCloser, stderr *TailWriter) {
 	p := c.opts.Printer
 	if p == nil {
-		return nopCloser{io.Discard}, newTailWriter(func(string) {})
+		return nopCloser{io.Discard}, NewTailWriter(func(string) {})
 	}
-	return p.Writer(prefix), newTailWriter(func(line string) { p.Line(prefix, line) })
+	return p.Writer(prefix), NewTailWriter(func(line string) { p.Line(prefix, line) })
 }
 
 type nopCloser struct{ io.Writer }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/grifork/grifork/internal/sshdtest"
 	"log/slog"
 	"os"
 	"os/exec"
@@ -16,13 +17,13 @@ import (
 	"github.com/grifork/grifork/core"
 )
 
-func slogTo(w *syncBuffer) *slog.Logger {
+func slogTo(w *sshdtest.SyncBuffer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
 }
 
-func newLocalClient(t *testing.T) (*Client, *syncBuffer) {
+func newLocalClient(t *testing.T) (*Client, *sshdtest.SyncBuffer) {
 	t.Helper()
-	out := &syncBuffer{}
+	out := &sshdtest.SyncBuffer{}
 	c, err := New(Options{Printer: core.NewPrinter(out, nil), ConfigFile: "none", Agent: "none"})
 	if err != nil {
 		t.Fatal(err)
@@ -111,8 +112,8 @@ func TestLocalCancelKillsProcessGroup(t *testing.T) {
 
 func TestLocalSecretsRedacted(t *testing.T) {
 	t.Parallel()
-	logs := &syncBuffer{}
-	out := &syncBuffer{}
+	logs := &sshdtest.SyncBuffer{}
+	out := &sshdtest.SyncBuffer{}
 	const secret = "pa55-phrase-xyz"
 	sc := core.SSHConfig{Passphrase: secret}
 	c, err := New(Options{SSH: sc, Printer: core.NewPrinter(out, sc.Secrets()), Logger: slogTo(logs), ConfigFile: "none", Agent: "none"})

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/grifork/grifork/internal/sshdtest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,7 +18,7 @@ import (
 
 func TestRemoteOutputAndStreaming(t *testing.T) {
 	t.Parallel()
-	s := startSSHD(t, sshdOpts{})
+	s := sshdtest.Start(t, sshdtest.Opts{})
 	c, out := newClient(t, s, nil)
 	got, err := c.Remote(context.Background(), local, `echo one; echo two >&2; printf 'three\nfour'`)
 	if err != nil {
@@ -35,7 +36,7 @@ func TestRemoteOutputAndStreaming(t *testing.T) {
 
 func TestRemoteExitStatus(t *testing.T) {
 	t.Parallel()
-	s := startSSHD(t, sshdOpts{})
+	s := sshdtest.Start(t, sshdtest.Opts{})
 	c, _ := newClient(t, s, nil)
 	_, err := c.Remote(context.Background(), local, "echo failing; exit 3")
 	var ce *CommandError
@@ -62,7 +63,7 @@ func TestRemoteExitStatus(t *testing.T) {
 
 func TestRemoteArgumentsArriveExactly(t *testing.T) {
 	t.Parallel()
-	s := startSSHD(t, sshdOpts{})
+	s := sshdtest.Start(t, sshdtest.Opts{})
 	c, _ := newClient(t, s, nil)
 	pwned := filepath.Join(s.Dir, "pwned")
 	args := []string{"a b", "it's", `"double"`, "x;y", "$(touch " + pwned + ")", "`touch " + pwned + "`",
@@ -85,7 +86,7 @@ func TestRemoteArgumentsArriveExactly(t *testing.T) {
 
 func TestRemoteReusesOneConnection(t *testing.T) {
 	t.Parallel()
-	s := startSSHD(t, sshdOpts{})
+	s := sshdtest.Start(t, sshdtest.Opts{})
 	c, _ := newClient(t, s, nil)
 	// More concurrent commands than sshd's MaxSessions (10): the session bound
 	// queues them on the one connection instead of failing.
@@ -146,7 +147,7 @@ func waitRunning(t *testing.T, pattern string) {
 
 func TestRemoteCancelKillsRemoteCommand(t *testing.T) {
 	t.Parallel()
-	s := startSSHD(t, sshdOpts{})
+	s := sshdtest.Start(t, sshdtest.Opts{})
 	for i, tc := range []struct {
 		name string
 		stop func(cancel context.CancelFunc, c *Client)
@@ -189,9 +190,9 @@ func TestRemoteCancelKillsRemoteCommand(t *testing.T) {
 
 func TestRemoteSecretsRedacted(t *testing.T) {
 	t.Parallel()
-	s := startSSHD(t, sshdOpts{})
+	s := sshdtest.Start(t, sshdtest.Opts{})
 	const secret = "hunter2-very-secret"
-	logs := &syncBuffer{}
+	logs := &sshdtest.SyncBuffer{}
 	c, out := newClient(t, s, func(o *Options) {
 		o.SSH.Password = secret
 		o.Logger = slogTo(logs)

@@ -2,6 +2,7 @@ package sshx
 
 import (
 	"context"
+	"github.com/grifork/grifork/internal/sshdtest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,8 +18,8 @@ func TestRsh(t *testing.T) {
 	keyDir := filepath.Join(t.TempDir(), "my keys")
 	os.Mkdir(keyDir, 0o700)
 	k1, k2 := filepath.Join(keyDir, "id_ed25519"), filepath.Join(keyDir, "deploy")
-	writeKey(t, k1, "")
-	writeKey(t, k2, "pp-secret")
+	sshdtest.WriteKey(t, k1, "")
+	sshdtest.WriteKey(t, k2, "pp-secret")
 	const base = "ssh -o BatchMode=yes -o ConnectTimeout=10 -o ServerAliveInterval=15 -o ServerAliveCountMax=3"
 	for _, tc := range []struct {
 		name string
@@ -66,7 +67,7 @@ func TestRsh(t *testing.T) {
 // The --rsh string works with a real rsync against a real sshd.
 func TestRshWithRsync(t *testing.T) {
 	t.Parallel()
-	s := startSSHD(t, sshdOpts{})
+	s := sshdtest.Start(t, sshdtest.Opts{})
 	if _, err := exec.LookPath("rsync"); err != nil {
 		if os.Getenv("CI") == "true" {
 			t.Fatal("rsync missing (CI=true)")

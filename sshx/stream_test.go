@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"github.com/grifork/grifork/internal/sshdtest"
 	"io"
 	"os"
 	"path/filepath"
@@ -16,7 +17,7 @@ import (
 
 func TestStart(t *testing.T) {
 	t.Parallel()
-	s := startSSHD(t, sshdOpts{})
+	s := sshdtest.Start(t, sshdtest.Opts{})
 	c, printed := newClient(t, s, nil)
 	var stdout, stderr bytes.Buffer
 	err := c.Start(context.Background(), local, "tr a-z A-Z; echo done >&2", strings.NewReader("hello\nworld"), &stdout, &stderr)
@@ -41,7 +42,7 @@ func TestStart(t *testing.T) {
 // the "signal" request alone, and must still stop the whole remote command.
 func TestStartCancel(t *testing.T) {
 	t.Parallel()
-	s := startSSHD(t, sshdOpts{})
+	s := sshdtest.Start(t, sshdtest.Opts{})
 	c, _ := newClient(t, s, nil)
 	marker := fmt.Sprintf("sleep 30.%d9", os.Getpid())
 	pr, pw := io.Pipe() // stdin that never ends: Start must not wait for it
@@ -65,7 +66,7 @@ func TestStartCancel(t *testing.T) {
 
 func TestWriteFile(t *testing.T) {
 	t.Parallel()
-	s := startSSHD(t, sshdOpts{})
+	s := sshdtest.Start(t, sshdtest.Opts{})
 	c, _ := newClient(t, s, nil)
 	dir := t.TempDir()
 	data := make([]byte, 3<<20+17)

@@ -7,8 +7,8 @@ import (
 	"github.com/grifork/grifork/core"
 )
 
-// stderrTail formats the last line a command wrote to stderr for an error.
-func stderrTail(s string) string {
+// StderrTail formats the last line a command wrote to stderr for an error.
+func StderrTail(s string) string {
 	s = strings.TrimSpace(s)
 	if i := strings.LastIndexByte(s, '\n'); i >= 0 {
 		s = s[i+1:]
@@ -19,16 +19,16 @@ func stderrTail(s string) string {
 	return ": " + s
 }
 
-// tailWriter emits every line written to it and remembers the last one that
+// TailWriter emits every line written to it and remembers the last one that
 // is not blank.
-type tailWriter struct {
+type TailWriter struct {
 	*core.LineWriter
 	mu   sync.Mutex
 	tail string
 }
 
-func newTailWriter(emit func(string)) *tailWriter {
-	w := &tailWriter{}
+func NewTailWriter(emit func(string)) *TailWriter {
+	w := &TailWriter{}
 	w.LineWriter = core.NewLineWriter(func(s string) {
 		if strings.TrimSpace(s) != "" {
 			w.mu.Lock()
@@ -40,7 +40,8 @@ func newTailWriter(emit func(string)) *tailWriter {
 	return w
 }
 
-func (w *tailWriter) last() string {
+// Last is the last line that was not blank.
+func (w *TailWriter) Last() string {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return w.tail

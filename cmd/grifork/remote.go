@@ -11,22 +11,23 @@ import (
 	"syscall"
 
 	"github.com/grifork/grifork/core"
+	"github.com/grifork/grifork/node"
 	"github.com/grifork/grifork/sshx"
 )
 
 // onRemoteFlag starts the grifork-mode node protocol: grifork --on-remote --tree
-// FILE -f FILE [-o FILE]. Only a parent grifork runs it (see sshx.Forker); it is
+// FILE -f FILE [-o FILE]. Only a parent grifork runs it (see node.Forker); it is
 // not a user command, so it bypasses the CLI parser and its help.
 const onRemoteFlag = "--on-remote"
 
 // newForker returns the Forker that ships s's Griforkfile(s) with this binary.
-func newForker(s *loaded, client *sshx.Client) *sshx.Forker {
+func newForker(s *loaded, client *sshx.Client) *node.Forker {
 	main, override := s.script.Sources()
-	opts := sshx.ForkOptions{Grifork: s.script.Config.Grifork, Griforkfile: main.Content, Logger: s.logger}
+	opts := node.ForkOptions{Grifork: s.script.Config.Grifork, Griforkfile: main.Content, Logger: s.logger}
 	if override != nil {
 		opts.Override = override.Content
 	}
-	return sshx.NewForker(client, opts)
+	return node.NewForker(client, opts)
 }
 
 // runGrifork runs the root of a grifork-mode run: its report covers every host.

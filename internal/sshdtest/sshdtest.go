@@ -1,4 +1,6 @@
-package sshx
+// Package sshdtest runs a real OpenSSH sshd on 127.0.0.1 for tests of the
+// packages that talk SSH.
+package sshdtest
 
 import (
 	"bytes"
@@ -21,9 +23,9 @@ import (
 	"golang.org/x/crypto/ssh/knownhosts"
 )
 
-// needRoot skips a test that needs root and a real sshd, or fails it under CI,
+// NeedRoot skips a test that needs root and a real sshd, or fails it under CI,
 // where these tests must run.
-func needRoot(t *testing.T) {
+func NeedRoot(t *testing.T) {
 	t.Helper()
 	reason := ""
 	if os.Geteuid() != 0 {
@@ -40,8 +42,8 @@ func needRoot(t *testing.T) {
 	t.Skip(reason)
 }
 
-// testSSHD is a real OpenSSH sshd on 127.0.0.1 with its own keys and config.
-type testSSHD struct {
+// SSHD is a real OpenSSH sshd on 127.0.0.1 with its own keys and config.
+type SSHD struct {
 	Dir        string
 	Port       int
 	HostKey    ssh.PublicKey
@@ -50,15 +52,15 @@ type testSSHD struct {
 	Log        string // sshd's log (LogLevel VERBOSE)
 }
 
-type sshdOpts struct {
-	// password: a user with this password exists for the sshd (in a private mount
+type Opts struct {
+	// Password: a user with this password exists for the sshd (in a private mount
 	// namespace with copies of /etc/passwd and /etc/shadow; the system's are untouched).
-	password string
+	Password string
 }
 
-const passwordUser = "gfpwtest"
+const PasswordUser = "gfpwtest"
 
-func writeKey(t *testing.T, path, passphrase string) ssh.PublicKey {
+func WriteKey(t *testing.T, path, passphrase string) ssh.PublicKey {
 	t.Helper()
 	pub, priv, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
@@ -83,7 +85,7 @@ func writeKey(t *testing.T, path, passphrase string) ssh.PublicKey {
 	return sp
 }
 
-func freePort(t *testing.T) int {
+func FreePort(t *testing.T) int {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -93,22 +95,22 @@ func freePort(t *testing.T) int {
 	return l.Addr().(*net.TCPAddr).Port
 }
 
-func startSSHD(t *testing.T, o sshdOpts) *testSSHD {
+func Start(t *testing.T, o Opts) *SSHD {
 	t.Helper()
-	needRoot(t)
+	NeedRoot(t)
 	if err := os.MkdirAll("/run/sshd", 0o755); err != nil {
 		t.Fatal(err)
 	}
-	s := &testSSHD{Dir: t.TempDir()}
-	s.HostKey = writeKey(t, filepath.Join(s.Dir, "host_ed25519"), "")
+	s := &SSHD{Dir: t.TempDir()}
+	s.HostKey = WriteKey(t, filepath.Join(s.Dir, "host_ed25519"), "")
 	s.UserKey = filepath.Join(s.Dir, "id_ed25519")
-	userPub := writeKey(t, s.UserKey, "")
+	userPub := WriteKey(t, s.UserKey, "")
 	if err := os.WriteFile(filepath.Join(s.Dir, "authorized_keys"), ssh.MarshalAuthorizedKey(userPub), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	s.Log = filepath.Join(s.Dir, "sshd.log")
 	for attempt := 0; ; attempt++ {
-		s.Port = freePort(t)
+		s.Port = FreePort(t)
 		err := s.run(t, o)
 		if err == nil {
 			break
@@ -126,11 +128,11 @@ func startSSHD(t *testing.T, o sshdOpts) *testSSHD {
 	return s
 }
 
-func (s *testSSHD) Addr() string { return fmt.Sprintf("127.0.0.1:%d", s.Port) }
+func (s *SSHD) Addr() string { return fmt.Sprintf("127.0.0.1:%d", s.Port) }
 
-func (s *testSSHD) run(t *testing.T, o sshdOpts) error {
+func (s *SSHD) run(t *testing.T, o Opts) error {
 	pwAuth := "no"
-	if o.password != "" {
+	if o.Password != "" {
 		pwAuth = "yes"
 	}
 	cfg := fmt.Sprintf(`Port %d
@@ -166,8 +168,8 @@ LogLevel VERBOSE
 		return err
 	}
 	script := "mount --bind " + core.ShellQuote(home) + " /root"
-	if o.password != "" {
-		pw, err := s.passwordFiles(t, o.password)
+	if o.Password != "" {
+		pw, err := s.passwordFiles(t, o.Password)
 		if err != nil {
 			return err
 		}
@@ -210,9 +212,9 @@ LogLevel VERBOSE
 	}
 }
 
-// passwordFiles writes copies of /etc/passwd and /etc/shadow with passwordUser
+// passwordFiles writes copies of /etc/passwd and /etc/shadow with PasswordUser
 // added and returns the shell commands that bind-mount them in sshd's namespace.
-func (s *testSSHD) passwordFiles(t *testing.T, password string) (string, error) {
+func (s *SSHD) passwordFiles(t *testing.T, password string) (string, error) {
 	hash, err := exec.Command("openssl", "passwd", "-6", password).Output()
 	if err != nil {
 		t.Skipf("password auth test needs openssl to hash a password: %v", err)
@@ -222,8 +224,8 @@ func (s *testSSHD) passwordFiles(t *testing.T, password string) (string, error) 
 		sys, add string
 		mode     os.FileMode
 	}{
-		{"/etc/passwd", passwordUser + ":x:4242:4242:grifork test:/:/bin/sh\n", 0o644},
-		{"/etc/shadow", fmt.Sprintf("%s:%s:19000:0:99999:7:::\n", passwordUser, strings.TrimSpace(string(hash))), 0o600},
+		{"/etc/passwd", PasswordUser + ":x:4242:4242:grifork test:/:/bin/sh\n", 0o644},
+		{"/etc/shadow", fmt.Sprintf("%s:%s:19000:0:99999:7:::\n", PasswordUser, strings.TrimSpace(string(hash))), 0o600},
 	} {
 		b, err := os.ReadFile(f.sys)
 		if err != nil {
@@ -239,7 +241,7 @@ func (s *testSSHD) passwordFiles(t *testing.T, password string) (string, error) 
 }
 
 // Connections counts the connections sshd accepted.
-func (s *testSSHD) Connections(t *testing.T) int {
+func (s *SSHD) Connections(t *testing.T) int {
 	t.Helper()
 	b, err := os.ReadFile(s.Log)
 	if err != nil {
@@ -248,47 +250,30 @@ func (s *testSSHD) Connections(t *testing.T) int {
 	return bytes.Count(b, []byte("Connection from 127.0.0.1"))
 }
 
-// syncBuffer is a goroutine-safe bytes.Buffer for printers and loggers.
-type syncBuffer struct {
+// SyncBuffer is a goroutine-safe bytes.Buffer for printers and loggers.
+type SyncBuffer struct {
 	mu sync.Mutex
 	b  bytes.Buffer
 }
 
-func (b *syncBuffer) Write(p []byte) (int, error) {
+func (b *SyncBuffer) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.b.Write(p)
 }
 
-func (b *syncBuffer) String() string {
+func (b *SyncBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.b.String()
 }
 
-// newClient returns a Client for s with its key and known_hosts, no agent and
-// no ssh_config; mod adjusts the options first.
-func newClient(t *testing.T, s *testSSHD, mod func(*Options)) (*Client, *syncBuffer) {
-	t.Helper()
-	out := &syncBuffer{}
-	o := Options{
-		SSH: core.SSHConfig{User: "root", Port: s.Port, Keys: []string{s.UserKey},
-			KnownHosts: s.KnownHosts, Timeout: 5 * time.Second},
-		ConfigFile: "none",
-		Agent:      "none",
-	}
-	if mod != nil {
-		mod(&o)
-	}
-	if o.Printer == nil {
-		o.Printer = core.NewPrinter(out, o.SSH.Secrets())
-	}
-	c, err := New(o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	return c, out
+// SSHConfig is the ssh { } setting that logs into s as root with its key and
+// known_hosts.
+func (s *SSHD) SSHConfig() core.SSHConfig {
+	return core.SSHConfig{User: "root", Port: s.Port, Keys: []string{s.UserKey},
+		KnownHosts: s.KnownHosts, Timeout: 5 * time.Second}
 }
 
-var local = core.Host{Name: "127.0.0.1"}
+// Local is the host name under which tests reach an SSHD.
+var Local = core.Host{Name: "127.0.0.1"}

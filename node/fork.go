@@ -1,4 +1,4 @@
-package sshx
+package node
 
 import (
 	"archive/tar"
@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/grifork/grifork/core"
+	"github.com/grifork/grifork/sshx"
 )
 
 // ForkOptions configures a Forker.
@@ -53,7 +54,7 @@ type ForkOptions struct {
 // becomes output events of the child. Its standard input stays open while the
 // fork runs, so the remote grifork can take EOF for a lost parent and stop.
 type Forker struct {
-	c    *Client
+	c    *sshx.Client
 	opts ForkOptions
 	log  *slog.Logger
 
@@ -67,7 +68,7 @@ type Forker struct {
 }
 
 // NewForker returns a Forker on c.
-func NewForker(c *Client, opts ForkOptions) *Forker {
+func NewForker(c *sshx.Client, opts ForkOptions) *Forker {
 	f := &Forker{c: c, opts: opts, log: opts.Logger, goos: runtime.GOOS, goarch: runtime.GOARCH}
 	if f.log == nil {
 		f.log = slog.New(slog.DiscardHandler)
@@ -238,7 +239,7 @@ printf 'run=%s\n' "$r"
 `)
 	var out, errOut strings.Builder
 	if err := f.c.Start(ctx, host, "/bin/sh -c "+core.ShellQuote(b.String()), nil, &out, &errOut); err != nil {
-		return childState{}, fmt.Errorf("prepare tmpdir: %w%s", err, stderrTail(errOut.String()))
+		return childState{}, fmt.Errorf("prepare tmpdir: %w%s", err, sshx.StderrTail(errOut.String()))
 	}
 	kv := map[string]string{}
 	for line := range strings.Lines(out.String()) {
@@ -248,7 +249,7 @@ printf 'run=%s\n' "$r"
 	}
 	st := childState{uname: kv["uname"], dir: kv["dir"], run: kv["run"], cached: kv["cached"]}
 	if st.dir == "" || st.run == "" || kv["uid"] == "" {
-		return st, fmt.Errorf("prepare tmpdir: unexpected output %q%s", out.String(), stderrTail(errOut.String()))
+		return st, fmt.Errorf("prepare tmpdir: unexpected output %q%s", out.String(), sshx.StderrTail(errOut.String()))
 	}
 	if err := checkTmpdir(kv["ls"], kv["uid"]); err != nil {
 		f.cleanup(ctx, host, st.run)
@@ -348,7 +349,7 @@ chmod 755 %[1]s && mv -f %[1]s %[3]s
 	werr := <-wrote
 	switch {
 	case err != nil:
-		return fmt.Errorf("send files to %s: %w%s", st.run, err, stderrTail(errOut.String()))
+		return fmt.Errorf("send files to %s: %w%s", st.run, err, sshx.StderrTail(errOut.String()))
 	case werr != nil && !errors.Is(werr, io.ErrClosedPipe):
 		return fmt.Errorf("send files to %s: %w", st.run, werr)
 	}
@@ -423,7 +424,7 @@ func (f *Forker) run(ctx context.Context, host core.Host, child *core.Node, cmdl
 		defer mu.Unlock()
 		events(ev)
 	}
-	stderr := newTailWriter(func(line string) {
+	stderr := sshx.NewTailWriter(func(line string) {
 		deliver(core.Event{Type: core.EventOutput, NodeID: child.ID, Host: child.Name(), Line: line, Stream: "stderr"})
 	})
 	outR, outW := io.Pipe()
@@ -443,16 +444,16 @@ func (f *Forker) run(ctx context.Context, host core.Host, child *core.Node, cmdl
 	stderr.Close()
 	switch {
 	case err != nil:
-		var ce *CommandError
+		var ce *sshx.CommandError
 		switch {
 		case ctx.Err() != nil:
 			return fmt.Errorf("remote grifork: %w", ctx.Err())
 		case errors.As(err, &ce) && ce.Signal != "":
-			return fmt.Errorf("remote grifork killed by signal %s%s", ce.Signal, stderrTail(stderr.last()))
+			return fmt.Errorf("remote grifork killed by signal %s%s", ce.Signal, sshx.StderrTail(stderr.Last()))
 		case errors.As(err, &ce) && ce.ExitStatus >= 0:
-			return fmt.Errorf("remote grifork exited with status %d%s", ce.ExitStatus, stderrTail(stderr.last()))
+			return fmt.Errorf("remote grifork exited with status %d%s", ce.ExitStatus, sshx.StderrTail(stderr.Last()))
 		}
-		return fmt.Errorf("remote grifork: %w%s", err, stderrTail(stderr.last()))
+		return fmt.Errorf("remote grifork: %w%s", err, sshx.StderrTail(stderr.Last()))
 	case readErr != nil:
 		return readErr
 	}

@@ -1,4 +1,4 @@
-package sshx
+package node
 
 import (
 	"context"
@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/grifork/grifork/core"
+	"github.com/grifork/grifork/internal/sshdtest"
+	"github.com/grifork/grifork/sshx"
 )
 
 // fakeGrifork is a stand-in for grifork --on-remote: it keeps copies of what it
@@ -43,8 +45,8 @@ echo '{"type":"done","node":"0.0-1.0","host":"127.0.0.1","status":"ok"}'
 `
 
 type forkFixture struct {
-	sshd   *testSSHD
-	client *Client
+	sshd   *sshdtest.SSHD
+	client *sshx.Client
 	spy    string
 	script string // the fake grifork, on this machine (and thus on the "child")
 	sum    string
@@ -55,7 +57,7 @@ type forkFixture struct {
 
 func newForkFixture(t *testing.T) *forkFixture {
 	t.Helper()
-	s := startSSHD(t, sshdOpts{})
+	s := sshdtest.Start(t, sshdtest.Opts{})
 	c, _ := newClient(t, s, nil)
 	dir := t.TempDir()
 	fx := &forkFixture{sshd: s, client: c, spy: filepath.Join(dir, "spy"), script: filepath.Join(dir, "grifork"),
@@ -67,7 +69,7 @@ func newForkFixture(t *testing.T) *forkFixture {
 	}
 	h := sha256.Sum256([]byte(body))
 	fx.sum = hex.EncodeToString(h[:])
-	tr, err := core.BuildTree([]core.Host{local, {Name: "h2"}, {Name: "h3"}}, 1)
+	tr, err := core.BuildTree([]core.Host{sshdtest.Local, {Name: "h2"}, {Name: "h3"}}, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -253,7 +255,7 @@ func TestForkFailures(t *testing.T) {
 		{
 			name: "unreachable",
 			setup: func(t *testing.T) *Forker {
-				c, _ := newClient(t, fx.sshd, func(o *Options) { o.SSH.Port = freePort(t) })
+				c, _ := newClient(t, fx.sshd, func(o *sshx.Options) { o.SSH.Port = sshdtest.FreePort(t) })
 				return NewForker(c, ForkOptions{Grifork: core.GriforkConfig{Tmpdir: fx.tmpdir}, Binary: fx.script})
 			},
 			wantErr: "connection refused",
@@ -397,4 +399,20 @@ func TestCheckTmpdir(t *testing.T) {
 			t.Errorf("%q: err = %v, want %q", tc.ls, err, tc.wantErr)
 		}
 	}
+}
+
+// newClient returns a Client for s, without agent or ssh_config.
+func newClient(t *testing.T, s *sshdtest.SSHD, mod func(*sshx.Options)) (*sshx.Client, *sshdtest.SyncBuffer) {
+	t.Helper()
+	out := &sshdtest.SyncBuffer{}
+	o := sshx.Options{SSH: s.SSHConfig(), ConfigFile: "none", Agent: "none", Printer: core.NewPrinter(out, nil)}
+	if mod != nil {
+		mod(&o)
+	}
+	c, err := sshx.New(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c, out
 }

@@ -1,0 +1,34 @@
+package sshx
+
+import (
+	"testing"
+
+	"github.com/grifork/grifork/core"
+	"github.com/grifork/grifork/internal/sshdtest"
+)
+
+// newClient returns a Client for s with its key and known_hosts, no agent and
+// no ssh_config; mod adjusts the options first.
+func newClient(t *testing.T, s *sshdtest.SSHD, mod func(*Options)) (*Client, *sshdtest.SyncBuffer) {
+	t.Helper()
+	out := &sshdtest.SyncBuffer{}
+	o := Options{
+		SSH:        s.SSHConfig(),
+		ConfigFile: "none",
+		Agent:      "none",
+	}
+	if mod != nil {
+		mod(&o)
+	}
+	if o.Printer == nil {
+		o.Printer = core.NewPrinter(out, o.SSH.Secrets())
+	}
+	c, err := New(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c, out
+}
+
+var local = sshdtest.Local

@@ -219,7 +219,7 @@ func TestForkFailures(t *testing.T) {
 			name: "foreign platform",
 			setup: func(t *testing.T) *Forker {
 				f := fx.forker(nil)
-				f.goarch = "riscv64"
+				f.ship.goarch = "riscv64"
 				return f
 			},
 			wantErr: `but this grifork is built for linux/riscv64: install a grifork for that platform there and set grifork { exec = "/path/to/grifork" }`,
@@ -348,7 +348,7 @@ func TestPlatformMatches(t *testing.T) {
 		{"linux", "amd64", "", false},
 	}
 	for _, tc := range tests {
-		f := &Forker{goos: tc.goos, goarch: tc.goarch}
+		f := &Shipper{goos: tc.goos, goarch: tc.goarch}
 		if got := f.platformMatches(tc.uname); got != tc.want {
 			t.Errorf("%s/%s on %q: %v, want %v", tc.goos, tc.goarch, tc.uname, got, tc.want)
 		}

@@ -1,0 +1,387 @@
+package node
+
+import (
+	"archive/tar"
+	"bufio"
+	"bytes"
+	"compress/gzip"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path"
+	"runtime"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/grifork/grifork/core"
+	"github.com/grifork/grifork/sshx"
+)
+
+// Shipper gets a host ready to run grifork: the login user's own tmpdir
+// (grifork { tmpdir }, default /tmp/grifork-<uid>; created mode 0700 and refused
+// when it is a symlink, someone else's, or writable by others), a fresh
+// run-<random> directory for one run's files, and, unless grifork { exec } names
+// the command to run, grifork's own executable as <tmpdir>/grifork-<sha256[:12]>:
+// shipped only when no file with that SHA-256 is there yet, verified after the
+// copy, after checking that `uname -sm` matches the binary's OS and architecture.
+// Safe for concurrent use.
+type Shipper struct {
+	c          *sshx.Client
+	grifork    core.GriforkConfig
+	binaryPath string // "": os.Executable()
+	log        *slog.Logger
+
+	// The binary's platform; fields so tests can play a foreign one.
+	goos, goarch string
+
+	binOnce sync.Once
+	binPath string
+	binSum  string // hex SHA-256
+	binErr  error
+}
+
+// NewShipper returns a Shipper over c; binary is the executable to ship ("":
+// this one); log nil discards.
+func NewShipper(c *sshx.Client, grifork core.GriforkConfig, binary string, log *slog.Logger) *Shipper {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Shipper{c: c, grifork: grifork, binaryPath: binary, log: log, goos: runtime.GOOS, goarch: runtime.GOARCH}
+}
+
+// Deployment is a host made ready by Deploy.
+type Deployment struct {
+	Host  core.Host
+	Exe   string // the grifork to run there
+	Dir   string // the tmpdir, absolute
+	Run   string // this run's directory, holding the files given to Deploy
+	Chdir string // where grifork runs: grifork { chdir }, else Dir
+}
+
+// File is a file for a run directory.
+type File struct {
+	Name string
+	Data []byte
+}
+
+// Deploy readies host and writes files into a new run directory there, in one
+// gzipped tar stream together with the binary when it must be shipped. The
+// caller removes the run directory with Cleanup.
+func (s *Shipper) Deploy(ctx context.Context, host core.Host, files []File) (Deployment, error) {
+	exe := s.grifork.Exec
+	var sum string
+	var err error
+	if exe == "" {
+		if sum, err = s.binary(); err != nil {
+			return Deployment{}, err
+		}
+	}
+	st, err := s.setup(ctx, host, sum)
+	if err != nil {
+		return Deployment{}, err
+	}
+	var tf []tarFile
+	for _, f := range files {
+		tf = append(tf, tarFile{name: f.Name, data: f.Data})
+	}
+	if exe == "" {
+		if exe, err = s.shipTo(host, st, sum, &tf); err != nil {
+			s.Cleanup(ctx, host, st.run)
+			return Deployment{}, err
+		}
+	}
+	if len(tf) > 0 {
+		if err := s.transfer(ctx, host, st, sum, tf); err != nil {
+			s.Cleanup(ctx, host, st.run)
+			return Deployment{}, err
+		}
+	}
+	d := Deployment{Host: host, Exe: exe, Dir: st.dir, Run: st.run, Chdir: s.grifork.Chdir}
+	if d.Chdir == "" {
+		d.Chdir = st.dir
+	}
+	return d, nil
+}
+
+// PlanExe is the grifork a Deploy would run, for dry-run plans: the parts only
+// the host can tell (its uid) are placeholders.
+func (s *Shipper) PlanExe() (exe, tmpdir string) {
+	dir := s.grifork.Tmpdir
+	if dir == "" {
+		dir = "/tmp/grifork-<uid>"
+	}
+	exe = s.grifork.Exec
+	if exe == "" {
+		exe = path.Join(dir, "grifork-<sha256>")
+		if sum, err := s.binary(); err == nil {
+			exe = path.Join(dir, binaryName(sum))
+		}
+	}
+	return exe, dir
+}
+
+func binaryName(sum string) string { return "grifork-" + sum[:12] }
+
+// binary hashes the executable to ship, once.
+func (s *Shipper) binary() (string, error) {
+	s.binOnce.Do(func() {
+		p := s.binaryPath
+		if p == "" {
+			if p, s.binErr = os.Executable(); s.binErr != nil {
+				s.binErr = fmt.Errorf("find grifork's own executable to ship: %w; set grifork { exec = ... }", s.binErr)
+				return
+			}
+		}
+		s.binPath = p
+		fh, err := os.Open(p)
+		if err != nil {
+			s.binErr = fmt.Errorf("read grifork's executable to ship: %w", err)
+			return
+		}
+		defer fh.Close()
+		h := sha256.New()
+		if _, err := io.Copy(h, fh); err != nil {
+			s.binErr = fmt.Errorf("read grifork's executable to ship: %w", err)
+			return
+		}
+		s.binSum = hex.EncodeToString(h.Sum(nil))
+	})
+	return s.binSum, s.binErr
+}
+
+// childState is what setup learned on the child.
+type childState struct {
+	uname  string // `uname -sm`
+	dir    string // the tmpdir, absolute
+	run    string // this fork's run directory
+	cached string // SHA-256 of the cached binary; "" when there is none
+}
+
+// setup makes the tmpdir and a run directory on host in one session and reports
+// what the fork needs to know about the host. sum, when set, names the cached
+// binary to look for.
+func (s *Shipper) setup(ctx context.Context, host core.Host, sum string) (childState, error) {
+	dirExpr := `/tmp/grifork-"$(id -u)"`
+	switch t := s.grifork.Tmpdir; {
+	case t == "~":
+		dirExpr = `"$HOME"`
+	case strings.HasPrefix(t, "~/"):
+		dirExpr = `"$HOME"/` + core.ShellQuote(t[2:])
+	case t != "":
+		dirExpr = core.ShellQuote(t)
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, `umask 077
+d=%s
+mkdir -p -m 0700 -- "$d" || exit 1
+printf 'ls=%%s\n' "$(ls -ldn -- "$d")"
+printf 'uid=%%s\n' "$(id -u)"
+d=$(cd -- "$d" && pwd) || exit 1
+printf 'dir=%%s\n' "$d"
+printf 'uname=%%s\n' "$(uname -sm)"
+`, dirExpr)
+	if sum != "" {
+		fmt.Fprintf(&b, `b="$d"/%s
+if [ -f "$b" ]; then printf 'cached=%%s\n' "$( (sha256sum || shasum -a 256) <"$b" 2>/dev/null | cut -d' ' -f1)"; fi
+`, binaryName(sum))
+	}
+	b.WriteString(`r=$(mktemp -d -- "$d/run-XXXXXXXXXX") || exit 1
+printf 'run=%s\n' "$r"
+`)
+	var out, errOut strings.Builder
+	if err := s.c.Start(ctx, host, "/bin/sh -c "+core.ShellQuote(b.String()), nil, &out, &errOut); err != nil {
+		return childState{}, fmt.Errorf("prepare tmpdir: %w%s", err, sshx.StderrTail(errOut.String()))
+	}
+	kv := map[string]string{}
+	for line := range strings.Lines(out.String()) {
+		if k, v, ok := strings.Cut(strings.TrimRight(line, "\n"), "="); ok {
+			kv[k] = v
+		}
+	}
+	st := childState{uname: kv["uname"], dir: kv["dir"], run: kv["run"], cached: kv["cached"]}
+	if st.dir == "" || st.run == "" || kv["uid"] == "" {
+		return st, fmt.Errorf("prepare tmpdir: unexpected output %q%s", out.String(), sshx.StderrTail(errOut.String()))
+	}
+	if err := checkTmpdir(kv["ls"], kv["uid"]); err != nil {
+		s.Cleanup(ctx, host, st.run)
+		return st, fmt.Errorf("tmpdir %s: %w", st.dir, err)
+	}
+	return st, nil
+}
+
+// checkTmpdir refuses a tmpdir that someone else could write into: a symlink,
+// another user's directory, or one writable by group or others. ls is the
+// directory's `ls -ldn` line.
+func checkTmpdir(ls, uid string) error {
+	fields := strings.Fields(ls)
+	if len(fields) < 3 || len(fields[0]) < 10 {
+		return fmt.Errorf("cannot read its mode and owner from %q", ls)
+	}
+	mode, owner := fields[0], fields[2]
+	switch {
+	case mode[0] == 'l':
+		return errors.New("is a symbolic link; give grifork { tmpdir } a real directory")
+	case mode[0] != 'd':
+		return errors.New("is not a directory")
+	case owner != uid:
+		return fmt.Errorf("belongs to uid %s, not to the login user (uid %s)", owner, uid)
+	case mode[5] == 'w' || mode[8] == 'w':
+		return fmt.Errorf("is writable by others (%s); make it mode 0700", mode)
+	}
+	return nil
+}
+
+// shipTo checks that the binary can run on host and returns its path there;
+// it adds the binary to files when the host's cache lacks it.
+func (s *Shipper) shipTo(host core.Host, st childState, sum string, files *[]tarFile) (string, error) {
+	if !s.platformMatches(st.uname) {
+		return "", fmt.Errorf("host is %q but this grifork is built for %s/%s: install a grifork for that platform there and set grifork { exec = \"/path/to/grifork\" }",
+			st.uname, s.goos, s.goarch)
+	}
+	dst := path.Join(st.dir, binaryName(sum))
+	if st.cached == sum {
+		s.log.Debug("grifork binary already on host", "host", host.String(), "path", dst)
+		return dst, nil
+	}
+	s.log.Info("shipping grifork binary", "host", host.String(), "path", dst, "sha256", sum)
+	*files = append(*files, tarFile{name: newBinary, path: s.binPath, mode: 0o700})
+	return dst, nil
+}
+
+// newBinary is the name of a shipped binary in the run directory until its
+// checksum is verified and it is moved into the cache.
+const newBinary = "grifork.new"
+
+type tarFile struct {
+	name string
+	data []byte // or the contents of path
+	path string
+	mode int64 // 0600 when 0
+}
+
+// transfer sends files into the run directory as one gzipped tar stream over one
+// session, and moves a shipped binary into the cache once its SHA-256 is
+// checked. (Every session costs a login shell on the host, so one beats one per
+// file.)
+func (s *Shipper) transfer(ctx context.Context, host core.Host, st childState, sum string, files []tarFile) error {
+	script := "umask 077\ncd " + core.ShellQuote(st.run) + " || exit 1\ntar -xzof - || exit 1\n"
+	for _, file := range files {
+		if file.name == newBinary {
+			script += fmt.Sprintf(`s=$( (sha256sum || shasum -a 256) <%[1]s 2>/dev/null | cut -d' ' -f1)
+[ "$s" = %[2]s ] || { echo "shipped grifork has SHA-256 '$s', want %[2]s" >&2; exit 1; }
+chmod 755 %[1]s && mv -f %[1]s %[3]s
+`, newBinary, sum, core.ShellQuote(path.Join(st.dir, binaryName(sum))))
+		}
+	}
+	pr, pw := io.Pipe()
+	wrote := make(chan error, 1)
+	go func() {
+		// Compressed: the binary is most of the bytes and shrinks by half, and each
+		// generation ships it again over links that are the bottleneck.
+		// flate writes in pieces of a few hundred bytes: buffer them into
+		// packet-sized writes, or the pipe and the channel crawl.
+		buf := bufio.NewWriterSize(pw, 256<<10)
+		gz, err := gzip.NewWriterLevel(buf, gzip.BestSpeed)
+		if err == nil {
+			err = writeTar(gz, files)
+		}
+		if err == nil {
+			err = gz.Close()
+		}
+		if err == nil {
+			err = buf.Flush()
+		}
+		pw.CloseWithError(err)
+		wrote <- err
+	}()
+	var errOut strings.Builder
+	err := s.c.Start(ctx, host, "/bin/sh -c "+core.ShellQuote(script), pr, nil, &errOut)
+	pr.CloseWithError(io.ErrClosedPipe) // unblocks the writer if the command ended early
+	werr := <-wrote
+	switch {
+	case err != nil:
+		return fmt.Errorf("send files to %s: %w%s", st.run, err, sshx.StderrTail(errOut.String()))
+	case werr != nil && !errors.Is(werr, io.ErrClosedPipe):
+		return fmt.Errorf("send files to %s: %w", st.run, werr)
+	}
+	return nil
+}
+
+func writeTar(w io.Writer, files []tarFile) error {
+	tw := tar.NewWriter(w)
+	for _, file := range files {
+		mode := file.mode
+		if mode == 0 {
+			mode = 0o600
+		}
+		var r io.Reader = bytes.NewReader(file.data)
+		size := int64(len(file.data))
+		if file.path != "" {
+			fh, err := os.Open(file.path)
+			if err != nil {
+				return err
+			}
+			defer fh.Close()
+			fi, err := fh.Stat()
+			if err != nil {
+				return err
+			}
+			r, size = fh, fi.Size()
+		}
+		if err := tw.WriteHeader(&tar.Header{Name: file.name, Mode: mode, Size: size, Typeflag: tar.TypeReg, ModTime: time.Now()}); err != nil {
+			return err
+		}
+		if _, err := io.CopyN(tw, r, size); err != nil {
+			return fmt.Errorf("%s: %w", file.name, err)
+		}
+	}
+	return tw.Close()
+}
+
+// unameArch maps GOARCH to what `uname -m` says on that machine.
+var unameArch = map[string][]string{
+	"amd64":   {"x86_64", "amd64"},
+	"arm64":   {"aarch64", "arm64"},
+	"386":     {"i386", "i486", "i586", "i686", "i86pc"},
+	"arm":     {"armv5l", "armv6l", "armv7l", "armv8l", "arm"},
+	"riscv64": {"riscv64"},
+	"ppc64le": {"ppc64le"},
+	"ppc64":   {"ppc64"},
+	"s390x":   {"s390x"},
+	"loong64": {"loongarch64"},
+	"mips64":  {"mips64"},
+}
+
+// platformMatches reports whether `uname -sm` output describes the binary's
+// platform.
+func (s *Shipper) platformMatches(uname string) bool {
+	fields := strings.Fields(uname)
+	if len(fields) != 2 || !strings.EqualFold(fields[0], s.goos) {
+		return false
+	}
+	for _, m := range unameArch[s.goarch] {
+		if fields[1] == m {
+			return true
+		}
+	}
+	return fields[1] == s.goarch
+}
+
+// Cleanup removes the run directory, also after ctx was cancelled, within
+// cleanupTimeout.
+func (s *Shipper) Cleanup(ctx context.Context, host core.Host, run string) {
+	if run == "" {
+		return
+	}
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
+	defer cancel()
+	if err := s.c.Start(cctx, host, "rm -rf -- "+core.ShellQuote(run), nil, nil, nil); err != nil {
+		s.log.Warn("cannot remove run directory", "host", host.String(), "dir", run, "err", err)
+	}
+}

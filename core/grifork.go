@@ -142,7 +142,7 @@ func (g *griforkRun) runOwn(ctx context.Context, b Block) error {
 	}
 	err := g.call(ctx, Edge{Block: b, Src: g.self})
 	if err != nil {
-		g.report.AddRunError(b, g.self.Name(), errors.New(g.oneLine(err)))
+		g.report.AddRunError(taskOf(Edge{Block: b}, err), g.self.Name(), errors.New(g.oneLine(err)))
 	}
 	return err
 }
@@ -177,7 +177,7 @@ func (g *griforkRun) serve(ctx context.Context, child *Node, b Block) {
 	g.event(Event{Type: EventStarted, NodeID: child.ID, Host: child.Name(), Task: b, Start: start})
 	err := g.call(ctx, e)
 	res := Result{NodeID: child.ID, Host: child.Name(), Level: child.Level, Status: StatusOK,
-		Task: b, Start: start, Duration: time.Since(start)}
+		Task: taskOf(e, err), Start: start, Duration: time.Since(start)}
 	if err != nil {
 		why := "parent " + child.Name() + " failed"
 		res.Status, res.Err = StatusFailed, g.oneLine(err)

@@ -32,6 +32,8 @@ type Result struct {
 	Start    time.Time     `json:"start,omitzero"`
 	Duration time.Duration `json:"duration,omitempty"`
 	Err      string        `json:"error,omitempty"` // one line; for skipped nodes the reason ("parent X failed")
+	// Broadcast is the host's part in the broadcast { }, when there is one.
+	Broadcast *BroadcastResult `json:"broadcast,omitempty"`
 }
 
 // RunError is a failure that belongs to no host of the list: prepare or finish on
@@ -53,6 +55,7 @@ type Report struct {
 	results []Result
 	byID    map[string]int
 	errs    []RunError
+	bcast   map[string]BroadcastResult // by host
 }
 
 // NewReport returns a report with one pending Result per host of t, in tree order.
@@ -95,7 +98,25 @@ func (r *Report) Get(id string) (Result, bool) {
 func (r *Report) Results() []Result {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return append([]Result(nil), r.results...)
+	out := append([]Result(nil), r.results...)
+	if r.bcast != nil {
+		for i := range out {
+			if b, ok := r.bcast[out[i].Host]; ok {
+				out[i].Broadcast = &b
+			}
+		}
+	}
+	return out
+}
+
+// SetBroadcast records host's broadcast result; Results carries it.
+func (r *Report) SetBroadcast(host string, res BroadcastResult) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.bcast == nil {
+		r.bcast = map[string]BroadcastResult{}
+	}
+	r.bcast[host] = res
 }
 
 // Count returns how many results have status s.

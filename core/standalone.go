@@ -70,7 +70,7 @@ func RunStandalone(ctx context.Context, t *Tree, tasks Tasks, opts RunOptions) *
 	}
 	switch {
 	case prepErr != nil:
-		s.report.AddRunError(BlockPrepare, root.Name(), s.redactErr(prepErr))
+		s.report.AddRunError(taskOf(Edge{Block: BlockPrepare}, prepErr), root.Name(), s.redactErr(prepErr))
 		if ctx.Err() == nil {
 			for _, n := range t.Nodes()[1:] {
 				s.skip(n, "prepare failed: "+s.oneLine(prepErr))
@@ -178,7 +178,7 @@ func (s *standalone) start(ctx context.Context, e Edge) {
 func (s *standalone) complete(ctx context.Context, c completion) {
 	s.running--
 	n := c.e.Dst
-	res := Result{NodeID: n.ID, Host: n.Name(), Level: n.Level, Task: c.e.Block, Via: c.e.Src.Name(), Start: c.start, Duration: c.dur}
+	res := Result{NodeID: n.ID, Host: n.Name(), Level: n.Level, Task: taskOf(c.e, c.err), Via: c.e.Src.Name(), Start: c.start, Duration: c.dur}
 	switch {
 	case c.err == nil:
 		res.Status = StatusOK

@@ -1,0 +1,40 @@
+package sshx
+
+import (
+	"context"
+	"fmt"
+	"net"
+
+	"github.com/grifork/grifork/core"
+)
+
+// Connect opens the connection to host now (or finds it open), so that a later
+// command or DialUnix does not pay the handshake.
+func (c *Client) Connect(ctx context.Context, host core.Host) error {
+	t, err := c.resolve(host)
+	if err != nil {
+		return err
+	}
+	_, err = c.conn(ctx, t)
+	return err
+}
+
+// DialUnix opens a stream to the Unix socket at path on host through the
+// connection's direct-streamlocal channel (OpenSSH's AllowStreamLocalForwarding,
+// on by default): bytes flow between this process and whatever listens there,
+// with no process started on host. Deadlines are not supported on the stream.
+func (c *Client) DialUnix(ctx context.Context, host core.Host, path string) (net.Conn, error) {
+	t, err := c.resolve(host)
+	if err != nil {
+		return nil, err
+	}
+	cn, err := c.conn(ctx, t)
+	if err != nil {
+		return nil, err
+	}
+	nc, err := cn.client.Dial("unix", path)
+	if err != nil {
+		return nil, fmt.Errorf("host %s: open a stream to %s: %w", t.display, path, err)
+	}
+	return nc, nil
+}

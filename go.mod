@@ -9,6 +9,7 @@ require (
 	github.com/yuin/gopher-lua v1.1.2 // indirect
 	golang.org/x/crypto v0.59.0 // indirect
 	golang.org/x/sync v0.25.0 // indirect
+	golang.org/x/sys v0.50.0 // indirect
 	golang.org/x/tools v0.26.0 // indirect
 	layeh.com/gopher-luar v1.0.11 // indirect
 )

@@ -83,6 +83,11 @@ type BroadcastTasks struct {
 // Tree is the broadcast's own tree.
 func (t *BroadcastTasks) Tree() *Tree { return t.bt }
 
+// Defined counts prepare as defined: the broadcast runs as its last step.
+func (t *BroadcastTasks) Defined(b Block) bool {
+	return b == BlockPrepare || t.Tasks.Defined(b)
+}
+
 func (t *BroadcastTasks) Run(ctx context.Context, e Edge) error {
 	switch e.Block {
 	case BlockPrepare:

@@ -26,6 +26,8 @@ type Config struct {
 	SSH      SSHConfig
 	Rsync    RsyncConfig
 	Grifork  GriforkConfig
+	// Broadcast is the broadcast { } directive; nil when there is none.
+	Broadcast *BroadcastConfig
 }
 
 type LogConfig struct {

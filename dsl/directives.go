@@ -1,8 +1,10 @@
 package dsl
 
 import (
+	"errors"
 	"fmt"
 	"math"
+	"path"
 	"slices"
 	"strconv"
 	"strings"
@@ -61,6 +63,9 @@ func merge(passes []*pass) (core.Config, map[core.Block]*lua.LFunction) {
 		if set("rsync") {
 			c.Rsync = p.conf.Rsync
 		}
+		if set("broadcast") {
+			c.Broadcast = p.conf.Broadcast
+		}
 		for b, fn := range p.blocks {
 			blocks[b] = fn
 		}
@@ -90,14 +95,15 @@ type prim func(L *lua.LState) (wait bool, err error)
 
 func (s *Script) primitives() *lua.LTable {
 	prims := map[string]prim{
-		"mode":     s.directive("mode", s.setMode),
-		"branches": s.directive("branches", s.setBranches),
-		"log":      s.directive("log", s.setLog),
-		"hosts":    s.directive("hosts", s.setHosts),
-		"grifork":  s.directive("grifork", s.setGrifork),
-		"parallel": s.directive("parallel", s.setParallel),
-		"ssh":      s.dual("ssh", "ssh(host, cmd, args)", s.directive("ssh", s.setSSH), s.helper("ssh", s.ssh)),
-		"rsync":    s.dual("rsync", "rsync(from, to)", s.directive("rsync", s.setRsync), s.helper("rsync", s.rsync)),
+		"mode":      s.directive("mode", s.setMode),
+		"branches":  s.directive("branches", s.setBranches),
+		"log":       s.directive("log", s.setLog),
+		"hosts":     s.directive("hosts", s.setHosts),
+		"grifork":   s.directive("grifork", s.setGrifork),
+		"parallel":  s.directive("parallel", s.setParallel),
+		"broadcast": s.directive("broadcast", s.setBroadcast),
+		"ssh":       s.dual("ssh", "ssh(host, cmd, args)", s.directive("ssh", s.setSSH), s.helper("ssh", s.ssh)),
+		"rsync":     s.dual("rsync", "rsync(from, to)", s.directive("rsync", s.setRsync), s.helper("rsync", s.rsync)),
 
 		"sh":           s.helper("sh", s.sh),
 		"rsync_remote": s.helper("rsync_remote", s.rsyncRemote),
@@ -403,6 +409,44 @@ func (s *Script) setGrifork(L *lua.LState, p *pass) error {
 			return err
 		}
 	}
+	return nil
+}
+
+func (s *Script) setBroadcast(L *lua.LState, p *pass) error {
+	f, err := tableArg(L, "broadcast", "from", "to", "delete", "excludes", "branches")
+	if err != nil {
+		return err
+	}
+	c := &core.BroadcastConfig{Delete: true, Branches: 1}
+	if c.From, err = f.str("from"); err != nil {
+		return err
+	}
+	if c.From == "" {
+		return errors.New(`broadcast: from is required: broadcast { from = "/srv/app/" }`)
+	}
+	if c.To, err = f.str("to"); err != nil {
+		return err
+	}
+	if c.To == "" {
+		c.To = c.From
+	}
+	if !path.IsAbs(c.To) {
+		return fmt.Errorf("broadcast: to must be an absolute path (where it lands on every host), got %q", c.To)
+	}
+	if _, ok := f.vals["delete"]; ok {
+		if c.Delete, err = f.boolean("delete"); err != nil {
+			return err
+		}
+	}
+	if c.Excludes, err = f.strs("excludes"); err != nil {
+		return err
+	}
+	if _, ok := f.vals["branches"]; ok {
+		if c.Branches, err = f.intRange("branches", 1, math.MaxInt32); err != nil {
+			return err
+		}
+	}
+	p.conf.Broadcast = c
 	return nil
 }
 

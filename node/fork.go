@@ -2,6 +2,7 @@ package node
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -25,6 +26,9 @@ type ForkOptions struct {
 	// Binary is the executable shipped to children when Grifork.Exec is empty:
 	// os.Executable() when "".
 	Binary string
+	// Precluded, when set, is called at each fork for the hosts whose broadcast
+	// failed (host -> reason), which the child must not serve.
+	Precluded func() map[string]string
 	// Logger logs each fork; nil discards.
 	Logger *slog.Logger
 }
@@ -58,6 +62,8 @@ const (
 	treeFile     = "tree.json"
 	mainFile     = "Griforkfile.lua"
 	overrideFile = "override.lua"
+	// precludedFile lists the hosts whose broadcast failed: their edges fail.
+	precludedFile = "precluded.json"
 	// cleanupTimeout bounds the removal of a run directory, which also runs after
 	// a cancellation, when the user is waiting for grifork to exit.
 	cleanupTimeout = 5 * time.Second
@@ -74,12 +80,22 @@ func (f *Forker) Fork(ctx context.Context, parent, child *core.Node, sub *core.T
 	if f.opts.Override != nil {
 		files = append(files, File{Name: overrideFile, Data: f.opts.Override})
 	}
+	precluded := false
+	if f.opts.Precluded != nil {
+		if m := f.opts.Precluded(); len(m) > 0 {
+			b, err := json.Marshal(m)
+			if err != nil {
+				return err
+			}
+			files, precluded = append(files, File{Name: precludedFile, Data: b}), true
+		}
+	}
 	d, err := f.ship.Deploy(ctx, host, files)
 	if err != nil {
 		return err
 	}
 	defer f.ship.Cleanup(ctx, host, d.Run)
-	cmdline := forkCmdline(d.Chdir, d.Exe, d.Run, f.opts.Override != nil)
+	cmdline := forkCmdline(d.Chdir, d.Exe, d.Run, f.opts.Override != nil, precluded)
 	f.log.Info("fork", "host", host.String(), "node", child.ID, "command", cmdline)
 	return f.run(ctx, host, child, cmdline, events)
 }
@@ -93,10 +109,13 @@ func (f *Forker) loginHost(child *core.Node) core.Host {
 	return h
 }
 
-func forkCmdline(chdir, exe, run string, override bool) string {
+func forkCmdline(chdir, exe, run string, override, precluded bool) string {
 	args := []string{exe, "--on-remote", "--tree", path.Join(run, treeFile), "-f", path.Join(run, mainFile)}
 	if override {
 		args = append(args, "-o", path.Join(run, overrideFile))
+	}
+	if precluded {
+		args = append(args, "--precluded", path.Join(run, precludedFile))
 	}
 	return "cd " + core.ShellQuote(chdir) + " && exec " + core.ShellJoin(args)
 }
@@ -110,7 +129,7 @@ func (f *Forker) PlanCmdline(child *core.Node) string {
 	if chdir == "" {
 		chdir = dir
 	}
-	cmd := forkCmdline(chdir, exe, path.Join(dir, "run-XXXXXXXXXX"), f.opts.Override != nil)
+	cmd := forkCmdline(chdir, exe, path.Join(dir, "run-XXXXXXXXXX"), f.opts.Override != nil, false)
 	if u := f.opts.Grifork.User; u != "" {
 		cmd += "  (as " + u + ")"
 	}

@@ -10,6 +10,7 @@ import (
 	"syscall"
 
 	"github.com/alecthomas/kong"
+	"github.com/grifork/grifork/node"
 )
 
 // Exit codes, documented in the README.
@@ -69,6 +70,9 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) (code int) {
 	// parser so that it stays out of --help.
 	if len(args) > 0 && args[0] == onRemoteFlag {
 		return runOnRemote(args[1:], stdin, stdout, stderr)
+	}
+	if len(args) == 1 && args[0] == node.RelayFlag {
+		return runRelay(stdin, stdout, stderr)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()

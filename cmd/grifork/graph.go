@@ -1,6 +1,8 @@
 package main
 
 import (
+	"fmt"
+
 	"github.com/grifork/grifork/core"
 )
 
@@ -19,8 +21,17 @@ func (c *graphCmd) Run(e *env) error {
 	if err != nil {
 		return err
 	}
+	render := core.RenderText
 	if c.Format == "dot" {
-		return core.RenderDOT(e.stdout, tree)
+		render = core.RenderDOT
 	}
-	return core.RenderText(e.stdout, tree)
+	if err := render(e.stdout, tree); err != nil {
+		return err
+	}
+	bt, err := s.broadcastTree()
+	if err != nil || bt == nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "\nbroadcast tree (branches %d):\n", bt.Branches)
+	return render(e.stdout, bt)
 }

@@ -2,10 +2,12 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"os/signal"
 	"syscall"
@@ -20,10 +22,11 @@ import (
 // not a user command, so it bypasses the CLI parser and its help.
 const onRemoteFlag = "--on-remote"
 
-// newForker returns the Forker that ships s's Griforkfile(s) with this binary.
-func newForker(s *loaded, client *sshx.Client) *node.Forker {
+// newForker returns the Forker that ships s's Griforkfile(s) with this binary;
+// precluded, when set, tells each child the hosts whose broadcast failed.
+func newForker(s *loaded, client *sshx.Client, precluded func() map[string]string) *node.Forker {
 	main, override := s.script.Sources()
-	opts := node.ForkOptions{Grifork: s.script.Config.Grifork, Griforkfile: main.Content, Logger: s.logger}
+	opts := node.ForkOptions{Grifork: s.script.Config.Grifork, Griforkfile: main.Content, Logger: s.logger, Precluded: precluded}
 	if override != nil {
 		opts.Override = override.Content
 	}
@@ -31,8 +34,12 @@ func newForker(s *loaded, client *sshx.Client) *node.Forker {
 }
 
 // runGrifork runs the root of a grifork-mode run: its report covers every host.
-func runGrifork(e *env, s *loaded, tree *core.Tree, client *sshx.Client) *core.Report {
-	return core.RunGrifork(e.ctx, tree, s.script, newForker(s, client), core.GriforkOptions{
+func runGrifork(e *env, s *loaded, tree *core.Tree, client *sshx.Client, tasks core.Tasks, bt *core.BroadcastTasks) *core.Report {
+	var precluded func() map[string]string
+	if bt != nil {
+		precluded = bt.FailedHosts
+	}
+	return core.RunGrifork(e.ctx, tree, tasks, newForker(s, client, precluded), core.GriforkOptions{
 		Printer: s.printer, Logger: s.logger, Secrets: s.script.Config.SSH.Secrets(),
 	})
 }
@@ -40,8 +47,8 @@ func runGrifork(e *env, s *loaded, tree *core.Tree, client *sshx.Client) *core.R
 // planGrifork is the grifork-mode dry run on rec (print it with
 // core.WriteGriforkPlan): every node's blocks run on the recorder, and each fork
 // is recorded with the command it would run.
-func planGrifork(e *env, s *loaded, tree *core.Tree, client *sshx.Client, rec *core.Recorder) *core.Report {
-	return core.PlanGrifork(e.ctx, tree, s.script, rec, newForker(s, client).PlanCmdline, core.GriforkOptions{Logger: s.logger})
+func planGrifork(e *env, s *loaded, tree *core.Tree, client *sshx.Client, rec *core.Recorder, tasks core.Tasks) *core.Report {
+	return core.PlanGrifork(e.ctx, tree, tasks, rec, newForker(s, client, nil).PlanCmdline, core.GriforkOptions{Logger: s.logger})
 }
 
 // runOnRemote is grifork on a node of a grifork-mode run. Its standard output
@@ -54,6 +61,7 @@ func runOnRemote(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("grifork "+onRemoteFlag, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	treePath := fs.String("tree", "", "the subtree of this node (JSON)")
+	precludedPath := fs.String("precluded", "", "hosts whose broadcast failed (JSON: host -> reason)")
 	var files fileFlags
 	fs.StringVar(&files.File, "f", "", "Griforkfile")
 	fs.StringVar(&files.OverrideBy, "o", "", "override Griforkfile")
@@ -113,7 +121,17 @@ func runOnRemote(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	s.exec.bind(client)
 
 	s.logger.Info("remote run start", "node", self.ID, "host", self.Name(), "hosts", len(tree.Nodes())-1)
-	report := core.RunGrifork(ctx, tree, s.script, newForker(s, client), core.GriforkOptions{
+	precluded := map[string]string{}
+	if *precludedPath != "" {
+		b, err := os.ReadFile(*precludedPath)
+		if err == nil {
+			err = json.Unmarshal(b, &precluded)
+		}
+		if err != nil {
+			return fail(fmt.Errorf("read %s: %w", *precludedPath, err))
+		}
+	}
+	report := core.RunGrifork(ctx, tree, core.Precluded(s.script, precluded), newForker(s, client, func() map[string]string { return precluded }), core.GriforkOptions{
 		Remote: true, Events: events.Emit, Logger: s.logger, Secrets: s.script.Config.SSH.Secrets(),
 	})
 	s.logger.Info("remote run end", "ok", report.Count(core.StatusOK), "failed", report.Count(core.StatusFailed),
@@ -125,4 +143,14 @@ func runOnRemote(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return exitInterrupted
 	}
 	return exitOK
+}
+
+// runRelay is a broadcast relay on a node (see node.RunRelay); the root's
+// Broadcaster starts it. A signal or the root going away stops it, and it
+// removes what it staged.
+func runRelay(stdin io.Reader, stdout, stderr io.Writer) int {
+	signal.Ignore(syscall.SIGPIPE)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
+	defer stop()
+	return node.RunRelay(ctx, stdin, stdout, slog.New(consoleHandler(stderr)))
 }

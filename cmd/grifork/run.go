@@ -12,6 +12,7 @@ import (
 	"github.com/grifork/grifork/core"
 	"github.com/grifork/grifork/dsl"
 	"github.com/grifork/grifork/dsl/ruby"
+	"github.com/grifork/grifork/node"
 	"github.com/grifork/grifork/sshx"
 )
 
@@ -44,14 +45,21 @@ func (c *runCmd) Run(e *env) error {
 	s.exec.bind(client)
 
 	s.logger.Info("run start", "file", s.name, "mode", s.script.Config.Mode, "hosts", len(s.script.Config.Hosts), "branches", s.script.Config.Branches)
+	tasks, bt, err := s.tasks(client, c.Heal)
+	if err != nil {
+		return err
+	}
 	var report *core.Report
 	switch s.script.Config.Mode {
 	case core.Grifork:
-		report = runGrifork(e, s, tree, client)
+		report = runGrifork(e, s, tree, client, tasks, bt)
 	default:
-		report = core.RunStandalone(e.ctx, tree, s.script, core.RunOptions{
+		report = core.RunStandalone(e.ctx, tree, tasks, core.RunOptions{
 			Barrier: !c.NoBarrier, Heal: c.Heal, Logger: s.logger, Secrets: s.script.Config.SSH.Secrets(),
 		})
+	}
+	if bt != nil {
+		bt.Attach(report)
 	}
 	fmt.Fprintln(e.stdout)
 	report.WriteSummary(e.stdout)
@@ -80,6 +88,36 @@ func (s *loaded) tree() (*core.Tree, error) {
 		return nil, usageErr(fmt.Errorf("%s: %w", s.name, err))
 	}
 	return t, nil
+}
+
+// broadcastTree is the broadcast's own tree, nil without a broadcast { }.
+func (s *loaded) broadcastTree() (*core.Tree, error) {
+	b := s.script.Config.Broadcast
+	if b == nil {
+		return nil, nil
+	}
+	t, err := core.BuildTree(s.script.Config.Hosts, b.Branches)
+	if err != nil {
+		return nil, usageErr(fmt.Errorf("%s: broadcast: %w", s.name, err))
+	}
+	return t, nil
+}
+
+// tasks are the Griforkfile's blocks, with the broadcast run after prepare
+// when it has one (client nil plans it).
+func (s *loaded) tasks(client *sshx.Client, heal bool) (core.Tasks, *core.BroadcastTasks, error) {
+	cfg := s.script.Config
+	bt, err := s.broadcastTree()
+	if err != nil || bt == nil {
+		return s.script, nil, err
+	}
+	var b core.Broadcaster
+	if client != nil {
+		b = node.NewBroadcaster(client, node.BroadcastOptions{Config: *cfg.Broadcast, SSH: cfg.SSH,
+			Grifork: cfg.Grifork, Heal: heal, Logger: s.logger})
+	}
+	t := core.WithBroadcast(s.script, b, bt)
+	return t, t, nil
 }
 
 func (s *loaded) close() {
@@ -188,14 +226,25 @@ func (s *loaded) plan(e *env, tree *core.Tree) error {
 	cfg := s.script.Config
 	rec := core.NewRecorder(client.Rsh, cfg.SSH.Secrets())
 	s.exec.bind(rec)
+	tasks, bt, err := s.tasks(nil, false)
+	if err != nil {
+		return err
+	}
 	var report *core.Report
 	if cfg.Mode == core.Grifork {
-		report = planGrifork(e, s, tree, client, rec)
+		report = planGrifork(e, s, tree, client, rec, tasks)
 		core.WriteGriforkPlan(e.stdout, tree, cfg, rec)
 	} else {
 		// One task at a time, in schedule order, so the plan is deterministic.
-		report = core.RunStandalone(e.ctx, tree, s.script, core.RunOptions{Barrier: true, Concurrency: 1, Logger: s.logger})
+		report = core.RunStandalone(e.ctx, tree, tasks, core.RunOptions{Barrier: true, Concurrency: 1, Logger: s.logger})
 		core.WritePlan(e.stdout, tree, cfg, rec)
+	}
+	if bt != nil {
+		relay := node.NewBroadcaster(client, node.BroadcastOptions{Grifork: cfg.Grifork}).PlanCmdline()
+		fmt.Fprintln(e.stdout)
+		if err := core.WriteBroadcastPlan(e.stdout, cfg.Broadcast, bt.Tree(), relay); err != nil {
+			return err
+		}
 	}
 	if s.printed.Len() > 0 {
 		fmt.Fprintf(e.stdout, "\noutput of the blocks (every command returned empty output):\n%s", s.printed)

@@ -1,0 +1,469 @@
+package node
+
+import (
+	"bufio"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/grifork/grifork/core"
+	"github.com/grifork/grifork/sshx"
+)
+
+// BroadcastOptions configures a Broadcaster.
+type BroadcastOptions struct {
+	Config  core.BroadcastConfig
+	SSH     core.SSHConfig // handed to every relay (in memory) to reach its children
+	Grifork core.GriforkConfig
+	// Binary is the executable shipped as the relay: os.Executable() when "".
+	Binary string
+	// Heal re-plans the tree around relays that cannot be started, and sends
+	// again, from the root, to the hosts whose source failed mid-stream.
+	Heal   bool
+	Logger *slog.Logger
+}
+
+// CorruptEnv names a test hook: the root tells the relay on the host it names
+// to flip a byte of its own copy, which must then fail its check.
+const CorruptEnv = "GRIFORK_TEST_CORRUPT"
+
+// Broadcaster is the root of a pipelined broadcast (core.Broadcaster). It
+// starts a relay on every host at once (a flat control plane from the root,
+// so no handshake waits for another), tells each relay the sockets of its
+// children in the broadcast tree so that every node-to-node stream opens at
+// once, then streams the source as a tar archive in frames down the tree:
+// each relay forwards every frame to its children as it arrives. Results come
+// back over each relay's own session.
+type Broadcaster struct {
+	c    *sshx.Client
+	ship *Shipper
+	opts BroadcastOptions
+	log  *slog.Logger
+}
+
+// NewBroadcaster returns a Broadcaster over c.
+func NewBroadcaster(c *sshx.Client, opts BroadcastOptions) *Broadcaster {
+	b := &Broadcaster{c: c, opts: opts, log: opts.Logger}
+	if b.log == nil {
+		b.log = slog.New(slog.DiscardHandler)
+	}
+	b.ship = NewShipper(c, opts.Grifork, opts.Binary, b.log)
+	return b
+}
+
+// PlanCmdline is the relay's command line, for the dry-run plan.
+func (b *Broadcaster) PlanCmdline() string {
+	exe, dir := b.ship.PlanExe()
+	return relayCmdline(dir+"/run-XXXXXXXXXX", exe)
+}
+
+func relayCmdline(run, exe string) string {
+	return "cd " + core.ShellQuote(run) + " && exec " + core.ShellJoin([]string{exe, RelayFlag})
+}
+
+func (b *Broadcaster) stall() time.Duration {
+	if b.opts.SSH.Timeout > 0 {
+		return b.opts.SSH.Timeout
+	}
+	return 10 * time.Second
+}
+
+// Broadcast implements core.Broadcaster.
+func (b *Broadcaster) Broadcast(ctx context.Context, t *core.Tree) (map[string]core.BroadcastResult, error) {
+	list, size, err := scanSource(b.opts.Config.From, b.opts.Config.Excludes)
+	if err != nil {
+		return nil, err
+	}
+	b.log.Info("broadcast start", "from", b.opts.Config.From, "to", b.opts.Config.To, "files", len(list), "bytes", size, "hosts", len(t.Nodes())-1)
+	results := map[string]core.BroadcastResult{}
+	tree := t
+	for round := 1; ; round++ {
+		res, err := b.round(ctx, tree, list)
+		for h, r := range res {
+			results[h] = r
+		}
+		if err != nil {
+			return results, err
+		}
+		if !b.opts.Heal || ctx.Err() != nil || round == 3 {
+			break
+		}
+		// Hosts that failed only because their source did: send again from the
+		// root, along a tree of their own.
+		var again []core.Host
+		tree.Walk(func(n *core.Node) {
+			if r, ok := res[n.Name()]; ok && r.Status != core.StatusOK && upstream(n, res) {
+				again = append(again, n.Host)
+			}
+		})
+		if len(again) == 0 {
+			break
+		}
+		b.log.Info("broadcast: sending again to hosts whose source failed", "hosts", len(again))
+		if tree, err = core.BuildTree(again, t.Branches); err != nil {
+			return results, err
+		}
+	}
+	return results, nil
+}
+
+// upstream reports whether n's failure came from an ancestor: some ancestor
+// failed too.
+func upstream(n *core.Node, res map[string]core.BroadcastResult) bool {
+	for p := n.Parent; p != nil && !p.IsRoot(); p = p.Parent {
+		if r, ok := res[p.Name()]; ok && r.Status != core.StatusOK {
+			return true
+		}
+	}
+	return false
+}
+
+// relayProc is the root's view of one relay.
+type relayProc struct {
+	node   *core.Node
+	host   core.Host
+	start  time.Time
+	ctx    context.Context // the relay's session; cancel stops it
+	cancel context.CancelFunc
+	ctlR   *io.PipeReader
+	ctl    *io.PipeWriter
+	events chan relayEvent
+	ended  chan struct{} // the session ended; err says how
+	err    error
+	stderr *sshx.TailWriter
+
+	socket    string
+	connected bool
+	result    *relayEvent
+	childErr  string // what its parent said about it
+}
+
+func (p *relayProc) send(v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	_, err = p.ctl.Write(append(b, '\n'))
+	return err
+}
+
+// round runs one broadcast along t.
+func (b *Broadcaster) round(ctx context.Context, t *core.Tree, list []entry) (map[string]core.BroadcastResult, error) {
+	token := randomToken()
+	nodes := t.Nodes()[1:]
+	procs := make(map[string]*relayProc, len(nodes))
+	var wg sync.WaitGroup
+	defer func() {
+		for _, p := range procs {
+			p.ctl.Close()
+			p.cancel()
+		}
+		wg.Wait()
+	}()
+	corrupt := os.Getenv(CorruptEnv)
+	for _, n := range nodes {
+		p := b.newProc(ctx, n)
+		procs[n.Name()] = p
+		cfg := relayConfig{Self: n.Name(), Parent: n.Parent.Name(), SSH: b.opts.SSH, To: b.opts.Config.To,
+			Single: !list[0].info.IsDir(), Delete: b.opts.Config.Delete, Excludes: b.opts.Config.Excludes,
+			Token: token, Stall: b.stall(), Corrupt: corrupt != "" && corrupt == n.Name()}
+		wg.Go(func() { b.startRelay(ctx, p, cfg) })
+	}
+
+	// Phase 1: every relay listens.
+	stall := b.stall()
+	for _, n := range nodes {
+		p := procs[n.Name()]
+		for p.socket == "" && p.result == nil {
+			if !b.await(ctx, procs, p, 3*stall) {
+				break
+			}
+		}
+	}
+	b.log.Debug("broadcast: relays listening")
+	live := func(n *core.Node) bool {
+		p := procs[n.Name()]
+		return p.socket != "" && p.result == nil
+	}
+	// Phase 2: every relay opens the streams to its children, all at once.
+	skipped := map[string]string{}
+	if b.opts.Heal {
+		var hosts []core.Host
+		for _, n := range nodes {
+			if live(n) {
+				hosts = append(hosts, n.Host)
+			}
+		}
+		if len(hosts) < len(nodes) {
+			var err error
+			if t, err = core.BuildTree(hosts, t.Branches); err != nil {
+				return nil, err
+			}
+			b.log.Info("broadcast: tree re-planned around relays that did not start", "hosts", len(hosts))
+		}
+	} else {
+		for _, n := range nodes {
+			for a := n.Parent; !a.IsRoot(); a = a.Parent {
+				if !live(a) {
+					skipped[n.Name()] = "relay " + a.Name() + " failed: " + b.failure(procs[a.Name()])
+					break
+				}
+			}
+		}
+	}
+	t.Walk(func(n *core.Node) {
+		if n.IsRoot() || !live(n) {
+			return
+		}
+		p := procs[n.Name()]
+		if _, ok := skipped[n.Name()]; ok {
+			p.ctl.Close()
+			return
+		}
+		msg := relayConnect{Parent: n.Parent.Name()}
+		for _, c := range n.Children {
+			if live(c) {
+				msg.Children = append(msg.Children, relayPeer{Name: c.Name(), Host: b.loginHost(c), Socket: procs[c.Name()].socket})
+			}
+		}
+		if err := p.send(msg); err != nil {
+			p.childErr = "relay: " + err.Error()
+		}
+	})
+	for _, n := range t.Nodes()[1:] {
+		p := procs[n.Name()]
+		if _, ok := skipped[n.Name()]; ok || !live(n) {
+			continue
+		}
+		for !p.connected && p.result == nil {
+			if !b.await(ctx, procs, p, 3*stall) {
+				break
+			}
+		}
+	}
+
+	b.log.Debug("broadcast: streams open")
+	// Phase 3: stream.
+	streamErr := b.stream(ctx, t, procs, list, token, live)
+
+	b.log.Debug("broadcast: stream sent")
+	// Results: every live relay reports, dies, or falls silent.
+	for _, n := range t.Nodes()[1:] {
+		p := procs[n.Name()]
+		if _, ok := skipped[n.Name()]; ok || !live(n) {
+			continue
+		}
+		for p.result == nil {
+			if !b.await(ctx, procs, p, stall) {
+				break
+			}
+		}
+	}
+	return b.results(t, procs, skipped), streamErr
+}
+
+// await takes one event of p (or notes its end); false when p ended, fell
+// silent for d, or ctx was cancelled.
+func (b *Broadcaster) await(ctx context.Context, procs map[string]*relayProc, p *relayProc, d time.Duration) bool {
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	select {
+	case ev, ok := <-p.events:
+		if !ok {
+			if p.result == nil {
+				<-p.ended
+				p.result = &relayEvent{Type: evResult, Status: core.StatusFailed, Err: b.failure(p)}
+			}
+			return false
+		}
+		switch ev.Type {
+		case evListening:
+			p.socket = ev.Socket
+		case evConnected:
+			p.connected = true
+		case evResult:
+			p.result = &ev
+			p.ctl.Close()
+		case evChild:
+			b.log.Warn("broadcast: relay reports a child failed", "relay", p.node.Name(), "child", ev.Host, "error", ev.Err)
+			if c, ok := procs[ev.Host]; ok {
+				c.childErr = ev.Err
+				c.cancel() // a frozen relay must not hold the run
+			}
+		}
+		return true
+	case <-timer.C:
+		p.result = &relayEvent{Type: evResult, Status: core.StatusFailed, Err: fmt.Sprintf("relay silent for %s: stopped", d)}
+		p.cancel()
+		return false
+	case <-ctx.Done():
+		p.result = &relayEvent{Type: evResult, Status: core.StatusFailed, Err: context.Cause(ctx).Error()}
+		return false
+	}
+}
+
+// failure is what ended p's relay without a result, in one line.
+func (b *Broadcaster) failure(p *relayProc) string {
+	if p.result != nil && p.result.Err != "" {
+		return p.result.Err
+	}
+	select {
+	case <-p.ended:
+	default:
+		return "relay did not answer"
+	}
+	msg := "relay ended without a result"
+	if p.err != nil {
+		msg = "relay: " + p.err.Error()
+	}
+	if tail := p.stderr.Last(); tail != "" {
+		msg += ": " + tail
+	}
+	return core.OneLine(msg)
+}
+
+func (b *Broadcaster) loginHost(n *core.Node) core.Host {
+	h := n.Host
+	if b.opts.Grifork.User != "" {
+		h.User = b.opts.Grifork.User
+	}
+	return h
+}
+
+// startRelay ships grifork to p's host if needed and runs the relay there until
+// it ends, feeding its events to p.events.
+func (b *Broadcaster) startRelay(ctx context.Context, p *relayProc, cfg relayConfig) {
+	first, err := json.Marshal(cfg)
+	if err != nil {
+		p.err = err
+		close(p.events)
+		close(p.ended)
+		return
+	}
+	outR, outW := io.Pipe()
+	go func() {
+		defer close(p.events)
+		sc := bufio.NewScanner(outR)
+		sc.Buffer(make([]byte, 64<<10), maxControlLine)
+		for sc.Scan() {
+			var ev relayEvent
+			if json.Unmarshal(sc.Bytes(), &ev) == nil && ev.Type != "" {
+				p.events <- ev
+			} else {
+				b.log.Debug("relay stdout", "host", p.node.Name(), "line", sc.Text())
+			}
+		}
+		io.Copy(io.Discard, outR)
+	}()
+	defer func() {
+		outW.Close()
+		p.stderr.Close()
+		close(p.ended)
+	}()
+	d, err := b.ship.Deploy(p.ctx, p.host, nil)
+	if err != nil {
+		p.err = err
+		return
+	}
+	defer b.ship.Cleanup(ctx, p.host, d.Run)
+	b.log.Debug("relay start", "host", p.node.Name())
+	stdin := io.MultiReader(strings.NewReader(string(first)+"\n"), p.ctlR)
+	p.err = b.c.Start(p.ctx, p.host, relayCmdline(d.Run, d.Exe), stdin, outW, p.stderr)
+}
+
+func (b *Broadcaster) newProc(ctx context.Context, n *core.Node) *relayProc {
+	p := &relayProc{node: n, host: b.loginHost(n), events: make(chan relayEvent, 64), ended: make(chan struct{}), start: time.Now()}
+	p.ctx, p.cancel = context.WithCancel(ctx)
+	p.ctlR, p.ctl = io.Pipe()
+	p.stderr = sshx.NewTailWriter(func(line string) {
+		b.log.Debug("relay stderr", "host", n.Name(), "line", line)
+	})
+	return p
+}
+
+// stream sends the archive to the root's children in t.
+func (b *Broadcaster) stream(ctx context.Context, t *core.Tree, procs map[string]*relayProc, list []entry, token string, live func(*core.Node) bool) error {
+	var conns []net.Conn
+	var names []string
+	for _, c := range t.Root.Children {
+		if !live(c) {
+			continue
+		}
+		conn, err := openStream(ctx, b.c, relayPeer{Name: c.Name(), Host: b.loginHost(c), Socket: procs[c.Name()].socket}, token)
+		if err != nil {
+			procs[c.Name()].childErr = err.Error()
+			continue
+		}
+		conns, names = append(conns, conn), append(names, c.Name())
+	}
+	if len(conns) == 0 {
+		return nil
+	}
+	pool := newChunkPool()
+	fan := newFanout(len(conns))
+	var wg sync.WaitGroup
+	for i, c := range conns {
+		wg.Go(func() {
+			if err := writeSink(fan.sinks[i], c, b.stall()); err != nil {
+				procs[names[i]].childErr = "stream to it: " + core.OneLine(err.Error())
+			}
+		})
+	}
+	fw := newFramer(ctx, pool, fan)
+	err := writeArchive(fw, list)
+	if err == nil {
+		err = fw.Close()
+	}
+	fan.close()
+	wg.Wait()
+	if err != nil {
+		return fmt.Errorf("read source: %w", err)
+	}
+	b.log.Info("broadcast sent", "bytes", fw.n)
+	return nil
+}
+
+// results turns what the relays said into one result per host of t.
+func (b *Broadcaster) results(t *core.Tree, procs map[string]*relayProc, skipped map[string]string) map[string]core.BroadcastResult {
+	out := map[string]core.BroadcastResult{}
+	t.Walk(func(n *core.Node) {
+		if n.IsRoot() {
+			return
+		}
+		p := procs[n.Name()]
+		r := core.BroadcastResult{Via: n.Parent.Name(), Duration: time.Since(p.start)}
+		switch why, ok := skipped[n.Name()]; {
+		case ok:
+			r.Status, r.Err = core.StatusSkipped, why
+		case p.result != nil && p.result.Status == core.StatusOK:
+			r.Status, r.Bytes = core.StatusOK, p.result.Bytes
+		default:
+			r.Status, r.Err = core.StatusFailed, b.failure(p)
+			if p.childErr != "" {
+				r.Err = p.childErr
+			}
+			if pr, ok := out[n.Parent.Name()]; ok && pr.Status != core.StatusOK && strings.Contains(r.Err, "ended before its end") {
+				r.Err = "its source " + n.Parent.Name() + " failed mid-stream: " + pr.Err
+			}
+		}
+		out[n.Name()] = r
+	})
+	return out
+}
+
+func randomToken() string {
+	b := make([]byte, 16)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+var _ core.Broadcaster = (*Broadcaster)(nil)

@@ -1,0 +1,341 @@
+package node
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/grifork/grifork/core"
+	"github.com/grifork/grifork/sshx"
+)
+
+// RelayFlag starts a broadcast relay: grifork --relay, in the run directory
+// that the root's Shipper made. It is not a user command.
+const RelayFlag = "--relay"
+
+// The control protocol between the root and each relay, JSON lines on the
+// relay's session: the root writes a relayConfig, then (once every relay
+// listens) a relayConnect; the relay writes relayEvents. Secrets travel here,
+// in memory, never in a file on the node. EOF on the relay's standard input
+// before it has reported its result means the root is gone: it aborts.
+type relayConfig struct {
+	Self     string         `json:"self"`
+	Parent   string         `json:"parent"`
+	SSH      core.SSHConfig `json:"ssh"`
+	To       string         `json:"to"`
+	Single   bool           `json:"single"`
+	Delete   bool           `json:"delete"`
+	Excludes []string       `json:"excludes,omitempty"`
+	Token    string         `json:"token"`
+	Stall    time.Duration  `json:"stall"`
+	Corrupt  bool           `json:"corrupt,omitempty"`
+}
+
+type relayConnect struct {
+	Parent   string      `json:"parent"`
+	Children []relayPeer `json:"children,omitempty"`
+}
+
+type relayPeer struct {
+	Name   string    `json:"name"` // the node's name in the root's tree
+	Host   core.Host `json:"host"`
+	Socket string    `json:"socket"`
+}
+
+type relayEvent struct {
+	Type   string      `json:"type"` // listening, connected, progress, child, result
+	Socket string      `json:"socket,omitempty"`
+	Host   string      `json:"host,omitempty"` // child: the child it is about
+	Bytes  int64       `json:"bytes,omitempty"`
+	Status core.Status `json:"status,omitempty"`
+	Err    string      `json:"err,omitempty"`
+}
+
+const (
+	evListening = "listening"
+	evConnected = "connected"
+	evProgress  = "progress"
+	evChild     = "child"
+	evResult    = "result"
+	// heartbeat is how often a relay reports progress, also while it waits: a
+	// relay that stops reporting is stalled or frozen.
+	heartbeat = time.Second
+)
+
+// RunRelay is the relay on a node: it listens on a socket in its working
+// directory, connects to its children's relays when told, receives the stream
+// from its parent, forwards each frame to its children as it arrives and
+// stages it to disk, and commits only when the whole stream matches the root's
+// SHA-256. It reports on stdout and returns the process's exit code.
+func RunRelay(ctx context.Context, stdin io.Reader, stdout io.Writer, log *slog.Logger) int {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	var mu sync.Mutex
+	enc := json.NewEncoder(stdout)
+	emit := func(ev relayEvent) {
+		mu.Lock()
+		defer mu.Unlock()
+		enc.Encode(ev)
+	}
+	err := relay(ctx, bufio.NewReader(stdin), emit, log)
+	if err != nil {
+		emit(relayEvent{Type: evResult, Status: core.StatusFailed, Err: core.OneLine(err.Error())})
+		return 1
+	}
+	return 0
+}
+
+type relayRun struct {
+	cfg      relayConfig
+	emit     func(relayEvent)
+	log      *slog.Logger
+	received atomic.Int64
+}
+
+func relay(ctx context.Context, in *bufio.Reader, emit func(relayEvent), log *slog.Logger) error {
+	r := &relayRun{emit: emit, log: log}
+	if err := readJSONLine(in, &r.cfg); err != nil {
+		return fmt.Errorf("relay: read its settings: %w", err)
+	}
+	if r.cfg.Stall <= 0 {
+		r.cfg.Stall = 10 * time.Second
+	}
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+
+	wd, err := os.Getwd()
+	if err != nil {
+		return err
+	}
+	sock := filepath.Join(wd, "data.sock")
+	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: sock, Net: "unix"})
+	if err != nil {
+		return fmt.Errorf("relay: listen: %w", err)
+	}
+	defer ln.Close()
+	stopListen := context.AfterFunc(ctx, func() { ln.Close() })
+	defer stopListen()
+	emit(relayEvent{Type: evListening, Socket: sock})
+
+	var conn relayConnect
+	if err := readJSONLine(in, &conn); err != nil {
+		return fmt.Errorf("relay: the root went away before the stream: %w", err)
+	}
+	// From here on, the end of standard input is the root going away.
+	var finished atomic.Bool
+	go func() {
+		io.Copy(io.Discard, in)
+		if !finished.Load() {
+			cancel(errors.New("the root grifork went away"))
+		}
+	}()
+
+	client, err := sshx.New(sshx.Options{SSH: r.cfg.SSH, Logger: log})
+	if err != nil {
+		return fmt.Errorf("relay: ssh settings: %w", err)
+	}
+	defer client.Close()
+	children := r.connect(ctx, client, conn.Children)
+	emit(relayEvent{Type: evConnected})
+
+	stop := r.heartbeat()
+	defer stop()
+	err = r.pump(ctx, ln, children)
+	finished.Store(true)
+	if err != nil {
+		if c := context.Cause(ctx); c != nil && ctx.Err() != nil {
+			return c
+		}
+		return err
+	}
+	emit(relayEvent{Type: evResult, Status: core.StatusOK, Bytes: r.received.Load()})
+	return nil
+}
+
+type child struct {
+	name string
+	conn net.Conn
+}
+
+// connect opens a stream to every child's relay, concurrently; a child that
+// cannot be reached is reported and left out.
+func (r *relayRun) connect(ctx context.Context, client *sshx.Client, peers []relayPeer) []child {
+	out := make([]child, len(peers))
+	var wg sync.WaitGroup
+	for i, p := range peers {
+		wg.Go(func() {
+			c, err := openStream(ctx, client, p, r.cfg.Token)
+			if err != nil {
+				r.emit(relayEvent{Type: evChild, Host: p.Name, Err: core.OneLine(err.Error())})
+				return
+			}
+			out[i] = child{name: p.Name, conn: c}
+		})
+	}
+	wg.Wait()
+	var live []child
+	for _, c := range out {
+		if c.conn != nil {
+			live = append(live, c)
+		}
+	}
+	return live
+}
+
+// openStream opens the data stream to a peer's relay and introduces it with
+// the run's token, so a relay takes its stream from no one else.
+func openStream(ctx context.Context, client *sshx.Client, p relayPeer, token string) (net.Conn, error) {
+	c, err := client.DialUnix(ctx, p.Host, p.Socket)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := io.WriteString(c, token+"\n"); err != nil {
+		c.Close()
+		return nil, fmt.Errorf("host %s: %w", p.Host, err)
+	}
+	return c, nil
+}
+
+func (r *relayRun) heartbeat() func() {
+	t := time.NewTicker(heartbeat)
+	done := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case <-t.C:
+				r.emit(relayEvent{Type: evProgress, Bytes: r.received.Load()})
+			case <-done:
+				return
+			}
+		}
+	}()
+	return func() { t.Stop(); close(done) }
+}
+
+// accept waits for the parent's stream, within the stall timeout.
+func (r *relayRun) accept(ln *net.UnixListener) (net.Conn, error) {
+	ln.SetDeadline(time.Now().Add(r.cfg.Stall))
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				return nil, fmt.Errorf("no stream from %s within %s", r.cfg.Parent, r.cfg.Stall)
+			}
+			return nil, err
+		}
+		c.SetReadDeadline(time.Now().Add(r.cfg.Stall))
+		line, err := bufio.NewReaderSize(c, 64).ReadString('\n')
+		if err == nil && line == r.cfg.Token+"\n" {
+			c.SetReadDeadline(time.Time{})
+			return c, nil
+		}
+		r.log.Warn("relay: refused a stream without the run's token")
+		c.Close()
+	}
+}
+
+// pump moves the stream from the parent to the children and the disk.
+func (r *relayRun) pump(ctx context.Context, ln *net.UnixListener, children []child) error {
+	closeChildren := func() {
+		for _, c := range children {
+			c.conn.Close()
+		}
+	}
+	parent, err := r.accept(ln)
+	if err != nil {
+		closeChildren()
+		return err
+	}
+	defer parent.Close()
+	stopRead := context.AfterFunc(ctx, func() { parent.Close() })
+	defer stopRead()
+
+	st, err := newStage(r.cfg.To, r.cfg.Single, r.cfg.Excludes, r.cfg.Delete, r.cfg.Token[:12])
+	if err != nil {
+		closeChildren()
+		return err
+	}
+	pool := newChunkPool()
+	fan := newFanout(1 + len(children))
+	var wg sync.WaitGroup
+	for i, c := range children {
+		wg.Go(func() {
+			if err := writeSink(fan.sinks[1+i], c.conn, r.cfg.Stall); err != nil {
+				r.emit(relayEvent{Type: evChild, Host: c.name, Err: "stream to it: " + core.OneLine(err.Error())})
+			}
+		})
+	}
+	var readErr error
+	wg.Go(func() {
+		defer fan.close()
+		_, readErr = readFrames(ctx, &countingConn{Conn: parent, n: &r.received}, pool, fan, r.cfg.Stall)
+		parent.Close() // tells the parent the whole stream arrived (see awaitClose)
+	})
+
+	cr := newChunkReader(fan.sinks[0])
+	cr.corrupt = r.cfg.Corrupt
+	err = st.receive(cr)
+	if err == nil {
+		_, err = io.Copy(io.Discard, cr) // the archive's padding, up to the trailer
+	}
+	cr.close()
+	wg.Wait()
+	switch {
+	case readErr != nil:
+		err = fmt.Errorf("stream from %s: %w", r.cfg.Parent, readErr)
+	case err == nil:
+		err = cr.verified()
+	}
+	if err == nil {
+		err = st.commit()
+	}
+	if err != nil {
+		st.abort()
+	}
+	return err
+}
+
+// countingConn counts what is read, for progress reports.
+type countingConn struct {
+	net.Conn
+	n *atomic.Int64
+}
+
+func (c *countingConn) Read(b []byte) (int, error) {
+	n, err := c.Conn.Read(b)
+	c.n.Add(int64(n))
+	return n, err
+}
+
+// maxControlLine bounds a control message (a relay's children and settings).
+const maxControlLine = 1 << 20
+
+func readJSONLine(r *bufio.Reader, v any) error {
+	var line []byte
+	for {
+		part, isPrefix, err := r.ReadLine()
+		if err != nil {
+			return err
+		}
+		line = append(line, part...)
+		if len(line) > maxControlLine {
+			return errors.New("control message too long")
+		}
+		if !isPrefix {
+			break
+		}
+	}
+	return json.Unmarshal(line, v)
+}

@@ -1,0 +1,383 @@
+package node
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"sync/atomic"
+	"time"
+)
+
+// The broadcast stream, as it flows from the root down every edge: frames of a
+// 4-byte big-endian payload length and the payload (a tar archive, cut in
+// pieces), ended by a frame of length 0 followed by the SHA-256 of all
+// payloads. A relay forwards the frames it receives byte for byte, so every
+// node checks the root's checksum against what reached it.
+const (
+	frameHeader  = 4
+	framePayload = 128 << 10 // small, so each hop adds little delay to the pipeline
+	trailerSize  = frameHeader + sha256.Size
+	// poolChunks bounds a process's buffers: a relay's memory does not grow
+	// with the data, and a full pool is the backpressure of a slow child.
+	poolChunks = 64
+)
+
+// chunk is one frame in flight, shared by every sink it is sent to.
+type chunk struct {
+	buf  []byte // header and payload
+	last bool   // the trailer
+	refs atomic.Int32
+	pool chan *chunk
+}
+
+func (c *chunk) payload() []byte {
+	if c.last {
+		return nil
+	}
+	return c.buf[frameHeader:]
+}
+
+func (c *chunk) release() {
+	if c.refs.Add(-1) == 0 {
+		c.buf = c.buf[:0]
+		c.last = false
+		c.pool <- c
+	}
+}
+
+type chunkPool chan *chunk
+
+func newChunkPool() chunkPool {
+	p := make(chunkPool, poolChunks)
+	for range poolChunks {
+		p <- &chunk{buf: make([]byte, 0, frameHeader+framePayload), pool: p}
+	}
+	return p
+}
+
+func (p chunkPool) get(ctx context.Context) (*chunk, error) {
+	select {
+	case c := <-p:
+		return c, nil
+	case <-ctx.Done():
+		return nil, context.Cause(ctx)
+	}
+}
+
+// fanout hands every chunk to each of its sinks, in order. A sink's channel
+// holds as many chunks as the pool, so send never blocks: the pool does.
+type fanout struct {
+	sinks []chan *chunk
+}
+
+func newFanout(n int) *fanout {
+	f := &fanout{sinks: make([]chan *chunk, n)}
+	for i := range f.sinks {
+		f.sinks[i] = make(chan *chunk, poolChunks)
+	}
+	return f
+}
+
+func (f *fanout) send(c *chunk) {
+	if len(f.sinks) == 0 {
+		c.refs.Store(1)
+		c.release()
+		return
+	}
+	c.refs.Store(int32(len(f.sinks)))
+	for _, s := range f.sinks {
+		s <- c
+	}
+}
+
+func (f *fanout) close() {
+	for _, s := range f.sinks {
+		close(s)
+	}
+}
+
+// drain releases what is left in ch, so a failed sink never holds the others up.
+func drain(ch <-chan *chunk) {
+	for c := range ch {
+		c.release()
+	}
+}
+
+// errStalled is a stream that made no progress for the stall timeout.
+var errStalled = errors.New("no progress")
+
+// watchdog closes c when an operation it guards (between arm and disarm)
+// takes longer than d.
+type watchdog struct {
+	d     time.Duration
+	c     io.Closer
+	fired atomic.Bool
+	t     *time.Timer
+}
+
+func newWatchdog(d time.Duration, c io.Closer) *watchdog {
+	w := &watchdog{d: d, c: c}
+	w.t = time.AfterFunc(d, func() {
+		w.fired.Store(true)
+		w.c.Close()
+	})
+	w.t.Stop()
+	return w
+}
+
+// arm starts (or restarts) the countdown: progress was made.
+func (w *watchdog) arm() { w.t.Reset(w.d) }
+
+// disarm stops the countdown.
+func (w *watchdog) disarm() { w.t.Stop() }
+
+// err turns the error of a guarded operation into errStalled when the watchdog
+// caused it.
+func (w *watchdog) err(err error) error {
+	if err != nil && w.fired.Load() {
+		return fmt.Errorf("%w for %s", errStalled, w.d)
+	}
+	return err
+}
+
+// writeSink writes every chunk of ch to w (a child's stream) and closes w at
+// the end; after the first error it only releases chunks. A write that makes no
+// progress for stall fails the sink.
+func writeSink(ch <-chan *chunk, w io.WriteCloser, stall time.Duration) error {
+	wd := newWatchdog(stall, w)
+	var err error
+	for c := range ch {
+		if err == nil {
+			wd.arm()
+			_, err = w.Write(c.buf)
+			wd.disarm()
+			err = wd.err(err)
+		}
+		c.release()
+	}
+	if err == nil {
+		err = awaitClose(w, wd)
+	}
+	w.Close()
+	return err
+}
+
+// awaitClose ends the stream to a child and waits until the child has closed
+// its end, which it does once it has read the trailer: closing first could
+// lose the stream's tail (a TCP reset discards what the peer has not read).
+func awaitClose(w io.Writer, wd *watchdog) error {
+	cw, ok := w.(interface {
+		CloseWrite() error
+		io.Reader
+	})
+	if !ok {
+		return nil
+	}
+	wd.arm()
+	defer wd.disarm()
+	if err := cw.CloseWrite(); err != nil {
+		return wd.err(err)
+	}
+	_, err := io.Copy(io.Discard, cw)
+	return wd.err(err)
+}
+
+// readFrames reads the stream from r into chunks of pool and sends them to f
+// until the trailer, which it also sends. A read that makes no progress for
+// stall fails with errStalled.
+func readFrames(ctx context.Context, r io.ReadCloser, pool chunkPool, f *fanout, stall time.Duration) (int64, error) {
+	wd := newWatchdog(stall, r)
+	defer wd.disarm()
+	var total int64
+	for {
+		c, err := pool.get(ctx)
+		if err != nil {
+			return total, err
+		}
+		c.buf = c.buf[:frameHeader]
+		wd.arm()
+		if err := readFull(r, c.buf, wd); err != nil {
+			c.refs.Store(1)
+			c.release()
+			return total, truncated(wd.err(err))
+		}
+		n := int(binary.BigEndian.Uint32(c.buf))
+		if n > framePayload {
+			c.refs.Store(1)
+			c.release()
+			return total, fmt.Errorf("stream is corrupt: a frame of %d bytes", n)
+		}
+		if n == 0 {
+			c.last = true
+			n = sha256.Size
+		}
+		c.buf = c.buf[:frameHeader+n]
+		if err := readFull(r, c.buf[frameHeader:], wd); err != nil {
+			c.refs.Store(1)
+			c.release()
+			return total, truncated(err)
+		}
+		total += int64(len(c.buf))
+		f.send(c)
+		if c.last {
+			return total, nil
+		}
+	}
+}
+
+// readFull is io.ReadFull that kicks wd on every read.
+func readFull(r io.Reader, b []byte, wd *watchdog) error {
+	for len(b) > 0 {
+		n, err := r.Read(b)
+		b = b[n:]
+		if n > 0 {
+			wd.arm()
+		}
+		if err != nil {
+			if len(b) == 0 {
+				return nil
+			}
+			return wd.err(err)
+		}
+	}
+	return nil
+}
+
+func truncated(err error) error {
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		return errors.New("the stream ended before its end")
+	}
+	return err
+}
+
+// chunkReader reads the payloads of the chunks of ch, hashing them, and
+// releases each chunk once read; Trailer is the checksum the stream ended with.
+type chunkReader struct {
+	ch      <-chan *chunk
+	cur     *chunk
+	off     int
+	h       hash.Hash
+	trailer []byte
+	// corrupt flips a byte of what this node writes (a test hook: the node's
+	// own copy must then fail its check).
+	corrupt bool
+}
+
+func newChunkReader(ch <-chan *chunk) *chunkReader {
+	return &chunkReader{ch: ch, h: sha256.New()}
+}
+
+func (r *chunkReader) Read(b []byte) (int, error) {
+	for r.cur == nil || r.off == len(r.cur.payload()) {
+		if r.cur != nil {
+			r.cur.release()
+			r.cur = nil
+		}
+		if r.trailer != nil {
+			return 0, io.EOF
+		}
+		c, ok := <-r.ch
+		if !ok {
+			return 0, errors.New("the stream ended before its end")
+		}
+		if c.last {
+			r.trailer = append([]byte(nil), c.buf[frameHeader:]...)
+			c.release()
+			return 0, io.EOF
+		}
+		r.cur, r.off = c, 0
+	}
+	n := copy(b, r.cur.payload()[r.off:])
+	r.h.Write(b[:n])
+	if r.corrupt && n > 0 {
+		b[0] ^= 0xff
+		r.corrupt = false
+		r.h.Write([]byte{0}) // the checksum is of what was written
+	}
+	r.off += n
+	return n, nil
+}
+
+// close releases what the reader holds and what is still to come.
+func (r *chunkReader) close() {
+	if r.cur != nil {
+		r.cur.release()
+		r.cur = nil
+	}
+	drain(r.ch)
+}
+
+// verified reports whether the stream reached its trailer and matches it.
+func (r *chunkReader) verified() error {
+	if r.trailer == nil {
+		return errors.New("the stream ended before its end")
+	}
+	if sum := r.h.Sum(nil); string(sum) != string(r.trailer) {
+		return fmt.Errorf("SHA-256 mismatch: received %x, the root sent %x", sum, r.trailer)
+	}
+	return nil
+}
+
+// framer cuts what is written to it into frames of pool's chunks for f, and
+// sums the payload; Close sends the trailer.
+type framer struct {
+	ctx  context.Context
+	pool chunkPool
+	f    *fanout
+	cur  *chunk
+	h    hash.Hash
+	n    int64 // payload bytes
+}
+
+func newFramer(ctx context.Context, pool chunkPool, f *fanout) *framer {
+	return &framer{ctx: ctx, pool: pool, f: f, h: sha256.New()}
+}
+
+func (w *framer) Write(b []byte) (int, error) {
+	written := 0
+	for len(b) > 0 {
+		if w.cur == nil {
+			c, err := w.pool.get(w.ctx)
+			if err != nil {
+				return written, err
+			}
+			c.buf = c.buf[:frameHeader]
+			w.cur = c
+		}
+		n := min(len(b), frameHeader+framePayload-len(w.cur.buf))
+		w.cur.buf = append(w.cur.buf, b[:n]...)
+		w.h.Write(b[:n])
+		b, written, w.n = b[n:], written+n, w.n+int64(n)
+		if len(w.cur.buf) == frameHeader+framePayload {
+			w.flush()
+		}
+	}
+	return written, nil
+}
+
+func (w *framer) flush() {
+	if w.cur == nil || len(w.cur.buf) == frameHeader {
+		return
+	}
+	binary.BigEndian.PutUint32(w.cur.buf, uint32(len(w.cur.buf)-frameHeader))
+	w.f.send(w.cur)
+	w.cur = nil
+}
+
+// Close sends the last frame and the trailer.
+func (w *framer) Close() error {
+	w.flush()
+	c, err := w.pool.get(w.ctx)
+	if err != nil {
+		return err
+	}
+	c.buf = append(c.buf[:0], 0, 0, 0, 0)
+	c.buf = w.h.Sum(c.buf)
+	c.last = true
+	w.f.send(c)
+	return nil
+}

@@ -1,0 +1,183 @@
+package node
+
+import (
+	"archive/tar"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// entry is one path of a broadcast source, relative to From ("." is From itself).
+type entry struct {
+	rel  string
+	abs  string
+	info fs.FileInfo
+	link string // symlink target
+}
+
+// scanSource lists what a broadcast of from sends, parents before children,
+// leaving out what excludes match. Anything but regular files, directories and
+// symlinks is an error naming the path, before anything is sent.
+func scanSource(from string, excludes []string) ([]entry, int64, error) {
+	from = filepath.Clean(from)
+	fi, err := os.Lstat(from)
+	if err != nil {
+		return nil, 0, fmt.Errorf("source: %w", err)
+	}
+	if !fi.IsDir() && !fi.Mode().IsRegular() {
+		return nil, 0, fmt.Errorf("source %s: %s; broadcast sends a directory or a regular file", from, kind(fi.Mode()))
+	}
+	m, err := newMatcher(excludes)
+	if err != nil {
+		return nil, 0, err
+	}
+	var list []entry
+	var size int64
+	err = filepath.WalkDir(from, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return fmt.Errorf("source: %w", err)
+		}
+		rel, err := filepath.Rel(from, p)
+		if err != nil {
+			return err
+		}
+		rel = filepath.ToSlash(rel)
+		if rel != "." && m.match(rel, d.IsDir()) {
+			if d.IsDir() {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		info, err := d.Info()
+		if err != nil {
+			return fmt.Errorf("source: %w", err)
+		}
+		e := entry{rel: rel, abs: p, info: info}
+		switch mode := info.Mode(); {
+		case mode.IsRegular():
+			size += info.Size()
+		case mode.IsDir():
+		case mode&fs.ModeSymlink != 0:
+			if e.link, err = os.Readlink(p); err != nil {
+				return fmt.Errorf("source: %w", err)
+			}
+		default:
+			return fmt.Errorf("source %s: %s; broadcast sends only regular files, directories and symlinks (exclude it)", p, kind(mode))
+		}
+		list = append(list, e)
+		return nil
+	})
+	return list, size, err
+}
+
+func kind(m fs.FileMode) string {
+	switch {
+	case m&fs.ModeDevice != 0:
+		return "a device file"
+	case m&fs.ModeSocket != 0:
+		return "a socket"
+	case m&fs.ModeNamedPipe != 0:
+		return "a named pipe"
+	case m&fs.ModeSymlink != 0:
+		return "a symbolic link"
+	}
+	return "not a regular file or directory (" + m.String() + ")"
+}
+
+// writeArchive writes list as a tar archive to w: modes, mtimes, owners and
+// link targets, with file contents read as it goes.
+func writeArchive(w io.Writer, list []entry) error {
+	tw := tar.NewWriter(w)
+	for _, e := range list {
+		h, err := tar.FileInfoHeader(e.info, e.link)
+		if err != nil {
+			return fmt.Errorf("%s: %w", e.abs, err)
+		}
+		h.Name = e.rel
+		h.Uname, h.Gname = "", ""
+		h.Format = tar.FormatPAX // long names, sub-second mtimes
+		h.AccessTime, h.ChangeTime = time.Time{}, time.Time{}
+		if st, ok := e.info.Sys().(*syscall.Stat_t); ok {
+			h.Uid, h.Gid = int(st.Uid), int(st.Gid)
+		}
+		if err := tw.WriteHeader(h); err != nil {
+			return fmt.Errorf("%s: %w", e.abs, err)
+		}
+		if e.info.Mode().IsRegular() {
+			if err := copyFile(tw, e); err != nil {
+				return err
+			}
+		}
+	}
+	return tw.Close()
+}
+
+func copyFile(w io.Writer, e entry) error {
+	f, err := os.Open(e.abs)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	n, err := io.Copy(w, f)
+	if err == nil && n != e.info.Size() {
+		err = fmt.Errorf("%s changed while it was being sent", e.abs)
+	}
+	return err
+}
+
+// matcher is the excludes of a broadcast, with rsync's basic rules: a pattern
+// with a "/" (other than a trailing one) matches the whole path relative to
+// From (a leading "/" anchors it there), one without matches any name at any
+// depth; a trailing "/" matches only directories; * ? [ ] as in path.Match.
+type matcher struct {
+	pats []pattern
+}
+
+type pattern struct {
+	glob    string
+	anchor  bool // matched against the whole relative path
+	dirOnly bool
+}
+
+func newMatcher(excludes []string) (*matcher, error) {
+	m := &matcher{}
+	for _, x := range excludes {
+		p := pattern{glob: x}
+		if strings.HasSuffix(p.glob, "/") {
+			p.dirOnly, p.glob = true, strings.TrimRight(p.glob, "/")
+		}
+		if strings.Contains(p.glob, "/") {
+			p.anchor, p.glob = true, strings.TrimPrefix(p.glob, "/")
+		}
+		if p.glob == "" {
+			return nil, fmt.Errorf("broadcast: exclude %q matches nothing", x)
+		}
+		if _, err := path.Match(p.glob, ""); err != nil {
+			return nil, fmt.Errorf("broadcast: exclude %q: %w", x, err)
+		}
+		m.pats = append(m.pats, p)
+	}
+	return m, nil
+}
+
+func (m *matcher) match(rel string, dir bool) bool {
+	for _, p := range m.pats {
+		if p.dirOnly && !dir {
+			continue
+		}
+		s := rel
+		if !p.anchor {
+			s = path.Base(rel)
+		}
+		if ok, _ := path.Match(p.glob, s); ok {
+			return true
+		}
+	}
+	return false
+}

@@ -178,6 +178,16 @@ func (g *griforkRun) serve(ctx context.Context, child *Node, b Block) {
 	err := g.call(ctx, e)
 	res := Result{NodeID: child.ID, Host: child.Name(), Level: child.Level, Status: StatusOK,
 		Task: taskOf(e, err), Start: start, Duration: time.Since(start)}
+	if err != nil && errors.As(err, new(*BroadcastError)) && ctx.Err() == nil {
+		// The host the broadcast missed fails alone; the hosts below it have
+		// their own copy of the broadcast, and its grifork serves them.
+		res.Status, res.Err = StatusFailed, g.oneLine(err)
+		g.setResult(res)
+		if len(child.Children) > 0 {
+			g.fork(ctx, child)
+		}
+		return
+	}
 	if err != nil {
 		why := "parent " + child.Name() + " failed"
 		res.Status, res.Err = StatusFailed, g.oneLine(err)

@@ -197,8 +197,10 @@ func (s *standalone) complete(ctx context.Context, c completion) {
 		res.Status, res.Err = StatusFailed, s.oneLine(c.err)
 		s.state[n] = nodeFailed
 		s.report.Set(res)
-		if s.opts.Heal {
+		if s.opts.Heal || errors.As(c.err, new(*BroadcastError)) {
 			// enqueue finds the children a new source; their subtrees stay theirs.
+			// (A host the broadcast missed fails alone: the hosts below it have
+			// their own copy of the broadcast.)
 			for _, ch := range n.Children {
 				s.release(ch)
 			}

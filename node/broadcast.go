@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -141,9 +142,11 @@ type relayProc struct {
 	err    error
 	stderr *sshx.TailWriter
 
+	started   bool
 	socket    string
 	connected bool
 	result    *relayEvent
+	died      bool   // its session ended with an error before a result
 	childErr  string // what its parent said about it
 }
 
@@ -165,6 +168,15 @@ func (b *Broadcaster) round(ctx context.Context, t *core.Tree, list []entry) (ma
 	defer func() {
 		for _, p := range procs {
 			p.ctl.Close()
+		}
+		// A relay ends by itself after its result or when its control input
+		// ends; only one that does not is stopped.
+		grace := time.After(5 * time.Second)
+		for _, p := range procs {
+			select {
+			case <-p.ended:
+			case <-grace:
+			}
 			p.cancel()
 		}
 		wg.Wait()
@@ -272,20 +284,27 @@ func (b *Broadcaster) round(ctx context.Context, t *core.Tree, list []entry) (ma
 }
 
 // await takes one event of p (or notes its end); false when p ended, fell
-// silent for d, or ctx was cancelled.
+// silent for d (0: no limit), or ctx was cancelled.
 func (b *Broadcaster) await(ctx context.Context, procs map[string]*relayProc, p *relayProc, d time.Duration) bool {
-	timer := time.NewTimer(d)
-	defer timer.Stop()
+	var silent <-chan time.Time
+	if d > 0 {
+		timer := time.NewTimer(d)
+		defer timer.Stop()
+		silent = timer.C
+	}
 	select {
 	case ev, ok := <-p.events:
 		if !ok {
 			if p.result == nil {
 				<-p.ended
+				p.died = p.err != nil
 				p.result = &relayEvent{Type: evResult, Status: core.StatusFailed, Err: b.failure(p)}
 			}
 			return false
 		}
 		switch ev.Type {
+		case evStarted:
+			p.started = true
 		case evListening:
 			p.socket = ev.Socket
 		case evConnected:
@@ -301,7 +320,7 @@ func (b *Broadcaster) await(ctx context.Context, procs map[string]*relayProc, p 
 			}
 		}
 		return true
-	case <-timer.C:
+	case <-silent:
 		p.result = &relayEvent{Type: evResult, Status: core.StatusFailed, Err: fmt.Sprintf("relay silent for %s: stopped", d)}
 		p.cancel()
 		return false
@@ -322,7 +341,13 @@ func (b *Broadcaster) failure(p *relayProc) string {
 		return "relay did not answer"
 	}
 	msg := "relay ended without a result"
-	if p.err != nil {
+	var ce *sshx.CommandError
+	switch {
+	case errors.As(p.err, &ce) && ce.ExitStatus > 128:
+		msg = fmt.Sprintf("relay killed (exit status %d, signal %d)", ce.ExitStatus, ce.ExitStatus-128)
+	case errors.As(p.err, &ce) && ce.Signal != "":
+		msg = "relay killed by signal " + ce.Signal
+	case p.err != nil:
 		msg = "relay: " + p.err.Error()
 	}
 	if tail := p.stderr.Last(); tail != "" {
@@ -374,8 +399,10 @@ func (b *Broadcaster) startRelay(ctx context.Context, p *relayProc, cfg relayCon
 		p.err = err
 		return
 	}
-	defer b.ship.Cleanup(ctx, p.host, d.Run)
+	// A relay that was killed cannot remove what it staged: the root does.
+	defer b.ship.Cleanup(ctx, p.host, d.Run, stageDir(cfg.To, cfg.Single, cfg.Token))
 	b.log.Debug("relay start", "host", p.node.Name())
+	p.events <- relayEvent{Type: evStarted}
 	stdin := io.MultiReader(strings.NewReader(string(first)+"\n"), p.ctlR)
 	p.err = b.c.Start(p.ctx, p.host, relayCmdline(d.Run, d.Exe), stdin, outW, p.stderr)
 }
@@ -448,7 +475,7 @@ func (b *Broadcaster) results(t *core.Tree, procs map[string]*relayProc, skipped
 			r.Status, r.Bytes = core.StatusOK, p.result.Bytes
 		default:
 			r.Status, r.Err = core.StatusFailed, b.failure(p)
-			if p.childErr != "" {
+			if p.childErr != "" && !p.died {
 				r.Err = p.childErr
 			}
 			if pr, ok := out[n.Parent.Name()]; ok && pr.Status != core.StatusOK && strings.Contains(r.Err, "ended before its end") {

@@ -62,6 +62,7 @@ type relayEvent struct {
 }
 
 const (
+	evStarted   = "started" // the root's own note: the relay's session starts
 	evListening = "listening"
 	evConnected = "connected"
 	evProgress  = "progress"
@@ -236,8 +237,10 @@ func (r *relayRun) accept(ln *net.UnixListener) (net.Conn, error) {
 			return nil, err
 		}
 		c.SetReadDeadline(time.Now().Add(r.cfg.Stall))
-		line, err := bufio.NewReaderSize(c, 64).ReadString('\n')
-		if err == nil && line == r.cfg.Token+"\n" {
+		// Exactly the token's bytes: what follows is the stream.
+		line := make([]byte, len(r.cfg.Token)+1)
+		_, err = io.ReadFull(c, line)
+		if err == nil && string(line) == r.cfg.Token+"\n" {
 			c.SetReadDeadline(time.Time{})
 			return c, nil
 		}
@@ -262,7 +265,7 @@ func (r *relayRun) pump(ctx context.Context, ln *net.UnixListener, children []ch
 	stopRead := context.AfterFunc(ctx, func() { parent.Close() })
 	defer stopRead()
 
-	st, err := newStage(r.cfg.To, r.cfg.Single, r.cfg.Excludes, r.cfg.Delete, r.cfg.Token[:12])
+	st, err := newStage(r.cfg.To, r.cfg.Single, r.cfg.Excludes, r.cfg.Delete, r.cfg.Token)
 	if err != nil {
 		closeChildren()
 		return err

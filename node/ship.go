@@ -375,13 +375,14 @@ func (s *Shipper) platformMatches(uname string) bool {
 
 // Cleanup removes the run directory, also after ctx was cancelled, within
 // cleanupTimeout.
-func (s *Shipper) Cleanup(ctx context.Context, host core.Host, run string) {
+// Also removes the other paths given (what a killed process left).
+func (s *Shipper) Cleanup(ctx context.Context, host core.Host, run string, also ...string) {
 	if run == "" {
 		return
 	}
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
 	defer cancel()
-	if err := s.c.Start(cctx, host, "rm -rf -- "+core.ShellQuote(run), nil, nil, nil); err != nil {
+	if err := s.c.Start(cctx, host, "rm -rf -- "+core.ShellJoin(append([]string{run}, also...)), nil, nil, nil); err != nil {
 		s.log.Warn("cannot remove run directory", "host", host.String(), "dir", run, "err", err)
 	}
 }

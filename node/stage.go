@@ -64,11 +64,20 @@ func newStage(to string, single bool, excludes []string, del bool, token string)
 		return nil, fmt.Errorf("destination: %w", err)
 	}
 	removeStale(home)
-	s.dir = filepath.Join(home, stagePrefix+token)
+	s.dir = stageDir(to, single, token)
 	if err := os.Mkdir(s.dir, 0o700); err != nil {
 		return nil, fmt.Errorf("staging directory: %w", err)
 	}
 	return s, nil
+}
+
+// stageDir is where a relay of the run with token stages what it receives for to.
+func stageDir(to string, single bool, token string) string {
+	home := filepath.Clean(to)
+	if single {
+		home = filepath.Dir(home)
+	}
+	return filepath.Join(home, stagePrefix+token[:12])
 }
 
 // removeStale removes staging directories that killed relays left in dir.

@@ -265,7 +265,11 @@ type chunkReader struct {
 	// corrupt flips a byte of what this node writes (a test hook: the node's
 	// own copy must then fail its check).
 	corrupt bool
+	read    int64
 }
+
+// corruptAt is where the test hook flips a byte: past the first megabytes.
+const corruptAt = 4 << 20
 
 func newChunkReader(ch <-chan *chunk) *chunkReader {
 	return &chunkReader{ch: ch, h: sha256.New()}
@@ -292,13 +296,15 @@ func (r *chunkReader) Read(b []byte) (int, error) {
 		r.cur, r.off = c, 0
 	}
 	n := copy(b, r.cur.payload()[r.off:])
-	r.h.Write(b[:n])
-	if r.corrupt && n > 0 {
-		b[0] ^= 0xff
+	if r.corrupt && n > 0 && r.read+int64(n) > corruptAt {
+		// Deep in the stream, to hit file data rather than a tar header; the
+		// checksum is of what this node writes, so the check must catch it.
+		b[n-1] ^= 0xff
 		r.corrupt = false
-		r.h.Write([]byte{0}) // the checksum is of what was written
 	}
+	r.h.Write(b[:n])
 	r.off += n
+	r.read += int64(n)
 	return n, nil
 }
 

@@ -1,0 +1,347 @@
+package e2e
+
+import (
+	"context"
+	"crypto/rand"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/grifork/grifork/internal/fleet"
+	"github.com/grifork/grifork/node"
+)
+
+// bcManifestCmd lists type, mode, path and link target of everything under a
+// root, and a checksum of each file: equal manifests are byte-identical trees
+// with the same modes and links.
+const bcManifestCmd = `cd "$1" && find . -printf '%y %m %p -> %l\n' | LC_ALL=C sort && find . -type f -print0 | LC_ALL=C sort -z | xargs -0 -r sha256sum`
+
+func bcLocalManifest(t *testing.T, dir string) string {
+	t.Helper()
+	out, err := exec.Command("sh", "-c", bcManifestCmd, "sh", dir).Output()
+	if err != nil {
+		t.Fatalf("manifest of %s: %v", dir, err)
+	}
+	return string(out)
+}
+
+// bcManifests returns every host's manifest of /srv/app.
+func bcManifests(t *testing.T, f *fleet.Fleet, hosts []string) map[string]string {
+	t.Helper()
+	var mu sync.Mutex
+	out := map[string]string{}
+	forEachHost(t, hosts, func(h string) error {
+		b, err := f.Exec(context.Background(), h, "sh", "-c", bcManifestCmd, "sh", "/srv/app")
+		mu.Lock()
+		out[h] = string(b)
+		mu.Unlock()
+		if err != nil && !strings.Contains(err.Error(), "No such file") {
+			return err
+		}
+		return nil
+	})
+	return out
+}
+
+// bcCheck asserts that exactly the hosts in want hold the manifest m.
+func bcCheck(t *testing.T, f *fleet.Fleet, hosts []string, m string) {
+	t.Helper()
+	var bad []string
+	for h, got := range bcManifests(t, f, hosts) {
+		if got != m {
+			bad = append(bad, h)
+		}
+	}
+	if len(bad) > 0 {
+		t.Fatalf("%d of %d hosts differ from the source: %v", len(bad), len(hosts), bad)
+	}
+}
+
+// makeBroadcastApp fills dir with what a broadcast must carry exactly.
+func makeBroadcastApp(t *testing.T, dir string, bigMiB int) {
+	t.Helper()
+	makeApp(t, dir)
+	write := func(name string, data []byte, mode os.FileMode) {
+		if err := os.WriteFile(filepath.Join(dir, name), data, mode); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(filepath.Join(dir, name), mode); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(`it's a "quoted" name; with spaces`, []byte("q\n"), 0o640)
+	write("empty", nil, 0o600)
+	write("run.sh", []byte("#!/bin/sh\necho run\n"), 0o755)
+	big := make([]byte, bigMiB<<20)
+	rand.Read(big)
+	write("big.bin", big, 0o644)
+	if err := os.Symlink("lib/mod01", filepath.Join(dir, "current")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("/nonexistent/target", filepath.Join(dir, "dangling")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(dir, ".git"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	write(".git/HEAD", []byte("ref\n"), 0o644)
+}
+
+// relays lists the broadcast relays running on a host.
+func relays(f *fleet.Fleet, h string) ([]fleet.Proc, error) {
+	procs, err := f.Procs(h)
+	if err != nil {
+		return nil, err
+	}
+	var out []fleet.Proc
+	for _, p := range procs {
+		if f := strings.Fields(p.Cmdline); len(f) == 2 && f[1] == node.RelayFlag {
+			out = append(out, p)
+		}
+	}
+	return out, nil
+}
+
+// noRelaysLeft waits up to within until no host runs a relay or holds a
+// staging directory under /srv/app.
+func noRelaysLeft(t *testing.T, f *fleet.Fleet, within time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		var mu sync.Mutex
+		left := map[string]string{}
+		forEachHost(t, f.Hosts(), func(h string) error {
+			ps, err := relays(f, h)
+			if err != nil {
+				return err
+			}
+			app, err := f.HostPath(h, "/srv/app")
+			if err != nil {
+				return err
+			}
+			stage, _ := filepath.Glob(filepath.Join(app, ".grifork-stage-*"))
+			mu.Lock()
+			if len(ps) > 0 || len(stage) > 0 {
+				left[h] = fmt.Sprintf("%d relays, staging %v", len(ps), stage)
+			}
+			mu.Unlock()
+			return nil
+		})
+		if len(left) == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("left behind on %d hosts: %v", len(left), left)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// waitRelay waits until host runs a relay that has staged at least n bytes,
+// and returns its PID.
+func waitRelay(t *testing.T, f *fleet.Fleet, h string, n int64, run *background) int {
+	t.Helper()
+	app, err := f.HostPath(h, "/srv/app")
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(time.Minute)
+	for {
+		ps, err := relays(f, h)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var total int64
+		if len(ps) == 1 {
+			dirs, _ := filepath.Glob(filepath.Join(app, ".grifork-stage-*"))
+			for _, d := range dirs {
+				filepath.Walk(d, func(_ string, fi os.FileInfo, err error) error {
+					if err == nil && fi.Mode().IsRegular() {
+						total += fi.Size()
+					}
+					return nil
+				})
+			}
+			if total >= n {
+				return ps[0].PID
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: %d relays, %d bytes staged; output:\n%s", h, len(ps), total, run.out.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestBroadcast runs the broadcast on 20 real hosts in both modes: exact
+// copies (modes, links, odd names, empty and large files), a second broadcast
+// after changes at the source (--delete), a corrupted copy, a relay killed
+// mid-stream with and without --heal, Ctrl-C, and a source that cannot be
+// sent. The steps share one fleet and run in order.
+func TestBroadcast(t *testing.T) {
+	f := fleet.StartT(t, fleet.Options{Hosts: 20, RateMbit: 200})
+	hosts := f.Hosts()
+	dir := t.TempDir()
+	app := filepath.Join(dir, "app")
+	makeBroadcastApp(t, app, 50)
+	gf := func(mode string, branches int, extra string) string {
+		return fleetFile(t, dir, f, hosts, 3, fmt.Sprintf(`%s
+broadcast { from = %q, to = "/srv/app/", excludes = { ".git" }, branches = %d }
+%s`, mode, app+"/", branches, extra))
+	}
+	// The source as it must land: without the excluded .git.
+	want := func() string {
+		t.Helper()
+		cp := filepath.Join(t.TempDir(), "want")
+		if out, err := exec.Command("cp", "-a", app, cp).CombinedOutput(); err != nil {
+			t.Fatalf("cp: %v: %s", err, out)
+		}
+		os.RemoveAll(filepath.Join(cp, ".git"))
+		return bcLocalManifest(t, cp)
+	}
+	// gen1 is the first host of the broadcast tree with branches 2: it relays to
+	// a subtree of 9 hosts.
+	gen1 := hosts[0]
+	below := hostTree(t, hosts, 2).Root.Children[0]
+	var subtree []string
+	for _, n := range below.Children {
+		subtree = append(subtree, n.Name())
+		for _, m := range n.Children {
+			subtree = append(subtree, m.Name())
+			for _, k := range m.Children {
+				subtree = append(subtree, k.Name())
+			}
+		}
+	}
+
+	t.Run("standalone", func(t *testing.T) {
+		r := runGrifork(t, dir, "-f", gf("", 2, ""))
+		if r.code != 0 || !strings.Contains(r.stdout, "20 ok") {
+			t.Fatalf("exit %d", r.code)
+		}
+		bcCheck(t, f, hosts, want())
+		noRelaysLeft(t, f, 10*time.Second)
+	})
+
+	t.Run("grifork mode after changes at the source", func(t *testing.T) {
+		if err := os.Remove(filepath.Join(app, "lib/mod00/pkg0/file00.bin")); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(app, "run.sh"), []byte("#!/bin/sh\necho changed\n"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.MkdirAll(filepath.Join(app, "new/dir"), 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(app, "new/dir/added"), []byte("added\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		// Edge blocks run after the broadcast, on every host it reached.
+		r := runGrifork(t, dir, "-f", gf(`mode "grifork"
+grifork { tmpdir = "/tmp/grifork-e2e", chdir = "/tmp" }`, 1, `
+locally(function(src, dst) ssh(dst, "touch", { "/srv/after-broadcast" }) end)
+remote(function(src, dst) ssh(dst, "touch", { "/srv/after-broadcast" }) end)`))
+		if r.code != 0 {
+			t.Fatalf("exit %d", r.code)
+		}
+		bcCheck(t, f, hosts, want())
+		forEachHost(t, hosts, func(h string) error {
+			p, _ := f.HostPath(h, "/srv/after-broadcast")
+			_, err := os.Stat(p)
+			return err
+		})
+		noRelaysLeft(t, f, 10*time.Second)
+	})
+
+	t.Run("a corrupted copy fails and replaces nothing", func(t *testing.T) {
+		before := want()
+		if err := os.WriteFile(filepath.Join(app, "run.sh"), []byte("#!/bin/sh\necho again\n"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		bad := hosts[5]
+		r := runGriforkEnv(t, dir, []string{node.CorruptEnv + "=" + bad}, "-f", gf("", 2, ""))
+		if r.code != 1 || !strings.Contains(r.stdout, bad+" (") || !strings.Contains(r.stdout, "SHA-256 mismatch") {
+			t.Fatalf("exit %d, want 1 with %s failed for a SHA-256 mismatch", r.code, bad)
+		}
+		bcCheck(t, f, except(hosts, bad), want())
+		bcCheck(t, f, []string{bad}, before)
+		noRelaysLeft(t, f, 10*time.Second)
+	})
+
+	kill := func(t *testing.T, heal bool) {
+		// Each run must send something new, or nothing shows what was lost.
+		if err := os.WriteFile(filepath.Join(app, "run.sh"), []byte(fmt.Sprintf("#!/bin/sh\necho %v\n", heal)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		args := []string{"-f", gf("", 2, "")}
+		if heal {
+			args = append(args, "--heal")
+		}
+		run := startGrifork(t, dir, args...)
+		syscall.Kill(waitRelay(t, f, gen1, 8<<20, run), syscall.SIGKILL)
+		select {
+		case <-run.exited:
+		case <-time.After(2 * time.Minute):
+			t.Fatalf("still running 2 minutes after the relay was killed:\n%s", run.out.String())
+		}
+		out := run.out.String()
+		t.Logf("output:\n%s", out)
+		if code := run.cmd.ProcessState.ExitCode(); code != 1 {
+			t.Fatalf("exit %d, want 1", code)
+		}
+		if !strings.Contains(out, gen1+" (0.0-1.0) broadcast: relay killed") {
+			t.Fatalf("the killed relay %s is not reported as killed", gen1)
+		}
+		if heal {
+			bcCheck(t, f, except(hosts, gen1), want())
+		} else {
+			for _, h := range subtree {
+				if !strings.Contains(out, h+" (") {
+					t.Errorf("%s below the killed relay is not reported", h)
+				}
+			}
+			if !strings.Contains(out, "its source "+gen1+" failed mid-stream") {
+				t.Errorf("the hosts below do not name the killed relay as their reason")
+			}
+			bcCheck(t, f, except(except(hosts, gen1), subtree...), want())
+		}
+		noRelaysLeft(t, f, 15*time.Second)
+	}
+	t.Run("relay killed mid-stream", func(t *testing.T) { kill(t, false) })
+	t.Run("relay killed mid-stream, healed", func(t *testing.T) { kill(t, true) })
+
+	t.Run("interrupt", func(t *testing.T) {
+		run := startGrifork(t, dir, "-f", gf("", 1, ""))
+		waitRelay(t, f, hosts[3], 4<<20, run)
+		code, took := run.interrupt(t, 15*time.Second)
+		if code != 130 || took > 8*time.Second {
+			t.Fatalf("exit %d after %v, want 130 within a few seconds", code, took)
+		}
+		noRelaysLeft(t, f, 15*time.Second)
+	})
+
+	t.Run("a named pipe in the source is refused before anything is sent", func(t *testing.T) {
+		before := bcManifests(t, f, hosts)
+		fifo := filepath.Join(app, "lib", "pipe")
+		if err := syscall.Mkfifo(fifo, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		defer os.Remove(fifo)
+		r := runGrifork(t, dir, "-f", gf("", 1, ""))
+		if r.code != 1 || !strings.Contains(r.stdout+r.stderr, fifo+": a named pipe") {
+			t.Fatalf("exit %d, want 1 naming %s", r.code, fifo)
+		}
+		for h, m := range bcManifests(t, f, hosts) {
+			if m != before[h] {
+				t.Errorf("%s changed although nothing was to be sent", h)
+			}
+		}
+		noRelaysLeft(t, f, 5*time.Second)
+	})
+}

@@ -79,13 +79,17 @@ func (s *Script) sh(L *lua.LState, t *task) (op, error) {
 	if L.GetTop() > 2 {
 		return nil, fmt.Errorf(`give the arguments as a table: sh(%q, { "arg", ... })`, string(cmd))
 	}
+	// An empty args table means no table, as in the Ruby tool (sh "cmd >> f", []):
+	// the command line goes to the shell.
 	argv := []string{"/bin/sh", "-c", string(cmd)}
 	if L.GetTop() == 2 && L.Get(2) != lua.LNil {
 		args, err := argList(L.Get(2), "sh")
 		if err != nil {
 			return nil, err
 		}
-		argv = append([]string{string(cmd)}, args...)
+		if len(args) > 0 {
+			argv = append([]string{string(cmd)}, args...)
+		}
 	}
 	ex, err := s.exec()
 	if err != nil {

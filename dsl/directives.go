@@ -84,6 +84,21 @@ func merge(passes []*pass) (core.Config, map[core.Block]*lua.LFunction) {
 	return c, blocks
 }
 
+// checkHosts refuses an empty host list that survives the merge, naming the
+// last file that set it: a base file's `hosts {}` that an override fills is fine,
+// as in the Ruby tool.
+func checkHosts(passes []*pass, c core.Config) error {
+	if len(c.Hosts) > 0 {
+		return nil
+	}
+	for _, p := range slices.Backward(passes) {
+		if line, ok := p.lines["hosts"]; ok {
+			return &Error{File: p.src.Name, Line: line, Msg: "hosts: the list is empty"}
+		}
+	}
+	return nil // no hosts directive: prepare and finish run on this machine
+}
+
 // prim is a DSL function: it returns whether the task must wait for work it
 // started, or an error that the prelude raises at the caller's line.
 type prim func(L *lua.LState) (wait bool, err error)

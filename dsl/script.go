@@ -213,6 +213,9 @@ func (s *Script) load(ctx context.Context) (err error) {
 		passes = append(passes, p)
 	}
 	s.Config, s.blocks = merge(passes)
+	if err := checkHosts(passes, s.Config); err != nil {
+		return err
+	}
 	s.defined = map[core.Block]bool{}
 	for b := range s.blocks {
 		s.defined[b] = true

@@ -153,17 +153,19 @@ func (s *Script) rsync(L *lua.LState, t *task) (op, error) {
 	return func(ctx context.Context) (string, error) { return ex.Local(ctx, argv) }, nil
 }
 
-// rsync_remote(from, to): the same rsync, run on src.
+// rsync_remote(from, to): the same rsync, run on src. When src is this machine
+// (locally, or a grifork-mode remote block on a node) it is rsync(from, to): a
+// Griforkfile switched between modes keeps working.
 func (s *Script) rsyncRemote(L *lua.LState, t *task) (op, error) {
-	src := t.edge.Src
-	if src == nil || src.IsRoot() {
-		return nil, fmt.Errorf("it runs rsync on src, and src is this machine in the %s block: use rsync(from, to) there", t.edge.Block)
-	}
 	argv, err := s.rsyncArgv(L, t, "rsync_remote")
 	if err != nil {
 		return nil, err
 	}
 	ex := s.opts.Exec
+	src := t.edge.Src
+	if src == nil || src.IsRoot() {
+		return func(ctx context.Context) (string, error) { return ex.Local(ctx, argv) }, nil
+	}
 	host, cmdline := src.Host, core.ShellJoin(argv)
 	return func(ctx context.Context) (string, error) { return ex.Remote(ctx, host, cmdline) }, nil
 }

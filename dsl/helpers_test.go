@@ -67,6 +67,8 @@ func TestHelperCommands(t *testing.T) {
 		{name: "rsync_remote from to", block: core.BlockRemote, src: "web1", dst: "web3",
 			body: `rsync_remote("/a/", "/b/")`,
 			want: []string{`[remote] remote web1 rsync -az --delete --rsh=ssh /a/ web3:/b/`}},
+		{name: "rsync_remote from this machine is rsync", body: `rsync_remote("/a/", "/b/")`,
+			want: []string{`[locally] local "rsync" "-az" "--delete" "--rsh=ssh" "/a/" "web1:/b/"`}},
 		{name: "sh in prepare", block: core.BlockPrepare, src: "localhost", body: `sh("mkdir", { "-p", "tmp" })`,
 			want: []string{`[prepare] local "mkdir" "-p" "tmp"`}},
 		{name: "helpers in order", body: `sh("a", {}) ssh(dst, "b") rsync("/c")`,
@@ -269,5 +271,22 @@ end)
 		"web1 | out:/bin/sh -c after\n"
 	if got := h.out.String(); got != want {
 		t.Errorf("output:\n%s\nwant:\n%s", got, want)
+	}
+}
+
+// In a grifork-mode remote block on a node, src is the node itself: rsync_remote
+// runs rsync there rather than logging into itself, so a Griforkfile written for
+// standalone mode works unchanged.
+func TestRsyncRemoteOnNode(t *testing.T) {
+	t.Parallel()
+	h := load(t, "mode \"grifork\"\nhosts { \"web1\", \"web2\" }\nbranches(1)\nremote(function(src, dst) rsync_remote(\"/srv/app/\") end)\n", nil)
+	sub := h.tree.Subtree(h.node("web1")) // what grifork mode hands to web1
+	e := core.Edge{Block: core.BlockRemote, Src: sub.Root, Dst: sub.Root.Children[0]}
+	if err := h.script.Run(core.WithEdge(context.Background(), e), e); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{`[remote] local "rsync" "-az" "--delete" "--rsh=ssh" "/srv/app/" "web2:/srv/app/"`}
+	if got := h.exec.Calls(); !reflect.DeepEqual(got, want) {
+		t.Errorf("calls:\n got %q\nwant %q", got, want)
 	}
 }

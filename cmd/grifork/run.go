@@ -145,16 +145,18 @@ func loadScript(e *env, f fileFlags, dryRun bool) (*loaded, error) {
 	return s, nil
 }
 
-// readGriforkfile reads path, or for the main file the first of $GRIFORKFILE,
-// ./Griforkfile.lua, ./Griforkfile that exists. A Ruby Griforkfile is converted.
+// readGriforkfile reads path, or for the main file $GRIFORKFILE when it is set,
+// else the first of ./Griforkfile.lua, ./Griforkfile that exists. A Ruby
+// Griforkfile is converted.
 func readGriforkfile(e *env, path string, lookup bool) (dsl.Source, error) {
+	fromEnv := false
 	if path == "" && lookup {
-		candidates := []string{os.Getenv("GRIFORKFILE"), "Griforkfile.lua", "Griforkfile"}
-		for _, c := range candidates {
-			if c == "" {
-				continue
-			}
-			if _, err := os.Stat(c); err == nil {
+		// A set $GRIFORKFILE is the Griforkfile: when it is missing, running
+		// ./Griforkfile.lua instead would run the wrong file against a fleet.
+		path = os.Getenv("GRIFORKFILE")
+		fromEnv = path != ""
+		for _, c := range []string{"Griforkfile.lua", "Griforkfile"} {
+			if _, err := os.Stat(c); err == nil && !fromEnv {
 				path = c
 				break
 			}
@@ -165,6 +167,9 @@ func readGriforkfile(e *env, path string, lookup bool) (dsl.Source, error) {
 	}
 	src, err := dsl.ReadSource(path)
 	if err != nil {
+		if fromEnv {
+			err = fmt.Errorf("$GRIFORKFILE: %w", err)
+		}
 		return dsl.Source{}, usageErr(err)
 	}
 	if ruby.Detect(src.Content) {

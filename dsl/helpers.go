@@ -201,42 +201,38 @@ func (s *Script) rsyncArgv(L *lua.LState, t *task, name string) ([]string, error
 }
 
 // buildRsyncArgv is the rsync command line of the rsync helpers: rsync, the options
-// of c, --rsh=rsh (unless the raw options set one, or rsh is empty), from, to.
+// of c with --rsh=rsh (unless rsh is empty), from, to.
 func buildRsyncArgv(c core.RsyncConfig, rsh, from, to string) []string {
 	argv := []string{"rsync"}
 	if c.Raw != nil {
-		argv = append(argv, c.Raw...)
-		if slices.ContainsFunc(c.Raw, setsRsh) {
-			rsh = ""
+		// rsync takes the last remote shell it is given, so a -e or --rsh of the
+		// raw options wins in whatever form it is written (-avze CMD, -eCMD,
+		// --rsh CMD, ...), with no parsing of rsync's options here.
+		if rsh != "" {
+			argv = append(argv, "--rsh="+rsh)
 		}
-	} else {
-		argv = append(argv, "-az")
-		if c.Verbose {
-			argv = append(argv, "-v")
-		}
-		if c.Delete == nil || *c.Delete {
-			argv = append(argv, "--delete")
-		}
-		if c.Bwlimit > 0 {
-			argv = append(argv, "--bwlimit="+strconv.Itoa(c.Bwlimit))
-		}
-		for _, ex := range c.Excludes {
-			argv = append(argv, "--exclude="+ex)
-		}
-		if c.DryRun {
-			argv = append(argv, "--dry-run")
-		}
+		return append(append(argv, c.Raw...), from, to)
+	}
+	argv = append(argv, "-az")
+	if c.Verbose {
+		argv = append(argv, "-v")
+	}
+	if c.Delete == nil || *c.Delete {
+		argv = append(argv, "--delete")
+	}
+	if c.Bwlimit > 0 {
+		argv = append(argv, "--bwlimit="+strconv.Itoa(c.Bwlimit))
+	}
+	for _, ex := range c.Excludes {
+		argv = append(argv, "--exclude="+ex)
+	}
+	if c.DryRun {
+		argv = append(argv, "--dry-run")
 	}
 	if rsh != "" {
 		argv = append(argv, "--rsh="+rsh)
 	}
 	return append(argv, from, to)
-}
-
-// setsRsh reports a raw rsync option that chooses the remote shell.
-func setsRsh(o string) bool {
-	return o == "--rsh" || strings.HasPrefix(o, "--rsh=") ||
-		strings.HasPrefix(o, "-e") && !strings.HasPrefix(o, "--")
 }
 
 // sleep(seconds): waits without holding up other tasks.

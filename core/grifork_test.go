@@ -209,7 +209,7 @@ func TestRunGrifork(t *testing.T) {
 			fail:    map[string]Block{"h04": BlockPrepareRemote},
 			runErrs: []RunError{{Task: BlockPrepareRemote, Host: "h04", Err: "prepare_remote failed on h04; second line"}},
 			adjust: func(want map[string]Result, tr *Tree) {
-				walkBelow(tr.Find("0.0-1.0-2.0"), func(n *Node) {
+				walkBelow(find(tr, "0.0-1.0-2.0"), func(n *Node) {
 					r := want[n.ID]
 					r.Status, r.Err = StatusSkipped, "prepare_remote on h04 failed: prepare_remote failed on h04; second line"
 					want[n.ID] = r

@@ -108,13 +108,6 @@ finish(function(report) end)
 			t.Errorf("Defined(%s) = false", b)
 		}
 	}
-	remote := load(t, src, nil, func(o *Options) { o.OnRemote = true })
-	for _, b := range all {
-		want := b == core.BlockRemote || b == core.BlockPrepareRemote || b == core.BlockFinishRemote
-		if got := remote.script.Defined(b); got != want {
-			t.Errorf("OnRemote: Defined(%s) = %v, want %v", b, got, want)
-		}
-	}
 	none := load(t, `locally(function() end)`, nil)
 	if none.script.Defined(core.BlockRemote) {
 		t.Error("Defined(remote) without a remote block")

@@ -45,40 +45,6 @@ end)
 	}
 }
 
-// On a remote node (grifork mode) prepare, locally and finish are the root's:
-// they do not run there, and remote plays the part of the local task.
-func TestOnRemote(t *testing.T) {
-	t.Parallel()
-	h := load(t, `
-hosts { "web1", "web2" }
-prepare(function() print("prepare") end)
-locally(function(src, dst) print("locally") end)
-remote(function(src, dst) print("remote", src, dst) end)
-prepare_remote(function(node) print("prepare_remote", node) end)
-finish(function() print("finish") end)
-`, nil, func(o *Options) { o.OnRemote = true })
-	for _, r := range []struct {
-		block    core.Block
-		src, dst string
-	}{
-		{core.BlockPrepare, "localhost", ""},
-		{core.BlockPrepareRemote, "web1", ""},
-		{core.BlockLocally, "localhost", "web1"},
-		{core.BlockRemote, "web1", "web2"},
-	} {
-		if err := h.run(r.block, r.src, r.dst); err != nil {
-			t.Fatalf("%s: %v", r.block, err)
-		}
-	}
-	if err := h.script.Finish(context.Background(), core.NewReport(core.Grifork, h.tree)); err != nil {
-		t.Fatal(err)
-	}
-	want := "web1 | prepare_remote\tweb1\nweb2 | remote\tweb1\tweb2\n"
-	if got := h.out.String(); got != want {
-		t.Errorf("output:\n%s\nwant:\n%s", got, want)
-	}
-}
-
 // The commands of finish belong to the edge the scheduler runs it under (the
 // root), as prepare's do: the dry-run plan lists them, and errors name the node.
 // What it prints stays unprefixed.

@@ -29,10 +29,9 @@ import (
 
 // Options are what a loaded script runs with.
 type Options struct {
-	Exec     core.Exec     // helpers run every command through it
-	Printer  *core.Printer // print()/p() output; nil = standard output
-	Logger   *slog.Logger  // nil = discard
-	OnRemote bool          // grifork mode, on a node other than the root
+	Exec    core.Exec     // helpers run every command through it
+	Printer *core.Printer // print()/p() output; nil = standard output
+	Logger  *slog.Logger  // nil = discard
 }
 
 // Script is a loaded Griforkfile: its settings and its task blocks. Run and Finish
@@ -112,18 +111,9 @@ func (s *Script) SetLogger(l *slog.Logger) {
 	}
 }
 
-// Defined reports whether the Griforkfile has block b. On a remote node (grifork
-// mode) prepare, locally and finish belong to the root and are never defined.
-func (s *Script) Defined(b core.Block) bool {
-	if s.opts.OnRemote && rootOnly(b) {
-		return false
-	}
-	return s.defined[b]
-}
-
-func rootOnly(b core.Block) bool {
-	return b == core.BlockPrepare || b == core.BlockLocally || b == core.BlockFinish
-}
+// Defined reports whether the Griforkfile has block b. (On a grifork-mode node,
+// the core runs only the node's blocks.)
+func (s *Script) Defined(b core.Block) bool { return s.defined[b] }
 
 // Close stops the VM goroutine; tasks still running return an error. Idempotent.
 func (s *Script) Close() {

@@ -54,12 +54,16 @@ func (c *runCmd) Run(e *env) error {
 		})
 	}
 	fmt.Fprintln(e.stdout)
-	report.WriteSummary(e.stdout)
+	werr := report.WriteSummary(e.stdout)
+	if werr != nil {
+		// A run whose summary was lost must not exit as if all was well.
+		werr = fmt.Errorf("write the summary: %w", werr)
+	}
 	s.logger.Info("run end", "ok", report.Count(core.StatusOK), "failed", report.Count(core.StatusFailed), "skipped", report.Count(core.StatusSkipped))
 	if !report.OK() {
-		return &exitError{code: exitFailed, err: errors.New(report.Headline())}
+		return &exitError{code: exitFailed, err: errors.Join(errors.New(report.Headline()), werr)}
 	}
-	return nil
+	return werr
 }
 
 // loaded is a Griforkfile ready to run, with the output and logging it was set up with.
@@ -196,14 +200,17 @@ func (s *loaded) plan(e *env, tree *core.Tree) error {
 	var report *core.Report
 	if cfg.Mode == core.Grifork {
 		report = planGrifork(e, s, tree, client, rec)
-		core.WriteGriforkPlan(e.stdout, tree, cfg, rec)
+		err = core.WriteGriforkPlan(e.stdout, tree, cfg, rec)
 	} else {
 		// One task at a time, in schedule order, so the plan is deterministic.
 		report = core.RunStandalone(e.ctx, tree, s.script, core.RunOptions{Barrier: true, Concurrency: 1, Logger: s.logger})
-		core.WritePlan(e.stdout, tree, cfg, rec)
+		err = core.WritePlan(e.stdout, tree, cfg, rec)
 	}
-	if s.printed.Len() > 0 {
-		fmt.Fprintf(e.stdout, "\noutput of the blocks (every command returned empty output):\n%s", s.printed)
+	if err == nil && s.printed.Len() > 0 {
+		_, err = fmt.Fprintf(e.stdout, "\noutput of the blocks (every command returned empty output):\n%s", s.printed)
+	}
+	if err != nil {
+		return fmt.Errorf("write the plan: %w", err)
 	}
 	if !report.OK() {
 		return &exitError{code: exitFailed, err: fmt.Errorf("dry-run: %s", report.Headline())}

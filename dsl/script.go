@@ -161,6 +161,7 @@ func (s *Script) load(ctx context.Context) (err error) {
 	s.L = lua.NewState(lua.Options{SkipOpenLibs: true})
 	L := s.L
 	openLibs(L)
+	setupReport(L)
 	s.token = L.NewUserData()
 	prelude, err := L.Load(strings.NewReader(luasrc.Prelude), preludeName)
 	if err != nil {
@@ -314,7 +315,7 @@ func (s *Script) Run(ctx context.Context, e core.Edge) error {
 	})
 }
 
-// Finish runs the finish block with r (see reportTable for what Lua sees).
+// Finish runs the finish block with r (see reportView for what Lua sees).
 func (s *Script) Finish(ctx context.Context, r *core.Report) error {
 	if !s.Defined(core.BlockFinish) {
 		return nil
@@ -323,7 +324,7 @@ func (s *Script) Finish(ctx context.Context, r *core.Report) error {
 	// runs are recorded and prefixed under it, like those of prepare.
 	e, _ := core.EdgeFrom(ctx)
 	return s.runTask(ctx, core.Edge{Block: core.BlockFinish, Src: e.Src}, func(L *lua.LState) []lua.LValue {
-		return []lua.LValue{reportTable(L, r)}
+		return []lua.LValue{reportValue(L, r)}
 	})
 }
 

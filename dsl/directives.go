@@ -25,12 +25,8 @@ func newPass(src Source) *pass {
 	return &pass{src: src, lines: map[string]int{}, blocks: map[core.Block]*lua.LFunction{}}
 }
 
-// Defaults of the settings a Griforkfile leaves out.
-const (
-	DefaultBranches     = 4
-	DefaultHostKeyCheck = "strict"
-	DefaultSSHTimeout   = 10 * time.Second
-)
+// DefaultBranches is the branches of a Griforkfile that sets none.
+const DefaultBranches = 4
 
 // merge applies the passes in order, each replacing what it set, then fills in
 // the defaults.
@@ -71,12 +67,7 @@ func merge(passes []*pass) (core.Config, map[core.Block]*lua.LFunction) {
 	if c.Branches == 0 {
 		c.Branches = DefaultBranches
 	}
-	if c.SSH.HostKeyCheck == "" {
-		c.SSH.HostKeyCheck = DefaultHostKeyCheck
-	}
-	if c.SSH.Timeout == 0 {
-		c.SSH.Timeout = DefaultSSHTimeout
-	}
+	c.SSH.SetDefaults()
 	if c.Rsync.Raw == nil && c.Rsync.Delete == nil {
 		yes := true
 		c.Rsync.Delete = &yes
@@ -339,7 +330,7 @@ func (s *Script) setSSH(L *lua.LState, p *pass) error {
 	if c.KnownHosts, err = f.str("known_hosts"); err != nil {
 		return err
 	}
-	if c.HostKeyCheck, err = f.oneOf("host_key_check", "strict", "accept-new", "off"); err != nil {
+	if c.HostKeyCheck, err = f.str("host_key_check"); err != nil {
 		return err
 	}
 	if v, ok := f.vals["timeout"]; ok {
@@ -349,7 +340,7 @@ func (s *Script) setSSH(L *lua.LState, p *pass) error {
 		}
 		c.Timeout = time.Duration(float64(n) * float64(time.Second))
 	}
-	return nil
+	return c.Validate()
 }
 
 func (s *Script) setRsync(L *lua.LState, p *pass) error {

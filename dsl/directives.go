@@ -422,7 +422,7 @@ func (s *Script) setParallel(L *lua.LState, p *pass) error {
 	}
 	if !s.warnedParallel {
 		s.warnedParallel = true
-		s.log.Warn("parallel is accepted for compatibility and has no effect: tasks always run concurrently",
+		s.logger().Warn("parallel is accepted for compatibility and has no effect: tasks always run concurrently",
 			"file", p.src.Name, "line", callerLine(L))
 	}
 	return nil

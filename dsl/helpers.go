@@ -64,10 +64,11 @@ func calledByGo(L *lua.LState) bool {
 }
 
 func (s *Script) exec() (core.Exec, error) {
-	if s.opts.Exec == nil {
+	ex := s.bound.Load().exec
+	if ex == nil {
 		return nil, fmt.Errorf("no executor: this run cannot run commands")
 	}
-	return s.opts.Exec, nil
+	return ex, nil
 }
 
 // sh(cmd, args): cmd with args as its argv, no shell; sh(cmdline): /bin/sh -c cmdline.
@@ -145,11 +146,10 @@ func (t *task) host(name string) (core.Host, error) {
 
 // rsync(from, to): on this machine, rsync <opts> from dst:to (to defaults to from).
 func (s *Script) rsync(L *lua.LState, t *task) (op, error) {
-	argv, err := s.rsyncArgv(L, t, "rsync")
+	argv, ex, err := s.rsyncArgv(L, t, "rsync")
 	if err != nil {
 		return nil, err
 	}
-	ex := s.opts.Exec
 	return func(ctx context.Context) (string, error) { return ex.Local(ctx, argv) }, nil
 }
 
@@ -157,11 +157,10 @@ func (s *Script) rsync(L *lua.LState, t *task) (op, error) {
 // (locally, or a grifork-mode remote block on a node) it is rsync(from, to): a
 // Griforkfile switched between modes keeps working.
 func (s *Script) rsyncRemote(L *lua.LState, t *task) (op, error) {
-	argv, err := s.rsyncArgv(L, t, "rsync_remote")
+	argv, ex, err := s.rsyncArgv(L, t, "rsync_remote")
 	if err != nil {
 		return nil, err
 	}
-	ex := s.opts.Exec
 	src := t.edge.Src
 	if src == nil || src.IsRoot() {
 		return func(ctx context.Context) (string, error) { return ex.Local(ctx, argv) }, nil
@@ -170,34 +169,36 @@ func (s *Script) rsyncRemote(L *lua.LState, t *task) (op, error) {
 	return func(ctx context.Context) (string, error) { return ex.Remote(ctx, host, cmdline) }, nil
 }
 
-func (s *Script) rsyncArgv(L *lua.LState, t *task, name string) ([]string, error) {
+// rsyncArgv checks the arguments of an rsync helper and returns its command
+// line and the executor to run it with.
+func (s *Script) rsyncArgv(L *lua.LState, t *task, name string) ([]string, core.Exec, error) {
 	from, ok := L.Get(1).(lua.LString)
 	if !ok || from == "" {
-		return nil, fmt.Errorf("the source path must be a string, got %s: %s(from, to)", describe(L.Get(1)), name)
+		return nil, nil, fmt.Errorf("the source path must be a string, got %s: %s(from, to)", describe(L.Get(1)), name)
 	}
 	to := from
 	if v := L.Get(2); v != lua.LNil {
 		if to, ok = v.(lua.LString); !ok || to == "" {
-			return nil, fmt.Errorf("the destination path must be a string, got %s: %s(from, to)", describe(v), name)
+			return nil, nil, fmt.Errorf("the destination path must be a string, got %s: %s(from, to)", describe(v), name)
 		}
 	}
 	if L.GetTop() > 2 {
-		return nil, fmt.Errorf("it takes two paths: %s(from, to)", name)
+		return nil, nil, fmt.Errorf("it takes two paths: %s(from, to)", name)
 	}
 	dst := t.edge.Dst
 	if dst == nil {
-		return nil, fmt.Errorf("the %s block has no destination host: use %s in locally or remote", t.edge.Block, name)
+		return nil, nil, fmt.Errorf("the %s block has no destination host: use %s in locally or remote", t.edge.Block, name)
 	}
 	ex, err := s.exec()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	c := s.Config.Rsync
 	rsh := c.Rsh
 	if rsh == "" {
 		rsh = ex.Rsh(dst.Host)
 	}
-	return buildRsyncArgv(c, rsh, string(from), dst.Host.RsyncTarget()+":"+string(to)), nil
+	return buildRsyncArgv(c, rsh, string(from), dst.Host.RsyncTarget()+":"+string(to)), ex, nil
 }
 
 // buildRsyncArgv is the rsync command line of the rsync helpers: rsync, the options

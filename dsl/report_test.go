@@ -113,11 +113,12 @@ finish(function(report) sh("echo", { "done" }) ; sh("false", {}) ; print("total"
 `
 	out := &syncBuffer{}
 	s, err := Load(context.Background(), Source{Name: "Griforkfile.lua", Content: []byte(src)}, nil,
-		Options{Exec: rec, Printer: core.NewPrinter(out, nil)})
+		Options{Printer: core.NewPrinter(out, nil)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(s.Close)
+	s.Bind(rec, nil)
 	tree, err := core.BuildTree(s.Config.Hosts, s.Config.Branches)
 	if err != nil {
 		t.Fatal(err)

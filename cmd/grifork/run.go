@@ -73,7 +73,7 @@ type loaded struct {
 	printer *core.Printer
 	printed *bytes.Buffer // dry-run: what the blocks printed
 	logger  *slog.Logger
-	exec    *lateExec
+	exec    binder // binds the script to the transport: exec.bind(client)
 	closers []io.Closer
 }
 
@@ -117,18 +117,17 @@ func loadScript(e *env, f fileFlags, dryRun bool) (*loaded, error) {
 		out = printed
 	}
 	printer := core.NewPrinter(out, nil)
-	exec := &lateExec{}
 	// Until the Griforkfile is read, its secrets and log settings are unknown:
 	// warnings of the load go to the console as they are.
 	logger := slog.New(consoleHandler(e.stderr))
-	script, err := dsl.Load(e.ctx, main, override, dsl.Options{Exec: exec, Printer: printer, Logger: logger})
+	script, err := dsl.Load(e.ctx, main, override, dsl.Options{Printer: printer, Logger: logger})
 	if err != nil {
 		return nil, usageErr(err)
 	}
 	cfg := script.Config
 	secrets := cfg.SSH.Secrets()
 	printer.AddSecrets(secrets...)
-	s := &loaded{name: main.Name, script: script, printer: printer, printed: printed, exec: exec,
+	s := &loaded{name: main.Name, script: script, printer: printer, printed: printed,
 		logger: slog.New(newRedactingHandler(consoleHandler(e.stderr), secrets))}
 	if cfg.Log.File != "" && !dryRun {
 		level, err := parseLevel(cfg.Log.Level)
@@ -145,7 +144,7 @@ func loadScript(e *env, f fileFlags, dryRun bool) (*loaded, error) {
 		s.logger = slog.New(newRedactingHandler(slog.NewTextHandler(lf, &slog.HandlerOptions{Level: level}), secrets))
 		printer.Tee(&timestamped{w: lf, now: time.Now})
 	}
-	script.SetLogger(s.logger)
+	s.exec = binder{script: script, logger: s.logger}
 	return s, nil
 }
 

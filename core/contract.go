@@ -54,8 +54,8 @@ const (
 	DefaultSSHTimeout   = 10 * time.Second
 )
 
-// HostKeyChecks are the values of SSHConfig.HostKeyCheck.
-var HostKeyChecks = []string{"strict", "accept-new", "off"}
+// hostKeyChecks are the values of SSHConfig.HostKeyCheck.
+var hostKeyChecks = []string{"strict", "accept-new", "off"}
 
 // SetDefaults fills in the settings left out. It is the one home of their
 // defaults: the Griforkfile loader and the SSH transport both call it
@@ -72,7 +72,7 @@ func (c *SSHConfig) SetDefaults() {
 // Validate checks the settings, unset ones included (they take their default).
 // Its messages name the Griforkfile's keys, for both the loader and Go callers.
 func (c SSHConfig) Validate() error {
-	if c.HostKeyCheck != "" && !slices.Contains(HostKeyChecks, c.HostKeyCheck) {
+	if c.HostKeyCheck != "" && !slices.Contains(hostKeyChecks, c.HostKeyCheck) {
 		return fmt.Errorf(`ssh: host_key_check must be one of "strict", "accept-new", "off", got %q`, c.HostKeyCheck)
 	}
 	if c.Port < 0 || c.Port > 65535 {

@@ -156,12 +156,14 @@ func readGriforkfile(e *env, path string, lookup bool) (dsl.Source, error) {
 	if path == "" && lookup {
 		// A set $GRIFORKFILE is the Griforkfile: when it is missing, running
 		// ./Griforkfile.lua instead would run the wrong file against a fleet.
-		path = os.Getenv("GRIFORKFILE")
-		fromEnv = path != ""
-		for _, c := range []string{"Griforkfile.lua", "Griforkfile"} {
-			if _, err := os.Stat(c); err == nil && !fromEnv {
-				path = c
-				break
+		if path = os.Getenv("GRIFORKFILE"); path != "" {
+			fromEnv = true
+		} else {
+			for _, c := range []string{"Griforkfile.lua", "Griforkfile"} {
+				if _, err := os.Stat(c); err == nil {
+					path = c
+					break
+				}
 			}
 		}
 		if path == "" {

@@ -5,6 +5,8 @@ package core
 
 import (
 	"context"
+	"fmt"
+	"slices"
 	"time"
 )
 
@@ -46,6 +48,42 @@ type SSHConfig struct {
 	KnownHosts   string        // path; default ~/.ssh/known_hosts
 	HostKeyCheck string        // "strict" (default) | "accept-new" | "off"
 	Timeout      time.Duration // connect timeout; default 10s
+}
+
+// Defaults of the SSH settings, filled in by SSHConfig.SetDefaults.
+const (
+	DefaultHostKeyCheck = "strict"
+	DefaultSSHTimeout   = 10 * time.Second
+)
+
+// hostKeyChecks are the values of SSHConfig.HostKeyCheck.
+var hostKeyChecks = []string{"strict", "accept-new", "off"}
+
+// SetDefaults fills in the settings left out. It is the one home of their
+// defaults: the Griforkfile loader and the SSH transport both call it
+// (idempotent), so a Config built in Go gets the same values as one loaded.
+func (c *SSHConfig) SetDefaults() {
+	if c.HostKeyCheck == "" {
+		c.HostKeyCheck = DefaultHostKeyCheck
+	}
+	if c.Timeout <= 0 {
+		c.Timeout = DefaultSSHTimeout
+	}
+}
+
+// Validate checks the settings, unset ones included (they take their default).
+// Its messages name the Griforkfile's keys, for both the loader and Go callers.
+func (c SSHConfig) Validate() error {
+	if c.HostKeyCheck != "" && !slices.Contains(hostKeyChecks, c.HostKeyCheck) {
+		return fmt.Errorf(`ssh: host_key_check must be one of "strict", "accept-new", "off", got %q`, c.HostKeyCheck)
+	}
+	if c.Port < 0 || c.Port > 65535 {
+		return fmt.Errorf("ssh: port must be an integer from 1 to 65535, got %d", c.Port)
+	}
+	if c.Timeout < 0 {
+		return fmt.Errorf("ssh: timeout must be a number of seconds > 0, got %s", c.Timeout)
+	}
+	return nil
 }
 
 // Secrets lists the values that must be redacted wherever text leaves the process.

@@ -78,7 +78,7 @@ func TestDryRunPlan(t *testing.T) {
 func TestRecorder(t *testing.T) {
 	t.Parallel()
 	tr := mustTree(t, 2, 3)
-	web1 := tr.Find("0.0-1.0")
+	web1 := find(tr, "0.0-1.0")
 	e := Edge{Block: BlockLocally, Src: tr.Root, Dst: web1}
 	rec := NewRecorder(nil, nil)
 	ctx := WithEdge(context.Background(), e)
@@ -107,7 +107,7 @@ func TestRecorder(t *testing.T) {
 	}
 	// The plan keys edges by node ids, so a copy of the tree finds the same steps.
 	sub := tr.Subtree(tr.Root)
-	if n := len(rec.Steps(Edge{Block: BlockLocally, Src: sub.Root, Dst: sub.Find("0.0-1.0")})); n != 3 {
+	if n := len(rec.Steps(Edge{Block: BlockLocally, Src: sub.Root, Dst: find(sub, "0.0-1.0")})); n != 3 {
 		t.Errorf("%d steps through a tree copy, want 3", n)
 	}
 	if s := rec.Steps(Edge{}); len(s) != 1 || s[0].Argv[0] != "true" {
@@ -123,14 +123,14 @@ func TestRecorder(t *testing.T) {
 func TestWritePlanEdges(t *testing.T) {
 	t.Parallel()
 	tr := mustTree(t, 4, 3)
-	web1 := tr.Find("0.0-1.0")
+	web1 := find(tr, "0.0-1.0")
 	sub := tr.Subtree(web1)
-	web4 := sub.Find("0.0-1.0-2.0")
+	web4 := find(sub, "0.0-1.0-2.0")
 	rec := NewRecorder(nil, nil)
 	edges := []Edge{
 		{Block: BlockPrepare, Src: tr.Root},
 		{Block: BlockLocally, Src: tr.Root, Dst: web1},
-		{Block: BlockLocally, Src: tr.Root, Dst: tr.Find("0.0-1.1")},
+		{Block: BlockLocally, Src: tr.Root, Dst: find(tr, "0.0-1.1")},
 		{Block: BlockPrepareRemote, Src: sub.Root},
 		{Block: BlockRemote, Src: sub.Root, Dst: web4},
 		{Block: BlockFinishRemote, Src: sub.Root},

@@ -209,7 +209,7 @@ func TestRunGrifork(t *testing.T) {
 			fail:    map[string]Block{"h04": BlockPrepareRemote},
 			runErrs: []RunError{{Task: BlockPrepareRemote, Host: "h04", Err: "prepare_remote failed on h04; second line"}},
 			adjust: func(want map[string]Result, tr *Tree) {
-				walkBelow(tr.Find("0.0-1.0-2.0"), func(n *Node) {
+				walkBelow(find(tr, "0.0-1.0-2.0"), func(n *Node) {
 					r := want[n.ID]
 					r.Status, r.Err = StatusSkipped, "prepare_remote on h04 failed: prepare_remote failed on h04; second line"
 					want[n.ID] = r
@@ -309,11 +309,8 @@ func TestRunGriforkCancel(t *testing.T) {
 	ff := &fakeForker{base: root, forks: &callLog{}}
 	ctx, cancel := context.WithCancel(context.Background())
 	time.AfterFunc(100*time.Millisecond, cancel)
-	start := time.Now()
+	// h13 only ends when cancelled: that RunGrifork returns is the check.
 	rep := RunGrifork(ctx, tr, root, ff, GriforkOptions{})
-	if d := time.Since(start); d > 2*time.Second {
-		t.Errorf("took %v after cancel", d)
-	}
 	r, _ := rep.Get(findNode(tr, "h13").ID)
 	if r.Status != StatusFailed || !strings.Contains(r.Err, "context canceled") {
 		t.Errorf("h13: %+v, want failed by cancel", r)

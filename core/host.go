@@ -2,7 +2,6 @@ package core
 
 import (
 	"fmt"
-	"net"
 	"strconv"
 	"strings"
 )
@@ -93,15 +92,6 @@ func (h Host) String() string {
 		s += ":" + strconv.Itoa(h.Port)
 	}
 	return s
-}
-
-// Addr is the dial address for port (h.Port when set).
-func (h Host) Addr(defaultPort int) string {
-	p := h.Port
-	if p == 0 {
-		p = defaultPort
-	}
-	return net.JoinHostPort(h.Name, strconv.Itoa(p))
 }
 
 // RsyncTarget is the host part of an rsync destination: "user@host" or "host",

@@ -149,18 +149,6 @@ func (r *Report) RunErrors() []RunError {
 	return append([]RunError(nil), r.errs...)
 }
 
-// Merge copies every result and run error of o into r: results replace those of
-// the same node. Grifork mode folds the reports of subtrees into the root's.
-func (r *Report) Merge(o *Report) {
-	res, errs := o.Results(), o.RunErrors()
-	for _, x := range res {
-		r.Set(x)
-	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.errs = append(r.errs, errs...)
-}
-
 // Reason is what a report shows of a task's error. The report already names the
 // task and the host, so an error that can say its reason apart from where it
 // happened (a method Reason() string, as the Griforkfile's task errors have)
@@ -194,7 +182,8 @@ type reportJSON struct {
 }
 
 // MarshalJSON encodes the report with its results and run errors (durations in
-// nanoseconds), for grifork mode's events and for tools.
+// nanoseconds), for tools: the base of the planned JSON report (--report) and of
+// --retry from it, which UnmarshalJSON reads back.
 func (r *Report) MarshalJSON() ([]byte, error) {
 	return json.Marshal(reportJSON{Mode: r.Mode, Start: r.Start, Duration: r.Duration, Results: r.Results(), RunErrors: r.RunErrors()})
 }

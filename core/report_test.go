@@ -118,28 +118,6 @@ func TestReportJSONRoundTrip(t *testing.T) {
 	}
 }
 
-func TestReportMerge(t *testing.T) {
-	t.Parallel()
-	tr := mustTree(t, 4, 3)
-	root := NewReport(Grifork, tr)
-	sub := NewReport(Grifork, tr.Subtree(tr.Find("0.0-1.0")))
-	sub.Set(Result{NodeID: "0.0-1.0-2.0", Host: "web4", Level: 2, Status: StatusOK, Task: BlockRemote})
-	sub.AddRunError(BlockFinishRemote, "web1", errors.New("disk full"))
-	root.Merge(sub)
-	if res, _ := root.Get("0.0-1.0-2.0"); res.Status != StatusOK {
-		t.Errorf("merged web4: %+v", res)
-	}
-	if res, _ := root.Get("0.0-1.1"); res.Status != StatusPending {
-		t.Errorf("web2 changed by merge: %+v", res)
-	}
-	if n := len(root.Results()); n != 4 {
-		t.Errorf("%d results after merge, want 4", n)
-	}
-	if errs := root.RunErrors(); len(errs) != 1 || errs[0] != (RunError{Task: BlockFinishRemote, Host: "web1", Err: "disk full"}) {
-		t.Errorf("run errors %v", errs)
-	}
-}
-
 func TestOneLine(t *testing.T) {
 	t.Parallel()
 	for in, want := range map[string]string{

@@ -104,17 +104,6 @@ func (t *Tree) Generations() [][]*Node {
 	return gens
 }
 
-// Find returns the node with id, or nil.
-func (t *Tree) Find(id string) *Node {
-	var found *Node
-	t.Walk(func(n *Node) {
-		if found == nil && n.ID == id {
-			found = n
-		}
-	})
-	return found
-}
-
 // Subtree returns a copy of the part of t below and including n, n as its root.
 // Ids, levels, numbers and shape are kept exactly (nothing is re-filled), so the
 // copy is what grifork mode hands to n. The copy's root has no parent.

@@ -108,13 +108,6 @@ finish(function(report) end)
 			t.Errorf("Defined(%s) = false", b)
 		}
 	}
-	remote := load(t, src, nil, func(o *Options) { o.OnRemote = true })
-	for _, b := range all {
-		want := b == core.BlockRemote || b == core.BlockPrepareRemote || b == core.BlockFinishRemote
-		if got := remote.script.Defined(b); got != want {
-			t.Errorf("OnRemote: Defined(%s) = %v, want %v", b, got, want)
-		}
-	}
 	none := load(t, `locally(function() end)`, nil)
 	if none.script.Defined(core.BlockRemote) {
 		t.Error("Defined(remote) without a remote block")
@@ -216,6 +209,9 @@ func TestOverrideRules(t *testing.T) {
 		{"override replaces mode", `grifork { chdir = "/" }`, `mode "standalone"`, "mode=standalone"},
 		{"override's grifork implies grifork mode", `mode "standalone"`, `grifork { chdir = "/" }`, "mode=grifork"},
 		{"errors name the override", `branches(2)`, "\n\nhosts {}", "override.lua:3: hosts: the list is empty"},
+		{"override fills an empty host list", `hosts {}`, `hosts { "web1" }`, "mode=standalone"},
+		{"override empties the host list", `hosts { "web1" }`, "\nhosts {}", "override.lua:2: hosts: the list is empty"},
+		{"an empty list without override", "\nhosts {}", ``, "Griforkfile.lua:2: hosts: the list is empty"},
 		{"syntax errors name the override", ``, "locally(", "override.lua:1: syntax error at end of file"},
 	}
 	for _, tt := range tests {

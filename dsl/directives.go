@@ -27,12 +27,8 @@ func newPass(src Source) *pass {
 	return &pass{src: src, lines: map[string]int{}, blocks: map[core.Block]*lua.LFunction{}}
 }
 
-// Defaults of the settings a Griforkfile leaves out.
-const (
-	DefaultBranches     = 4
-	DefaultHostKeyCheck = "strict"
-	DefaultSSHTimeout   = 10 * time.Second
-)
+// DefaultBranches is the branches of a Griforkfile that sets none.
+const DefaultBranches = 4
 
 // merge applies the passes in order, each replacing what it set, then fills in
 // the defaults.
@@ -76,17 +72,27 @@ func merge(passes []*pass) (core.Config, map[core.Block]*lua.LFunction) {
 	if c.Branches == 0 {
 		c.Branches = DefaultBranches
 	}
-	if c.SSH.HostKeyCheck == "" {
-		c.SSH.HostKeyCheck = DefaultHostKeyCheck
-	}
-	if c.SSH.Timeout == 0 {
-		c.SSH.Timeout = DefaultSSHTimeout
-	}
+	c.SSH.SetDefaults()
 	if c.Rsync.Raw == nil && c.Rsync.Delete == nil {
 		yes := true
 		c.Rsync.Delete = &yes
 	}
 	return c, blocks
+}
+
+// checkHosts refuses an empty host list that survives the merge, naming the
+// last file that set it: a base file's `hosts {}` that an override fills is fine,
+// as in the Ruby tool.
+func checkHosts(passes []*pass, c core.Config) error {
+	if len(c.Hosts) > 0 {
+		return nil
+	}
+	for _, p := range slices.Backward(passes) {
+		if line, ok := p.lines["hosts"]; ok {
+			return &Error{File: p.src.Name, Line: line, Msg: "hosts: the list is empty"}
+		}
+	}
+	return nil // no hosts directive: prepare and finish run on this machine
 }
 
 // prim is a DSL function: it returns whether the task must wait for work it
@@ -330,7 +336,7 @@ func (s *Script) setSSH(L *lua.LState, p *pass) error {
 	if c.KnownHosts, err = f.str("known_hosts"); err != nil {
 		return err
 	}
-	if c.HostKeyCheck, err = f.oneOf("host_key_check", "strict", "accept-new", "off"); err != nil {
+	if c.HostKeyCheck, err = f.str("host_key_check"); err != nil {
 		return err
 	}
 	if v, ok := f.vals["timeout"]; ok {
@@ -340,7 +346,7 @@ func (s *Script) setSSH(L *lua.LState, p *pass) error {
 		}
 		c.Timeout = time.Duration(float64(n) * float64(time.Second))
 	}
-	return nil
+	return c.Validate()
 }
 
 func (s *Script) setRsync(L *lua.LState, p *pass) error {
@@ -460,7 +466,7 @@ func (s *Script) setParallel(L *lua.LState, p *pass) error {
 	}
 	if !s.warnedParallel {
 		s.warnedParallel = true
-		s.log.Warn("parallel is accepted for compatibility and has no effect: tasks always run concurrently",
+		s.logger().Warn("parallel is accepted for compatibility and has no effect: tasks always run concurrently",
 			"file", p.src.Name, "line", callerLine(L))
 	}
 	return nil

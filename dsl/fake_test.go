@@ -106,7 +106,7 @@ func tryLoad(t *testing.T, src string, override *Source, ex *fakeExec, opts ...f
 		ex = &fakeExec{}
 	}
 	out := &syncBuffer{}
-	o := Options{Exec: ex, Printer: core.NewPrinter(out, nil)}
+	o := Options{Printer: core.NewPrinter(out, nil)}
 	for _, f := range opts {
 		f(&o)
 	}
@@ -115,6 +115,7 @@ func tryLoad(t *testing.T, src string, override *Source, ex *fakeExec, opts ...f
 		return nil, err
 	}
 	t.Cleanup(s.Close)
+	s.Bind(ex, nil)
 	tree, err := core.BuildTree(s.Config.Hosts, s.Config.Branches)
 	if err != nil {
 		t.Fatal(err)

@@ -64,10 +64,11 @@ func calledByGo(L *lua.LState) bool {
 }
 
 func (s *Script) exec() (core.Exec, error) {
-	if s.opts.Exec == nil {
+	ex := s.bound.Load().exec
+	if ex == nil {
 		return nil, fmt.Errorf("no executor: this run cannot run commands")
 	}
-	return s.opts.Exec, nil
+	return ex, nil
 }
 
 // sh(cmd, args): cmd with args as its argv, no shell; sh(cmdline): /bin/sh -c cmdline.
@@ -79,13 +80,17 @@ func (s *Script) sh(L *lua.LState, t *task) (op, error) {
 	if L.GetTop() > 2 {
 		return nil, fmt.Errorf(`give the arguments as a table: sh(%q, { "arg", ... })`, string(cmd))
 	}
+	// An empty args table means no table, as in the Ruby tool (sh "cmd >> f", []):
+	// the command line goes to the shell.
 	argv := []string{"/bin/sh", "-c", string(cmd)}
 	if L.GetTop() == 2 && L.Get(2) != lua.LNil {
 		args, err := argList(L.Get(2), "sh")
 		if err != nil {
 			return nil, err
 		}
-		argv = append([]string{string(cmd)}, args...)
+		if len(args) > 0 {
+			argv = append([]string{string(cmd)}, args...)
+		}
 	}
 	ex, err := s.exec()
 	if err != nil {
@@ -141,96 +146,94 @@ func (t *task) host(name string) (core.Host, error) {
 
 // rsync(from, to): on this machine, rsync <opts> from dst:to (to defaults to from).
 func (s *Script) rsync(L *lua.LState, t *task) (op, error) {
-	argv, err := s.rsyncArgv(L, t, "rsync")
+	argv, ex, err := s.rsyncArgv(L, t, "rsync")
 	if err != nil {
 		return nil, err
 	}
-	ex := s.opts.Exec
 	return func(ctx context.Context) (string, error) { return ex.Local(ctx, argv) }, nil
 }
 
-// rsync_remote(from, to): the same rsync, run on src.
+// rsync_remote(from, to): the same rsync, run on src. When src is this machine
+// (locally, or a grifork-mode remote block on a node) it is rsync(from, to): a
+// Griforkfile switched between modes keeps working.
 func (s *Script) rsyncRemote(L *lua.LState, t *task) (op, error) {
-	src := t.edge.Src
-	if src == nil || src.IsRoot() {
-		return nil, fmt.Errorf("it runs rsync on src, and src is this machine in the %s block: use rsync(from, to) there", t.edge.Block)
-	}
-	argv, err := s.rsyncArgv(L, t, "rsync_remote")
+	argv, ex, err := s.rsyncArgv(L, t, "rsync_remote")
 	if err != nil {
 		return nil, err
 	}
-	ex := s.opts.Exec
+	src := t.edge.Src
+	if src == nil || src.IsRoot() {
+		return func(ctx context.Context) (string, error) { return ex.Local(ctx, argv) }, nil
+	}
 	host, cmdline := src.Host, core.ShellJoin(argv)
 	return func(ctx context.Context) (string, error) { return ex.Remote(ctx, host, cmdline) }, nil
 }
 
-func (s *Script) rsyncArgv(L *lua.LState, t *task, name string) ([]string, error) {
+// rsyncArgv checks the arguments of an rsync helper and returns its command
+// line and the executor to run it with.
+func (s *Script) rsyncArgv(L *lua.LState, t *task, name string) ([]string, core.Exec, error) {
 	from, ok := L.Get(1).(lua.LString)
 	if !ok || from == "" {
-		return nil, fmt.Errorf("the source path must be a string, got %s: %s(from, to)", describe(L.Get(1)), name)
+		return nil, nil, fmt.Errorf("the source path must be a string, got %s: %s(from, to)", describe(L.Get(1)), name)
 	}
 	to := from
 	if v := L.Get(2); v != lua.LNil {
 		if to, ok = v.(lua.LString); !ok || to == "" {
-			return nil, fmt.Errorf("the destination path must be a string, got %s: %s(from, to)", describe(v), name)
+			return nil, nil, fmt.Errorf("the destination path must be a string, got %s: %s(from, to)", describe(v), name)
 		}
 	}
 	if L.GetTop() > 2 {
-		return nil, fmt.Errorf("it takes two paths: %s(from, to)", name)
+		return nil, nil, fmt.Errorf("it takes two paths: %s(from, to)", name)
 	}
 	dst := t.edge.Dst
 	if dst == nil {
-		return nil, fmt.Errorf("the %s block has no destination host: use %s in locally or remote", t.edge.Block, name)
+		return nil, nil, fmt.Errorf("the %s block has no destination host: use %s in locally or remote", t.edge.Block, name)
 	}
 	ex, err := s.exec()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	c := s.Config.Rsync
 	rsh := c.Rsh
 	if rsh == "" {
 		rsh = ex.Rsh(dst.Host)
 	}
-	return buildRsyncArgv(c, rsh, string(from), dst.Host.RsyncTarget()+":"+string(to)), nil
+	return buildRsyncArgv(c, rsh, string(from), dst.Host.RsyncTarget()+":"+string(to)), ex, nil
 }
 
 // buildRsyncArgv is the rsync command line of the rsync helpers: rsync, the options
-// of c, --rsh=rsh (unless the raw options set one, or rsh is empty), from, to.
+// of c with --rsh=rsh (unless rsh is empty), from, to.
 func buildRsyncArgv(c core.RsyncConfig, rsh, from, to string) []string {
 	argv := []string{"rsync"}
 	if c.Raw != nil {
-		argv = append(argv, c.Raw...)
-		if slices.ContainsFunc(c.Raw, setsRsh) {
-			rsh = ""
+		// rsync takes the last remote shell it is given, so a -e or --rsh of the
+		// raw options wins in whatever form it is written (-avze CMD, -eCMD,
+		// --rsh CMD, ...), with no parsing of rsync's options here.
+		if rsh != "" {
+			argv = append(argv, "--rsh="+rsh)
 		}
-	} else {
-		argv = append(argv, "-az")
-		if c.Verbose {
-			argv = append(argv, "-v")
-		}
-		if c.Delete == nil || *c.Delete {
-			argv = append(argv, "--delete")
-		}
-		if c.Bwlimit > 0 {
-			argv = append(argv, "--bwlimit="+strconv.Itoa(c.Bwlimit))
-		}
-		for _, ex := range c.Excludes {
-			argv = append(argv, "--exclude="+ex)
-		}
-		if c.DryRun {
-			argv = append(argv, "--dry-run")
-		}
+		return append(append(argv, c.Raw...), from, to)
+	}
+	argv = append(argv, "-az")
+	if c.Verbose {
+		argv = append(argv, "-v")
+	}
+	if c.Delete == nil || *c.Delete {
+		argv = append(argv, "--delete")
+	}
+	if c.Bwlimit > 0 {
+		argv = append(argv, "--bwlimit="+strconv.Itoa(c.Bwlimit))
+	}
+	for _, ex := range c.Excludes {
+		argv = append(argv, "--exclude="+ex)
+	}
+	if c.DryRun {
+		argv = append(argv, "--dry-run")
 	}
 	if rsh != "" {
 		argv = append(argv, "--rsh="+rsh)
 	}
 	return append(argv, from, to)
-}
-
-// setsRsh reports a raw rsync option that chooses the remote shell.
-func setsRsh(o string) bool {
-	return o == "--rsh" || strings.HasPrefix(o, "--rsh=") ||
-		strings.HasPrefix(o, "-e") && !strings.HasPrefix(o, "--")
 }
 
 // sleep(seconds): waits without holding up other tasks.

@@ -26,8 +26,8 @@ func TestHelperCommands(t *testing.T) {
 	}{
 		{name: "sh argv", body: `sh("mkdir", { "-p", "a b", 7 })`,
 			want: []string{`[locally] local "mkdir" "-p" "a b" "7"`}},
-		{name: "sh empty args", body: `sh("true", {})`,
-			want: []string{`[locally] local "true"`}},
+		{name: "sh empty args go through the shell", body: `sh("date >> tmp/log", {})`,
+			want: []string{`[locally] local "/bin/sh" "-c" "date >> tmp/log"`}},
 		{name: "sh string through the shell", body: `sh("date > tmp/last")`,
 			want: []string{`[locally] local "/bin/sh" "-c" "date > tmp/last"`}},
 		{name: "sh returns stdout", body: `print(sh("hostname"))`,
@@ -54,11 +54,7 @@ func TestHelperCommands(t *testing.T) {
 		{name: "rsync rsh setting", conf: `rsync { rsh = "ssh -F /etc/grifork/ssh_config" }`, body: `rsync("/a")`,
 			want: []string{`[locally] local "rsync" "-az" "--delete" "--rsh=ssh -F /etc/grifork/ssh_config" "/a" "web1:/a"`}},
 		{name: "rsync array form", conf: `rsync { "-rlt", "--partial" }`, body: `rsync("/a")`,
-			want: []string{`[locally] local "rsync" "-rlt" "--partial" "--rsh=ssh" "/a" "web1:/a"`}},
-		{name: "rsync array form with -e", conf: `rsync { "-az", "-e", "ssh -q" }`, body: `rsync("/a")`,
-			want: []string{`[locally] local "rsync" "-az" "-e" "ssh -q" "/a" "web1:/a"`}},
-		{name: "rsync array form with --rsh", conf: `rsync { "-az", "--rsh=rsh" }`, body: `rsync("/a")`,
-			want: []string{`[locally] local "rsync" "-az" "--rsh=rsh" "/a" "web1:/a"`}},
+			want: []string{`[locally] local "rsync" "--rsh=ssh" "-rlt" "--partial" "/a" "web1:/a"`}},
 		{name: "rsync to IPv6", dst: "root@fe80::2", body: `rsync("/a")`,
 			want: []string{`[locally] local "rsync" "-az" "--delete" "--rsh=ssh" "/a" "root@[fe80::2]:/a"`}},
 		{name: "rsync_remote runs on src", block: core.BlockRemote, src: "web1", dst: "deploy@web2:2222",
@@ -67,10 +63,12 @@ func TestHelperCommands(t *testing.T) {
 		{name: "rsync_remote from to", block: core.BlockRemote, src: "web1", dst: "web3",
 			body: `rsync_remote("/a/", "/b/")`,
 			want: []string{`[remote] remote web1 rsync -az --delete --rsh=ssh /a/ web3:/b/`}},
+		{name: "rsync_remote from this machine is rsync", body: `rsync_remote("/a/", "/b/")`,
+			want: []string{`[locally] local "rsync" "-az" "--delete" "--rsh=ssh" "/a/" "web1:/b/"`}},
 		{name: "sh in prepare", block: core.BlockPrepare, src: "localhost", body: `sh("mkdir", { "-p", "tmp" })`,
 			want: []string{`[prepare] local "mkdir" "-p" "tmp"`}},
 		{name: "helpers in order", body: `sh("a", {}) ssh(dst, "b") rsync("/c")`,
-			want: []string{`[locally] local "a"`, `[locally] remote web1 b`,
+			want: []string{`[locally] local "/bin/sh" "-c" "a"`, `[locally] remote web1 b`,
 				`[locally] local "rsync" "-az" "--delete" "--rsh=ssh" "/c" "web1:/c"`}},
 	}
 	for _, tt := range tests {
@@ -257,7 +255,7 @@ locally(function(src, dst)
   print(pcall(string.gsub, "a b", "%w", function(c) local out = sh("echo", { c }) return out end))
   local ok, err = pcall(table.sort, { 3, 1, 2 }, function(a, b) sleep(0) return a < b end)
   print(ok, err)
-  print(sh("after", {}))
+  print(sh("after"))
 end)
 `, nil)
 	if err := h.run(core.BlockLocally, "localhost", "web1"); err != nil {
@@ -266,8 +264,25 @@ end)
 	const why = "cannot wait inside a function that Go code calls (a string.gsub or table.sort callback, a metamethod): call it from the task's own code"
 	want := "web1 | false\tGriforkfile.lua:4: sh " + why + "\n" +
 		"web1 | false\tGriforkfile.lua:5: sleep " + why + "\n" +
-		"web1 | out:after\n"
+		"web1 | out:/bin/sh -c after\n"
 	if got := h.out.String(); got != want {
 		t.Errorf("output:\n%s\nwant:\n%s", got, want)
+	}
+}
+
+// In a grifork-mode remote block on a node, src is the node itself: rsync_remote
+// runs rsync there rather than logging into itself, so a Griforkfile written for
+// standalone mode works unchanged.
+func TestRsyncRemoteOnNode(t *testing.T) {
+	t.Parallel()
+	h := load(t, "mode \"grifork\"\nhosts { \"web1\", \"web2\" }\nbranches(1)\nremote(function(src, dst) rsync_remote(\"/srv/app/\") end)\n", nil)
+	sub := h.tree.Subtree(h.node("web1")) // what grifork mode hands to web1
+	e := core.Edge{Block: core.BlockRemote, Src: sub.Root, Dst: sub.Root.Children[0]}
+	if err := h.script.Run(core.WithEdge(context.Background(), e), e); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{`[remote] local "rsync" "-az" "--delete" "--rsh=ssh" "/srv/app/" "web2:/srv/app/"`}
+	if got := h.exec.Calls(); !reflect.DeepEqual(got, want) {
+		t.Errorf("calls:\n got %q\nwant %q", got, want)
 	}
 }

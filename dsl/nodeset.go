@@ -14,12 +14,9 @@ import (
 const maxExpansion = 100000
 
 // expandHosts expands the entries of the hosts directive, in order, and parses
-// each host. An empty list and a host listed twice (same name and port, whatever
-// the user) are errors.
+// each host. A host listed twice (same name and port, whatever the user) is an
+// error; an empty list is checked after the override merge (see Script.load).
 func expandHosts(entries []string) ([]core.Host, error) {
-	if len(entries) == 0 {
-		return nil, errors.New("hosts: the list is empty")
-	}
 	type origin struct {
 		entry int
 		name  string

@@ -2,6 +2,8 @@ package dsl
 
 import (
 	"context"
+	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -17,8 +19,8 @@ finish(function(report)
   for _, r in ipairs(report.results) do
     print(r.host, r.id, r.level, r.status, r.task, r.via, r.start ~= nil, r.duration, r.err)
   end
-  print(report.by_host["deploy@web3:2222"].err)
-  report.results[1].status = "changed"   -- a copy: harmless
+  print(report.by_host["deploy@web3:2222"].err, #report.errors, table.concat(report:failed_hosts(), ","),
+    table.concat(report:hosts("ok"), ","), #report:hosts("pending"))
 end)
 `, nil)
 	r := core.NewReport(core.Standalone, h.tree)
@@ -36,46 +38,66 @@ end)
 		"web2\t0.0-1.1\t1\tok\tremote\tweb1\ttrue\t1\tnil\n" +
 		"deploy@web3:2222\t0.0-1.2\t1\tfailed\tlocally\tlocalhost\ttrue\t1\texit status 1\n" +
 		"web4\t0.0-1.3\t1\tskipped\tnil\tnil\tfalse\t0\tparent failed\n" +
-		"exit status 1\n"
+		"exit status 1\t0\tdeploy@web3:2222\tweb1,web2\t0\n"
 	if got := h.out.String(); got != want {
 		t.Errorf("output:\n%s\nwant:\n%s", got, want)
-	}
-	if got := r.Results()[0].Status; got != core.StatusOK {
-		t.Errorf("Lua changed the report: %s", got)
 	}
 }
 
-// On a remote node (grifork mode) prepare, locally and finish are the root's:
-// they do not run there, and remote plays the part of the local task.
-func TestOnRemote(t *testing.T) {
+// report.success is the exit code's verdict: a run error (a failed
+// finish_remote, say) makes it false even when every host is ok, and
+// report.errors lists it.
+func TestFinishReportRunErrors(t *testing.T) {
 	t.Parallel()
 	h := load(t, `
-hosts { "web1", "web2" }
-prepare(function() print("prepare") end)
-locally(function(src, dst) print("locally") end)
-remote(function(src, dst) print("remote", src, dst) end)
-prepare_remote(function(node) print("prepare_remote", node) end)
-finish(function() print("finish") end)
-`, nil, func(o *Options) { o.OnRemote = true })
-	for _, r := range []struct {
-		block    core.Block
-		src, dst string
-	}{
-		{core.BlockPrepare, "localhost", ""},
-		{core.BlockPrepareRemote, "web1", ""},
-		{core.BlockLocally, "localhost", "web1"},
-		{core.BlockRemote, "web1", "web2"},
-	} {
-		if err := h.run(r.block, r.src, r.dst); err != nil {
-			t.Fatalf("%s: %v", r.block, err)
-		}
+hosts { "web1" }
+finish(function(report)
+  print(report.success, report.ok, report.total, #report.errors)
+  for _, e in ipairs(report.errors) do print(e.task, e.host, e.err) end
+end)
+`, nil)
+	r := core.NewReport(core.Grifork, h.tree)
+	r.Set(core.Result{NodeID: "0.0-1.0", Host: "web1", Level: 1, Status: core.StatusOK, Task: core.BlockLocally})
+	r.AddRunError(core.BlockFinishRemote, "web1", errors.New("disk full"))
+	if r.OK() {
+		t.Fatal("the report with a run error is OK")
 	}
-	if err := h.script.Finish(context.Background(), core.NewReport(core.Grifork, h.tree)); err != nil {
+	if err := h.script.Finish(context.Background(), r); err != nil {
 		t.Fatal(err)
 	}
-	want := "web1 | prepare_remote\tweb1\nweb2 | remote\tweb1\tweb2\n"
+	want := "false\t1\t1\t1\nfinish_remote\tweb1\tdisk full\n"
 	if got := h.out.String(); got != want {
 		t.Errorf("output:\n%s\nwant:\n%s", got, want)
+	}
+}
+
+// Setting a field of the report or of one of its entries is an error naming
+// the field; the tables that hold the entries are copies made for this call.
+func TestFinishReportReadOnly(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct{ name, body, want string }{
+		{"report field", `report.success = true`, "Griforkfile.lua:3: the report is read-only: cannot set success"},
+		{"new report field", `report.extra = 1`, "Griforkfile.lua:3: the report is read-only: cannot set extra"},
+		{"result field", `report.results[1].status = "ok"`, "Griforkfile.lua:3: the report is read-only: cannot set status"},
+		{"by_host entry", `report.by_host["web1"].err = nil`, "Griforkfile.lua:3: the report is read-only: cannot set err"},
+		{"run error", `report.errors[1].err = "fine"`, "Griforkfile.lua:3: the report is read-only: cannot set err"},
+		{"hosts with a bad status", `report:hosts("done")`, `status must be "ok", "failed", "skipped" or "pending", got "done"`},
+		{"results table", `table.remove(report.results, 1) report.results = nil`, "Griforkfile.lua:3: the report is read-only: cannot set results"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			h := load(t, "hosts { \"web1\" }\nfinish(function(report)\n"+tc.body+"\nend)\n", nil)
+			r := core.NewReport(core.Standalone, h.tree)
+			r.Set(core.Result{NodeID: "0.0-1.0", Host: "web1", Level: 1, Status: core.StatusFailed, Err: "boom"})
+			r.AddRunError(core.BlockPrepare, "localhost", errors.New("no disk"))
+			err := h.script.Finish(context.Background(), r)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("error %v, want one with %q", err, tc.want)
+			}
+			if got := r.Results()[0]; got.Status != core.StatusFailed || got.Err != "boom" {
+				t.Errorf("Lua changed the report: %+v", got)
+			}
+		})
 	}
 }
 
@@ -91,11 +113,12 @@ finish(function(report) sh("echo", { "done" }) ; sh("false", {}) ; print("total"
 `
 	out := &syncBuffer{}
 	s, err := Load(context.Background(), Source{Name: "Griforkfile.lua", Content: []byte(src)}, nil,
-		Options{Exec: rec, Printer: core.NewPrinter(out, nil)})
+		Options{Printer: core.NewPrinter(out, nil)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(s.Close)
+	s.Bind(rec, nil)
 	tree, err := core.BuildTree(s.Config.Hosts, s.Config.Branches)
 	if err != nil {
 		t.Fatal(err)

@@ -19,6 +19,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/grifork/grifork/core"
@@ -27,12 +28,11 @@ import (
 	"github.com/yuin/gopher-lua/parse"
 )
 
-// Options are what a loaded script runs with.
+// Options are what a script is loaded with. What its tasks run with comes
+// later, from Bind.
 type Options struct {
-	Exec     core.Exec     // helpers run every command through it
-	Printer  *core.Printer // print()/p() output; nil = standard output
-	Logger   *slog.Logger  // nil = discard
-	OnRemote bool          // grifork mode, on a node other than the root
+	Printer *core.Printer // print()/p() output; nil = standard output
+	Logger  *slog.Logger  // warnings of the load, and of task runs until Bind; nil = discard
 }
 
 // Script is a loaded Griforkfile: its settings and its task blocks. Run and Finish
@@ -42,8 +42,7 @@ type Script struct {
 
 	main     Source
 	override *Source
-	opts     Options
-	log      *slog.Logger
+	bound    atomic.Pointer[binding] // read by tasks on any goroutine
 	printer  *core.Printer
 	defined  map[core.Block]bool // written by Load only
 
@@ -65,6 +64,12 @@ type Script struct {
 // preludeName is the chunk name of the prelude, which positions in errors skip.
 const preludeName = "prelude.lua"
 
+// binding is what tasks run with (see Bind).
+type binding struct {
+	exec core.Exec // nil until Bind: helpers fail
+	log  *slog.Logger
+}
+
 // errClosed is returned by tasks started after (or cut short by) Close.
 var errClosed = errors.New("the Griforkfile's VM is closed")
 
@@ -74,15 +79,15 @@ func Load(ctx context.Context, main Source, override *Source, opts Options) (*Sc
 	s := &Script{
 		main:     main,
 		override: override,
-		opts:     opts,
-		log:      opts.Logger,
 		printer:  opts.Printer,
 		calls:    make(chan func()),
 		done:     make(chan struct{}),
 	}
-	if s.log == nil {
-		s.log = slog.New(slog.DiscardHandler)
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
 	}
+	s.bound.Store(&binding{log: log})
 	if s.printer == nil {
 		s.printer = core.NewPrinter(os.Stdout, nil)
 	}
@@ -104,26 +109,23 @@ func Load(ctx context.Context, main Source, override *Source, opts Options) (*Sc
 // Sources returns the files the script was loaded from (grifork mode ships them).
 func (s *Script) Sources() (main Source, override *Source) { return s.main, s.override }
 
-// SetLogger replaces the logger of later task runs: the CLI opens the log file a
-// Griforkfile names only after loading it. Call it before the first Run.
-func (s *Script) SetLogger(l *slog.Logger) {
-	if l != nil {
-		s.log = l
+// Bind gives the tasks what they run with: ex runs every command of the
+// helpers, log (nil: the load's logger) logs the task runs. It comes after Load
+// because the CLI builds both from the settings the Griforkfile makes (the SSH
+// transport, the log file). Call it before the first Run; until then helpers
+// fail ("no executor"). A later Bind replaces the binding for later commands.
+func (s *Script) Bind(ex core.Exec, log *slog.Logger) {
+	if log == nil {
+		log = s.logger()
 	}
+	s.bound.Store(&binding{exec: ex, log: log})
 }
 
-// Defined reports whether the Griforkfile has block b. On a remote node (grifork
-// mode) prepare, locally and finish belong to the root and are never defined.
-func (s *Script) Defined(b core.Block) bool {
-	if s.opts.OnRemote && rootOnly(b) {
-		return false
-	}
-	return s.defined[b]
-}
+func (s *Script) logger() *slog.Logger { return s.bound.Load().log }
 
-func rootOnly(b core.Block) bool {
-	return b == core.BlockPrepare || b == core.BlockLocally || b == core.BlockFinish
-}
+// Defined reports whether the Griforkfile has block b. (On a grifork-mode node,
+// the core runs only the node's blocks.)
+func (s *Script) Defined(b core.Block) bool { return s.defined[b] }
 
 // Close stops the VM goroutine; tasks still running return an error. Idempotent.
 func (s *Script) Close() {
@@ -171,6 +173,7 @@ func (s *Script) load(ctx context.Context) (err error) {
 	s.L = lua.NewState(lua.Options{SkipOpenLibs: true})
 	L := s.L
 	openLibs(L)
+	setupReport(L)
 	s.token = L.NewUserData()
 	prelude, err := L.Load(strings.NewReader(luasrc.Prelude), preludeName)
 	if err != nil {
@@ -213,6 +216,9 @@ func (s *Script) load(ctx context.Context) (err error) {
 		passes = append(passes, p)
 	}
 	s.Config, s.blocks = merge(passes)
+	if err := checkHosts(passes, s.Config); err != nil {
+		return err
+	}
 	s.defined = map[core.Block]bool{}
 	for b := range s.blocks {
 		s.defined[b] = true
@@ -321,7 +327,7 @@ func (s *Script) Run(ctx context.Context, e core.Edge) error {
 	})
 }
 
-// Finish runs the finish block with r (see reportTable for what Lua sees).
+// Finish runs the finish block with r (see reportView for what Lua sees).
 func (s *Script) Finish(ctx context.Context, r *core.Report) error {
 	if !s.Defined(core.BlockFinish) {
 		return nil
@@ -330,7 +336,7 @@ func (s *Script) Finish(ctx context.Context, r *core.Report) error {
 	// runs are recorded and prefixed under it, like those of prepare.
 	e, _ := core.EdgeFrom(ctx)
 	return s.runTask(ctx, core.Edge{Block: core.BlockFinish, Src: e.Src}, func(L *lua.LState) []lua.LValue {
-		return []lua.LValue{reportTable(L, r)}
+		return []lua.LValue{reportValue(L, r)}
 	})
 }
 
@@ -349,7 +355,7 @@ func (s *Script) runTask(ctx context.Context, e core.Edge, args func(*lua.LState
 		t.prefix = e.Src.Name()
 	}
 	start := time.Now()
-	s.log.Debug("task start", "block", e.Block, "src", nodeName(e.Src), "dst", nodeName(e.Dst))
+	s.logger().Debug("task start", "block", e.Block, "src", nodeName(e.Src), "dst", nodeName(e.Dst))
 	var err error
 	if err = s.post(ctx, func() { s.start(t, args) }); err != nil {
 		err = t.errorf(err.Error(), err)
@@ -363,7 +369,7 @@ func (s *Script) runTask(ctx context.Context, e core.Edge, args func(*lua.LState
 			err = t.errorf(errClosed.Error(), errClosed)
 		}
 	}
-	s.log.Debug("task end", "block", e.Block, "src", nodeName(e.Src), "dst", nodeName(e.Dst),
+	s.logger().Debug("task end", "block", e.Block, "src", nodeName(e.Src), "dst", nodeName(e.Dst),
 		"duration", time.Since(start), "err", err)
 	return err
 }

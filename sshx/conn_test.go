@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -26,12 +27,14 @@ func TestConnectTimeout(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer l.Close()
+	var accepted atomic.Int32
 	go func() {
 		for {
 			c, err := l.Accept()
 			if err != nil {
 				return
 			}
+			accepted.Add(1)
 			defer c.Close()
 		}
 	}()
@@ -41,13 +44,14 @@ func TestConnectTimeout(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	start := time.Now()
 	_, err = c.Remote(context.Background(), local, "true")
 	if err == nil || !strings.Contains(err.Error(), "timed out after 300ms") {
 		t.Errorf("err = %v, want a timeout", err)
 	}
-	if d := time.Since(start); d > 2*time.Second {
-		t.Errorf("gave up after %s", d)
+	// It gives up after one attempt (counted, not timed: a loaded machine
+	// stretches the time, not the number of dials).
+	if n := accepted.Load(); n > 1 {
+		t.Errorf("%d connections, want 1", n)
 	}
 	if errors.Is(err, ErrAuth) || errors.Is(err, ErrUnknownHostKey) {
 		t.Errorf("a timeout is not permanent: %v", err)
@@ -145,14 +149,12 @@ func TestKeepaliveClosesDeadConnection(t *testing.T) {
 			syscall.Kill(p, syscall.SIGCONT)
 		}
 	})
-	start := time.Now()
+	// The frozen server cannot end the command, so a CommandError before ctx's
+	// deadline can only come from the keepalives closing the connection.
 	err = <-done
 	var ce *CommandError
 	if !errors.As(err, &ce) || ctx.Err() != nil {
 		t.Fatalf("err = %v, want the running command to fail with its connection", err)
-	}
-	if d := time.Since(start); d > 3*time.Second {
-		t.Errorf("dead connection noticed after %s", d)
 	}
 	for _, p := range frozen {
 		syscall.Kill(p, syscall.SIGCONT)

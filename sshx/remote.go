@@ -3,13 +3,9 @@ package sshx
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"path"
 	"strconv"
 	"sync"
 	"time"
@@ -95,29 +91,6 @@ func (c *Client) Start(ctx context.Context, host core.Host, cmdline string, stdi
 		stderr = io.Discard
 	}
 	return c.run(ctx, t, cmdline, stdin, stdout, stderr)
-}
-
-// WriteFile writes r to path on host with mode, over the existing connection
-// (no scp or sftp): the data goes to a temporary file next to path, which is
-// renamed over path by a second command only once all of r has arrived, so
-// neither readers nor a cancellation ever leave half a file at path. The
-// directory must exist. On failure the temporary file is removed.
-func (c *Client) WriteFile(ctx context.Context, host core.Host, file string, mode os.FileMode, r io.Reader) error {
-	suffix := make([]byte, 6)
-	rand.Read(suffix)
-	tmp := core.ShellQuote(path.Join(path.Dir(file), "."+path.Base(file)+".grifork-"+hex.EncodeToString(suffix)))
-	err := c.Start(ctx, host, "set -C; umask 077; cat >"+tmp, r, nil, nil)
-	if err == nil {
-		err = c.Start(ctx, host, fmt.Sprintf("chmod %o %s && mv -f %s %s", mode.Perm(), tmp, tmp, core.ShellQuote(file)), nil, nil, nil)
-	}
-	if err != nil {
-		// Also after a cancellation: a bounded best effort.
-		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.opts.SSH.Timeout)
-		c.Start(cctx, host, "rm -f "+tmp, nil, nil, nil)
-		cancel()
-		return fmt.Errorf("write %s: %w", file, err)
-	}
-	return nil
 }
 
 // run runs one command in a session: stdin nil means the watchdog wrapper.

@@ -115,3 +115,24 @@ func TestOfflineNeedsNoKeys(t *testing.T) {
 		t.Errorf("Rsh = %q, want the configured key %s", rsh, missing)
 	}
 }
+
+// The transport takes its defaults and checks from core.SSHConfig: a Config
+// built in Go (no Griforkfile) gets the same timeout and host-key checking.
+func TestNewUsesSSHConfigDefaults(t *testing.T) {
+	t.Parallel()
+	c, err := New(Options{ConfigFile: "none", Agent: "none", Offline: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	rsh := c.Rsh(core.Host{Name: "web1"})
+	for _, want := range []string{"ConnectTimeout=10", "StrictHostKeyChecking=yes"} {
+		if !strings.Contains(rsh, want) {
+			t.Errorf("Rsh = %q, want %s", rsh, want)
+		}
+	}
+	_, err = New(Options{SSH: core.SSHConfig{HostKeyCheck: "yes"}, ConfigFile: "none", Agent: "none", Offline: true})
+	if err == nil || !strings.Contains(err.Error(), `host_key_check must be one of "strict", "accept-new", "off", got "yes"`) {
+		t.Errorf("New with a bad host_key_check: %v", err)
+	}
+}

@@ -42,7 +42,6 @@ import (
 )
 
 const (
-	defaultTimeout     = 10 * time.Second
 	defaultKeepalive   = 15 * time.Second
 	keepaliveMax       = 3 // missed keepalives before a connection is closed
 	defaultMaxSessions = 8 // below sshd's default MaxSessions of 10
@@ -107,9 +106,10 @@ func New(opts Options) (*Client, error) {
 	if c.log == nil {
 		c.log = slog.New(slog.DiscardHandler)
 	}
-	if c.opts.SSH.Timeout <= 0 {
-		c.opts.SSH.Timeout = defaultTimeout
+	if err := c.opts.SSH.Validate(); err != nil {
+		return nil, err
 	}
+	c.opts.SSH.SetDefaults()
 	if c.opts.Keepalive <= 0 {
 		c.opts.Keepalive = defaultKeepalive
 	}
@@ -123,13 +123,6 @@ func New(opts Options) (*Client, error) {
 	}
 
 	mode := c.opts.SSH.HostKeyCheck
-	switch mode {
-	case "":
-		mode = "strict"
-	case "strict", "accept-new", "off":
-	default:
-		return nil, fmt.Errorf(`ssh: host_key_check %q: want "strict", "accept-new" or "off"`, mode)
-	}
 	khShown := c.opts.SSH.KnownHosts
 	if khShown == "" {
 		khShown = "~/.ssh/known_hosts"

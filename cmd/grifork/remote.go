@@ -118,7 +118,7 @@ func runOnRemote(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return fail(fmt.Errorf("ssh settings: %w", err))
 	}
 	defer client.Close()
-	s.exec.bind(client)
+	s.bind(client)
 
 	s.logger.Info("remote run start", "node", self.ID, "host", self.Name(), "hosts", len(tree.Nodes())-1)
 	precluded := map[string]string{}

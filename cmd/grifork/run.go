@@ -42,7 +42,7 @@ func (c *runCmd) Run(e *env) error {
 		return usageErr(fmt.Errorf("%s: ssh settings: %w", s.name, err))
 	}
 	defer client.Close()
-	s.exec.bind(client)
+	s.bind(client)
 
 	s.logger.Info("run start", "file", s.name, "mode", s.script.Config.Mode, "hosts", len(s.script.Config.Hosts), "branches", s.script.Config.Branches)
 	tasks, bt, err := s.tasks(client, c.Heal)
@@ -62,12 +62,16 @@ func (c *runCmd) Run(e *env) error {
 		bt.Attach(report)
 	}
 	fmt.Fprintln(e.stdout)
-	report.WriteSummary(e.stdout)
+	werr := report.WriteSummary(e.stdout)
+	if werr != nil {
+		// A run whose summary was lost must not exit as if all was well.
+		werr = fmt.Errorf("write the summary: %w", werr)
+	}
 	s.logger.Info("run end", "ok", report.Count(core.StatusOK), "failed", report.Count(core.StatusFailed), "skipped", report.Count(core.StatusSkipped))
 	if !report.OK() {
-		return &exitError{code: exitFailed, err: errors.New(report.Headline())}
+		return &exitError{code: exitFailed, err: errors.Join(errors.New(report.Headline()), werr)}
 	}
-	return nil
+	return werr
 }
 
 // loaded is a Griforkfile ready to run, with the output and logging it was set up with.
@@ -77,7 +81,6 @@ type loaded struct {
 	printer *core.Printer
 	printed *bytes.Buffer // dry-run: what the blocks printed
 	logger  *slog.Logger
-	exec    *lateExec
 	closers []io.Closer
 }
 
@@ -120,6 +123,10 @@ func (s *loaded) tasks(client *sshx.Client, heal bool) (core.Tasks, *core.Broadc
 	return t, t, nil
 }
 
+// bind gives the script its transport, built from the settings the
+// Griforkfile itself makes, and the run's logger.
+func (s *loaded) bind(ex core.Exec) { s.script.Bind(ex, s.logger) }
+
 func (s *loaded) close() {
 	s.script.Close()
 	for _, c := range s.closers {
@@ -151,18 +158,17 @@ func loadScript(e *env, f fileFlags, dryRun bool) (*loaded, error) {
 		out = printed
 	}
 	printer := core.NewPrinter(out, nil)
-	exec := &lateExec{}
 	// Until the Griforkfile is read, its secrets and log settings are unknown:
 	// warnings of the load go to the console as they are.
 	logger := slog.New(consoleHandler(e.stderr))
-	script, err := dsl.Load(e.ctx, main, override, dsl.Options{Exec: exec, Printer: printer, Logger: logger})
+	script, err := dsl.Load(e.ctx, main, override, dsl.Options{Printer: printer, Logger: logger})
 	if err != nil {
 		return nil, usageErr(err)
 	}
 	cfg := script.Config
 	secrets := cfg.SSH.Secrets()
 	printer.AddSecrets(secrets...)
-	s := &loaded{name: main.Name, script: script, printer: printer, printed: printed, exec: exec,
+	s := &loaded{name: main.Name, script: script, printer: printer, printed: printed,
 		logger: slog.New(newRedactingHandler(consoleHandler(e.stderr), secrets))}
 	if cfg.Log.File != "" && !dryRun {
 		level, err := parseLevel(cfg.Log.Level)
@@ -179,22 +185,25 @@ func loadScript(e *env, f fileFlags, dryRun bool) (*loaded, error) {
 		s.logger = slog.New(newRedactingHandler(slog.NewTextHandler(lf, &slog.HandlerOptions{Level: level}), secrets))
 		printer.Tee(&timestamped{w: lf, now: time.Now})
 	}
-	script.SetLogger(s.logger)
 	return s, nil
 }
 
-// readGriforkfile reads path, or for the main file the first of $GRIFORKFILE,
-// ./Griforkfile.lua, ./Griforkfile that exists. A Ruby Griforkfile is converted.
+// readGriforkfile reads path, or for the main file $GRIFORKFILE when it is set,
+// else the first of ./Griforkfile.lua, ./Griforkfile that exists. A Ruby
+// Griforkfile is converted.
 func readGriforkfile(e *env, path string, lookup bool) (dsl.Source, error) {
+	fromEnv := false
 	if path == "" && lookup {
-		candidates := []string{os.Getenv("GRIFORKFILE"), "Griforkfile.lua", "Griforkfile"}
-		for _, c := range candidates {
-			if c == "" {
-				continue
-			}
-			if _, err := os.Stat(c); err == nil {
-				path = c
-				break
+		// A set $GRIFORKFILE is the Griforkfile: when it is missing, running
+		// ./Griforkfile.lua instead would run the wrong file against a fleet.
+		if path = os.Getenv("GRIFORKFILE"); path != "" {
+			fromEnv = true
+		} else {
+			for _, c := range []string{"Griforkfile.lua", "Griforkfile"} {
+				if _, err := os.Stat(c); err == nil {
+					path = c
+					break
+				}
 			}
 		}
 		if path == "" {
@@ -203,6 +212,9 @@ func readGriforkfile(e *env, path string, lookup bool) (dsl.Source, error) {
 	}
 	src, err := dsl.ReadSource(path)
 	if err != nil {
+		if fromEnv {
+			err = fmt.Errorf("$GRIFORKFILE: %w", err)
+		}
 		return dsl.Source{}, usageErr(err)
 	}
 	if ruby.Detect(src.Content) {
@@ -225,7 +237,7 @@ func (s *loaded) plan(e *env, tree *core.Tree) error {
 	defer client.Close()
 	cfg := s.script.Config
 	rec := core.NewRecorder(client.Rsh, cfg.SSH.Secrets())
-	s.exec.bind(rec)
+	s.bind(rec)
 	tasks, bt, err := s.tasks(nil, false)
 	if err != nil {
 		return err
@@ -233,21 +245,23 @@ func (s *loaded) plan(e *env, tree *core.Tree) error {
 	var report *core.Report
 	if cfg.Mode == core.Grifork {
 		report = planGrifork(e, s, tree, client, rec, tasks)
-		core.WriteGriforkPlan(e.stdout, tree, cfg, rec)
+		err = core.WriteGriforkPlan(e.stdout, tree, cfg, rec)
 	} else {
 		// One task at a time, in schedule order, so the plan is deterministic.
 		report = core.RunStandalone(e.ctx, tree, tasks, core.RunOptions{Barrier: true, Concurrency: 1, Logger: s.logger})
-		core.WritePlan(e.stdout, tree, cfg, rec)
+		err = core.WritePlan(e.stdout, tree, cfg, rec)
 	}
-	if bt != nil {
+	if err == nil && bt != nil {
 		relay := node.NewBroadcaster(client, node.BroadcastOptions{Grifork: cfg.Grifork}).PlanCmdline()
-		fmt.Fprintln(e.stdout)
-		if err := core.WriteBroadcastPlan(e.stdout, cfg.Broadcast, bt.Tree(), relay); err != nil {
-			return err
+		if _, err = fmt.Fprintln(e.stdout); err == nil {
+			err = core.WriteBroadcastPlan(e.stdout, cfg.Broadcast, bt.Tree(), relay)
 		}
 	}
-	if s.printed.Len() > 0 {
-		fmt.Fprintf(e.stdout, "\noutput of the blocks (every command returned empty output):\n%s", s.printed)
+	if err == nil && s.printed.Len() > 0 {
+		_, err = fmt.Fprintf(e.stdout, "\noutput of the blocks (every command returned empty output):\n%s", s.printed)
+	}
+	if err != nil {
+		return fmt.Errorf("write the plan: %w", err)
 	}
 	if !report.OK() {
 		return &exitError{code: exitFailed, err: fmt.Errorf("dry-run: %s", report.Headline())}

@@ -2,58 +2,14 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/grifork/grifork/core"
 )
-
-// lateExec lets the Griforkfile be loaded before the transport exists: the SSH
-// client is built from the settings the file itself makes.
-type lateExec struct {
-	mu   sync.RWMutex
-	exec core.Exec
-}
-
-var errNoExec = errors.New("no command may run while the Griforkfile is loading")
-
-func (l *lateExec) bind(e core.Exec) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.exec = e
-}
-
-func (l *lateExec) get() core.Exec {
-	l.mu.RLock()
-	defer l.mu.RUnlock()
-	return l.exec
-}
-
-func (l *lateExec) Local(ctx context.Context, argv []string) (string, error) {
-	if e := l.get(); e != nil {
-		return e.Local(ctx, argv)
-	}
-	return "", errNoExec
-}
-
-func (l *lateExec) Remote(ctx context.Context, h core.Host, cmdline string) (string, error) {
-	if e := l.get(); e != nil {
-		return e.Remote(ctx, h, cmdline)
-	}
-	return "", errNoExec
-}
-
-func (l *lateExec) Rsh(h core.Host) string {
-	if e := l.get(); e != nil {
-		return e.Rsh(h)
-	}
-	return "ssh"
-}
 
 func parseLevel(s string) (slog.Level, error) {
 	switch strings.ToLower(s) {

@@ -261,6 +261,15 @@ func (p *parser) helper(t token, args []*expr) frag {
 		if a.isHash {
 			p.unsupported(a.line, "hash argument to %s", t.s)
 		}
+		if t.s == "sh" && i == 1 && a.isArr && len(a.elems) == 0 {
+			// sh "cmd >> f", []: Ruby hands a command with no arguments to the
+			// shell, and so does sh("cmd >> f"). Its pieces stay, empty, to keep
+			// the lines.
+			for _, pc := range a.f {
+				f = f.add(pc.line, "")
+			}
+			continue
+		}
 		if i > 0 {
 			f = f.add(0, ", ")
 		}

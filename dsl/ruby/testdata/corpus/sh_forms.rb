@@ -14,6 +14,8 @@ local do
   ssh(dst.hostname, 'df', %W(-h /srv))
   ssh src, :echo, ["from #{src.hostname} to #{dst}"]
   rsync '/srv/a/', '/srv/b/'
+  sh "date >> /tmp/log", []
+  sh 'uptime', %w()
 end
 
 remote do

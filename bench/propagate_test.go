@@ -17,6 +17,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -55,6 +56,12 @@ type propagation struct {
 	tab      table
 	// others, if set, are hosts whose own completion time measure reports too.
 	others []string
+	// branches of grifork's trees (the run's, not the broadcast's).
+	branches int
+	// The last grifork run's peak memory in KiB: the root's, and the largest
+	// relay's when it broadcast.
+	rootRSS, relayRSS int64
+	relayWarm         bool // the relay binary is cached on every host
 
 	// The last run's start and, per host, when its copy was done (rsync
 	// returned, or grifork's report says its task ended); see lastDone.
@@ -135,7 +142,7 @@ func newPropagation(b *testing.B, opts fleet.Options) *propagation {
 	fleet.Require(b)
 	opts.Logf = func(string, ...any) {}
 	f := fleet.StartT(b, opts)
-	p := &propagation{f: f, hosts: f.Hosts(), dir: b.TempDir(), bin: griforkBin(b)}
+	p := &propagation{f: f, hosts: f.Hosts(), dir: b.TempDir(), bin: griforkBin(b), branches: *branchesFlag}
 	p.app = filepath.Join(p.dir, "app")
 	var err error
 	if p.bytes, err = makeApp(p.app, *filesFlag, int64(*sizeFlag)<<20); err != nil {
@@ -150,7 +157,7 @@ func newPropagation(b *testing.B, opts fleet.Options) *propagation {
 
 // tree is the tree grifork builds of the fleet's hosts.
 func (p *propagation) tree(b *testing.B) *core.Tree {
-	t, err := core.BuildTree(coreHosts(p.hosts), *branchesFlag)
+	t, err := core.BuildTree(coreHosts(p.hosts), p.branches)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -343,7 +350,7 @@ func (p *propagation) flatParallel(ctx context.Context) error {
 // SSH settings, and fails unless every host is reported ok.
 func (p *propagation) grifork(ctx context.Context, body string, args ...string) error {
 	src := fmt.Sprintf("branches(%d)\nhosts %s\nssh { user = \"root\", keys = { %q }, known_hosts = %q, timeout = 10 }\n%s",
-		*branchesFlag, luaList(p.hosts), p.f.KeyFile(), p.f.KnownHostsFile(), body)
+		p.branches, luaList(p.hosts), p.f.KeyFile(), p.f.KnownHostsFile(), body)
 	gf := filepath.Join(p.dir, "Griforkfile.lua")
 	if err := os.WriteFile(gf, []byte(src), 0o644); err != nil {
 		return err
@@ -359,6 +366,10 @@ func (p *propagation) grifork(ctx context.Context, body string, args ...string) 
 	if want := fmt.Sprintf("%d ok", len(p.hosts)); !strings.Contains(out.String(), want) {
 		return fmt.Errorf("grifork %s: summary lacks %q:\n%s", strings.Join(args, " "), want, out.String())
 	}
+	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+		p.rootRSS = ru.Maxrss
+	}
+	p.parseRSS(out.String())
 	return p.parseDone(out.String())
 }
 

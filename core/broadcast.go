@@ -30,9 +30,10 @@ type BroadcastConfig struct {
 // BroadcastResult is one host's part in the broadcast.
 type BroadcastResult struct {
 	Status   Status        `json:"status"`
-	Via      string        `json:"via,omitempty"` // the host (or localhost) it received the stream from
-	Bytes    int64         `json:"bytes"`         // stream bytes received
-	Duration time.Duration `json:"duration"`      // from its relay's start to its result
+	Via      string        `json:"via,omitempty"`          // the host (or localhost) it received the stream from
+	Bytes    int64         `json:"bytes"`                  // stream bytes received
+	Duration time.Duration `json:"duration"`               // from its relay's start to its result
+	PeakRSS  int64         `json:"peak_rss_kib,omitempty"` // its relay's peak resident memory
 	Err      string        `json:"error,omitempty"`
 }
 

@@ -35,6 +35,9 @@ import (
 //	  r.start     Unix time in seconds when its task started, nil if it never did
 //	  r.duration  seconds its task took
 //	  r.err       one line, nil when there is no error
+//	  r.broadcast its part in the broadcast { }, nil without one: b.status,
+//	              b.via (the host it received from), b.bytes, b.duration
+//	              (seconds), b.peak_rss (KiB of its relay), b.err
 //	report.by_host[name]  the entry of the host with that name
 //	report.errors     the run errors, in order: e.task, e.host (where it ran), e.err
 //	report:failed_hosts()    the names of the failed hosts, in tree order
@@ -60,14 +63,25 @@ type reportView struct {
 // resultView is one entry of report.results. Fields that may be absent are Lua
 // values, so that they are nil rather than "" or 0.
 type resultView struct {
-	Host     string     `luar:"host"`
-	ID       string     `luar:"id"`
-	Level    int        `luar:"level"`
+	Host      string     `luar:"host"`
+	ID        string     `luar:"id"`
+	Level     int        `luar:"level"`
+	Status    string     `luar:"status"`
+	Task      lua.LValue `luar:"task"`
+	Via       lua.LValue `luar:"via"`
+	Start     lua.LValue `luar:"start"`
+	Duration  float64    `luar:"duration"`
+	Err       lua.LValue `luar:"err"`
+	Broadcast lua.LValue `luar:"broadcast"`
+}
+
+// broadcastView is r.broadcast.
+type broadcastView struct {
 	Status   string     `luar:"status"`
-	Task     lua.LValue `luar:"task"`
-	Via      lua.LValue `luar:"via"`
-	Start    lua.LValue `luar:"start"`
+	Via      string     `luar:"via"`
+	Bytes    int64      `luar:"bytes"`
 	Duration float64    `luar:"duration"`
+	PeakRSS  int64      `luar:"peak_rss"`
 	Err      lua.LValue `luar:"err"`
 }
 
@@ -116,7 +130,7 @@ func setupReport(L *lua.LState) {
 		L.RaiseError("the report is read-only: cannot set %s", L.ToStringMeta(L.Get(2)))
 		return 0
 	})
-	for _, v := range []any{reportView{}, resultView{}, runErrorView{}} {
+	for _, v := range []any{reportView{}, resultView{}, runErrorView{}, broadcastView{}} {
 		luar.MT(L, v).RawSetString("__newindex", readOnly)
 	}
 }
@@ -160,16 +174,22 @@ func reportValue(L *lua.LState, r *core.Report) lua.LValue {
 	}
 	v.Duration = d.Seconds()
 	for _, x := range res {
+		var bc lua.LValue = lua.LNil
+		if b := x.Broadcast; b != nil {
+			bc = luar.New(L, broadcastView{Status: string(b.Status), Via: b.Via, Bytes: b.Bytes,
+				Duration: b.Duration.Seconds(), PeakRSS: b.PeakRSS, Err: optString(b.Err)})
+		}
 		e := luar.New(L, resultView{
-			Host:     x.Host,
-			ID:       x.NodeID,
-			Level:    x.Level,
-			Status:   string(x.Status),
-			Task:     optString(string(x.Task)),
-			Via:      optString(x.Via),
-			Start:    optStart(x.Start),
-			Duration: x.Duration.Seconds(),
-			Err:      optString(x.Err),
+			Host:      x.Host,
+			ID:        x.NodeID,
+			Level:     x.Level,
+			Status:    string(x.Status),
+			Task:      optString(string(x.Task)),
+			Via:       optString(x.Via),
+			Start:     optStart(x.Start),
+			Duration:  x.Duration.Seconds(),
+			Err:       optString(x.Err),
+			Broadcast: bc,
 		})
 		v.Results.Append(e)
 		v.ByHost.RawSetString(x.Host, e)

@@ -472,7 +472,7 @@ func (b *Broadcaster) results(t *core.Tree, procs map[string]*relayProc, skipped
 		case ok:
 			r.Status, r.Err = core.StatusSkipped, why
 		case p.result != nil && p.result.Status == core.StatusOK:
-			r.Status, r.Bytes = core.StatusOK, p.result.Bytes
+			r.Status, r.Bytes, r.PeakRSS = core.StatusOK, p.result.Bytes, p.result.RSS
 		default:
 			r.Status, r.Err = core.StatusFailed, b.failure(p)
 			if p.childErr != "" && !p.died {

@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/grifork/grifork/core"
@@ -57,6 +58,7 @@ type relayEvent struct {
 	Socket string      `json:"socket,omitempty"`
 	Host   string      `json:"host,omitempty"` // child: the child it is about
 	Bytes  int64       `json:"bytes,omitempty"`
+	RSS    int64       `json:"rss_kib,omitempty"` // result: the relay's peak resident memory
 	Status core.Status `json:"status,omitempty"`
 	Err    string      `json:"err,omitempty"`
 }
@@ -160,7 +162,7 @@ func relay(ctx context.Context, in *bufio.Reader, emit func(relayEvent), log *sl
 		}
 		return err
 	}
-	emit(relayEvent{Type: evResult, Status: core.StatusOK, Bytes: r.received.Load()})
+	emit(relayEvent{Type: evResult, Status: core.StatusOK, Bytes: r.received.Load(), RSS: peakRSS()})
 	return nil
 }
 
@@ -341,4 +343,13 @@ func readJSONLine(r *bufio.Reader, v any) error {
 		}
 	}
 	return json.Unmarshal(line, v)
+}
+
+// peakRSS is this process's peak resident memory in KiB (Linux reports KiB).
+func peakRSS() int64 {
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
+		return 0
+	}
+	return ru.Maxrss
 }

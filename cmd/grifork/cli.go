@@ -10,6 +10,7 @@ import (
 	"syscall"
 
 	"github.com/alecthomas/kong"
+	"github.com/grifork/grifork/dsl"
 )
 
 // Exit codes, documented in the README.
@@ -35,6 +36,18 @@ type cli struct {
 type fileFlags struct {
 	File       string `short:"f" placeholder:"PATH" help:"Griforkfile to load (default: $$GRIFORKFILE, ./Griforkfile.lua, ./Griforkfile)."`
 	OverrideBy string `short:"o" placeholder:"PATH" help:"Second Griforkfile whose settings replace the first's."`
+}
+
+// hostFlags select the hosts on the command line; shared by every command that runs
+// or plans. Node sets hold commas, so kong must not split them.
+type hostFlags struct {
+	Hosts    []string `short:"H" name:"hosts" sep:"none" placeholder:"NODESET" help:"Hosts to run on, replacing the Griforkfile's (node set such as web[01-12],db1; may repeat)."`
+	Exclude  []string `short:"x" sep:"none" placeholder:"NODESET" help:"Hosts to leave out (node set; may repeat)."`
+	Branches int      `short:"b" placeholder:"N" help:"Children per node, replacing the Griforkfile's branches."`
+}
+
+func (h hostFlags) selection() dsl.Selection {
+	return dsl.Selection{Hosts: h.Hosts, Exclude: h.Exclude, Branches: h.Branches}
 }
 
 // env is what a command needs from the process, injectable for tests.

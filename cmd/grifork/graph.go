@@ -6,6 +6,7 @@ import (
 
 type graphCmd struct {
 	fileFlags
+	hostFlags
 	Format string `enum:"text,dot" default:"text" help:"Output format: text or dot (Graphviz)."`
 }
 
@@ -15,7 +16,7 @@ func (c *graphCmd) Run(e *env) error {
 		return err
 	}
 	defer s.close()
-	tree, err := s.tree()
+	tree, err := s.tree(c.selection())
 	if err != nil {
 		return err
 	}

@@ -17,6 +17,7 @@ import (
 
 type runCmd struct {
 	fileFlags
+	hostFlags
 	DryRun    bool `short:"n" help:"Print the tree and every command each edge would run; touch no host."`
 	NoBarrier bool `help:"Start a child's subtree as soon as its own copy is done instead of waiting for the whole generation."`
 	Heal      bool `help:"When a host's task fails, re-attach its children to hosts that have the data instead of skipping them (standalone mode; grifork mode ignores it)."`
@@ -29,7 +30,7 @@ func (c *runCmd) Run(e *env) error {
 	}
 	defer s.close()
 
-	tree, err := s.tree()
+	tree, err := s.tree(c.selection())
 	if err != nil {
 		return err
 	}
@@ -73,8 +74,12 @@ type loaded struct {
 	closers []io.Closer
 }
 
-// tree builds the host tree the Griforkfile describes.
-func (s *loaded) tree() (*core.Tree, error) {
+// tree builds the host tree the Griforkfile describes, with the hosts and
+// branches the command line selects.
+func (s *loaded) tree(sel dsl.Selection) (*core.Tree, error) {
+	if err := sel.Apply(&s.script.Config); err != nil {
+		return nil, usageErr(fmt.Errorf("%s: %w", s.name, err))
+	}
 	t, err := core.BuildTree(s.script.Config.Hosts, s.script.Config.Branches)
 	if err != nil {
 		return nil, usageErr(fmt.Errorf("%s: %w", s.name, err))

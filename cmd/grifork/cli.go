@@ -29,6 +29,7 @@ type cli struct {
 
 	Run     runCmd     `cmd:"" default:"withargs" help:"Run the Griforkfile's tasks across the host tree (the default command)."`
 	Graph   graphCmd   `cmd:"" help:"Print the host tree the Griforkfile describes."`
+	Exec    execCmd    `cmd:"" help:"Run a command on every host, without a Griforkfile."`
 	Convert convertCmd `cmd:"" help:"Convert a Ruby Griforkfile to Lua."`
 }
 

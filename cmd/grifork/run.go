@@ -29,12 +29,24 @@ func (c *runCmd) Run(e *env) error {
 		return err
 	}
 	defer s.close()
+	return s.run(e, runOptions{sel: c.selection(), dryRun: c.DryRun, barrier: !c.NoBarrier, heal: c.Heal})
+}
 
-	tree, err := s.tree(c.selection())
+// runOptions are what a command asks of a run of a loaded Griforkfile.
+type runOptions struct {
+	sel     dsl.Selection
+	dryRun  bool
+	barrier bool
+	heal    bool
+}
+
+// run runs (or plans) the loaded Griforkfile: the one path of run, exec and copy.
+func (s *loaded) run(e *env, o runOptions) error {
+	tree, err := s.tree(o.sel)
 	if err != nil {
 		return err
 	}
-	if c.DryRun {
+	if o.dryRun {
 		return s.plan(e, tree)
 	}
 	client, err := sshx.New(sshx.Options{SSH: s.script.Config.SSH, Printer: s.printer, Logger: s.logger})
@@ -51,7 +63,7 @@ func (c *runCmd) Run(e *env) error {
 		report = runGrifork(e, s, tree, client)
 	default:
 		report = core.RunStandalone(e.ctx, tree, s.script, core.RunOptions{
-			Barrier: !c.NoBarrier, Heal: c.Heal, Logger: s.logger, Secrets: s.script.Config.SSH.Secrets(),
+			Barrier: o.barrier, Heal: o.heal, Logger: s.logger, Secrets: s.script.Config.SSH.Secrets(),
 		})
 	}
 	fmt.Fprintln(e.stdout)
@@ -109,6 +121,11 @@ func loadScript(e *env, f fileFlags, dryRun bool) (*loaded, error) {
 		}
 		override = &o
 	}
+	return loadSources(e, main, override, dryRun)
+}
+
+// loadSources loads main and override as loadScript does.
+func loadSources(e *env, main dsl.Source, override *dsl.Source, dryRun bool) (*loaded, error) {
 	// A dry-run keeps what the blocks print for after the plan: it is what they
 	// would print with every command returning empty output.
 	out := e.stdout

@@ -180,7 +180,7 @@ func (g *griforkRun) serve(ctx context.Context, child *Node, b Block) {
 		Task: b, Start: start, Duration: time.Since(start)}
 	if err != nil {
 		why := "parent " + child.Name() + " failed"
-		res.Status, res.Err = StatusFailed, g.oneLine(err)
+		res.Status, res.Err, res.ExitStatus = StatusFailed, g.oneLine(err), ExitStatus(err)
 		if ctx.Err() != nil {
 			why, res.Err = "cancelled", context.Cause(ctx).Error()
 		}

@@ -32,6 +32,19 @@ type Result struct {
 	Start    time.Time     `json:"start,omitzero"`
 	Duration time.Duration `json:"duration,omitempty"`
 	Err      string        `json:"error,omitempty"` // one line; for skipped nodes the reason ("parent X failed")
+	// ExitStatus is that of the failed command behind Err, when it exited with one.
+	ExitStatus int `json:"exit_status,omitempty"`
+}
+
+// ExitStatus is the exit status of the failed command behind err (an error with
+// a method ExitCode() int, as the transport's command errors have), 0 when it has
+// none.
+func ExitStatus(err error) int {
+	var e interface{ ExitCode() int }
+	if errors.As(err, &e) {
+		return max(e.ExitCode(), 0)
+	}
+	return 0
 }
 
 // RunError is a failure that belongs to no host of the list: prepare or finish on
@@ -168,14 +181,56 @@ type reportJSON struct {
 	Mode      Mode          `json:"mode"`
 	Start     time.Time     `json:"start"`
 	Duration  time.Duration `json:"duration"`
+	Totals    Totals        `json:"totals"`
 	Results   []Result      `json:"results"`
 	RunErrors []RunError    `json:"run_errors,omitempty"`
 }
 
-// MarshalJSON encodes the report with its results and run errors (durations in
-// nanoseconds), for grifork mode's events and for tools.
+// Totals counts a report's hosts by status (decoding ignores them: the results
+// are the truth).
+type Totals struct {
+	Hosts   int `json:"hosts"`
+	OK      int `json:"ok"`
+	Failed  int `json:"failed"`
+	Skipped int `json:"skipped"`
+	Pending int `json:"pending"`
+}
+
+// MarshalJSON encodes the report with its totals, results and run errors
+// (durations in nanoseconds), for grifork mode's events and for tools (--report).
 func (r *Report) MarshalJSON() ([]byte, error) {
-	return json.Marshal(reportJSON{Mode: r.Mode, Start: r.Start, Duration: r.Duration, Results: r.Results(), RunErrors: r.RunErrors()})
+	res := r.Results()
+	t := Totals{Hosts: len(res)}
+	for _, x := range res {
+		switch x.Status {
+		case StatusOK:
+			t.OK++
+		case StatusFailed:
+			t.Failed++
+		case StatusSkipped:
+			t.Skipped++
+		default:
+			t.Pending++
+		}
+	}
+	return json.Marshal(reportJSON{Mode: r.Mode, Start: r.Start, Duration: r.Duration, Totals: t, Results: res, RunErrors: r.RunErrors()})
+}
+
+// Retry returns the hosts to run again: those that failed or were skipped (or
+// never ran), in the report's order.
+func (r *Report) Retry() ([]Host, error) {
+	var hosts []Host
+	for _, x := range r.Results() {
+		if x.Status == StatusOK {
+			continue
+		}
+		h, err := ParseHost(x.Host)
+		if err != nil {
+			return nil, fmt.Errorf("node %s: %w", x.NodeID, err)
+		}
+		hosts = append(hosts, h)
+	}
+	return hosts, nil
 }
 
 // UnmarshalJSON decodes what MarshalJSON wrote, replacing r's contents.

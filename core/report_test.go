@@ -30,6 +30,7 @@ func sampleReport(t *testing.T) *Report {
 		switch {
 		case n.Name() == "web2":
 			res.Status, res.Err = StatusFailed, OneLine("rsync: exit status 23\n  stack traceback:\n")
+			res.ExitStatus = 23
 		case n.Parent.Name() == "web2":
 			res.Status, res.Err, res.Start, res.Duration = StatusSkipped, "parent web2 failed", time.Time{}, 0
 		case n.Name() == "web13":
@@ -74,6 +75,52 @@ func TestWriteSummary(t *testing.T) {
 	}
 	if got, want := ok.Headline(), "standalone run: 2 hosts: 2 ok, 0 failed, 0 skipped, 1 task error in 1m31s"; got != want {
 		t.Errorf("Headline() = %q, want %q", got, want)
+	}
+}
+
+// TestReportJSON pins the schema that --report writes (documented in the README).
+func TestReportJSON(t *testing.T) {
+	t.Parallel()
+	b, err := json.MarshalIndent(sampleReport(t), "", "  ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkGolden(t, "report/sample.json", string(b)+"\n")
+}
+
+func TestRetry(t *testing.T) {
+	t.Parallel()
+	hosts, err := sampleReport(t).Retry()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, h := range hosts {
+		got = append(got, h.String())
+	}
+	if want := []string{"web2", "web7", "web8", "web9", "web13"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("Retry() = %v, want %v", got, want)
+	}
+}
+
+type exitCoder int
+
+func (e exitCoder) Error() string { return "exit" }
+func (e exitCoder) ExitCode() int { return int(e) }
+
+func TestExitStatus(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		err  error
+		want int
+	}{
+		{errors.New("x"), 0},
+		{fmt.Errorf("ssh: %w", exitCoder(3)), 3},
+		{exitCoder(-1), 0},
+	} {
+		if got := ExitStatus(tt.err); got != tt.want {
+			t.Errorf("ExitStatus(%v) = %d, want %d", tt.err, got, tt.want)
+		}
 	}
 }
 

@@ -194,7 +194,7 @@ func (s *standalone) complete(ctx context.Context, c completion) {
 		s.report.Set(res)
 		walkBelow(n, func(d *Node) { s.skip(d, "cancelled") })
 	default:
-		res.Status, res.Err = StatusFailed, s.oneLine(c.err)
+		res.Status, res.Err, res.ExitStatus = StatusFailed, s.oneLine(c.err), ExitStatus(c.err)
 		s.state[n] = nodeFailed
 		s.report.Set(res)
 		if s.opts.Heal {

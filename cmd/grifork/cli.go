@@ -9,7 +9,10 @@ import (
 	"os/signal"
 	"syscall"
 
+	"encoding/json"
+
 	"github.com/alecthomas/kong"
+	"github.com/grifork/grifork/core"
 	"github.com/grifork/grifork/dsl"
 )
 
@@ -49,6 +52,56 @@ type hostFlags struct {
 
 func (h hostFlags) selection() dsl.Selection {
 	return dsl.Selection{Hosts: h.Hosts, Exclude: h.Exclude, Branches: h.Branches}
+}
+
+// reportFlags write a run's report and re-run what a report says failed.
+type reportFlags struct {
+	Report string `placeholder:"FILE" help:"Write the run's report as JSON to FILE (also when the run fails or is interrupted)."`
+	Retry  string `placeholder:"FILE" help:"Run only the hosts that failed or were skipped in the report FILE, over a tree re-planned from them."`
+}
+
+// retryHosts reads the hosts to run again from the report of --retry; nil
+// without --retry.
+func (f reportFlags) retryHosts(h hostFlags) ([]core.Host, error) {
+	if f.Retry == "" {
+		return nil, nil
+	}
+	if len(h.Hosts) > 0 {
+		return nil, usageErr(errors.New("--retry and -H both choose the hosts: give one"))
+	}
+	b, err := os.ReadFile(f.Retry)
+	if err != nil {
+		return nil, usageErr(fmt.Errorf("--retry: %w", err))
+	}
+	var r core.Report
+	if err := json.Unmarshal(b, &r); err != nil {
+		return nil, usageErr(fmt.Errorf("--retry: %s: %w", f.Retry, err))
+	}
+	hosts, err := r.Retry()
+	if err != nil {
+		return nil, usageErr(fmt.Errorf("--retry: %s: %w", f.Retry, err))
+	}
+	if len(hosts) == 0 {
+		return nil, usageErr(fmt.Errorf("--retry: %s: nothing to retry, every host succeeded", f.Retry))
+	}
+	return hosts, nil
+}
+
+// writeReport writes r as JSON to path, through a temporary file so that a
+// reader never sees half a report.
+func writeReport(path string, r *core.Report) error {
+	b, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return err
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, append(b, '\n'), 0o644); err != nil {
+		return fmt.Errorf("--report: %w", err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("--report: %w", err)
+	}
+	return nil
 }
 
 // env is what a command needs from the process, injectable for tests.

@@ -24,6 +24,7 @@ type adhocFlags struct {
 type execCmd struct {
 	hostFlags
 	adhocFlags
+	reportFlags
 	Command []string `arg:"" passthrough:"" placeholder:"CMD [ARGS...]" help:"The command: CMD goes to each host's shell as written (as with ssh), each of ARGS reaches it exactly."`
 }
 
@@ -35,28 +36,33 @@ func (c *execCmd) Run(e *env) error {
 	if len(c.Command) == 0 {
 		return usageErr(errors.New("exec: no command given: grifork exec -H NODESET -- CMD [ARGS...]"))
 	}
-	cfg, err := c.config(e, c.hostFlags)
+	retry, err := c.retryHosts(c.hostFlags)
 	if err != nil {
 		return err
 	}
-	return runAdhoc(e, "exec", adhoc.Exec(cfg, c.Command), c.hostFlags, c.DryRun)
+	cfg, err := c.config(e, c.hostFlags, retry != nil)
+	if err != nil {
+		return err
+	}
+	return runAdhoc(e, "exec", adhoc.Exec(cfg, c.Command), runOptions{sel: c.selection(), retry: retry, report: c.Report, dryRun: c.DryRun})
 }
 
 // runAdhoc loads the generated Griforkfile src and runs it without the generation
 // barrier; in standalone mode a failed host's children are re-attached, since
 // the root reaches every host itself.
-func runAdhoc(e *env, name string, src []byte, h hostFlags, dryRun bool) error {
-	s, err := loadSources(e, dsl.Source{Name: name, Content: src}, nil, dryRun)
+func runAdhoc(e *env, name string, src []byte, o runOptions) error {
+	s, err := loadSources(e, dsl.Source{Name: name, Content: src}, nil, o.dryRun)
 	if err != nil {
 		return err
 	}
 	defer s.close()
-	return s.run(e, runOptions{sel: h.selection(), dryRun: dryRun, heal: true})
+	o.barrier, o.heal = false, true
+	return s.run(e, o)
 }
 
 // config is the Config an ad-hoc command starts from: the -f file's settings,
 // then the flags.
-func (f adhocFlags) config(e *env, h hostFlags) (core.Config, error) {
+func (f adhocFlags) config(e *env, h hostFlags, retry bool) (core.Config, error) {
 	var c core.Config
 	if f.File != "" {
 		src, err := readGriforkfile(e, f.File, false)
@@ -72,7 +78,7 @@ func (f adhocFlags) config(e *env, h hostFlags) (core.Config, error) {
 		c = s.Config
 		s.Close()
 	}
-	if len(c.Hosts) == 0 && len(h.Hosts) == 0 {
+	if len(c.Hosts) == 0 && len(h.Hosts) == 0 && !retry {
 		return c, usageErr(errors.New("no hosts: give them with -H NODESET or -f FILE"))
 	}
 	if f.Mode != "" {

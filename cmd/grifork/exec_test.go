@@ -34,7 +34,7 @@ ssh { user = "filer", port = 2200, keys = { "/k/file" } }
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			c, err := tt.flags.config(e, hostFlags{Hosts: []string{"h"}})
+			c, err := tt.flags.config(e, hostFlags{Hosts: []string{"h"}}, false)
 			if err != nil {
 				t.Fatal(err)
 			}

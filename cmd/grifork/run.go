@@ -18,6 +18,7 @@ import (
 type runCmd struct {
 	fileFlags
 	hostFlags
+	reportFlags
 	DryRun    bool `short:"n" help:"Print the tree and every command each edge would run; touch no host."`
 	NoBarrier bool `help:"Start a child's subtree as soon as its own copy is done instead of waiting for the whole generation."`
 	Heal      bool `help:"When a host's task fails, re-attach its children to hosts that have the data instead of skipping them (standalone mode; grifork mode ignores it)."`
@@ -29,12 +30,18 @@ func (c *runCmd) Run(e *env) error {
 		return err
 	}
 	defer s.close()
-	return s.run(e, runOptions{sel: c.selection(), dryRun: c.DryRun, barrier: !c.NoBarrier, heal: c.Heal})
+	retry, err := c.retryHosts(c.hostFlags)
+	if err != nil {
+		return err
+	}
+	return s.run(e, runOptions{sel: c.selection(), retry: retry, report: c.Report, dryRun: c.DryRun, barrier: !c.NoBarrier, heal: c.Heal})
 }
 
 // runOptions are what a command asks of a run of a loaded Griforkfile.
 type runOptions struct {
 	sel     dsl.Selection
+	retry   []core.Host // replace the hosts, before sel
+	report  string      // write the report here
 	dryRun  bool
 	barrier bool
 	heal    bool
@@ -42,6 +49,9 @@ type runOptions struct {
 
 // run runs (or plans) the loaded Griforkfile: the one path of run, exec and copy.
 func (s *loaded) run(e *env, o runOptions) error {
+	if o.retry != nil {
+		s.script.Config.Hosts = o.retry
+	}
 	tree, err := s.tree(o.sel)
 	if err != nil {
 		return err
@@ -68,6 +78,11 @@ func (s *loaded) run(e *env, o runOptions) error {
 	}
 	fmt.Fprintln(e.stdout)
 	report.WriteSummary(e.stdout)
+	if o.report != "" {
+		if err := writeReport(o.report, report); err != nil {
+			return err
+		}
+	}
 	s.logger.Info("run end", "ok", report.Count(core.StatusOK), "failed", report.Count(core.StatusFailed), "skipped", report.Count(core.StatusSkipped))
 	if !report.OK() {
 		return &exitError{code: exitFailed, err: errors.New(report.Headline())}

@@ -273,7 +273,7 @@ func (g *griforkRun) event(ev Event) {
 			return
 		}
 		if ev.Stream == StreamConsole {
-			g.opts.Printer.Line("", ev.Line)
+			g.opts.Printer.Relay(ev.Line)
 		} else {
 			g.opts.Printer.Line(ev.Host, ev.Line)
 		}

@@ -15,6 +15,7 @@ type Printer struct {
 	w       io.Writer
 	tees    []io.Writer
 	secrets []string
+	gather  map[string]*strings.Builder // Gather: each prefix's lines, for WriteGathered
 }
 
 // NewPrinter returns a Printer writing to w that redacts secrets.
@@ -42,6 +43,10 @@ func (p *Printer) Line(prefix, line string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	line = Redact(strings.TrimRight(line, "\r\n"), p.secrets)
+	if p.gather != nil && prefix != "" {
+		p.collect(prefix, line)
+		return
+	}
 	if prefix != "" {
 		line = prefix + " | " + line
 	}

@@ -56,3 +56,31 @@ func TestSelectionApply(t *testing.T) {
 		})
 	}
 }
+
+// TestFoldExpands: the node-set expansion of core.Fold's result gives back the
+// names, each once.
+func TestFoldExpands(t *testing.T) {
+	t.Parallel()
+	for _, set := range []string{"web[01-40,42]", "n[1,9-11],db", "h[21-24,81-96].example,x[001-003],x1", "a[08-11]", "r[1-2]n[01-03]", "[fe80::1]:[22-23]"} {
+		names, err := expandNodeSet(set)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := expandNodeSet(core.Fold(names))
+		if err != nil {
+			t.Fatalf("%s: %v", core.Fold(names), err)
+		}
+		want := map[string]bool{}
+		for _, n := range names {
+			want[n] = true
+		}
+		if len(got) != len(want) {
+			t.Errorf("%s: Fold gave %q, which expands to %d names, want %d", set, core.Fold(names), len(got), len(want))
+		}
+		for _, n := range got {
+			if !want[n] {
+				t.Errorf("%s: Fold gave %q, which holds %q", set, core.Fold(names), n)
+			}
+		}
+	}
+}

@@ -21,6 +21,7 @@ type runCmd struct {
 	reportFlags
 	DryRun    bool `short:"n" help:"Print the tree and every command each edge would run; touch no host."`
 	NoBarrier bool `help:"Start a child's subtree as soon as its own copy is done instead of waiting for the whole generation."`
+	Gather    bool `short:"g" help:"Collect each host's output and print it at the end, grouped by identical output under the folded set of its hosts (as clush -b)."`
 	Heal      bool `help:"When a host's task fails, re-attach its children to hosts that have the data instead of skipping them (standalone mode; grifork mode ignores it)."`
 }
 
@@ -34,7 +35,8 @@ func (c *runCmd) Run(e *env) error {
 	if err != nil {
 		return err
 	}
-	return s.run(e, runOptions{sel: c.selection(), retry: retry, report: c.Report, dryRun: c.DryRun, barrier: !c.NoBarrier, heal: c.Heal})
+	return s.run(e, runOptions{sel: c.selection(), retry: retry, report: c.Report, dryRun: c.DryRun,
+		barrier: !c.NoBarrier, heal: c.Heal, gather: c.Gather})
 }
 
 // runOptions are what a command asks of a run of a loaded Griforkfile.
@@ -45,6 +47,7 @@ type runOptions struct {
 	dryRun  bool
 	barrier bool
 	heal    bool
+	gather  bool
 }
 
 // run runs (or plans) the loaded Griforkfile: the one path of run, exec and copy.
@@ -66,6 +69,9 @@ func (s *loaded) run(e *env, o runOptions) error {
 	defer client.Close()
 	s.exec.bind(client)
 
+	if o.gather {
+		s.printer.Gather()
+	}
 	s.logger.Info("run start", "file", s.name, "mode", s.script.Config.Mode, "hosts", len(s.script.Config.Hosts), "branches", s.script.Config.Branches)
 	var report *core.Report
 	switch s.script.Config.Mode {
@@ -75,6 +81,11 @@ func (s *loaded) run(e *env, o runOptions) error {
 		report = core.RunStandalone(e.ctx, tree, s.script, core.RunOptions{
 			Barrier: o.barrier, Heal: o.heal, Logger: s.logger, Secrets: s.script.Config.SSH.Secrets(),
 		})
+	}
+	if o.gather {
+		var order []string
+		tree.Walk(func(n *core.Node) { order = append(order, n.Name()) })
+		s.printer.WriteGathered(e.stdout, order)
 	}
 	fmt.Fprintln(e.stdout)
 	report.WriteSummary(e.stdout)

@@ -298,6 +298,7 @@ func (g *griforkRun) skip(n *Node, why string) {
 	}
 	g.setResult(Result{NodeID: n.ID, Host: n.Name(), Level: n.Level, Status: StatusSkipped,
 		Task: edgeBlock(n), Err: why})
+	g.log.Info("skipped", "host", n.Name(), "node", n.ID, "reason", why)
 }
 
 func (g *griforkRun) oneLine(err error) string {

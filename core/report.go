@@ -255,7 +255,8 @@ func (r *Report) UnmarshalJSON(b []byte) error {
 
 // WriteSummary writes what a user reads at the end of a run: the counts, one line
 // per failed host with its task and error, one per host re-attached to another
-// source (standalone healing), the skipped hosts grouped by reason,
+// source (standalone healing), one per cause of skipped hosts with their count and
+// folded node set,
 // the run-level errors and the total time.
 func (r *Report) WriteSummary(w io.Writer) error {
 	res := r.Results()
@@ -288,22 +289,26 @@ func (r *Report) WriteSummary(w io.Writer) error {
 			fmt.Fprintf(bw, "  %s to %s (parent %s failed)\n", x.Host, x.Via, p)
 		}
 	}
-	if count[StatusSkipped] > 0 {
-		fmt.Fprintln(bw, "skipped:")
-		var reasons []string
-		byReason := map[string][]string{}
-		for _, x := range res {
-			if x.Status != StatusSkipped {
-				continue
-			}
-			if _, ok := byReason[x.Err]; !ok {
-				reasons = append(reasons, x.Err)
-			}
-			byReason[x.Err] = append(byReason[x.Err], x.Host)
+	// One line per cause, however many hosts it skipped: a failure near the root
+	// of 100,000 hosts stays one line (each host is in the log and the report).
+	var reasons []string
+	byReason := map[string][]string{}
+	for _, x := range res {
+		if x.Status != StatusSkipped {
+			continue
 		}
-		for _, why := range reasons {
-			fmt.Fprintf(bw, "  %s (%d): %s\n", why, len(byReason[why]), strings.Join(byReason[why], ", "))
+		if _, ok := byReason[x.Err]; !ok {
+			reasons = append(reasons, x.Err)
 		}
+		byReason[x.Err] = append(byReason[x.Err], x.Host)
+	}
+	for _, why := range reasons {
+		hosts := byReason[why]
+		cause := " (" + why + ")"
+		if p, ok := strings.CutPrefix(why, "parent "); ok && strings.HasSuffix(p, " failed") {
+			cause = " under " + strings.TrimSuffix(p, " failed") + " (parent failed)"
+		}
+		fmt.Fprintf(bw, "skipped %s %s%s: %s\n", Thousands(len(hosts)), plural(len(hosts), "host", "hosts"), cause, Fold(hosts))
 	}
 	if errs := r.RunErrors(); len(errs) > 0 {
 		fmt.Fprintln(bw, "errors:")

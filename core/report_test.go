@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 )
@@ -121,6 +122,41 @@ func TestExitStatus(t *testing.T) {
 		if got := ExitStatus(tt.err); got != tt.want {
 			t.Errorf("ExitStatus(%v) = %d, want %d", tt.err, got, tt.want)
 		}
+	}
+}
+
+// TestSummaryAtScale: a failure near the root of 30,000 hosts is one summary line
+// for the hosts it skipped, with their folded set.
+func TestSummaryAtScale(t *testing.T) {
+	t.Parallel()
+	hosts := make([]Host, 30000)
+	for i := range hosts {
+		hosts[i] = Host{Name: fmt.Sprintf("h%d.example", i+1)}
+	}
+	tr, err := BuildTree(hosts, 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := NewReport(Standalone, tr)
+	var failed *Node
+	for _, n := range tr.Nodes()[1:] {
+		r.Set(Result{NodeID: n.ID, Host: n.Name(), Level: n.Level, Status: StatusOK})
+		if n.Name() == "h5.example" {
+			failed = n
+		}
+	}
+	r.Set(Result{NodeID: failed.ID, Host: failed.Name(), Level: failed.Level, Status: StatusFailed, Err: "boom"})
+	walkBelow(failed, func(n *Node) {
+		r.Set(Result{NodeID: n.ID, Host: n.Name(), Level: n.Level, Status: StatusSkipped, Err: "parent h5.example failed"})
+	})
+	var b bytes.Buffer
+	if err := r.WriteSummary(&b); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(b.String()), "\n")
+	want := "skipped 5,460 hosts under h5.example (parent failed): h[21-24,85-100,341-404,1365-1620,5461-6484,21845-25940].example"
+	if len(lines) != 4 || lines[3] != want {
+		t.Errorf("summary:\n%s\nwant its last line %q", b.String(), want)
 	}
 }
 

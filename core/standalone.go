@@ -267,6 +267,8 @@ func (s *standalone) lessLoaded(a, b *Node) bool {
 func (s *standalone) skip(n *Node, why string) {
 	s.state[n] = nodeSkipped
 	s.report.Set(Result{NodeID: n.ID, Host: n.Name(), Level: n.Level, Status: StatusSkipped, Task: edgeBlock(n), Err: why})
+	// Per host at info level: the log file has it, the console only the summary's one line per cause.
+	s.log.Info("skipped", "host", n.Name(), "node", n.ID, "reason", why)
 	s.settle(n)
 }
 

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 
 	"encoding/json"
@@ -24,16 +25,19 @@ const (
 	exitInterrupted = 130 // SIGINT/SIGTERM stopped the run
 )
 
-// version is set at build time with -ldflags "-X main.version=...".
+// version is set at build time with -ldflags "-X main.version=..."; without it
+// -v prints what the build info knows (see buildVersion).
 var version = "dev"
 
 type cli struct {
 	Version kong.VersionFlag `short:"v" help:"Print the version and exit."`
 
-	Run     runCmd     `cmd:"" default:"withargs" help:"Run the Griforkfile's tasks across the host tree (the default command)."`
-	Graph   graphCmd   `cmd:"" help:"Print the host tree the Griforkfile describes."`
-	Exec    execCmd    `cmd:"" help:"Run a command on every host, without a Griforkfile."`
-	Convert convertCmd `cmd:"" help:"Convert a Ruby Griforkfile to Lua."`
+	Run        runCmd        `cmd:"" default:"withargs" help:"Run the Griforkfile's tasks across the host tree (the default command)."`
+	Graph      graphCmd      `cmd:"" help:"Print the host tree the Griforkfile describes."`
+	Exec       execCmd       `cmd:"" help:"Run a command on every host, without a Griforkfile."`
+	Convert    convertCmd    `cmd:"" help:"Convert a Ruby Griforkfile to Lua."`
+	Init       initCmd       `cmd:"" help:"Write a commented starter Griforkfile.lua (never overwrites one)."`
+	Completion completionCmd `cmd:"" help:"Print the shell completion script: eval \"$$(grifork completion bash)\"."`
 }
 
 // fileFlags locate the Griforkfile; shared by run and graph.
@@ -142,16 +146,20 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) (code int) {
 
 	var c cli
 	exited := -1
+	info, infoOK := debug.ReadBuildInfo()
 	parser, err := kong.New(&c,
 		kong.Name("grifork"),
 		kong.Description("Run tasks across a fleet of servers in the shape of a tree."),
-		kong.Vars{"version": version},
+		kong.Vars{"version": buildVersion(version, info, infoOK)},
 		kong.Writers(stdout, stderr),
 		kong.Exit(func(n int) { exited = n; panic(kongExit{}) }),
 	)
 	if err != nil {
 		fmt.Fprintf(stderr, "grifork: %v\n", err)
 		return exitFailed
+	}
+	if complete(parser) {
+		return exited
 	}
 	kctx, err := parseArgs(parser, args)
 	if exited >= 0 {

@@ -35,6 +35,7 @@ type cli struct {
 	Run        runCmd        `cmd:"" default:"withargs" help:"Run the Griforkfile's tasks across the host tree (the default command)."`
 	Graph      graphCmd      `cmd:"" help:"Print the host tree the Griforkfile describes."`
 	Exec       execCmd       `cmd:"" help:"Run a command on every host, without a Griforkfile."`
+	Copy       copyCmd       `cmd:"" help:"Push a file or directory to every host over the tree, without a Griforkfile."`
 	Convert    convertCmd    `cmd:"" help:"Convert a Ruby Griforkfile to Lua."`
 	Init       initCmd       `cmd:"" help:"Write a commented starter Griforkfile.lua (never overwrites one)."`
 	Completion completionCmd `cmd:"" help:"Print the shell completion script: eval \"$$(grifork completion bash)\"."`

@@ -78,6 +78,9 @@ func RunGrifork(ctx context.Context, t *Tree, tasks Tasks, f Forker, opts Grifor
 		g.report.AddRunError(TaskFork, g.self.Name(), errors.New("remote run without an event sink"))
 	}
 	t.Walk(func(n *Node) { g.levels[n.ID] = n.Level })
+	if !opts.Remote {
+		observe(ctx, g.report)
+	}
 	first, last, edge := BlockPrepare, BlockFinish, BlockLocally
 	if opts.Remote {
 		first, last, edge = BlockPrepareRemote, BlockFinishRemote, BlockRemote

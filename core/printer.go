@@ -23,6 +23,14 @@ func NewPrinter(w io.Writer, secrets []string) *Printer {
 	return &Printer{w: w, secrets: secrets}
 }
 
+// SetOutput makes p write to w from now on (a live status line takes the
+// console while a run goes, and gives it back).
+func (p *Printer) SetOutput(w io.Writer) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.w = w
+}
+
 // AddSecrets adds values to redact from every later line.
 func (p *Printer) AddSecrets(secrets ...string) {
 	p.mu.Lock()

@@ -199,21 +199,8 @@ type Totals struct {
 // MarshalJSON encodes the report with its totals, results and run errors
 // (durations in nanoseconds), for grifork mode's events and for tools (--report).
 func (r *Report) MarshalJSON() ([]byte, error) {
-	res := r.Results()
-	t := Totals{Hosts: len(res)}
-	for _, x := range res {
-		switch x.Status {
-		case StatusOK:
-			t.OK++
-		case StatusFailed:
-			t.Failed++
-		case StatusSkipped:
-			t.Skipped++
-		default:
-			t.Pending++
-		}
-	}
-	return json.Marshal(reportJSON{Mode: r.Mode, Start: r.Start, Duration: r.Duration, Totals: t, Results: res, RunErrors: r.RunErrors()})
+	t, _ := r.Progress()
+	return json.Marshal(reportJSON{Mode: r.Mode, Start: r.Start, Duration: r.Duration, Totals: t, Results: r.Results(), RunErrors: r.RunErrors()})
 }
 
 // Retry returns the hosts to run again: those that failed or were skipped (or

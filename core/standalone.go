@@ -58,6 +58,7 @@ func RunStandalone(ctx context.Context, t *Tree, tasks Tasks, opts RunOptions) *
 	}
 	s.report = NewReport(Standalone, t)
 	s.report.Start = s.opts.Now()
+	observe(ctx, s.report)
 	s.unsettled = make([]int, t.Depth())
 	for i, g := range t.Generations() {
 		s.unsettled[i] = len(g)

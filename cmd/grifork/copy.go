@@ -36,5 +36,5 @@ func (c *copyCmd) Run(e *env) error {
 		return err
 	}
 	src := adhoc.Copy(cfg, c.Src, c.Dst, fi.IsDir(), c.Delete)
-	return runAdhoc(e, "copy", src, runOptions{sel: c.selection(), retry: retry, report: c.Report, dryRun: c.DryRun, gather: c.Gather})
+	return runAdhoc(e, "copy", src, runOptions{sel: c.selection(), retry: retry, report: c.Report, dryRun: c.DryRun, gather: c.Gather, progress: c.Progress})
 }

@@ -19,7 +19,8 @@ type adhocFlags struct {
 	Port     int      `short:"p" placeholder:"PORT" help:"SSH port (ssh -p)."`
 	Identity []string `short:"i" sep:"none" placeholder:"KEY" help:"Private key file, offered before the others (ssh -i; may repeat)."`
 	DryRun   bool     `short:"n" help:"Print the tree and every command; touch no host."`
-	Gather   bool     `short:"g" help:"Collect each host's output and print it at the end, grouped by identical output under the folded set of its hosts (as clush -b)."`
+	progressFlag
+	Gather bool `short:"g" help:"Collect each host's output and print it at the end, grouped by identical output under the folded set of its hosts (as clush -b)."`
 }
 
 type execCmd struct {
@@ -45,7 +46,7 @@ func (c *execCmd) Run(e *env) error {
 	if err != nil {
 		return err
 	}
-	return runAdhoc(e, "exec", adhoc.Exec(cfg, c.Command), runOptions{sel: c.selection(), retry: retry, report: c.Report, dryRun: c.DryRun, gather: c.Gather})
+	return runAdhoc(e, "exec", adhoc.Exec(cfg, c.Command), runOptions{sel: c.selection(), retry: retry, report: c.Report, dryRun: c.DryRun, gather: c.Gather, progress: c.Progress})
 }
 
 // runAdhoc loads the generated Griforkfile src and runs it without the generation

@@ -12,6 +12,7 @@ import (
 	"github.com/grifork/grifork/core"
 	"github.com/grifork/grifork/dsl"
 	"github.com/grifork/grifork/dsl/ruby"
+	"github.com/grifork/grifork/internal/progress"
 	"github.com/grifork/grifork/sshx"
 )
 
@@ -23,6 +24,7 @@ type runCmd struct {
 	NoBarrier bool `help:"Start a child's subtree as soon as its own copy is done instead of waiting for the whole generation."`
 	Gather    bool `short:"g" help:"Collect each host's output and print it at the end, grouped by identical output under the folded set of its hosts (as clush -b)."`
 	Heal      bool `help:"When a host's task fails, re-attach its children to hosts that have the data instead of skipping them (standalone mode; grifork mode ignores it)."`
+	progressFlag
 }
 
 func (c *runCmd) Run(e *env) error {
@@ -36,18 +38,24 @@ func (c *runCmd) Run(e *env) error {
 		return err
 	}
 	return s.run(e, runOptions{sel: c.selection(), retry: retry, report: c.Report, dryRun: c.DryRun,
-		barrier: !c.NoBarrier, heal: c.Heal, gather: c.Gather})
+		barrier: !c.NoBarrier, heal: c.Heal, gather: c.Gather, progress: c.Progress})
+}
+
+// progressFlag chooses the live status line; shared by run, exec and copy.
+type progressFlag struct {
+	Progress string `enum:"auto,always,never" default:"auto" placeholder:"WHEN" help:"Live status line at the bottom: auto (on a terminal only), always or never."`
 }
 
 // runOptions are what a command asks of a run of a loaded Griforkfile.
 type runOptions struct {
-	sel     dsl.Selection
-	retry   []core.Host // replace the hosts, before sel
-	report  string      // write the report here
-	dryRun  bool
-	barrier bool
-	heal    bool
-	gather  bool
+	sel      dsl.Selection
+	retry    []core.Host // replace the hosts, before sel
+	report   string      // write the report here
+	dryRun   bool
+	barrier  bool
+	heal     bool
+	gather   bool
+	progress string // progress.Auto, Always or Never
 }
 
 // run runs (or plans) the loaded Griforkfile: the one path of run, exec and copy.
@@ -73,15 +81,7 @@ func (s *loaded) run(e *env, o runOptions) error {
 		s.printer.Gather()
 	}
 	s.logger.Info("run start", "file", s.name, "mode", s.script.Config.Mode, "hosts", len(s.script.Config.Hosts), "branches", s.script.Config.Branches)
-	var report *core.Report
-	switch s.script.Config.Mode {
-	case core.Grifork:
-		report = runGrifork(e, s, tree, client)
-	default:
-		report = core.RunStandalone(e.ctx, tree, s.script, core.RunOptions{
-			Barrier: o.barrier, Heal: o.heal, Logger: s.logger, Secrets: s.script.Config.SSH.Secrets(),
-		})
-	}
+	report := s.schedule(e, tree, client, o)
 	if o.gather {
 		var order []string
 		tree.Walk(func(n *core.Node) { order = append(order, n.Name()) })
@@ -99,6 +99,28 @@ func (s *loaded) run(e *env, o runOptions) error {
 		return &exitError{code: exitFailed, err: errors.New(report.Headline())}
 	}
 	return nil
+}
+
+// schedule runs tree in the Griforkfile's mode, under the live status line when
+// there is one.
+func (s *loaded) schedule(e *env, tree *core.Tree, client *sshx.Client, o runOptions) *core.Report {
+	if progress.Enabled(o.progress, e.stdout) {
+		line := progress.Start(e.stdout, len(tree.Nodes())-1, tree.Depth(), o.progress == progress.Always)
+		s.printer.SetOutput(line)
+		defer func() {
+			line.Stop()
+			s.printer.SetOutput(e.stdout)
+		}()
+		observed := *e
+		observed.ctx = core.ObserveReports(e.ctx, line.Observe)
+		e = &observed
+	}
+	if s.script.Config.Mode == core.Grifork {
+		return runGrifork(e, s, tree, client)
+	}
+	return core.RunStandalone(e.ctx, tree, s.script, core.RunOptions{
+		Barrier: o.barrier, Heal: o.heal, Logger: s.logger, Secrets: s.script.Config.SSH.Secrets(),
+	})
 }
 
 // loaded is a Griforkfile ready to run, with the output and logging it was set up with.

@@ -52,7 +52,7 @@ const refresh = 100 * time.Millisecond
 // Start draws the line on w for a run over hosts hosts in depth generations;
 // force draws it although w is not a terminal. Observe gives it the run's report.
 func Start(w io.Writer, hosts, depth int, force bool) *Line {
-	opts := []mpb.ContainerOption{mpb.WithOutput(w), mpb.WithRefreshRate(refresh), mpb.WithWidth(30)}
+	opts := []mpb.ContainerOption{mpb.WithOutput(w), mpb.WithRefreshRate(refresh), mpb.WithWidth(100)}
 	if force {
 		opts = append(opts, mpb.ForceTTY(), mpb.WithAutoRefresh())
 	}

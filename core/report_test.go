@@ -265,6 +265,25 @@ func TestReportShowsTheReason(t *testing.T) {
 	}
 }
 
+// TestResultExitStatus: both schedulers record the exit status of the command
+// behind a failed task.
+func TestResultExitStatus(t *testing.T) {
+	t.Parallel()
+	tr, err := BuildTree([]Host{{Name: "web1"}}, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tasks := &reasonTasks{err: fmt.Errorf("exec:4: ssh: %w", exitCoder(3))}
+	for _, r := range []*Report{
+		RunStandalone(context.Background(), tr, tasks, RunOptions{Barrier: true}),
+		RunGrifork(context.Background(), tr, tasks, nil, GriforkOptions{}),
+	} {
+		if res, _ := r.Get("0.0-1.0"); res.Status != StatusFailed || res.ExitStatus != 3 {
+			t.Errorf("%s: result = %+v, want failed with exit status 3", r.Mode, res)
+		}
+	}
+}
+
 type reasonTasks struct{ err error }
 
 func (f *reasonTasks) Defined(b Block) bool { return b == BlockLocally }

@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -294,3 +296,25 @@ func (f *reasonTasks) Run(ctx context.Context, e Edge) error {
 	return f.err
 }
 func (f *reasonTasks) Finish(ctx context.Context, r *Report) error { return nil }
+
+func TestReportFile(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "r.json")
+	r := sampleReport(t)
+	if err := r.WriteFile(path); err != nil {
+		t.Fatal(err)
+	}
+	got, err := ReadReport(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got.Results()) != 13 || got.Mode != Standalone {
+		t.Errorf("read back %d results, mode %s", len(got.Results()), got.Mode)
+	}
+	if _, err := os.Stat(path + ".tmp"); !os.IsNotExist(err) {
+		t.Errorf("the temporary file is left: %v", err)
+	}
+	if _, err := ReadReport(filepath.Join(t.TempDir(), "missing.json")); err == nil {
+		t.Error("no error for a missing report")
+	}
+}

@@ -10,8 +10,6 @@ import (
 	"runtime/debug"
 	"syscall"
 
-	"encoding/json"
-
 	"github.com/alecthomas/kong"
 	"github.com/grifork/grifork/core"
 	"github.com/grifork/grifork/dsl"
@@ -74,13 +72,9 @@ func (f reportFlags) retryHosts(h hostFlags) ([]core.Host, error) {
 	if len(h.Hosts) > 0 {
 		return nil, usageErr(errors.New("--retry and -H both choose the hosts: give one"))
 	}
-	b, err := os.ReadFile(f.Retry)
+	r, err := core.ReadReport(f.Retry)
 	if err != nil {
 		return nil, usageErr(fmt.Errorf("--retry: %w", err))
-	}
-	var r core.Report
-	if err := json.Unmarshal(b, &r); err != nil {
-		return nil, usageErr(fmt.Errorf("--retry: %s: %w", f.Retry, err))
 	}
 	hosts, err := r.Retry()
 	if err != nil {
@@ -90,23 +84,6 @@ func (f reportFlags) retryHosts(h hostFlags) ([]core.Host, error) {
 		return nil, usageErr(fmt.Errorf("--retry: %s: nothing to retry, every host succeeded", f.Retry))
 	}
 	return hosts, nil
-}
-
-// writeReport writes r as JSON to path, through a temporary file so that a
-// reader never sees half a report.
-func writeReport(path string, r *core.Report) error {
-	b, err := json.MarshalIndent(r, "", "  ")
-	if err != nil {
-		return err
-	}
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, append(b, '\n'), 0o644); err != nil {
-		return fmt.Errorf("--report: %w", err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("--report: %w", err)
-	}
-	return nil
 }
 
 // env is what a command needs from the process, injectable for tests.

@@ -90,8 +90,8 @@ func (s *loaded) run(e *env, o runOptions) error {
 	fmt.Fprintln(e.stdout)
 	report.WriteSummary(e.stdout)
 	if o.report != "" {
-		if err := writeReport(o.report, report); err != nil {
-			return err
+		if err := report.WriteFile(o.report); err != nil {
+			return fmt.Errorf("--report: %w", err)
 		}
 	}
 	s.logger.Info("run end", "ok", report.Count(core.StatusOK), "failed", report.Count(core.StatusFailed), "skipped", report.Count(core.StatusSkipped))

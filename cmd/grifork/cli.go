@@ -57,6 +57,11 @@ func (h hostFlags) selection() dsl.Selection {
 	return dsl.Selection{Hosts: h.Hosts, Exclude: h.Exclude, Branches: h.Branches}
 }
 
+// progressFlag chooses the live status line; shared by run, exec and copy.
+type progressFlag struct {
+	Progress string `enum:"auto,always,never" default:"auto" placeholder:"WHEN" help:"Live status line at the bottom: auto (on a terminal only), always or never."`
+}
+
 // reportFlags write a run's report and re-run what a report says failed.
 type reportFlags struct {
 	Report string `placeholder:"FILE" help:"Write the run's report as JSON to FILE (also when the run fails or is interrupted)."`

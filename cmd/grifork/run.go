@@ -41,11 +41,6 @@ func (c *runCmd) Run(e *env) error {
 		barrier: !c.NoBarrier, heal: c.Heal, gather: c.Gather, progress: c.Progress})
 }
 
-// progressFlag chooses the live status line; shared by run, exec and copy.
-type progressFlag struct {
-	Progress string `enum:"auto,always,never" default:"auto" placeholder:"WHEN" help:"Live status line at the bottom: auto (on a terminal only), always or never."`
-}
-
 // runOptions are what a command asks of a run of a loaded Griforkfile.
 type runOptions struct {
 	sel      dsl.Selection

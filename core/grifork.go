@@ -78,6 +78,9 @@ func RunGrifork(ctx context.Context, t *Tree, tasks Tasks, f Forker, opts Grifor
 		g.report.AddRunError(TaskFork, g.self.Name(), errors.New("remote run without an event sink"))
 	}
 	t.Walk(func(n *Node) { g.levels[n.ID] = n.Level })
+	if !opts.Remote {
+		observe(ctx, g.report)
+	}
 	first, last, edge := BlockPrepare, BlockFinish, BlockLocally
 	if opts.Remote {
 		first, last, edge = BlockPrepareRemote, BlockFinishRemote, BlockRemote
@@ -190,7 +193,7 @@ func (g *griforkRun) serve(ctx context.Context, child *Node, b Block) {
 	}
 	if err != nil {
 		why := "parent " + child.Name() + " failed"
-		res.Status, res.Err = StatusFailed, g.oneLine(err)
+		res.Status, res.Err, res.ExitStatus = StatusFailed, g.oneLine(err), ExitStatus(err)
 		if ctx.Err() != nil {
 			why, res.Err = "cancelled", context.Cause(ctx).Error()
 		}
@@ -283,7 +286,7 @@ func (g *griforkRun) event(ev Event) {
 			return
 		}
 		if ev.Stream == StreamConsole {
-			g.opts.Printer.Line("", ev.Line)
+			g.opts.Printer.Relay(ev.Line)
 		} else {
 			g.opts.Printer.Line(ev.Host, ev.Line)
 		}
@@ -308,6 +311,7 @@ func (g *griforkRun) skip(n *Node, why string) {
 	}
 	g.setResult(Result{NodeID: n.ID, Host: n.Name(), Level: n.Level, Status: StatusSkipped,
 		Task: edgeBlock(n), Err: why})
+	g.log.Info("skipped", "host", n.Name(), "node", n.ID, "reason", why)
 }
 
 func (g *griforkRun) oneLine(err error) string {

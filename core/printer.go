@@ -15,11 +15,20 @@ type Printer struct {
 	w       io.Writer
 	tees    []io.Writer
 	secrets []string
+	gather  map[string]*strings.Builder // Gather: each prefix's lines, for WriteGathered
 }
 
 // NewPrinter returns a Printer writing to w that redacts secrets.
 func NewPrinter(w io.Writer, secrets []string) *Printer {
 	return &Printer{w: w, secrets: secrets}
+}
+
+// SetOutput makes p write to w from now on (a live status line takes the
+// console while a run goes, and gives it back).
+func (p *Printer) SetOutput(w io.Writer) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.w = w
 }
 
 // AddSecrets adds values to redact from every later line.
@@ -42,6 +51,10 @@ func (p *Printer) Line(prefix, line string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	line = Redact(strings.TrimRight(line, "\r\n"), p.secrets)
+	if p.gather != nil && prefix != "" {
+		p.collect(prefix, line)
+		return
+	}
 	if prefix != "" {
 		line = prefix + " | " + line
 	}

@@ -34,6 +34,19 @@ type Result struct {
 	Err      string        `json:"error,omitempty"` // one line; for skipped nodes the reason ("parent X failed")
 	// Broadcast is the host's part in the broadcast { }, when there is one.
 	Broadcast *BroadcastResult `json:"broadcast,omitempty"`
+	// ExitStatus is that of the failed command behind Err, when it exited with one.
+	ExitStatus int `json:"exit_status,omitempty"`
+}
+
+// ExitStatus is the exit status of the failed command behind err (an error with
+// a method ExitCode() int, as the transport's command errors have), 0 when it has
+// none.
+func ExitStatus(err error) int {
+	var e interface{ ExitCode() int }
+	if errors.As(err, &e) {
+		return max(e.ExitCode(), 0)
+	}
+	return 0
 }
 
 // RunError is a failure that belongs to no host of the list: prepare or finish on
@@ -177,15 +190,43 @@ type reportJSON struct {
 	Mode      Mode          `json:"mode"`
 	Start     time.Time     `json:"start"`
 	Duration  time.Duration `json:"duration"`
+	Totals    Totals        `json:"totals"`
 	Results   []Result      `json:"results"`
 	RunErrors []RunError    `json:"run_errors,omitempty"`
 }
 
-// MarshalJSON encodes the report with its results and run errors (durations in
-// nanoseconds), for tools: the base of the planned JSON report (--report) and of
-// --retry from it, which UnmarshalJSON reads back.
+// Totals counts a report's hosts by status (decoding ignores them: the results
+// are the truth).
+type Totals struct {
+	Hosts   int `json:"hosts"`
+	OK      int `json:"ok"`
+	Failed  int `json:"failed"`
+	Skipped int `json:"skipped"`
+	Pending int `json:"pending"`
+}
+
+// MarshalJSON encodes the report with its totals, results and run errors
+// (durations in nanoseconds), for grifork mode's events and for tools (--report).
 func (r *Report) MarshalJSON() ([]byte, error) {
-	return json.Marshal(reportJSON{Mode: r.Mode, Start: r.Start, Duration: r.Duration, Results: r.Results(), RunErrors: r.RunErrors()})
+	t, _ := r.Progress()
+	return json.Marshal(reportJSON{Mode: r.Mode, Start: r.Start, Duration: r.Duration, Totals: t, Results: r.Results(), RunErrors: r.RunErrors()})
+}
+
+// Retry returns the hosts to run again: those that failed or were skipped (or
+// never ran), in the report's order.
+func (r *Report) Retry() ([]Host, error) {
+	var hosts []Host
+	for _, x := range r.Results() {
+		if x.Status == StatusOK {
+			continue
+		}
+		h, err := ParseHost(x.Host)
+		if err != nil {
+			return nil, fmt.Errorf("node %s: %w", x.NodeID, err)
+		}
+		hosts = append(hosts, h)
+	}
+	return hosts, nil
 }
 
 // UnmarshalJSON decodes what MarshalJSON wrote, replacing r's contents.
@@ -210,7 +251,8 @@ func (r *Report) UnmarshalJSON(b []byte) error {
 
 // WriteSummary writes what a user reads at the end of a run: the counts, one line
 // per failed host with its task and error, one per host re-attached to another
-// source (standalone healing), the skipped hosts grouped by reason,
+// source (standalone healing), one per cause of skipped hosts with their count and
+// folded node set,
 // the run-level errors and the total time.
 func (r *Report) WriteSummary(w io.Writer) error {
 	res := r.Results()
@@ -243,22 +285,26 @@ func (r *Report) WriteSummary(w io.Writer) error {
 			fmt.Fprintf(bw, "  %s to %s (parent %s failed)\n", x.Host, x.Via, p)
 		}
 	}
-	if count[StatusSkipped] > 0 {
-		fmt.Fprintln(bw, "skipped:")
-		var reasons []string
-		byReason := map[string][]string{}
-		for _, x := range res {
-			if x.Status != StatusSkipped {
-				continue
-			}
-			if _, ok := byReason[x.Err]; !ok {
-				reasons = append(reasons, x.Err)
-			}
-			byReason[x.Err] = append(byReason[x.Err], x.Host)
+	// One line per cause, however many hosts it skipped: a failure near the root
+	// of 100,000 hosts stays one line (each host is in the log and the report).
+	var reasons []string
+	byReason := map[string][]string{}
+	for _, x := range res {
+		if x.Status != StatusSkipped {
+			continue
 		}
-		for _, why := range reasons {
-			fmt.Fprintf(bw, "  %s (%d): %s\n", why, len(byReason[why]), strings.Join(byReason[why], ", "))
+		if _, ok := byReason[x.Err]; !ok {
+			reasons = append(reasons, x.Err)
 		}
+		byReason[x.Err] = append(byReason[x.Err], x.Host)
+	}
+	for _, why := range reasons {
+		hosts := byReason[why]
+		cause := " (" + why + ")"
+		if p, ok := strings.CutPrefix(why, "parent "); ok && strings.HasSuffix(p, " failed") {
+			cause = " under " + strings.TrimSuffix(p, " failed") + " (parent failed)"
+		}
+		fmt.Fprintf(bw, "skipped %s %s%s: %s\n", Thousands(len(hosts)), plural(len(hosts), "host", "hosts"), cause, Fold(hosts))
 	}
 	if errs := r.RunErrors(); len(errs) > 0 {
 		fmt.Fprintln(bw, "errors:")

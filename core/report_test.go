@@ -6,7 +6,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 )
@@ -30,6 +33,7 @@ func sampleReport(t *testing.T) *Report {
 		switch {
 		case n.Name() == "web2":
 			res.Status, res.Err = StatusFailed, OneLine("rsync: exit status 23\n  stack traceback:\n")
+			res.ExitStatus = 23
 		case n.Parent.Name() == "web2":
 			res.Status, res.Err, res.Start, res.Duration = StatusSkipped, "parent web2 failed", time.Time{}, 0
 		case n.Name() == "web13":
@@ -74,6 +78,87 @@ func TestWriteSummary(t *testing.T) {
 	}
 	if got, want := ok.Headline(), "standalone run: 2 hosts: 2 ok, 0 failed, 0 skipped, 1 task error in 1m31s"; got != want {
 		t.Errorf("Headline() = %q, want %q", got, want)
+	}
+}
+
+// TestReportJSON pins the schema that --report writes (documented in the README).
+func TestReportJSON(t *testing.T) {
+	t.Parallel()
+	b, err := json.MarshalIndent(sampleReport(t), "", "  ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkGolden(t, "report/sample.json", string(b)+"\n")
+}
+
+func TestRetry(t *testing.T) {
+	t.Parallel()
+	hosts, err := sampleReport(t).Retry()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, h := range hosts {
+		got = append(got, h.String())
+	}
+	if want := []string{"web2", "web7", "web8", "web9", "web13"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("Retry() = %v, want %v", got, want)
+	}
+}
+
+type exitCoder int
+
+func (e exitCoder) Error() string { return "exit" }
+func (e exitCoder) ExitCode() int { return int(e) }
+
+func TestExitStatus(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		err  error
+		want int
+	}{
+		{errors.New("x"), 0},
+		{fmt.Errorf("ssh: %w", exitCoder(3)), 3},
+		{exitCoder(-1), 0},
+	} {
+		if got := ExitStatus(tt.err); got != tt.want {
+			t.Errorf("ExitStatus(%v) = %d, want %d", tt.err, got, tt.want)
+		}
+	}
+}
+
+// TestSummaryAtScale: a failure near the root of 30,000 hosts is one summary line
+// for the hosts it skipped, with their folded set.
+func TestSummaryAtScale(t *testing.T) {
+	t.Parallel()
+	hosts := make([]Host, 30000)
+	for i := range hosts {
+		hosts[i] = Host{Name: fmt.Sprintf("h%d.example", i+1)}
+	}
+	tr, err := BuildTree(hosts, 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := NewReport(Standalone, tr)
+	var failed *Node
+	for _, n := range tr.Nodes()[1:] {
+		r.Set(Result{NodeID: n.ID, Host: n.Name(), Level: n.Level, Status: StatusOK})
+		if n.Name() == "h5.example" {
+			failed = n
+		}
+	}
+	r.Set(Result{NodeID: failed.ID, Host: failed.Name(), Level: failed.Level, Status: StatusFailed, Err: "boom"})
+	walkBelow(failed, func(n *Node) {
+		r.Set(Result{NodeID: n.ID, Host: n.Name(), Level: n.Level, Status: StatusSkipped, Err: "parent h5.example failed"})
+	})
+	var b bytes.Buffer
+	if err := r.WriteSummary(&b); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(b.String()), "\n")
+	want := "skipped 5,460 hosts under h5.example (parent failed): h[21-24,85-100,341-404,1365-1620,5461-6484,21845-25940].example"
+	if len(lines) != 4 || lines[3] != want {
+		t.Errorf("summary:\n%s\nwant its last line %q", b.String(), want)
 	}
 }
 
@@ -160,6 +245,25 @@ func TestReportShowsTheReason(t *testing.T) {
 	}
 }
 
+// TestResultExitStatus: both schedulers record the exit status of the command
+// behind a failed task.
+func TestResultExitStatus(t *testing.T) {
+	t.Parallel()
+	tr, err := BuildTree([]Host{{Name: "web1"}}, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tasks := &reasonTasks{err: fmt.Errorf("exec:4: ssh: %w", exitCoder(3))}
+	for _, r := range []*Report{
+		RunStandalone(context.Background(), tr, tasks, RunOptions{Barrier: true}),
+		RunGrifork(context.Background(), tr, tasks, nil, GriforkOptions{}),
+	} {
+		if res, _ := r.Get("0.0-1.0"); res.Status != StatusFailed || res.ExitStatus != 3 {
+			t.Errorf("%s: result = %+v, want failed with exit status 3", r.Mode, res)
+		}
+	}
+}
+
 type reasonTasks struct{ err error }
 
 func (f *reasonTasks) Defined(b Block) bool { return b == BlockLocally }
@@ -170,3 +274,25 @@ func (f *reasonTasks) Run(ctx context.Context, e Edge) error {
 	return f.err
 }
 func (f *reasonTasks) Finish(ctx context.Context, r *Report) error { return nil }
+
+func TestReportFile(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "r.json")
+	r := sampleReport(t)
+	if err := r.WriteFile(path); err != nil {
+		t.Fatal(err)
+	}
+	got, err := ReadReport(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got.Results()) != 13 || got.Mode != Standalone {
+		t.Errorf("read back %d results, mode %s", len(got.Results()), got.Mode)
+	}
+	if _, err := os.Stat(path + ".tmp"); !os.IsNotExist(err) {
+		t.Errorf("the temporary file is left: %v", err)
+	}
+	if _, err := ReadReport(filepath.Join(t.TempDir(), "missing.json")); err == nil {
+		t.Error("no error for a missing report")
+	}
+}

@@ -58,6 +58,7 @@ func RunStandalone(ctx context.Context, t *Tree, tasks Tasks, opts RunOptions) *
 	}
 	s.report = NewReport(Standalone, t)
 	s.report.Start = s.opts.Now()
+	observe(ctx, s.report)
 	s.unsettled = make([]int, t.Depth())
 	for i, g := range t.Generations() {
 		s.unsettled[i] = len(g)
@@ -194,7 +195,7 @@ func (s *standalone) complete(ctx context.Context, c completion) {
 		s.report.Set(res)
 		walkBelow(n, func(d *Node) { s.skip(d, "cancelled") })
 	default:
-		res.Status, res.Err = StatusFailed, s.oneLine(c.err)
+		res.Status, res.Err, res.ExitStatus = StatusFailed, s.oneLine(c.err), ExitStatus(c.err)
 		s.state[n] = nodeFailed
 		s.report.Set(res)
 		if s.opts.Heal || errors.As(c.err, new(*BroadcastError)) {
@@ -269,6 +270,8 @@ func (s *standalone) lessLoaded(a, b *Node) bool {
 func (s *standalone) skip(n *Node, why string) {
 	s.state[n] = nodeSkipped
 	s.report.Set(Result{NodeID: n.ID, Host: n.Name(), Level: n.Level, Status: StatusSkipped, Task: edgeBlock(n), Err: why})
+	// Per host at info level: the log file has it, the console only the summary's one line per cause.
+	s.log.Info("skipped", "host", n.Name(), "node", n.ID, "reason", why)
 	s.settle(n)
 }
 

@@ -281,7 +281,7 @@ end)
 		for _, s := range []string{
 			"38 ok, 1 failed, 1 skipped",
 			bad.Host.Name + " (" + bad.ID + ") remote:",
-			"parent " + bad.Host.Name + " failed (1): " + child,
+			"skipped 1 host under " + bad.Host.Name + " (parent failed): " + child,
 		} {
 			if !strings.Contains(r.stdout, s) {
 				t.Errorf("summary lacks %q:\n%s", s, r.stdout)

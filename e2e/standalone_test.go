@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/grifork/grifork/core"
 	"github.com/grifork/grifork/internal/fleet"
 )
 
@@ -257,7 +258,7 @@ end)`, weird)
 		for _, want := range []string{
 			"8 ok, 1 failed, 3 skipped",
 			"\n  " + dead + " (0.0-1.1) locally: ",
-			"\n  parent " + dead + " failed (3): " + strings.Join(skipped, ", ") + "\n",
+			"\nskipped 3 hosts under " + dead + " (parent failed): " + core.Fold(skipped) + "\n",
 		} {
 			if !strings.Contains(r.stdout, want) {
 				t.Errorf("summary lacks %q:\n%s", want, r.stdout)

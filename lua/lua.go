@@ -10,3 +10,8 @@ import _ "embed"
 //
 //go:embed prelude.lua
 var Prelude string
+
+// Starter is the commented Griforkfile.lua that grifork init writes.
+//
+//go:embed starter.lua
+var Starter string

@@ -41,6 +41,9 @@ func (e *CommandError) Error() string {
 
 func (e *CommandError) Unwrap() error { return e.Err }
 
+// ExitCode is the command's exit status, -1 when it reported none (core.ExitStatus).
+func (e *CommandError) ExitCode() int { return e.ExitStatus }
+
 // withStderr records the last stderr line of a failed command in its error.
 func (c *Client) withStderr(err error, tail *TailWriter) error {
 	var ce *CommandError

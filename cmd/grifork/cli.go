@@ -7,9 +7,12 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 
 	"github.com/alecthomas/kong"
+	"github.com/grifork/grifork/core"
+	"github.com/grifork/grifork/dsl"
 	"github.com/grifork/grifork/node"
 )
 
@@ -21,21 +24,72 @@ const (
 	exitInterrupted = 130 // SIGINT/SIGTERM stopped the run
 )
 
-// version is set at build time with -ldflags "-X main.version=...".
+// version is set at build time with -ldflags "-X main.version=..."; without it
+// -v prints what the build info knows (see buildVersion).
 var version = "dev"
 
 type cli struct {
 	Version kong.VersionFlag `short:"v" help:"Print the version and exit."`
 
-	Run     runCmd     `cmd:"" default:"withargs" help:"Run the Griforkfile's tasks across the host tree (the default command)."`
-	Graph   graphCmd   `cmd:"" help:"Print the host tree the Griforkfile describes."`
-	Convert convertCmd `cmd:"" help:"Convert a Ruby Griforkfile to Lua."`
+	Run        runCmd        `cmd:"" default:"withargs" help:"Run the Griforkfile's tasks across the host tree (the default command)."`
+	Graph      graphCmd      `cmd:"" help:"Print the host tree the Griforkfile describes."`
+	Exec       execCmd       `cmd:"" help:"Run a command on every host, without a Griforkfile."`
+	Copy       copyCmd       `cmd:"" help:"Push a file or directory to every host over the tree, without a Griforkfile."`
+	Convert    convertCmd    `cmd:"" help:"Convert a Ruby Griforkfile to Lua."`
+	Init       initCmd       `cmd:"" help:"Write a commented starter Griforkfile.lua (never overwrites one)."`
+	Completion completionCmd `cmd:"" help:"Print the shell completion script: eval \"$$(grifork completion bash)\"."`
 }
 
 // fileFlags locate the Griforkfile; shared by run and graph.
 type fileFlags struct {
 	File       string `short:"f" placeholder:"PATH" help:"Griforkfile to load (default: $$GRIFORKFILE, ./Griforkfile.lua, ./Griforkfile)."`
 	OverrideBy string `short:"o" placeholder:"PATH" help:"Second Griforkfile whose settings replace the first's."`
+}
+
+// hostFlags select the hosts on the command line; shared by every command that runs
+// or plans. Node sets hold commas, so kong must not split them.
+type hostFlags struct {
+	Hosts    []string `short:"H" name:"hosts" sep:"none" placeholder:"NODESET" help:"Hosts to run on, replacing the Griforkfile's (node set such as web[01-12],db1; may repeat)."`
+	Exclude  []string `short:"x" sep:"none" placeholder:"NODESET" help:"Hosts to leave out (node set; may repeat)."`
+	Branches int      `short:"b" placeholder:"N" help:"Children per node, replacing the Griforkfile's branches."`
+}
+
+func (h hostFlags) selection() dsl.Selection {
+	return dsl.Selection{Hosts: h.Hosts, Exclude: h.Exclude, Branches: h.Branches}
+}
+
+// progressFlag chooses the live status line; shared by run, exec and copy.
+type progressFlag struct {
+	Progress string `enum:"auto,always,never" default:"auto" placeholder:"WHEN" help:"Live status line at the bottom: auto (on a terminal only), always or never."`
+}
+
+// reportFlags write a run's report and re-run what a report says failed.
+type reportFlags struct {
+	Report string `placeholder:"FILE" help:"Write the run's report as JSON to FILE (also when the run fails or is interrupted)."`
+	Retry  string `placeholder:"FILE" help:"Run only the hosts that failed or were skipped in the report FILE, over a tree re-planned from them."`
+}
+
+// retryHosts reads the hosts to run again from the report of --retry; nil
+// without --retry.
+func (f reportFlags) retryHosts(h hostFlags) ([]core.Host, error) {
+	if f.Retry == "" {
+		return nil, nil
+	}
+	if len(h.Hosts) > 0 {
+		return nil, usageErr(errors.New("--retry and -H both choose the hosts: give one"))
+	}
+	r, err := core.ReadReport(f.Retry)
+	if err != nil {
+		return nil, usageErr(fmt.Errorf("--retry: %w", err))
+	}
+	hosts, err := r.Retry()
+	if err != nil {
+		return nil, usageErr(fmt.Errorf("--retry: %s: %w", f.Retry, err))
+	}
+	if len(hosts) == 0 {
+		return nil, usageErr(fmt.Errorf("--retry: %s: nothing to retry, every host succeeded", f.Retry))
+	}
+	return hosts, nil
 }
 
 // env is what a command needs from the process, injectable for tests.
@@ -79,16 +133,20 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) (code int) {
 
 	var c cli
 	exited := -1
+	info, infoOK := debug.ReadBuildInfo()
 	parser, err := kong.New(&c,
 		kong.Name("grifork"),
 		kong.Description("Run tasks across a fleet of servers in the shape of a tree."),
-		kong.Vars{"version": version},
+		kong.Vars{"version": buildVersion(version, info, infoOK)},
 		kong.Writers(stdout, stderr),
 		kong.Exit(func(n int) { exited = n; panic(kongExit{}) }),
 	)
 	if err != nil {
 		fmt.Fprintf(stderr, "grifork: %v\n", err)
 		return exitFailed
+	}
+	if complete(parser) {
+		return exited
 	}
 	kctx, err := parseArgs(parser, args)
 	if exited >= 0 {

@@ -8,6 +8,7 @@ import (
 
 type graphCmd struct {
 	fileFlags
+	hostFlags
 	Format string `enum:"text,dot" default:"text" help:"Output format: text or dot (Graphviz)."`
 }
 
@@ -17,7 +18,7 @@ func (c *graphCmd) Run(e *env) error {
 		return err
 	}
 	defer s.close()
-	tree, err := s.tree()
+	tree, err := s.tree(c.selection())
 	if err != nil {
 		return err
 	}

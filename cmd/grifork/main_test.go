@@ -5,6 +5,7 @@ import (
 	"flag"
 	"os"
 	"os/exec"
+	"regexp"
 	"strconv"
 	"testing"
 
@@ -26,7 +27,7 @@ func TestScripts(t *testing.T) {
 	testscript.Run(t, testscript.Params{
 		Dir:           "testdata/script",
 		UpdateScripts: *update,
-		Cmds:          map[string]func(*testscript.TestScript, bool, []string){"exits": exits},
+		Cmds:          map[string]func(*testscript.TestScript, bool, []string){"exits": exits, "cmptimed": cmpTimed},
 		Setup: func(e *testscript.Env) error {
 			e.Setenv("HOME", e.WorkDir) // no real ~/.ssh/config or known_hosts leaks in
 			return nil
@@ -66,5 +67,20 @@ func exits(ts *testscript.TestScript, neg bool, args []string) {
 	}
 	if got != want {
 		ts.Fatalf("exit code %d, want %d", got, want)
+	}
+}
+
+// runTime is the total time at the end of a summary's headline.
+var runTime = regexp.MustCompile(`(?m) in [0-9.]+(µs|ms|s|m[0-9.]+s|h[0-9m.]+s)$`)
+
+// cmptimed FILE compares stdout with FILE, the run's total time in the
+// headline written as "in TIME".
+func cmpTimed(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: cmptimed FILE")
+	}
+	got := runTime.ReplaceAllString(ts.ReadFile("stdout"), " in TIME")
+	if want := ts.ReadFile(args[0]); got != want {
+		ts.Fatalf("stdout differs from %s:\n%s", args[0], got)
 	}
 }

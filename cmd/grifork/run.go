@@ -12,15 +12,20 @@ import (
 	"github.com/grifork/grifork/core"
 	"github.com/grifork/grifork/dsl"
 	"github.com/grifork/grifork/dsl/ruby"
+	"github.com/grifork/grifork/internal/progress"
 	"github.com/grifork/grifork/node"
 	"github.com/grifork/grifork/sshx"
 )
 
 type runCmd struct {
 	fileFlags
+	hostFlags
+	reportFlags
 	DryRun    bool `short:"n" help:"Print the tree and every command each edge would run; touch no host."`
 	NoBarrier bool `help:"Start a child's subtree as soon as its own copy is done instead of waiting for the whole generation."`
+	Gather    bool `short:"g" help:"Collect each host's output and print it at the end, grouped by identical output under the folded set of its hosts (as clush -b)."`
 	Heal      bool `help:"When a host's task fails, re-attach its children to hosts that have the data instead of skipping them (standalone mode; grifork mode ignores it)."`
+	progressFlag
 }
 
 func (c *runCmd) Run(e *env) error {
@@ -29,12 +34,36 @@ func (c *runCmd) Run(e *env) error {
 		return err
 	}
 	defer s.close()
-
-	tree, err := s.tree()
+	retry, err := c.retryHosts(c.hostFlags)
 	if err != nil {
 		return err
 	}
-	if c.DryRun {
+	return s.run(e, runOptions{sel: c.selection(), retry: retry, report: c.Report, dryRun: c.DryRun,
+		barrier: !c.NoBarrier, heal: c.Heal, gather: c.Gather, progress: c.Progress})
+}
+
+// runOptions are what a command asks of a run of a loaded Griforkfile.
+type runOptions struct {
+	sel      dsl.Selection
+	retry    []core.Host // replace the hosts, before sel
+	report   string      // write the report here
+	dryRun   bool
+	barrier  bool
+	heal     bool
+	gather   bool
+	progress string // progress.Auto, Always or Never
+}
+
+// run runs (or plans) the loaded Griforkfile: the one path of run, exec and copy.
+func (s *loaded) run(e *env, o runOptions) error {
+	if o.retry != nil {
+		s.script.Config.Hosts = o.retry
+	}
+	tree, err := s.tree(o.sel)
+	if err != nil {
+		return err
+	}
+	if o.dryRun {
 		return s.plan(e, tree)
 	}
 	client, err := sshx.New(sshx.Options{SSH: s.script.Config.SSH, Printer: s.printer, Logger: s.logger})
@@ -43,23 +72,23 @@ func (c *runCmd) Run(e *env) error {
 	}
 	defer client.Close()
 	s.bind(client)
-
-	s.logger.Info("run start", "file", s.name, "mode", s.script.Config.Mode, "hosts", len(s.script.Config.Hosts), "branches", s.script.Config.Branches)
-	tasks, bt, err := s.tasks(client, c.Heal)
+	tasks, bt, err := s.tasks(client, o.heal)
 	if err != nil {
 		return err
 	}
-	var report *core.Report
-	switch s.script.Config.Mode {
-	case core.Grifork:
-		report = runGrifork(e, s, tree, client, tasks, bt)
-	default:
-		report = core.RunStandalone(e.ctx, tree, tasks, core.RunOptions{
-			Barrier: !c.NoBarrier, Heal: c.Heal, Logger: s.logger, Secrets: s.script.Config.SSH.Secrets(),
-		})
+
+	if o.gather {
+		s.printer.Gather()
 	}
+	s.logger.Info("run start", "file", s.name, "mode", s.script.Config.Mode, "hosts", len(s.script.Config.Hosts), "branches", s.script.Config.Branches)
+	report := s.schedule(e, tree, client, tasks, bt, o)
 	if bt != nil {
 		bt.Attach(report)
+	}
+	if o.gather {
+		var order []string
+		tree.Walk(func(n *core.Node) { order = append(order, n.Name()) })
+		s.printer.WriteGathered(e.stdout, order)
 	}
 	fmt.Fprintln(e.stdout)
 	werr := report.WriteSummary(e.stdout)
@@ -67,11 +96,38 @@ func (c *runCmd) Run(e *env) error {
 		// A run whose summary was lost must not exit as if all was well.
 		werr = fmt.Errorf("write the summary: %w", werr)
 	}
+	if o.report != "" {
+		if err := report.WriteFile(o.report); err != nil {
+			return fmt.Errorf("--report: %w", err)
+		}
+	}
 	s.logger.Info("run end", "ok", report.Count(core.StatusOK), "failed", report.Count(core.StatusFailed), "skipped", report.Count(core.StatusSkipped))
 	if !report.OK() {
 		return &exitError{code: exitFailed, err: errors.Join(errors.New(report.Headline()), werr)}
 	}
 	return werr
+}
+
+// schedule runs tree in the Griforkfile's mode, under the live status line when
+// there is one.
+func (s *loaded) schedule(e *env, tree *core.Tree, client *sshx.Client, tasks core.Tasks, bt *core.BroadcastTasks, o runOptions) *core.Report {
+	if progress.Enabled(o.progress, e.stdout) {
+		line := progress.Start(e.stdout, len(tree.Nodes())-1, tree.Depth(), o.progress == progress.Always)
+		s.printer.SetOutput(line)
+		defer func() {
+			line.Stop()
+			s.printer.SetOutput(e.stdout)
+		}()
+		observed := *e
+		observed.ctx = core.ObserveReports(e.ctx, line.Observe)
+		e = &observed
+	}
+	if s.script.Config.Mode == core.Grifork {
+		return runGrifork(e, s, tree, client, tasks, bt)
+	}
+	return core.RunStandalone(e.ctx, tree, tasks, core.RunOptions{
+		Barrier: o.barrier, Heal: o.heal, Logger: s.logger, Secrets: s.script.Config.SSH.Secrets(),
+	})
 }
 
 // loaded is a Griforkfile ready to run, with the output and logging it was set up with.
@@ -84,8 +140,12 @@ type loaded struct {
 	closers []io.Closer
 }
 
-// tree builds the host tree the Griforkfile describes.
-func (s *loaded) tree() (*core.Tree, error) {
+// tree builds the host tree the Griforkfile describes, with the hosts and
+// branches the command line selects.
+func (s *loaded) tree(sel dsl.Selection) (*core.Tree, error) {
+	if err := sel.Apply(&s.script.Config); err != nil {
+		return nil, usageErr(fmt.Errorf("%s: %w", s.name, err))
+	}
 	t, err := core.BuildTree(s.script.Config.Hosts, s.script.Config.Branches)
 	if err != nil {
 		return nil, usageErr(fmt.Errorf("%s: %w", s.name, err))
@@ -149,6 +209,11 @@ func loadScript(e *env, f fileFlags, dryRun bool) (*loaded, error) {
 		}
 		override = &o
 	}
+	return loadSources(e, main, override, dryRun)
+}
+
+// loadSources loads main and override as loadScript does.
+func loadSources(e *env, main dsl.Source, override *dsl.Source, dryRun bool) (*loaded, error) {
 	// A dry-run keeps what the blocks print for after the plan: it is what they
 	// would print with every command returning empty output.
 	out := e.stdout

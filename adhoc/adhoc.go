@@ -1,0 +1,183 @@
+// Package adhoc writes the Griforkfiles of grifork's ad-hoc commands (exec and
+// copy): the command line becomes the Lua source a user would have written, so
+// it is loaded, planned, run and (in grifork mode) shipped to the nodes exactly
+// as a Griforkfile is. There is one engine.
+package adhoc
+
+import (
+	"fmt"
+	"path"
+	"strconv"
+	"strings"
+
+	"github.com/grifork/grifork/core"
+)
+
+// Exec is the Griforkfile that runs argv on every host of c: argv[0] is given
+// to the host's shell as written (as ssh does, so "uptime; df -h" works), the
+// other arguments reach it exactly. The settings of c that nodes need (mode,
+// branches, hosts, log, ssh, grifork) are written out.
+func Exec(c core.Config, argv []string) []byte {
+	var b strings.Builder
+	b.WriteString("-- grifork exec\n")
+	settings(&b, c)
+	fmt.Fprintf(&b, "local command = %s\n", quote(argv[0]))
+	if len(argv) > 1 {
+		fmt.Fprintf(&b, "local args = %s\n", list(argv[1:]))
+	} else {
+		b.WriteString("local args = nil\n")
+	}
+	b.WriteString("local function run(src, dst) ssh(dst, command, args) end\n")
+	b.WriteString("locally(run)\nremote(run)\n")
+	return []byte(b.String())
+}
+
+// Copy is the Griforkfile that pushes src (a file, or with dir the contents of
+// a directory) to dst on every host of c over the rsync tree: the root sends
+// it to the first generation, each host then to its children. delete removes
+// what dst holds and src does not. When the pipelined broadcast exists, this
+// is the one function to switch over.
+func Copy(c core.Config, src, dst string, dir, delete bool) []byte {
+	c.Rsync.Delete = &delete
+	mkdir := path.Dir(dst)
+	if dir {
+		src, dst = withSlash(src), withSlash(dst)
+		mkdir = dst
+	}
+	var b strings.Builder
+	b.WriteString("-- grifork copy\n")
+	settings(&b, c)
+	rsync(&b, c.Rsync)
+	fmt.Fprintf(&b, "local SRC, DST, DIR = %s, %s, %s\n", quote(src), quote(dst), quote(mkdir))
+	b.WriteString(`locally(function(src, dst)
+  ssh(dst, "mkdir", { "-p", DIR })
+  rsync(SRC, DST)
+end)
+remote(function(src, dst)
+  ssh(dst, "mkdir", { "-p", DIR })
+  rsync_remote(DST, DST)
+end)
+`)
+	return []byte(b.String())
+}
+
+func withSlash(p string) string {
+	if strings.HasSuffix(p, "/") {
+		return p
+	}
+	return p + "/"
+}
+
+// settings writes the directives of c that an ad-hoc run uses.
+func settings(b *strings.Builder, c core.Config) {
+	if c.Mode != "" {
+		fmt.Fprintf(b, "mode %s\n", quote(string(c.Mode)))
+	}
+	if c.Branches > 0 {
+		fmt.Fprintf(b, "branches(%d)\n", c.Branches)
+	}
+	if len(c.Hosts) > 0 {
+		names := make([]string, len(c.Hosts))
+		for i, h := range c.Hosts {
+			names[i] = h.String()
+		}
+		fmt.Fprintf(b, "hosts %s\n", list(names))
+	}
+	if c.Log != (core.LogConfig{}) {
+		var f []string
+		f = field(f, "file", c.Log.File)
+		f = field(f, "level", c.Log.Level)
+		fmt.Fprintf(b, "log { %s }\n", strings.Join(f, ", "))
+	}
+	s := c.SSH
+	var f []string
+	f = field(f, "user", s.User)
+	if len(s.Keys) > 0 {
+		f = append(f, "keys = "+list(s.Keys))
+	}
+	f = field(f, "passphrase", s.Passphrase)
+	f = field(f, "password", s.Password)
+	if s.Port > 0 {
+		f = append(f, "port = "+strconv.Itoa(s.Port))
+	}
+	f = field(f, "known_hosts", s.KnownHosts)
+	f = field(f, "host_key_check", s.HostKeyCheck)
+	if s.Timeout > 0 {
+		f = append(f, "timeout = "+strconv.FormatFloat(s.Timeout.Seconds(), 'f', -1, 64))
+	}
+	if len(f) > 0 {
+		fmt.Fprintf(b, "ssh { %s }\n", strings.Join(f, ", "))
+	}
+	if c.Mode == core.Grifork {
+		g := c.Grifork
+		var f []string
+		f = field(f, "chdir", g.Chdir)
+		f = field(f, "tmpdir", g.Tmpdir)
+		f = field(f, "exec", g.Exec)
+		f = field(f, "user", g.User)
+		if len(f) > 0 {
+			fmt.Fprintf(b, "grifork { %s }\n", strings.Join(f, ", "))
+		}
+	}
+}
+
+// rsync writes the rsync directive of r.
+func rsync(b *strings.Builder, r core.RsyncConfig) {
+	if r.Raw != nil {
+		fmt.Fprintf(b, "rsync %s\n", list(r.Raw))
+		return
+	}
+	var f []string
+	if r.Delete != nil {
+		f = append(f, "delete = "+strconv.FormatBool(*r.Delete))
+	}
+	if r.Bwlimit > 0 {
+		f = append(f, "bwlimit = "+strconv.Itoa(r.Bwlimit))
+	}
+	if r.Verbose {
+		f = append(f, "verbose = true")
+	}
+	if len(r.Excludes) > 0 {
+		f = append(f, "excludes = "+list(r.Excludes))
+	}
+	f = field(f, "rsh", r.Rsh)
+	if r.DryRun {
+		f = append(f, "dry_run = true")
+	}
+	fmt.Fprintf(b, "rsync { %s }\n", strings.Join(f, ", "))
+}
+
+func field(f []string, key, v string) []string {
+	if v == "" {
+		return f
+	}
+	return append(f, key+" = "+quote(v))
+}
+
+func list(ss []string) string {
+	q := make([]string, len(ss))
+	for i, s := range ss {
+		q[i] = quote(s)
+	}
+	return "{ " + strings.Join(q, ", ") + " }"
+}
+
+// quote writes s as a Lua string literal that holds exactly s: quotes and
+// backslashes escaped, control bytes as decimal escapes.
+func quote(s string) string {
+	var b strings.Builder
+	b.WriteByte('"')
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == '"' || c == '\\':
+			b.WriteByte('\\')
+			b.WriteByte(c)
+		case c < 0x20 || c == 0x7f:
+			fmt.Fprintf(&b, "\\%03d", c)
+		default:
+			b.WriteByte(c)
+		}
+	}
+	b.WriteByte('"')
+	return b.String()
+}

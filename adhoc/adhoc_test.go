@@ -1,0 +1,176 @@
+package adhoc
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/grifork/grifork/core"
+	"github.com/grifork/grifork/dsl"
+)
+
+var update = flag.Bool("update", false, "rewrite testdata/*.golden")
+
+// recorder is the Exec of these tests: it records every command.
+type recorder struct {
+	mu    sync.Mutex
+	calls []string
+}
+
+func (r *recorder) add(s string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.calls = append(r.calls, s)
+}
+
+func (r *recorder) Local(ctx context.Context, argv []string) (string, error) {
+	r.add(fmt.Sprintf("local %q", argv))
+	return "", nil
+}
+
+func (r *recorder) Remote(ctx context.Context, h core.Host, cmdline string) (string, error) {
+	r.add("remote " + h.String() + " " + cmdline)
+	return "", nil
+}
+
+func (r *recorder) Rsh(h core.Host) string { return "ssh" }
+
+func config() core.Config {
+	return core.Config{
+		Mode: core.Grifork, Branches: 3,
+		Hosts: []core.Host{{Name: "web1"}, {Name: "db1", User: "deploy", Port: 2222}},
+		Log:   core.LogConfig{File: "g.log", Level: "debug"},
+		SSH: core.SSHConfig{User: "ops", Keys: []string{"~/.ssh/id_ed25519"}, Passphrase: `p"w\d`, Port: 2200,
+			KnownHosts: "/etc/kh", HostKeyCheck: "accept-new", Timeout: 2500 * time.Millisecond},
+		Grifork: core.GriforkConfig{Chdir: "/srv", Tmpdir: "/tmp/g", Exec: "/usr/bin/grifork", User: "deploy"},
+	}
+}
+
+// load loads src and runs its locally and remote blocks for web1 and db1.
+func load(t *testing.T, src []byte) (*dsl.Script, []string) {
+	t.Helper()
+	rec := &recorder{}
+	s, err := dsl.Load(context.Background(), dsl.Source{Name: "adhoc", Content: src}, nil,
+		dsl.Options{Printer: core.NewPrinter(&strings.Builder{}, nil)})
+	if err != nil {
+		t.Fatalf("%v\n%s", err, src)
+	}
+	s.Bind(rec, nil)
+	t.Cleanup(s.Close)
+	tree, err := core.BuildTree(s.Config.Hosts, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	a, b := tree.Root.Children[0], tree.Root.Children[0].Children[0]
+	for _, e := range []core.Edge{{Block: core.BlockLocally, Src: tree.Root, Dst: a}, {Block: core.BlockRemote, Src: a, Dst: b}} {
+		if err := s.Run(ctx, e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return s, rec.calls
+}
+
+func golden(t *testing.T, name string, got []byte) {
+	t.Helper()
+	path := filepath.Join("testdata", name+".golden")
+	if *update {
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(got) != string(want) {
+		t.Errorf("%s differs (go test -update rewrites it):\n%s", path, got)
+	}
+}
+
+// TestSettingsRoundTrip: what the generated file sets is the Config it was made from.
+func TestSettingsRoundTrip(t *testing.T) {
+	t.Parallel()
+	c := config()
+	src := Exec(c, []string{"true"})
+	golden(t, "exec", src)
+	s, _ := load(t, src)
+	yes := true // exec writes no rsync directive: the default
+	c.Rsync.Delete = &yes
+	if !reflect.DeepEqual(s.Config, c) {
+		t.Errorf("loaded config\n%+v\nwant\n%+v", s.Config, c)
+	}
+}
+
+func TestExecArguments(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		argv []string
+		want string // the remote command line
+	}{
+		{[]string{"hostname"}, "hostname"},
+		{[]string{"uptime; df -h"}, "uptime; df -h"},
+		{[]string{"echo", "a b", `"q" \ $x`, "; rm", "tab\tnl\n"}, `echo 'a b' '"q" \ $x' '; rm' 'tab	nl` + "\n'"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.argv[0], func(t *testing.T) {
+			t.Parallel()
+			_, calls := load(t, Exec(core.Config{Hosts: []core.Host{{Name: "a"}, {Name: "b"}}}, tt.argv))
+			want := []string{"remote a " + tt.want, "remote b " + tt.want}
+			if !reflect.DeepEqual(calls, want) {
+				t.Errorf("calls %q, want %q", calls, want)
+			}
+		})
+	}
+}
+
+func TestCopy(t *testing.T) {
+	t.Parallel()
+	hosts := []core.Host{{Name: "a"}, {Name: "b"}}
+	tests := []struct {
+		name     string
+		src, dst string
+		dir, del bool
+		want     []string
+	}{
+		{"file", "/etc/motd", "/etc/motd", false, false, []string{
+			`remote a mkdir -p /etc`,
+			`local ["rsync" "-az" "--rsh=ssh" "/etc/motd" "a:/etc/motd"]`,
+			`remote b mkdir -p /etc`,
+			`remote a rsync -az --rsh=ssh /etc/motd b:/etc/motd`,
+		}},
+		{"dir with delete", "./app", "/srv/app", true, true, []string{
+			`remote a mkdir -p /srv/app/`,
+			`local ["rsync" "-az" "--delete" "--rsh=ssh" "./app/" "a:/srv/app/"]`,
+			`remote b mkdir -p /srv/app/`,
+			`remote a rsync -az --delete --rsh=ssh /srv/app/ b:/srv/app/`,
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			src := Copy(core.Config{Hosts: hosts}, tt.src, tt.dst, tt.dir, tt.del)
+			_, calls := load(t, src)
+			if !reflect.DeepEqual(calls, tt.want) {
+				t.Errorf("calls\n%s\nwant\n%s", strings.Join(calls, "\n"), strings.Join(tt.want, "\n"))
+			}
+		})
+	}
+}
+
+func TestQuote(t *testing.T) {
+	t.Parallel()
+	for _, s := range []string{"", "plain", `"`, `\`, "a\x00b", "\x7f\x01", "ünï", "]]", "--[["} {
+		_, calls := load(t, Exec(core.Config{Hosts: []core.Host{{Name: "a"}, {Name: "b"}}}, []string{"x", s}))
+		if want := "remote a x " + core.ShellJoin([]string{s}); calls[0] != want {
+			t.Errorf("quote(%q): got %q, want %q", s, calls[0], want)
+		}
+	}
+}

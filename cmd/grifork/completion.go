@@ -1,0 +1,60 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/alecthomas/kong"
+	"github.com/willabides/kongplete"
+)
+
+type completionCmd struct {
+	Shell string `arg:"" enum:"bash,zsh,fish" help:"bash, zsh or fish."`
+}
+
+// The shells ask grifork itself for the completions (kongplete answers when
+// COMP_LINE is set), so the scripts only hook it in.
+var completionScripts = map[string]string{
+	"bash": "complete -C {bin} grifork\n",
+	"zsh":  "autoload -U +X bashcompinit && bashcompinit\ncomplete -C {bin} grifork\n",
+	"fish": `function __complete_grifork
+    set -lx COMP_LINE (commandline -cp)
+    test -z (commandline -ct)
+    and set COMP_LINE "$COMP_LINE "
+    {bin}
+end
+complete -f -c grifork -a "(__complete_grifork)"
+`,
+}
+
+func (c *completionCmd) Run(e *env) error {
+	bin, err := os.Executable()
+	if err != nil {
+		return fmt.Errorf("completion: %w", err)
+	}
+	if bin, err = filepath.Abs(bin); err != nil {
+		return fmt.Errorf("completion: %w", err)
+	}
+	_, err = fmt.Fprint(e.stdout, strings.ReplaceAll(completionScripts[c.Shell], "{bin}", bin))
+	return err
+}
+
+// complete answers a shell's completion request (COMP_LINE set) and reports
+// whether it did.
+func complete(p *kong.Kong) (done bool) {
+	if os.Getenv("COMP_LINE") == "" {
+		return false
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			if _, ok := r.(kongExit); !ok {
+				panic(r)
+			}
+			done = true
+		}
+	}()
+	kongplete.Complete(p)
+	return false
+}

@@ -1,0 +1,40 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/grifork/grifork/adhoc"
+)
+
+type copyCmd struct {
+	hostFlags
+	adhocFlags
+	reportFlags
+	Delete bool   `help:"Delete what DST holds and SRC does not (rsync --delete)."`
+	Src    string `arg:"" placeholder:"SRC" help:"File or directory to push; a directory's contents go into DST."`
+	Dst    string `arg:"" optional:"" placeholder:"DST" help:"Where it goes on every host (default: SRC's absolute path)."`
+}
+
+func (c *copyCmd) Run(e *env) error {
+	fi, err := os.Stat(c.Src)
+	if err != nil {
+		return usageErr(fmt.Errorf("copy: %w", err))
+	}
+	if c.Dst == "" {
+		if c.Dst, err = filepath.Abs(c.Src); err != nil {
+			return usageErr(fmt.Errorf("copy: %w", err))
+		}
+	}
+	retry, err := c.retryHosts(c.hostFlags)
+	if err != nil {
+		return err
+	}
+	cfg, err := c.config(e, c.hostFlags, retry != nil)
+	if err != nil {
+		return err
+	}
+	src := adhoc.Copy(cfg, c.Src, c.Dst, fi.IsDir(), c.Delete)
+	return runAdhoc(e, "copy", src, runOptions{sel: c.selection(), retry: retry, report: c.Report, dryRun: c.DryRun, gather: c.Gather, progress: c.Progress})
+}

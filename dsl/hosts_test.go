@@ -1,6 +1,7 @@
 package dsl
 
 import (
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -11,13 +12,14 @@ func TestExpandHosts(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		entries []string
-		want    string // space-separated hosts as String() prints them, or "error: <text>"
+		want    string // space-separated hosts as String() prints them, "count: N" or "error: <text>"
 	}{
 		{[]string{"web1"}, "web1"},
 		{[]string{"web[1-3]"}, "web1 web2 web3"},
 		{[]string{"db[7,1-2]", "web1"}, "db1 db2 db7 web1"},
 		{[]string{"web1", "db[7,1-2]"}, "web1 db1 db2 db7"},
-		{[]string{"prod-2[10-12]"}, "prod-210 prod-211 prod-212"},
+		{[]string{"prod-2[10-320]"}, "count: 2111"}, // ClusterShell's prod-[210-2320]
+		{[]string{"n[9-10]0"}, "n90 n100"},
 		{[]string{"deploy@web[1-2]:2222"}, "deploy@web1:2222 deploy@web2:2222"},
 		{[]string{"[fe80::1]:22"}, "[fe80::1]:22"},
 		{[]string{"deploy@[2001:db8::1]"}, "deploy@2001:db8::1"},
@@ -43,6 +45,12 @@ func TestExpandHosts(t *testing.T) {
 			}
 			if err != nil {
 				t.Fatal(err)
+			}
+			if n, ok := strings.CutPrefix(tt.want, "count: "); ok {
+				if strconv.Itoa(len(hosts)) != n {
+					t.Errorf("%d hosts, want %s", len(hosts), n)
+				}
+				return
 			}
 			var got []string
 			for _, h := range hosts {

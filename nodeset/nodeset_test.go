@@ -80,6 +80,12 @@ func TestExpandFold(t *testing.T) {
 		{in: "n1,n2,n10,n01", fold: "n[1-2,01,10]", names: "n1 n2 n01 n10"},
 		{in: "n[8-9],n[00-01],n10", fold: "n[8-9,00-01,10]"},
 		{in: "n[09-11]", fold: "n[09-11]", names: "n09 n10 n11"},
+		// found by comparing with ClusterShell: a run that follows a padded
+		// index keeps its padding state, so 100 does not join 10-99
+		{in: "[0-100,02]", fold: "[0-9,02,10-99,100]", count: 102},
+		{in: "n02,n10,n11,n100", fold: "n[02,10-11,100]"},
+		{in: "a1[0-660,01]n0b-", fold: "a[10-19,101,110-199,1100-1660]n0b-", count: 662},
+		{in: "an0[2-660,02]a1", fold: "an[02-09,002,010-099,0100-0660]a1", count: 660},
 		// cs: digits next to a bracket join its numbers
 		{in: "node0[0]", fold: "node00"},
 		{in: "node01[0-1]", fold: "node[010-011]"},

@@ -40,41 +40,69 @@ func compareIndex(a, b string) int {
 // padded reports whether an index carries zero padding ("07", "00").
 func padded(ix string) bool { return len(ix) > 1 && ix[0] == '0' }
 
-// runs cuts sorted indexes into ClusterShell's folded ranges: consecutive
-// numbers of one padding ("08-10" is padded to two digits, "9-10" is not),
-// each written "lo-hi" or "lo".
+// runs cuts sorted indexes into ClusterShell's folded ranges ("lo-hi" or
+// "lo"), following RangeSet._slices_padding without autostep: a run is
+// consecutive numbers of one padding state; a run broken by a gap is written
+// index by index when its step was 2 or more, its last index then starting the
+// next run with the same padding state ("02,10-99,100": 10-99 is padded to
+// two digits, so 100 starts a run of its own).
 func runs(sorted []string) []string {
 	var out []string
-	emit := func(lo, hi string) {
-		if lo == hi {
-			out = append(out, lo)
-		} else {
-			out = append(out, lo+"-"+hi)
+	var start, last, step *big.Int // step: nil while the run holds one index
+	runPadded, runLen := false, 0
+	emit := func(lo, hi *big.Int) {
+		pad := 0
+		if runPadded {
+			pad = runLen
+		}
+		r := zeroPad(lo.String(), pad)
+		if lo.Cmp(hi) != 0 {
+			r += "-" + zeroPad(hi.String(), pad)
+		}
+		out = append(out, r)
+	}
+	emitEach := func(lo, hi, step *big.Int) {
+		for j := new(big.Int).Set(lo); j.Cmp(hi) <= 0; j.Add(j, step) {
+			emit(j, j)
 		}
 	}
-	start, last := sorted[0], sorted[0]
-	for _, ix := range sorted[1:] {
-		// A padded run keeps its width; an unpadded run never takes a padded index.
-		mismatch := padded(start) && len(ix) != len(start) || !padded(start) && padded(ix)
-		if !mismatch && follows(ix, last) {
-			last = ix
+	for _, ix := range sorted {
+		v := value(ix)
+		if start == nil {
+			start, last, runPadded, runLen = v, v, padded(ix), len(ix)
 			continue
 		}
+		d := new(big.Int).Sub(v, last)
+		padMismatch := runPadded && len(ix) != runLen || !runPadded && padded(ix)
+		stepMismatch := !padMismatch && step != nil && step.Cmp(d) != 0
+		if !padMismatch && !stepMismatch {
+			step, last = d, v
+			continue
+		}
+		switch {
+		case step == nil || step.Cmp(bigOne) == 0:
+			emit(start, last)
+			start, runPadded, runLen = v, padded(ix), len(ix)
+		case padMismatch:
+			emitEach(start, last, step)
+			start, runPadded, runLen = v, padded(ix), len(ix)
+		default:
+			emitEach(start, new(big.Int).Sub(last, step), step)
+			start = last
+		}
+		if stepMismatch {
+			step = d
+		} else {
+			step = nil
+		}
+		last = v
+	}
+	if step == nil || step.Cmp(bigOne) == 0 {
 		emit(start, last)
-		start, last = ix, ix
+	} else {
+		emitEach(start, last, step)
 	}
-	emit(start, last)
 	return out
-}
-
-// follows reports whether index b is a+1.
-func follows(b, a string) bool {
-	if len(a) <= 18 && len(b) <= 18 { // fits an int64
-		x, err1 := strconv.ParseInt(a, 10, 64)
-		y, err2 := strconv.ParseInt(b, 10, 64)
-		return err1 == nil && err2 == nil && y == x+1
-	}
-	return new(big.Int).Sub(value(b), value(a)).Cmp(bigOne) == 0
 }
 
 var (

@@ -21,8 +21,10 @@ const Limit = 100000
 
 // Expand returns the names of a node set, each once, in ClusterShell's order:
 // by pattern (the name with its numbers taken out), then by number, shorter
-// numbers first ("n1,n2,n10,n01" gives n1 n2 n01 n10). An empty or blank
-// string is the empty set. Errors name the part at fault and fit on one line.
+// numbers first ("n1,n2,n10,n01" gives n1 n2 n01 n10); names with several
+// numbers come product by product of their folded form ("r1n5,r2n[1-3]"
+// gives r2n1 r2n2 r2n3 r1n5). An empty or blank string is the empty set.
+// Errors name the part at fault and fit on one line.
 func Expand(pattern string) ([]string, error) {
 	set, err := evaluate(pattern)
 	if err != nil {

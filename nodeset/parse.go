@@ -119,15 +119,17 @@ func missingOperand(op byte) error {
 }
 
 // scanOperand reads the first operand of s (s starts with no space) and
-// returns it with the operator that follows it and the text after that.
+// returns it with the operator that follows it and the text after that. Like
+// ClusterShell, it reads brackets when one comes before the first operator.
+// Each scan stops at the next bracket or operator, so that a long list of
+// names costs linear time.
 func scanOperand(s string) (o *operand, next byte, rest string, err error) {
 	o = &operand{parts: []string{""}}
-	opIdx := strings.IndexAny(s, operators)
-	br := strings.IndexByte(s, '[')
-	if br < 0 || opIdx >= 0 && opIdx < br {
+	first := strings.IndexAny(s, "["+operators)
+	if first < 0 || s[first] != '[' {
 		node := s
-		if opIdx >= 0 {
-			node, next, rest = s[:opIdx], s[opIdx], s[opIdx+1:]
+		if first >= 0 {
+			node, next, rest = s[:first], s[first], s[first+1:]
 			if node == "" || rest == "" {
 				return nil, 0, "", missingOperand(next)
 			}
@@ -141,20 +143,18 @@ func scanOperand(s string) (o *operand, next byte, rest string, err error) {
 		return o, next, rest, nil
 	}
 	sfx := s
-	for br >= 0 && (opIdx < 0 || opIdx > br) {
-		pfx := sfx[:br]
-		rng, after, ok := strings.Cut(sfx[br+1:], "]")
+	for first >= 0 && sfx[first] == '[' {
+		pfx := sfx[:first]
+		rng, after, ok := strings.Cut(sfx[first+1:], "]")
 		if !ok {
-			return nil, 0, "", fmt.Errorf("%q: [ without ]", s)
+			return nil, 0, "", fmt.Errorf("%q: [ without ]", clip(sfx))
 		}
 		if strings.Contains(pfx, "]") {
 			return nil, 0, "", fmt.Errorf("%q: ] without [", pfx)
 		}
 		sfx = after
-		if end := strings.IndexByte(sfx, ']'); end >= 0 {
-			if open := strings.IndexByte(sfx, '['); open < 0 || end < open {
-				return nil, 0, "", fmt.Errorf("%q: ] without [", sfx)
-			}
+		if i := strings.IndexAny(sfx, "[]"); i >= 0 && sfx[i] == ']' {
+			return nil, 0, "", fmt.Errorf("%q: ] without [", clip(sfx))
 		}
 		if sfx != "" {
 			if sfx, rng, err = amendTrailing(sfx, rng); err != nil {
@@ -170,17 +170,17 @@ func scanOperand(s string) (o *operand, next byte, rest string, err error) {
 			}
 		}
 		if strings.HasPrefix(sfx, "[") {
-			return nil, 0, "", fmt.Errorf("%q: a bracket right after another: write one bracket per number, as in r[1-2]n[1-3]", s)
+			return nil, 0, "", fmt.Errorf("%q: a bracket right after another: write one bracket per number, as in r[1-2]n[1-3]", clip(s))
 		}
-		br, opIdx = strings.IndexByte(sfx, '['), strings.IndexAny(sfx, operators)
 		indexes, err := parseRangeSet(rng)
 		if err != nil {
 			return nil, 0, "", err
 		}
 		o.slot(indexes)
+		first = strings.IndexAny(sfx, "["+operators)
 	}
-	if opIdx >= 0 {
-		sfx, next, rest = sfx[:opIdx], sfx[opIdx], sfx[opIdx+1:]
+	if first >= 0 {
+		sfx, next, rest = sfx[:first], sfx[first], sfx[first+1:]
 		if rest == "" {
 			return nil, 0, "", missingOperand(next)
 		}
@@ -189,6 +189,14 @@ func scanOperand(s string) (o *operand, next byte, rest string, err error) {
 		return nil, 0, "", err
 	}
 	return o, next, rest, nil
+}
+
+// clip shortens the rest of a long node set for an error message.
+func clip(s string) string {
+	if len(s) <= 60 {
+		return s
+	}
+	return strings.ToValidUTF8(s[:60], "") + "…"
 }
 
 // amendTrailing moves the digits that follow a bracket into it, as

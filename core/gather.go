@@ -7,6 +7,8 @@ import (
 	"io"
 	"slices"
 	"strings"
+
+	"github.com/grifork/grifork/nodeset"
 )
 
 // Gather makes p collect the lines of every prefix (host) instead of writing
@@ -80,11 +82,11 @@ func (p *Printer) WriteGathered(w io.Writer, order []string) error {
 		groups = append(groups, g)
 	}
 	slices.SortFunc(groups, func(a, b group) int {
-		return cmp.Or(cmp.Compare(a.first, b.first), cmp.Compare(Fold(a.hosts), Fold(b.hosts)))
+		return cmp.Or(cmp.Compare(a.first, b.first), cmp.Compare(nodeset.Fold(a.hosts), nodeset.Fold(b.hosts)))
 	})
 	bw := bufio.NewWriter(w)
 	for _, g := range groups {
-		head := fmt.Sprintf("%s (%s)", Fold(g.hosts), Thousands(len(g.hosts)))
+		head := fmt.Sprintf("%s (%s)", nodeset.Fold(g.hosts), Thousands(len(g.hosts)))
 		rule := strings.Repeat("-", min(len(head), 72))
 		fmt.Fprintf(bw, "%s\n%s\n%s\n%s", rule, head, rule, g.out)
 	}

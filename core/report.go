@@ -9,6 +9,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/grifork/grifork/nodeset"
 )
 
 // Status is the outcome of one node in a run.
@@ -304,7 +306,7 @@ func (r *Report) WriteSummary(w io.Writer) error {
 		if p, ok := strings.CutPrefix(why, "parent "); ok && strings.HasSuffix(p, " failed") {
 			cause = " under " + strings.TrimSuffix(p, " failed") + " (parent failed)"
 		}
-		fmt.Fprintf(bw, "skipped %s %s%s: %s\n", Thousands(len(hosts)), plural(len(hosts), "host", "hosts"), cause, Fold(hosts))
+		fmt.Fprintf(bw, "skipped %s %s%s: %s\n", Thousands(len(hosts)), plural(len(hosts), "host", "hosts"), cause, nodeset.Fold(hosts))
 	}
 	if errs := r.RunErrors(); len(errs) > 0 {
 		fmt.Fprintln(bw, "errors:")

@@ -12,8 +12,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/grifork/grifork/core"
 	"github.com/grifork/grifork/internal/fleet"
+	"github.com/grifork/grifork/nodeset"
 )
 
 // reportFile is the --report schema documented in the README; decoding with
@@ -86,7 +86,7 @@ func TestCLI(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, ".ssh", "known_hosts"), kh, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	all := core.Fold(hosts) // the node set of the fleet, expanded back by -H
+	all := nodeset.Fold(hosts) // the node set of the fleet, expanded back by -H
 	login := []string{"-l", "root", "-i", f.KeyFile()}
 	ctx := context.Background()
 	onHost := func(h, script string) {
@@ -134,7 +134,7 @@ func TestCLI(t *testing.T) {
 		}
 		rest := except(hosts, odd...)
 		group := func(hs []string, out string) string {
-			head := fmt.Sprintf("%s (%d)", core.Fold(hs), len(hs))
+			head := fmt.Sprintf("%s (%d)", nodeset.Fold(hs), len(hs))
 			rule := strings.Repeat("-", len(head))
 			return rule + "\n" + head + "\n" + rule + "\n" + out + "\n"
 		}

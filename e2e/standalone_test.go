@@ -14,8 +14,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/grifork/grifork/core"
 	"github.com/grifork/grifork/internal/fleet"
+	"github.com/grifork/grifork/nodeset"
 )
 
 // fileSeq gives every Griforkfile a test writes its own name, so subtests that
@@ -258,7 +258,7 @@ end)`, weird)
 		for _, want := range []string{
 			"8 ok, 1 failed, 3 skipped",
 			"\n  " + dead + " (0.0-1.1) locally: ",
-			"\nskipped 3 hosts under " + dead + " (parent failed): " + core.Fold(skipped) + "\n",
+			"\nskipped 3 hosts under " + dead + " (parent failed): " + nodeset.Fold(skipped) + "\n",
 		} {
 			if !strings.Contains(r.stdout, want) {
 				t.Errorf("summary lacks %q:\n%s", want, r.stdout)

@@ -6,7 +6,6 @@ package adhoc
 
 import (
 	"fmt"
-	"path"
 	"strconv"
 	"strings"
 
@@ -32,40 +31,16 @@ func Exec(c core.Config, argv []string) []byte {
 	return []byte(b.String())
 }
 
-// Copy is the Griforkfile that pushes src (a file, or with dir the contents of
-// a directory) to dst on every host of c over the rsync tree: the root sends
-// it to the first generation, each host then to its children. delete removes
-// what dst holds and src does not. When the pipelined broadcast exists, this
-// is the one function to switch over.
-func Copy(c core.Config, src, dst string, dir, delete bool) []byte {
-	c.Rsync.Delete = &delete
-	mkdir := path.Dir(dst)
-	if dir {
-		src, dst = withSlash(src), withSlash(dst)
-		mkdir = dst
-	}
+// Copy is the Griforkfile that pushes src (a file, or the contents of a
+// directory) to dst on every host of c with the pipelined broadcast, along a
+// tree of branches children per node. delete removes what dst holds and src
+// does not.
+func Copy(c core.Config, src, dst string, delete bool, branches int) []byte {
 	var b strings.Builder
 	b.WriteString("-- grifork copy\n")
 	settings(&b, c)
-	rsync(&b, c.Rsync)
-	fmt.Fprintf(&b, "local SRC, DST, DIR = %s, %s, %s\n", quote(src), quote(dst), quote(mkdir))
-	b.WriteString(`locally(function(src, dst)
-  ssh(dst, "mkdir", { "-p", DIR })
-  rsync(SRC, DST)
-end)
-remote(function(src, dst)
-  ssh(dst, "mkdir", { "-p", DIR })
-  rsync_remote(DST, DST)
-end)
-`)
+	fmt.Fprintf(&b, "broadcast { from = %s, to = %s, delete = %v, branches = %d }\n", quote(src), quote(dst), delete, branches)
 	return []byte(b.String())
-}
-
-func withSlash(p string) string {
-	if strings.HasSuffix(p, "/") {
-		return p
-	}
-	return p + "/"
 }
 
 // settings writes the directives of c that an ad-hoc run uses.

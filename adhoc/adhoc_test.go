@@ -137,29 +137,20 @@ func TestCopy(t *testing.T) {
 	tests := []struct {
 		name     string
 		src, dst string
-		dir, del bool
-		want     []string
+		del      bool
+		branches int
+		want     core.BroadcastConfig
 	}{
-		{"file", "/etc/motd", "/etc/motd", false, false, []string{
-			`remote a mkdir -p /etc`,
-			`local ["rsync" "-az" "--rsh=ssh" "/etc/motd" "a:/etc/motd"]`,
-			`remote b mkdir -p /etc`,
-			`remote a rsync -az --rsh=ssh /etc/motd b:/etc/motd`,
-		}},
-		{"dir with delete", "./app", "/srv/app", true, true, []string{
-			`remote a mkdir -p /srv/app/`,
-			`local ["rsync" "-az" "--delete" "--rsh=ssh" "./app/" "a:/srv/app/"]`,
-			`remote b mkdir -p /srv/app/`,
-			`remote a rsync -az --delete --rsh=ssh /srv/app/ b:/srv/app/`,
-		}},
+		{"file", "/etc/motd", "/etc/motd", false, 1, core.BroadcastConfig{From: "/etc/motd", To: "/etc/motd", Branches: 1}},
+		{"dir with delete", "./app", "/srv/app", true, 2, core.BroadcastConfig{From: "./app", To: "/srv/app", Delete: true, Branches: 2}},
+		{"odd name", `./a "b"`, `/srv/a "b"`, false, 3, core.BroadcastConfig{From: `./a "b"`, To: `/srv/a "b"`, Branches: 3}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			src := Copy(core.Config{Hosts: hosts}, tt.src, tt.dst, tt.dir, tt.del)
-			_, calls := load(t, src)
-			if !reflect.DeepEqual(calls, tt.want) {
-				t.Errorf("calls\n%s\nwant\n%s", strings.Join(calls, "\n"), strings.Join(tt.want, "\n"))
+			s, _ := load(t, Copy(core.Config{Hosts: hosts}, tt.src, tt.dst, tt.del, tt.branches))
+			if got := s.Config.Broadcast; got == nil || !reflect.DeepEqual(*got, tt.want) {
+				t.Errorf("broadcast %+v, want %+v", got, tt.want)
 			}
 		})
 	}

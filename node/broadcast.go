@@ -63,7 +63,11 @@ func NewBroadcaster(c *sshx.Client, opts BroadcastOptions) *Broadcaster {
 
 // PlanCmdline is the relay's command line, for the dry-run plan.
 func (b *Broadcaster) PlanCmdline() string {
-	exe, dir := b.ship.PlanExe()
+	_, dir := b.ship.PlanExe()
+	exe := b.opts.Grifork.Exec
+	if exe == "" {
+		exe = dir + "/grifork-<sha256>"
+	}
 	return relayCmdline(dir+"/run-XXXXXXXXXX", exe)
 }
 

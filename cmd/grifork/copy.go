@@ -12,16 +12,16 @@ type copyCmd struct {
 	hostFlags
 	adhocFlags
 	reportFlags
-	Delete bool   `help:"Delete what DST holds and SRC does not (rsync --delete)."`
+	Delete bool   `help:"Delete what DST holds and SRC does not."`
 	Src    string `arg:"" placeholder:"SRC" help:"File or directory to push; a directory's contents go into DST."`
 	Dst    string `arg:"" optional:"" placeholder:"DST" help:"Where it goes on every host (default: SRC's absolute path)."`
 }
 
 func (c *copyCmd) Run(e *env) error {
-	fi, err := os.Stat(c.Src)
-	if err != nil {
+	if _, err := os.Stat(c.Src); err != nil {
 		return usageErr(fmt.Errorf("copy: %w", err))
 	}
+	var err error
 	if c.Dst == "" {
 		if c.Dst, err = filepath.Abs(c.Src); err != nil {
 			return usageErr(fmt.Errorf("copy: %w", err))
@@ -35,6 +35,8 @@ func (c *copyCmd) Run(e *env) error {
 	if err != nil {
 		return err
 	}
-	src := adhoc.Copy(cfg, c.Src, c.Dst, fi.IsDir(), c.Delete)
+	// -b shapes the broadcast's tree (a chain by default): copy has no edge blocks.
+	branches := max(c.Branches, 1)
+	src := adhoc.Copy(cfg, c.Src, c.Dst, c.Delete, branches)
 	return runAdhoc(e, "copy", src, runOptions{sel: c.selection(), retry: retry, report: c.Report, dryRun: c.DryRun, gather: c.Gather, progress: c.Progress})
 }

@@ -121,10 +121,15 @@ func demo(ctx context.Context, args []string, stdout, stderr io.Writer) (err err
 	bin := fs.String("grifork", "bin/grifork", "grifork binary")
 	file := fs.String("file", "examples/Griforkfile.demo.lua", "Griforkfile")
 	keep := fs.Bool("keep", false, "keep the fleet up after the run until Ctrl-C")
+	bfile := fs.String("broadcast", "examples/Griforkfile.broadcast.lua", "Griforkfile of the broadcast run (\"\" for none)")
+	rate := fs.Int("rate", 100, "Mbit/s of every link (0: unshaped)")
 	if err := fs.Parse(args); err != nil {
 		return exitCode(2)
 	}
-	for _, p := range []string{*bin, *file} {
+	for _, p := range []string{*bin, *file, *bfile} {
+		if p == "" {
+			continue
+		}
 		if _, err := os.Stat(p); err != nil {
 			return err
 		}
@@ -143,7 +148,7 @@ func demo(ctx context.Context, args []string, stdout, stderr io.Writer) (err err
 	fmt.Fprintf(stdout, "==> sample application: %d files, %.1f MB in %s\n", files, float64(size)/1e6, src)
 
 	fmt.Fprintf(stdout, "==> starting %d hosts (real sshd, each in its own network and mount namespace)\n", *hosts)
-	f, err := fleet.Start(ctx, fleet.Options{Name: *name, Hosts: *hosts, Logf: logTo(stdout)})
+	f, err := fleet.Start(ctx, fleet.Options{Name: *name, Hosts: *hosts, RateMbit: *rate, Logf: logTo(stdout)})
 	if err != nil {
 		return err
 	}
@@ -181,7 +186,8 @@ func demo(ctx context.Context, args []string, stdout, stderr io.Writer) (err err
 	if ctx.Err() != nil || interrupted(runErr) {
 		return errInterrupted
 	}
-	fmt.Fprintf(stdout, "==> grifork finished in %s (%v)\n", time.Since(began).Round(time.Millisecond), exitStatus(runErr))
+	treeTook := time.Since(began)
+	fmt.Fprintf(stdout, "==> grifork finished in %s (%v)\n", treeTook.Round(time.Millisecond), exitStatus(runErr))
 
 	fmt.Fprintln(stdout, "==> verifying /srv/app on every host (inside its namespaces)")
 	ok, err := verify(ctx, stdout, f, src)
@@ -189,6 +195,35 @@ func demo(ctx context.Context, args []string, stdout, stderr io.Writer) (err err
 		return err
 	}
 	fmt.Fprintf(stdout, "%d/%d hosts verified\n", ok, len(f.Hosts()))
+	if *bfile != "" && ok == len(f.Hosts()) && runErr == nil {
+		fmt.Fprintln(stdout, "==> the same application again, with the pipelined broadcast (/srv/app emptied first)")
+		for _, h := range f.Hosts() {
+			if _, err := f.Exec(ctx, h, "rm", "-rf", "/srv/app"); err != nil {
+				return err
+			}
+		}
+		// Untimed: the first broadcast ships grifork's relay to every host.
+		if err := grifork("-f", *bfile); err != nil {
+			return fmt.Errorf("grifork broadcast: %w", err)
+		}
+		began = time.Now()
+		runErr = grifork("-f", *bfile)
+		if ctx.Err() != nil || interrupted(runErr) {
+			return errInterrupted
+		}
+		bcastTook := time.Since(began)
+		if ok, err = verify(ctx, stdout, f, src); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "%d/%d hosts verified\n", ok, len(f.Hosts()))
+		if *rate > 0 {
+			bound := time.Duration(float64(size*8) / float64(*rate*1_000_000) * float64(time.Second))
+			fmt.Fprintf(stdout, "==> %.1f MB to %d hosts over %d Mbit/s links; one link needs %s (the bound)\n",
+				float64(size)/1e6, len(f.Hosts()), *rate, bound.Round(10*time.Millisecond))
+			fmt.Fprintf(stdout, "    rsync tree (branches 3):  %6.2fs  %5.1fx the bound\n", treeTook.Seconds(), treeTook.Seconds()/bound.Seconds())
+			fmt.Fprintf(stdout, "    broadcast (a chain):      %6.2fs  %5.1fx the bound\n", bcastTook.Seconds(), bcastTook.Seconds()/bound.Seconds())
+		}
+	}
 	if *keep {
 		fmt.Fprintf(stdout, "==> the fleet stays up; try: ssh -F %s %s ls /srv/app\n    Ctrl-C tears it down\n", f.SSHConfigFile(), f.Hosts()[0])
 		<-ctx.Done()
@@ -276,6 +311,14 @@ func makeApp(dir string) (files int, size int64, err error) {
 		if err := write(fmt.Sprintf("config/env%02d.yml", i), text(300)); err != nil {
 			return 0, 0, err
 		}
+	}
+	// One large asset: what makes a copy to a fleet slow.
+	video := make([]byte, 32<<20)
+	for j := range video {
+		video[j] = byte(rng.Uint32())
+	}
+	if err := write("public/assets/intro.mp4", video); err != nil {
+		return 0, 0, err
 	}
 	for i := range 12 {
 		blob := make([]byte, 256*1024+rng.IntN(256*1024))

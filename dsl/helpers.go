@@ -191,11 +191,34 @@ func (s *Script) rsyncArgv(L *lua.LState, t *task, name string) ([]string, error
 	if rsh == "" {
 		rsh = ex.Rsh(dst.Host)
 	}
-	return buildRsyncArgv(c, rsh, string(from), dst.Host.RsyncTarget()+":"+string(to)), nil
+	return buildRsyncArgv(c, rsh, localPath(string(from)), dst.Host.RsyncTarget()+":"+remotePath(string(to))), nil
+}
+
+// localPath keeps a source path a path on the machine that runs rsync: "./" keeps
+// a relative path with a colon before any slash from being read as host:path or
+// rsync://host (the "--" of buildRsyncArgv takes care of a leading "-").
+func localPath(p string) string {
+	if strings.Contains(strings.SplitN(p, "/", 2)[0], ":") {
+		return "./" + p
+	}
+	return p
+}
+
+// remotePath keeps the path part of host:path data on the receiving side. rsync
+// before 3.2.4 hands a leading "-" to the remote rsync as an option (3.2.4 and
+// later add this "./" themselves), and a leading ":" would make host::path a
+// daemon module. The remote side resolves a relative path from the login
+// directory, with or without "./".
+func remotePath(p string) string {
+	if strings.HasPrefix(p, "-") || strings.HasPrefix(p, ":") {
+		return "./" + p
+	}
+	return p
 }
 
 // buildRsyncArgv is the rsync command line of the rsync helpers: rsync, the options
-// of c, --rsh=rsh (unless the raw options set one, or rsh is empty), from, to.
+// of c, --rsh=rsh (unless the raw options set one, or rsh is empty), "--", from, to.
+// The "--" makes paths that start with "-" paths, never options such as -e.
 func buildRsyncArgv(c core.RsyncConfig, rsh, from, to string) []string {
 	argv := []string{"rsync"}
 	if c.Raw != nil {
@@ -224,7 +247,7 @@ func buildRsyncArgv(c core.RsyncConfig, rsh, from, to string) []string {
 	if rsh != "" {
 		argv = append(argv, "--rsh="+rsh)
 	}
-	return append(argv, from, to)
+	return append(argv, "--", from, to)
 }
 
 // setsRsh reports a raw rsync option that chooses the remote shell.

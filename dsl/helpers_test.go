@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -44,34 +47,55 @@ func TestHelperCommands(t *testing.T) {
 		{name: "ssh to another host", body: `ssh("ops@[fe80::1]:2200", "uptime")`,
 			want: []string{`[locally] remote ops@[fe80::1]:2200 uptime`}},
 		{name: "rsync defaults", body: `rsync("/srv/app/")`,
-			want: []string{`[locally] local "rsync" "-az" "--delete" "--rsh=ssh" "/srv/app/" "web1:/srv/app/"`}},
+			want: []string{`[locally] local "rsync" "-az" "--delete" "--rsh=ssh" "--" "/srv/app/" "web1:/srv/app/"`}},
 		{name: "rsync from to", body: `rsync("/srv/app/", "/opt/app/")`,
-			want: []string{`[locally] local "rsync" "-az" "--delete" "--rsh=ssh" "/srv/app/" "web1:/opt/app/"`}},
+			want: []string{`[locally] local "rsync" "-az" "--delete" "--rsh=ssh" "--" "/srv/app/" "web1:/opt/app/"`}},
 		{name: "rsync table options", dst: "deploy@web2:2222",
 			conf: `rsync { delete = false, bwlimit = 4096, verbose = true, excludes = { ".git", "*.tmp" }, dry_run = true }`,
 			body: `rsync("/srv/app/")`,
-			want: []string{`[locally] local "rsync" "-az" "-v" "--bwlimit=4096" "--exclude=.git" "--exclude=*.tmp" "--dry-run" "--rsh=ssh -p 2222" "/srv/app/" "deploy@web2:/srv/app/"`}},
+			want: []string{`[locally] local "rsync" "-az" "-v" "--bwlimit=4096" "--exclude=.git" "--exclude=*.tmp" "--dry-run" "--rsh=ssh -p 2222" "--" "/srv/app/" "deploy@web2:/srv/app/"`}},
 		{name: "rsync rsh setting", conf: `rsync { rsh = "ssh -F /etc/grifork/ssh_config" }`, body: `rsync("/a")`,
-			want: []string{`[locally] local "rsync" "-az" "--delete" "--rsh=ssh -F /etc/grifork/ssh_config" "/a" "web1:/a"`}},
+			want: []string{`[locally] local "rsync" "-az" "--delete" "--rsh=ssh -F /etc/grifork/ssh_config" "--" "/a" "web1:/a"`}},
 		{name: "rsync array form", conf: `rsync { "-rlt", "--partial" }`, body: `rsync("/a")`,
-			want: []string{`[locally] local "rsync" "-rlt" "--partial" "--rsh=ssh" "/a" "web1:/a"`}},
+			want: []string{`[locally] local "rsync" "-rlt" "--partial" "--rsh=ssh" "--" "/a" "web1:/a"`}},
 		{name: "rsync array form with -e", conf: `rsync { "-az", "-e", "ssh -q" }`, body: `rsync("/a")`,
-			want: []string{`[locally] local "rsync" "-az" "-e" "ssh -q" "/a" "web1:/a"`}},
+			want: []string{`[locally] local "rsync" "-az" "-e" "ssh -q" "--" "/a" "web1:/a"`}},
 		{name: "rsync array form with --rsh", conf: `rsync { "-az", "--rsh=rsh" }`, body: `rsync("/a")`,
-			want: []string{`[locally] local "rsync" "-az" "--rsh=rsh" "/a" "web1:/a"`}},
+			want: []string{`[locally] local "rsync" "-az" "--rsh=rsh" "--" "/a" "web1:/a"`}},
 		{name: "rsync to IPv6", dst: "root@fe80::2", body: `rsync("/a")`,
-			want: []string{`[locally] local "rsync" "-az" "--delete" "--rsh=ssh" "/a" "root@[fe80::2]:/a"`}},
+			want: []string{`[locally] local "rsync" "-az" "--delete" "--rsh=ssh" "--" "/a" "root@[fe80::2]:/a"`}},
 		{name: "rsync_remote runs on src", block: core.BlockRemote, src: "web1", dst: "deploy@web2:2222",
 			body: `rsync_remote("/srv/my app/")`,
-			want: []string{`[remote] remote web1 rsync -az --delete '--rsh=ssh -p 2222' '/srv/my app/' 'deploy@web2:/srv/my app/'`}},
+			want: []string{`[remote] remote web1 rsync -az --delete '--rsh=ssh -p 2222' -- '/srv/my app/' 'deploy@web2:/srv/my app/'`}},
 		{name: "rsync_remote from to", block: core.BlockRemote, src: "web1", dst: "web3",
 			body: `rsync_remote("/a/", "/b/")`,
-			want: []string{`[remote] remote web1 rsync -az --delete --rsh=ssh /a/ web3:/b/`}},
+			want: []string{`[remote] remote web1 rsync -az --delete --rsh=ssh -- /a/ web3:/b/`}},
+		// Paths are data: an option-like or host-like path never changes what rsync does.
+		{name: "rsync path that looks like -e", body: `rsync("-esh -c 'touch /tmp/x'", "/srv/x/")`,
+			want: []string{`[locally] local "rsync" "-az" "--delete" "--rsh=ssh" "--" "-esh -c 'touch /tmp/x'" "web1:/srv/x/"`}},
+		{name: "rsync destination that looks like an option", body: `rsync("/a/", "--rsh=sh -c 'touch /tmp/x'")`,
+			want: []string{`[locally] local "rsync" "-az" "--delete" "--rsh=ssh" "--" "/a/" "web1:./--rsh=sh -c 'touch /tmp/x'"`}},
+		{name: "rsync source that looks like host:path", body: `rsync("evil:/etc/", "/b/") rsync("rsync://evil/m/", "/b/")`,
+			want: []string{`[locally] local "rsync" "-az" "--delete" "--rsh=ssh" "--" "./evil:/etc/" "web1:/b/"`,
+				`[locally] local "rsync" "-az" "--delete" "--rsh=ssh" "--" "./rsync://evil/m/" "web1:/b/"`}},
+		{name: "rsync destination that looks like a daemon module", body: `rsync("/a/", ":module/x")`,
+			want: []string{`[locally] local "rsync" "-az" "--delete" "--rsh=ssh" "--" "/a/" "web1:./:module/x"`}},
+		{name: "rsync colon after a slash stays as written", body: `rsync("a/b:c", "/d:e")`,
+			want: []string{`[locally] local "rsync" "-az" "--delete" "--rsh=ssh" "--" "a/b:c" "web1:/d:e"`}},
+		{name: "rsync array form paths", conf: `rsync { "-rlt" }`, body: `rsync("-x", "-y")`,
+			want: []string{`[locally] local "rsync" "-rlt" "--rsh=ssh" "--" "-x" "web1:./-y"`}},
+		{name: "rsync_remote path that looks like --rsh", block: core.BlockRemote, src: "web1", dst: "web3",
+			body: `rsync_remote("--rsh=sh -c 'touch /tmp/x'", "-e sh")`,
+			want: []string{`[remote] remote web1 rsync -az --delete --rsh=ssh -- '--rsh=sh -c '\''touch /tmp/x'\''' 'web3:./-e sh'`}},
+		{name: "ssh option-like and shell args are data", body: `ssh(dst, "ls", { "-oProxyCommand=sh -c x", "--", "a'b", "\n" })`,
+			want: []string{"[locally] remote web1 ls '-oProxyCommand=sh -c x' -- 'a'\\''b' '\n'"}},
+		{name: "sh args are argv, never a shell", body: `sh("echo", { "$(touch /tmp/x)", "; id", "-n" })`,
+			want: []string{`[locally] local "echo" "$(touch /tmp/x)" "; id" "-n"`}},
 		{name: "sh in prepare", block: core.BlockPrepare, src: "localhost", body: `sh("mkdir", { "-p", "tmp" })`,
 			want: []string{`[prepare] local "mkdir" "-p" "tmp"`}},
 		{name: "helpers in order", body: `sh("a", {}) ssh(dst, "b") rsync("/c")`,
 			want: []string{`[locally] local "a"`, `[locally] remote web1 b`,
-				`[locally] local "rsync" "-az" "--delete" "--rsh=ssh" "/c" "web1:/c"`}},
+				`[locally] local "rsync" "-az" "--delete" "--rsh=ssh" "--" "/c" "web1:/c"`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -269,5 +293,68 @@ end)
 		"web1 | out:after\n"
 	if got := h.out.String(); got != want {
 		t.Errorf("output:\n%s\nwant:\n%s", got, want)
+	}
+}
+
+// TestRsyncPathsAreData runs the real rsync with the argv the helpers build, through
+// a stand-in for ssh that runs the remote command in a local "remote" directory
+// the way sshd does (through sh -c): option-like, host-like and shell-like paths
+// are copied as paths, and nothing they spell is ever run.
+func TestRsyncPathsAreData(t *testing.T) {
+	t.Parallel()
+	if _, err := exec.LookPath("rsync"); err != nil {
+		t.Skip("rsync is not installed")
+	}
+	dir := t.TempDir()
+	const inject = "sh -c 'touch PWNED'" // relative: wherever it would run, it leaves PWNED
+	for _, tt := range []struct {
+		name, from, to string
+		want           string // what arrives in the remote directory
+	}{
+		{"source like -e", "-e" + inject, "d1/", "d1/f"},
+		{"source like --rsh", "--rsh=" + inject, "d2/", "d2/f"},
+		{"destination like --rsh", "src/", "--rsh=" + inject, "--rsh=" + inject + "/f"},
+		{"destination like -e", "src/", "-e" + inject, "-e" + inject + "/f"},
+		{"destination with shell syntax", "src/", "x; touch PWNED $(touch PWNED)", "x; touch PWNED $(touch PWNED)/f"},
+		{"source like host:path", "h:src/", "d3/", "d3/f"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			local, remote := filepath.Join(dir, tt.name, "local"), filepath.Join(dir, tt.name, "remote")
+			srcDir := filepath.Join(local, strings.TrimSuffix(tt.from, "/"))
+			if strings.HasPrefix(tt.from, "-") {
+				srcDir = filepath.Join(local, tt.from) // the source is the directory itself
+			}
+			for _, d := range []string{srcDir, remote} {
+				if err := os.MkdirAll(d, 0o755); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := os.WriteFile(filepath.Join(srcDir, "f"), []byte("data"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			fakeSSH := filepath.Join(dir, tt.name, "ssh")
+			script := "#!/bin/sh\nshift\ncd " + core.ShellQuote(remote) + " && exec sh -c \"$*\"\n"
+			if err := os.WriteFile(fakeSSH, []byte(script), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			from := tt.from
+			if strings.HasPrefix(from, "-") {
+				from += "/"
+			}
+			argv := buildRsyncArgv(core.RsyncConfig{}, core.ShellQuote(fakeSSH), localPath(from), "web1:"+remotePath(tt.to))
+			cmd := exec.Command(argv[0], argv[1:]...)
+			cmd.Dir = local
+			if out, err := cmd.CombinedOutput(); err != nil {
+				t.Fatalf("%q: %v\n%s", argv, err, out)
+			}
+			for _, d := range []string{local, remote} {
+				if _, err := os.Stat(filepath.Join(d, "PWNED")); err == nil {
+					t.Fatalf("%q ran the command in a path", argv)
+				}
+			}
+			if _, err := os.Stat(filepath.Join(remote, tt.want)); err != nil {
+				t.Errorf("%q: the copy is not where the path says: %v", argv, err)
+			}
+		})
 	}
 }

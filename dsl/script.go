@@ -225,6 +225,9 @@ func compile(L *lua.LState, src Source) (*lua.LFunction, error) {
 	if err != nil {
 		return nil, syntaxError(src, err)
 	}
+	if err := fixChunk(src.Name, chunk); err != nil {
+		return nil, err
+	}
 	proto, err := lua.Compile(chunk, src.Name)
 	if err != nil {
 		var ce *lua.CompileError

@@ -168,7 +168,17 @@ func (s *Script) load(ctx context.Context) (err error) {
 			err = &Error{File: s.main.Name, Msg: fmt.Sprintf("internal error: %v", r)}
 		}
 	}()
-	s.L = lua.NewState(lua.Options{SkipOpenLibs: true})
+	s.L = lua.NewState(lua.Options{
+		SkipOpenLibs: true,
+		// Bounded so that runaway recursion ends in a Lua error ("stack
+		// overflow", "registry overflow") instead of growing until the process
+		// dies; the call stack grows as needed up to its limit.
+		CallStackSize:       maxCallDepth,
+		MinimizeStackMemory: true,
+		RegistrySize:        lua.RegistrySize,
+		RegistryMaxSize:     maxRegistry,
+		RegistryGrowStep:    maxRegistry / 64, // each step copies the whole stack
+	})
 	L := s.L
 	openLibs(L)
 	s.token = L.NewUserData()
@@ -239,6 +249,15 @@ func compile(L *lua.LState, src Source) (*lua.LFunction, error) {
 	return L.NewFunctionFromProto(proto), nil
 }
 
+// maxCallDepth is how deeply Lua calls may nest, tail calls included (see
+// tailCallName). It stays well below Lua 5.1's 20,000 because gopher-lua builds
+// the stack trace of an error in time quadratic in the depth. maxRegistry bounds
+// each coroutine's value stack, in values (16 bytes each).
+const (
+	maxCallDepth = 5000
+	maxRegistry  = 1 << 19
+)
+
 // openLibs opens what a task file needs and nothing that bypasses grifork: no io,
 // no os.execute/os.exit, no loading of other files.
 func openLibs(L *lua.LState) {
@@ -257,6 +276,7 @@ func openLibs(L *lua.LState) {
 		L.Push(lua.LString(lib.name))
 		L.Call(1, 0)
 	}
+	L.SetGlobal(tailCallName, L.NewFunction(func(L *lua.LState) int { return L.GetTop() }))
 	for _, name := range []string{"dofile", "loadfile", "require", "module", "_printregs"} {
 		L.SetGlobal(name, lua.LNil)
 	}

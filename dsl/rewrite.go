@@ -28,9 +28,10 @@ var maxSetList = 511 * lua.FieldsPerFlush
 // stops at 200 levels, but a long chain such as a+b+c+... nests once per term.
 const maxDepth = 50000
 
-// fixChunk rewrites every table constructor of chunk that gopher-lua would
-// compile wrongly so that it compiles right, or refuses it, and refuses nesting
-// deeper than maxDepth, with an *Error naming file.
+// fixChunk rewrites a parsed Griforkfile before it is compiled, so that what
+// gopher-lua would get wrong comes out right or is refused with an *Error naming
+// file: every table constructor it would compile wrongly, nesting deeper than
+// maxDepth, and tail calls (see tailCallName).
 func fixChunk(file string, chunk []ast.Stmt) error {
 	w := &walker{file: file}
 	w.stmts(chunk)
@@ -98,6 +99,25 @@ func isMultiValue(e ast.Expr) bool {
 	return false
 }
 
+// tailCallName is the global Go function through which the rewrite passes the
+// values of every `return f(...)` of a Griforkfile: passThrough(f(...)) returns
+// them all, and f's call becomes an ordinary one. gopher-lua runs a Lua tail
+// call in place but counts it in the frame, and an error, Ctrl-C included,
+// then builds a stack trace with one line per tail call: `local function f()
+// return f() end f()` grew past a gigabyte and died of it. An ordinary call
+// counts toward the call-depth limit instead and ends in "stack overflow".
+const tailCallName = "__grifork_return"
+
+func passThrough(call *ast.FuncCallExpr) *ast.FuncCallExpr {
+	fn := &ast.IdentExpr{Value: tailCallName}
+	wrap := &ast.FuncCallExpr{Func: fn, Args: []ast.Expr{call}}
+	for _, n := range []ast.PositionHolder{fn, wrap} {
+		n.SetLine(call.Line())
+		n.SetLastLine(call.LastLine())
+	}
+	return wrap
+}
+
 // walker visits every statement and expression of a chunk, fixing table
 // constructors and stopping at the first error.
 type walker struct {
@@ -161,6 +181,11 @@ func (w *walker) stmt(s ast.Stmt) {
 		w.exprs(s.Func)
 	case *ast.ReturnStmt:
 		w.exprs(s.Exprs...)
+		if len(s.Exprs) == 1 && isMultiValue(s.Exprs[0]) {
+			if call, ok := s.Exprs[0].(*ast.FuncCallExpr); ok {
+				s.Exprs[0] = passThrough(call)
+			}
+		}
 	}
 }
 

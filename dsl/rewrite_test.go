@@ -113,3 +113,41 @@ func TestTableLiteralFlushes(t *testing.T) {
 		})
 	}
 }
+
+// Tail calls keep their results; runaway recursion, tail calls included, ends in
+// an error at its line instead of growing without bound.
+func TestCallDepth(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		name, src, err string
+	}{
+		{"tail call results", `local function g() return 1, nil, 3 end
+local function h() return g() end
+local o = { v = 7 }
+function o:m(x) return self.v, x end
+local function k() return o:m(8) end
+local a, b, c = h()
+assert(select("#", h()) == 3 and a == 1 and b == nil and c == 3)
+local v, x = k()
+assert(v == 7 and x == 8)`, ""},
+		{"deep tail recursion within the limit", `local function loop(i) if i == 0 then return "done" end return loop(i - 1) end
+assert(loop(4000) == "done")`, ""},
+		{"runaway tail call", "local function f() return f() end\nf()", "r.lua:1: lua callstack overflow"},
+		{"runaway recursion", "local function f() return 1 + f() end\nf()", "r.lua:1: lua callstack overflow"},
+		{"runaway arguments", "local function f(...) return f(1, ...) end\nf()", "r.lua:1: registry overflow"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			s, err := Load(context.Background(), Source{Name: "r.lua", Content: []byte(tt.src + "\n")}, nil, Options{})
+			if err == nil {
+				s.Close()
+			}
+			switch {
+			case tt.err == "" && err != nil:
+				t.Fatal(err)
+			case tt.err != "" && (err == nil || !strings.HasPrefix(err.Error(), tt.err)):
+				t.Fatalf("error %v, want %q...", err, tt.err)
+			}
+		})
+	}
+}

@@ -249,15 +249,6 @@ func compile(L *lua.LState, src Source) (*lua.LFunction, error) {
 	return L.NewFunctionFromProto(proto), nil
 }
 
-// maxCallDepth is how deeply Lua calls may nest, tail calls included (see
-// tailCallName). It stays well below Lua 5.1's 20,000 because gopher-lua builds
-// the stack trace of an error in time quadratic in the depth. maxRegistry bounds
-// each coroutine's value stack, in values (16 bytes each).
-const (
-	maxCallDepth = 5000
-	maxRegistry  = 1 << 19
-)
-
 // openLibs opens what a task file needs and nothing that bypasses grifork: no io,
 // no os.execute/os.exit, no loading of other files.
 func openLibs(L *lua.LState) {
@@ -277,6 +268,7 @@ func openLibs(L *lua.LState) {
 		L.Call(1, 0)
 	}
 	L.SetGlobal(tailCallName, L.NewFunction(func(L *lua.LState) int { return L.GetTop() }))
+	limitStrings(L)
 	for _, name := range []string{"dofile", "loadfile", "require", "module", "_printregs"} {
 		L.SetGlobal(name, lua.LNil)
 	}

@@ -358,3 +358,14 @@ func TestRsyncPathsAreData(t *testing.T) {
 		})
 	}
 }
+
+// A panic behind a helper fails that helper, not the process.
+func TestHelperPanic(t *testing.T) {
+	t.Parallel()
+	ex := &fakeExec{remote: func(context.Context, core.Host, string) (string, error) { panic("boom") }}
+	h := load(t, "hosts { \"web1\" }\nlocally(function(src, dst)\n  ssh(dst, \"uptime\")\nend)\n", ex)
+	err := h.run(core.BlockLocally, "localhost", "web1")
+	if err == nil || !strings.Contains(err.Error(), "Griforkfile.lua:3: internal error: boom") {
+		t.Fatalf("error %v, want the helper's internal error at its line", err)
+	}
+}

@@ -427,11 +427,23 @@ func (s *Script) resume(t *task, fn *lua.LFunction, args ...lua.LValue) {
 
 // work runs a helper's operation off the VM goroutine and posts the result back.
 func (s *Script) work(t *task, op func(context.Context) (string, error), pos string) {
-	out, err := op(t.ctx)
+	out, err := runOp(t.ctx, op)
 	select {
 	case s.calls <- func() { s.complete(t, out, pos, err) }:
 	case <-s.life.Done():
 	}
+}
+
+// runOp runs op; a panic in it (a bug behind a helper) becomes the helper's
+// error: on this goroutine of its own, nothing else would stop it from ending
+// the process with a goroutine dump.
+func runOp(ctx context.Context, op func(context.Context) (string, error)) (out string, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("internal error: %v", r)
+		}
+	}()
+	return op(ctx)
 }
 
 // complete resumes t with a helper's result: (true, output) or (false, message),

@@ -1,8 +1,12 @@
 package dsl
 
 import (
+	"context"
+	"fmt"
 	"regexp"
+	"runtime/metrics"
 	"strings"
+	"time"
 
 	lua "github.com/yuin/gopher-lua"
 )
@@ -55,4 +59,47 @@ func limitStrings(L *lua.LState) {
 		L.Call(top, 1)
 		return 1
 	}))
+}
+
+// maxTopLevelHeap bounds the Go heap while a Griforkfile's top level runs: then
+// the process holds little besides the Lua VM, so a heap this large is a top
+// level that runs away (a table or string that grows in a loop), which would
+// otherwise grow until the process dies of it with a crash dump. gopher-lua has
+// no allocation hook, hence a watch on the heap, which stops Lua between
+// instructions.
+const maxTopLevelHeap = 1 << 30
+
+// memoryError is the cause of a top level stopped by watchMemory.
+type memoryError struct{ limit uint64 }
+
+func (e *memoryError) Error() string {
+	return fmt.Sprintf("out of memory: the Griforkfile's top level used more than %d MiB", e.limit>>20)
+}
+
+// watchMemory returns ctx, cancelled with a *memoryError once the Go heap holds
+// more than limit bytes of objects, and the function that ends the watch.
+func watchMemory(ctx context.Context, limit uint64) (context.Context, func()) {
+	ctx, cancel := context.WithCancelCause(ctx)
+	done := make(chan struct{})
+	go func() {
+		sample := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
+		tick := time.NewTicker(20 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+			}
+			metrics.Read(sample)
+			if sample[0].Value.Kind() == metrics.KindUint64 && sample[0].Value.Uint64() > limit {
+				cancel(&memoryError{limit: limit})
+				return
+			}
+		}
+	}()
+	return ctx, func() {
+		close(done)
+		cancel(nil)
+	}
 }

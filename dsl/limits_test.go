@@ -2,6 +2,7 @@ package dsl
 
 import (
 	"context"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -33,5 +34,16 @@ func TestStringLimits(t *testing.T) {
 				t.Fatalf("error %v, want %q...", err, tt.err)
 			}
 		})
+	}
+}
+
+// A top level that grows without bound stops at the memory limit with an error
+// at the line it was running.
+func TestTopLevelMemoryLimit(t *testing.T) {
+	t.Parallel()
+	src := "local t = {}\nwhile true do\n  t[#t + 1] = string.rep(\"x\", 1e5) .. #t\nend\n"
+	_, err := Load(context.Background(), Source{Name: "r.lua", Content: []byte(src)}, nil, Options{maxHeap: 64 << 20})
+	if err == nil || !regexp.MustCompile(`^r.lua:[23]: out of memory: the Griforkfile's top level used more than 64 MiB$`).MatchString(err.Error()) {
+		t.Fatalf("error %v, want the memory limit at line 2 or 3", err)
 	}
 }

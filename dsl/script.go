@@ -33,6 +33,8 @@ type Options struct {
 	Printer  *core.Printer // print()/p() output; nil = standard output
 	Logger   *slog.Logger  // nil = discard
 	OnRemote bool          // grifork mode, on a node other than the root
+
+	maxHeap uint64 // tests: the top level's memory limit instead of maxTopLevelHeap
 }
 
 // Script is a loaded Griforkfile: its settings and its task blocks. Run and Finish
@@ -201,6 +203,12 @@ func (s *Script) load(ctx context.Context) (err error) {
 	for _, src := range sources {
 		names = append(names, src.Name)
 	}
+	limit := s.opts.maxHeap
+	if limit == 0 {
+		limit = maxTopLevelHeap
+	}
+	ctx, stopWatch := watchMemory(ctx, limit)
+	defer stopWatch()
 	L.SetContext(ctx)
 	defer L.RemoveContext()
 	var passes []*pass
@@ -215,6 +223,12 @@ func (s *Script) load(ctx context.Context) (err error) {
 		p := s.pass
 		s.pass = nil
 		if err != nil {
+			var me *memoryError
+			if errors.As(context.Cause(ctx), &me) {
+				e := runtimeError(err, names, src.Name)
+				e.Msg = me.Error()
+				return e
+			}
 			if ctx.Err() != nil {
 				return context.Cause(ctx)
 			}

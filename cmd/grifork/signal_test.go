@@ -3,9 +3,11 @@ package main
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -57,7 +59,7 @@ func TestInterruptRunawayLua(t *testing.T) {
 			}
 			exited := make(chan error, 1)
 			go func() { exited <- cmd.Wait() }()
-			time.Sleep(time.Second) // into the Lua code
+			busyFor(t, cmd.Process.Pid, 300*time.Millisecond) // into the Lua code
 			var last time.Time
 			for i, sig := range tt.signals {
 				if i > 0 {
@@ -93,4 +95,26 @@ func TestInterruptRunawayLua(t *testing.T) {
 			}
 		})
 	}
+}
+
+// busyFor waits until process pid has used cpu of CPU time: then it is past
+// starting up (and past installing its signal handlers), spinning in Lua.
+func busyFor(t *testing.T, pid int, cpu time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Fields 14 and 15, after the parenthesized command name: utime, stime.
+		f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
+		utime, _ := strconv.Atoi(f[11])
+		stime, _ := strconv.Atoi(f[12])
+		if time.Duration(utime+stime)*10*time.Millisecond >= cpu { // USER_HZ is 100
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("process %d did not get busy", pid)
 }

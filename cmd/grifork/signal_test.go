@@ -59,7 +59,7 @@ func TestInterruptRunawayLua(t *testing.T) {
 			}
 			exited := make(chan error, 1)
 			go func() { exited <- cmd.Wait() }()
-			busyFor(t, cmd.Process.Pid, 300*time.Millisecond) // into the Lua code
+			busyFor(t, cmd.Process.Pid, time.Second) // into the Lua code
 			var last time.Time
 			for i, sig := range tt.signals {
 				if i > 0 {

@@ -22,6 +22,7 @@ test: deps lint build
 	$(GO) test -race -count=1 -timeout 12m $(PKGS)
 	$(GO) test -run '^$$' -fuzz FuzzConvert -fuzztime 20s ./dsl/ruby
 	$(GO) test -run '^$$' -fuzz FuzzNodeSet -fuzztime 20s ./nodeset
+	$(GO) test -run '^$$' -fuzz FuzzLoad -fuzztime 20s ./dsl
 
 demo:
 	@scripts/demo.sh

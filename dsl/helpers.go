@@ -198,11 +198,35 @@ func (s *Script) rsyncArgv(L *lua.LState, t *task, name string) ([]string, core.
 	if rsh == "" {
 		rsh = ex.Rsh(dst.Host)
 	}
-	return buildRsyncArgv(c, rsh, string(from), dst.Host.RsyncTarget()+":"+string(to)), ex, nil
+	return buildRsyncArgv(c, rsh, localPath(string(from)), dst.Host.RsyncTarget()+":"+remotePath(string(to))), ex, nil
+}
+
+// localPath keeps a source path a path on the machine that runs rsync: "./" keeps
+// a relative path with a colon before any slash from being read as host:path or
+// rsync://host (the "--" of buildRsyncArgv takes care of a leading "-").
+func localPath(p string) string {
+	if strings.Contains(strings.SplitN(p, "/", 2)[0], ":") {
+		return "./" + p
+	}
+	return p
+}
+
+// remotePath keeps the path part of host:path data on the receiving side. rsync
+// before 3.2.4 hands a leading "-" to the remote rsync as an option (3.2.4 and
+// later add this "./" themselves), and a leading ":" would make host::path a
+// daemon module. The remote side resolves a relative path from the login
+// directory, with or without "./".
+func remotePath(p string) string {
+	if strings.HasPrefix(p, "-") || strings.HasPrefix(p, ":") {
+		return "./" + p
+	}
+	return p
 }
 
 // buildRsyncArgv is the rsync command line of the rsync helpers: rsync, the options
-// of c with --rsh=rsh (unless rsh is empty), from, to.
+// of c with --rsh=rsh (unless rsh is empty; before raw options, so that theirs
+// wins), "--", from, to.
+// The "--" makes paths that start with "-" paths, never options such as -e.
 func buildRsyncArgv(c core.RsyncConfig, rsh, from, to string) []string {
 	argv := []string{"rsync"}
 	if c.Raw != nil {
@@ -212,7 +236,7 @@ func buildRsyncArgv(c core.RsyncConfig, rsh, from, to string) []string {
 		if rsh != "" {
 			argv = append(argv, "--rsh="+rsh)
 		}
-		return append(append(argv, c.Raw...), from, to)
+		return append(append(argv, c.Raw...), "--", from, to)
 	}
 	argv = append(argv, "-az")
 	if c.Verbose {
@@ -233,7 +257,7 @@ func buildRsyncArgv(c core.RsyncConfig, rsh, from, to string) []string {
 	if rsh != "" {
 		argv = append(argv, "--rsh="+rsh)
 	}
-	return append(argv, from, to)
+	return append(argv, "--", from, to)
 }
 
 // sleep(seconds): waits without holding up other tasks.

@@ -33,6 +33,8 @@ import (
 type Options struct {
 	Printer *core.Printer // print()/p() output; nil = standard output
 	Logger  *slog.Logger  // warnings of the load, and of task runs until Bind; nil = discard
+
+	maxHeap uint64 // tests: the top level's memory limit instead of maxTopLevelHeap
 }
 
 // Script is a loaded Griforkfile: its settings and its task blocks. Run and Finish
@@ -45,6 +47,7 @@ type Script struct {
 	bound    atomic.Pointer[binding] // read by tasks on any goroutine
 	printer  *core.Printer
 	defined  map[core.Block]bool // written by Load only
+	maxHeap  uint64              // the top level's memory limit
 
 	calls     chan func() // work for the VM goroutine
 	life      context.Context
@@ -80,6 +83,7 @@ func Load(ctx context.Context, main Source, override *Source, opts Options) (*Sc
 		main:     main,
 		override: override,
 		printer:  opts.Printer,
+		maxHeap:  opts.maxHeap,
 		calls:    make(chan func()),
 		done:     make(chan struct{}),
 	}
@@ -170,7 +174,17 @@ func (s *Script) load(ctx context.Context) (err error) {
 			err = &Error{File: s.main.Name, Msg: fmt.Sprintf("internal error: %v", r)}
 		}
 	}()
-	s.L = lua.NewState(lua.Options{SkipOpenLibs: true})
+	s.L = lua.NewState(lua.Options{
+		SkipOpenLibs: true,
+		// Bounded so that runaway recursion ends in a Lua error ("stack
+		// overflow", "registry overflow") instead of growing until the process
+		// dies; the call stack grows as needed up to its limit.
+		CallStackSize:       maxCallDepth,
+		MinimizeStackMemory: true,
+		RegistrySize:        lua.RegistrySize,
+		RegistryMaxSize:     maxRegistry,
+		RegistryGrowStep:    maxRegistry / 64, // each step copies the whole stack
+	})
 	L := s.L
 	openLibs(L)
 	setupReport(L)
@@ -194,6 +208,12 @@ func (s *Script) load(ctx context.Context) (err error) {
 	for _, src := range sources {
 		names = append(names, src.Name)
 	}
+	limit := s.maxHeap
+	if limit == 0 {
+		limit = maxTopLevelHeap
+	}
+	ctx, stopWatch := watchMemory(ctx, limit)
+	defer stopWatch()
 	L.SetContext(ctx)
 	defer L.RemoveContext()
 	var passes []*pass
@@ -208,6 +228,12 @@ func (s *Script) load(ctx context.Context) (err error) {
 		p := s.pass
 		s.pass = nil
 		if err != nil {
+			var me *memoryError
+			if errors.As(context.Cause(ctx), &me) {
+				e := runtimeError(err, names, src.Name)
+				e.Msg = me.Error()
+				return e
+			}
 			if ctx.Err() != nil {
 				return context.Cause(ctx)
 			}
@@ -230,6 +256,9 @@ func compile(L *lua.LState, src Source) (*lua.LFunction, error) {
 	chunk, err := parse.Parse(bytes.NewReader(src.Content), src.Name)
 	if err != nil {
 		return nil, syntaxError(src, err)
+	}
+	if err := fixChunk(src.Name, chunk); err != nil {
+		return nil, err
 	}
 	proto, err := lua.Compile(chunk, src.Name)
 	if err != nil {
@@ -260,6 +289,8 @@ func openLibs(L *lua.LState) {
 		L.Push(lua.LString(lib.name))
 		L.Call(1, 0)
 	}
+	L.SetGlobal(tailCallName, L.NewFunction(func(L *lua.LState) int { return L.GetTop() }))
+	limitStrings(L)
 	for _, name := range []string{"dofile", "loadfile", "require", "module", "_printregs"} {
 		L.SetGlobal(name, lua.LNil)
 	}
@@ -418,11 +449,23 @@ func (s *Script) resume(t *task, fn *lua.LFunction, args ...lua.LValue) {
 
 // work runs a helper's operation off the VM goroutine and posts the result back.
 func (s *Script) work(t *task, op func(context.Context) (string, error), pos string) {
-	out, err := op(t.ctx)
+	out, err := runOp(t.ctx, op)
 	select {
 	case s.calls <- func() { s.complete(t, out, pos, err) }:
 	case <-s.life.Done():
 	}
+}
+
+// runOp runs op; a panic in it (a bug behind a helper) becomes the helper's
+// error: on this goroutine of its own, nothing else would stop it from ending
+// the process with a goroutine dump.
+func runOp(ctx context.Context, op func(context.Context) (string, error)) (out string, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("internal error: %v", r)
+		}
+	}()
+	return op(ctx)
 }
 
 // complete resumes t with a helper's result: (true, output) or (false, message),

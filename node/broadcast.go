@@ -72,7 +72,7 @@ func (b *Broadcaster) PlanCmdline() string {
 }
 
 func relayCmdline(run, exe string) string {
-	return "cd " + core.ShellQuote(run) + " && exec " + core.ShellJoin([]string{exe, RelayFlag})
+	return "cd -- " + core.ShellQuote(run) + " && exec " + core.ShellJoin([]string{exe, RelayFlag})
 }
 
 func (b *Broadcaster) stall() time.Duration {

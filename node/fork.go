@@ -117,7 +117,7 @@ func forkCmdline(chdir, exe, run string, override, precluded bool) string {
 	if precluded {
 		args = append(args, "--precluded", path.Join(run, precludedFile))
 	}
-	return "cd " + core.ShellQuote(chdir) + " && exec " + core.ShellJoin(args)
+	return "cd -- " + core.ShellQuote(chdir) + " && exec " + core.ShellJoin(args)
 }
 
 // PlanCmdline is the command a fork to child would run, for the dry-run plan:

@@ -9,6 +9,7 @@ import (
 	"os/signal"
 	"runtime/debug"
 	"syscall"
+	"time"
 
 	"github.com/alecthomas/kong"
 	"github.com/grifork/grifork/core"
@@ -130,6 +131,7 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) (code int) {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	defer exitIfStuck(stderr, stopGrace)()
 
 	var c cli
 	exited := -1
@@ -172,6 +174,42 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) (code int) {
 		return exitInterrupted
 	}
 	return exitOK
+}
+
+// stopGrace is how long the process may take to stop after SIGINT/SIGTERM.
+const stopGrace = 2 * time.Second
+
+// exitIfStuck ends the process with exitInterrupted when, after a first
+// SIGINT/SIGTERM, it has not stopped within grace, or at a second one. Cancelling
+// ctx stops Lua between instructions, the scheduler and the commands; but a Go
+// builtin that Lua called (a pathological string.find) never looks at ctx. The
+// returned function ends the watch.
+func exitIfStuck(stderr io.Writer, grace time.Duration) (stop func()) {
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() {
+		select {
+		case <-sigs:
+		case <-done:
+			return
+		}
+		timer := time.NewTimer(grace)
+		defer timer.Stop()
+		select {
+		case <-sigs:
+			fmt.Fprintln(stderr, "grifork: interrupted twice: exiting now")
+		case <-timer.C:
+			fmt.Fprintf(stderr, "grifork: interrupted: still busy %v later: exiting now\n", grace)
+		case <-done:
+			return
+		}
+		os.Exit(exitInterrupted)
+	}()
+	return func() {
+		signal.Stop(sigs)
+		close(done)
+	}
 }
 
 // kongExit unwinds kong's help/version exits without ending the process, so Main

@@ -12,8 +12,8 @@ import (
 // self-shipped binary's name carries its SHA-256.
 var binaryHash = regexp.MustCompile(`grifork-[0-9a-f]{12}\b`)
 
-// TestExamplePlans dry-runs every example and compares the whole plan with
-// testdata/plan/<example>.golden (-update rewrites them).
+// TestExamplePlans dry-runs every example, and every testdata/plan/*.lua, and
+// compares the whole plan with testdata/plan/<name>.golden (-update rewrites them).
 func TestExamplePlans(t *testing.T) {
 	t.Setenv("HOME", "/home/operator") // plans show ~ as written; nothing is read from here
 	// What scripts/demo.sh passes to the demo file; a plan reads none of the paths.
@@ -32,7 +32,11 @@ func TestExamplePlans(t *testing.T) {
 	if err != nil || len(examples) < 3 {
 		t.Fatalf("examples: %v, %v", examples, err)
 	}
-	for _, ex := range examples {
+	cases, err := filepath.Glob("testdata/plan/*.lua")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ex := range append(examples, cases...) {
 		name := strings.TrimSuffix(strings.TrimPrefix(filepath.Base(ex), "Griforkfile."), ".lua")
 		t.Run(name, func(t *testing.T) {
 			code, out, stderr := runMain(t, "-n", "-f", ex)

@@ -316,6 +316,7 @@ func (b *Broadcaster) await(ctx context.Context, procs map[string]*relayProc, p 
 		case evResult:
 			p.result = &ev
 			p.ctl.Close()
+			b.log.Debug("relay result", "host", p.node.Name(), "status", ev.Status, "bytes", ev.Bytes, "err", ev.Err)
 		case evChild:
 			b.log.Warn("broadcast: relay reports a child failed", "relay", p.node.Name(), "child", ev.Host, "error", ev.Err)
 			if c, ok := procs[ev.Host]; ok {

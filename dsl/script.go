@@ -56,6 +56,9 @@ type Script struct {
 	// Owned by the VM goroutine.
 	L              *lua.LState
 	token          *lua.LUserData // what helpers yield; only Go and the prelude hold it
+	runner         *lua.LFunction // the prelude's body of task coroutines
+	blockDone      lua.LValue     // what runner yields when a block has returned
+	idle           []*lua.LState  // coroutines whose last block returned, for reuse
 	blocks         map[core.Block]*lua.LFunction
 	current        *task // the task whose coroutine is running
 	pass           *pass // the file whose top level is running
@@ -168,7 +171,7 @@ func (s *Script) load(ctx context.Context) (err error) {
 			err = &Error{File: s.main.Name, Msg: fmt.Sprintf("internal error: %v", r)}
 		}
 	}()
-	s.L = lua.NewState(lua.Options{SkipOpenLibs: true})
+	s.L = lua.NewState(luaOptions)
 	L := s.L
 	openLibs(L)
 	s.token = L.NewUserData()
@@ -179,9 +182,15 @@ func (s *Script) load(ctx context.Context) (err error) {
 	L.Push(prelude)
 	L.Push(s.token)
 	L.Push(s.primitives())
-	if err := L.PCall(2, 0, nil); err != nil {
+	if err := L.PCall(2, 2, nil); err != nil {
 		return fmt.Errorf("dsl: prelude: %w", err)
 	}
+	runner, ok := L.Get(-2).(*lua.LFunction)
+	if !ok {
+		return fmt.Errorf("dsl: prelude: returned %s, want the task runner", L.Get(-2).Type())
+	}
+	s.runner, s.blockDone = runner, L.Get(-1)
+	L.Pop(2)
 
 	sources := []Source{s.main}
 	if s.override != nil {
@@ -219,6 +228,23 @@ func (s *Script) load(ctx context.Context) (err error) {
 	}
 	return nil
 }
+
+// luaOptions keep a coroutine small: a task is one, and a grifork-mode dry run
+// has one for every host waiting at once. gopher-lua's defaults give each a fixed
+// 5,120-slot data stack and a 256-frame call stack (about 100 KiB); these start at
+// a few hundred bytes and grow as a block needs, up to a larger bound than the
+// defaults.
+var luaOptions = lua.Options{
+	SkipOpenLibs:        true,
+	RegistrySize:        256,
+	RegistryMaxSize:     1 << 20,
+	CallStackSize:       lua.CallStackSize,
+	MinimizeStackMemory: true,
+}
+
+// maxIdle bounds the coroutines kept for reuse: enough for the tasks of a busy
+// run, few enough that a burst does not pin its memory.
+const maxIdle = 1024
 
 func compile(L *lua.LState, src Source) (*lua.LFunction, error) {
 	chunk, err := parse.Parse(bytes.NewReader(src.Content), src.Name)
@@ -375,15 +401,22 @@ func nodeName(n *core.Node) string {
 	return n.Name()
 }
 
-// start runs on the VM goroutine: it makes the task's coroutine and runs it up to
+// start runs on the VM goroutine: it gives the task a coroutine (a reused one
+// when there is one: making one costs more than a small task) and runs it up to
 // its first wait.
 func (s *Script) start(t *task, args func(*lua.LState) []lua.LValue) {
 	defer s.recoverTask(t)
-	co, _ := s.L.NewThread()
+	var fn *lua.LFunction // nil resumes an idle coroutine where it waits for a block
+	if n := len(s.idle); n > 0 {
+		t.co, s.idle = s.idle[n-1], s.idle[:n-1]
+	} else {
+		t.co, _ = s.L.NewThread()
+		fn = s.runner
+	}
 	// A task that loops in Lua without waiting still stops when its ctx ends.
-	co.SetContext(t.ctx)
-	t.co = co
-	s.resume(t, s.blocks[t.edge.Block], args(s.L)...)
+	t.co.SetContext(t.ctx)
+	vals := args(s.L)
+	s.resume(t, fn, append([]lua.LValue{s.blocks[t.edge.Block], lua.LNumber(len(vals))}, vals...)...)
 }
 
 // resume runs t's coroutine until it waits, returns or fails.
@@ -395,13 +428,22 @@ func (s *Script) resume(t *task, fn *lua.LFunction, args ...lua.LValue) {
 	st, err, vals := s.L.Resume(t.co, fn, args...)
 	s.current = nil
 	switch st {
-	case lua.ResumeOK:
+	case lua.ResumeOK: // runner never returns; a dead coroutine is not reused
 		s.finish(t, nil)
 	case lua.ResumeError:
 		s.finish(t, s.taskError(t, err))
 	case lua.ResumeYield:
 		op, pos := t.op, t.opPos
 		t.op, t.opPos = nil, ""
+		if op == nil && len(vals) > 0 && vals[0] == s.blockDone {
+			co := t.co
+			s.finish(t, nil)
+			if len(s.idle) < maxIdle {
+				co.RemoveContext() // the task's ctx ends with it
+				s.idle = append(s.idle, co)
+			}
+			return
+		}
 		if op == nil || len(vals) == 0 || vals[0] != s.token {
 			s.finish(t, t.errorf("coroutine.yield called outside of a coroutine", nil))
 			return

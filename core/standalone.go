@@ -292,7 +292,7 @@ func (s *standalone) gen(n *Node) int { return n.Level - s.t.Root.Level }
 
 // call runs one edge's task (finish with the report) and logs its outcome.
 func (s *standalone) call(ctx context.Context, e Edge) error {
-	s.log.Debug("task started", edgeAttrs(e)...)
+	logEdge(s.log, slog.LevelDebug, "task started", e)
 	err := runBlock(ctx, s.tasks, e, s.report)
 	s.logResult(e, err)
 	return err
@@ -326,7 +326,15 @@ func (s *standalone) logResult(e Edge, err error) {
 		s.log.Error("task failed", append(edgeAttrs(e), "error", s.oneLine(err))...)
 		return
 	}
-	s.log.Info("task done", edgeAttrs(e)...)
+	logEdge(s.log, slog.LevelInfo, "task done", e)
+}
+
+// logEdge logs msg with e's attributes. It builds them only when the level is
+// enabled: a record per task is the cost of a whole task here.
+func logEdge(l *slog.Logger, level slog.Level, msg string, e Edge) {
+	if l.Enabled(context.Background(), level) {
+		l.Log(context.Background(), level, msg, edgeAttrs(e)...)
+	}
 }
 
 func edgeAttrs(e Edge) []any {

@@ -375,7 +375,10 @@ func (s *Script) runTask(ctx context.Context, e core.Edge, args func(*lua.LState
 		t.prefix = e.Src.Name()
 	}
 	start := time.Now()
-	s.log.Debug("task start", "block", e.Block, "src", nodeName(e.Src), "dst", nodeName(e.Dst))
+	debug := s.log.Enabled(ctx, slog.LevelDebug) // the records' attributes cost more than a small task
+	if debug {
+		s.log.Debug("task start", "block", e.Block, "src", nodeName(e.Src), "dst", nodeName(e.Dst))
+	}
 	var err error
 	if err = s.post(ctx, func() { s.start(t, args) }); err != nil {
 		err = t.errorf(err.Error(), err)
@@ -389,8 +392,10 @@ func (s *Script) runTask(ctx context.Context, e core.Edge, args func(*lua.LState
 			err = t.errorf(errClosed.Error(), errClosed)
 		}
 	}
-	s.log.Debug("task end", "block", e.Block, "src", nodeName(e.Src), "dst", nodeName(e.Dst),
-		"duration", time.Since(start), "err", err)
+	if debug {
+		s.log.Debug("task end", "block", e.Block, "src", nodeName(e.Src), "dst", nodeName(e.Dst),
+			"duration", time.Since(start), "err", err)
+	}
 	return err
 }
 

@@ -400,4 +400,3 @@ func slicesMax(xs []int) int {
 func ms(d time.Duration) string   { return fmt.Sprintf("%.0f ms", float64(d)/1e6) }
 func us(d time.Duration) string   { return fmt.Sprintf("%.1f µs", float64(d)/1e3) }
 func secs(d time.Duration) string { return fmt.Sprintf("%.2f s", d.Seconds()) }
-

@@ -43,6 +43,8 @@ func (c *runCmd) Run(e *env) error {
 	defer client.Close()
 	s.exec.bind(client)
 
+	// A slow terminal drops lines (and says how many) instead of slowing the run.
+	unqueue := s.printer.Queue(consoleQueue)
 	s.logger.Info("run start", "file", s.name, "mode", s.script.Config.Mode, "hosts", len(s.script.Config.Hosts), "branches", s.script.Config.Branches)
 	var report *core.Report
 	switch s.script.Config.Mode {
@@ -53,6 +55,7 @@ func (c *runCmd) Run(e *env) error {
 			Barrier: !c.NoBarrier, Heal: c.Heal, Logger: s.logger, Secrets: s.script.Config.SSH.Secrets(),
 		})
 	}
+	unqueue()
 	fmt.Fprintln(e.stdout)
 	report.WriteSummary(e.stdout)
 	s.logger.Info("run end", "ok", report.Count(core.StatusOK), "failed", report.Count(core.StatusFailed), "skipped", report.Count(core.StatusSkipped))
@@ -61,6 +64,13 @@ func (c *runCmd) Run(e *env) error {
 	}
 	return nil
 }
+
+// Queue sizes of the console and the log, in lines: a burst as large as a
+// generation of a big fleet fits; beyond that lines are dropped and counted.
+const (
+	consoleQueue = 16 << 10
+	logQueue     = 64 << 10
+)
 
 // loaded is a Griforkfile ready to run, with the output and logging it was set up with.
 type loaded struct {
@@ -124,22 +134,26 @@ func loadScript(e *env, f fileFlags, dryRun bool) (*loaded, error) {
 	cfg := script.Config
 	secrets := cfg.SSH.Secrets()
 	printer.AddSecrets(secrets...)
+	// The log goes through a queue, so that a slow disk or terminal never
+	// holds up the scheduler, which logs every task.
+	errq := core.NewQueueWriter(e.stderr, logQueue, "log records")
 	s := &loaded{name: main.Name, script: script, printer: printer, printed: printed, exec: exec,
-		logger: slog.New(newRedactingHandler(consoleHandler(e.stderr), secrets))}
+		logger: slog.New(newRedactingHandler(consoleHandler(errq), secrets)), closers: []io.Closer{errq}}
 	if cfg.Log.File != "" && !dryRun {
 		level, err := parseLevel(cfg.Log.Level)
 		if err != nil {
-			script.Close()
+			s.close()
 			return nil, usageErr(fmt.Errorf("%s: log: %w", main.Name, err))
 		}
 		lf, err := os.OpenFile(cfg.Log.File, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 		if err != nil {
-			script.Close()
+			s.close()
 			return nil, usageErr(fmt.Errorf("%s: log file: %w", main.Name, err))
 		}
-		s.closers = append(s.closers, lf)
-		s.logger = slog.New(newRedactingHandler(slog.NewTextHandler(lf, &slog.HandlerOptions{Level: level}), secrets))
-		printer.Tee(&timestamped{w: lf, now: time.Now})
+		lq := core.NewQueueWriter(lf, logQueue, "log lines")
+		s.closers = append(s.closers, lq, lf) // in this order: the queue empties into the file
+		s.logger = slog.New(newRedactingHandler(slog.NewTextHandler(lq, &slog.HandlerOptions{Level: level}), secrets))
+		printer.Tee(&timestamped{w: lq, now: time.Now})
 	}
 	script.SetLogger(s.logger)
 	return s, nil

@@ -4,8 +4,8 @@ import (
 	"context"
 	"fmt"
 	"sync"
-	"time"
 	"testing"
+	"time"
 )
 
 // peakTasks counts the tasks running at once and remembers the most.

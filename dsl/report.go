@@ -37,19 +37,20 @@ import (
 //	  print(report.ok .. " ok, " .. report.failed .. " failed, " .. report.skipped .. " skipped")
 //	end)
 func reportTable(L *lua.LState, r *core.Report) *lua.LTable {
-	t := L.NewTable()
-	results := L.NewTable()
-	byHost := L.NewTable()
-	t.RawSetString("results", results)
-	t.RawSetString("by_host", byHost)
 	if r == nil {
 		r = &core.Report{}
 	}
 	res := r.Results()
+	// Sized up front: a report of 100,000 hosts is built in one go.
+	t := L.CreateTable(0, 9)
+	results := L.CreateTable(len(res), 0)
+	byHost := L.CreateTable(0, len(res))
+	t.RawSetString("results", results)
+	t.RawSetString("by_host", byHost)
 	counts := map[core.Status]int{}
 	for i, x := range res {
 		counts[x.Status]++
-		e := L.NewTable()
+		e := L.CreateTable(0, 9)
 		e.RawSetString("host", lua.LString(x.Host))
 		e.RawSetString("id", lua.LString(x.NodeID))
 		e.RawSetString("level", lua.LNumber(x.Level))

@@ -232,11 +232,10 @@ func (s *Script) load(ctx context.Context) (err error) {
 // luaOptions keep a coroutine small: a task is one, and a grifork-mode dry run
 // has one for every host waiting at once. gopher-lua's defaults give each a fixed
 // 5,120-slot data stack and a 256-frame call stack (about 100 KiB); these start at
-// a few hundred bytes and grow as a block needs, up to a larger bound than the
-// defaults.
+// about 3 KiB and grow as a block needs, up to a larger bound than the defaults.
 var luaOptions = lua.Options{
 	SkipOpenLibs:        true,
-	RegistrySize:        256,
+	RegistrySize:        128, // gopher-lua's least
 	RegistryMaxSize:     1 << 20,
 	CallStackSize:       lua.CallStackSize,
 	MinimizeStackMemory: true,

@@ -21,6 +21,7 @@ import (
 var (
 	scaleHosts     = flag.String("scale.hosts", "1000,10000,100000", "BenchmarkScale: fleet sizes, comma-separated")
 	scaleBranches  = flag.String("scale.branches", "2,4,8", "BenchmarkScale: branches, comma-separated")
+	scaleRelayMax  = flag.Int("scale.relaymax", 1_000_000, "BenchmarkScale: skip grifork-mode runs whose hosts x depth exceeds this (every level's events and reports live in this one process)")
 	scaleTimescale = flag.Float64("scale.timescale", 0.05, "BenchmarkScale: real time per modelled second (0.05: a modelled second sleeps 50 ms)")
 )
 
@@ -292,15 +293,22 @@ func BenchmarkScale(b *testing.B) {
 			for _, r := range []scaleRun{{core.Standalone, true}, {core.Standalone, false}, {core.Grifork, false}} {
 				name := fmt.Sprintf("%d/%d/%s", hosts, br, r)
 				b.Run(name, func(b *testing.B) {
+					tree, err := core.BuildTree(hostList(hosts), br)
+					if err != nil {
+						b.Fatal(err)
+					}
+					if r.mode == core.Grifork && hosts*tree.Depth() > *scaleRelayMax {
+						// Each level relays (decodes, re-encodes) and reports the
+						// events of its subtree: hosts x depth in all, spread over
+						// the fleet in reality but all here.
+						tab.note += fmt.Sprintf("\nskipped %s: %d hosts x depth %d > -scale.relaymax %d", name, hosts, tree.Depth(), *scaleRelayMax)
+						b.Skipf("hosts x depth %d > -scale.relaymax %d", hosts*tree.Depth(), *scaleRelayMax)
+					}
 					var res measured
 					for range b.N {
 						if res, err = simulate(r, hosts, br, m); err != nil {
 							b.Fatal(err)
 						}
-					}
-					tree, err := core.BuildTree(hostList(hosts), br)
-					if err != nil {
-						b.Fatal(err)
 					}
 					bound := sim.Bound(tree, m, m.Latency, r.barrier, r.mode == core.Grifork)
 					makespan := time.Duration(float64(res.sched) / m.Scale)

@@ -48,6 +48,7 @@ type Script struct {
 	defined  map[core.Block]bool // written by Load only
 
 	calls     chan func() // work for the VM goroutine
+	resumes   chan func() // helpers' results, which it takes before new tasks
 	life      context.Context
 	stop      context.CancelFunc
 	done      chan struct{} // closed when the VM goroutine has ended
@@ -81,6 +82,7 @@ func Load(ctx context.Context, main Source, override *Source, opts Options) (*Sc
 		log:      opts.Logger,
 		printer:  opts.Printer,
 		calls:    make(chan func()),
+		resumes:  make(chan func()),
 		done:     make(chan struct{}),
 	}
 	if s.log == nil {
@@ -137,10 +139,21 @@ func (s *Script) Close() {
 }
 
 // loop is the VM goroutine: it runs what is posted to it, one thing at a time.
+// A helper's result goes before a task waiting to start: finishing tasks frees
+// their coroutines for the next ones, where starting first would give every
+// task of a large generation a coroutine of its own at once.
 func (s *Script) loop() {
 	defer close(s.done)
 	for {
 		select {
+		case f := <-s.resumes:
+			f()
+			continue
+		default:
+		}
+		select {
+		case f := <-s.resumes:
+			f()
 		case f := <-s.calls:
 			f()
 		case <-s.life.Done():
@@ -460,7 +473,7 @@ func (s *Script) resume(t *task, fn *lua.LFunction, args ...lua.LValue) {
 func (s *Script) work(t *task, op func(context.Context) (string, error), pos string) {
 	out, err := op(t.ctx)
 	select {
-	case s.calls <- func() { s.complete(t, out, pos, err) }:
+	case s.resumes <- func() { s.complete(t, out, pos, err) }:
 	case <-s.life.Done():
 	}
 }

@@ -21,7 +21,7 @@ import (
 var (
 	scaleHosts     = flag.String("scale.hosts", "1000,10000,100000", "BenchmarkScale: fleet sizes, comma-separated")
 	scaleBranches  = flag.String("scale.branches", "2,4,8", "BenchmarkScale: branches, comma-separated")
-	scaleRelayMax  = flag.Int("scale.relaymax", 1_000_000, "BenchmarkScale: skip grifork-mode runs whose hosts x depth exceeds this (every level's events and reports live in this one process)")
+	scaleRelayMax  = flag.Int("scale.relaymax", 500_000, "BenchmarkScale: skip grifork-mode runs whose hosts x depth exceeds this (every level's events and reports live in this one process)")
 	scaleTimescale = flag.Float64("scale.timescale", 0.05, "BenchmarkScale: real time per modelled second (0.05: a modelled second sleeps 50 ms)")
 )
 

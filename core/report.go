@@ -122,9 +122,11 @@ func (r *Report) Results() []Result {
 
 // Count returns how many results have status s.
 func (r *Report) Count(s Status) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	n := 0
-	for _, res := range r.Results() {
-		if res.Status == s {
+	for i := range r.results {
+		if r.results[i].Status == s {
 			n++
 		}
 	}
@@ -133,7 +135,10 @@ func (r *Report) Count(s Status) int {
 
 // OK reports whether every host succeeded and no run-level task failed.
 func (r *Report) OK() bool {
-	return r.Count(StatusOK) == len(r.Results()) && len(r.RunErrors()) == 0
+	ok := r.Count(StatusOK)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return ok == len(r.results) && len(r.errs) == 0
 }
 
 // AddRunError records that task failed on host outside of any host's result.

@@ -373,10 +373,13 @@ func (s *Script) Finish(ctx context.Context, r *core.Report) error {
 }
 
 func (s *Script) runTask(ctx context.Context, e core.Edge, args func(*lua.LState) []lua.LValue) error {
-	ctx = core.WithEdge(ctx, e)
+	if cur, ok := core.EdgeFrom(ctx); !ok || cur != e {
+		ctx = core.WithEdge(ctx, e) // the schedulers' ctx carries e already
+	}
+	// Cancelled when Run returns, which it also does when the script closes:
+	// every wait below watches s.life.
 	tctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	defer context.AfterFunc(s.life, cancel)()
 	t := &task{ctx: tctx, edge: e, result: make(chan error, 1)}
 	switch {
 	case e.Block == core.BlockFinish:

@@ -115,3 +115,46 @@ func TestReportPending(t *testing.T) {
 		}
 	}
 }
+
+// liarForker plays a remote grifork that reports every node of its subtree but
+// one, and reports instead a node of another subtree.
+type liarForker struct {
+	omit, foreign string // node ids
+}
+
+func (f *liarForker) Fork(ctx context.Context, parent, child *Node, sub *Tree, events func(Event)) error {
+	walkBelow(sub.Root, func(n *Node) {
+		if n.ID != f.omit {
+			events(ResultEvent(Result{NodeID: n.ID, Host: n.Name(), Status: StatusOK, Task: BlockRemote}))
+		}
+	})
+	if child.Name() == "h1" {
+		events(ResultEvent(Result{NodeID: f.foreign, Host: "elsewhere", Status: StatusOK, Task: BlockRemote}))
+	}
+	events(Event{Type: EventDone, NodeID: child.ID, Host: child.Name(), Status: StatusOK})
+	return nil
+}
+
+// A fork's results settle only nodes of its own subtree: one that reports a
+// node of another subtree in place of one of its own still leaves that one to
+// the sweep for what was not reported.
+func TestForkCountsOnlyItsSubtree(t *testing.T) {
+	t.Parallel()
+	tree, err := BuildTree(manyHosts(12), 2) // h1: h3 (h7, h8), h4 (h9, h10); h2: h5 (h11, h12), h6
+	if err != nil {
+		t.Fatal(err)
+	}
+	h7, h11 := tree.Find("0.0-1.0-2.0-3.0"), tree.Find("0.0-1.1-2.0-3.0")
+	if h7.Name() != "h7" || h11.Name() != "h11" {
+		t.Fatalf("tree: %s, %s", h7.Name(), h11.Name())
+	}
+	f := &liarForker{omit: h7.ID, foreign: h11.ID}
+	r := RunGrifork(context.Background(), tree, &peakTasks{}, f, GriforkOptions{})
+	res, _ := r.Get(h7.ID)
+	if res.Status != StatusSkipped || res.Err != "no result reported by grifork on h1" {
+		t.Errorf("h7: %s %q, want skipped, no result reported by grifork on h1", res.Status, res.Err)
+	}
+	if r.Count(StatusOK) != 11 {
+		t.Errorf("%d ok, want 11: %v", r.Count(StatusOK), r.Results())
+	}
+}

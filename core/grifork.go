@@ -281,17 +281,27 @@ func (g *griforkRun) event(ev Event) {
 	}
 	switch ev.Type {
 	case EventStarted:
-		g.log.Debug("task started", "task", string(ev.Task), "dst", ev.Host, "node", ev.NodeID)
+		// Two records per host: their attributes are built only when logged.
+		if g.log.Enabled(context.Background(), slog.LevelDebug) {
+			g.log.Debug("task started", "task", string(ev.Task), "dst", ev.Host, "node", ev.NodeID)
+		}
 	case EventResult:
-		args := []any{"task", string(ev.Task), "dst", ev.Host, "node", ev.NodeID, "duration", ev.Duration}
+		msg, level, errKey := "task done", slog.LevelInfo, ""
 		switch ev.Status {
 		case StatusOK:
-			g.log.Info("task done", args...)
 		case StatusFailed:
-			g.log.Error("task failed", append(args, "error", ev.Err)...)
+			msg, level, errKey = "task failed", slog.LevelError, "error"
 		default:
-			g.log.Warn("host "+string(ev.Status), append(args, "reason", ev.Err)...)
+			msg, level, errKey = "host "+string(ev.Status), slog.LevelWarn, "reason"
 		}
+		if !g.log.Enabled(context.Background(), level) {
+			return
+		}
+		args := []any{"task", string(ev.Task), "dst", ev.Host, "node", ev.NodeID, "duration", ev.Duration}
+		if errKey != "" {
+			args = append(args, errKey, ev.Err)
+		}
+		g.log.Log(context.Background(), level, msg, args...)
 	case EventOutput:
 		if g.opts.Printer == nil {
 			return

@@ -30,6 +30,8 @@ demo:
 # Benchmarks, reported as ratios to a baseline of the same run (see "Benchmarks"
 # in the README). The fleet ones need root: they skip without it (fail with CI=true).
 # Other sizes: make bench BENCH_ARGS='-bench.hosts 48 -bench.rate 20 -bench.mib 4'
+# BenchmarkScale (simulated fleets of 1k-100k hosts, no privileges, about 1-2 min):
+#   make bench BENCH_ARGS='-scale.hosts 1000,10000 -scale.branches 4'
 bench:
 	$(GO) test -v -run '^$$' -bench . -benchtime 1x -timeout 20m ./bench $(if $(BENCH_ARGS),-args $(BENCH_ARGS))
 

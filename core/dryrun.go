@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"sync"
 )
@@ -142,11 +143,18 @@ func WritePlan(w io.Writer, t *Tree, cfg Config, rec *Recorder) error {
 // writePlan prints the tree, head after a blank line, then the edges; secrets
 // are redacted from all of it.
 func writePlan(w io.Writer, t *Tree, head string, edges []Edge, rec *Recorder, secrets []string) error {
-	var pic strings.Builder
-	if err := RenderText(&pic, t); err != nil {
+	if slices.ContainsFunc(secrets, func(s string) bool { return s != "" }) {
+		var pic strings.Builder
+		if err := RenderText(&pic, t); err != nil {
+			return err
+		}
+		if _, err := io.WriteString(w, Redact(pic.String(), secrets)); err != nil {
+			return err
+		}
+	} else if err := RenderText(w, t); err != nil { // no copy of a picture of 100,000 lines
 		return err
 	}
-	if _, err := fmt.Fprintf(w, "%s\n%s", Redact(pic.String(), secrets), head); err != nil {
+	if _, err := fmt.Fprintf(w, "\n%s", head); err != nil {
 		return err
 	}
 	return WritePlanEdges(w, edges, rec, secrets)

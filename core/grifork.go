@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 )
@@ -44,6 +45,10 @@ type GriforkOptions struct {
 	Logger *slog.Logger
 	// Secrets are redacted from the errors this node records and reports.
 	Secrets []string
+	// Sequential serves one child at a time, each with its whole subtree (the
+	// dry run: with every task returning at once, serving all at once would only
+	// hold every host's task in memory together).
+	Sequential bool
 }
 
 // RunGrifork runs t in grifork mode and returns the report of every host of t
@@ -66,7 +71,6 @@ func RunGrifork(ctx context.Context, t *Tree, tasks Tasks, f Forker, opts Grifor
 		tree:   t,
 		self:   t.Root,
 		report: NewReport(Grifork, t),
-		levels: map[string]int{},
 		log:    opts.Logger,
 	}
 	if g.log == nil {
@@ -77,7 +81,6 @@ func RunGrifork(ctx context.Context, t *Tree, tasks Tasks, f Forker, opts Grifor
 		g.opts.Events = func(Event) {}
 		g.report.AddRunError(TaskFork, g.self.Name(), errors.New("remote run without an event sink"))
 	}
-	t.Walk(func(n *Node) { g.levels[n.ID] = n.Level })
 	if !opts.Remote {
 		observe(ctx, g.report)
 	}
@@ -100,11 +103,17 @@ func RunGrifork(ctx context.Context, t *Tree, tasks Tasks, f Forker, opts Grifor
 	case ctx.Err() == nil:
 		var wg sync.WaitGroup
 		for _, c := range g.self.Children {
+			if opts.Sequential {
+				g.serve(ctx, c, edge)
+				continue
+			}
 			wg.Go(func() { g.serve(ctx, c, edge) })
 		}
 		wg.Wait()
 	}
-	walkBelow(g.self, func(n *Node) { g.skip(n, "cancelled") })
+	if g.report.pendingCount() > 0 {
+		walkBelow(g.self, func(n *Node) { g.skip(n, "cancelled") })
+	}
 
 	g.report.Duration = time.Since(g.report.Start)
 	lastErr := g.runOwn(ctx, last)
@@ -133,7 +142,6 @@ type griforkRun struct {
 	tree   *Tree
 	self   *Node
 	report *Report
-	levels map[string]int // by node id: this node's tree, for results relayed from below
 	log    *slog.Logger
 }
 
@@ -152,7 +160,7 @@ func (g *griforkRun) runOwn(ctx context.Context, b Block) error {
 
 // call runs a task (see runBlock) and logs its outcome.
 func (g *griforkRun) call(ctx context.Context, e Edge) error {
-	g.log.Debug("task started", edgeAttrs(e)...)
+	logEdge(g.log, slog.LevelDebug, "task started", e)
 	err := runBlock(ctx, g.tasks, e, g.report)
 	g.logResult(e, err)
 	return err
@@ -166,7 +174,7 @@ func (g *griforkRun) logResult(e Edge, err error) {
 		g.log.Error("task failed", append(edgeAttrs(e), "error", g.oneLine(err))...)
 		return
 	}
-	g.log.Info("task done", edgeAttrs(e)...)
+	logEdge(g.log, slog.LevelInfo, "task done", e)
 }
 
 // serve runs the edge task toward child and then, when child has children of its
@@ -211,24 +219,36 @@ func (g *griforkRun) serve(ctx context.Context, child *Node, b Block) {
 // results for child's subtree.
 func (g *griforkRun) fork(ctx context.Context, child *Node) {
 	var done *Event
+	sub := g.tree.Subtree(child)
+	// Results that settled a node below child (ids below child's extend its
+	// id): when all have, the sweeps for what is left pending are skipped, since
+	// they cost a lookup per node at every level of the tree.
+	below, settled, prefix := sub.size()-1, 0, child.ID+"-"
+	skipBelow := func(why string) {
+		if settled < below {
+			walkBelow(child, func(n *Node) { g.skip(n, why) })
+		}
+	}
 	ferr := guard(func() error {
-		return g.forker.Fork(ctx, g.self, child, g.tree.Subtree(child), func(ev Event) {
+		return g.forker.Fork(ctx, g.self, child, sub, func(ev Event) {
 			if ev.Type == EventDone && ev.NodeID == child.ID {
 				d := ev
 				done = &d
 			}
-			g.relay(ev)
+			if g.relay(ev) && strings.HasPrefix(ev.NodeID, prefix) {
+				settled++
+			}
 		})
 	})
 	switch {
 	case ctx.Err() != nil:
 		// Results in flight died with the forks; child itself has its copy.
-		walkBelow(child, func(n *Node) { g.skip(n, "cancelled") })
+		skipBelow("cancelled")
 	case done != nil && done.Task != TaskFork:
 		// The remote grifork ran to its end; a failure of its own blocks is a run
 		// error (see relay) and it skipped what that failure stopped. Anything
 		// still pending was lost on the way.
-		walkBelow(child, func(n *Node) { g.skip(n, "no result reported by grifork on "+child.Name()) })
+		skipBelow("no result reported by grifork on " + child.Name())
 	default:
 		msg := "remote grifork ended without reporting its end"
 		switch {
@@ -241,25 +261,29 @@ func (g *griforkRun) fork(ctx context.Context, child *Node) {
 		g.setResult(Result{NodeID: child.ID, Host: child.Name(), Level: child.Level, Status: StatusFailed,
 			Task: TaskFork, Start: prev.Start, Duration: prev.Duration,
 			Err: "grifork on " + child.Name() + ": " + msg})
-		walkBelow(child, func(n *Node) { g.skip(n, "parent "+child.Name()+" failed") })
+		skipBelow("parent " + child.Name() + " failed")
 	}
 }
 
 // relay handles an event from a fork: results and run errors update the report;
 // everything goes on to the parent (remote) or to the console and log (root).
-func (g *griforkRun) relay(ev Event) {
+// It reports whether ev settled a node that was pending.
+func (g *griforkRun) relay(ev Event) (settled bool) {
 	switch {
 	case ev.Type == EventResult:
-		level, ok := g.levels[ev.NodeID]
-		if !ok || ev.NodeID == g.self.ID {
+		// The report holds exactly this node's tree below it, with the levels
+		// that events do not carry.
+		prev, ok := g.report.Get(ev.NodeID)
+		if !ok {
 			g.log.Warn("result for a node outside this subtree", "node", ev.NodeID, "host", ev.Host)
 			return
 		}
-		g.report.Set(ev.Result(level))
+		settled = g.report.set(ev.Result(prev.Level))
 	case ev.Type == EventDone && ev.Status != StatusOK && ev.Task != TaskFork:
 		g.report.AddRunError(ev.Task, ev.Host, errors.New(ev.Err))
 	}
 	g.event(ev)
+	return settled
 }
 
 // event sends ev to the parent (remote) or shows and logs it (root).
@@ -270,17 +294,27 @@ func (g *griforkRun) event(ev Event) {
 	}
 	switch ev.Type {
 	case EventStarted:
-		g.log.Debug("task started", "task", string(ev.Task), "dst", ev.Host, "node", ev.NodeID)
+		// Two records per host: their attributes are built only when logged.
+		if g.log.Enabled(context.Background(), slog.LevelDebug) {
+			g.log.Debug("task started", "task", string(ev.Task), "dst", ev.Host, "node", ev.NodeID)
+		}
 	case EventResult:
-		args := []any{"task", string(ev.Task), "dst", ev.Host, "node", ev.NodeID, "duration", ev.Duration}
+		msg, level, errKey := "task done", slog.LevelInfo, ""
 		switch ev.Status {
 		case StatusOK:
-			g.log.Info("task done", args...)
 		case StatusFailed:
-			g.log.Error("task failed", append(args, "error", ev.Err)...)
+			msg, level, errKey = "task failed", slog.LevelError, "error"
 		default:
-			g.log.Warn("host "+string(ev.Status), append(args, "reason", ev.Err)...)
+			msg, level, errKey = "host "+string(ev.Status), slog.LevelWarn, "reason"
 		}
+		if !g.log.Enabled(context.Background(), level) {
+			return
+		}
+		args := []any{"task", string(ev.Task), "dst", ev.Host, "node", ev.NodeID, "duration", ev.Duration}
+		if errKey != "" {
+			args = append(args, errKey, ev.Err)
+		}
+		g.log.Log(context.Background(), level, msg, args...)
 	case EventOutput:
 		if g.opts.Printer == nil {
 			return

@@ -24,15 +24,15 @@ func (p *PlanForker) Fork(ctx context.Context, parent, child *Node, sub *Tree, e
 	p.Rec.RecordFork(WithEdge(ctx, e), child, p.Cmdline(child))
 	// The child's part, played in-process: its tasks see the node as their own
 	// root, as they would on the host.
-	RunGrifork(ctx, sub, p.Tasks, p, GriforkOptions{Remote: true, Events: events})
+	RunGrifork(ctx, sub, p.Tasks, p, GriforkOptions{Remote: true, Events: events, Sequential: true})
 	return nil
 }
 
 // PlanGrifork runs t in grifork mode with a PlanForker, tasks running on rec,
 // and returns the report of that dry run. cmdline gives the command each fork
-// would run.
+// would run. Nodes are served one at a time, depth first (see Sequential).
 func PlanGrifork(ctx context.Context, t *Tree, tasks Tasks, rec *Recorder, cmdline func(*Node) string, opts GriforkOptions) *Report {
-	opts.Remote, opts.Events = false, nil
+	opts.Remote, opts.Events, opts.Sequential = false, nil, true
 	return RunGrifork(ctx, t, tasks, &PlanForker{Rec: rec, Tasks: tasks, Cmdline: cmdline}, opts)
 }
 

@@ -46,6 +46,26 @@ func (p *Printer) Tee(w io.Writer) {
 	p.tees = append(p.tees, w)
 }
 
+// Queue makes later lines reach the printer's writer through a QueueWriter of n
+// lines: a slow terminal then drops lines (and says how many) rather than
+// holding up the tasks and the scheduler that print. The function returned
+// writes what is queued and goes back to writing directly: call it before
+// writing to the same terminal other than through the printer.
+func (p *Printer) Queue(n int) (unqueue func() error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	direct := p.w
+	q := NewQueueWriter(direct, n, "lines of output")
+	p.w = q
+	return func() error {
+		// Under the lock, so that no line overtakes those still queued.
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		p.w = direct
+		return q.Close()
+	}
+}
+
 // Line writes one line as "prefix | line".
 func (p *Printer) Line(prefix, line string) {
 	p.mu.Lock()

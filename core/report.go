@@ -71,11 +71,13 @@ type Report struct {
 	byID    map[string]int
 	errs    []RunError
 	bcast   map[string]BroadcastResult // by host
+	pending int // results with StatusPending
 }
 
 // NewReport returns a report with one pending Result per host of t, in tree order.
 func NewReport(mode Mode, t *Tree) *Report {
-	r := &Report{Mode: mode, Start: time.Now(), byID: map[string]int{}}
+	hosts := t.size() - 1
+	r := &Report{Mode: mode, Start: time.Now(), byID: make(map[string]int, hosts), results: make([]Result, 0, hosts), pending: hosts}
 	t.Walk(func(n *Node) {
 		if n.IsRoot() {
 			return
@@ -87,15 +89,35 @@ func NewReport(mode Mode, t *Tree) *Report {
 }
 
 // Set records res for its node (res.NodeID), replacing what was there.
-func (r *Report) Set(res Result) {
+func (r *Report) Set(res Result) { r.set(res) }
+
+// set is Set; it reports whether res settled a node that was pending.
+func (r *Report) set(res Result) (settled bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	var was Status // none: a node the report did not have
 	if i, ok := r.byID[res.NodeID]; ok {
+		was = r.results[i].Status
 		r.results[i] = res
-		return
+	} else {
+		r.byID[res.NodeID] = len(r.results)
+		r.results = append(r.results, res)
 	}
-	r.byID[res.NodeID] = len(r.results)
-	r.results = append(r.results, res)
+	if was == StatusPending {
+		r.pending--
+	}
+	if res.Status == StatusPending {
+		r.pending++
+	}
+	return was == StatusPending && res.Status != StatusPending
+}
+
+// pendingCount is how many results are still pending: sweeps over the tree for
+// them are skipped when there are none.
+func (r *Report) pendingCount() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.pending
 }
 
 // Get returns the result of the node with id.
@@ -136,9 +158,11 @@ func (r *Report) SetBroadcast(host string, res BroadcastResult) {
 
 // Count returns how many results have status s.
 func (r *Report) Count(s Status) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	n := 0
-	for _, res := range r.Results() {
-		if res.Status == s {
+	for i := range r.results {
+		if r.results[i].Status == s {
 			n++
 		}
 	}
@@ -147,7 +171,10 @@ func (r *Report) Count(s Status) int {
 
 // OK reports whether every host succeeded and no run-level task failed.
 func (r *Report) OK() bool {
-	return r.Count(StatusOK) == len(r.Results()) && len(r.RunErrors()) == 0
+	ok := r.Count(StatusOK)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return ok == len(r.results) && len(r.errs) == 0
 }
 
 // AddRunError records that task failed on host outside of any host's result.

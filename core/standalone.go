@@ -42,9 +42,14 @@ type RunOptions struct {
 // context's error once they have returned. Task and run errors go to the report
 // (see Report.RunErrors), never to the caller.
 func RunStandalone(ctx context.Context, t *Tree, tasks Tasks, opts RunOptions) *Report {
+	gens := t.Generations()
+	hosts := 0
+	for _, g := range gens {
+		hosts += len(g)
+	}
 	s := &standalone{
 		t: t, tasks: tasks, opts: opts,
-		state: map[*Node]nodeState{},
+		state: make(map[*Node]nodeState, hosts),
 		added: map[*Node]int{},
 		done:  make(chan completion),
 		open:  1,
@@ -59,8 +64,8 @@ func RunStandalone(ctx context.Context, t *Tree, tasks Tasks, opts RunOptions) *
 	s.report = NewReport(Standalone, t)
 	s.report.Start = s.opts.Now()
 	observe(ctx, s.report)
-	s.unsettled = make([]int, t.Depth())
-	for i, g := range t.Generations() {
+	s.unsettled = make([]int, len(gens))
+	for i, g := range gens {
 		s.unsettled[i] = len(g)
 	}
 
@@ -73,9 +78,8 @@ func RunStandalone(ctx context.Context, t *Tree, tasks Tasks, opts RunOptions) *
 	case prepErr != nil:
 		s.report.AddRunError(taskOf(Edge{Block: BlockPrepare}, prepErr), root.Name(), s.redactErr(prepErr))
 		if ctx.Err() == nil {
-			for _, n := range t.Nodes()[1:] {
-				s.skip(n, "prepare failed: "+s.oneLine(prepErr))
-			}
+			why := "prepare failed: " + s.oneLine(prepErr)
+			walkBelow(root, func(n *Node) { s.skip(n, why) })
 		}
 	case ctx.Err() == nil:
 		for _, c := range root.Children {
@@ -85,10 +89,12 @@ func RunStandalone(ctx context.Context, t *Tree, tasks Tasks, opts RunOptions) *
 	}
 	// Only cancellation leaves nodes unsettled: every completion settles its node
 	// and releases or skips its children.
-	for _, n := range t.Nodes()[1:] {
-		if !s.state[n].settled() {
-			s.skip(n, "cancelled")
-		}
+	if s.report.pendingCount() > 0 {
+		walkBelow(root, func(n *Node) {
+			if !s.state[n].settled() {
+				s.skip(n, "cancelled")
+			}
+		})
 	}
 
 	s.report.Duration = s.opts.Now().Sub(s.report.Start)
@@ -135,12 +141,13 @@ type standalone struct {
 	report *Report
 
 	state     map[*Node]nodeState // absent = nodeWaiting
-	ready     []Edge              // FIFO: in tree order when Concurrency is 1
-	held      []*Node             // barrier: nodes whose source is done, generation not open
-	unsettled []int               // per generation (index 0 = generation 1): nodes not settled
-	open      int                 // barrier: the deepest generation allowed to start
-	oks       []*Node             // heal: nodes that have the data, in order of completion
-	added     map[*Node]int       // heal: children adopted by a node
+	ready     []Edge              // FIFO from readyHead: in tree order when Concurrency is 1
+	readyHead int
+	held      []*Node       // barrier: nodes whose source is done, generation not open
+	unsettled []int         // per generation (index 0 = generation 1): nodes not settled
+	open      int           // barrier: the deepest generation allowed to start
+	oks       []*Node       // heal: nodes that have the data, in order of completion
+	added     map[*Node]int // heal: children adopted by a node
 	running   int
 	done      chan completion
 }
@@ -148,9 +155,12 @@ type standalone struct {
 func (s *standalone) loop(ctx context.Context) {
 	ctxDone := ctx.Done()
 	for {
-		for ctx.Err() == nil && len(s.ready) > 0 && (s.opts.Concurrency <= 0 || s.running < s.opts.Concurrency) {
-			e := s.ready[0]
-			s.ready = s.ready[1:]
+		for ctx.Err() == nil && s.readyHead < len(s.ready) && (s.opts.Concurrency <= 0 || s.running < s.opts.Concurrency) {
+			e := s.ready[s.readyHead]
+			s.readyHead++
+			if s.readyHead == len(s.ready) { // reuse the array rather than grow a new one
+				s.ready, s.readyHead = s.ready[:0], 0
+			}
 			s.start(ctx, e)
 		}
 		if s.running == 0 {
@@ -289,7 +299,7 @@ func (s *standalone) settle(n *Node) {
 		for _, h := range s.held {
 			s.enqueue(h)
 		}
-		s.held = nil
+		s.held = s.held[:0]
 	}
 }
 
@@ -297,7 +307,7 @@ func (s *standalone) gen(n *Node) int { return n.Level - s.t.Root.Level }
 
 // call runs one edge's task (finish with the report) and logs its outcome.
 func (s *standalone) call(ctx context.Context, e Edge) error {
-	s.log.Debug("task started", edgeAttrs(e)...)
+	logEdge(s.log, slog.LevelDebug, "task started", e)
 	err := runBlock(ctx, s.tasks, e, s.report)
 	s.logResult(e, err)
 	return err
@@ -331,7 +341,15 @@ func (s *standalone) logResult(e Edge, err error) {
 		s.log.Error("task failed", append(edgeAttrs(e), "error", s.oneLine(err))...)
 		return
 	}
-	s.log.Info("task done", edgeAttrs(e)...)
+	logEdge(s.log, slog.LevelInfo, "task done", e)
+}
+
+// logEdge logs msg with e's attributes. It builds them only when the level is
+// enabled: a record per task is the cost of a whole task here.
+func logEdge(l *slog.Logger, level slog.Level, msg string, e Edge) {
+	if l.Enabled(context.Background(), level) {
+		l.Log(context.Background(), level, msg, edgeAttrs(e)...)
+	}
 }
 
 func edgeAttrs(e Edge) []any {

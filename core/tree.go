@@ -68,13 +68,21 @@ func (t *Tree) Walk(fn func(*Node)) {
 
 // walkBelow calls fn for every descendant of n (not n) breadth-first.
 func walkBelow(n *Node, fn func(*Node)) {
+	// An index rather than re-slicing the front: the queue's array is then
+	// grown a few times instead of copied over and over.
 	queue := append([]*Node(nil), n.Children...)
-	for len(queue) > 0 {
-		n := queue[0]
-		queue = queue[1:]
+	for i := 0; i < len(queue); i++ {
+		n := queue[i]
 		fn(n)
 		queue = append(queue, n.Children...)
 	}
+}
+
+// size is the number of nodes of t, its root included.
+func (t *Tree) size() int {
+	n := 1
+	walkBelow(t.Root, func(*Node) { n++ })
+	return n
 }
 
 // Nodes returns every node, the root first, in tree order (as Walk visits them).

@@ -50,6 +50,7 @@ type Script struct {
 	maxHeap  uint64              // the top level's memory limit
 
 	calls     chan func() // work for the VM goroutine
+	resumes   chan func() // helpers' results, which it takes before new tasks
 	life      context.Context
 	stop      context.CancelFunc
 	done      chan struct{} // closed when the VM goroutine has ended
@@ -58,6 +59,9 @@ type Script struct {
 	// Owned by the VM goroutine.
 	L              *lua.LState
 	token          *lua.LUserData // what helpers yield; only Go and the prelude hold it
+	runner         *lua.LFunction // the prelude's body of task coroutines
+	blockDone      lua.LValue     // what runner yields when a block has returned
+	idle           []*lua.LState  // coroutines whose last block returned, for reuse
 	blocks         map[core.Block]*lua.LFunction
 	current        *task // the task whose coroutine is running
 	pass           *pass // the file whose top level is running
@@ -85,6 +89,7 @@ func Load(ctx context.Context, main Source, override *Source, opts Options) (*Sc
 		printer:  opts.Printer,
 		maxHeap:  opts.maxHeap,
 		calls:    make(chan func()),
+		resumes:  make(chan func()),
 		done:     make(chan struct{}),
 	}
 	log := opts.Logger
@@ -140,10 +145,21 @@ func (s *Script) Close() {
 }
 
 // loop is the VM goroutine: it runs what is posted to it, one thing at a time.
+// A helper's result goes before a task waiting to start: finishing tasks frees
+// their coroutines for the next ones, where starting first would give every
+// task of a large generation a coroutine of its own at once.
 func (s *Script) loop() {
 	defer close(s.done)
 	for {
 		select {
+		case f := <-s.resumes:
+			f()
+			continue
+		default:
+		}
+		select {
+		case f := <-s.resumes:
+			f()
 		case f := <-s.calls:
 			f()
 		case <-s.life.Done():
@@ -174,17 +190,7 @@ func (s *Script) load(ctx context.Context) (err error) {
 			err = &Error{File: s.main.Name, Msg: fmt.Sprintf("internal error: %v", r)}
 		}
 	}()
-	s.L = lua.NewState(lua.Options{
-		SkipOpenLibs: true,
-		// Bounded so that runaway recursion ends in a Lua error ("stack
-		// overflow", "registry overflow") instead of growing until the process
-		// dies; the call stack grows as needed up to its limit.
-		CallStackSize:       maxCallDepth,
-		MinimizeStackMemory: true,
-		RegistrySize:        lua.RegistrySize,
-		RegistryMaxSize:     maxRegistry,
-		RegistryGrowStep:    maxRegistry / 64, // each step copies the whole stack
-	})
+	s.L = lua.NewState(luaOptions)
 	L := s.L
 	openLibs(L)
 	setupReport(L)
@@ -196,9 +202,15 @@ func (s *Script) load(ctx context.Context) (err error) {
 	L.Push(prelude)
 	L.Push(s.token)
 	L.Push(s.primitives())
-	if err := L.PCall(2, 0, nil); err != nil {
+	if err := L.PCall(2, 2, nil); err != nil {
 		return fmt.Errorf("dsl: prelude: %w", err)
 	}
+	runner, ok := L.Get(-2).(*lua.LFunction)
+	if !ok {
+		return fmt.Errorf("dsl: prelude: returned %s, want the task runner", L.Get(-2).Type())
+	}
+	s.runner, s.blockDone = runner, L.Get(-1)
+	L.Pop(2)
 
 	sources := []Source{s.main}
 	if s.override != nil {
@@ -251,6 +263,26 @@ func (s *Script) load(ctx context.Context) (err error) {
 	}
 	return nil
 }
+
+// luaOptions keep a coroutine small: a task is one, and a grifork-mode dry run
+// has one for every host waiting at once. gopher-lua's defaults give each a fixed
+// 5,120-slot data stack and a 256-frame call stack (about 100 KiB); these start at
+// about 3 KiB and grow as a block needs, up to a larger bound than the defaults.
+//
+// The bounds make runaway recursion end in a Lua error ("stack overflow",
+// "registry overflow") instead of growing until the process dies.
+var luaOptions = lua.Options{
+	SkipOpenLibs:        true,
+	RegistrySize:        128, // gopher-lua's least
+	RegistryMaxSize:     maxRegistry,
+	RegistryGrowStep:    maxRegistry / 64, // each step copies the whole stack
+	CallStackSize:       maxCallDepth,
+	MinimizeStackMemory: true,
+}
+
+// maxIdle bounds the coroutines kept for reuse: enough for the tasks of a busy
+// run, few enough that a burst does not pin its memory.
+const maxIdle = 1024
 
 func compile(L *lua.LState, src Source) (*lua.LFunction, error) {
 	chunk, err := parse.Parse(bytes.NewReader(src.Content), src.Name)
@@ -372,10 +404,13 @@ func (s *Script) Finish(ctx context.Context, r *core.Report) error {
 }
 
 func (s *Script) runTask(ctx context.Context, e core.Edge, args func(*lua.LState) []lua.LValue) error {
-	ctx = core.WithEdge(ctx, e)
+	if cur, ok := core.EdgeFrom(ctx); !ok || cur != e {
+		ctx = core.WithEdge(ctx, e) // the schedulers' ctx carries e already
+	}
+	// Cancelled when Run returns, which it also does when the script closes:
+	// every wait below watches s.life.
 	tctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	defer context.AfterFunc(s.life, cancel)()
 	t := &task{ctx: tctx, edge: e, result: make(chan error, 1)}
 	switch {
 	case e.Block == core.BlockFinish:
@@ -386,7 +421,11 @@ func (s *Script) runTask(ctx context.Context, e core.Edge, args func(*lua.LState
 		t.prefix = e.Src.Name()
 	}
 	start := time.Now()
-	s.logger().Debug("task start", "block", e.Block, "src", nodeName(e.Src), "dst", nodeName(e.Dst))
+	log := s.logger()
+	debug := log.Enabled(ctx, slog.LevelDebug) // the records' attributes cost more than a small task
+	if debug {
+		log.Debug("task start", "block", e.Block, "src", nodeName(e.Src), "dst", nodeName(e.Dst))
+	}
 	var err error
 	if err = s.post(ctx, func() { s.start(t, args) }); err != nil {
 		err = t.errorf(err.Error(), err)
@@ -400,8 +439,10 @@ func (s *Script) runTask(ctx context.Context, e core.Edge, args func(*lua.LState
 			err = t.errorf(errClosed.Error(), errClosed)
 		}
 	}
-	s.logger().Debug("task end", "block", e.Block, "src", nodeName(e.Src), "dst", nodeName(e.Dst),
-		"duration", time.Since(start), "err", err)
+	if debug {
+		log.Debug("task end", "block", e.Block, "src", nodeName(e.Src), "dst", nodeName(e.Dst),
+			"duration", time.Since(start), "err", err)
+	}
 	return err
 }
 
@@ -412,15 +453,22 @@ func nodeName(n *core.Node) string {
 	return n.Name()
 }
 
-// start runs on the VM goroutine: it makes the task's coroutine and runs it up to
+// start runs on the VM goroutine: it gives the task a coroutine (a reused one
+// when there is one: making one costs more than a small task) and runs it up to
 // its first wait.
 func (s *Script) start(t *task, args func(*lua.LState) []lua.LValue) {
 	defer s.recoverTask(t)
-	co, _ := s.L.NewThread()
+	var fn *lua.LFunction // nil resumes an idle coroutine where it waits for a block
+	if n := len(s.idle); n > 0 {
+		t.co, s.idle = s.idle[n-1], s.idle[:n-1]
+	} else {
+		t.co, _ = s.L.NewThread()
+		fn = s.runner
+	}
 	// A task that loops in Lua without waiting still stops when its ctx ends.
-	co.SetContext(t.ctx)
-	t.co = co
-	s.resume(t, s.blocks[t.edge.Block], args(s.L)...)
+	t.co.SetContext(t.ctx)
+	vals := args(s.L)
+	s.resume(t, fn, append([]lua.LValue{s.blocks[t.edge.Block], lua.LNumber(len(vals))}, vals...)...)
 }
 
 // resume runs t's coroutine until it waits, returns or fails.
@@ -432,13 +480,22 @@ func (s *Script) resume(t *task, fn *lua.LFunction, args ...lua.LValue) {
 	st, err, vals := s.L.Resume(t.co, fn, args...)
 	s.current = nil
 	switch st {
-	case lua.ResumeOK:
+	case lua.ResumeOK: // runner never returns; a dead coroutine is not reused
 		s.finish(t, nil)
 	case lua.ResumeError:
 		s.finish(t, s.taskError(t, err))
 	case lua.ResumeYield:
 		op, pos := t.op, t.opPos
 		t.op, t.opPos = nil, ""
+		if op == nil && len(vals) > 0 && vals[0] == s.blockDone {
+			co := t.co
+			s.finish(t, nil)
+			if len(s.idle) < maxIdle {
+				co.RemoveContext() // the task's ctx ends with it
+				s.idle = append(s.idle, co)
+			}
+			return
+		}
 		if op == nil || len(vals) == 0 || vals[0] != s.token {
 			s.finish(t, t.errorf("coroutine.yield called outside of a coroutine", nil))
 			return
@@ -451,7 +508,7 @@ func (s *Script) resume(t *task, fn *lua.LFunction, args ...lua.LValue) {
 func (s *Script) work(t *task, op func(context.Context) (string, error), pos string) {
 	out, err := runOp(t.ctx, op)
 	select {
-	case s.calls <- func() { s.complete(t, out, pos, err) }:
+	case s.resumes <- func() { s.complete(t, out, pos, err) }:
 	case <-s.life.Done():
 	}
 }

@@ -101,7 +101,27 @@ for name, prim in pairs(go) do
   _G[name] = dsl(prim)
 end
 
+-- run is the body of every task coroutine: it calls a block with its n arguments
+-- and yields DONE when the block has returned, to be resumed with the next block.
+-- The scheduler reuses a coroutine for task after task this way; a block that
+-- fails ends its coroutine, which is then dropped.
+local DONE = {}
+local function run(block, n, a, b)
+  while true do
+    if n == 2 then
+      block(a, b)
+    elseif n == 1 then
+      block(a)
+    else
+      block()
+    end
+    block, n, a, b = co_yield(DONE)
+  end
+end
+
 -- trim(s): s without leading and trailing white space (command output ends in "\n").
 function trim(s)
   return (tostring(s):gsub("^%s+", ""):gsub("%s+$", ""))
 end
+
+return run, DONE

@@ -87,6 +87,8 @@ type Client struct {
 	ctx    context.Context // cancelled by Close: aborts dials
 	cancel context.CancelFunc
 
+	rsh sync.Map // rshKey -> Rsh's command line: one per port and user, not per host
+
 	mu        sync.Mutex
 	conns     map[string]*dialEntry
 	idSigners map[string]ssh.Signer // ssh_config / default identity files, by path; nil: unusable

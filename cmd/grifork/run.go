@@ -80,6 +80,8 @@ func (s *loaded) run(e *env, o runOptions) error {
 	if o.gather {
 		s.printer.Gather()
 	}
+	// A slow terminal drops lines (and says how many) instead of slowing the run.
+	unqueue := s.printer.Queue(consoleQueue)
 	s.logger.Info("run start", "file", s.name, "mode", s.script.Config.Mode, "hosts", len(s.script.Config.Hosts), "branches", s.script.Config.Branches)
 	report := s.schedule(e, tree, client, tasks, bt, o)
 	if bt != nil {
@@ -90,6 +92,7 @@ func (s *loaded) run(e *env, o runOptions) error {
 		tree.Walk(func(n *core.Node) { order = append(order, n.Name()) })
 		s.printer.WriteGathered(e.stdout, order)
 	}
+	unqueue()
 	fmt.Fprintln(e.stdout)
 	werr := report.WriteSummary(e.stdout)
 	if werr != nil {
@@ -129,6 +132,13 @@ func (s *loaded) schedule(e *env, tree *core.Tree, client *sshx.Client, tasks co
 		Barrier: o.barrier, Heal: o.heal, Logger: s.logger, Secrets: s.script.Config.SSH.Secrets(),
 	})
 }
+
+// Queue sizes of the console and the log, in lines: a burst as large as a
+// generation of a big fleet fits; beyond that lines are dropped and counted.
+const (
+	consoleQueue = 16 << 10
+	logQueue     = 64 << 10
+)
 
 // loaded is a Griforkfile ready to run, with the output and logging it was set up with.
 type loaded struct {
@@ -233,22 +243,26 @@ func loadSources(e *env, main dsl.Source, override *dsl.Source, dryRun bool) (*l
 	cfg := script.Config
 	secrets := cfg.SSH.Secrets()
 	printer.AddSecrets(secrets...)
+	// The log goes through a queue, so that a slow disk or terminal never
+	// holds up the scheduler, which logs every task.
+	errq := core.NewQueueWriter(e.stderr, logQueue, "log records")
 	s := &loaded{name: main.Name, script: script, printer: printer, printed: printed,
-		logger: slog.New(newRedactingHandler(consoleHandler(e.stderr), secrets))}
+		logger: slog.New(newRedactingHandler(consoleHandler(errq), secrets)), closers: []io.Closer{errq}}
 	if cfg.Log.File != "" && !dryRun {
 		level, err := parseLevel(cfg.Log.Level)
 		if err != nil {
-			script.Close()
+			s.close()
 			return nil, usageErr(fmt.Errorf("%s: log: %w", main.Name, err))
 		}
 		lf, err := os.OpenFile(cfg.Log.File, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 		if err != nil {
-			script.Close()
+			s.close()
 			return nil, usageErr(fmt.Errorf("%s: log file: %w", main.Name, err))
 		}
-		s.closers = append(s.closers, lf)
-		s.logger = slog.New(newRedactingHandler(slog.NewTextHandler(lf, &slog.HandlerOptions{Level: level}), secrets))
-		printer.Tee(&timestamped{w: lf, now: time.Now})
+		lq := core.NewQueueWriter(lf, logQueue, "log lines")
+		s.closers = append(s.closers, lq, lf) // in this order: the queue empties into the file
+		s.logger = slog.New(newRedactingHandler(slog.NewTextHandler(lq, &slog.HandlerOptions{Level: level}), secrets))
+		printer.Tee(&timestamped{w: lq, now: time.Now})
 	}
 	return s, nil
 }

@@ -1,0 +1,147 @@
+package sim
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/grifork/grifork/core"
+)
+
+func tree(t *testing.T, hosts, branches int) *core.Tree {
+	t.Helper()
+	hs := make([]core.Host, hosts)
+	for i := range hs {
+		hs[i] = core.Host{Name: fmt.Sprintf("h%d", i+1)}
+	}
+	tr, err := core.BuildTree(hs, branches)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tr
+}
+
+// rsyncTasks is a Griforkfile in Go: every edge is one rsync, run on the
+// edge's source as rsync (locally) or rsync_remote (remote) would.
+type rsyncTasks struct{ ex core.Exec }
+
+func (rsyncTasks) Defined(b core.Block) bool { return b == core.BlockLocally || b == core.BlockRemote }
+func (r rsyncTasks) Run(ctx context.Context, e core.Edge) error {
+	if e.Dst == nil {
+		return nil
+	}
+	if e.Block == core.BlockLocally {
+		_, err := r.ex.Local(ctx, []string{"rsync", "-a", "/srv/", e.Dst.Name() + ":/srv/"})
+		return err
+	}
+	_, err := r.ex.Remote(ctx, e.Src.Host, "rsync -a /srv/ "+e.Dst.Name()+":/srv/")
+	return err
+}
+func (rsyncTasks) Finish(context.Context, *core.Report) error { return nil }
+
+// The model's bound, by hand: 5 hosts, branches 2, 10 ms per rsync (root ->
+// h1, h2; h1 -> h3, h4; h2 -> h5).
+func TestBound(t *testing.T) {
+	t.Parallel()
+	m := Model{Latency: 10 * time.Millisecond, ForkLatency: 100 * time.Millisecond}
+	tr := tree(t, 5, 2)
+	tests := []struct {
+		name           string
+		first          time.Duration
+		barrier, forks bool
+		want           time.Duration
+	}{
+		// h1 first (the deeper subtree): h1 at 10, h3 at 20, h4 at 30; h2 at 20, h5 at 30.
+		{"no barrier", 0, false, false, 30 * time.Millisecond},
+		// generation 1: 2 rsyncs on the root's link; generation 2: h1's two.
+		{"barrier", 0, true, false, 40 * time.Millisecond},
+		{"barrier, first", 5 * time.Millisecond, true, false, 45 * time.Millisecond},
+		// h1 forks at 10 + 100, its children at 120 and 130.
+		{"forks", 0, false, true, 130 * time.Millisecond},
+	}
+	for _, tc := range tests {
+		if got := Bound(tr, m, tc.first, tc.barrier, tc.forks); got != tc.want {
+			t.Errorf("%s: %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}
+
+// Both schedulers run on the sim, and the makespan respects the model: never
+// below the bound, and with a modelled 20 ms per rsync on a clock scaled to a
+// tenth, a run of 40 hosts (branches 2, 5 generations) lands near it.
+func TestRunsFollowTheModel(t *testing.T) {
+	t.Parallel()
+	m := Model{Latency: 20 * time.Millisecond, ForkLatency: 20 * time.Millisecond, Scale: 0.1}
+	tr := tree(t, 40, 2)
+	for _, mode := range []string{"barrier", "no barrier", "grifork"} {
+		t.Run(mode, func(t *testing.T) {
+			t.Parallel()
+			ex := NewExec(m, tr)
+			tasks := rsyncTasks{ex: ex}
+			start := time.Now()
+			var r *core.Report
+			switch mode {
+			case "grifork":
+				r = core.RunGrifork(context.Background(), tr, tasks, &Forker{Model: m, Tasks: tasks}, core.GriforkOptions{})
+			default:
+				r = core.RunStandalone(context.Background(), tr, tasks, core.RunOptions{Barrier: mode == "barrier"})
+			}
+			took := time.Duration(float64(time.Since(start)) / m.Scale)
+			if !r.OK() {
+				t.Fatal(r.Headline())
+			}
+			bound := Bound(tr, m, 0, mode == "barrier", mode == "grifork")
+			if took < bound || took > 20*bound {
+				t.Errorf("modelled makespan %v, want at least the bound %v and within 20x of it", took, bound)
+			}
+		})
+	}
+}
+
+// A share of failing hosts fails exactly those, in both modes, and grifork
+// mode's relay brings every outcome up to the root.
+func TestFailEvery(t *testing.T) {
+	t.Parallel()
+	m := Model{FailEvery: 7}
+	tr := tree(t, 30, 3)
+	for _, grifork := range []bool{false, true} {
+		ex := NewExec(m, tr)
+		tasks := rsyncTasks{ex: ex}
+		var r *core.Report
+		if grifork {
+			r = core.RunGrifork(context.Background(), tr, tasks, &Forker{Model: m, Tasks: tasks}, core.GriforkOptions{})
+		} else {
+			r = core.RunStandalone(context.Background(), tr, tasks, core.RunOptions{Barrier: true})
+		}
+		failed := map[int]bool{}
+		for _, res := range r.Results() {
+			if res.Status == core.StatusFailed {
+				var n int
+				fmt.Sscanf(res.Host, "h%d", &n)
+				failed[n] = true
+			}
+			if res.Status == core.StatusPending {
+				t.Errorf("grifork %v: %s pending", grifork, res.Host)
+			}
+		}
+		want := map[int]bool{7: true, 14: true, 21: true, 28: true}
+		if fmt.Sprint(failed) != fmt.Sprint(want) {
+			t.Errorf("grifork %v: failed %v, want %v", grifork, failed, want)
+		}
+	}
+}
+
+// A cancelled run ends the modelled commands at once.
+func TestCancel(t *testing.T) {
+	t.Parallel()
+	tr := tree(t, 3, 3)
+	ex := NewExec(Model{Latency: time.Hour}, tr)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, err := ex.Remote(ctx, core.Host{Name: "h1"}, "true")
+	if !errors.Is(err, context.Canceled) {
+		t.Errorf("error %v, want context.Canceled", err)
+	}
+}

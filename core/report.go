@@ -71,7 +71,7 @@ type Report struct {
 	byID    map[string]int
 	errs    []RunError
 	bcast   map[string]BroadcastResult // by host
-	pending int // results with StatusPending
+	pending int                        // results with StatusPending
 }
 
 // NewReport returns a report with one pending Result per host of t, in tree order.

@@ -167,7 +167,7 @@ func TestGriforkMode(t *testing.T) {
 		}
 		// Every fork is in the plan, under the edge that leads to its node.
 		for _, h := range forked {
-			if !strings.Contains(r.stdout, "fork "+h+": cd /tmp && exec ") {
+			if !strings.Contains(r.stdout, "fork "+h+": cd -- /tmp && exec ") {
 				t.Errorf("plan lacks the fork to %s:\n%s", h, r.stdout)
 			}
 		}

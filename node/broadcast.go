@@ -404,12 +404,16 @@ func (b *Broadcaster) startRelay(ctx context.Context, p *relayProc, cfg relayCon
 		p.err = err
 		return
 	}
-	// A relay that was killed cannot remove what it staged: the root does.
-	defer b.ship.Cleanup(ctx, p.host, d.Run, stageDir(cfg.To, cfg.Single, cfg.Token))
 	b.log.Debug("relay start", "host", p.node.Name())
 	p.events <- relayEvent{Type: evStarted}
 	stdin := io.MultiReader(strings.NewReader(string(first)+"\n"), p.ctlR)
 	p.err = b.c.Start(p.ctx, p.host, relayCmdline(d.Run, d.Exe), stdin, outW, p.stderr)
+	if p.err != nil {
+		// A relay that ended in error may not have removed its run directory and
+		// what it staged (killed, it cannot): the root does. One that ended well
+		// removed both itself, which saves a session per host.
+		b.ship.Cleanup(ctx, p.host, d.Run, stageDir(cfg.To, cfg.Single, cfg.Token))
+	}
 }
 
 func (b *Broadcaster) newProc(ctx context.Context, n *core.Node) *relayProc {

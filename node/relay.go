@@ -121,6 +121,9 @@ func relay(ctx context.Context, in *bufio.Reader, emit func(relayEvent), log *sl
 	if err != nil {
 		return err
 	}
+	// The run directory (the Shipper made it for this relay) goes with it; the
+	// root removes it only when the relay ends in error.
+	defer os.RemoveAll(wd)
 	sock := filepath.Join(wd, "data.sock")
 	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: sock, Net: "unix"})
 	if err != nil {

@@ -34,6 +34,7 @@ type stage struct {
 
 	single  bool // the source is one file, landing at to
 	items   []item
+	buf     []byte // for copying file contents: large writes
 	created []string // directories made before commit, removed on abort if empty
 }
 
@@ -53,7 +54,7 @@ func newStage(to string, single bool, excludes []string, del bool, token string)
 		return nil, err
 	}
 	to = filepath.Clean(to)
-	s := &stage{to: to, single: single, excludes: m, delete: del, chown: os.Geteuid() == 0}
+	s := &stage{to: to, single: single, excludes: m, delete: del, chown: os.Geteuid() == 0, buf: make([]byte, 1<<20)}
 	home := to
 	if single {
 		home = filepath.Dir(to)
@@ -159,7 +160,7 @@ func (s *stage) writeFile(p string, h *tar.Header, r io.Reader) error {
 	if err != nil {
 		return err
 	}
-	_, err = io.Copy(f, r)
+	_, err = io.CopyBuffer(struct{ io.Writer }{f}, r, s.buf)
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}

@@ -34,7 +34,7 @@ type stage struct {
 
 	single  bool // the source is one file, landing at to
 	items   []item
-	buf     []byte // for copying file contents: large writes
+	buf     []byte   // for copying file contents: large writes
 	created []string // directories made before commit, removed on abort if empty
 }
 

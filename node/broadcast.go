@@ -284,7 +284,16 @@ func (b *Broadcaster) round(ctx context.Context, t *core.Tree, list []entry) (ma
 			}
 		}
 	}
-	return b.results(t, procs, skipped), streamErr
+	out := b.results(t, procs, skipped)
+	// Relays that did not start are out of a re-planned tree: they failed.
+	for _, n := range nodes {
+		if _, ok := out[n.Name()]; !ok {
+			p := procs[n.Name()]
+			out[n.Name()] = core.BroadcastResult{Status: core.StatusFailed, Via: n.Parent.Name(),
+				Duration: time.Since(p.start), Err: b.failure(p)}
+		}
+	}
+	return out, streamErr
 }
 
 // await takes one event of p (or notes its end); false when p ended, fell

@@ -132,6 +132,10 @@ func upstream(n *core.Node, res map[string]core.BroadcastResult) bool {
 	return false
 }
 
+// deployLimit bounds readying a host for its relay (the tmpdir, and shipping
+// the binary when it is not cached there): a host that hangs there fails.
+const deployLimit = 2 * time.Minute
+
 // relayProc is the root's view of one relay.
 type relayProc struct {
 	node   *core.Node
@@ -195,12 +199,17 @@ func (b *Broadcaster) round(ctx context.Context, t *core.Tree, list []entry) (ma
 		wg.Go(func() { b.startRelay(ctx, p, cfg) })
 	}
 
-	// Phase 1: every relay listens.
+	// Phase 1: every relay listens. Readying a host may ship the binary over a
+	// slow link, so it gets a generous bound; a started relay answers at once.
 	stall := b.stall()
 	for _, n := range nodes {
 		p := procs[n.Name()]
 		for p.socket == "" && p.result == nil {
-			if !b.await(ctx, procs, p, 3*stall) {
+			limit := 3 * stall
+			if !p.started {
+				limit = deployLimit
+			}
+			if !b.await(ctx, procs, p, limit) {
 				break
 			}
 		}
@@ -335,7 +344,11 @@ func (b *Broadcaster) await(ctx context.Context, procs map[string]*relayProc, p 
 		}
 		return true
 	case <-silent:
-		p.result = &relayEvent{Type: evResult, Status: core.StatusFailed, Err: fmt.Sprintf("relay silent for %s: stopped", d)}
+		msg := fmt.Sprintf("relay silent for %s: stopped", d)
+		if !p.started {
+			msg = fmt.Sprintf("readying the host for its relay took longer than %s: stopped", d)
+		}
+		p.result = &relayEvent{Type: evResult, Status: core.StatusFailed, Err: msg}
 		p.cancel()
 		return false
 	case <-ctx.Done():

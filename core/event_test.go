@@ -7,6 +7,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/grifork/grifork/redact"
 )
 
 // The wire format is a contract between binaries of different versions on
@@ -79,7 +81,7 @@ func TestEventWriterConcurrent(t *testing.T) {
 	var buf bytes.Buffer
 	ew := NewEventWriter(&buf)
 	n := &Node{ID: "n1", Host: Host{Name: "web1"}}
-	p := NewPrinter(ew.OutputWriter(n, StreamConsole), []string{"s3cret"})
+	p := NewPrinter(ew.OutputWriter(n, StreamConsole), redact.New("s3cret"))
 	var wg sync.WaitGroup
 	for i := range 20 {
 		wg.Go(func() {

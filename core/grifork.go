@@ -6,6 +6,8 @@ import (
 	"log/slog"
 	"sync"
 	"time"
+
+	"github.com/grifork/grifork/redact"
 )
 
 // TaskFork names, in results, the step of starting grifork on a node and hearing
@@ -42,8 +44,8 @@ type GriforkOptions struct {
 	Printer *Printer
 	// Logger logs the run; nil discards.
 	Logger *slog.Logger
-	// Secrets are redacted from the errors this node records and reports.
-	Secrets []string
+	// Redactor removes secrets from the errors this node records and reports.
+	Redactor *redact.Redactor
 }
 
 // RunGrifork runs t in grifork mode and returns the report of every host of t
@@ -315,5 +317,5 @@ func (g *griforkRun) skip(n *Node, why string) {
 }
 
 func (g *griforkRun) oneLine(err error) string {
-	return Redact(OneLine(Reason(err)), g.opts.Secrets)
+	return g.opts.Redactor.String(OneLine(Reason(err)))
 }

@@ -375,7 +375,7 @@ func TestGriforkPlan(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg := Config{Mode: Grifork, Branches: 2, Hosts: hosts, SSH: SSHConfig{Password: "hunter2"}}
-	rec := NewRecorder(testRsh, cfg.SSH.Secrets())
+	rec := NewRecorder(testRsh, cfg.SSH.Redactor())
 	cmdline := func(n *Node) string {
 		return "cd /tmp/grifork && /tmp/grifork/grifork-0123456789ab --on-remote --tree tree.json # " + n.ID
 	}

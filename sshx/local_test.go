@@ -116,7 +116,7 @@ func TestLocalSecretsRedacted(t *testing.T) {
 	out := &sshdtest.SyncBuffer{}
 	const secret = "pa55-phrase-xyz"
 	sc := core.SSHConfig{Passphrase: secret}
-	c, err := New(Options{SSH: sc, Printer: core.NewPrinter(out, sc.Secrets()), Logger: slogTo(logs), ConfigFile: "none", Agent: "none"})
+	c, err := New(Options{SSH: sc, Printer: core.NewPrinter(out, sc.Redactor()), Logger: slogTo(logs), ConfigFile: "none", Agent: "none"})
 	if err != nil {
 		t.Fatal(err)
 	}

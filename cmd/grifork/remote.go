@@ -40,7 +40,7 @@ func runGrifork(e *env, s *loaded, tree *core.Tree, client *sshx.Client, tasks c
 		precluded = bt.FailedHosts
 	}
 	return core.RunGrifork(e.ctx, tree, tasks, newForker(s, client, precluded), core.GriforkOptions{
-		Printer: s.printer, Logger: s.logger, Secrets: s.script.Config.SSH.Secrets(),
+		Printer: s.printer, Logger: s.logger, Redactor: s.red,
 	})
 }
 
@@ -132,7 +132,7 @@ func runOnRemote(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		}
 	}
 	report := core.RunGrifork(ctx, tree, core.Precluded(s.script, precluded), newForker(s, client, func() map[string]string { return precluded }), core.GriforkOptions{
-		Remote: true, Events: events.Emit, Logger: s.logger, Secrets: s.script.Config.SSH.Secrets(),
+		Remote: true, Events: events.Emit, Logger: s.logger, Redactor: s.red,
 	})
 	s.logger.Info("remote run end", "ok", report.Count(core.StatusOK), "failed", report.Count(core.StatusFailed),
 		"skipped", report.Count(core.StatusSkipped))

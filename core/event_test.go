@@ -32,7 +32,7 @@ func TestEventWire(t *testing.T) {
 	}
 	for _, tc := range tests {
 		var buf bytes.Buffer
-		NewEventWriter(&buf).Emit(tc.ev)
+		NewEventWriter(&buf, nil).Emit(tc.ev)
 		if got := buf.String(); got != tc.wire+"\n" {
 			t.Errorf("encoded\n got %s\nwant %s", got, tc.wire)
 		}
@@ -79,7 +79,7 @@ func TestReadEventsTooLong(t *testing.T) {
 func TestEventWriterConcurrent(t *testing.T) {
 	t.Parallel()
 	var buf bytes.Buffer
-	ew := NewEventWriter(&buf)
+	ew := NewEventWriter(&buf, nil)
 	n := &Node{ID: "n1", Host: Host{Name: "web1"}}
 	p := NewPrinter(ew.OutputWriter(n, StreamConsole), redact.New("s3cret"))
 	var wg sync.WaitGroup
@@ -111,7 +111,7 @@ func TestEventWriterConcurrent(t *testing.T) {
 func TestOutputWriterLastLine(t *testing.T) {
 	t.Parallel()
 	var buf bytes.Buffer
-	ew := NewEventWriter(&buf)
+	ew := NewEventWriter(&buf, nil)
 	w := ew.OutputWriter(&Node{ID: "n1", Host: Host{Name: "web1"}}, "stderr")
 	fmt.Fprint(w, "a\r\nb")
 	if err := w.Close(); err != nil {
@@ -134,7 +134,7 @@ func (f *failingWriter) Write(p []byte) (int, error) {
 func TestEventWriterStopsAfterError(t *testing.T) {
 	t.Parallel()
 	fw := &failingWriter{}
-	ew := NewEventWriter(fw)
+	ew := NewEventWriter(fw, nil)
 	ew.Emit(Event{Type: EventDone})
 	ew.Emit(Event{Type: EventDone})
 	if fw.n != 1 || ew.Err() == nil {

@@ -104,7 +104,7 @@ func (ff *fakeForker) Fork(ctx context.Context, parent, child *Node, sub *Tree, 
 		if dies {
 			w = &breakingWriter{w: pw, left: n}
 		}
-		ew := NewEventWriter(w)
+		ew := NewEventWriter(w, nil)
 		out := ew.OutputWriter(remoteTree.Root, StreamConsole)
 		tasks := ff.base.with(NewPrinter(out, nil))
 		RunGrifork(ctx, remoteTree, tasks, ff, GriforkOptions{Remote: true, Events: ew.Emit})

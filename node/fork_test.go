@@ -24,6 +24,8 @@ import (
 const fakeGrifork = `#!/bin/sh
 spy=%s
 mkdir -p "$spy"
+IFS= read -r line
+printf '%%s\n' "$line" >"$spy/stdin"
 echo "$@" >"$spy/args"
 pwd >"$spy/cwd"
 cp "$3" "$spy/tree.json"
@@ -114,7 +116,10 @@ func inode(t *testing.T, p string) uint64 {
 
 func TestForkShipsAndRuns(t *testing.T) {
 	fx := newForkFixture(t)
-	f := fx.forker(func(o *ForkOptions) { o.Override = []byte("override") })
+	f := fx.forker(func(o *ForkOptions) {
+		o.Griforkfile, o.Override = []byte(`ssh { password = "hunter2" }`), []byte("override")
+		o.Name, o.OverrideName, o.Secrets = "deploy.lua", "o.lua", Secrets{Password: "hunter2"}
+	})
 	evs, err := fx.fork(context.Background(), f)
 	if err != nil {
 		t.Fatalf("Fork: %v", err)
@@ -150,12 +155,18 @@ func TestForkShipsAndRuns(t *testing.T) {
 	if err != nil || tree.Root.ID != fx.child.ID || len(tree.Nodes()) != 3 || tree.Root.Children[0].Children[0].Host.Name != "h3" {
 		t.Errorf("subtree on the child: %v %+v", err, tree)
 	}
-	if readFile(t, filepath.Join(fx.spy, "main")) != "ok" || readFile(t, filepath.Join(fx.spy, "override")) != "override" {
-		t.Error("Griforkfile or override not shipped as given")
+	// The secret went in memory, as the first line of the input; the shipped
+	// file holds a placeholder instead.
+	if main := readFile(t, filepath.Join(fx.spy, "main")); main != `ssh { password = "`+scrubbed+`" }` || readFile(t, filepath.Join(fx.spy, "override")) != "override" {
+		t.Errorf("Griforkfile shipped as %s, override as %s", main, readFile(t, filepath.Join(fx.spy, "override")))
+	}
+	if in := readFile(t, filepath.Join(fx.spy, "stdin")); in != `{"password":"hunter2"}`+"\n" {
+		t.Errorf("first input line %q, want the secrets", in)
 	}
 	args := strings.Fields(readFile(t, filepath.Join(fx.spy, "args")))
 	run := filepath.Dir(args[2])
-	want := []string{"--on-remote", "--tree", run + "/tree.json", "-f", run + "/Griforkfile.lua", "-o", run + "/override.lua"}
+	want := []string{"--on-remote", "--tree", run + "/tree.json", "-f", run + "/Griforkfile.lua", "-o", run + "/override.lua",
+		"--run", run, "--name", "deploy.lua", "--override-name", "o.lua"}
 	if strings.Join(args, " ") != strings.Join(want, " ") || filepath.Dir(run) != fx.tmpdir || !strings.HasPrefix(filepath.Base(run), "run-") {
 		t.Errorf("args %q, want %q under %s", args, want, fx.tmpdir)
 	}
@@ -369,9 +380,9 @@ func TestPlanCmdline(t *testing.T) {
 		want string
 	}{
 		{ForkOptions{Binary: bin},
-			"cd -- '/tmp/grifork-<uid>' && exec '/tmp/grifork-<uid>/grifork-" + sum + "' --on-remote --tree '/tmp/grifork-<uid>/run-XXXXXXXXXX/tree.json' -f '/tmp/grifork-<uid>/run-XXXXXXXXXX/Griforkfile.lua'"},
+			"cd -- '/tmp/grifork-<uid>' && exec '/tmp/grifork-<uid>/grifork-" + sum + "' --on-remote --tree '/tmp/grifork-<uid>/run-XXXXXXXXXX/tree.json' -f '/tmp/grifork-<uid>/run-XXXXXXXXXX/Griforkfile.lua' --run '/tmp/grifork-<uid>/run-XXXXXXXXXX'"},
 		{ForkOptions{Grifork: core.GriforkConfig{Chdir: "/srv/my app", Tmpdir: "/var/tmp/gf", Exec: "/usr/local/bin/grifork", User: "deploy"}, Override: []byte{}},
-			"cd -- '/srv/my app' && exec /usr/local/bin/grifork --on-remote --tree /var/tmp/gf/run-XXXXXXXXXX/tree.json -f /var/tmp/gf/run-XXXXXXXXXX/Griforkfile.lua -o /var/tmp/gf/run-XXXXXXXXXX/override.lua  (as deploy)"},
+			"cd -- '/srv/my app' && exec /usr/local/bin/grifork --on-remote --tree /var/tmp/gf/run-XXXXXXXXXX/tree.json -f /var/tmp/gf/run-XXXXXXXXXX/Griforkfile.lua -o /var/tmp/gf/run-XXXXXXXXXX/override.lua --run /var/tmp/gf/run-XXXXXXXXXX  (as deploy)"},
 	}
 	for _, tc := range tests {
 		if got := NewForker(nil, tc.opts).PlanCmdline(child); got != tc.want {

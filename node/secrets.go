@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/grifork/grifork/core"
+	"github.com/grifork/grifork/redact"
 )
 
 // Secrets are the root's final ssh secrets. A parent sends them to a forked
@@ -99,3 +100,6 @@ func luaEscape(v string, quote byte) string {
 	}
 	return b.String()
 }
+
+// Redactor redacts s.
+func (s Secrets) Redactor() *redact.Redactor { return redact.New(s.Password, s.Passphrase) }

@@ -40,7 +40,8 @@ type nopCloser struct{ io.Writer }
 
 func (nopCloser) Close() error { return nil }
 
-// Local runs argv on this machine without a shell, in its own process group.
+// Local runs argv on this machine without a shell, in its own process group,
+// killed with grifork on Linux (a parent-death signal).
 // Output goes line by line to the printer; stdout is also returned. Cancelling
 // ctx sends SIGTERM to the process group and SIGKILL 5s later.
 func (c *Client) Local(ctx context.Context, argv []string) (string, error) {
@@ -59,7 +60,7 @@ func (c *Client) Local(ctx context.Context, argv []string) (string, error) {
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Stdout = io.MultiWriter(&out, ow)
 	cmd.Stderr = ew
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.SysProcAttr = localProcAttr()
 	// Wait waits for the output pipes too; a grandchild holding them past the
 	// SIGKILL is abandoned after another grace period.
 	cmd.WaitDelay = 2 * killGrace

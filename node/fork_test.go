@@ -253,6 +253,50 @@ func TestForkFailures(t *testing.T) {
 			wantErr: "is writable by others (drwxrwxrwx); make it mode 0700",
 		},
 		{
+			name: "tmpdir in a directory writable by others",
+			setup: func(t *testing.T) *Forker {
+				d := filepath.Join(t.TempDir(), "open")
+				if err := os.Mkdir(d, 0o777); err != nil {
+					t.Fatal(err)
+				}
+				os.Chmod(d, 0o777)
+				return fx.forker(func(o *ForkOptions) { o.Grifork.Tmpdir = filepath.Join(d, "gf") })
+			},
+			wantErr: "is in a directory writable by others without the sticky bit (drwxrwxrwx)",
+		},
+		{
+			name: "cached binary is a symlink",
+			setup: func(t *testing.T) *Forker {
+				d := filepath.Join(t.TempDir(), "gf")
+				if err := os.Mkdir(d, 0o700); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.Symlink(fx.script, filepath.Join(d, "grifork-"+fx.sum[:12])); err != nil {
+					t.Fatal(err)
+				}
+				return fx.forker(func(o *ForkOptions) { o.Grifork.Tmpdir = d })
+			},
+			wantErr: "grifork-" + fx.sum[:12] + ": is a symbolic link; remove it",
+		},
+		{
+			name: "cached binary is someone else's",
+			setup: func(t *testing.T) *Forker {
+				d := filepath.Join(t.TempDir(), "gf")
+				if err := os.Mkdir(d, 0o700); err != nil {
+					t.Fatal(err)
+				}
+				b := filepath.Join(d, "grifork-"+fx.sum[:12])
+				if err := os.WriteFile(b, []byte(readFile(t, fx.script)), 0o755); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.Chown(b, 1, 1); err != nil {
+					t.Fatal(err)
+				}
+				return fx.forker(func(o *ForkOptions) { o.Grifork.Tmpdir = d })
+			},
+			wantErr: "belongs to uid 1, not to the login user (uid 0); remove it",
+		},
+		{
 			name: "tmpdir is a symlink",
 			setup: func(t *testing.T) *Forker {
 				d := filepath.Join(t.TempDir(), "link")
@@ -393,19 +437,23 @@ func TestPlanCmdline(t *testing.T) {
 
 func TestCheckTmpdir(t *testing.T) {
 	t.Parallel()
+	const tmp = "drwxrwxrwt 9 0 0 4096 Jan 1 00:00 /tmp"
 	tests := []struct {
-		ls, uid, wantErr string
+		ls, parent, uid, wantErr string
 	}{
-		{"drwx------ 2 0 0 4096 Jan 1 00:00 /tmp/grifork-0", "0", ""},
-		{"drwxr-xr-x 2 1000 1000 4096 Jan 1 00:00 /x", "1000", ""},
-		{"drwx------ 2 1000 1000 4096 Jan 1 00:00 /x", "0", "belongs to uid 1000"},
-		{"drwxrwx--- 2 0 0 4096 Jan 1 00:00 /x", "0", "writable by others"},
-		{"lrwxrwxrwx 1 0 0 4 Jan 1 00:00 /x -> /y", "0", "symbolic link"},
-		{"-rw------- 1 0 0 4 Jan 1 00:00 /x", "0", "not a directory"},
-		{"", "0", "cannot read"},
+		{"drwx------ 2 0 0 4096 Jan 1 00:00 /tmp/grifork-0", tmp, "0", ""},
+		{"drwxr-xr-x 2 1000 1000 4096 Jan 1 00:00 /x", "drwxr-xr-x 2 0 0 4096 Jan 1 00:00 /", "1000", ""},
+		{"drwx------ 2 1000 1000 4096 Jan 1 00:00 /x", tmp, "0", "belongs to uid 1000"},
+		{"drwxrwx--- 2 0 0 4096 Jan 1 00:00 /x", tmp, "0", "writable by others"},
+		{"lrwxrwxrwx 1 0 0 4 Jan 1 00:00 /x -> /y", tmp, "0", "symbolic link"},
+		{"-rw------- 1 0 0 4 Jan 1 00:00 /x", tmp, "0", "not a directory"},
+		{"", tmp, "0", "cannot read"},
+		{"drwx------ 2 0 0 4096 Jan 1 00:00 /open/gf", "drwxrwxrwx 2 0 0 4096 Jan 1 00:00 /open", "0", "writable by others without the sticky bit"},
+		{"drwx------ 2 0 0 4096 Jan 1 00:00 /open/gf", "drwxrwxrwT 2 0 0 4096 Jan 1 00:00 /open", "0", ""},
+		{"drwx------ 2 0 0 4096 Jan 1 00:00 /x", "", "0", "parent: cannot read"},
 	}
 	for _, tc := range tests {
-		err := checkTmpdir(tc.ls, tc.uid)
+		err := checkTmpdir(tc.ls, tc.parent, tc.uid)
 		if (tc.wantErr == "") != (err == nil) || err != nil && !strings.Contains(err.Error(), tc.wantErr) {
 			t.Errorf("%q: err = %v, want %q", tc.ls, err, tc.wantErr)
 		}

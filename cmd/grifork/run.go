@@ -148,6 +148,10 @@ func (s *loaded) tree(sel dsl.Selection) (*core.Tree, error) {
 	if err := sel.Apply(&s.script.Config); err != nil {
 		return nil, usageErr(fmt.Errorf("%s: %w", s.name, err))
 	}
+	if len(s.script.Config.Hosts) == 0 {
+		// As with `hosts {}`: a run on no host is a mistake, not a success.
+		return nil, usageErr(fmt.Errorf("%s: hosts: the list is empty (there is no hosts directive; give one, or -H)", s.name))
+	}
 	t, err := core.BuildTree(s.script.Config.Hosts, s.script.Config.Branches)
 	if err != nil {
 		return nil, usageErr(fmt.Errorf("%s: %w", s.name, err))

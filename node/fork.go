@@ -190,11 +190,11 @@ func (f *Forker) run(ctx context.Context, host core.Host, child *core.Node, cmdl
 		case ctx.Err() != nil:
 			return fmt.Errorf("remote grifork: %w", ctx.Err())
 		case errors.As(err, &ce) && ce.Signal != "":
-			return fmt.Errorf("remote grifork killed by signal %s%s", ce.Signal, sshx.StderrTail(stderr.Last()))
+			return fmt.Errorf("remote grifork killed by signal %s%s", ce.Signal, sshx.StderrTail(stderr.Reason()))
 		case errors.As(err, &ce) && ce.ExitStatus >= 0:
-			return fmt.Errorf("remote grifork exited with status %d%s", ce.ExitStatus, sshx.StderrTail(stderr.Last()))
+			return fmt.Errorf("remote grifork exited with status %d%s", ce.ExitStatus, sshx.StderrTail(stderr.Reason()))
 		}
-		return fmt.Errorf("remote grifork: %w%s", err, sshx.StderrTail(stderr.Last()))
+		return fmt.Errorf("remote grifork: %w%s", err, sshx.StderrTail(stderr.Reason()))
 	case readErr != nil:
 		return readErr
 	}

@@ -30,7 +30,7 @@ echo "$@" >"$spy/args"
 pwd >"$spy/cwd"
 cp "$3" "$spy/tree.json"
 cp "$5" "$spy/main"
-[ -n "$7" ] && cp "$7" "$spy/override"
+[ "$6" = -o ] && cp "$7" "$spy/override"
 ls -ldn "$(dirname "$3")" >"$spy/runls"
 echo "note from stderr" >&2
 echo '{"type":"started","node":"0.0-1.0-2.0","host":"h2","task":"remote"}'
@@ -238,7 +238,7 @@ func TestForkFailures(t *testing.T) {
 		{
 			name:    "remote grifork dies",
 			setup:   func(t *testing.T) *Forker { return fx.forker(func(o *ForkOptions) { o.Griforkfile = []byte("die") }) },
-			wantErr: "remote grifork exited with status 3: fatal: boom",
+			wantErr: "remote grifork exited with status 3: note from stderr; fatal: boom",
 		},
 		{
 			name: "tmpdir writable by others",

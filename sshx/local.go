@@ -26,6 +26,17 @@ func prefix(ctx context.Context) string {
 	return core.RootHost
 }
 
+// remotePrefix is what output lines of a command run on host for ctx's task
+// are prefixed with: the edge's destination when the command runs on its
+// source (rsync_remote: the output is about the copy to that child, and a
+// parent's children must not all read as the parent), else the host (display).
+func remotePrefix(ctx context.Context, host core.Host, display string) string {
+	if e, ok := core.EdgeFrom(ctx); ok && e.Src != nil && e.Dst != nil && host.Name == e.Src.Host.Name && host.Name != e.Dst.Host.Name {
+		return e.Dst.Name()
+	}
+	return display
+}
+
 // writers returns the line-printing writers for one command's stdout and
 // stderr; the stderr one remembers its last line for the command's error.
 func (c *Client) writers(prefix string) (stdout io.WriteCloser, stderr *TailWriter) {

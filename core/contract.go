@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"slices"
 	"time"
+
+	"github.com/grifork/grifork/redact"
 )
 
 // Mode is how a run propagates: only the root runs grifork, or every node does.
@@ -86,16 +88,9 @@ func (c SSHConfig) Validate() error {
 	return nil
 }
 
-// Secrets lists the values that must be redacted wherever text leaves the process.
-func (c SSHConfig) Secrets() []string {
-	var s []string
-	for _, v := range []string{c.Passphrase, c.Password} {
-		if v != "" {
-			s = append(s, v)
-		}
-	}
-	return s
-}
+// Redactor is the one redactor of a run: it removes the values that must never
+// leave the process (Passphrase, Password) from every writer and logger.
+func (c SSHConfig) Redactor() *redact.Redactor { return redact.New(c.Passphrase, c.Password) }
 
 // RsyncConfig is the `rsync { ... }` directive: either the table form (the named
 // fields) or the array form (Raw, passed to rsync as given).

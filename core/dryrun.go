@@ -5,9 +5,10 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"slices"
 	"strings"
 	"sync"
+
+	"github.com/grifork/grifork/redact"
 )
 
 // StepKind says what a recorded dry-run step would have done.
@@ -40,8 +41,8 @@ func (s Step) String() string {
 // the Edge its ctx carries, so that WritePlan can print them edge by edge. Local
 // and Remote return empty output and no error. Safe for concurrent use.
 type Recorder struct {
-	rsh     func(Host) string
-	secrets []string
+	rsh func(Host) string
+	red *redact.Redactor
 
 	mu    sync.Mutex
 	steps map[edgeKeyID][]Step
@@ -66,12 +67,13 @@ func keyOf(e Edge) edgeKeyID {
 }
 
 // NewRecorder returns a Recorder whose Rsh is rsh (so recorded rsync commands
-// show the real --rsh) and whose plans redact secrets. A nil rsh gives "ssh".
-func NewRecorder(rsh func(Host) string, secrets []string) *Recorder {
+// show the real --rsh) and whose plans are redacted with red. A nil rsh gives
+// "ssh".
+func NewRecorder(rsh func(Host) string, red *redact.Redactor) *Recorder {
 	if rsh == nil {
 		rsh = func(Host) string { return "ssh" }
 	}
-	return &Recorder{rsh: rsh, secrets: secrets, steps: map[edgeKeyID][]Step{}}
+	return &Recorder{rsh: rsh, red: red, steps: map[edgeKeyID][]Step{}}
 }
 
 func (r *Recorder) record(ctx context.Context, s Step) {
@@ -110,8 +112,8 @@ func (r *Recorder) Steps(e Edge) []Step {
 	return append([]Step(nil), r.steps[keyOf(e)]...)
 }
 
-// Secrets returns the values the Recorder's plans redact.
-func (r *Recorder) Secrets() []string { return r.secrets }
+// Redactor is what the Recorder's plans are redacted with.
+func (r *Recorder) Redactor() *redact.Redactor { return r.red }
 
 // PlanEdges lists the edges of a standalone run in schedule order: prepare,
 // locally for each child of the root, remote for each later node generation by
@@ -127,8 +129,8 @@ func PlanEdges(t *Tree) []Edge {
 }
 
 // WritePlan prints a standalone dry run: the tree, a header, then every edge of
-// PlanEdges(t) with the commands rec recorded for it. Secrets of cfg and rec are
-// redacted from everything printed.
+// PlanEdges(t) with the commands rec recorded for it, all of it redacted with
+// rec's Redactor.
 func WritePlan(w io.Writer, t *Tree, cfg Config, rec *Recorder) error {
 	mode := cfg.Mode
 	if mode == "" {
@@ -137,27 +139,31 @@ func WritePlan(w io.Writer, t *Tree, cfg Config, rec *Recorder) error {
 	hosts := len(t.Nodes()) - 1
 	head := fmt.Sprintf("plan: mode %s, branches %d, %d %s (dry run: nothing was executed)\n",
 		mode, t.Branches, hosts, plural(hosts, "host", "hosts"))
-	return writePlan(w, t, head, PlanEdges(t), rec, append(cfg.SSH.Secrets(), rec.Secrets()...))
+	return writePlan(w, t, head, PlanEdges(t), rec)
 }
 
-// writePlan prints the tree, head after a blank line, then the edges; secrets
-// are redacted from all of it.
-func writePlan(w io.Writer, t *Tree, head string, edges []Edge, rec *Recorder, secrets []string) error {
-	if slices.ContainsFunc(secrets, func(s string) bool { return s != "" }) {
+// writePlan prints the tree, head after a blank line, then the edges, all of it
+// redacted with rec's Redactor.
+func writePlan(w io.Writer, t *Tree, head string, edges []Edge, rec *Recorder) error {
+	rw := rec.red.Writer(w)
+	if rec.red == nil {
+		if err := RenderText(w, t); err != nil { // no copy of a picture of 100,000 lines
+			return err
+		}
+	} else {
+		// Whole, so that no secret is split across two writes.
 		var pic strings.Builder
 		if err := RenderText(&pic, t); err != nil {
 			return err
 		}
-		if _, err := io.WriteString(w, Redact(pic.String(), secrets)); err != nil {
+		if _, err := io.WriteString(rw, pic.String()); err != nil {
 			return err
 		}
-	} else if err := RenderText(w, t); err != nil { // no copy of a picture of 100,000 lines
+	}
+	if _, err := fmt.Fprintf(rw, "\n%s", head); err != nil {
 		return err
 	}
-	if _, err := fmt.Fprintf(w, "\n%s", head); err != nil {
-		return err
-	}
-	return WritePlanEdges(w, edges, rec, secrets)
+	return WritePlanEdges(w, edges, rec)
 }
 
 // WritePlanEdges prints edges in the given order, each with the steps rec
@@ -165,9 +171,10 @@ func writePlan(w io.Writer, t *Tree, head string, edges []Edge, rec *Recorder, s
 // finish, prepare_remote, finish_remote) get a heading "<block> on <host>"; the
 // others are grouped under "generation N: <block>" headings (N is the
 // destination's level) whenever generation or block changes.
-func WritePlanEdges(w io.Writer, edges []Edge, rec *Recorder, secrets []string) error {
+// Everything printed is redacted with rec's Redactor.
+func WritePlanEdges(w io.Writer, edges []Edge, rec *Recorder) error {
 	bw := bufio.NewWriter(w)
-	red := func(s string) string { return Redact(s, secrets) }
+	red := rec.red.String
 	var lastGen int
 	var lastBlock Block
 	for _, e := range edges {

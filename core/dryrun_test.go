@@ -7,6 +7,8 @@ import (
 	"io"
 	"strings"
 	"testing"
+
+	"github.com/grifork/grifork/redact"
 )
 
 // dslLike plays a Griforkfile through an Exec, the way the dsl helpers do:
@@ -59,7 +61,7 @@ func TestDryRunPlan(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg := Config{Branches: 3, Hosts: hosts, SSH: SSHConfig{Password: "hunter2", Passphrase: "s3cret"}}
-	rec := NewRecorder(testRsh, cfg.SSH.Secrets())
+	rec := NewRecorder(testRsh, cfg.SSH.Redactor())
 	r := RunStandalone(context.Background(), tr, dslLike{rec}, RunOptions{Barrier: true, Concurrency: 1})
 	if !r.OK() {
 		t.Fatalf("dry run failed: %s", statuses(r))
@@ -126,7 +128,7 @@ func TestWritePlanEdges(t *testing.T) {
 	web1 := find(tr, "0.0-1.0")
 	sub := tr.Subtree(web1)
 	web4 := find(sub, "0.0-1.0-2.0")
-	rec := NewRecorder(nil, nil)
+	rec := NewRecorder(nil, redact.New("tok123"))
 	edges := []Edge{
 		{Block: BlockPrepare, Src: tr.Root},
 		{Block: BlockLocally, Src: tr.Root, Dst: web1},
@@ -145,7 +147,7 @@ func TestWritePlanEdges(t *testing.T) {
 		t.Fatal(err)
 	}
 	var b bytes.Buffer
-	if err := WritePlanEdges(&b, edges, rec, []string{"tok123"}); err != nil {
+	if err := WritePlanEdges(&b, edges, rec); err != nil {
 		t.Fatal(err)
 	}
 	checkGolden(t, "plan/edges.txt", b.String())
@@ -181,7 +183,7 @@ func TestPlansRedactTheTree(t *testing.T) {
 		"standalone": WritePlan, "grifork": WriteGriforkPlan,
 	} {
 		var b bytes.Buffer
-		if err := write(&b, tr, cfg, NewRecorder(nil, nil)); err != nil {
+		if err := write(&b, tr, cfg, NewRecorder(nil, cfg.SSH.Redactor())); err != nil {
 			t.Fatal(err)
 		}
 		if out := b.String(); strings.Contains(out, "hunter2") || !strings.HasPrefix(out, "localhost (0.0)\n") {

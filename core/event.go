@@ -9,6 +9,8 @@ import (
 	"io"
 	"sync"
 	"time"
+
+	"github.com/grifork/grifork/redact"
 )
 
 // EventType is the kind of a grifork-mode event.
@@ -78,15 +80,21 @@ func ResultEvent(res Result) Event {
 type EventWriter struct {
 	mu  sync.Mutex
 	w   io.Writer
+	red *redact.Redactor
 	err error
 }
 
-// NewEventWriter returns an EventWriter on w.
-func NewEventWriter(w io.Writer) *EventWriter { return &EventWriter{w: w} }
+// NewEventWriter returns an EventWriter on w whose lines and errors are redacted
+// with red.
+func NewEventWriter(w io.Writer, red *redact.Redactor) *EventWriter {
+	return &EventWriter{w: w, red: red}
+}
 
 // Emit writes ev as one line. After the first write error it drops events (the
 // parent that reads them is gone) and Err reports that error.
 func (ew *EventWriter) Emit(ev Event) {
+	// Before encoding: JSON escapes would hide a secret with quotes in it.
+	ev.Line, ev.Err = ew.red.String(ev.Line), ew.red.String(ev.Err)
 	b, err := json.Marshal(ev)
 	if err != nil { // an Event holds only strings, numbers and times
 		b = fmt.Appendf(nil, `{"type":"output","line":%q}`, "grifork: cannot encode event: "+err.Error())

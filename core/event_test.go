@@ -7,6 +7,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/grifork/grifork/redact"
 )
 
 // The wire format is a contract between binaries of different versions on
@@ -30,7 +32,7 @@ func TestEventWire(t *testing.T) {
 	}
 	for _, tc := range tests {
 		var buf bytes.Buffer
-		NewEventWriter(&buf).Emit(tc.ev)
+		NewEventWriter(&buf, nil).Emit(tc.ev)
 		if got := buf.String(); got != tc.wire+"\n" {
 			t.Errorf("encoded\n got %s\nwant %s", got, tc.wire)
 		}
@@ -77,9 +79,9 @@ func TestReadEventsTooLong(t *testing.T) {
 func TestEventWriterConcurrent(t *testing.T) {
 	t.Parallel()
 	var buf bytes.Buffer
-	ew := NewEventWriter(&buf)
+	ew := NewEventWriter(&buf, nil)
 	n := &Node{ID: "n1", Host: Host{Name: "web1"}}
-	p := NewPrinter(ew.OutputWriter(n, StreamConsole), []string{"s3cret"})
+	p := NewPrinter(ew.OutputWriter(n, StreamConsole), redact.New("s3cret"))
 	var wg sync.WaitGroup
 	for i := range 20 {
 		wg.Go(func() {
@@ -109,7 +111,7 @@ func TestEventWriterConcurrent(t *testing.T) {
 func TestOutputWriterLastLine(t *testing.T) {
 	t.Parallel()
 	var buf bytes.Buffer
-	ew := NewEventWriter(&buf)
+	ew := NewEventWriter(&buf, nil)
 	w := ew.OutputWriter(&Node{ID: "n1", Host: Host{Name: "web1"}}, "stderr")
 	fmt.Fprint(w, "a\r\nb")
 	if err := w.Close(); err != nil {
@@ -132,7 +134,7 @@ func (f *failingWriter) Write(p []byte) (int, error) {
 func TestEventWriterStopsAfterError(t *testing.T) {
 	t.Parallel()
 	fw := &failingWriter{}
-	ew := NewEventWriter(fw)
+	ew := NewEventWriter(fw, nil)
 	ew.Emit(Event{Type: EventDone})
 	ew.Emit(Event{Type: EventDone})
 	if fw.n != 1 || ew.Err() == nil {

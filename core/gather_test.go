@@ -4,12 +4,14 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+
+	"github.com/grifork/grifork/redact"
 )
 
 func TestGather(t *testing.T) {
 	t.Parallel()
 	var out, tee strings.Builder
-	p := NewPrinter(&out, []string{"s3cret"})
+	p := NewPrinter(&out, redact.New("s3cret"))
 	p.Tee(&tee)
 	p.Gather()
 	var order []string

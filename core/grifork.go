@@ -7,6 +7,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/grifork/grifork/redact"
 )
 
 // TaskFork names, in results, the step of starting grifork on a node and hearing
@@ -43,8 +45,8 @@ type GriforkOptions struct {
 	Printer *Printer
 	// Logger logs the run; nil discards.
 	Logger *slog.Logger
-	// Secrets are redacted from the errors this node records and reports.
-	Secrets []string
+	// Redactor removes secrets from the errors this node records and reports.
+	Redactor *redact.Redactor
 	// Sequential serves one child at a time, each with its whole subtree (the
 	// dry run: with every task returning at once, serving all at once would only
 	// hold every host's task in memory together).
@@ -349,5 +351,5 @@ func (g *griforkRun) skip(n *Node, why string) {
 }
 
 func (g *griforkRun) oneLine(err error) string {
-	return Redact(OneLine(Reason(err)), g.opts.Secrets)
+	return g.opts.Redactor.String(OneLine(Reason(err)))
 }

@@ -63,7 +63,7 @@ func GriforkPlanEdges(t *Tree) []Edge {
 
 // WriteGriforkPlan prints a grifork-mode dry run: the tree, a header, then every
 // edge of GriforkPlanEdges(t) with its recorded commands, the fork to a node
-// with children last among them. Secrets of cfg and rec are redacted.
+// with children last among them, redacted with rec's Redactor.
 func WriteGriforkPlan(w io.Writer, t *Tree, cfg Config, rec *Recorder) error {
 	hosts := len(t.Nodes()) - 1
 	forks := 0
@@ -75,5 +75,5 @@ func WriteGriforkPlan(w io.Writer, t *Tree, cfg Config, rec *Recorder) error {
 	head := fmt.Sprintf("plan: mode %s, branches %d, %d %s, grifork runs on %d %s (dry run: nothing was executed)\n"+
 		"each node runs its own blocks: \"local:\" is on the node that runs the block\n",
 		Grifork, t.Branches, hosts, plural(hosts, "host", "hosts"), forks, plural(forks, "node", "nodes"))
-	return writePlan(w, t, head, GriforkPlanEdges(t), rec, append(cfg.SSH.Secrets(), rec.Secrets()...))
+	return writePlan(w, t, head, GriforkPlanEdges(t), rec)
 }

@@ -104,7 +104,7 @@ func (ff *fakeForker) Fork(ctx context.Context, parent, child *Node, sub *Tree, 
 		if dies {
 			w = &breakingWriter{w: pw, left: n}
 		}
-		ew := NewEventWriter(w)
+		ew := NewEventWriter(w, nil)
 		out := ew.OutputWriter(remoteTree.Root, StreamConsole)
 		tasks := ff.base.with(NewPrinter(out, nil))
 		RunGrifork(ctx, remoteTree, tasks, ff, GriforkOptions{Remote: true, Events: ew.Emit})
@@ -375,7 +375,7 @@ func TestGriforkPlan(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg := Config{Mode: Grifork, Branches: 2, Hosts: hosts, SSH: SSHConfig{Password: "hunter2"}}
-	rec := NewRecorder(testRsh, cfg.SSH.Secrets())
+	rec := NewRecorder(testRsh, cfg.SSH.Redactor())
 	cmdline := func(n *Node) string {
 		return "cd /tmp/grifork && /tmp/grifork/grifork-0123456789ab --on-remote --tree tree.json # " + n.ID
 	}

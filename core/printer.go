@@ -5,22 +5,24 @@ import (
 	"io"
 	"strings"
 	"sync"
+
+	"github.com/grifork/grifork/redact"
 )
 
 // Printer is the one writer of remote and task output: every line gets a prefix
 // (usually the host) and lines from concurrent tasks never interleave. Secrets are
 // replaced before anything is written.
 type Printer struct {
-	mu      sync.Mutex
-	w       io.Writer
-	tees    []io.Writer
-	secrets []string
-	gather  map[string]*strings.Builder // Gather: each prefix's lines, for WriteGathered
+	mu     sync.Mutex
+	w      io.Writer
+	tees   []io.Writer
+	red    *redact.Redactor
+	gather map[string]*strings.Builder // Gather: each prefix's lines, for WriteGathered
 }
 
-// NewPrinter returns a Printer writing to w that redacts secrets.
-func NewPrinter(w io.Writer, secrets []string) *Printer {
-	return &Printer{w: w, secrets: secrets}
+// NewPrinter returns a Printer writing to w that redacts with red (nil: nothing).
+func NewPrinter(w io.Writer, red *redact.Redactor) *Printer {
+	return &Printer{w: w, red: red}
 }
 
 // SetOutput makes p write to w from now on (a live status line takes the
@@ -31,11 +33,12 @@ func (p *Printer) SetOutput(w io.Writer) {
 	p.w = w
 }
 
-// AddSecrets adds values to redact from every later line.
-func (p *Printer) AddSecrets(secrets ...string) {
+// SetRedactor makes p redact every later line with red (the secrets are known
+// only once the Griforkfile that the printer's first lines came from is loaded).
+func (p *Printer) SetRedactor(red *redact.Redactor) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.secrets = append(p.secrets, secrets...)
+	p.red = red
 }
 
 // Tee sends every later line to w as well (a log file, say). Each line reaches w
@@ -70,7 +73,7 @@ func (p *Printer) Queue(n int) (unqueue func() error) {
 func (p *Printer) Line(prefix, line string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	line = Redact(strings.TrimRight(line, "\r\n"), p.secrets)
+	line = p.red.String(strings.TrimRight(line, "\r\n"))
 	if p.gather != nil && prefix != "" {
 		p.collect(prefix, line)
 		return
@@ -128,14 +131,4 @@ func (lw *LineWriter) Close() error {
 		lw.buf = nil
 	}
 	return nil
-}
-
-// Redact replaces every secret in s with "[REDACTED]".
-func Redact(s string, secrets []string) string {
-	for _, sec := range secrets {
-		if sec != "" {
-			s = strings.ReplaceAll(s, sec, "[REDACTED]")
-		}
-	}
-	return s
 }

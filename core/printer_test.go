@@ -3,12 +3,14 @@ package core
 import (
 	"bytes"
 	"testing"
+
+	"github.com/grifork/grifork/redact"
 )
 
 func TestPrinterWriter(t *testing.T) {
 	t.Parallel()
 	var out, tee bytes.Buffer
-	p := NewPrinter(&out, []string{"hunter2"})
+	p := NewPrinter(&out, redact.New("hunter2"))
 	p.Tee(&tee)
 	w := p.Writer("web1")
 	for _, chunk := range []string{"one\r\ntw", "o pass=hunter2\n", "\n", "last"} {

@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"slices"
 	"time"
+
+	"github.com/grifork/grifork/redact"
 )
 
 // RunOptions tunes a scheduler run.
@@ -23,8 +25,8 @@ type RunOptions struct {
 	// Now is the clock of the report's times; nil means time.Now. It is called from
 	// many goroutines.
 	Now func() time.Time
-	// Secrets are redacted from the errors recorded in the report and the log.
-	Secrets []string
+	// Redactor removes secrets from the errors recorded in the report and the log.
+	Redactor *redact.Redactor
 	// Heal re-attaches the children of a node whose task failed to healthy nodes
 	// (see RunStandalone) instead of skipping them.
 	Heal bool
@@ -361,7 +363,7 @@ func edgeAttrs(e Edge) []any {
 }
 
 func (s *standalone) oneLine(err error) string {
-	return Redact(OneLine(Reason(err)), s.opts.Secrets)
+	return s.opts.Redactor.String(OneLine(Reason(err)))
 }
 
 func (s *standalone) redactErr(err error) error {

@@ -11,6 +11,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/grifork/grifork/redact"
 )
 
 // taskCall is one task invocation seen by schedFake.
@@ -311,7 +313,7 @@ func TestStandaloneFailures(t *testing.T) {
 				var log bytes.Buffer
 				f := &schedFake{fail: tc.fail}
 				r := RunStandalone(context.Background(), mustTree(t, 13, 3), f, RunOptions{
-					Barrier: barrier, Secrets: []string{"hunter2"},
+					Barrier: barrier, Redactor: redact.New("hunter2"),
 					Logger: slog.New(slog.NewTextHandler(&log, nil)),
 				})
 				calls := f.check(t)

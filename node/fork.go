@@ -20,9 +20,14 @@ type ForkOptions struct {
 	// Grifork is the grifork { chdir, tmpdir, exec, user } directive.
 	Grifork core.GriforkConfig
 	// Griforkfile and Override are the file contents every child receives;
-	// Override nil means none.
+	// Override nil means none. Literals holding Secrets are replaced (Scrub).
 	Griforkfile []byte
 	Override    []byte
+	// Name and OverrideName are the files' names as the user gave them: a
+	// child's errors cite these, not its temporary copies.
+	Name, OverrideName string
+	// Secrets go to each child on its standard input, never into a file.
+	Secrets Secrets
 	// Binary is the executable shipped to children when Grifork.Exec is empty:
 	// os.Executable() when "".
 	Binary string
@@ -76,9 +81,9 @@ func (f *Forker) Fork(ctx context.Context, parent, child *core.Node, sub *core.T
 	if err != nil {
 		return fmt.Errorf("encode subtree: %w", err)
 	}
-	files := []File{{Name: treeFile, Data: treeJSON}, {Name: mainFile, Data: f.opts.Griforkfile}}
+	files := []File{{Name: treeFile, Data: treeJSON}, {Name: mainFile, Data: f.opts.Secrets.Scrub(f.opts.Griforkfile)}}
 	if f.opts.Override != nil {
-		files = append(files, File{Name: overrideFile, Data: f.opts.Override})
+		files = append(files, File{Name: overrideFile, Data: f.opts.Secrets.Scrub(f.opts.Override)})
 	}
 	precluded := false
 	if f.opts.Precluded != nil {
@@ -95,7 +100,7 @@ func (f *Forker) Fork(ctx context.Context, parent, child *core.Node, sub *core.T
 		return err
 	}
 	defer f.ship.Cleanup(ctx, host, d.Run)
-	cmdline := forkCmdline(d.Chdir, d.Exe, d.Run, f.opts.Override != nil, precluded)
+	cmdline := f.cmdline(d.Chdir, d.Exe, d.Run, precluded)
 	f.log.Info("fork", "host", host.String(), "node", child.ID, "command", cmdline)
 	return f.run(ctx, host, child, cmdline, events)
 }
@@ -109,13 +114,23 @@ func (f *Forker) loginHost(child *core.Node) core.Host {
 	return h
 }
 
-func forkCmdline(chdir, exe, run string, override, precluded bool) string {
+// cmdline is the command that starts grifork --on-remote in run. The node
+// removes run itself once it has read its files (--run), and cites the user's
+// file names (--name).
+func (f *Forker) cmdline(chdir, exe, run string, precluded bool) string {
 	args := []string{exe, "--on-remote", "--tree", path.Join(run, treeFile), "-f", path.Join(run, mainFile)}
-	if override {
+	if f.opts.Override != nil {
 		args = append(args, "-o", path.Join(run, overrideFile))
 	}
 	if precluded {
 		args = append(args, "--precluded", path.Join(run, precludedFile))
+	}
+	args = append(args, "--run", run)
+	if f.opts.Name != "" {
+		args = append(args, "--name", f.opts.Name)
+	}
+	if f.opts.Override != nil && f.opts.OverrideName != "" {
+		args = append(args, "--override-name", f.opts.OverrideName)
 	}
 	return "cd -- " + core.ShellQuote(chdir) + " && exec " + core.ShellJoin(args)
 }
@@ -129,7 +144,7 @@ func (f *Forker) PlanCmdline(child *core.Node) string {
 	if chdir == "" {
 		chdir = dir
 	}
-	cmd := forkCmdline(chdir, exe, path.Join(dir, "run-XXXXXXXXXX"), f.opts.Override != nil, false)
+	cmd := f.cmdline(chdir, exe, path.Join(dir, "run-XXXXXXXXXX"), false)
 	if u := f.opts.Grifork.User; u != "" {
 		cmd += "  (as " + u + ")"
 	}
@@ -154,10 +169,16 @@ func (f *Forker) run(ctx context.Context, host core.Host, child *core.Node, cmdl
 		io.Copy(io.Discard, outR) // a broken stream must not stall the session
 		read <- err
 	}()
-	// Kept open until the fork ends: its EOF tells the remote grifork that its
+	secrets, err := f.opts.Secrets.line()
+	if err != nil {
+		return fmt.Errorf("encode the secrets: %w", err)
+	}
+	// The secrets are the first line, in memory only. The input is then kept
+	// open until the fork ends: its EOF tells the remote grifork that its
 	// parent is gone.
 	inR, inW := io.Pipe()
-	err := f.c.Start(ctx, host, cmdline, inR, outW, stderr)
+	go inW.Write(secrets) // fails once inW is closed, if the fork never read it
+	err = f.c.Start(ctx, host, cmdline, inR, outW, stderr)
 	inW.Close()
 	outW.Close()
 	readErr := <-read
@@ -169,11 +190,11 @@ func (f *Forker) run(ctx context.Context, host core.Host, child *core.Node, cmdl
 		case ctx.Err() != nil:
 			return fmt.Errorf("remote grifork: %w", ctx.Err())
 		case errors.As(err, &ce) && ce.Signal != "":
-			return fmt.Errorf("remote grifork killed by signal %s%s", ce.Signal, sshx.StderrTail(stderr.Last()))
+			return fmt.Errorf("remote grifork killed by signal %s%s", ce.Signal, sshx.StderrTail(stderr.Reason()))
 		case errors.As(err, &ce) && ce.ExitStatus >= 0:
-			return fmt.Errorf("remote grifork exited with status %d%s", ce.ExitStatus, sshx.StderrTail(stderr.Last()))
+			return fmt.Errorf("remote grifork exited with status %d%s", ce.ExitStatus, sshx.StderrTail(stderr.Reason()))
 		}
-		return fmt.Errorf("remote grifork: %w%s", err, sshx.StderrTail(stderr.Last()))
+		return fmt.Errorf("remote grifork: %w%s", err, sshx.StderrTail(stderr.Reason()))
 	case readErr != nil:
 		return readErr
 	}

@@ -24,11 +24,13 @@ import (
 const fakeGrifork = `#!/bin/sh
 spy=%s
 mkdir -p "$spy"
+IFS= read -r line
+printf '%%s\n' "$line" >"$spy/stdin"
 echo "$@" >"$spy/args"
 pwd >"$spy/cwd"
 cp "$3" "$spy/tree.json"
 cp "$5" "$spy/main"
-[ -n "$7" ] && cp "$7" "$spy/override"
+[ "$6" = -o ] && cp "$7" "$spy/override"
 ls -ldn "$(dirname "$3")" >"$spy/runls"
 echo "note from stderr" >&2
 echo '{"type":"started","node":"0.0-1.0-2.0","host":"h2","task":"remote"}'
@@ -114,7 +116,10 @@ func inode(t *testing.T, p string) uint64 {
 
 func TestForkShipsAndRuns(t *testing.T) {
 	fx := newForkFixture(t)
-	f := fx.forker(func(o *ForkOptions) { o.Override = []byte("override") })
+	f := fx.forker(func(o *ForkOptions) {
+		o.Griforkfile, o.Override = []byte(`ssh { password = "hunter2" }`), []byte("override")
+		o.Name, o.OverrideName, o.Secrets = "deploy.lua", "o.lua", Secrets{Password: "hunter2"}
+	})
 	evs, err := fx.fork(context.Background(), f)
 	if err != nil {
 		t.Fatalf("Fork: %v", err)
@@ -150,12 +155,18 @@ func TestForkShipsAndRuns(t *testing.T) {
 	if err != nil || tree.Root.ID != fx.child.ID || len(tree.Nodes()) != 3 || tree.Root.Children[0].Children[0].Host.Name != "h3" {
 		t.Errorf("subtree on the child: %v %+v", err, tree)
 	}
-	if readFile(t, filepath.Join(fx.spy, "main")) != "ok" || readFile(t, filepath.Join(fx.spy, "override")) != "override" {
-		t.Error("Griforkfile or override not shipped as given")
+	// The secret went in memory, as the first line of the input; the shipped
+	// file holds a placeholder instead.
+	if main := readFile(t, filepath.Join(fx.spy, "main")); main != `ssh { password = "`+scrubbed+`" }` || readFile(t, filepath.Join(fx.spy, "override")) != "override" {
+		t.Errorf("Griforkfile shipped as %s, override as %s", main, readFile(t, filepath.Join(fx.spy, "override")))
+	}
+	if in := readFile(t, filepath.Join(fx.spy, "stdin")); in != `{"password":"hunter2"}`+"\n" {
+		t.Errorf("first input line %q, want the secrets", in)
 	}
 	args := strings.Fields(readFile(t, filepath.Join(fx.spy, "args")))
 	run := filepath.Dir(args[2])
-	want := []string{"--on-remote", "--tree", run + "/tree.json", "-f", run + "/Griforkfile.lua", "-o", run + "/override.lua"}
+	want := []string{"--on-remote", "--tree", run + "/tree.json", "-f", run + "/Griforkfile.lua", "-o", run + "/override.lua",
+		"--run", run, "--name", "deploy.lua", "--override-name", "o.lua"}
 	if strings.Join(args, " ") != strings.Join(want, " ") || filepath.Dir(run) != fx.tmpdir || !strings.HasPrefix(filepath.Base(run), "run-") {
 		t.Errorf("args %q, want %q under %s", args, want, fx.tmpdir)
 	}
@@ -227,7 +238,7 @@ func TestForkFailures(t *testing.T) {
 		{
 			name:    "remote grifork dies",
 			setup:   func(t *testing.T) *Forker { return fx.forker(func(o *ForkOptions) { o.Griforkfile = []byte("die") }) },
-			wantErr: "remote grifork exited with status 3: fatal: boom",
+			wantErr: "remote grifork exited with status 3: note from stderr; fatal: boom",
 		},
 		{
 			name: "tmpdir writable by others",
@@ -240,6 +251,50 @@ func TestForkFailures(t *testing.T) {
 				return fx.forker(func(o *ForkOptions) { o.Grifork.Tmpdir = d })
 			},
 			wantErr: "is writable by others (drwxrwxrwx); make it mode 0700",
+		},
+		{
+			name: "tmpdir in a directory writable by others",
+			setup: func(t *testing.T) *Forker {
+				d := filepath.Join(t.TempDir(), "open")
+				if err := os.Mkdir(d, 0o777); err != nil {
+					t.Fatal(err)
+				}
+				os.Chmod(d, 0o777)
+				return fx.forker(func(o *ForkOptions) { o.Grifork.Tmpdir = filepath.Join(d, "gf") })
+			},
+			wantErr: "is in a directory writable by others without the sticky bit (drwxrwxrwx)",
+		},
+		{
+			name: "cached binary is a symlink",
+			setup: func(t *testing.T) *Forker {
+				d := filepath.Join(t.TempDir(), "gf")
+				if err := os.Mkdir(d, 0o700); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.Symlink(fx.script, filepath.Join(d, "grifork-"+fx.sum[:12])); err != nil {
+					t.Fatal(err)
+				}
+				return fx.forker(func(o *ForkOptions) { o.Grifork.Tmpdir = d })
+			},
+			wantErr: "grifork-" + fx.sum[:12] + ": is a symbolic link; remove it",
+		},
+		{
+			name: "cached binary is someone else's",
+			setup: func(t *testing.T) *Forker {
+				d := filepath.Join(t.TempDir(), "gf")
+				if err := os.Mkdir(d, 0o700); err != nil {
+					t.Fatal(err)
+				}
+				b := filepath.Join(d, "grifork-"+fx.sum[:12])
+				if err := os.WriteFile(b, []byte(readFile(t, fx.script)), 0o755); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.Chown(b, 1, 1); err != nil {
+					t.Fatal(err)
+				}
+				return fx.forker(func(o *ForkOptions) { o.Grifork.Tmpdir = d })
+			},
+			wantErr: "belongs to uid 1, not to the login user (uid 0); remove it",
 		},
 		{
 			name: "tmpdir is a symlink",
@@ -369,9 +424,9 @@ func TestPlanCmdline(t *testing.T) {
 		want string
 	}{
 		{ForkOptions{Binary: bin},
-			"cd -- '/tmp/grifork-<uid>' && exec '/tmp/grifork-<uid>/grifork-" + sum + "' --on-remote --tree '/tmp/grifork-<uid>/run-XXXXXXXXXX/tree.json' -f '/tmp/grifork-<uid>/run-XXXXXXXXXX/Griforkfile.lua'"},
+			"cd -- '/tmp/grifork-<uid>' && exec '/tmp/grifork-<uid>/grifork-" + sum + "' --on-remote --tree '/tmp/grifork-<uid>/run-XXXXXXXXXX/tree.json' -f '/tmp/grifork-<uid>/run-XXXXXXXXXX/Griforkfile.lua' --run '/tmp/grifork-<uid>/run-XXXXXXXXXX'"},
 		{ForkOptions{Grifork: core.GriforkConfig{Chdir: "/srv/my app", Tmpdir: "/var/tmp/gf", Exec: "/usr/local/bin/grifork", User: "deploy"}, Override: []byte{}},
-			"cd -- '/srv/my app' && exec /usr/local/bin/grifork --on-remote --tree /var/tmp/gf/run-XXXXXXXXXX/tree.json -f /var/tmp/gf/run-XXXXXXXXXX/Griforkfile.lua -o /var/tmp/gf/run-XXXXXXXXXX/override.lua  (as deploy)"},
+			"cd -- '/srv/my app' && exec /usr/local/bin/grifork --on-remote --tree /var/tmp/gf/run-XXXXXXXXXX/tree.json -f /var/tmp/gf/run-XXXXXXXXXX/Griforkfile.lua -o /var/tmp/gf/run-XXXXXXXXXX/override.lua --run /var/tmp/gf/run-XXXXXXXXXX  (as deploy)"},
 	}
 	for _, tc := range tests {
 		if got := NewForker(nil, tc.opts).PlanCmdline(child); got != tc.want {
@@ -382,19 +437,23 @@ func TestPlanCmdline(t *testing.T) {
 
 func TestCheckTmpdir(t *testing.T) {
 	t.Parallel()
+	const tmp = "drwxrwxrwt 9 0 0 4096 Jan 1 00:00 /tmp"
 	tests := []struct {
-		ls, uid, wantErr string
+		ls, parent, uid, wantErr string
 	}{
-		{"drwx------ 2 0 0 4096 Jan 1 00:00 /tmp/grifork-0", "0", ""},
-		{"drwxr-xr-x 2 1000 1000 4096 Jan 1 00:00 /x", "1000", ""},
-		{"drwx------ 2 1000 1000 4096 Jan 1 00:00 /x", "0", "belongs to uid 1000"},
-		{"drwxrwx--- 2 0 0 4096 Jan 1 00:00 /x", "0", "writable by others"},
-		{"lrwxrwxrwx 1 0 0 4 Jan 1 00:00 /x -> /y", "0", "symbolic link"},
-		{"-rw------- 1 0 0 4 Jan 1 00:00 /x", "0", "not a directory"},
-		{"", "0", "cannot read"},
+		{"drwx------ 2 0 0 4096 Jan 1 00:00 /tmp/grifork-0", tmp, "0", ""},
+		{"drwxr-xr-x 2 1000 1000 4096 Jan 1 00:00 /x", "drwxr-xr-x 2 0 0 4096 Jan 1 00:00 /", "1000", ""},
+		{"drwx------ 2 1000 1000 4096 Jan 1 00:00 /x", tmp, "0", "belongs to uid 1000"},
+		{"drwxrwx--- 2 0 0 4096 Jan 1 00:00 /x", tmp, "0", "writable by others"},
+		{"lrwxrwxrwx 1 0 0 4 Jan 1 00:00 /x -> /y", tmp, "0", "symbolic link"},
+		{"-rw------- 1 0 0 4 Jan 1 00:00 /x", tmp, "0", "not a directory"},
+		{"", tmp, "0", "cannot read"},
+		{"drwx------ 2 0 0 4096 Jan 1 00:00 /open/gf", "drwxrwxrwx 2 0 0 4096 Jan 1 00:00 /open", "0", "writable by others without the sticky bit"},
+		{"drwx------ 2 0 0 4096 Jan 1 00:00 /open/gf", "drwxrwxrwT 2 0 0 4096 Jan 1 00:00 /open", "0", ""},
+		{"drwx------ 2 0 0 4096 Jan 1 00:00 /x", "", "0", "parent: cannot read"},
 	}
 	for _, tc := range tests {
-		err := checkTmpdir(tc.ls, tc.uid)
+		err := checkTmpdir(tc.ls, tc.parent, tc.uid)
 		if (tc.wantErr == "") != (err == nil) || err != nil && !strings.Contains(err.Error(), tc.wantErr) {
 			t.Errorf("%q: err = %v, want %q", tc.ls, err, tc.wantErr)
 		}

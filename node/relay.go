@@ -111,6 +111,7 @@ func relay(ctx context.Context, in *bufio.Reader, emit func(relayEvent), log *sl
 	if err := readJSONLine(in, &r.cfg); err != nil {
 		return fmt.Errorf("relay: read its settings: %w", err)
 	}
+	r.log = slog.New(r.cfg.SSH.Redactor().Handler(log.Handler())) // now that the secrets are known
 	if r.cfg.Stall <= 0 {
 		r.cfg.Stall = 10 * time.Second
 	}
@@ -147,7 +148,7 @@ func relay(ctx context.Context, in *bufio.Reader, emit func(relayEvent), log *sl
 		}
 	}()
 
-	client, err := sshx.New(sshx.Options{SSH: r.cfg.SSH, Logger: log})
+	client, err := sshx.New(sshx.Options{SSH: r.cfg.SSH, Logger: r.log})
 	if err != nil {
 		return fmt.Errorf("relay: ssh settings: %w", err)
 	}

@@ -25,7 +25,9 @@ import (
 
 // Shipper gets a host ready to run grifork: the login user's own tmpdir
 // (grifork { tmpdir }, default /tmp/grifork-<uid>; created mode 0700 and refused
-// when it is a symlink, someone else's, or writable by others), a fresh
+// when it is a symlink, someone else's, or writable by others, or when its
+// parent is writable by others without the sticky bit, so that another user
+// could swap it), a fresh
 // run-<random> directory for one run's files, and, unless grifork { exec } names
 // the command to run, grifork's own executable as <tmpdir>/grifork-<sha256[:12]>:
 // shipped only when no file with that SHA-256 is there yet, verified after the
@@ -184,11 +186,13 @@ printf 'ls=%%s\n' "$(ls -ldn -- "$d")"
 printf 'uid=%%s\n' "$(id -u)"
 d=$(cd -- "$d" && pwd) || exit 1
 printf 'dir=%%s\n' "$d"
+printf 'parent=%%s\n' "$(ls -ldn -- "$(dirname -- "$d")")"
 printf 'uname=%%s\n' "$(uname -sm)"
 `, dirExpr)
 	if sum != "" {
 		fmt.Fprintf(&b, `b="$d"/%s
-if [ -f "$b" ]; then printf 'cached=%%s\n' "$( (sha256sum || shasum -a 256) <"$b" 2>/dev/null | cut -d' ' -f1)"; fi
+if [ -L "$b" ] || [ -e "$b" ]; then printf 'cachedls=%%s\n' "$(ls -ldn -- "$b")"; fi
+if [ -f "$b" ] && [ ! -L "$b" ]; then printf 'cached=%%s\n' "$( (sha256sum || shasum -a 256) <"$b" 2>/dev/null | cut -d' ' -f1)"; fi
 `, binaryName(sum))
 	}
 	b.WriteString(`r=$(mktemp -d -- "$d/run-XXXXXXXXXX") || exit 1
@@ -208,22 +212,33 @@ printf 'run=%s\n' "$r"
 	if st.dir == "" || st.run == "" || kv["uid"] == "" {
 		return st, fmt.Errorf("prepare tmpdir: unexpected output %q%s", out.String(), sshx.StderrTail(errOut.String()))
 	}
-	if err := checkTmpdir(kv["ls"], kv["uid"]); err != nil {
+	if err := checkTmpdir(kv["ls"], kv["parent"], kv["uid"]); err != nil {
 		s.Cleanup(ctx, host, st.run)
 		return st, fmt.Errorf("tmpdir %s: %w", st.dir, err)
+	}
+	if ls := kv["cachedls"]; ls != "" {
+		if err := checkCached(ls, kv["uid"]); err != nil {
+			s.Cleanup(ctx, host, st.run)
+			return st, fmt.Errorf("cached grifork %s: %w", path.Join(st.dir, binaryName(sum)), err)
+		}
 	}
 	return st, nil
 }
 
 // checkTmpdir refuses a tmpdir that someone else could write into: a symlink,
-// another user's directory, or one writable by group or others. ls is the
-// directory's `ls -ldn` line.
-func checkTmpdir(ls, uid string) error {
-	fields := strings.Fields(ls)
-	if len(fields) < 3 || len(fields[0]) < 10 {
-		return fmt.Errorf("cannot read its mode and owner from %q", ls)
+// another user's directory, one writable by group or others, or one whose
+// parent others can write to without the sticky bit (they could rename it and
+// put their own in its place). ls and parent are the `ls -ldn` lines of the
+// directory and its parent.
+func checkTmpdir(ls, parent, uid string) error {
+	mode, owner, err := modeOwner(ls)
+	if err != nil {
+		return err
 	}
-	mode, owner := fields[0], fields[2]
+	pmode, _, err := modeOwner(parent)
+	if err != nil {
+		return fmt.Errorf("parent: %w", err)
+	}
 	switch {
 	case mode[0] == 'l':
 		return errors.New("is a symbolic link; give grifork { tmpdir } a real directory")
@@ -233,8 +248,35 @@ func checkTmpdir(ls, uid string) error {
 		return fmt.Errorf("belongs to uid %s, not to the login user (uid %s)", owner, uid)
 	case mode[5] == 'w' || mode[8] == 'w':
 		return fmt.Errorf("is writable by others (%s); make it mode 0700", mode)
+	case pmode[8] == 'w' && pmode[9] != 't' && pmode[9] != 'T':
+		return fmt.Errorf("is in a directory writable by others without the sticky bit (%s); choose another grifork { tmpdir }", pmode)
 	}
 	return nil
+}
+
+// checkCached refuses a cached binary that is a symlink or not the login
+// user's: running it would run what someone else chose. ls is its `ls -ldn`
+// line.
+func checkCached(ls, uid string) error {
+	mode, owner, err := modeOwner(ls)
+	switch {
+	case err != nil:
+		return err
+	case mode[0] == 'l':
+		return errors.New("is a symbolic link; remove it")
+	case owner != uid:
+		return fmt.Errorf("belongs to uid %s, not to the login user (uid %s); remove it", owner, uid)
+	}
+	return nil
+}
+
+// modeOwner reads the mode and the owner's uid from an `ls -ldn` line.
+func modeOwner(ls string) (mode, owner string, err error) {
+	fields := strings.Fields(ls)
+	if len(fields) < 3 || len(fields[0]) < 10 {
+		return "", "", fmt.Errorf("cannot read its mode and owner from %q", ls)
+	}
+	return fields[0], fields[2], nil
 }
 
 // shipTo checks that the binary can run on host and returns its path there;

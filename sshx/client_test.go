@@ -21,7 +21,7 @@ func newClient(t *testing.T, s *sshdtest.SSHD, mod func(*Options)) (*Client, *ss
 		mod(&o)
 	}
 	if o.Printer == nil {
-		o.Printer = core.NewPrinter(out, o.SSH.Secrets())
+		o.Printer = core.NewPrinter(out, o.SSH.Redactor())
 	}
 	c, err := New(o)
 	if err != nil {

@@ -24,7 +24,7 @@ type CommandError struct {
 	Command    string
 	ExitStatus int    // -1 when the command reported no status
 	Signal     string // e.g. "TERM" when the remote command was killed by a signal
-	Stderr     string // the last line the command wrote to stderr, redacted: usually the reason
+	Stderr     string // the reason the command gave on stderr (TailWriter.Reason), redacted
 	Err        error
 }
 
@@ -44,11 +44,11 @@ func (e *CommandError) Unwrap() error { return e.Err }
 // ExitCode is the command's exit status, -1 when it reported none (core.ExitStatus).
 func (e *CommandError) ExitCode() int { return e.ExitStatus }
 
-// withStderr records the last stderr line of a failed command in its error.
+// withStderr records the reason a failed command gave on stderr in its error.
 func (c *Client) withStderr(err error, tail *TailWriter) error {
 	var ce *CommandError
 	if errors.As(err, &ce) {
-		ce.Stderr = c.redact(tail.Last())
+		ce.Stderr = c.redact(tail.Reason())
 	}
 	return err
 }

@@ -123,8 +123,8 @@ func (h *hostKeys) check(addr string, remote net.Addr, key ssh.PublicKey) error 
 	case err == nil:
 		return nil
 	case errors.As(err, &ke) && len(ke.Want) == 0:
-		return fmt.Errorf(`%w (%s %s); add it to %s or set ssh { host_key_check = "accept-new" }`,
-			ErrUnknownHostKey, keyType(key), ssh.FingerprintSHA256(key), h.shown)
+		return fmt.Errorf(`%w (%s %s); once you have checked the fingerprint, add this line to %s: %s (or set ssh { host_key_check = "accept-new" })`,
+			ErrUnknownHostKey, keyType(key), ssh.FingerprintSHA256(key), h.shown, knownLine(addr, key))
 	case errors.As(err, &ke):
 		w := ke.Want[0]
 		return fmt.Errorf("%w: the server offers %s %s but %s:%d holds %s %s for it; "+
@@ -158,7 +158,7 @@ func (h *hostKeys) add(addr string, remote net.Addr, key ssh.PublicKey) error {
 	if err := h.check(addr, remote, key); !errors.Is(err, ErrUnknownHostKey) {
 		return err
 	}
-	line := knownhosts.Line([]string{knownhosts.Normalize(addr)}, key) + "\n"
+	line := knownLine(addr, key) + "\n"
 	if st, err := f.Stat(); err == nil && st.Size() > 0 {
 		last := make([]byte, 1)
 		if _, err := f.ReadAt(last, st.Size()-1); err == nil && last[0] != '\n' {
@@ -170,6 +170,11 @@ func (h *hostKeys) add(addr string, remote net.Addr, key ssh.PublicKey) error {
 	}
 	h.log.Info("added host key to known_hosts", "host", addr, "key", keyType(key)+" "+ssh.FingerprintSHA256(key), "file", h.shown)
 	return nil
+}
+
+// knownLine is the known_hosts line for key at addr.
+func knownLine(addr string, key ssh.PublicKey) string {
+	return knownhosts.Line([]string{knownhosts.Normalize(addr)}, key)
 }
 
 // keyType names a key type as ssh-keygen does (ED25519, ECDSA, RSA).

@@ -37,7 +37,8 @@ func TestHostKeyChecking(t *testing.T) {
 	}{
 		{name: "strict known", known: "", check: "strict"},
 		{name: "strict unknown", known: "-", check: "strict", wantErr: ErrUnknownHostKey,
-			wantText: []string{"host 127.0.0.1: unknown host key (ED25519 " + fp + "); add it to ", `set ssh { host_key_check = "accept-new" }`}},
+			wantText: []string{"host 127.0.0.1: unknown host key (ED25519 " + fp + "); once you have checked the fingerprint, add this line to ",
+				": " + knownhosts.Line([]string{knownhosts.Normalize(s.Addr())}, s.HostKey) + ` (or set ssh { host_key_check = "accept-new" })`}},
 		{name: "default is strict", known: "# nothing\n", check: "", wantErr: ErrUnknownHostKey},
 		{name: "strict changed", known: changedLine, check: "strict", wantErr: ErrHostKeyChanged,
 			wantText: []string{"host 127.0.0.1: HOST KEY CHANGED", "offers ED25519 " + fp, "known_hosts:1 holds ED25519 " + ssh.FingerprintSHA256(other)}},

@@ -26,6 +26,17 @@ func prefix(ctx context.Context) string {
 	return core.RootHost
 }
 
+// remotePrefix is what output lines of a command run on host for ctx's task
+// are prefixed with: the edge's destination when the command runs on its
+// source (rsync_remote: the output is about the copy to that child, and a
+// parent's children must not all read as the parent), else the host (display).
+func remotePrefix(ctx context.Context, host core.Host, display string) string {
+	if e, ok := core.EdgeFrom(ctx); ok && e.Src != nil && e.Dst != nil && host.Name == e.Src.Host.Name && host.Name != e.Dst.Host.Name {
+		return e.Dst.Name()
+	}
+	return display
+}
+
 // writers returns the line-printing writers for one command's stdout and
 // stderr; the stderr one remembers its last line for the command's error.
 func (c *Client) writers(prefix string) (stdout io.WriteCloser, stderr *TailWriter) {
@@ -40,7 +51,8 @@ type nopCloser struct{ io.Writer }
 
 func (nopCloser) Close() error { return nil }
 
-// Local runs argv on this machine without a shell, in its own process group.
+// Local runs argv on this machine without a shell, in its own process group,
+// killed with grifork on Linux (a parent-death signal).
 // Output goes line by line to the printer; stdout is also returned. Cancelling
 // ctx sends SIGTERM to the process group and SIGKILL 5s later.
 func (c *Client) Local(ctx context.Context, argv []string) (string, error) {
@@ -59,7 +71,7 @@ func (c *Client) Local(ctx context.Context, argv []string) (string, error) {
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Stdout = io.MultiWriter(&out, ow)
 	cmd.Stderr = ew
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.SysProcAttr = localProcAttr()
 	// Wait waits for the output pipes too; a grandchild holding them past the
 	// SIGKILL is abandoned after another grace period.
 	cmd.WaitDelay = 2 * killGrace

@@ -116,7 +116,7 @@ func TestLocalSecretsRedacted(t *testing.T) {
 	out := &sshdtest.SyncBuffer{}
 	const secret = "pa55-phrase-xyz"
 	sc := core.SSHConfig{Passphrase: secret}
-	c, err := New(Options{SSH: sc, Printer: core.NewPrinter(out, sc.Secrets()), Logger: slogTo(logs), ConfigFile: "none", Agent: "none"})
+	c, err := New(Options{SSH: sc, Printer: core.NewPrinter(out, sc.Redactor()), Logger: slogTo(logs), ConfigFile: "none", Agent: "none"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -160,5 +160,32 @@ func TestCloseWaitsForCancelledLocal(t *testing.T) {
 	}
 	if _, err := c.Local(context.Background(), []string{"true"}); !errors.Is(err, errClosed) {
 		t.Errorf("Local after Close: err = %v, want errClosed", err)
+	}
+}
+
+func TestRemotePrefix(t *testing.T) {
+	t.Parallel()
+	root := &core.Node{ID: "0.0", Host: core.Host{Name: core.RootHost}}
+	web1 := &core.Node{ID: "0.0-1.0", Level: 1, Host: core.Host{Name: "web1"}, Parent: root}
+	web2 := &core.Node{ID: "0.0-1.0-2.0", Level: 2, Host: core.Host{Name: "web2", User: "deploy"}, Parent: web1}
+	remote := core.WithEdge(context.Background(), core.Edge{Block: core.BlockRemote, Src: web1, Dst: web2})
+	for _, tc := range []struct {
+		name string
+		ctx  context.Context
+		host core.Host
+		want string
+	}{
+		{"rsync_remote on the source: the destination", remote, web1.Host, "deploy@web2"},
+		{"ssh to the destination", remote, web2.Host, "as-shown"},
+		{"another host", remote, core.Host{Name: "db1"}, "as-shown"},
+		{"no edge", context.Background(), web1.Host, "as-shown"},
+		{"node task", core.WithEdge(context.Background(), core.Edge{Block: core.BlockPrepareRemote, Src: web1}), web1.Host, "as-shown"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			if got := remotePrefix(tc.ctx, tc.host, "as-shown"); got != tc.want {
+				t.Errorf("prefix %q, want %q", got, tc.want)
+			}
+		})
 	}
 }

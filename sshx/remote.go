@@ -50,7 +50,8 @@ func wrap(script, cmdline string) string {
 }
 
 // Remote runs cmdline (already shell-quoted) on host with stdin at /dev/null.
-// Output goes line by line to the printer prefixed with the host; stdout is also
+// Output goes line by line to the printer prefixed with the host (or the edge's
+// destination, see remotePrefix); stdout is also
 // returned. A non-zero exit status, a death by signal or a lost session is a
 // *CommandError. Cancelling ctx kills the remote command's process group (see
 // the package comment); Remote then returns within about 2s with an error
@@ -60,7 +61,7 @@ func (c *Client) Remote(ctx context.Context, host core.Host, cmdline string) (st
 	if err != nil {
 		return "", err
 	}
-	ow, ew := c.writers(t.display)
+	ow, ew := c.writers(remotePrefix(ctx, host, t.display))
 	var out bytes.Buffer
 	err = c.run(ctx, t, cmdline, nil, io.MultiWriter(&out, ow), ew)
 	ow.Close()

@@ -49,10 +49,15 @@ func TestRemoteExitStatus(t *testing.T) {
 	if want := "127.0.0.1: command echo failing; exit 3: exit status 3"; err.Error() != want {
 		t.Errorf("error = %q, want %q", err, want)
 	}
-	// The last line on stderr says why: it goes into the error.
+	// The last lines on stderr say why: they go into the error.
 	_, err = c.Remote(context.Background(), local, "echo first >&2; echo 'disk full' >&2; echo >&2; exit 2")
-	if want := "127.0.0.1: command echo first >&2; echo 'disk full' >&2; echo >&2; exit 2: exit status 2: disk full"; err == nil || err.Error() != want {
+	if want := "127.0.0.1: command echo first >&2; echo 'disk full' >&2; echo >&2; exit 2: exit status 2: first; disk full"; err == nil || err.Error() != want {
 		t.Errorf("error = %v, want %q", err, want)
+	}
+	// Unless one names a cause: that one, however much follows.
+	_, err = c.Remote(context.Background(), local, "echo 'write failed: No space left on device (28)' >&2; echo 'Broken pipe (32)' >&2; echo 'rsync error: unexplained error (code 255)' >&2; exit 12")
+	if err == nil || !strings.HasSuffix(err.Error(), ": exit status 12: write failed: No space left on device (28)") {
+		t.Errorf("error = %v, want the line naming the cause", err)
 	}
 	// A command killed by a signal that is not ours is an error too.
 	_, err = c.Remote(context.Background(), local, "kill -KILL $$")

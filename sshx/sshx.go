@@ -36,6 +36,7 @@ import (
 	"time"
 
 	"github.com/grifork/grifork/core"
+	"github.com/grifork/grifork/redact"
 	"github.com/kevinburke/ssh_config"
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/agent"
@@ -76,7 +77,7 @@ var _ core.Exec = (*Client)(nil)
 type Client struct {
 	opts    Options
 	log     *slog.Logger
-	secrets []string
+	red     *redact.Redactor
 	cfg     *ssh_config.Config // nil: no ssh_config
 	keys    *hostKeys
 	agent   agent.ExtendedAgent
@@ -103,7 +104,7 @@ type Client struct {
 // New checks the settings, loads the configured keys (an encrypted key needs
 // ssh { passphrase }) and reads the ssh_config file. It opens no connection.
 func New(opts Options) (*Client, error) {
-	c := &Client{opts: opts, log: opts.Logger, secrets: opts.SSH.Secrets(),
+	c := &Client{opts: opts, log: opts.Logger, red: opts.SSH.Redactor(),
 		conns: map[string]*dialEntry{}, idSigners: map[string]ssh.Signer{}}
 	if c.log == nil {
 		c.log = slog.New(slog.DiscardHandler)
@@ -323,4 +324,4 @@ func expandHome(p string) (string, error) {
 	return filepath.Join(home, p[1:]), nil
 }
 
-func (c *Client) redact(s string) string { return core.Redact(s, c.secrets) }
+func (c *Client) redact(s string) string { return c.red.String(s) }

@@ -53,7 +53,7 @@ func (c *execCmd) Run(e *env) error {
 // barrier; in standalone mode a failed host's children are re-attached, since
 // the root reaches every host itself.
 func runAdhoc(e *env, name string, src []byte, o runOptions) error {
-	s, err := loadSources(e, dsl.Source{Name: name, Content: src}, nil, o.dryRun)
+	s, err := loadSources(e, dsl.Source{Name: name, Content: src}, nil, o.dryRun, nil)
 	if err != nil {
 		return err
 	}

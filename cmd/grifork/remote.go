@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -10,9 +11,11 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"sync"
 	"syscall"
 
 	"github.com/grifork/grifork/core"
+	"github.com/grifork/grifork/dsl"
 	"github.com/grifork/grifork/node"
 	"github.com/grifork/grifork/sshx"
 )
@@ -26,9 +29,10 @@ const onRemoteFlag = "--on-remote"
 // precluded, when set, tells each child the hosts whose broadcast failed.
 func newForker(s *loaded, client *sshx.Client, precluded func() map[string]string) *node.Forker {
 	main, override := s.script.Sources()
-	opts := node.ForkOptions{Grifork: s.script.Config.Grifork, Griforkfile: main.Content, Logger: s.logger, Precluded: precluded}
+	opts := node.ForkOptions{Grifork: s.script.Config.Grifork, Griforkfile: main.Content, Name: main.Name,
+		Secrets: node.SecretsOf(s.script.Config.SSH), Logger: s.logger, Precluded: precluded}
 	if override != nil {
-		opts.Override = override.Content
+		opts.Override, opts.OverrideName = override.Content, override.Name
 	}
 	return node.NewForker(client, opts)
 }
@@ -40,7 +44,7 @@ func runGrifork(e *env, s *loaded, tree *core.Tree, client *sshx.Client, tasks c
 		precluded = bt.FailedHosts
 	}
 	return core.RunGrifork(e.ctx, tree, tasks, newForker(s, client, precluded), core.GriforkOptions{
-		Printer: s.printer, Logger: s.logger, Secrets: s.script.Config.SSH.Secrets(),
+		Printer: s.printer, Logger: s.logger, Redactor: s.red,
 	})
 }
 
@@ -51,7 +55,11 @@ func planGrifork(e *env, s *loaded, tree *core.Tree, client *sshx.Client, rec *c
 	return core.PlanGrifork(e.ctx, tree, tasks, rec, newForker(s, client, nil).PlanCmdline, core.GriforkOptions{Logger: s.logger})
 }
 
-// runOnRemote is grifork on a node of a grifork-mode run. Its standard output
+// runOnRemote is grifork on a node of a grifork-mode run. The first line of its
+// standard input holds the root's secrets (node.Secrets): the files it is given
+// hold none, and it removes them (--run) as soon as it has read them. Errors
+// cite the Griforkfiles by the names the root knows them by (--name,
+// --override-name). Its standard output
 // carries only events (core.Event, JSON lines) for the parent: task output goes
 // into output events, and a done event ends a run that got going. A failure
 // before the run (a bad tree or Griforkfile) is a done event of task "grifork",
@@ -62,6 +70,9 @@ func runOnRemote(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	treePath := fs.String("tree", "", "the subtree of this node (JSON)")
 	precludedPath := fs.String("precluded", "", "hosts whose broadcast failed (JSON: host -> reason)")
+	runDir := fs.String("run", "", "this run's directory, removed once its files are read")
+	name := fs.String("name", "", "the Griforkfile's name as the root knows it")
+	overrideName := fs.String("override-name", "", "the override's name as the root knows it")
 	var files fileFlags
 	fs.StringVar(&files.File, "f", "", "Griforkfile")
 	fs.StringVar(&files.OverrideBy, "o", "", "override Griforkfile")
@@ -69,9 +80,19 @@ func runOnRemote(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 	if *treePath == "" || files.File == "" || fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "grifork: usage: grifork %s --tree FILE -f FILE [-o FILE]\n", onRemoteFlag)
+		fmt.Fprintf(stderr, "grifork: usage: grifork %s --tree FILE -f FILE [-o FILE] [--run DIR]\n", onRemoteFlag)
 		return exitUsage
 	}
+	// Read, the run directory is of no more use; removing it at the end too
+	// covers every early return.
+	removeRun := sync.OnceFunc(func() {
+		if *runDir != "" {
+			if err := os.RemoveAll(*runDir); err != nil {
+				fmt.Fprintf(stderr, "grifork: remove %s: %v\n", *runDir, err)
+			}
+		}
+	})
+	defer removeRun()
 	b, err := os.ReadFile(*treePath)
 	if err != nil {
 		fmt.Fprintf(stderr, "grifork: %v\n", err)
@@ -83,11 +104,16 @@ func runOnRemote(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 	self := tree.Root
-	events := core.NewEventWriter(stdout)
+	in := bufio.NewReader(stdin)
+	secrets, secretsErr := node.ReadSecrets(in)
+	events := core.NewEventWriter(stdout, secrets.Redactor())
 	fail := func(err error) int {
 		events.Emit(core.Event{Type: core.EventDone, NodeID: self.ID, Host: self.Name(),
 			Status: core.StatusFailed, Task: core.TaskFork, Err: core.OneLine(err.Error())})
 		return exitUsage
+	}
+	if secretsErr != nil {
+		return fail(secretsErr)
 	}
 
 	// A write to a parent that is gone must fail, not kill this process before
@@ -98,7 +124,7 @@ func runOnRemote(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	ctx, cancel := context.WithCancelCause(sigCtx)
 	defer cancel(nil)
 	go func() {
-		io.Copy(io.Discard, stdin)
+		io.Copy(io.Discard, in)
 		cancel(errors.New("parent grifork is gone"))
 	}()
 
@@ -108,7 +134,19 @@ func runOnRemote(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	// failure here reaches it as an event: what would be logged to stderr would
 	// come out twice there. The log file, when set, still gets everything.
 	e := &env{ctx: ctx, stdin: nil, stdout: out, stderr: io.Discard}
-	s, err := loadScript(e, files, false)
+	main, err := nodeSource(files.File, *name)
+	if err != nil {
+		return fail(err)
+	}
+	var override *dsl.Source
+	if files.OverrideBy != "" {
+		o, err := nodeSource(files.OverrideBy, *overrideName)
+		if err != nil {
+			return fail(err)
+		}
+		override = &o
+	}
+	s, err := loadSources(e, main, override, false, &secrets)
 	if err != nil {
 		return fail(err)
 	}
@@ -131,8 +169,9 @@ func runOnRemote(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			return fail(fmt.Errorf("read %s: %w", *precludedPath, err))
 		}
 	}
+	removeRun()
 	report := core.RunGrifork(ctx, tree, core.Precluded(s.script, precluded), newForker(s, client, func() map[string]string { return precluded }), core.GriforkOptions{
-		Remote: true, Events: events.Emit, Logger: s.logger, Secrets: s.script.Config.SSH.Secrets(),
+		Remote: true, Events: events.Emit, Logger: s.logger, Redactor: s.red,
 	})
 	s.logger.Info("remote run end", "ok", report.Count(core.StatusOK), "failed", report.Count(core.StatusFailed),
 		"skipped", report.Count(core.StatusSkipped))
@@ -143,6 +182,16 @@ func runOnRemote(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return exitInterrupted
 	}
 	return exitOK
+}
+
+// nodeSource reads a Griforkfile a parent shipped to path, named name (when
+// set) in errors. The root converted a Ruby one already.
+func nodeSource(path, name string) (dsl.Source, error) {
+	src, err := dsl.ReadSource(path)
+	if err == nil && name != "" {
+		src.Name = name
+	}
+	return src, err
 }
 
 // runRelay is a broadcast relay on a node (see node.RunRelay); the root's

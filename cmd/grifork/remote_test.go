@@ -34,15 +34,24 @@ func nodeFiles(t *testing.T, griforkfile string) ([]string, *core.Node) {
 	if err := os.WriteFile(gf, []byte(griforkfile), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	return []string{"--tree", treePath, "-f", gf}, node
+	return []string{"--tree", treePath, "-f", gf, "--run", dir}, node
+}
+
+// parentPipe is a node's standard input from a parent that has sent secrets
+// (JSON) and stays connected until parent is closed.
+func parentPipe(secrets string) (stdin io.Reader, parent io.WriteCloser) {
+	r, w := io.Pipe()
+	go io.WriteString(w, secrets+"\n")
+	return r, w
 }
 
 // remoteRun runs the --on-remote entry on griforkfile, with a parent that stays
 // connected until it has ended.
-func remoteRun(t *testing.T, griforkfile string) (code int, events []core.Event, stderr string) {
+func remoteRun(t *testing.T, griforkfile string, extra ...string) (code int, events []core.Event, stderr string) {
 	t.Helper()
 	args, node := nodeFiles(t, griforkfile)
-	stdin, parent := io.Pipe()
+	args = append(args, extra...)
+	stdin, parent := parentPipe(`{"password":"hunter2-pw"}`)
 	defer parent.Close()
 	var out, errOut bytes.Buffer
 	code = runOnRemote(args, stdin, &out, &errOut)
@@ -112,7 +121,7 @@ func TestOnRemoteStopsWhenParentIsGone(t *testing.T) {
 hosts { "web1" }
 prepare_remote(function() sh("sleep", { "30" }) end)
 `)
-	stdin, parent := io.Pipe()
+	stdin, parent := parentPipe("{}")
 	time.AfterFunc(300*time.Millisecond, func() { parent.Close() })
 	start := time.Now()
 	var out bytes.Buffer
@@ -123,7 +132,57 @@ prepare_remote(function() sh("sleep", { "30" }) end)
 	if code != exitInterrupted {
 		t.Errorf("exit %d, want %d", code, exitInterrupted)
 	}
+	if _, err := os.Stat(args[len(args)-1]); !os.IsNotExist(err) {
+		t.Errorf("run directory left behind (%v)", err)
+	}
 	if !strings.Contains(out.String(), `"type":"done"`) || !strings.Contains(out.String(), "prepare_remote") {
 		t.Errorf("output %s, want a done event with the prepare_remote failure", out.String())
+	}
+}
+
+// A node takes its secrets from the parent's first line, not from the file
+// (which holds a placeholder), redacts them from its events, removes its run
+// directory, and cites the Griforkfile by the name the root knows.
+func TestOnRemoteSecretsNamesAndRunDir(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name, griforkfile string
+		code              int
+		want              string // in the events
+	}{
+		{"secrets from stdin", `mode "grifork"
+hosts { "web1" }
+ssh { password = "(secret: sent to the node in memory)" }
+prepare_remote(function() print("pw is hunter2-pw") end)
+`, exitOK, "pw is [REDACTED]"},
+		{"user's file name", "mode \"grifork\"\nhosts { \"web1\" }\nbranches(\n", exitUsage, "deploy/Griforkfile.lua:3"},
+		{"secret in an error", `mode "grifork"
+hosts { "web1" }
+error("bad hunter2-pw")
+`, exitUsage, "bad [REDACTED]"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			args, node := nodeFiles(t, tc.griforkfile)
+			run := args[len(args)-1]
+			stdin, parent := parentPipe(`{"password":"hunter2-pw"}`)
+			defer parent.Close()
+			var out bytes.Buffer
+			code := runOnRemote(append(args, "--name", "deploy/Griforkfile.lua"), stdin, &out, io.Discard)
+			if code != tc.code {
+				t.Errorf("exit %d, want %d: %s", code, tc.code, out.String())
+			}
+			var all []string
+			if err := core.ReadEvents(&out, node, func(e core.Event) { all = append(all, e.Line+e.Err) }); err != nil {
+				t.Fatal(err)
+			}
+			got := strings.Join(all, "\n")
+			if !strings.Contains(got, tc.want) || strings.Contains(got, "hunter2-pw") || strings.Contains(got, run) {
+				t.Errorf("events:\n%s\nwant %q, no secret and no temporary path", got, tc.want)
+			}
+			if _, err := os.Stat(run); !os.IsNotExist(err) {
+				t.Errorf("run directory %s left behind (%v)", run, err)
+			}
+		})
 	}
 }

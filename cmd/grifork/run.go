@@ -14,6 +14,7 @@ import (
 	"github.com/grifork/grifork/dsl/ruby"
 	"github.com/grifork/grifork/internal/progress"
 	"github.com/grifork/grifork/node"
+	"github.com/grifork/grifork/redact"
 	"github.com/grifork/grifork/sshx"
 )
 
@@ -129,7 +130,7 @@ func (s *loaded) schedule(e *env, tree *core.Tree, client *sshx.Client, tasks co
 		return runGrifork(e, s, tree, client, tasks, bt)
 	}
 	return core.RunStandalone(e.ctx, tree, tasks, core.RunOptions{
-		Barrier: o.barrier, Heal: o.heal, Logger: s.logger, Secrets: s.script.Config.SSH.Secrets(),
+		Barrier: o.barrier, Heal: o.heal, Logger: s.logger, Redactor: s.red,
 	})
 }
 
@@ -147,6 +148,7 @@ type loaded struct {
 	printer *core.Printer
 	printed *bytes.Buffer // dry-run: what the blocks printed
 	logger  *slog.Logger
+	red     *redact.Redactor // the run's one redactor: every output and log goes through it
 	closers []io.Closer
 }
 
@@ -155,6 +157,10 @@ type loaded struct {
 func (s *loaded) tree(sel dsl.Selection) (*core.Tree, error) {
 	if err := sel.Apply(&s.script.Config); err != nil {
 		return nil, usageErr(fmt.Errorf("%s: %w", s.name, err))
+	}
+	if len(s.script.Config.Hosts) == 0 {
+		// As with `hosts {}`: a run on no host is a mistake, not a success.
+		return nil, usageErr(fmt.Errorf("%s: hosts: the list is empty (there is no hosts directive; give one, or -H)", s.name))
 	}
 	t, err := core.BuildTree(s.script.Config.Hosts, s.script.Config.Branches)
 	if err != nil {
@@ -219,11 +225,13 @@ func loadScript(e *env, f fileFlags, dryRun bool) (*loaded, error) {
 		}
 		override = &o
 	}
-	return loadSources(e, main, override, dryRun)
+	return loadSources(e, main, override, dryRun, nil)
 }
 
-// loadSources loads main and override as loadScript does.
-func loadSources(e *env, main dsl.Source, override *dsl.Source, dryRun bool) (*loaded, error) {
+// loadSources loads main and override as loadScript does. secrets, when set,
+// replace the Griforkfile's own (a grifork-mode node gets the root's in memory:
+// its copy of the Griforkfile holds none).
+func loadSources(e *env, main dsl.Source, override *dsl.Source, dryRun bool, secrets *node.Secrets) (*loaded, error) {
 	// A dry-run keeps what the blocks print for after the plan: it is what they
 	// would print with every command returning empty output.
 	out := e.stdout
@@ -240,14 +248,17 @@ func loadSources(e *env, main dsl.Source, override *dsl.Source, dryRun bool) (*l
 	if err != nil {
 		return nil, usageErr(err)
 	}
+	if secrets != nil {
+		secrets.Apply(&script.Config.SSH)
+	}
 	cfg := script.Config
-	secrets := cfg.SSH.Secrets()
-	printer.AddSecrets(secrets...)
+	red := cfg.SSH.Redactor()
+	printer.SetRedactor(red)
 	// The log goes through a queue, so that a slow disk or terminal never
 	// holds up the scheduler, which logs every task.
 	errq := core.NewQueueWriter(e.stderr, logQueue, "log records")
-	s := &loaded{name: main.Name, script: script, printer: printer, printed: printed,
-		logger: slog.New(newRedactingHandler(consoleHandler(errq), secrets)), closers: []io.Closer{errq}}
+	s := &loaded{name: main.Name, script: script, printer: printer, printed: printed, red: red,
+		logger: slog.New(red.Handler(consoleHandler(errq))), closers: []io.Closer{errq}}
 	if cfg.Log.File != "" && !dryRun {
 		level, err := parseLevel(cfg.Log.Level)
 		if err != nil {
@@ -261,7 +272,7 @@ func loadSources(e *env, main dsl.Source, override *dsl.Source, dryRun bool) (*l
 		}
 		lq := core.NewQueueWriter(lf, logQueue, "log lines")
 		s.closers = append(s.closers, lq, lf) // in this order: the queue empties into the file
-		s.logger = slog.New(newRedactingHandler(slog.NewTextHandler(lq, &slog.HandlerOptions{Level: level}), secrets))
+		s.logger = slog.New(red.Handler(slog.NewTextHandler(lq, &slog.HandlerOptions{Level: level})))
 		printer.Tee(&timestamped{w: lq, now: time.Now})
 	}
 	return s, nil
@@ -315,7 +326,7 @@ func (s *loaded) plan(e *env, tree *core.Tree) error {
 	}
 	defer client.Close()
 	cfg := s.script.Config
-	rec := core.NewRecorder(client.Rsh, cfg.SSH.Secrets())
+	rec := core.NewRecorder(client.Rsh, s.red)
 	s.bind(rec)
 	tasks, bt, err := s.tasks(nil, false)
 	if err != nil {

@@ -26,7 +26,7 @@ func TestUnwritableOutput(t *testing.T) {
 	}{
 		{"standalone plan", `hosts { "web1" } locally(function(src, dst) print("x") end)`, []string{"-n"}, "write the plan: "},
 		{"grifork plan", `mode "grifork" hosts { "web1", "web2" } branches(1)`, []string{"-n"}, "write the plan: "},
-		{"summary", ``, nil, "write the summary: "},
+		{"summary", `hosts { "web1" }`, nil, "write the summary: "},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			gf := filepath.Join(dir, strings.ReplaceAll(tc.name, " ", "_")+".lua")

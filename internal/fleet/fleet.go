@@ -193,7 +193,8 @@ func (f *Fleet) writeFiles() error {
 				return fmt.Errorf("fleet %s: %w", f.name, err)
 			}
 		}
-		for d, mode := range map[string]os.FileMode{"srv": 0o755, "tmp": 0o1777} {
+		// Go spells the sticky bit os.ModeSticky: 0o1777 would drop it.
+		for d, mode := range map[string]os.FileMode{"srv": 0o755, "tmp": 0o777 | os.ModeSticky} {
 			if err := os.Chmod(filepath.Join(h.dir, d), mode); err != nil {
 				return fmt.Errorf("fleet %s: %w", f.name, err)
 			}

@@ -142,7 +142,7 @@ func (f *Forker) Fork(ctx context.Context, parent, child *core.Node, sub *core.T
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		ew := core.NewEventWriter(pw)
+		ew := core.NewEventWriter(pw, nil)
 		core.RunGrifork(ctx, sub, f.Tasks, f, core.GriforkOptions{Remote: true, Events: ew.Emit})
 		pw.Close()
 	}()

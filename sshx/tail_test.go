@@ -1,0 +1,41 @@
+package sshx
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestTailWriterReason(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name, stderr, want string
+	}{
+		{"nothing", "", ""},
+		{"one line", "fatal: boom\n", "fatal: boom"},
+		{"the cause, not the last line", `rsync: [receiver] write failed on "/srv/app/big": No space left on device (28)
+rsync error: error in file IO (code 11) at receiver.c(378) [receiver=3.2.7]
+rsync: [sender] write error: Broken pipe (32)
+rsync error: unexplained error (code 255) at io.c(848) [sender=3.2.7]
+`, `rsync: [receiver] write failed on "/srv/app/big": No space left on device (28)`},
+		{"ssh's cause", "Host key verification failed.\r\nrsync: connection unexpectedly closed (0 bytes received so far) [sender]\nrsync error: unexplained error (code 255)\n",
+			"Host key verification failed."},
+		{"no cause: the last lines", "a\nb\n\nc\nd\n", "b; c; d"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			var emitted []string
+			w := NewTailWriter(func(l string) { emitted = append(emitted, l) })
+			w.Write([]byte(tc.stderr))
+			w.Close()
+			if got := w.Reason(); got != tc.want {
+				t.Errorf("Reason() = %q, want %q", got, tc.want)
+			}
+			if want := StderrTail(tc.stderr); want != "" && want != ": "+tc.want || want == "" && tc.want != "" {
+				t.Errorf("StderrTail = %q, want %q", want, ": "+tc.want)
+			}
+			if got := strings.Join(emitted, "\n"); got != strings.TrimRight(strings.ReplaceAll(tc.stderr, "\r", ""), "\n") {
+				t.Errorf("emitted %q", emitted)
+			}
+		})
+	}
+}

@@ -60,9 +60,9 @@ const (
 	DefaultHostKeyCheck = "strict"
 	DefaultSSHTimeout   = 10 * time.Second
 	DefaultSSHRetries   = 2
-	// maxSSHRetries keeps a typo (retries = 1000) from turning a dead host into
+	// MaxSSHRetries keeps a typo (retries = 1000) from turning a dead host into
 	// an hour of backoff.
-	maxSSHRetries = 10
+	MaxSSHRetries = 10
 )
 
 // hostKeyChecks are the values of SSHConfig.HostKeyCheck.
@@ -99,8 +99,8 @@ func (c SSHConfig) Validate() error {
 	if c.CommandTimeout < 0 {
 		return fmt.Errorf("ssh: command_timeout must be a number of seconds >= 0 (0: none), got %s", c.CommandTimeout)
 	}
-	if c.Retries != nil && (*c.Retries < 0 || *c.Retries > maxSSHRetries) {
-		return fmt.Errorf("ssh: retries must be an integer from 0 to %d, got %d", maxSSHRetries, *c.Retries)
+	if c.Retries != nil && (*c.Retries < 0 || *c.Retries > MaxSSHRetries) {
+		return fmt.Errorf("ssh: retries must be an integer from 0 to %d, got %d", MaxSSHRetries, *c.Retries)
 	}
 	return nil
 }

@@ -31,6 +31,9 @@ type ForkOptions struct {
 	Precluded func() map[string]string
 	// Logger logs each fork; nil discards.
 	Logger *slog.Logger
+	// CommandTimeout, when set, is the --command-timeout given to the root:
+	// every child gets it too, since it beats the Griforkfile they load.
+	CommandTimeout *time.Duration
 }
 
 // Forker is the real core.Forker: it starts grifork --on-remote on a child over
@@ -95,7 +98,7 @@ func (f *Forker) Fork(ctx context.Context, parent, child *core.Node, sub *core.T
 		return err
 	}
 	defer f.ship.Cleanup(ctx, host, d.Run)
-	cmdline := forkCmdline(d.Chdir, d.Exe, d.Run, f.opts.Override != nil, precluded)
+	cmdline := forkCmdline(d.Chdir, d.Exe, d.Run, f.opts.Override != nil, precluded, f.opts.CommandTimeout)
 	f.log.Info("fork", "host", host.String(), "node", child.ID, "command", cmdline)
 	return f.run(ctx, host, child, cmdline, events)
 }
@@ -109,10 +112,13 @@ func (f *Forker) loginHost(child *core.Node) core.Host {
 	return h
 }
 
-func forkCmdline(chdir, exe, run string, override, precluded bool) string {
+func forkCmdline(chdir, exe, run string, override, precluded bool, commandTimeout *time.Duration) string {
 	args := []string{exe, "--on-remote", "--tree", path.Join(run, treeFile), "-f", path.Join(run, mainFile)}
 	if override {
 		args = append(args, "-o", path.Join(run, overrideFile))
+	}
+	if commandTimeout != nil {
+		args = append(args, "--command-timeout", commandTimeout.String())
 	}
 	if precluded {
 		args = append(args, "--precluded", path.Join(run, precludedFile))
@@ -129,7 +135,7 @@ func (f *Forker) PlanCmdline(child *core.Node) string {
 	if chdir == "" {
 		chdir = dir
 	}
-	cmd := forkCmdline(chdir, exe, path.Join(dir, "run-XXXXXXXXXX"), f.opts.Override != nil, false)
+	cmd := forkCmdline(chdir, exe, path.Join(dir, "run-XXXXXXXXXX"), f.opts.Override != nil, false, f.opts.CommandTimeout)
 	if u := f.opts.Grifork.User; u != "" {
 		cmd += "  (as " + u + ")"
 	}
@@ -157,6 +163,8 @@ func (f *Forker) run(ctx context.Context, host core.Host, child *core.Node, cmdl
 	// Kept open until the fork ends: its EOF tells the remote grifork that its
 	// parent is gone.
 	inR, inW := io.Pipe()
+	// From here on the remote grifork must heartbeat (core.Forker).
+	deliver(core.Event{Type: core.EventHeartbeat, NodeID: child.ID, Host: child.Name()})
 	err := f.c.Start(ctx, host, cmdline, inR, outW, stderr)
 	inW.Close()
 	outW.Close()

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/grifork/grifork/core"
 	"github.com/grifork/grifork/node"
@@ -26,7 +27,8 @@ const onRemoteFlag = "--on-remote"
 // precluded, when set, tells each child the hosts whose broadcast failed.
 func newForker(s *loaded, client *sshx.Client, precluded func() map[string]string) *node.Forker {
 	main, override := s.script.Sources()
-	opts := node.ForkOptions{Grifork: s.script.Config.Grifork, Griforkfile: main.Content, Logger: s.logger, Precluded: precluded}
+	opts := node.ForkOptions{Grifork: s.script.Config.Grifork, Griforkfile: main.Content, Logger: s.logger, Precluded: precluded,
+		CommandTimeout: s.commandTimeout}
 	if override != nil {
 		opts.Override = override.Content
 	}
@@ -41,6 +43,7 @@ func runGrifork(e *env, s *loaded, tree *core.Tree, client *sshx.Client, tasks c
 	}
 	return core.RunGrifork(e.ctx, tree, tasks, newForker(s, client, precluded), core.GriforkOptions{
 		Printer: s.printer, Logger: s.logger, Secrets: s.script.Config.SSH.Secrets(),
+		HeartbeatTimeout: s.script.Config.Grifork.HeartbeatTimeout,
 	})
 }
 
@@ -65,11 +68,17 @@ func runOnRemote(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	var files fileFlags
 	fs.StringVar(&files.File, "f", "", "Griforkfile")
 	fs.StringVar(&files.OverrideBy, "o", "", "override Griforkfile")
+	var commandTimeout *time.Duration
+	fs.Func("command-timeout", "the root's --command-timeout", func(v string) error {
+		d, err := time.ParseDuration(v)
+		commandTimeout = &d
+		return err
+	})
 	if err := fs.Parse(args); err != nil {
 		return exitUsage
 	}
 	if *treePath == "" || files.File == "" || fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "grifork: usage: grifork %s --tree FILE -f FILE [-o FILE]\n", onRemoteFlag)
+		fmt.Fprintf(stderr, "grifork: usage: grifork %s --tree FILE -f FILE [-o FILE] [--command-timeout DURATION]\n", onRemoteFlag)
 		return exitUsage
 	}
 	b, err := os.ReadFile(*treePath)
@@ -113,6 +122,10 @@ func runOnRemote(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return fail(err)
 	}
 	defer s.close()
+	if err := (timeoutFlag{commandTimeout}).apply(&s.script.Config.SSH); err != nil {
+		return fail(err)
+	}
+	s.commandTimeout = commandTimeout
 	client, err := sshx.New(sshx.Options{SSH: s.script.Config.SSH, Printer: s.printer, Logger: s.logger})
 	if err != nil {
 		return fail(fmt.Errorf("ssh settings: %w", err))
@@ -133,6 +146,7 @@ func runOnRemote(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	report := core.RunGrifork(ctx, tree, core.Precluded(s.script, precluded), newForker(s, client, func() map[string]string { return precluded }), core.GriforkOptions{
 		Remote: true, Events: events.Emit, Logger: s.logger, Secrets: s.script.Config.SSH.Secrets(),
+		HeartbeatTimeout: s.script.Config.Grifork.HeartbeatTimeout,
 	})
 	s.logger.Info("remote run end", "ok", report.Count(core.StatusOK), "failed", report.Count(core.StatusFailed),
 		"skipped", report.Count(core.StatusSkipped))

@@ -26,6 +26,7 @@ type runCmd struct {
 	Gather    bool `short:"g" help:"Collect each host's output and print it at the end, grouped by identical output under the folded set of its hosts (as clush -b)."`
 	Heal      bool `help:"When a host's task fails, re-attach its children to hosts that have the data instead of skipping them (standalone mode; grifork mode ignores it)."`
 	progressFlag
+	timeoutFlag
 }
 
 func (c *runCmd) Run(e *env) error {
@@ -34,6 +35,10 @@ func (c *runCmd) Run(e *env) error {
 		return err
 	}
 	defer s.close()
+	if err := c.timeoutFlag.apply(&s.script.Config.SSH); err != nil {
+		return err
+	}
+	s.commandTimeout = c.CommandTimeout
 	retry, err := c.retryHosts(c.hostFlags)
 	if err != nil {
 		return err
@@ -138,6 +143,9 @@ type loaded struct {
 	printed *bytes.Buffer // dry-run: what the blocks printed
 	logger  *slog.Logger
 	closers []io.Closer
+	// commandTimeout is --command-timeout, which the Griforkfile that every
+	// node loads does not hold: forks hand it on.
+	commandTimeout *time.Duration
 }
 
 // tree builds the host tree the Griforkfile describes, with the hosts and

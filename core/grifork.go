@@ -395,7 +395,7 @@ type silence struct {
 }
 
 func (s *silence) Error() string {
-	return fmt.Sprintf("no heartbeat from grifork on %s for %s", s.host, s.after)
+	return fmt.Sprintf("no heartbeat from grifork on %s for %s", s.host, Seconds(s.after))
 }
 
 // silenceWatch calls fire once a fork has been silent for after: armed by the

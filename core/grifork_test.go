@@ -335,7 +335,14 @@ func TestRunGriforkCancel(t *testing.T) {
 	root := &fakeTasks{block: map[string]bool{"h13": true}, printer: NewPrinter(io.Discard, nil), log: calls}
 	ff := &fakeForker{base: root, forks: &callLog{}}
 	ctx, cancel := context.WithCancel(context.Background())
-	time.AfterFunc(100*time.Millisecond, cancel)
+	// Cancel once h13's task runs (a fixed delay loses the race on a loaded
+	// machine, and h13 is skipped instead).
+	go func() {
+		defer cancel()
+		for !slices.ContainsFunc(calls.sorted(), func(c string) bool { return strings.HasSuffix(c, "->h13") }) {
+			time.Sleep(5 * time.Millisecond)
+		}
+	}()
 	// h13 only ends when cancelled: that RunGrifork returns is the check.
 	rep := RunGrifork(ctx, tr, root, ff, GriforkOptions{})
 	r, _ := rep.Get(findNode(tr, "h13").ID)
@@ -362,10 +369,10 @@ func TestRunGriforkHeartbeat(t *testing.T) {
 		want   map[string]string // host -> status: err; every other host ok
 	}{
 		{name: "frozen node", frozen: map[string]bool{"h02": true}, want: map[string]string{
-			"h02": "failed: no heartbeat from grifork on h02 for 300ms",
+			"h02": "failed: no heartbeat from grifork on h02 for 0.3s",
 			"h07": "skipped: parent h02 failed", "h08": "skipped: parent h02 failed", "h09": "skipped: parent h02 failed"}},
 		{name: "frozen deeper", frozen: map[string]bool{"h04": true}, want: map[string]string{
-			"h04": "failed: no heartbeat from grifork on h04 for 300ms", "h13": "skipped: parent h04 failed"}},
+			"h04": "failed: no heartbeat from grifork on h04 for 0.3s", "h13": "skipped: parent h04 failed"}},
 		// h01's remote block toward h05 runs for 4 timeouts: h01 keeps beating.
 		{name: "slow but alive", slow: map[string]time.Duration{"h05": 4 * timeout}},
 	}

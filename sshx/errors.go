@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/grifork/grifork/core"
 )
 
 // Sentinel errors for failures that retrying cannot fix; callers test them with
@@ -23,7 +25,7 @@ type TimeoutError struct {
 	After time.Duration
 }
 
-func (e *TimeoutError) Error() string { return fmt.Sprintf("timed out after %s", e.After) }
+func (e *TimeoutError) Error() string { return "timed out after " + core.Seconds(e.After) }
 
 // CommandError is a command that ran and failed: a non-zero exit status, a death
 // by signal, a session lost before the command reported how it ended, or a

@@ -281,7 +281,7 @@ func (g *griforkRun) fork(ctx context.Context, child *Node) {
 			g.relay(ev)
 		})
 	})
-	if ctx.Err() == nil && errors.Is(context.Cause(fctx), silent) {
+	if ctx.Err() == nil && done == nil && errors.Is(context.Cause(fctx), silent) {
 		// Stopped for its silence: whatever it said before it froze stands.
 		prev, _ := g.report.Get(child.ID)
 		g.setResult(Result{NodeID: child.ID, Host: child.Name(), Level: child.Level, Status: StatusFailed,

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/grifork/grifork/core"
 )
@@ -78,7 +79,13 @@ func settings(b *strings.Builder, c core.Config) {
 	f = field(f, "known_hosts", s.KnownHosts)
 	f = field(f, "host_key_check", s.HostKeyCheck)
 	if s.Timeout > 0 {
-		f = append(f, "timeout = "+strconv.FormatFloat(s.Timeout.Seconds(), 'f', -1, 64))
+		f = append(f, "timeout = "+seconds(s.Timeout))
+	}
+	if s.CommandTimeout > 0 {
+		f = append(f, "command_timeout = "+seconds(s.CommandTimeout))
+	}
+	if s.Retries != nil {
+		f = append(f, "retries = "+strconv.Itoa(*s.Retries))
 	}
 	if len(f) > 0 {
 		fmt.Fprintf(b, "ssh { %s }\n", strings.Join(f, ", "))
@@ -90,11 +97,16 @@ func settings(b *strings.Builder, c core.Config) {
 		f = field(f, "tmpdir", g.Tmpdir)
 		f = field(f, "exec", g.Exec)
 		f = field(f, "user", g.User)
+		if g.HeartbeatTimeout > 0 {
+			f = append(f, "heartbeat_timeout = "+seconds(g.HeartbeatTimeout))
+		}
 		if len(f) > 0 {
 			fmt.Fprintf(b, "grifork { %s }\n", strings.Join(f, ", "))
 		}
 	}
 }
+
+func seconds(d time.Duration) string { return strconv.FormatFloat(d.Seconds(), 'f', -1, 64) }
 
 // rsync writes the rsync directive of r.
 func rsync(b *strings.Builder, r core.RsyncConfig) {

@@ -43,13 +43,16 @@ func (r *recorder) Remote(ctx context.Context, h core.Host, cmdline string) (str
 func (r *recorder) Rsh(h core.Host) string { return "ssh" }
 
 func config() core.Config {
+	retries := 0
 	return core.Config{
 		Mode: core.Grifork, Branches: 3,
 		Hosts: []core.Host{{Name: "web1"}, {Name: "db1", User: "deploy", Port: 2222}},
 		Log:   core.LogConfig{File: "g.log", Level: "debug"},
 		SSH: core.SSHConfig{User: "ops", Keys: []string{"~/.ssh/id_ed25519"}, Passphrase: `p"w\d`, Port: 2200,
-			KnownHosts: "/etc/kh", HostKeyCheck: "accept-new", Timeout: 2500 * time.Millisecond},
-		Grifork: core.GriforkConfig{Chdir: "/srv", Tmpdir: "/tmp/g", Exec: "/usr/bin/grifork", User: "deploy"},
+			KnownHosts: "/etc/kh", HostKeyCheck: "accept-new", Timeout: 2500 * time.Millisecond,
+			CommandTimeout: 90 * time.Second, Retries: &retries},
+		Grifork: core.GriforkConfig{Chdir: "/srv", Tmpdir: "/tmp/g", Exec: "/usr/bin/grifork", User: "deploy",
+			HeartbeatTimeout: 45 * time.Second},
 	}
 }
 

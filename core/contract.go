@@ -50,12 +50,21 @@ type SSHConfig struct {
 	KnownHosts   string        // path; default ~/.ssh/known_hosts
 	HostKeyCheck string        // "strict" (default) | "accept-new" | "off"
 	Timeout      time.Duration // connect timeout; default 10s
+	// CommandTimeout bounds every remote command, rsync and fork setup; 0: none.
+	CommandTimeout time.Duration
+	// Retries is how often a connection or session refused for a passing reason
+	// (sshd at MaxStartups, no free channel) is tried again; nil: DefaultSSHRetries.
+	Retries *int
 }
 
 // Defaults of the SSH settings, filled in by SSHConfig.SetDefaults.
 const (
 	DefaultHostKeyCheck = "strict"
 	DefaultSSHTimeout   = 10 * time.Second
+	DefaultSSHRetries   = 2
+	// MaxSSHRetries keeps a typo (retries = 1000) from turning a dead host into
+	// an hour of backoff.
+	MaxSSHRetries = 10
 )
 
 // hostKeyChecks are the values of SSHConfig.HostKeyCheck.
@@ -71,6 +80,10 @@ func (c *SSHConfig) SetDefaults() {
 	if c.Timeout <= 0 {
 		c.Timeout = DefaultSSHTimeout
 	}
+	if c.Retries == nil {
+		n := DefaultSSHRetries
+		c.Retries = &n
+	}
 }
 
 // Validate checks the settings, unset ones included (they take their default).
@@ -84,6 +97,12 @@ func (c SSHConfig) Validate() error {
 	}
 	if c.Timeout < 0 {
 		return fmt.Errorf("ssh: timeout must be a number of seconds > 0, got %s", c.Timeout)
+	}
+	if c.CommandTimeout < 0 {
+		return fmt.Errorf("ssh: command_timeout must be a number of seconds >= 0 (0: none), got %s", c.CommandTimeout)
+	}
+	if c.Retries != nil && (*c.Retries < 0 || *c.Retries > MaxSSHRetries) {
+		return fmt.Errorf("ssh: retries must be an integer from 0 to %d, got %d", MaxSSHRetries, *c.Retries)
 	}
 	return nil
 }
@@ -110,6 +129,9 @@ type GriforkConfig struct {
 	Tmpdir string
 	Exec   string
 	User   string
+	// HeartbeatTimeout is the silence after which a parent fails a child's
+	// grifork; 0: DefaultHeartbeatTimeout.
+	HeartbeatTimeout time.Duration
 }
 
 // Block names a task block of the Griforkfile.

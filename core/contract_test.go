@@ -1,6 +1,7 @@
 package core
 
 import (
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -13,20 +14,20 @@ func TestSSHConfigDefaults(t *testing.T) {
 		in   SSHConfig
 		want SSHConfig
 	}{
-		{"nothing set", SSHConfig{}, SSHConfig{HostKeyCheck: "strict", Timeout: 10 * time.Second}},
-		{"set values stay", SSHConfig{HostKeyCheck: "off", Timeout: time.Second, Port: 2222},
-			SSHConfig{HostKeyCheck: "off", Timeout: time.Second, Port: 2222}},
+		{"nothing set", SSHConfig{}, SSHConfig{HostKeyCheck: "strict", Timeout: 10 * time.Second, Retries: intp(2)}},
+		{"set values stay", SSHConfig{HostKeyCheck: "off", Timeout: time.Second, Port: 2222, Retries: intp(0), CommandTimeout: time.Minute},
+			SSHConfig{HostKeyCheck: "off", Timeout: time.Second, Port: 2222, Retries: intp(0), CommandTimeout: time.Minute}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			c := tt.in
 			c.SetDefaults()
-			if c.HostKeyCheck != tt.want.HostKeyCheck || c.Timeout != tt.want.Timeout || c.Port != tt.want.Port {
+			if !reflect.DeepEqual(c, tt.want) {
 				t.Errorf("SetDefaults: %+v, want %+v", c, tt.want)
 			}
 			c.SetDefaults() // idempotent: the loader and the transport both call it
-			if c.HostKeyCheck != tt.want.HostKeyCheck || c.Timeout != tt.want.Timeout {
+			if !reflect.DeepEqual(c, tt.want) {
 				t.Errorf("second SetDefaults: %+v", c)
 			}
 		})
@@ -45,6 +46,10 @@ func TestSSHConfigValidate(t *testing.T) {
 		{"bad host_key_check", SSHConfig{HostKeyCheck: "yes"}, `ssh: host_key_check must be one of "strict", "accept-new", "off", got "yes"`},
 		{"bad port", SSHConfig{Port: 70000}, "ssh: port must be an integer from 1 to 65535, got 70000"},
 		{"negative timeout", SSHConfig{Timeout: -time.Second}, "ssh: timeout must be a number of seconds > 0, got -1s"},
+		{"no command timeout, no retries", SSHConfig{CommandTimeout: 0, Retries: intp(0)}, ""},
+		{"negative command_timeout", SSHConfig{CommandTimeout: -time.Second}, "ssh: command_timeout must be a number of seconds >= 0 (0: none), got -1s"},
+		{"negative retries", SSHConfig{Retries: intp(-1)}, "ssh: retries must be an integer from 0 to 10, got -1"},
+		{"too many retries", SSHConfig{Retries: intp(11)}, "ssh: retries must be an integer from 0 to 10, got 11"},
 		{"secrets stay out", SSHConfig{HostKeyCheck: "bad", Password: "hunter2"}, "got \"bad\""},
 	}
 	for _, tt := range tests {
@@ -62,3 +67,5 @@ func TestSSHConfigValidate(t *testing.T) {
 		})
 	}
 }
+
+func intp(n int) *int { return &n }

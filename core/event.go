@@ -27,6 +27,10 @@ const (
 	// whether its own blocks (prepare_remote, finish_remote) succeeded; a failed
 	// Status carries Task and Err. Its descendants' outcomes travel as results.
 	EventDone EventType = "done"
+	// EventHeartbeat: the remote grifork on node NodeID is alive. It sends one
+	// every few seconds whatever its tasks do; its parent takes silence for a
+	// frozen node (see GriforkOptions.HeartbeatTimeout) and relays none upward.
+	EventHeartbeat EventType = "heartbeat"
 )
 
 // Event is one line of the grifork-mode protocol. A remote grifork writes events

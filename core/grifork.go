@@ -3,6 +3,7 @@ package core
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"strings"
 	"sync"
@@ -29,6 +30,11 @@ type Forker interface {
 	// delivered. An error means the node could not be reached, the fork could not
 	// be set up, or the remote grifork died. Cancelling ctx stops the remote
 	// grifork and everything it started. Safe for concurrent use.
+	//
+	// A Forker that starts a real process calls events with a heartbeat of
+	// child when it starts the remote grifork (setting it up, shipping the
+	// binary, may take longer): from then on, a child silent for the heartbeat
+	// timeout has its ctx cancelled and is failed.
 	Fork(ctx context.Context, parent, child *Node, sub *Tree, events func(Event)) error
 }
 
@@ -51,6 +57,24 @@ type GriforkOptions struct {
 	// dry run: with every task returning at once, serving all at once would only
 	// hold every host's task in memory together).
 	Sequential bool
+	// HeartbeatTimeout is the silence after which a child's grifork is failed
+	// and stopped (grifork { heartbeat_timeout }); 0: DefaultHeartbeatTimeout.
+	// A remote node sends its own heartbeats at a quarter of it, 5 s at most.
+	HeartbeatTimeout time.Duration
+}
+
+// DefaultHeartbeatTimeout is how long a parent waits for a word from a child's
+// grifork before it takes the child for frozen.
+const DefaultHeartbeatTimeout = 30 * time.Second
+
+// maxHeartbeatInterval is how often a remote grifork says it is alive, at most.
+const maxHeartbeatInterval = 5 * time.Second
+
+func (o GriforkOptions) heartbeatTimeout() time.Duration {
+	if o.HeartbeatTimeout > 0 {
+		return o.HeartbeatTimeout
+	}
+	return DefaultHeartbeatTimeout
 }
 
 // RunGrifork runs t in grifork mode and returns the report of every host of t
@@ -91,6 +115,10 @@ func RunGrifork(ctx context.Context, t *Tree, tasks Tasks, f Forker, opts Grifor
 		first, last, edge = BlockPrepareRemote, BlockFinishRemote, BlockRemote
 	}
 
+	stopBeats := func() {}
+	if opts.Remote {
+		stopBeats = g.heartbeats(min(g.opts.heartbeatTimeout()/4, maxHeartbeatInterval))
+	}
 	var firstErr error
 	if ctx.Err() == nil {
 		firstErr = g.runOwn(ctx, first)
@@ -122,6 +150,7 @@ func RunGrifork(ctx context.Context, t *Tree, tasks Tasks, f Forker, opts Grifor
 	g.report.Duration = time.Since(g.report.Start)
 
 	if opts.Remote {
+		stopBeats() // the done event is the last
 		done := Event{Type: EventDone, NodeID: g.self.ID, Host: g.self.Name(), Status: StatusOK,
 			Start: g.report.Start, Duration: g.report.Duration}
 		for _, e := range []struct {
@@ -145,6 +174,29 @@ type griforkRun struct {
 	self   *Node
 	report *Report
 	log    *slog.Logger
+}
+
+// heartbeats sends a heartbeat event every interval on a goroutine of its
+// own, so a busy task never silences it, until the returned stop is called.
+func (g *griforkRun) heartbeats(interval time.Duration) (stop func()) {
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		tick := time.NewTicker(interval)
+		defer tick.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+				g.opts.Events(Event{Type: EventHeartbeat, NodeID: g.self.ID, Host: g.self.Name()})
+			}
+		}
+	})
+	return func() {
+		close(done)
+		wg.Wait()
+	}
 }
 
 // runOwn runs one of the blocks that concern this node alone (finish gets the
@@ -231,8 +283,17 @@ func (g *griforkRun) fork(ctx context.Context, child *Node) {
 			walkBelow(child, func(n *Node) { g.skip(n, why) })
 		}
 	}
+	fctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	silent := &silence{host: child.Name(), after: g.opts.heartbeatTimeout()}
+	watch := &silenceWatch{after: silent.after, fire: func() { cancel(silent) }}
+	defer watch.stop()
 	ferr := guard(func() error {
-		return g.forker.Fork(ctx, g.self, child, sub, func(ev Event) {
+		return g.forker.Fork(fctx, g.self, child, sub, func(ev Event) {
+			watch.heard(ev.Type == EventHeartbeat && ev.NodeID == child.ID)
+			if ev.Type == EventHeartbeat {
+				return // liveness is between a parent and its child only
+			}
 			if ev.Type == EventDone && ev.NodeID == child.ID {
 				d := ev
 				done = &d
@@ -242,6 +303,14 @@ func (g *griforkRun) fork(ctx context.Context, child *Node) {
 			}
 		})
 	})
+	if ctx.Err() == nil && done == nil && errors.Is(context.Cause(fctx), silent) {
+		// Stopped for its silence: whatever it said before it froze stands.
+		prev, _ := g.report.Get(child.ID)
+		g.setResult(Result{NodeID: child.ID, Host: child.Name(), Level: child.Level, Status: StatusFailed,
+			Task: TaskFork, Start: prev.Start, Duration: prev.Duration, Err: silent.Error()})
+		skipBelow("parent " + child.Name() + " failed")
+		return
+	}
 	switch {
 	case ctx.Err() != nil:
 		// Results in flight died with the forks; child itself has its copy.
@@ -352,4 +421,49 @@ func (g *griforkRun) skip(n *Node, why string) {
 
 func (g *griforkRun) oneLine(err error) string {
 	return g.opts.Redactor.String(OneLine(Reason(err)))
+}
+
+// silence is the cause of a fork stopped because its grifork said nothing for
+// too long.
+type silence struct {
+	host  string
+	after time.Duration
+}
+
+func (s *silence) Error() string {
+	return fmt.Sprintf("no heartbeat from grifork on %s for %s", s.host, Seconds(s.after))
+}
+
+// silenceWatch calls fire once a fork has been silent for after: armed by the
+// child's first heartbeat (its Forker's, when the remote grifork starts),
+// reset by every event after it.
+type silenceWatch struct {
+	after time.Duration
+	fire  func()
+
+	mu      sync.Mutex
+	timer   *time.Timer
+	stopped bool
+}
+
+// heard notes an event from the fork; beat says it is the child's heartbeat.
+func (w *silenceWatch) heard(beat bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	switch {
+	case w.stopped:
+	case w.timer != nil:
+		w.timer.Reset(w.after)
+	case beat:
+		w.timer = time.AfterFunc(w.after, w.fire)
+	}
+}
+
+func (w *silenceWatch) stop() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.stopped = true
+	if w.timer != nil {
+		w.timer.Stop()
+	}
 }

@@ -6,9 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -18,7 +20,8 @@ import (
 // simulated process has its own instance (own Printer) sharing the call log.
 type fakeTasks struct {
 	fail    map[string]Block
-	block   map[string]bool // hosts whose edge task waits for ctx to end
+	block   map[string]bool          // hosts whose edge task waits for ctx to end
+	slow    map[string]time.Duration // hosts whose edge task takes this long
 	printer *Printer
 	log     *callLog
 	report  *Report // what finish received
@@ -44,7 +47,7 @@ func (c *callLog) sorted() []string {
 }
 
 func (ft *fakeTasks) with(p *Printer) *fakeTasks {
-	return &fakeTasks{fail: ft.fail, block: ft.block, printer: p, log: ft.log}
+	return &fakeTasks{fail: ft.fail, block: ft.block, slow: ft.slow, printer: p, log: ft.log}
 }
 
 func (ft *fakeTasks) Defined(Block) bool { return true }
@@ -62,6 +65,9 @@ func (ft *fakeTasks) Run(ctx context.Context, e Edge) error {
 	if ft.block[host] && e.Dst != nil {
 		<-ctx.Done()
 		return ctx.Err()
+	}
+	if d := ft.slow[host]; d > 0 && e.Dst != nil {
+		time.Sleep(d)
 	}
 	if b, ok := ft.fail[host]; ok && b == e.Block {
 		return fmt.Errorf("%s failed on %s\nsecond line", e.Block, host)
@@ -83,10 +89,31 @@ type fakeForker struct {
 	dieAfter    map[string]int // host → events its grifork writes before its link breaks
 	panics      map[string]bool
 	forks       *callLog
+	// With heartbeats, it acts like the real Forker: a heartbeat of child when
+	// its grifork starts, which heartbeats at its own pace; frozen hosts say
+	// nothing after that (SIGSTOP).
+	heartbeats bool
+	frozen     map[string]bool
+	timeout    time.Duration // the grifork { heartbeat_timeout } of every node
+	misrouted  atomic.Int32  // heartbeats of another node than the forked child
 }
 
 func (ff *fakeForker) Fork(ctx context.Context, parent, child *Node, sub *Tree, events func(Event)) error {
 	ff.forks.add(parent.Name() + "->" + child.Name())
+	if ff.heartbeats {
+		next := events
+		events = func(ev Event) {
+			if ev.Type == EventHeartbeat && ev.NodeID != child.ID {
+				ff.misrouted.Add(1)
+			}
+			next(ev)
+		}
+		events(Event{Type: EventHeartbeat, NodeID: child.ID, Host: child.Name()})
+	}
+	if ff.frozen[child.Name()] {
+		<-ctx.Done()
+		return fmt.Errorf("remote grifork: %w", ctx.Err())
+	}
 	if ff.unreachable[child.Name()] {
 		return fmt.Errorf("dial %s: connection refused", child.Name())
 	}
@@ -107,7 +134,7 @@ func (ff *fakeForker) Fork(ctx context.Context, parent, child *Node, sub *Tree, 
 		ew := NewEventWriter(w, nil)
 		out := ew.OutputWriter(remoteTree.Root, StreamConsole)
 		tasks := ff.base.with(NewPrinter(out, nil))
-		RunGrifork(ctx, remoteTree, tasks, ff, GriforkOptions{Remote: true, Events: ew.Emit})
+		RunGrifork(ctx, remoteTree, tasks, ff, GriforkOptions{Remote: true, Events: ew.Emit, HeartbeatTimeout: ff.timeout})
 		pw.Close()
 	}()
 	if err := ReadEvents(pr, child, events); err != nil {
@@ -308,7 +335,14 @@ func TestRunGriforkCancel(t *testing.T) {
 	root := &fakeTasks{block: map[string]bool{"h13": true}, printer: NewPrinter(io.Discard, nil), log: calls}
 	ff := &fakeForker{base: root, forks: &callLog{}}
 	ctx, cancel := context.WithCancel(context.Background())
-	time.AfterFunc(100*time.Millisecond, cancel)
+	// Cancel once h13's task runs (a fixed delay loses the race on a loaded
+	// machine, and h13 is skipped instead).
+	go func() {
+		defer cancel()
+		for !slices.ContainsFunc(calls.sorted(), func(c string) bool { return strings.HasSuffix(c, "->h13") }) {
+			time.Sleep(5 * time.Millisecond)
+		}
+	}()
 	// h13 only ends when cancelled: that RunGrifork returns is the check.
 	rep := RunGrifork(ctx, tr, root, ff, GriforkOptions{})
 	r, _ := rep.Get(findNode(tr, "h13").ID)
@@ -319,6 +353,102 @@ func TestRunGriforkCancel(t *testing.T) {
 		if r.Status == StatusPending {
 			t.Errorf("%s left pending", r.Host)
 		}
+	}
+}
+
+// A node whose grifork freezes is failed after the heartbeat timeout and its
+// subtree skipped; one that is only slow keeps heartbeating and is not.
+// Heartbeats go no further than the parent: never to the console or the log.
+func TestRunGriforkHeartbeat(t *testing.T) {
+	t.Parallel()
+	const timeout = 300 * time.Millisecond
+	tests := []struct {
+		name   string
+		frozen map[string]bool
+		slow   map[string]time.Duration
+		want   map[string]string // host -> status: err; every other host ok
+	}{
+		{name: "frozen node", frozen: map[string]bool{"h02": true}, want: map[string]string{
+			"h02": "failed: no heartbeat from grifork on h02 for 0.3s",
+			"h07": "skipped: parent h02 failed", "h08": "skipped: parent h02 failed", "h09": "skipped: parent h02 failed"}},
+		{name: "frozen deeper", frozen: map[string]bool{"h04": true}, want: map[string]string{
+			"h04": "failed: no heartbeat from grifork on h04 for 0.3s", "h13": "skipped: parent h04 failed"}},
+		// h01's remote block toward h05 runs for 4 timeouts: h01 keeps beating.
+		{name: "slow but alive", slow: map[string]time.Duration{"h05": 4 * timeout}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			tr := fleetTree(t, 13, 3)
+			var console bytes.Buffer
+			var logs syncBuffer
+			printer := NewPrinter(&console, nil)
+			root := &fakeTasks{slow: tc.slow, printer: printer, log: &callLog{}}
+			ff := &fakeForker{base: root, forks: &callLog{}, heartbeats: true, frozen: tc.frozen, timeout: timeout}
+			done := make(chan *Report, 1)
+			start := time.Now()
+			go func() {
+				done <- RunGrifork(context.Background(), tr, root, ff, GriforkOptions{Printer: printer,
+					Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})), HeartbeatTimeout: timeout})
+			}()
+			var rep *Report
+			select {
+			case rep = <-done:
+			case <-time.After(20 * time.Second):
+				t.Fatal("a frozen node hung the run")
+			}
+			t.Logf("run took %s", time.Since(start).Round(time.Millisecond))
+			for _, r := range rep.Results() {
+				got := string(r.Status)
+				if r.Err != "" {
+					got += ": " + r.Err
+				}
+				want := tc.want[r.Host]
+				if want == "" {
+					want = "ok"
+				}
+				if got != want {
+					t.Errorf("%s: %s, want %s", r.Host, got, want)
+				}
+			}
+			if r, _ := rep.Get(findNode(tr, "h02").ID); tc.frozen["h02"] && r.Task != TaskFork {
+				t.Errorf("h02: task %q, want %q", r.Task, TaskFork)
+			}
+			if n := ff.misrouted.Load(); n > 0 {
+				t.Errorf("%d heartbeats were relayed beyond their parent", n)
+			}
+			for what, text := range map[string]string{"console": console.String(), "log": logs.String()} {
+				if strings.Contains(text, "heartbeat\"") || strings.Contains(text, "type=heartbeat") {
+					t.Errorf("a heartbeat reached the %s:\n%s", what, text)
+				}
+			}
+		})
+	}
+}
+
+// A remote grifork heartbeats on its own while its tasks run, and stops before
+// its done event, which stays the last.
+func TestRemoteGriforkHeartbeats(t *testing.T) {
+	t.Parallel()
+	tr := fleetTree(t, 3, 3)
+	var mu sync.Mutex
+	var got []EventType
+	tasks := &fakeTasks{slow: map[string]time.Duration{"h01": 250 * time.Millisecond}, printer: NewPrinter(io.Discard, nil), log: &callLog{}}
+	RunGrifork(context.Background(), tr, tasks, &fakeForker{base: tasks, forks: &callLog{}}, GriforkOptions{Remote: true,
+		HeartbeatTimeout: 200 * time.Millisecond, // a beat every 50ms
+		Events: func(ev Event) {
+			mu.Lock()
+			defer mu.Unlock()
+			got = append(got, ev.Type)
+		}})
+	beats := 0
+	for _, ty := range got {
+		if ty == EventHeartbeat {
+			beats++
+		}
+	}
+	if beats < 3 || got[len(got)-1] != EventDone {
+		t.Errorf("events = %v, want 3 or more heartbeats during the 250ms task and done last", got)
 	}
 }
 
@@ -393,4 +523,22 @@ func TestGriforkPlan(t *testing.T) {
 		t.Error("plan shows the password")
 	}
 	checkGolden(t, "grifork_plan.txt", out.String())
+}
+
+// syncBuffer is a bytes.Buffer safe for the concurrent writes of a logger.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
 }

@@ -1,6 +1,9 @@
 package core
 
-import "strconv"
+import (
+	"strconv"
+	"time"
+)
 
 // Thousands writes n with a comma between groups of three digits (24,999).
 func Thousands(n int) string {
@@ -12,4 +15,9 @@ func Thousands(n int) string {
 		s = s[:i] + "," + s[i:]
 	}
 	return s
+}
+
+// Seconds writes d in seconds, the unit of the timeout settings: 600s, 1.5s.
+func Seconds(d time.Duration) string {
+	return strconv.FormatFloat(d.Seconds(), 'f', -1, 64) + "s"
 }

@@ -13,13 +13,14 @@ import (
 )
 
 func boolp(b bool) *bool { return &b }
+func intp(n int) *int    { return &n }
 
 // defaults is the Config of a file that sets nothing.
 func defaults() core.Config {
 	return core.Config{
 		Mode:     core.Standalone,
 		Branches: 4,
-		SSH:      core.SSHConfig{HostKeyCheck: "strict", Timeout: 10 * time.Second},
+		SSH:      core.SSHConfig{HostKeyCheck: "strict", Timeout: 10 * time.Second, Retries: intp(2)},
 		Rsync:    core.RsyncConfig{Delete: boolp(true)},
 	}
 }
@@ -46,9 +47,13 @@ func TestDirectives(t *testing.T) {
 			c.Hosts = []core.Host{{Name: "web1"}, {Name: "web2"}}
 		}},
 		{"ssh", `ssh { user = "deploy", keys = { "~/.ssh/a", "~/.ssh/b" }, passphrase = "pp", password = "pw",
-			port = 2200, known_hosts = "/k", host_key_check = "accept-new", timeout = 2.5 }`, func(c *core.Config) {
+			port = 2200, known_hosts = "/k", host_key_check = "accept-new", timeout = 2.5, command_timeout = 600, retries = 0 }`, func(c *core.Config) {
 			c.SSH = core.SSHConfig{User: "deploy", Keys: []string{"~/.ssh/a", "~/.ssh/b"}, Passphrase: "pp", Password: "pw",
-				Port: 2200, KnownHosts: "/k", HostKeyCheck: "accept-new", Timeout: 2500 * time.Millisecond}
+				Port: 2200, KnownHosts: "/k", HostKeyCheck: "accept-new", Timeout: 2500 * time.Millisecond,
+				CommandTimeout: 10 * time.Minute, Retries: intp(0)}
+		}},
+		{"ssh no command timeout, more retries", `ssh { command_timeout = 0, retries = 5 }`, func(c *core.Config) {
+			c.SSH.Retries = intp(5)
 		}},
 		{"numbers from the environment are strings", `branches("3") ssh { port = " 2222", timeout = "1.5" } rsync { bwlimit = "100" }`, func(c *core.Config) {
 			c.Branches = 3
@@ -70,6 +75,10 @@ func TestDirectives(t *testing.T) {
 		{"grifork implies its mode", `grifork { chdir = "/srv", tmpdir = "/tmp/g", exec = "/usr/local/bin/grifork", user = "deploy" }`, func(c *core.Config) {
 			c.Mode = core.Grifork
 			c.Grifork = core.GriforkConfig{Chdir: "/srv", Tmpdir: "/tmp/g", Exec: "/usr/local/bin/grifork", User: "deploy"}
+		}},
+		{"grifork heartbeat timeout", `grifork { heartbeat_timeout = 12.5 }`, func(c *core.Config) {
+			c.Mode = core.Grifork
+			c.Grifork.HeartbeatTimeout = 12500 * time.Millisecond
 		}},
 		{"grifork after its mode", "mode \"grifork\"\ngrifork { chdir = \"/\" }", func(c *core.Config) {
 			c.Mode = core.Grifork

@@ -313,7 +313,7 @@ func (s *Script) setHosts(L *lua.LState, p *pass) error {
 
 func (s *Script) setSSH(L *lua.LState, p *pass) error {
 	f, err := tableArg(L, "ssh", "user", "keys", "passphrase", "password", "port",
-		"known_hosts", "host_key_check", "timeout")
+		"known_hosts", "host_key_check", "timeout", "command_timeout", "retries")
 	if err != nil {
 		return err
 	}
@@ -339,12 +339,18 @@ func (s *Script) setSSH(L *lua.LState, p *pass) error {
 	if c.HostKeyCheck, err = f.str("host_key_check"); err != nil {
 		return err
 	}
-	if v, ok := f.vals["timeout"]; ok {
-		n, isNum := toNumber(v)
-		if !isNum || n <= 0 || math.IsInf(float64(n), 0) || math.IsNaN(float64(n)) {
-			return fmt.Errorf("ssh: timeout must be a number of seconds > 0, got %s", describe(v))
+	if c.Timeout, err = f.seconds("timeout", false); err != nil {
+		return err
+	}
+	if c.CommandTimeout, err = f.seconds("command_timeout", true); err != nil {
+		return err
+	}
+	if _, ok := f.vals["retries"]; ok {
+		n, err := f.intRange("retries", 0, core.MaxSSHRetries)
+		if err != nil {
+			return err
 		}
-		c.Timeout = time.Duration(float64(n) * float64(time.Second))
+		c.Retries = &n
 	}
 	return c.Validate()
 }
@@ -402,11 +408,14 @@ func (s *Script) setGrifork(L *lua.LState, p *pass) error {
 	if p.conf.Mode == core.Standalone {
 		return fmt.Errorf(`grifork { ... } is for grifork mode, but mode "standalone" is set at line %d`, p.lines["mode"])
 	}
-	f, err := tableArg(L, "grifork", "chdir", "tmpdir", "exec", "user")
+	f, err := tableArg(L, "grifork", "chdir", "tmpdir", "exec", "user", "heartbeat_timeout")
 	if err != nil {
 		return err
 	}
 	c := &p.conf.Grifork
+	if c.HeartbeatTimeout, err = f.seconds("heartbeat_timeout", false); err != nil {
+		return err
+	}
 	for _, kv := range []struct {
 		key string
 		dst *string
@@ -578,6 +587,23 @@ func (f *fields) intRange(key string, lo, hi int) (int, error) {
 		return 0, fmt.Errorf("%s: %s must be an integer from %d to %d, got %s", f.directive, key, lo, hi, describe(v))
 	}
 	return n, nil
+}
+
+// seconds reads a number of seconds, > 0 (or >= 0 with zero); fractions count.
+func (f *fields) seconds(key string, zero bool) (time.Duration, error) {
+	v, ok := f.vals[key]
+	if !ok {
+		return 0, nil
+	}
+	n, isNum := toNumber(v)
+	bad := !isNum || n < 0 || n == 0 && !zero || math.IsInf(float64(n), 0) || math.IsNaN(float64(n))
+	switch {
+	case bad && zero:
+		return 0, fmt.Errorf("%s: %s must be a number of seconds >= 0 (0: none), got %s", f.directive, key, describe(v))
+	case bad:
+		return 0, fmt.Errorf("%s: %s must be a number of seconds > 0, got %s", f.directive, key, describe(v))
+	}
+	return time.Duration(float64(n) * float64(time.Second)), nil
 }
 
 // strs reads a list of strings; a single string is a list of one.

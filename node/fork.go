@@ -36,6 +36,9 @@ type ForkOptions struct {
 	Precluded func() map[string]string
 	// Logger logs each fork; nil discards.
 	Logger *slog.Logger
+	// CommandTimeout, when set, is the --command-timeout given to the root:
+	// every child gets it too, since it beats the Griforkfile they load.
+	CommandTimeout *time.Duration
 }
 
 // Forker is the real core.Forker: it starts grifork --on-remote on a child over
@@ -122,6 +125,9 @@ func (f *Forker) cmdline(chdir, exe, run string, precluded bool) string {
 	if f.opts.Override != nil {
 		args = append(args, "-o", path.Join(run, overrideFile))
 	}
+	if f.opts.CommandTimeout != nil {
+		args = append(args, "--command-timeout", f.opts.CommandTimeout.String())
+	}
 	if precluded {
 		args = append(args, "--precluded", path.Join(run, precludedFile))
 	}
@@ -177,6 +183,8 @@ func (f *Forker) run(ctx context.Context, host core.Host, child *core.Node, cmdl
 	// open until the fork ends: its EOF tells the remote grifork that its
 	// parent is gone.
 	inR, inW := io.Pipe()
+	// From here on the remote grifork must heartbeat (core.Forker).
+	deliver(core.Event{Type: core.EventHeartbeat, NodeID: child.ID, Host: child.Name()})
 	go inW.Write(secrets) // fails once inW is closed, if the fork never read it
 	err = f.c.Start(ctx, host, cmdline, inR, outW, stderr)
 	inW.Close()

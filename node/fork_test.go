@@ -138,8 +138,12 @@ func TestForkShipsAndRuns(t *testing.T) {
 			t.Errorf("stderr event %+v", e)
 		}
 	}
-	if got := strings.Join(kinds, ","); got != "started,done" || outputs != 1 {
-		t.Errorf("events %s and %d output events, want started,done and the stderr line", got, outputs)
+	// The heartbeat first: the Forker's own, as it starts the remote grifork.
+	if got := strings.Join(kinds, ","); got != "heartbeat,started,done" || outputs != 1 {
+		t.Errorf("events %s and %d output events, want heartbeat,started,done and the stderr line", got, outputs)
+	}
+	if evs[0].NodeID != fx.child.ID {
+		t.Errorf("first heartbeat %+v, want one of the child", evs[0])
 	}
 
 	// The tmpdir is private; the binary is cached under its checksum.
@@ -419,6 +423,7 @@ func TestPlanCmdline(t *testing.T) {
 	h := sha256.Sum256([]byte("binary"))
 	sum := hex.EncodeToString(h[:])[:12]
 	child := &core.Node{ID: "0.0-1.0", Host: core.Host{Name: "web1"}}
+	ninety := 90 * time.Second
 	tests := []struct {
 		opts ForkOptions
 		want string
@@ -427,6 +432,8 @@ func TestPlanCmdline(t *testing.T) {
 			"cd -- '/tmp/grifork-<uid>' && exec '/tmp/grifork-<uid>/grifork-" + sum + "' --on-remote --tree '/tmp/grifork-<uid>/run-XXXXXXXXXX/tree.json' -f '/tmp/grifork-<uid>/run-XXXXXXXXXX/Griforkfile.lua' --run '/tmp/grifork-<uid>/run-XXXXXXXXXX'"},
 		{ForkOptions{Grifork: core.GriforkConfig{Chdir: "/srv/my app", Tmpdir: "/var/tmp/gf", Exec: "/usr/local/bin/grifork", User: "deploy"}, Override: []byte{}},
 			"cd -- '/srv/my app' && exec /usr/local/bin/grifork --on-remote --tree /var/tmp/gf/run-XXXXXXXXXX/tree.json -f /var/tmp/gf/run-XXXXXXXXXX/Griforkfile.lua -o /var/tmp/gf/run-XXXXXXXXXX/override.lua --run /var/tmp/gf/run-XXXXXXXXXX  (as deploy)"},
+		{ForkOptions{Grifork: core.GriforkConfig{Exec: "grifork"}, CommandTimeout: &ninety},
+			"cd -- '/tmp/grifork-<uid>' && exec grifork --on-remote --tree '/tmp/grifork-<uid>/run-XXXXXXXXXX/tree.json' -f '/tmp/grifork-<uid>/run-XXXXXXXXXX/Griforkfile.lua' --command-timeout 1m30s --run '/tmp/grifork-<uid>/run-XXXXXXXXXX'"},
 	}
 	for _, tc := range tests {
 		if got := NewForker(nil, tc.opts).PlanCmdline(child); got != tc.want {

@@ -199,7 +199,7 @@ if [ -f "$b" ] && [ ! -L "$b" ]; then printf 'cached=%%s\n' "$( (sha256sum || sh
 printf 'run=%s\n' "$r"
 `)
 	var out, errOut strings.Builder
-	if err := s.c.Start(ctx, host, "/bin/sh -c "+core.ShellQuote(b.String()), nil, &out, &errOut); err != nil {
+	if err := s.c.StartBounded(ctx, host, "/bin/sh -c "+core.ShellQuote(b.String()), nil, &out, &errOut); err != nil {
 		return childState{}, fmt.Errorf("prepare tmpdir: %w%s", err, sshx.StderrTail(errOut.String()))
 	}
 	kv := map[string]string{}
@@ -343,7 +343,7 @@ chmod 755 %[1]s && mv -f %[1]s %[3]s
 		wrote <- err
 	}()
 	var errOut strings.Builder
-	err := s.c.Start(ctx, host, "/bin/sh -c "+core.ShellQuote(script), pr, nil, &errOut)
+	err := s.c.StartBounded(ctx, host, "/bin/sh -c "+core.ShellQuote(script), pr, nil, &errOut)
 	pr.CloseWithError(io.ErrClosedPipe) // unblocks the writer if the command ended early
 	werr := <-wrote
 	switch {

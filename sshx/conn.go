@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"strings"
+	"syscall"
 	"time"
 
 	"golang.org/x/crypto/ssh"
@@ -67,13 +69,23 @@ func (c *Client) forget(key string, e *dialEntry) {
 	c.mu.Unlock()
 }
 
-// dialEntry dials for e and watches the connection until it ends. The dial is
-// bounded by the connect timeout and by Close, not by a caller's ctx, because
-// the connection serves every caller.
+// dialEntry dials for e and watches the connection until it ends. Each
+// attempt is bounded by the connect timeout, and all by Close, not by a
+// caller's ctx, because the connection serves every caller. A passing refusal
+// is tried again after a backoff, ssh { retries } times.
 func (c *Client) dialEntry(key string, e *dialEntry, t target) {
-	ctx, cancel := context.WithTimeout(c.ctx, c.opts.SSH.Timeout)
-	e.c, e.err = c.dial(ctx, t)
-	cancel()
+	for attempt := 0; ; attempt++ {
+		ctx, cancel := context.WithTimeout(c.ctx, c.opts.SSH.Timeout)
+		e.c, e.err = c.dial(ctx, t)
+		cancel()
+		if !c.retry(c.ctx, e.err, attempt) {
+			if e.err != nil && attempt > 0 {
+				e.err = fmt.Errorf("%w (%d attempts)", e.err, attempt+1)
+			}
+			break
+		}
+		c.log.Debug("ssh dial refused, retrying", "host", t.display, "attempt", attempt+1, "err", e.err)
+	}
 	close(e.ready)
 	if e.err != nil {
 		c.log.Debug("ssh dial failed", "host", t.display, "err", e.err)
@@ -102,7 +114,7 @@ func (c *Client) dial(ctx context.Context, t target) (*conn, error) {
 		if ctx.Err() == context.DeadlineExceeded {
 			return nil, fmt.Errorf("host %s: connect to %s: timed out after %s", t.display, addr, c.opts.SSH.Timeout)
 		}
-		return nil, fmt.Errorf("host %s: connect to %s: %w", t.display, addr, err)
+		return nil, passing(err, fmt.Errorf("host %s: connect to %s: %w", t.display, addr, err))
 	}
 	// The handshake (and a stuck server) is bounded by the same ctx.
 	stop := context.AfterFunc(ctx, func() { nc.Close() })
@@ -136,7 +148,7 @@ func (c *Client) dial(ctx context.Context, t target) (*conn, error) {
 		return nil, fmt.Errorf("host %s: %w as %s: %s", t.display, ErrAuth, t.user, c.redact(err.Error()))
 	case err != nil:
 		nc.Close()
-		return nil, fmt.Errorf("host %s: ssh handshake with %s: %s", t.display, addr, c.redact(err.Error()))
+		return nil, passing(err, fmt.Errorf("host %s: ssh handshake with %s: %s", t.display, addr, c.redact(err.Error())))
 	}
 	return &conn{
 		client: ssh.NewClient(cc, chans, reqs),
@@ -186,13 +198,54 @@ func (c *Client) keepalive(cn *conn, t target) {
 	}
 }
 
-// sessionRetries bounds the retries of a session that sshd refused for lack of
-// a free slot (about 5 s in all).
-const sessionRetries = 14
+// transientError is a failure that the same request may not meet a moment
+// later: sshd refused or dropped the connection before the handshake (it does
+// at its MaxStartups limit, or while it restarts), or had no channel free.
+// Host-key and authentication failures are never transient.
+type transientError struct{ error }
+
+func (e transientError) Unwrap() error { return e.error }
+
+// passing marks err transient when its cause, from the network or the SSH
+// handshake, is a refusal or a connection dropped before the server spoke.
+func passing(cause, err error) error {
+	if errors.Is(cause, syscall.ECONNREFUSED) || errors.Is(cause, syscall.ECONNRESET) || errors.Is(cause, io.EOF) {
+		return transientError{err}
+	}
+	return err
+}
+
+// retry reports whether a request that failed with err on attempt (from 0)
+// is to be made again, after waiting its backoff: only a transient failure,
+// at most ssh { retries } times, and not once ctx ends or the client closes.
+func (c *Client) retry(ctx context.Context, err error, attempt int) bool {
+	if !errors.As(err, new(transientError)) || attempt >= *c.opts.SSH.Retries {
+		return false
+	}
+	// 250ms, 500ms, 1s... with jitter, so that the clients a loaded sshd
+	// turned away do not all come back at once.
+	d := min(retryBase<<attempt, retryMax)
+	d = d/2 + rand.N(d/2+1)
+	select {
+	case <-time.After(d):
+		return true
+	case <-ctx.Done():
+		return false
+	case <-c.ctx.Done():
+		return false
+	}
+}
+
+const (
+	retryBase = 250 * time.Millisecond
+	retryMax  = 4 * time.Second
+)
 
 // session opens a session on t's connection within the session bound; a
-// connection found dead is replaced once. release must be called when done.
+// connection found dead is replaced once, a session refused for lack of a
+// channel is retried (see retry). release must be called when done.
 func (c *Client) session(ctx context.Context, t target) (sess *ssh.Session, release func(), err error) {
+	refused := 0
 	for attempt := 0; ; attempt++ {
 		cn, err := c.conn(ctx, t)
 		if err != nil {
@@ -214,17 +267,17 @@ func (c *Client) session(ctx context.Context, t target) (sess *ssh.Session, rele
 			<-cn.done
 			continue
 		}
-		// sshd refuses a session while it still counts one the client has already
-		// closed (its MaxSessions bookkeeping lags under load): wait and retry.
+		err = fmt.Errorf("host %s: open ssh session: %w", t.display, err)
+		// sshd refuses a session while it has no channel free: more sessions
+		// than MaxSessions, or one the client has already closed still counted
+		// (its bookkeeping lags under load).
 		var oce *ssh.OpenChannelError
-		if errors.As(err, &oce) && oce.Reason == ssh.ConnectionFailed && attempt < sessionRetries {
-			select {
-			case <-time.After(time.Duration(attempt+1) * 50 * time.Millisecond):
-				continue
-			case <-ctx.Done():
-				return nil, nil, fmt.Errorf("host %s: waiting for a free session: %w", t.display, ctx.Err())
-			}
+		if errors.As(err, &oce) && oce.Reason == ssh.ConnectionFailed {
+			err = transientError{err}
 		}
-		return nil, nil, fmt.Errorf("host %s: open ssh session: %w", t.display, err)
+		if !c.retry(ctx, err, refused) {
+			return nil, nil, err
+		}
+		refused++
 	}
 }

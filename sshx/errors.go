@@ -3,6 +3,9 @@ package sshx
 import (
 	"errors"
 	"fmt"
+	"time"
+
+	"github.com/grifork/grifork/core"
 )
 
 // Sentinel errors for failures that retrying cannot fix; callers test them with
@@ -16,8 +19,17 @@ var (
 	ErrAuth = errors.New("authentication failed")
 )
 
+// TimeoutError is the Err of a *CommandError for a command stopped because it
+// ran longer than ssh { command_timeout }; its process group was killed.
+type TimeoutError struct {
+	After time.Duration
+}
+
+func (e *TimeoutError) Error() string { return "timed out after " + core.Seconds(e.After) }
+
 // CommandError is a command that ran and failed: a non-zero exit status, a death
-// by signal, or a session lost before the command reported how it ended.
+// by signal, a session lost before the command reported how it ended, or a
+// command timeout (Err is a *TimeoutError).
 // Command is shell-quoted with secrets redacted.
 type CommandError struct {
 	Host       string

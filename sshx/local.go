@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os/exec"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -54,7 +55,8 @@ func (nopCloser) Close() error { return nil }
 // Local runs argv on this machine without a shell, in its own process group,
 // killed with grifork on Linux (a parent-death signal).
 // Output goes line by line to the printer; stdout is also returned. Cancelling
-// ctx sends SIGTERM to the process group and SIGKILL 5s later.
+// ctx sends SIGTERM to the process group and SIGKILL 5s later; so does ssh {
+// command_timeout }, and the command fails with a *TimeoutError.
 func (c *Client) Local(ctx context.Context, argv []string) (string, error) {
 	if len(argv) == 0 {
 		return "", errors.New("localhost: empty command")
@@ -80,14 +82,23 @@ func (c *Client) Local(ctx context.Context, argv []string) (string, error) {
 	}
 	pgid := cmd.Process.Pid
 	exited := make(chan struct{})
-	stop := context.AfterFunc(ctx, func() {
+	kill := func() {
 		syscall.Kill(-pgid, syscall.SIGTERM)
 		select {
 		case <-time.After(killGrace):
 			syscall.Kill(-pgid, syscall.SIGKILL)
 		case <-exited:
 		}
-	})
+	}
+	stop := context.AfterFunc(ctx, kill)
+	var timedOut atomic.Bool
+	if d := c.opts.SSH.CommandTimeout; d > 0 {
+		timer := time.AfterFunc(d, func() {
+			timedOut.Store(true)
+			kill()
+		})
+		defer timer.Stop()
+	}
 	err := cmd.Wait()
 	close(exited)
 	cancelled := !stop() // false once the kill above has started
@@ -95,6 +106,10 @@ func (c *Client) Local(ctx context.Context, argv []string) (string, error) {
 	ew.Close()
 	if cancelled {
 		return out.String(), fmt.Errorf("%s: command %s: %w", core.RootHost, command, ctx.Err())
+	}
+	if err != nil && timedOut.Load() {
+		ce := &CommandError{Host: core.RootHost, Command: command, ExitStatus: -1, Err: &TimeoutError{After: c.opts.SSH.CommandTimeout}}
+		return out.String(), c.withStderr(ce, ew)
 	}
 	if err != nil {
 		ce := &CommandError{Host: core.RootHost, Command: command, ExitStatus: -1, Err: err}

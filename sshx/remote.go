@@ -55,7 +55,8 @@ func wrap(script, cmdline string) string {
 // returned. A non-zero exit status, a death by signal or a lost session is a
 // *CommandError. Cancelling ctx kills the remote command's process group (see
 // the package comment); Remote then returns within about 2s with an error
-// wrapping ctx.Err().
+// wrapping ctx.Err(). A command that runs longer than ssh { command_timeout }
+// is killed the same way and fails with a *TimeoutError.
 func (c *Client) Remote(ctx context.Context, host core.Host, cmdline string) (string, error) {
 	t, err := c.resolve(host)
 	if err != nil {
@@ -63,7 +64,7 @@ func (c *Client) Remote(ctx context.Context, host core.Host, cmdline string) (st
 	}
 	ow, ew := c.writers(remotePrefix(ctx, host, t.display))
 	var out bytes.Buffer
-	err = c.run(ctx, t, cmdline, nil, io.MultiWriter(&out, ow), ew)
+	err = c.run(ctx, t, cmdline, nil, io.MultiWriter(&out, ow), ew, c.opts.SSH.CommandTimeout)
 	ow.Close()
 	ew.Close()
 	return out.String(), c.withStderr(err, ew)
@@ -77,7 +78,21 @@ func (c *Client) Remote(ctx context.Context, host core.Host, cmdline string) (st
 // connection) and returns within about 2s. As stdin belongs to the command there
 // is no channel-close watchdog: if the connection itself is lost, the command
 // learns it only through its stdin (EOF) or its output (SIGPIPE).
+//
+// Start is not bounded by ssh { command_timeout }: it serves the processes that
+// last as long as a subtree's run (a fork, a relay), whose liveness is checked
+// otherwise. StartBounded is for the short commands around them.
 func (c *Client) Start(ctx context.Context, host core.Host, cmdline string, stdin io.Reader, stdout, stderr io.Writer) error {
+	return c.start(ctx, host, cmdline, stdin, stdout, stderr, 0)
+}
+
+// StartBounded is Start for a command bounded by ssh { command_timeout }, as
+// Remote's are.
+func (c *Client) StartBounded(ctx context.Context, host core.Host, cmdline string, stdin io.Reader, stdout, stderr io.Writer) error {
+	return c.start(ctx, host, cmdline, stdin, stdout, stderr, c.opts.SSH.CommandTimeout)
+}
+
+func (c *Client) start(ctx context.Context, host core.Host, cmdline string, stdin io.Reader, stdout, stderr io.Writer, timeout time.Duration) error {
 	t, err := c.resolve(host)
 	if err != nil {
 		return err
@@ -91,11 +106,12 @@ func (c *Client) Start(ctx context.Context, host core.Host, cmdline string, stdi
 	if stderr == nil {
 		stderr = io.Discard
 	}
-	return c.run(ctx, t, cmdline, stdin, stdout, stderr)
+	return c.run(ctx, t, cmdline, stdin, stdout, stderr, timeout)
 }
 
-// run runs one command in a session: stdin nil means the watchdog wrapper.
-func (c *Client) run(ctx context.Context, t target, cmdline string, stdin io.Reader, stdout, stderr io.Writer) error {
+// run runs one command in a session: stdin nil means the watchdog wrapper. A
+// timeout > 0 bounds the command from its start (not its wait for a session).
+func (c *Client) run(ctx context.Context, t target, cmdline string, stdin io.Reader, stdout, stderr io.Writer, timeout time.Duration) error {
 	command := c.redact(cmdline)
 	c.log.Debug("run", "host", t.display, "command", command)
 	if err := ctx.Err(); err != nil {
@@ -139,10 +155,13 @@ func (c *Client) run(ctx context.Context, t target, cmdline string, stdin io.Rea
 		release()
 		close(ended)
 	}()
-	select {
-	case <-ended:
-		err = werr
-	case <-ctx.Done():
+	var expired <-chan time.Time
+	if timeout > 0 {
+		timer := time.NewTimer(timeout)
+		defer timer.Stop()
+		expired = timer.C
+	}
+	abandon := func() {
 		if done, ok := c.track(); ok {
 			go func() {
 				defer done()
@@ -158,7 +177,16 @@ func (c *Client) run(ctx context.Context, t target, cmdline string, stdin io.Rea
 		}
 		gout.shut()
 		gerr.shut()
+	}
+	select {
+	case <-ended:
+		err = werr
+	case <-ctx.Done():
+		abandon()
 		return fmt.Errorf("%s: command %s: %w", t.display, command, ctx.Err())
+	case <-expired:
+		abandon()
+		return &CommandError{Host: t.display, Command: command, ExitStatus: -1, Err: &TimeoutError{After: timeout}}
 	}
 	if err == nil {
 		return nil

@@ -64,6 +64,23 @@ type progressFlag struct {
 	Progress string `enum:"auto,always,never" default:"auto" placeholder:"WHEN" help:"Live status line at the bottom: auto (on a terminal only), always or never."`
 }
 
+// timeoutFlag bounds every command of a run; shared by run, exec and copy.
+type timeoutFlag struct {
+	CommandTimeout *time.Duration `placeholder:"DURATION" help:"Kill and fail any remote command, rsync or fork setup that runs longer (e.g. 10m; 0: no limit), replacing ssh { command_timeout }."`
+}
+
+// apply sets the flag, when given, into c.
+func (f timeoutFlag) apply(c *core.SSHConfig) error {
+	if f.CommandTimeout == nil {
+		return nil
+	}
+	if *f.CommandTimeout < 0 {
+		return usageErr(fmt.Errorf("--command-timeout must be a duration >= 0 (0: no limit), got %s", *f.CommandTimeout))
+	}
+	c.CommandTimeout = *f.CommandTimeout
+	return nil
+}
+
 // reportFlags write a run's report and re-run what a report says failed.
 type reportFlags struct {
 	Report string `placeholder:"FILE" help:"Write the run's report as JSON to FILE (also when the run fails or is interrupted)."`

@@ -20,6 +20,7 @@ type adhocFlags struct {
 	Identity []string `short:"i" sep:"none" placeholder:"KEY" help:"Private key file, offered before the others (ssh -i; may repeat)."`
 	DryRun   bool     `short:"n" help:"Print the tree and every command; touch no host."`
 	progressFlag
+	timeoutFlag
 	Gather bool `short:"g" help:"Collect each host's output and print it at the end, grouped by identical output under the folded set of its hosts (as clush -b)."`
 }
 
@@ -96,5 +97,9 @@ func (f adhocFlags) config(e *env, h hostFlags, retry bool) (core.Config, error)
 		c.SSH.Port = f.Port
 	}
 	c.SSH.Keys = append(append([]string(nil), f.Identity...), c.SSH.Keys...)
+	// The generated Griforkfile carries it to every node.
+	if err := f.timeoutFlag.apply(&c.SSH); err != nil {
+		return c, err
+	}
 	return c, nil
 }

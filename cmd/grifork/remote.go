@@ -13,6 +13,7 @@ import (
 	"os/signal"
 	"sync"
 	"syscall"
+	"time"
 
 	"github.com/grifork/grifork/core"
 	"github.com/grifork/grifork/dsl"
@@ -30,7 +31,8 @@ const onRemoteFlag = "--on-remote"
 func newForker(s *loaded, client *sshx.Client, precluded func() map[string]string) *node.Forker {
 	main, override := s.script.Sources()
 	opts := node.ForkOptions{Grifork: s.script.Config.Grifork, Griforkfile: main.Content, Name: main.Name,
-		Secrets: node.SecretsOf(s.script.Config.SSH), Logger: s.logger, Precluded: precluded}
+		Secrets: node.SecretsOf(s.script.Config.SSH), Logger: s.logger, Precluded: precluded,
+		CommandTimeout: s.commandTimeout}
 	if override != nil {
 		opts.Override, opts.OverrideName = override.Content, override.Name
 	}
@@ -45,6 +47,7 @@ func runGrifork(e *env, s *loaded, tree *core.Tree, client *sshx.Client, tasks c
 	}
 	return core.RunGrifork(e.ctx, tree, tasks, newForker(s, client, precluded), core.GriforkOptions{
 		Printer: s.printer, Logger: s.logger, Redactor: s.red,
+		HeartbeatTimeout: s.script.Config.Grifork.HeartbeatTimeout,
 	})
 }
 
@@ -76,11 +79,17 @@ func runOnRemote(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	var files fileFlags
 	fs.StringVar(&files.File, "f", "", "Griforkfile")
 	fs.StringVar(&files.OverrideBy, "o", "", "override Griforkfile")
+	var commandTimeout *time.Duration
+	fs.Func("command-timeout", "the root's --command-timeout", func(v string) error {
+		d, err := time.ParseDuration(v)
+		commandTimeout = &d
+		return err
+	})
 	if err := fs.Parse(args); err != nil {
 		return exitUsage
 	}
 	if *treePath == "" || files.File == "" || fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "grifork: usage: grifork %s --tree FILE -f FILE [-o FILE] [--run DIR]\n", onRemoteFlag)
+		fmt.Fprintf(stderr, "grifork: usage: grifork %s --tree FILE -f FILE [-o FILE] [--run DIR] [--command-timeout DURATION]\n", onRemoteFlag)
 		return exitUsage
 	}
 	// Read, the run directory is of no more use; removing it at the end too
@@ -151,6 +160,10 @@ func runOnRemote(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return fail(err)
 	}
 	defer s.close()
+	if err := (timeoutFlag{commandTimeout}).apply(&s.script.Config.SSH); err != nil {
+		return fail(err)
+	}
+	s.commandTimeout = commandTimeout
 	client, err := sshx.New(sshx.Options{SSH: s.script.Config.SSH, Printer: s.printer, Logger: s.logger})
 	if err != nil {
 		return fail(fmt.Errorf("ssh settings: %w", err))
@@ -172,6 +185,7 @@ func runOnRemote(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	removeRun()
 	report := core.RunGrifork(ctx, tree, core.Precluded(s.script, precluded), newForker(s, client, func() map[string]string { return precluded }), core.GriforkOptions{
 		Remote: true, Events: events.Emit, Logger: s.logger, Redactor: s.red,
+		HeartbeatTimeout: s.script.Config.Grifork.HeartbeatTimeout,
 	})
 	s.logger.Info("remote run end", "ok", report.Count(core.StatusOK), "failed", report.Count(core.StatusFailed),
 		"skipped", report.Count(core.StatusSkipped))

@@ -27,6 +27,7 @@ type runCmd struct {
 	Gather    bool `short:"g" help:"Collect each host's output and print it at the end, grouped by identical output under the folded set of its hosts (as clush -b)."`
 	Heal      bool `help:"When a host's task fails, re-attach its children to hosts that have the data instead of skipping them (standalone mode; grifork mode ignores it)."`
 	progressFlag
+	timeoutFlag
 }
 
 func (c *runCmd) Run(e *env) error {
@@ -35,6 +36,10 @@ func (c *runCmd) Run(e *env) error {
 		return err
 	}
 	defer s.close()
+	if err := c.timeoutFlag.apply(&s.script.Config.SSH); err != nil {
+		return err
+	}
+	s.commandTimeout = c.CommandTimeout
 	retry, err := c.retryHosts(c.hostFlags)
 	if err != nil {
 		return err
@@ -88,12 +93,12 @@ func (s *loaded) run(e *env, o runOptions) error {
 	if bt != nil {
 		bt.Attach(report)
 	}
+	unqueue() // what the blocks printed comes out first, whole
 	if o.gather {
 		var order []string
 		tree.Walk(func(n *core.Node) { order = append(order, n.Name()) })
 		s.printer.WriteGathered(e.stdout, order)
 	}
-	unqueue()
 	fmt.Fprintln(e.stdout)
 	werr := report.WriteSummary(e.stdout)
 	if werr != nil {
@@ -150,6 +155,9 @@ type loaded struct {
 	logger  *slog.Logger
 	red     *redact.Redactor // the run's one redactor: every output and log goes through it
 	closers []io.Closer
+	// commandTimeout is --command-timeout, which the Griforkfile that every
+	// node loads does not hold: forks hand it on.
+	commandTimeout *time.Duration
 }
 
 // tree builds the host tree the Griforkfile describes, with the hosts and

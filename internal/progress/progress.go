@@ -57,7 +57,7 @@ func Start(w io.Writer, hosts, depth int, force bool) *Line {
 		opts = append(opts, mpb.ForceTTY(), mpb.WithAutoRefresh())
 	}
 	l := &Line{p: mpb.New(opts...), depth: depth, stop: make(chan struct{}), done: make(chan struct{})}
-	l.bar = l.p.New(int64(hosts), mpb.BarStyle(),
+	l.bar = l.p.New(int64(hosts), mpb.BarStyle(), mpb.BarRemoveOnComplete(),
 		mpb.PrependDecorators(decor.Any(l.status, decor.WC{C: decor.DindentRight})),
 		mpb.AppendDecorators(decor.Elapsed(decor.ET_STYLE_GO, decor.WC{W: 6})))
 	go l.poll()
@@ -74,7 +74,9 @@ func (l *Line) Write(b []byte) (int, error) { return l.p.Write(b) }
 func (l *Line) Stop() {
 	close(l.stop)
 	<-l.done
-	l.bar.Abort(true)
+	// Completing (not aborting) the bar makes mpb render a last frame, which
+	// prints what was written above the line before the line goes.
+	l.bar.SetTotal(-1, true)
 	l.p.Wait()
 }
 

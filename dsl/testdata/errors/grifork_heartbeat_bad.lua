@@ -1,0 +1,1 @@
+grifork { heartbeat_timeout = 0 }

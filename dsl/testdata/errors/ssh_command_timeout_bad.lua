@@ -1,0 +1,1 @@
+ssh { command_timeout = -5 }

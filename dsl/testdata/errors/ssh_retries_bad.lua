@@ -1,0 +1,1 @@
+ssh { retries = 2.5 }

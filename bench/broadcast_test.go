@@ -23,7 +23,7 @@ var (
 	bRateFlag  = flag.Int("bench.brate", 200, "Mbit/s of every link in BenchmarkBroadcast")
 	bSizeFlag  = flag.Int("bench.bmib", 64, "MiB of random data BenchmarkBroadcast sends")
 	bFilesFlag = flag.Int("bench.bfiles", 200, "files BenchmarkBroadcast sends")
-	lHostsFlag = flag.Int("bench.lhosts", 48, "hosts in the fleet of BenchmarkBroadcastLarge (0 skips it)")
+	lHostsFlag = flag.Int("bench.lhosts", 0, "hosts in the fleet of BenchmarkBroadcastLarge (0, the default, skips it: -bench.lhosts 48)")
 	lRateFlag  = flag.Int("bench.lrate", 100, "Mbit/s of every link in BenchmarkBroadcastLarge")
 )
 

@@ -196,6 +196,9 @@ func (b *Broadcaster) round(ctx context.Context, t *core.Tree, list []entry) (ma
 		cfg := relayConfig{Self: n.Name(), Parent: n.Parent.Name(), SSH: b.opts.SSH, To: b.opts.Config.To,
 			Single: !list[0].info.IsDir(), Delete: b.opts.Config.Delete, Excludes: b.opts.Config.Excludes,
 			Token: token, Stall: b.stall(), Corrupt: corrupt != "" && corrupt == n.Name()}
+		for _, c := range n.Children {
+			cfg.Children = append(cfg.Children, b.loginHost(c))
+		}
 		wg.Go(func() { b.startRelay(ctx, p, cfg) })
 	}
 

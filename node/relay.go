@@ -40,6 +40,9 @@ type relayConfig struct {
 	Token    string         `json:"token"`
 	Stall    time.Duration  `json:"stall"`
 	Corrupt  bool           `json:"corrupt,omitempty"`
+	// Children are the hosts it will most likely stream to (its children in the
+	// planned tree), to connect to early; relayConnect has the final word.
+	Children []core.Host `json:"children,omitempty"`
 }
 
 type relayConnect struct {
@@ -135,6 +138,17 @@ func relay(ctx context.Context, in *bufio.Reader, emit func(relayEvent), log *sl
 	defer stopListen()
 	emit(relayEvent{Type: evListening, Socket: sock})
 
+	client, err := sshx.New(sshx.Options{SSH: r.cfg.SSH, Logger: r.log})
+	if err != nil {
+		return fmt.Errorf("relay: ssh settings: %w", err)
+	}
+	defer client.Close()
+	// The handshakes with the children overlap the root's readying of the other
+	// hosts: by the time the root says connect, the connections are up.
+	for _, h := range r.cfg.Children {
+		go client.Connect(ctx, h)
+	}
+
 	var conn relayConnect
 	if err := readJSONLine(in, &conn); err != nil {
 		return fmt.Errorf("relay: the root went away before the stream: %w", err)
@@ -148,11 +162,6 @@ func relay(ctx context.Context, in *bufio.Reader, emit func(relayEvent), log *sl
 		}
 	}()
 
-	client, err := sshx.New(sshx.Options{SSH: r.cfg.SSH, Logger: r.log})
-	if err != nil {
-		return fmt.Errorf("relay: ssh settings: %w", err)
-	}
-	defer client.Close()
 	children := r.connect(ctx, client, conn.Children)
 	emit(relayEvent{Type: evConnected})
 

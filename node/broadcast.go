@@ -102,11 +102,11 @@ func (b *Broadcaster) Broadcast(ctx context.Context, t *core.Tree) (map[string]c
 		if !b.opts.Heal || ctx.Err() != nil || round == 3 {
 			break
 		}
-		// Hosts that failed only because their source did: send again from the
-		// root, along a tree of their own.
+		// Hosts that failed only because their source did, or whose stream
+		// broke on the way: send again from the root, along a tree of their own.
 		var again []core.Host
 		tree.Walk(func(n *core.Node) {
-			if r, ok := res[n.Name()]; ok && r.Status != core.StatusOK && upstream(n, res) {
+			if r, ok := res[n.Name()]; ok && r.Status != core.StatusOK && (upstream(n, res) || strings.Contains(r.Err, errTruncated.Error())) {
 				again = append(again, n.Host)
 			}
 		})
@@ -512,7 +512,7 @@ func (b *Broadcaster) results(t *core.Tree, procs map[string]*relayProc, skipped
 			if p.childErr != "" && !p.died {
 				r.Err = p.childErr
 			}
-			if pr, ok := out[n.Parent.Name()]; ok && pr.Status != core.StatusOK && strings.Contains(r.Err, "ended before its end") {
+			if pr, ok := out[n.Parent.Name()]; ok && pr.Status != core.StatusOK && strings.Contains(r.Err, errTruncated.Error()) {
 				r.Err = "its source " + n.Parent.Name() + " failed mid-stream: " + pr.Err
 			}
 		}

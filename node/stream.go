@@ -247,9 +247,12 @@ func readFull(r io.Reader, b []byte, wd *watchdog) error {
 	return nil
 }
 
+// errTruncated is a stream that ended before its trailer.
+var errTruncated = errors.New("the stream ended before its end")
+
 func truncated(err error) error {
 	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
-		return errors.New("the stream ended before its end")
+		return errTruncated
 	}
 	return err
 }
@@ -286,7 +289,7 @@ func (r *chunkReader) Read(b []byte) (int, error) {
 		}
 		c, ok := <-r.ch
 		if !ok {
-			return 0, errors.New("the stream ended before its end")
+			return 0, errTruncated
 		}
 		if c.last {
 			r.trailer = append([]byte(nil), c.buf[frameHeader:]...)
@@ -320,7 +323,7 @@ func (r *chunkReader) close() {
 // verified reports whether the stream reached its trailer and matches it.
 func (r *chunkReader) verified() error {
 	if r.trailer == nil {
-		return errors.New("the stream ended before its end")
+		return errTruncated
 	}
 	if sum := r.h.Sum(nil); string(sum) != string(r.trailer) {
 		return fmt.Errorf("SHA-256 mismatch: received %x, the root sent %x", sum, r.trailer)

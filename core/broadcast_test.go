@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"sync"
 	"testing"
 )
 
@@ -127,6 +128,12 @@ func TestBroadcastThatCannotStart(t *testing.T) {
 type inProcessForker struct{ tasks *BroadcastTasks }
 
 func (p inProcessForker) Fork(ctx context.Context, parent, child *Node, sub *Tree, events func(Event)) error {
-	RunGrifork(ctx, sub, Precluded(p.tasks.Tasks, p.tasks.FailedHosts()), p, GriforkOptions{Remote: true, Events: events})
+	var mu sync.Mutex // the Forker contract: events are delivered one at a time
+	one := func(ev Event) {
+		mu.Lock()
+		defer mu.Unlock()
+		events(ev)
+	}
+	RunGrifork(ctx, sub, Precluded(p.tasks.Tasks, p.tasks.FailedHosts()), p, GriforkOptions{Remote: true, Events: one})
 	return nil
 }

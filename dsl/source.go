@@ -162,17 +162,34 @@ func sourceLine(b []byte, n int) string {
 	if n < 1 {
 		return ""
 	}
-	lines := strings.Split(string(b), "\n")
+	lines := luaLines(b)
 	if n > len(lines) {
 		return ""
 	}
 	return lines[n-1]
 }
 
-func countLines(b []byte) int {
-	n := strings.Count(string(b), "\n")
-	if len(b) > 0 && b[len(b)-1] != '\n' {
-		n++
+// luaLines splits b into lines as Lua's lexer counts them: "\n", "\r", "\r\n"
+// and "\n\r" each end one line, so error positions and the lines shown agree.
+func luaLines(b []byte) []string {
+	var lines []string
+	start := 0
+	for i := 0; i < len(b); i++ {
+		if c := b[i]; c == '\n' || c == '\r' {
+			lines = append(lines, string(b[start:i]))
+			if i+1 < len(b) && (b[i+1] == '\n' || b[i+1] == '\r') && b[i+1] != c {
+				i++
+			}
+			start = i + 1
+		}
 	}
-	return max(n, 1)
+	return append(lines, string(b[start:]))
+}
+
+func countLines(b []byte) int {
+	lines := luaLines(b)
+	if len(lines) > 1 && lines[len(lines)-1] == "" {
+		lines = lines[:len(lines)-1] // a last line break ends the last line
+	}
+	return max(len(lines), 1)
 }

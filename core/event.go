@@ -43,6 +43,7 @@ type Event struct {
 	Host     string        `json:"host,omitempty"`
 	Task     Block         `json:"task,omitempty"`
 	Status   Status        `json:"status,omitempty"`
+	Via      string        `json:"via,omitempty"` // result: the host that served the node
 	Err      string        `json:"err,omitempty"`
 	Start    time.Time     `json:"start,omitzero"`
 	Duration time.Duration `json:"duration,omitempty"`
@@ -59,6 +60,7 @@ func (e Event) Result(level int) Result {
 		Level:    level,
 		Status:   e.Status,
 		Task:     e.Task,
+		Via:      e.Via,
 		Start:    e.Start,
 		Duration: e.Duration,
 		Err:      e.Err,
@@ -73,6 +75,7 @@ func ResultEvent(res Result) Event {
 		Host:     res.Host,
 		Task:     res.Task,
 		Status:   res.Status,
+		Via:      res.Via,
 		Err:      res.Err,
 		Start:    res.Start,
 		Duration: res.Duration,

@@ -61,6 +61,10 @@ type GriforkOptions struct {
 	// and stopped (grifork { heartbeat_timeout }); 0: DefaultHeartbeatTimeout.
 	// A remote node sends its own heartbeats at a quarter of it, 5 s at most.
 	HeartbeatTimeout time.Duration
+	// Heal: when a child of this node fails (its edge task, or its grifork:
+	// unreachable, dead or silent), this node serves the child's children that
+	// lack a copy itself, each with its own subtree (see adopt). Forks hand it on.
+	Heal bool
 }
 
 // DefaultHeartbeatTimeout is how long a parent waits for a word from a child's
@@ -84,11 +88,14 @@ func (o GriforkOptions) heartbeatTimeout() time.Duration {
 // each child concurrently, remote and then Fork; finish_remote; a done event last.
 //
 // Outcomes match RunStandalone's for the same tasks: a failed node's
-// descendants are skipped ("parent X failed"); a failed prepare skips every host;
-// cancellation fails what runs and skips the rest ("cancelled"); failures of the
-// root's or a node's own blocks are run errors of the report. Grifork mode adds
-// one failure: a node that cannot be reached or whose grifork dies is failed
-// (task "grifork") and its descendants without a result are skipped.
+// descendants are skipped ("parent X failed"), or re-attached with Heal; a failed
+// prepare skips every host; cancellation fails what runs (with the context's
+// cause, also for tasks on other nodes whose result never arrived) and skips the
+// rest ("cancelled"); failures of the root's or a node's own blocks are run
+// errors of the report; a result once ok or failed stays. Grifork mode adds one
+// failure: a node that cannot be reached or whose grifork dies is failed (task
+// "grifork"); of its descendants without a result, those whose copy was running
+// are failed (their source died mid-copy), the others skipped.
 func RunGrifork(ctx context.Context, t *Tree, tasks Tasks, f Forker, opts GriforkOptions) *Report {
 	g := &griforkRun{
 		tasks:  tasks,
@@ -110,9 +117,10 @@ func RunGrifork(ctx context.Context, t *Tree, tasks Tasks, f Forker, opts Grifor
 	if !opts.Remote {
 		observe(ctx, g.report)
 	}
-	first, last, edge := BlockPrepare, BlockFinish, BlockLocally
+	first, last := BlockPrepare, BlockFinish
+	g.edge = BlockLocally
 	if opts.Remote {
-		first, last, edge = BlockPrepareRemote, BlockFinishRemote, BlockRemote
+		first, last, g.edge = BlockPrepareRemote, BlockFinishRemote, BlockRemote
 	}
 
 	stopBeats := func() {}
@@ -134,10 +142,10 @@ func RunGrifork(ctx context.Context, t *Tree, tasks Tasks, f Forker, opts Grifor
 		var wg sync.WaitGroup
 		for _, c := range g.self.Children {
 			if opts.Sequential {
-				g.serve(ctx, c, edge)
+				g.serve(ctx, c)
 				continue
 			}
-			wg.Go(func() { g.serve(ctx, c, edge) })
+			wg.Go(func() { g.serve(ctx, c) })
 		}
 		wg.Wait()
 	}
@@ -172,6 +180,7 @@ type griforkRun struct {
 	opts   GriforkOptions
 	tree   *Tree
 	self   *Node
+	edge   Block // the block toward the children: locally on the root, remote on a node
 	report *Report
 	log    *slog.Logger
 }
@@ -232,17 +241,21 @@ func (g *griforkRun) logResult(e Edge, err error) {
 }
 
 // serve runs the edge task toward child and then, when child has children of its
-// own, forks grifork there.
-func (g *griforkRun) serve(ctx context.Context, child *Node, b Block) {
+// own, forks grifork there. child is one of this node's children, or a node this
+// node adopted (see adopt): its result's Via says which.
+func (g *griforkRun) serve(ctx context.Context, child *Node) {
 	if ctx.Err() != nil {
 		return // skipped as cancelled by the caller
 	}
-	e := Edge{Block: b, Src: g.self, Dst: child}
+	e := Edge{Block: g.edge, Src: g.self, Dst: child}
+	if child.Parent != g.self {
+		g.log.Info("re-attached", "dst", child.Name(), "node", child.ID, "src", g.self.Name(), "failed_parent", child.Parent.Name())
+	}
 	start := time.Now()
-	g.event(Event{Type: EventStarted, NodeID: child.ID, Host: child.Name(), Task: b, Start: start})
+	g.event(Event{Type: EventStarted, NodeID: child.ID, Host: child.Name(), Task: g.edge, Start: start})
 	err := g.call(ctx, e)
 	res := Result{NodeID: child.ID, Host: child.Name(), Level: child.Level, Status: StatusOK,
-		Task: taskOf(e, err), Start: start, Duration: time.Since(start)}
+		Task: taskOf(e, err), Via: g.self.Name(), Start: start, Duration: time.Since(start)}
 	if err != nil && errors.As(err, new(*BroadcastError)) && ctx.Err() == nil {
 		// The host the broadcast missed fails alone; the hosts below it have
 		// their own copy of the broadcast, and its grifork serves them.
@@ -254,13 +267,15 @@ func (g *griforkRun) serve(ctx context.Context, child *Node, b Block) {
 		return
 	}
 	if err != nil {
-		why := "parent " + child.Name() + " failed"
 		res.Status, res.Err, res.ExitStatus = StatusFailed, g.oneLine(err), ExitStatus(err)
 		if ctx.Err() != nil {
-			why, res.Err = "cancelled", context.Cause(ctx).Error()
+			res.Err = context.Cause(ctx).Error()
+			g.setResult(res)
+			walkBelow(child, func(n *Node) { g.skip(n, "cancelled") })
+			return
 		}
 		g.setResult(res)
-		walkBelow(child, func(n *Node) { g.skip(n, why) })
+		g.lost(ctx, child, nil, "")
 		return
 	}
 	g.setResult(res)
@@ -278,11 +293,9 @@ func (g *griforkRun) fork(ctx context.Context, child *Node) {
 	// id): when all have, the sweeps for what is left pending are skipped, since
 	// they cost a lookup per node at every level of the tree.
 	below, settled, prefix := sub.size()-1, 0, child.ID+"-"
-	skipBelow := func(why string) {
-		if settled < below {
-			walkBelow(child, func(n *Node) { g.skip(n, why) })
-		}
-	}
+	// The tasks below child that started and have no result yet, by node id:
+	// their hosts were being served when the fork ended.
+	started := map[string]Event{}
 	fctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	silent := &silence{host: child.Name(), after: g.opts.heartbeatTimeout()}
@@ -291,35 +304,44 @@ func (g *griforkRun) fork(ctx context.Context, child *Node) {
 	ferr := guard(func() error {
 		return g.forker.Fork(fctx, g.self, child, sub, func(ev Event) {
 			watch.heard(ev.Type == EventHeartbeat && ev.NodeID == child.ID)
-			if ev.Type == EventHeartbeat {
+			switch {
+			case ev.Type == EventHeartbeat:
 				return // liveness is between a parent and its child only
-			}
-			if ev.Type == EventDone && ev.NodeID == child.ID {
+			case ev.Type == EventDone && ev.NodeID == child.ID:
 				d := ev
 				done = &d
+			case ev.Type == EventStarted && strings.HasPrefix(ev.NodeID, prefix):
+				started[ev.NodeID] = ev
+			case ev.Type == EventResult:
+				delete(started, ev.NodeID)
 			}
 			if g.relay(ev) && strings.HasPrefix(ev.NodeID, prefix) {
 				settled++
 			}
 		})
 	})
+	if settled == below {
+		started = nil
+	}
 	if ctx.Err() == nil && done == nil && errors.Is(context.Cause(fctx), silent) {
 		// Stopped for its silence: whatever it said before it froze stands.
-		prev, _ := g.report.Get(child.ID)
-		g.setResult(Result{NodeID: child.ID, Host: child.Name(), Level: child.Level, Status: StatusFailed,
-			Task: TaskFork, Start: prev.Start, Duration: prev.Duration, Err: silent.Error()})
-		skipBelow("parent " + child.Name() + " failed")
+		g.forkFailed(ctx, child, silent.Error(), started, settled < below)
 		return
 	}
 	switch {
 	case ctx.Err() != nil:
 		// Results in flight died with the forks; child itself has its copy.
-		skipBelow("cancelled")
+		if settled < below {
+			cause := context.Cause(ctx).Error()
+			g.settleBelow(child, started, func(*Node) string { return cause }, "cancelled")
+		}
 	case done != nil && done.Task != TaskFork:
 		// The remote grifork ran to its end; a failure of its own blocks is a run
 		// error (see relay) and it skipped what that failure stopped. Anything
 		// still pending was lost on the way.
-		skipBelow("no result reported by grifork on " + child.Name())
+		if settled < below {
+			walkBelow(child, func(n *Node) { g.skip(n, "no result reported by grifork on "+child.Name()) })
+		}
 	default:
 		msg := "remote grifork ended without reporting its end"
 		switch {
@@ -328,12 +350,92 @@ func (g *griforkRun) fork(ctx context.Context, child *Node) {
 		case ferr != nil:
 			msg = g.oneLine(ferr)
 		}
-		prev, _ := g.report.Get(child.ID)
-		g.setResult(Result{NodeID: child.ID, Host: child.Name(), Level: child.Level, Status: StatusFailed,
-			Task: TaskFork, Start: prev.Start, Duration: prev.Duration,
-			Err: "grifork on " + child.Name() + ": " + msg})
-		skipBelow("parent " + child.Name() + " failed")
+		g.forkFailed(ctx, child, "grifork on "+child.Name()+": "+msg, started, settled < below)
 	}
+}
+
+// forkFailed fails child, whose grifork failed with why, and settles the hosts
+// below it that are left without a result (unsettled: there may be some); started
+// holds those whose task had started.
+func (g *griforkRun) forkFailed(ctx context.Context, child *Node, why string, started map[string]Event, unsettled bool) {
+	prev, _ := g.report.Get(child.ID)
+	g.setResult(Result{NodeID: child.ID, Host: child.Name(), Level: child.Level, Status: StatusFailed,
+		Task: TaskFork, Via: prev.Via, Start: prev.Start, Duration: prev.Duration, Err: why})
+	if unsettled {
+		g.lost(ctx, child, started, why)
+	}
+}
+
+// lost settles the hosts below x, a node that failed, that have no result: with
+// Heal this node serves them (adopt); without, those whose task had started
+// (started, from x's fork) are failed, since their source died mid-copy (died
+// says how), and the others skipped.
+func (g *griforkRun) lost(ctx context.Context, x *Node, started map[string]Event, died string) {
+	if g.opts.Heal && ctx.Err() == nil {
+		g.adopt(ctx, x)
+		return
+	}
+	g.settleBelow(x, started, func(n *Node) string {
+		return "its source " + n.Parent.Name() + " died mid-copy: " + died
+	}, "parent "+x.Name()+" failed")
+}
+
+// settleBelow gives each node below n without a result one: failed with
+// failed(node) when its task had started (started), else skipped with why.
+func (g *griforkRun) settleBelow(n *Node, started map[string]Event, failed func(*Node) string, why string) {
+	walkBelow(n, func(d *Node) {
+		ev, ok := started[d.ID]
+		if !ok {
+			g.skip(d, why)
+			return
+		}
+		if r, _ := g.report.Get(d.ID); r.Status == StatusPending {
+			g.setResult(Result{NodeID: d.ID, Host: d.Name(), Level: d.Level, Status: StatusFailed,
+				Task: ev.Task, Start: ev.Start, Duration: time.Since(ev.Start), Err: failed(d)})
+		}
+	})
+}
+
+// adopt serves, in place of x (a node that failed), the hosts below x that lack
+// a copy, as RunStandalone's healing does but from this node, which has the
+// copy and a grifork already: each child of x without a result gets this node's
+// edge task (it is re-attached here) and then its own subtree as usual; a child
+// with its copy whose subtree lacks results gets its grifork again (the edge
+// tasks are meant to be idempotent: rsync copies what differs); a failed child's
+// own children are adopted likewise.
+func (g *griforkRun) adopt(ctx context.Context, x *Node) {
+	var wg sync.WaitGroup
+	run := func(fn func()) {
+		if g.opts.Sequential {
+			fn()
+			return
+		}
+		wg.Go(fn)
+	}
+	for _, c := range x.Children {
+		r, _ := g.report.Get(c.ID)
+		switch {
+		case r.Status == StatusPending:
+			run(func() { g.serve(ctx, c) })
+		case r.Status == StatusOK && g.pendingBelow(c):
+			g.log.Info("re-attached", "dst", c.Name(), "node", c.ID, "src", g.self.Name(), "failed_parent", x.Name(), "task", string(TaskFork))
+			run(func() { g.fork(ctx, c) })
+		case r.Status == StatusFailed && g.pendingBelow(c):
+			run(func() { g.adopt(ctx, c) })
+		}
+	}
+	wg.Wait()
+}
+
+// pendingBelow reports whether a node below n has no result yet.
+func (g *griforkRun) pendingBelow(n *Node) bool {
+	found := false
+	walkBelow(n, func(d *Node) {
+		if r, _ := g.report.Get(d.ID); !found && r.Status == StatusPending {
+			found = true
+		}
+	})
+	return found
 }
 
 // relay handles an event from a fork: results and run errors update the report;
@@ -349,7 +451,11 @@ func (g *griforkRun) relay(ev Event) (settled bool) {
 			g.log.Warn("result for a node outside this subtree", "node", ev.NodeID, "host", ev.Host)
 			return
 		}
-		settled = g.report.set(ev.Result(prev.Level))
+		res := ev.Result(prev.Level)
+		if kept(prev, res) {
+			return // nor is it passed on: the parent holds prev too
+		}
+		settled = g.report.set(res)
 	case ev.Type == EventDone && ev.Status != StatusOK && ev.Task != TaskFork:
 		g.report.AddRunError(ev.Task, ev.Host, errors.New(ev.Err))
 	}
@@ -405,8 +511,25 @@ func (g *griforkRun) event(ev Event) {
 }
 
 func (g *griforkRun) setResult(res Result) {
+	if prev, _ := g.report.Get(res.NodeID); kept(prev, res) {
+		return
+	}
 	g.report.Set(res)
 	g.event(ResultEvent(res))
+}
+
+// kept reports whether a node's result prev stands against a later next: a
+// finished task keeps its result, so no sweep turns an ok or failed node into a
+// skipped one, and a failed node stays failed; only the node's grifork failing
+// after its copy was done turns ok into failed.
+func kept(prev, next Result) bool {
+	switch prev.Status {
+	case StatusPending, "":
+		return false
+	case StatusOK:
+		return next.Status != StatusFailed || next.Task != TaskFork
+	}
+	return true
 }
 
 // skip marks n skipped unless it already has an outcome.

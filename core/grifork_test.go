@@ -96,6 +96,15 @@ type fakeForker struct {
 	frozen     map[string]bool
 	timeout    time.Duration // the grifork { heartbeat_timeout } of every node
 	misrouted  atomic.Int32  // heartbeats of another node than the forked child
+	heal       bool          // every node's GriforkOptions.Heal
+	// cut: host → a test of the events its grifork sends; its grifork dies
+	// (its ctx is cancelled, its link breaks) right after the first one that passes.
+	cut map[string]func(Event) bool
+	// lostOnCancel: hosts whose events no longer reach their parent once the
+	// fork is cancelled (the real Forker shuts the session's output).
+	lostOnCancel map[string]bool
+	// heard, when set, is called with each event a fork delivers, once delivered.
+	heard func(child *Node, ev Event)
 }
 
 func (ff *fakeForker) Fork(ctx context.Context, parent, child *Node, sub *Tree, events func(Event)) error {
@@ -120,27 +129,61 @@ func (ff *fakeForker) Fork(ctx context.Context, parent, child *Node, sub *Tree, 
 	if ff.panics[child.Name()] {
 		panic("nil map")
 	}
+	if ff.lostOnCancel[child.Name()] {
+		next := events
+		events = func(ev Event) {
+			if ctx.Err() == nil {
+				next(ev)
+			}
+		}
+	}
+	if ff.heard != nil {
+		next := events
+		events = func(ev Event) {
+			next(ev)
+			ff.heard(child, ev)
+		}
+	}
 	remoteTree, err := roundTripTree(sub)
 	if err != nil {
 		return err
 	}
 	pr, pw := io.Pipe()
 	n, dies := ff.dieAfter[child.Name()]
+	rctx, kill := context.WithCancel(ctx)
+	defer kill()
+	var killed atomic.Bool
 	go func() {
 		var w io.Writer = pw
 		if dies {
 			w = &breakingWriter{w: pw, left: n}
 		}
 		ew := NewEventWriter(w, nil)
+		emit := ew.Emit
+		if cut := ff.cut[child.Name()]; cut != nil {
+			var mu sync.Mutex
+			emit = func(ev Event) {
+				mu.Lock()
+				defer mu.Unlock()
+				if killed.Load() {
+					return
+				}
+				ew.Emit(ev)
+				if cut(ev) {
+					killed.Store(true)
+					kill()
+				}
+			}
+		}
 		out := ew.OutputWriter(remoteTree.Root, StreamConsole)
 		tasks := ff.base.with(NewPrinter(out, nil))
-		RunGrifork(ctx, remoteTree, tasks, ff, GriforkOptions{Remote: true, Events: ew.Emit, HeartbeatTimeout: ff.timeout})
+		RunGrifork(rctx, remoteTree, tasks, ff, GriforkOptions{Remote: true, Events: emit, HeartbeatTimeout: ff.timeout, Heal: ff.heal})
 		pw.Close()
 	}()
 	if err := ReadEvents(pr, child, events); err != nil {
 		return err
 	}
-	if dies {
+	if dies || killed.Load() {
 		return errors.New("Process exited with status 255")
 	}
 	return nil

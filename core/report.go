@@ -30,7 +30,7 @@ type Result struct {
 	Level    int           `json:"level"`
 	Status   Status        `json:"status"`
 	Task     Block         `json:"task,omitempty"` // the block that ran (or failed) for this node
-	Via      string        `json:"via,omitempty"`  // standalone: the source host of that task (not the parent when re-attached)
+	Via      string        `json:"via,omitempty"`  // the source host of that task (not the parent when re-attached)
 	Start    time.Time     `json:"start,omitzero"`
 	Duration time.Duration `json:"duration,omitempty"`
 	Err      string        `json:"error,omitempty"` // one line; for skipped nodes the reason ("parent X failed")

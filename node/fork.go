@@ -39,6 +39,8 @@ type ForkOptions struct {
 	// CommandTimeout, when set, is the --command-timeout given to the root:
 	// every child gets it too, since it beats the Griforkfile they load.
 	CommandTimeout *time.Duration
+	// Heal is --heal: every child heals its own subtree too.
+	Heal bool
 }
 
 // Forker is the real core.Forker: it starts grifork --on-remote on a child over
@@ -127,6 +129,9 @@ func (f *Forker) cmdline(chdir, exe, run string, precluded bool) string {
 	}
 	if f.opts.CommandTimeout != nil {
 		args = append(args, "--command-timeout", f.opts.CommandTimeout.String())
+	}
+	if f.opts.Heal {
+		args = append(args, "--heal")
 	}
 	if precluded {
 		args = append(args, "--precluded", path.Join(run, precludedFile))

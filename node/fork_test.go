@@ -434,6 +434,8 @@ func TestPlanCmdline(t *testing.T) {
 			"cd -- '/srv/my app' && exec /usr/local/bin/grifork --on-remote --tree /var/tmp/gf/run-XXXXXXXXXX/tree.json -f /var/tmp/gf/run-XXXXXXXXXX/Griforkfile.lua -o /var/tmp/gf/run-XXXXXXXXXX/override.lua --run /var/tmp/gf/run-XXXXXXXXXX  (as deploy)"},
 		{ForkOptions{Grifork: core.GriforkConfig{Exec: "grifork"}, CommandTimeout: &ninety},
 			"cd -- '/tmp/grifork-<uid>' && exec grifork --on-remote --tree '/tmp/grifork-<uid>/run-XXXXXXXXXX/tree.json' -f '/tmp/grifork-<uid>/run-XXXXXXXXXX/Griforkfile.lua' --command-timeout 1m30s --run '/tmp/grifork-<uid>/run-XXXXXXXXXX'"},
+		{ForkOptions{Grifork: core.GriforkConfig{Exec: "grifork"}, Heal: true},
+			"cd -- '/tmp/grifork-<uid>' && exec grifork --on-remote --tree '/tmp/grifork-<uid>/run-XXXXXXXXXX/tree.json' -f '/tmp/grifork-<uid>/run-XXXXXXXXXX/Griforkfile.lua' --heal --run '/tmp/grifork-<uid>/run-XXXXXXXXXX'"},
 	}
 	for _, tc := range tests {
 		if got := NewForker(nil, tc.opts).PlanCmdline(child); got != tc.want {

@@ -60,3 +60,25 @@ func TestExamplePlans(t *testing.T) {
 		})
 	}
 }
+
+// A grifork-mode dry run with --heal plans the same edges, and each fork hands
+// --heal on to its node.
+func TestGriforkPlanHeal(t *testing.T) {
+	t.Setenv("HOME", "/home/operator")
+	ex := "../../examples/Griforkfile.grifork.lua"
+	code, plain, stderr := runMain(t, "-n", "-f", ex)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	code, healed, stderr := runMain(t, "-n", "--heal", "-f", ex)
+	if code != 0 {
+		t.Fatalf("--heal: exit %d: %s", code, stderr)
+	}
+	forks := strings.Count(plain, "\n    fork ")
+	if forks == 0 || strings.Count(healed, " --on-remote ") != forks || strings.Count(healed, " --heal --run ") != forks {
+		t.Errorf("want each of the %d forks with --heal:\n%s", forks, healed)
+	}
+	if got := strings.ReplaceAll(healed, " --heal --run ", " --run "); got != plain {
+		t.Errorf("--heal changes more than the fork command lines:\n%s", healed)
+	}
+}

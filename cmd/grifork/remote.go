@@ -32,7 +32,7 @@ func newForker(s *loaded, client *sshx.Client, precluded func() map[string]strin
 	main, override := s.script.Sources()
 	opts := node.ForkOptions{Grifork: s.script.Config.Grifork, Griforkfile: main.Content, Name: main.Name,
 		Secrets: node.SecretsOf(s.script.Config.SSH), Logger: s.logger, Precluded: precluded,
-		CommandTimeout: s.commandTimeout}
+		CommandTimeout: s.commandTimeout, Heal: s.heal}
 	if override != nil {
 		opts.Override, opts.OverrideName = override.Content, override.Name
 	}
@@ -47,7 +47,7 @@ func runGrifork(e *env, s *loaded, tree *core.Tree, client *sshx.Client, tasks c
 	}
 	return core.RunGrifork(e.ctx, tree, tasks, newForker(s, client, precluded), core.GriforkOptions{
 		Printer: s.printer, Logger: s.logger, Redactor: s.red,
-		HeartbeatTimeout: s.script.Config.Grifork.HeartbeatTimeout,
+		HeartbeatTimeout: s.script.Config.Grifork.HeartbeatTimeout, Heal: s.heal,
 	})
 }
 
@@ -76,6 +76,7 @@ func runOnRemote(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	runDir := fs.String("run", "", "this run's directory, removed once its files are read")
 	name := fs.String("name", "", "the Griforkfile's name as the root knows it")
 	overrideName := fs.String("override-name", "", "the override's name as the root knows it")
+	heal := fs.Bool("heal", false, "the root's --heal")
 	var files fileFlags
 	fs.StringVar(&files.File, "f", "", "Griforkfile")
 	fs.StringVar(&files.OverrideBy, "o", "", "override Griforkfile")
@@ -89,7 +90,7 @@ func runOnRemote(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 	if *treePath == "" || files.File == "" || fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "grifork: usage: grifork %s --tree FILE -f FILE [-o FILE] [--run DIR] [--command-timeout DURATION]\n", onRemoteFlag)
+		fmt.Fprintf(stderr, "grifork: usage: grifork %s --tree FILE -f FILE [-o FILE] [--run DIR] [--command-timeout DURATION] [--heal]\n", onRemoteFlag)
 		return exitUsage
 	}
 	// Read, the run directory is of no more use; removing it at the end too
@@ -163,7 +164,7 @@ func runOnRemote(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if err := (timeoutFlag{commandTimeout}).apply(&s.script.Config.SSH); err != nil {
 		return fail(err)
 	}
-	s.commandTimeout = commandTimeout
+	s.commandTimeout, s.heal = commandTimeout, *heal
 	client, err := sshx.New(sshx.Options{SSH: s.script.Config.SSH, Printer: s.printer, Logger: s.logger})
 	if err != nil {
 		return fail(fmt.Errorf("ssh settings: %w", err))
@@ -185,7 +186,7 @@ func runOnRemote(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	removeRun()
 	report := core.RunGrifork(ctx, tree, core.Precluded(s.script, precluded), newForker(s, client, func() map[string]string { return precluded }), core.GriforkOptions{
 		Remote: true, Events: events.Emit, Logger: s.logger, Redactor: s.red,
-		HeartbeatTimeout: s.script.Config.Grifork.HeartbeatTimeout,
+		HeartbeatTimeout: s.script.Config.Grifork.HeartbeatTimeout, Heal: s.heal,
 	})
 	s.logger.Info("remote run end", "ok", report.Count(core.StatusOK), "failed", report.Count(core.StatusFailed),
 		"skipped", report.Count(core.StatusSkipped))

@@ -25,7 +25,7 @@ type runCmd struct {
 	DryRun    bool `short:"n" help:"Print the tree and every command each edge would run; touch no host."`
 	NoBarrier bool `help:"Start a child's subtree as soon as its own copy is done instead of waiting for the whole generation."`
 	Gather    bool `short:"g" help:"Collect each host's output and print it at the end, grouped by identical output under the folded set of its hosts (as clush -b)."`
-	Heal      bool `help:"When a host's task fails, re-attach its children to hosts that have the data instead of skipping them (standalone mode; grifork mode ignores it)."`
+	Heal      bool `help:"When a host's task fails, re-attach its children to hosts that have the data instead of skipping them (in grifork mode, to the failed node's parent)."`
 	progressFlag
 	timeoutFlag
 }
@@ -69,6 +69,7 @@ func (s *loaded) run(e *env, o runOptions) error {
 	if err != nil {
 		return err
 	}
+	s.heal = o.heal
 	if o.dryRun {
 		return s.plan(e, tree)
 	}
@@ -158,6 +159,8 @@ type loaded struct {
 	// commandTimeout is --command-timeout, which the Griforkfile that every
 	// node loads does not hold: forks hand it on.
 	commandTimeout *time.Duration
+	// heal is --heal, which forks hand on too.
+	heal bool
 }
 
 // tree builds the host tree the Griforkfile describes, with the hosts and

@@ -1,9 +1,15 @@
 package e2e
 
 import (
+	"context"
+	"fmt"
+	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
+	"github.com/grifork/grifork/core"
 	"github.com/grifork/grifork/internal/fleet"
 )
 
@@ -41,4 +47,116 @@ func TestStandaloneHeal(t *testing.T) {
 		}
 	}
 	checkAll(t, f, except(hosts, dead), localManifest(t, app))
+}
+
+// TestGriforkHeal is TestStandaloneHeal in grifork mode, on 12 of a 13-host
+// fleet (branches 3): the dead host fails and the root serves its children.
+// Then, on all 13 hosts, the grifork of a generation-2 node is killed while it
+// serves its child: its parent's grifork re-attaches the child (--heal reached
+// it). Every host ends with the copy, and no grifork or run directory is left.
+func TestGriforkHeal(t *testing.T) {
+	fleet.Require(t)
+	t.Parallel()
+	f := fleet.StartT(t, fleet.Options{Hosts: 13})
+	hosts := f.Hosts()
+	dir := t.TempDir()
+	app := filepath.Join(dir, "app")
+	makeApp(t, app)
+	want := localManifest(t, app)
+	// noneLeft checks every host, and the run directories of those that ran
+	// a grifork.
+	noneLeft := func(t *testing.T, forked ...string) {
+		t.Helper()
+		noLeftovers(t, f, 5*time.Second)
+		forEachHost(t, forked, func(h string) error {
+			_, err := cachedBinaries(f, h)
+			return err
+		})
+	}
+	reattached := func(t *testing.T, out, h, via, failed string) {
+		t.Helper()
+		if !strings.Contains(out, "\n  "+h+" to "+via+" (parent "+failed+" failed)\n") {
+			t.Errorf("summary does not say %s was re-attached to %s:\n%s", h, via, out)
+		}
+	}
+
+	t.Run("dead host", func(t *testing.T) {
+		// hosts[1] is in generation 1 with children hosts[6..8].
+		dead := hosts[1]
+		if err := f.StopHost(dead); err != nil {
+			t.Fatal(err)
+		}
+		defer func() {
+			if err := f.StartHost(context.Background(), dead); err != nil {
+				t.Fatal(err)
+			}
+		}()
+		gf := fleetFile(t, dir, f, hosts[:12], 3, griforkBody(app, ""))
+		r := runGrifork(t, dir, "--heal", "-f", gf)
+		if r.code != 1 {
+			t.Fatalf("exit %d, want 1 (a host failed):\n%s", r.code, r.stdout)
+		}
+		for _, s := range []string{"11 ok, 1 failed, 0 skipped", "\n  " + dead + " ("} {
+			if !strings.Contains(r.stdout, s) {
+				t.Errorf("summary lacks %q:\n%s", s, r.stdout)
+			}
+		}
+		for _, h := range hosts[6:9] {
+			reattached(t, r.stdout, h, core.RootHost, dead)
+		}
+		checkAll(t, f, except(hosts[:12], dead), want)
+		noneLeft(t, hosts[0], hosts[2])
+	})
+
+	t.Run("grifork killed", func(t *testing.T) {
+		// hosts[3] (generation 2, under hosts[0]) serves hosts[12] slowly: a
+		// sleep without a shell, which dies with the killed grifork (a
+		// parent-death signal; a shell's own child would outlive it).
+		victim, child := hosts[3], hosts[12]
+		gf := fleetFile(t, dir, f, hosts, 3, fmt.Sprintf(`mode "grifork"
+grifork { tmpdir = %q, chdir = "/tmp" }
+locally(function(src, dst)
+  rsync(%q, "/srv/app/")
+end)
+remote(function(src, dst)
+  if src == %q then sh("sleep", { "300" }) end
+  rsync("/srv/app/")
+end)
+`, griforkTmp, app+"/", victim))
+		run := startGrifork(t, dir, "--heal", "-f", gf)
+		waitProcs(t, f, victim, "sleep 300", 1, run)
+		procs, err := f.Procs(victim)
+		if err != nil {
+			t.Fatal(err)
+		}
+		killed := 0
+		for _, p := range procs {
+			if strings.HasPrefix(p.Cmdline, griforkTmp+"/grifork-") && strings.Contains(p.Cmdline, " --on-remote ") {
+				if err := syscall.Kill(p.PID, syscall.SIGKILL); err != nil {
+					t.Fatal(err)
+				}
+				killed++
+			}
+		}
+		if killed != 1 {
+			t.Fatalf("%d griforks on %s, want 1: %v", killed, victim, procs)
+		}
+		select {
+		case <-run.exited:
+		case <-time.After(30 * time.Second):
+			t.Fatalf("grifork still running 30s after the kill:\n%s", run.out.String())
+		}
+		out := run.out.String()
+		if code := run.cmd.ProcessState.ExitCode(); code != 1 {
+			t.Fatalf("exit %d, want 1:\n%s", code, out)
+		}
+		for _, s := range []string{"12 ok, 1 failed, 0 skipped", "\n  " + victim + " (", " grifork: grifork on " + victim + ": "} {
+			if !strings.Contains(out, s) {
+				t.Errorf("summary lacks %q:\n%s", s, out)
+			}
+		}
+		reattached(t, out, child, hosts[0], victim)
+		checkAll(t, f, hosts, want) // the killed node had its copy before it forked
+		noneLeft(t, hosts[:4]...)
+	})
 }

@@ -147,6 +147,7 @@ end)
 			t.Fatalf("grifork still running 30s after the kill:\n%s", run.out.String())
 		}
 		out := run.out.String()
+		t.Logf("output:\n%s", out)
 		if code := run.cmd.ProcessState.ExitCode(); code != 1 {
 			t.Fatalf("exit %d, want 1:\n%s", code, out)
 		}

@@ -308,6 +308,12 @@ end)
 		if code != 130 {
 			t.Errorf("exit code %d, want 130", code)
 		}
+		// As in standalone mode: the 9 tasks running on the nodes failed, the
+		// hosts below them never started.
+		if out := run.out.String(); !strings.Contains(out, "40 hosts: 3 ok, 9 failed, 28 skipped") ||
+			!strings.Contains(out, "skipped 28 hosts (cancelled): ") {
+			t.Errorf("summary does not count the running tasks failed and the rest skipped:\n%s", out)
+		}
 		if took > 8*time.Second {
 			t.Errorf("took %v to stop, want a few seconds", took)
 		}

@@ -1,6 +1,7 @@
 package node
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -162,6 +163,35 @@ func (f *Forker) PlanCmdline(child *core.Node) string {
 	return cmd
 }
 
+// stop is the line a parent writes to a fork's input when it stops the fork.
+type stop struct {
+	Stop string `json:"stop"`
+}
+
+// stopLine tells a remote grifork why its parent stops it, ahead of the
+// signal that does: it fails what it was running with that cause, the one the
+// root gives its own running tasks (core.RunGrifork), rather than the signal's.
+func stopLine(cause error) []byte {
+	b, _ := json.Marshal(stop{Stop: core.OneLine(cause.Error())}) // a string cannot fail to encode
+	return append(b, '\n')
+}
+
+// ReadStop reads a node's standard input, after the secrets (ReadSecrets), until
+// its parent's stop line, and returns the cause the line gives; or, when the
+// input ends without one, that the parent is gone.
+func ReadStop(r *bufio.Reader) error {
+	for {
+		line, err := r.ReadBytes('\n')
+		if err != nil {
+			return errors.New("parent grifork is gone")
+		}
+		var s stop
+		if json.Unmarshal(line, &s) == nil && s.Stop != "" {
+			return errors.New(s.Stop)
+		}
+	}
+}
+
 // run starts the remote grifork and relays its events until it ends.
 func (f *Forker) run(ctx context.Context, host core.Host, child *core.Node, cmdline string, events func(core.Event)) error {
 	var mu sync.Mutex // events is called one at a time
@@ -186,12 +216,23 @@ func (f *Forker) run(ctx context.Context, host core.Host, child *core.Node, cmdl
 	}
 	// The secrets are the first line, in memory only. The input is then kept
 	// open until the fork ends: its EOF tells the remote grifork that its
-	// parent is gone.
+	// parent is gone, a stop line that ctx ended, and why.
 	inR, inW := io.Pipe()
 	// From here on the remote grifork must heartbeat (core.Forker).
 	deliver(core.Event{Type: core.EventHeartbeat, NodeID: child.ID, Host: child.Name()})
-	go inW.Write(secrets) // fails once inW is closed, if the fork never read it
+	ended := make(chan struct{})
+	go func() {
+		if _, err := inW.Write(secrets); err != nil {
+			return // inW is closed: the fork never read it
+		}
+		select {
+		case <-ctx.Done():
+			inW.Write(stopLine(context.Cause(ctx)))
+		case <-ended:
+		}
+	}()
 	err = f.c.Start(ctx, host, cmdline, inR, outW, stderr)
+	close(ended)
 	inW.Close()
 	outW.Close()
 	readErr := <-read

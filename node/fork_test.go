@@ -1,9 +1,11 @@
 package node
 
 import (
+	"bufio"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -42,6 +44,11 @@ sleep)
 	wait
 	;;
 garbage) echo "not an event" ;;
+stop)
+	IFS= read -r line
+	printf '%%s\n' "$line" >"$spy/stop"
+	exit 130
+	;;
 esac
 echo '{"type":"done","node":"0.0-1.0","host":"127.0.0.1","status":"ok"}'
 `
@@ -389,6 +396,33 @@ func TestForkCancel(t *testing.T) {
 		if strings.HasPrefix(e.Name(), "run-") {
 			t.Errorf("run directory %s left after cancel", e.Name())
 		}
+	}
+}
+
+// A cancelled fork's remote grifork hears why on its input before it is
+// stopped, so it fails its running tasks with the root's cause.
+func TestForkStopLine(t *testing.T) {
+	fx := newForkFixture(t)
+	f := fx.forker(func(o *ForkOptions) { o.Griforkfile = []byte("stop") })
+	ctx, cancel := context.WithCancelCause(context.Background())
+	defer cancel(nil)
+	err := f.Fork(ctx, fx.child.Parent, fx.child, fx.sub, func(e core.Event) {
+		if e.Type == core.EventStarted {
+			cancel(errors.New("interrupt signal received\nsecond line"))
+		}
+	})
+	if err == nil {
+		t.Error("a cancelled fork returned no error")
+	}
+	got, rerr := os.ReadFile(filepath.Join(fx.spy, "stop"))
+	if want := `{"stop":"interrupt signal received; second line"}` + "\n"; rerr != nil || string(got) != want {
+		t.Errorf("the remote grifork read %q (%v), want %q", got, rerr, want)
+	}
+	if cause := ReadStop(bufio.NewReader(strings.NewReader("noise\n" + string(got)))); cause.Error() != "interrupt signal received; second line" {
+		t.Errorf("ReadStop = %v", cause)
+	}
+	if cause := ReadStop(bufio.NewReader(strings.NewReader("noise\n"))); cause.Error() != "parent grifork is gone" {
+		t.Errorf("ReadStop at EOF = %v", cause)
 	}
 }
 

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -67,7 +66,8 @@ func planGrifork(e *env, s *loaded, tree *core.Tree, client *sshx.Client, rec *c
 // into output events, and a done event ends a run that got going. A failure
 // before the run (a bad tree or Griforkfile) is a done event of task "grifork",
 // so the parent fails this node with the reason. It stops, as on SIGINT or
-// SIGTERM, when its standard input ends: the parent is gone.
+// SIGTERM, when its standard input ends (the parent is gone) or brings its
+// parent's stop line, whose cause its running tasks then fail with.
 func runOnRemote(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("grifork "+onRemoteFlag, flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -133,10 +133,7 @@ func runOnRemote(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	defer stop()
 	ctx, cancel := context.WithCancelCause(sigCtx)
 	defer cancel(nil)
-	go func() {
-		io.Copy(io.Discard, in)
-		cancel(errors.New("parent grifork is gone"))
-	}()
+	go func() { cancel(node.ReadStop(in)) }()
 
 	out := events.OutputWriter(self, core.StreamConsole)
 	defer out.Close()

@@ -308,9 +308,10 @@ end)
 		if code != 130 {
 			t.Errorf("exit code %d, want 130", code)
 		}
-		// As in standalone mode: the 9 tasks running on the nodes failed, the
-		// hosts below them never started.
+		// As in standalone mode: the 9 tasks running on the nodes failed with
+		// the root's reason, the hosts below them never started.
 		if out := run.out.String(); !strings.Contains(out, "40 hosts: 3 ok, 9 failed, 28 skipped") ||
+			strings.Count(out, ") remote: interrupt signal received\n") != 9 ||
 			!strings.Contains(out, "skipped 28 hosts (cancelled): ") {
 			t.Errorf("summary does not count the running tasks failed and the rest skipped:\n%s", out)
 		}

@@ -25,9 +25,9 @@ const StreamConsole = "console"
 type Forker interface {
 	// Fork hands child its subtree sub (sub.Root is child's copy, same ids and
 	// shape) and runs grifork --on-remote there (parent is the node that forks:
-	// child's parent in the tree, or the node that adopted child, see Heal), calling events for every event
-	// the remote grifork reports, its own and those it relays from below, one at a
-	// time. It returns once the remote grifork has ended and all its events were
+	// child's parent in the tree, or the node that adopted child, see Heal),
+	// calling events for every event the remote grifork reports, its own and
+	// those it relays from below, one at a time. It returns once the remote grifork has ended and all its events were
 	// delivered. An error means the node could not be reached, the fork could not
 	// be set up, or the remote grifork died. Cancelling ctx stops the remote
 	// grifork and everything it started. Safe for concurrent use.

@@ -339,9 +339,10 @@ func (g *griforkRun) fork(ctx context.Context, child *Node) {
 	case done != nil && done.Task != TaskFork:
 		// The remote grifork ran to its end; a failure of its own blocks is a run
 		// error (see relay) and it skipped what that failure stopped. Anything
-		// still pending was lost on the way.
+		// still pending was lost on the way: failed when its task had started.
 		if settled < below {
-			walkBelow(child, func(n *Node) { g.skip(n, "no result reported by grifork on "+child.Name()) })
+			why := "no result reported by grifork on " + child.Name()
+			g.settleBelow(child, started, func(*Node) string { return why }, why)
 		}
 	default:
 		msg := "remote grifork ended without reporting its end"

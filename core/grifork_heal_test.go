@@ -320,3 +320,28 @@ func TestGriforkHeal(t *testing.T) {
 		})
 	}
 }
+
+// A grifork that ends well but leaves hosts without a result: those whose task
+// it had started are failed, the others skipped.
+func TestGriforkLostResults(t *testing.T) {
+	t.Parallel()
+	tr := fleetTree(t, 12, 3) // h02 has h07, h08, h09
+	h07 := findNode(tr, "h07")
+	script := []Event{{Type: EventStarted, NodeID: h07.ID, Host: "h07", Task: BlockRemote, Start: time.Now()}}
+	tasks := &fakeTasks{printer: NewPrinter(io.Discard, nil), log: &callLog{}}
+	rep := RunGrifork(context.Background(), tr, tasks, &scriptForker{host: "h02", events: script}, GriforkOptions{})
+	why := "no result reported by grifork on h02"
+	want := map[string]string{"h07": "failed: " + why, "h08": "skipped: " + why, "h09": "skipped: " + why}
+	for _, r := range rep.Results() {
+		w := want[r.Host]
+		if w == "" {
+			w = "ok"
+		}
+		if got := outcome(r); got != w {
+			t.Errorf("%s: %s, want %s", r.Host, got, w)
+		}
+	}
+	if r, _ := rep.Get(h07.ID); r.Task != BlockRemote {
+		t.Errorf("h07: task %q, want the one that started", r.Task)
+	}
+}

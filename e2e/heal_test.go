@@ -52,8 +52,9 @@ func TestStandaloneHeal(t *testing.T) {
 // TestGriforkHeal is TestStandaloneHeal in grifork mode, on 12 of a 13-host
 // fleet (branches 3): the dead host fails and the root serves its children.
 // Then, on all 13 hosts, the grifork of a generation-2 node is killed while it
-// serves its child: its parent's grifork re-attaches the child (--heal reached
-// it). Every host ends with the copy, and no grifork or run directory is left.
+// serves its child: without --heal the child is failed (its copy was running),
+// with it the node's parent re-attaches the child (--heal reached its grifork)
+// and every host ends with the copy. No grifork or run directory is left.
 func TestGriforkHeal(t *testing.T) {
 	fleet.Require(t)
 	t.Parallel()
@@ -108,12 +109,11 @@ func TestGriforkHeal(t *testing.T) {
 		noneLeft(t, hosts[0], hosts[2])
 	})
 
-	t.Run("grifork killed", func(t *testing.T) {
-		// hosts[3] (generation 2, under hosts[0]) serves hosts[12] slowly: a
-		// sleep without a shell, which dies with the killed grifork (a
-		// parent-death signal; a shell's own child would outlive it).
-		victim, child := hosts[3], hosts[12]
-		gf := fleetFile(t, dir, f, hosts, 3, fmt.Sprintf(`mode "grifork"
+	// hosts[3] (generation 2, under hosts[0]) serves hosts[12] slowly: a sleep
+	// without a shell, which dies with the killed grifork (a parent-death
+	// signal; a shell's own child would outlive it).
+	victim, child := hosts[3], hosts[12]
+	gf := fleetFile(t, dir, f, hosts, 3, fmt.Sprintf(`mode "grifork"
 grifork { tmpdir = %q, chdir = "/tmp" }
 locally(function(src, dst)
   rsync(%q, "/srv/app/")
@@ -123,41 +123,59 @@ remote(function(src, dst)
   rsync("/srv/app/")
 end)
 `, griforkTmp, app+"/", victim))
-		run := startGrifork(t, dir, "--heal", "-f", gf)
-		waitProcs(t, f, victim, "sleep 300", 1, run)
-		procs, err := f.Procs(victim)
-		if err != nil {
-			t.Fatal(err)
-		}
-		killed := 0
-		for _, p := range procs {
-			if strings.HasPrefix(p.Cmdline, griforkTmp+"/grifork-") && strings.Contains(p.Cmdline, " --on-remote ") {
-				if err := syscall.Kill(p.PID, syscall.SIGKILL); err != nil {
-					t.Fatal(err)
+	for _, heal := range []bool{false, true} {
+		t.Run(fmt.Sprintf("grifork killed, heal=%v", heal), func(t *testing.T) {
+			args := []string{"-f", gf}
+			if heal {
+				args = append(args, "--heal")
+			}
+			run := startGrifork(t, dir, args...)
+			waitProcs(t, f, victim, "sleep 300", 1, run)
+			procs, err := f.Procs(victim)
+			if err != nil {
+				t.Fatal(err)
+			}
+			killed := 0
+			for _, p := range procs {
+				if strings.HasPrefix(p.Cmdline, griforkTmp+"/grifork-") && strings.Contains(p.Cmdline, " --on-remote ") {
+					if err := syscall.Kill(p.PID, syscall.SIGKILL); err != nil {
+						t.Fatal(err)
+					}
+					killed++
 				}
-				killed++
 			}
-		}
-		if killed != 1 {
-			t.Fatalf("%d griforks on %s, want 1: %v", killed, victim, procs)
-		}
-		select {
-		case <-run.exited:
-		case <-time.After(30 * time.Second):
-			t.Fatalf("grifork still running 30s after the kill:\n%s", run.out.String())
-		}
-		out := run.out.String()
-		t.Logf("output:\n%s", out)
-		if code := run.cmd.ProcessState.ExitCode(); code != 1 {
-			t.Fatalf("exit %d, want 1:\n%s", code, out)
-		}
-		for _, s := range []string{"12 ok, 1 failed, 0 skipped", "\n  " + victim + " (", " grifork: grifork on " + victim + ": "} {
-			if !strings.Contains(out, s) {
-				t.Errorf("summary lacks %q:\n%s", s, out)
+			if killed != 1 {
+				t.Fatalf("%d griforks on %s, want 1: %v", killed, victim, procs)
 			}
-		}
-		reattached(t, out, child, hosts[0], victim)
-		checkAll(t, f, hosts, want) // the killed node had its copy before it forked
-		noneLeft(t, hosts[:4]...)
-	})
+			select {
+			case <-run.exited:
+			case <-time.After(30 * time.Second):
+				t.Fatalf("grifork still running 30s after the kill:\n%s", run.out.String())
+			}
+			out := run.out.String()
+			t.Logf("output:\n%s", out)
+			if code := run.cmd.ProcessState.ExitCode(); code != 1 {
+				t.Fatalf("exit %d, want 1:\n%s", code, out)
+			}
+			died := " grifork: grifork on " + victim + ": remote grifork exited with status 137"
+			lines := []string{"12 ok, 1 failed, 0 skipped", "\n  " + victim + " (0.0-1.0-2.0)" + died}
+			if !heal {
+				// hosts[12]'s copy was running: it is failed, not skipped.
+				lines = []string{"11 ok, 2 failed, 0 skipped", "\n  " + victim + " (0.0-1.0-2.0)" + died,
+					"\n  " + child + " (0.0-1.0-2.0-3.0) remote: its source " + victim + " died mid-copy: grifork on " + victim + ": "}
+			}
+			for _, s := range lines {
+				if !strings.Contains(out, s) {
+					t.Errorf("summary lacks %q:\n%s", s, out)
+				}
+			}
+			if heal {
+				reattached(t, out, child, hosts[0], victim)
+				checkAll(t, f, hosts, want) // the killed node had its copy before it forked
+			} else {
+				checkAll(t, f, except(hosts, child), want)
+			}
+			noneLeft(t, hosts[:4]...)
+		})
+	}
 }

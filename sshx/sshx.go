@@ -22,6 +22,7 @@
 package sshx
 
 import (
+	"container/list"
 	"context"
 	"errors"
 	"fmt"
@@ -92,6 +93,10 @@ type Client struct {
 
 	mu        sync.Mutex
 	conns     map[string]*dialEntry
+	queue     *list.List // *dialEntry waiting for a place
+	open      int        // connections open or dialling: at most max
+	max       int        // ssh { max_connections }, fitted to the descriptor limit
+	tick      uint64
 	idSigners map[string]ssh.Signer // ssh_config / default identity files, by path; nil: unusable
 	closed    bool
 	wg        sync.WaitGroup
@@ -105,7 +110,7 @@ type Client struct {
 // ssh { passphrase }) and reads the ssh_config file. It opens no connection.
 func New(opts Options) (*Client, error) {
 	c := &Client{opts: opts, log: opts.Logger, red: opts.SSH.Redactor(),
-		conns: map[string]*dialEntry{}, idSigners: map[string]ssh.Signer{}}
+		conns: map[string]*dialEntry{}, queue: list.New(), idSigners: map[string]ssh.Signer{}}
 	if c.log == nil {
 		c.log = slog.New(slog.DiscardHandler)
 	}
@@ -118,6 +123,10 @@ func New(opts Options) (*Client, error) {
 	}
 	if c.opts.MaxSessions <= 0 {
 		c.opts.MaxSessions = defaultMaxSessions
+	}
+	var warning string
+	if c.max, warning = fitConnections(c.opts.SSH.MaxConnections, nofile()); warning != "" {
+		c.log.Warn(warning)
 	}
 	if u, err := user.Current(); err == nil {
 		c.me = u.Username
@@ -224,6 +233,13 @@ func (c *Client) Close() error {
 	c.mu.Lock()
 	entries := c.conns
 	c.conns = map[string]*dialEntry{}
+	for el := c.queue.Front(); el != nil; el = el.Next() {
+		e := el.Value.(*dialEntry)
+		e.queued = nil
+		e.err = fmt.Errorf("host %s: %w", e.t.display, errClosed)
+		close(e.ready)
+	}
+	c.queue.Init()
 	c.mu.Unlock()
 	c.cancel()
 	for _, e := range entries {
@@ -238,6 +254,10 @@ func (c *Client) Close() error {
 	}
 	return nil
 }
+
+// MaxConnections is the bound on connections open at once: ssh {
+// max_connections }, fitted to the file-descriptor limit.
+func (c *Client) MaxConnections() int { return c.max }
 
 // track counts a command in c.stopping until done is called; false once the
 // client is closed.

@@ -110,6 +110,7 @@ func (c *Client) admit() {
 		e.queued = nil
 		e.slot = true
 		c.open++
+		c.peak = max(c.peak, c.open)
 		c.wg.Add(1)
 		go func() {
 			defer c.wg.Done()
@@ -198,11 +199,11 @@ func (c *Client) Release(host core.Host) {
 	}
 }
 
-// Open is the number of connections open or being dialled.
-func (c *Client) Open() int {
+// Peak is the most connections that were open or being dialled at once.
+func (c *Client) Peak() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.open
+	return c.peak
 }
 
 // dialEntry dials for e and watches the connection until it ends. Each

@@ -100,9 +100,9 @@ func (f *fleet) openTo(t *testing.T, h core.Host, want int) int {
 	}
 }
 
-// watch samples, until stop, the client's count of open connections and the
-// descriptors of this process that are sockets to the fleet's ports (the
-// forwarders learn of a close a moment late; the descriptors are exact).
+// watch samples, until stop, the descriptors of this process that are sockets
+// to the fleet's ports (the forwarders learn of a close a moment late; the
+// descriptors are exact), and returns their peak and the client's own.
 func (f *fleet) watch(t *testing.T, c *Client) (stop func() (peakOpen, peakFDs int)) {
 	t.Helper()
 	ports := map[int]bool{}
@@ -111,10 +111,9 @@ func (f *fleet) watch(t *testing.T, c *Client) (stop func() (peakOpen, peakFDs i
 	}
 	done := make(chan struct{})
 	var wg sync.WaitGroup
-	var peakOpen, peakFDs int
+	var peakFDs int
 	wg.Go(func() {
 		for {
-			peakOpen = max(peakOpen, c.Open())
 			peakFDs = max(peakFDs, socketsTo(t, ports))
 			select {
 			case <-done:
@@ -126,7 +125,7 @@ func (f *fleet) watch(t *testing.T, c *Client) (stop func() (peakOpen, peakFDs i
 	return func() (int, int) {
 		close(done)
 		wg.Wait()
-		return peakOpen, peakFDs
+		return c.Peak(), peakFDs
 	}
 }
 
@@ -241,9 +240,11 @@ func TestRelease(t *testing.T) {
 	if n := f.openTo(t, busy, 0); n != 0 {
 		t.Errorf("released busy host: %d connections open after its command", n)
 	}
-	if c.Open() != 0 {
-		t.Errorf("the client counts %d connections open", c.Open())
+	c.mu.Lock()
+	if c.open != 0 {
+		t.Errorf("the client counts %d connections open", c.open)
 	}
+	c.mu.Unlock()
 	if _, err := c.Remote(ctx, idle, "true"); err != nil {
 		t.Errorf("after the release: %v", err)
 	}

@@ -95,6 +95,7 @@ type Client struct {
 	conns     map[string]*dialEntry
 	queue     *list.List // *dialEntry waiting for a place
 	open      int        // connections open or dialling: at most max
+	peak      int        // the most open at once
 	max       int        // ssh { max_connections }, fitted to the descriptor limit
 	tick      uint64
 	idSigners map[string]ssh.Signer // ssh_config / default identity files, by path; nil: unusable
@@ -249,6 +250,10 @@ func (c *Client) Close() error {
 		}
 	}
 	c.wg.Wait()
+	if c.peak > 0 {
+		// For tuning max_connections: how close the run came to it.
+		c.log.Info("ssh connections", "peak", c.peak, "max_connections", c.max)
+	}
 	if c.agentNC != nil {
 		c.agentNC.Close()
 	}

@@ -4,11 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"net"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -17,96 +14,15 @@ import (
 
 	"github.com/grifork/grifork/core"
 	"github.com/grifork/grifork/internal/sshdtest"
-	"golang.org/x/crypto/ssh/knownhosts"
 )
-
-// fleet stands for n hosts: each a TCP port of this process forwarded to the
-// one sshd, so the client sees n hosts and the test counts the connections
-// open to each.
-type fleet struct {
-	hosts []core.Host
-	mu    sync.Mutex
-	open  map[int]int // port -> connections open now
-	total int         // connections accepted
-	kh    string      // known_hosts for every port
-}
-
-func newFleet(t *testing.T, s *sshdtest.SSHD, n int) *fleet {
-	t.Helper()
-	f := &fleet{open: map[int]int{}, kh: filepath.Join(t.TempDir(), "known_hosts")}
-	var lines strings.Builder
-	for range n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { l.Close() })
-		port := l.Addr().(*net.TCPAddr).Port
-		f.hosts = append(f.hosts, core.Host{Name: "127.0.0.1", Port: port})
-		lines.WriteString(knownhosts.Line([]string{knownhosts.Normalize(l.Addr().String())}, s.HostKey) + "\n")
-		go f.serve(l, port, s.Addr())
-	}
-	if err := os.WriteFile(f.kh, []byte(lines.String()), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return f
-}
-
-func (f *fleet) serve(l net.Listener, port int, to string) {
-	for {
-		in, err := l.Accept()
-		if err != nil {
-			return
-		}
-		f.mu.Lock()
-		f.open[port]++
-		f.total++
-		f.mu.Unlock()
-		go func() {
-			defer func() {
-				f.mu.Lock()
-				f.open[port]--
-				f.mu.Unlock()
-			}()
-			out, err := net.Dial("tcp", to)
-			if err != nil {
-				in.Close()
-				return
-			}
-			done := make(chan struct{}, 2)
-			go func() { io.Copy(out, in); done <- struct{}{} }()
-			go func() { io.Copy(in, out); done <- struct{}{} }()
-			<-done // one side ended: end both
-			in.Close()
-			out.Close()
-			<-done
-		}()
-	}
-}
-
-// openTo is the number of connections open to h, once the forwarder has seen
-// them end (it learns of a close a moment later).
-func (f *fleet) openTo(t *testing.T, h core.Host, want int) int {
-	t.Helper()
-	deadline := time.Now().Add(3 * time.Second)
-	for {
-		f.mu.Lock()
-		n := f.open[h.Port]
-		f.mu.Unlock()
-		if n == want || time.Now().After(deadline) {
-			return n
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
 
 // watch samples, until stop, the descriptors of this process that are sockets
 // to the fleet's ports (the forwarders learn of a close a moment late; the
 // descriptors are exact), and returns their peak and the client's own.
-func (f *fleet) watch(t *testing.T, c *Client) (stop func() (peakOpen, peakFDs int)) {
+func watch(t *testing.T, f *sshdtest.Fleet, c *Client) (stop func() (peakOpen, peakFDs int)) {
 	t.Helper()
 	ports := map[int]bool{}
-	for _, h := range f.hosts {
+	for _, h := range f.Hosts {
 		ports[h.Port] = true
 	}
 	done := make(chan struct{})
@@ -159,10 +75,10 @@ func socketsTo(t *testing.T, ports map[int]bool) int {
 	return n
 }
 
-func fleetClient(t *testing.T, s *sshdtest.SSHD, f *fleet, maxConns int) *Client {
+func fleetClient(t *testing.T, s *sshdtest.SSHD, f *sshdtest.Fleet, maxConns int) *Client {
 	t.Helper()
 	c, _ := newClient(t, s, func(o *Options) {
-		o.SSH.KnownHosts = f.kh
+		o.SSH.KnownHosts = f.KnownHosts
 		o.SSH.MaxConnections = maxConns
 	})
 	return c
@@ -173,14 +89,14 @@ func fleetClient(t *testing.T, s *sshdtest.SSHD, f *fleet, maxConns int) *Client
 func TestMaxConnectionsBound(t *testing.T) {
 	t.Parallel()
 	s := sshdtest.Start(t, sshdtest.Opts{})
-	f := newFleet(t, s, 12)
+	f := sshdtest.Forward(t, s, 12)
 	c := fleetClient(t, s, f, 3)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	var wg sync.WaitGroup
-	errs := make([]error, len(f.hosts))
-	stop := f.watch(t, c)
-	for i, h := range f.hosts {
+	errs := make([]error, len(f.Hosts))
+	stop := watch(t, f, c)
+	for i, h := range f.Hosts {
 		wg.Go(func() {
 			// Two commands per host, the way a task runs ssh(dst) then rsync_remote.
 			if _, errs[i] = c.Remote(ctx, h, "sleep 0.2"); errs[i] == nil {
@@ -198,10 +114,8 @@ func TestMaxConnectionsBound(t *testing.T) {
 	if peakOpen > 3 || peakFDs > 3 || peakFDs == 0 {
 		t.Errorf("%d connections open at once (%d descriptors), bound 3", peakOpen, peakFDs)
 	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.total < 12 {
-		t.Errorf("%d connections, want one per host at least", f.total)
+	if n := f.Total(); n < 12 {
+		t.Errorf("%d connections, want one per host at least", n)
 	}
 }
 
@@ -210,10 +124,10 @@ func TestMaxConnectionsBound(t *testing.T) {
 func TestRelease(t *testing.T) {
 	t.Parallel()
 	s := sshdtest.Start(t, sshdtest.Opts{})
-	f := newFleet(t, s, 2)
+	f := sshdtest.Forward(t, s, 2)
 	c := fleetClient(t, s, f, 0)
 	ctx := context.Background()
-	idle, busy := f.hosts[0], f.hosts[1]
+	idle, busy := f.Hosts[0], f.Hosts[1]
 	if _, err := c.Remote(ctx, idle, "true"); err != nil {
 		t.Fatal(err)
 	}
@@ -222,22 +136,22 @@ func TestRelease(t *testing.T) {
 		_, err := c.Remote(ctx, busy, "sleep 1")
 		running <- err
 	}()
-	if n := f.openTo(t, busy, 1); n != 1 {
+	if n := f.OpenTo(busy, 1); n != 1 {
 		t.Fatalf("%d connections to the busy host, want 1", n)
 	}
 	time.Sleep(200 * time.Millisecond) // the command has its session
 	c.Release(idle)
 	c.Release(busy)
-	if n := f.openTo(t, idle, 0); n != 0 {
+	if n := f.OpenTo(idle, 0); n != 0 {
 		t.Errorf("released idle host: %d connections open", n)
 	}
-	if n := f.openTo(t, busy, 1); n != 1 {
+	if n := f.OpenTo(busy, 1); n != 1 {
 		t.Errorf("released busy host: %d connections open during its command, want 1", n)
 	}
 	if err := <-running; err != nil {
 		t.Errorf("the command of the released host: %v", err)
 	}
-	if n := f.openTo(t, busy, 0); n != 0 {
+	if n := f.OpenTo(busy, 0); n != 0 {
 		t.Errorf("released busy host: %d connections open after its command", n)
 	}
 	c.mu.Lock()
@@ -248,10 +162,8 @@ func TestRelease(t *testing.T) {
 	if _, err := c.Remote(ctx, idle, "true"); err != nil {
 		t.Errorf("after the release: %v", err)
 	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.total != 3 {
-		t.Errorf("%d connections, want 3 (one redial)", f.total)
+	if n := f.Total(); n != 3 {
+		t.Errorf("%d connections, want 3 (one redial)", n)
 	}
 }
 
@@ -261,18 +173,18 @@ func TestRelease(t *testing.T) {
 func TestMaxConnectionsWait(t *testing.T) {
 	t.Parallel()
 	s := sshdtest.Start(t, sshdtest.Opts{})
-	f := newFleet(t, s, 4)
+	f := sshdtest.Forward(t, s, 4)
 	c := fleetClient(t, s, f, 1)
 	long := make(chan error, 1)
 	go func() {
-		_, err := c.Remote(context.Background(), f.hosts[0], "sleep 1.5")
+		_, err := c.Remote(context.Background(), f.Hosts[0], "sleep 1.5")
 		long <- err
 	}()
-	if n := f.openTo(t, f.hosts[0], 1); n != 1 {
+	if n := f.OpenTo(f.Hosts[0], 1); n != 1 {
 		t.Fatalf("%d connections to host 0", n)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
-	_, err := c.Remote(ctx, f.hosts[1], "true")
+	_, err := c.Remote(ctx, f.Hosts[1], "true")
 	cancel()
 	if !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "waiting for a free connection (ssh max_connections = 1)") {
 		t.Errorf("err = %v, want a wait for a connection ended by the deadline", err)
@@ -283,12 +195,12 @@ func TestMaxConnectionsWait(t *testing.T) {
 	// Four tasks, each visiting every host in its own order.
 	ctx, cancel = context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	stop := f.watch(t, c)
+	stop := watch(t, f, c)
 	var wg sync.WaitGroup
 	for i := range 4 {
 		wg.Go(func() {
-			for j := range len(f.hosts) {
-				if _, err := c.Remote(ctx, f.hosts[(i+j)%len(f.hosts)], "true"); err != nil {
+			for j := range len(f.Hosts) {
+				if _, err := c.Remote(ctx, f.Hosts[(i+j)%len(f.Hosts)], "true"); err != nil {
 					t.Errorf("task %d: %v", i, err)
 					return
 				}
@@ -336,9 +248,9 @@ func TestLowNofile(t *testing.T) {
 		t.Skip("needs prlimit (util-linux)")
 	}
 	s := sshdtest.Start(t, sshdtest.Opts{})
-	f := newFleet(t, s, 40)
+	f := sshdtest.Forward(t, s, 40)
 	var ports []string
-	for _, h := range f.hosts {
+	for _, h := range f.Hosts {
 		ports = append(ports, strconv.Itoa(h.Port))
 	}
 	exe, err := os.Executable()
@@ -358,7 +270,7 @@ func TestLowNofile(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 			defer cancel()
 			cmd := exec.CommandContext(ctx, "prlimit", "--nofile=48:48", "--", exe, "-test.run=^TestLowNofileChild$", "-test.v")
-			cmd.Env = append(os.Environ(), fmt.Sprintf("%s=%d,%s,%s,%s,%s", lowNofileEnv, tc.waste, strings.Join(ports, ":"), s.UserKey, f.kh, strconv.Itoa(s.Port)))
+			cmd.Env = append(os.Environ(), fmt.Sprintf("%s=%d,%s,%s,%s,%s", lowNofileEnv, tc.waste, strings.Join(ports, ":"), s.UserKey, f.KnownHosts, strconv.Itoa(s.Port)))
 			out, err := cmd.CombinedOutput()
 			if err != nil {
 				t.Fatalf("child: %v\n%s", err, out)

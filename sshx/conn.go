@@ -34,11 +34,11 @@ type dialEntry struct {
 	key      string
 	t        target
 	refs     int           // callers that hold the connection or wait for it
-	used     uint64        // Client.tick when last taken: the least recent idle one is closed first
 	slot     bool          // it holds one of the max_connections places (dialling or open)
 	live     bool          // open (c is set)
 	released bool          // Release: close it once idle
 	queued   *list.Element // in Client.queue, waiting for a place
+	idle     *list.Element // in Client.idle: open, held by no caller
 }
 
 // permanent errors are remembered: redialling cannot fix them.
@@ -70,8 +70,10 @@ func (c *Client) conn(ctx context.Context, t target) (*conn, func(), error) {
 		c.admit()
 	}
 	e.refs++
-	c.tick++
-	e.used = c.tick
+	if e.idle != nil {
+		c.idle.Remove(e.idle)
+		e.idle = nil
+	}
 	c.mu.Unlock()
 	var once sync.Once
 	done := func() { once.Do(func() { c.unref(e) }) }
@@ -100,11 +102,10 @@ func (c *Client) conn(ctx context.Context, t target) (*conn, func(), error) {
 func (c *Client) admit() {
 	for c.queue.Len() > 0 && !c.closed {
 		if c.open >= c.max {
-			v := c.idlest()
-			if v == nil {
+			if c.idle.Len() == 0 {
 				return
 			}
-			c.evict(v)
+			c.evict(c.idle.Front().Value.(*dialEntry))
 		}
 		e := c.queue.Remove(c.queue.Front()).(*dialEntry)
 		e.queued = nil
@@ -119,18 +120,6 @@ func (c *Client) admit() {
 	}
 }
 
-// idlest is the open connection that no caller holds and was used least
-// recently, nil if every one is in use. c.mu is held.
-func (c *Client) idlest() *dialEntry {
-	var v *dialEntry
-	for _, e := range c.conns {
-		if e.live && e.refs == 0 && (v == nil || e.used < v.used) {
-			v = e
-		}
-	}
-	return v
-}
-
 // evict closes e's connection now (its descriptor with it) and frees its
 // place; a later call dials again. c.mu is held.
 func (c *Client) evict(e *dialEntry) {
@@ -138,9 +127,29 @@ func (c *Client) evict(e *dialEntry) {
 		delete(c.conns, e.key)
 	}
 	e.live = false
+	c.unidle(e)
 	e.c.client.Close()
 	c.free(e)
 	c.log.Debug("ssh connection closed: not needed now", "host", e.t.display, "released", e.released)
+}
+
+// idled files e, open and held by no caller, as the most recently used idle
+// connection (the least recent is closed first), or closes it at once when it
+// was released. c.mu is held.
+func (c *Client) idled(e *dialEntry) {
+	if e.released {
+		c.evict(e)
+	} else {
+		e.idle = c.idle.PushBack(e)
+	}
+	c.admit()
+}
+
+func (c *Client) unidle(e *dialEntry) {
+	if e.idle != nil {
+		c.idle.Remove(e.idle)
+		e.idle = nil
+	}
 }
 
 // free gives e's place back. c.mu is held; the caller admits.
@@ -168,11 +177,8 @@ func (c *Client) unref(e *dialEntry) {
 		if c.conns[e.key] == e {
 			delete(c.conns, e.key)
 		}
-	case e.live && e.released:
-		c.evict(e)
-		c.admit()
 	case e.live:
-		c.admit()
+		c.idled(e)
 	}
 }
 
@@ -237,9 +243,8 @@ func (c *Client) dialEntry(e *dialEntry) {
 		return
 	}
 	e.live = true
-	if e.refs == 0 && (e.released || c.queue.Len() > 0) { // its callers gave up meanwhile
-		c.evict(e)
-		c.admit()
+	if e.refs == 0 { // its callers gave up meanwhile
+		c.idled(e)
 	}
 	c.mu.Unlock()
 	close(e.ready)
@@ -253,6 +258,7 @@ func (c *Client) dialEntry(e *dialEntry) {
 	// Forgotten before done: whoever sees done dials anew.
 	c.mu.Lock()
 	e.live = false
+	c.unidle(e)
 	if c.conns[e.key] == e {
 		delete(c.conns, e.key)
 	}

@@ -93,11 +93,11 @@ type Client struct {
 
 	mu        sync.Mutex
 	conns     map[string]*dialEntry
-	queue     *list.List // *dialEntry waiting for a place
-	open      int        // connections open or dialling: at most max
-	peak      int        // the most open at once
-	max       int        // ssh { max_connections }, fitted to the descriptor limit
-	tick      uint64
+	queue     *list.List            // *dialEntry waiting for a place
+	idle      *list.List            // *dialEntry open and held by no caller, least recently used first
+	open      int                   // connections open or dialling: at most max
+	peak      int                   // the most open at once
+	max       int                   // ssh { max_connections }, fitted to the descriptor limit
 	idSigners map[string]ssh.Signer // ssh_config / default identity files, by path; nil: unusable
 	closed    bool
 	wg        sync.WaitGroup
@@ -111,7 +111,7 @@ type Client struct {
 // ssh { passphrase }) and reads the ssh_config file. It opens no connection.
 func New(opts Options) (*Client, error) {
 	c := &Client{opts: opts, log: opts.Logger, red: opts.SSH.Redactor(),
-		conns: map[string]*dialEntry{}, queue: list.New(), idSigners: map[string]ssh.Signer{}}
+		conns: map[string]*dialEntry{}, queue: list.New(), idle: list.New(), idSigners: map[string]ssh.Signer{}}
 	if c.log == nil {
 		c.log = slog.New(slog.DiscardHandler)
 	}

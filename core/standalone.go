@@ -152,15 +152,16 @@ type standalone struct {
 	state     map[*Node]nodeState // absent = nodeWaiting
 	ready     []Edge              // FIFO from readyHead: in tree order when Concurrency is 1
 	readyHead int
-	held      []*Node         // barrier: nodes whose source is done, generation not open
-	unsettled []int           // per generation (index 0 = generation 1): nodes not settled
-	open      int             // barrier: the deepest generation allowed to start
-	oks       []*Node         // heal: nodes that have the data, in order of completion
-	added     map[*Node]int   // heal: children adopted by a node
-	via       map[*Node]*Node // heal: the source of a re-attached node's edge
-	needed    map[*Node]int   // Release: edges still to end that use a node; absent: all of them
+	held      []*Node       // barrier: nodes whose source is done, generation not open
+	unsettled []int         // per generation (index 0 = generation 1): nodes not settled
+	open      int           // barrier: the deepest generation allowed to start
+	oks       []*Node       // heal: nodes that have the data, in order of completion
+	added     map[*Node]int // heal: children adopted by a node
 	running   int
 	done      chan completion
+
+	via    map[*Node]*Node // heal: the source of a re-attached node's edge
+	needed map[*Node]int   // Release: edges still to end that use a node; absent: all of them
 }
 
 func (s *standalone) loop(ctx context.Context) {

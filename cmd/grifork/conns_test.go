@@ -38,7 +38,7 @@ func TestStandaloneConnections(t *testing.T) {
 			write(t, gf, fmt.Sprintf(`hosts { %s }
 branches(3)
 log { file = %q, level = "debug" }
-ssh { user = "root", keys = { %q }, known_hosts = %q%s }
+ssh { user = "root", keys = { %q }, known_hosts = %q, timeout = 60%s } -- a loaded machine: slow handshakes
 locally(function(src, dst) ssh(dst, "true") end)
 remote(function(src, dst) ssh(src, "true"); ssh(dst, "true") end)
 `, strings.Join(hosts, ", "), logFile, s.UserKey, f.KnownHosts, tc.max))

@@ -29,11 +29,15 @@ func fitConnections(want, nofile int) (n int, warning string) {
 }
 
 // nofile is this process's descriptor limit. Go (1.19 and later) raised the
-// soft limit to the hard one at start; children get the original back.
+// soft limit to one below the hard one at start (children get the original
+// back): that is the hard limit, as the user knows it.
 func nofile() int {
 	var r syscall.Rlimit
 	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &r); err != nil || r.Cur > 1<<30 {
 		return 1 << 30
+	}
+	if r.Cur+1 == r.Max {
+		return int(r.Max)
 	}
 	return int(r.Cur)
 }

@@ -55,6 +55,10 @@ type SSHConfig struct {
 	// Retries is how often a connection or session refused for a passing reason
 	// (sshd at MaxStartups, no free channel) is tried again; nil: DefaultSSHRetries.
 	Retries *int
+	// MaxConnections bounds the SSH connections open at once; beyond it a new
+	// one waits for one to be released. 0: fitted to the file-descriptor limit
+	// by the SSH transport (DefaultMaxConnections at most).
+	MaxConnections int
 }
 
 // Defaults of the SSH settings, filled in by SSHConfig.SetDefaults.
@@ -65,6 +69,9 @@ const (
 	// MaxSSHRetries keeps a typo (retries = 1000) from turning a dead host into
 	// an hour of backoff.
 	MaxSSHRetries = 10
+	// DefaultMaxConnections is ssh { max_connections } when not set and the
+	// file-descriptor limit allows it.
+	DefaultMaxConnections = 1024
 )
 
 // hostKeyChecks are the values of SSHConfig.HostKeyCheck.
@@ -100,6 +107,9 @@ func (c SSHConfig) Validate() error {
 	}
 	if c.CommandTimeout < 0 {
 		return fmt.Errorf("ssh: command_timeout must be a number of seconds >= 0 (0: none), got %s", c.CommandTimeout)
+	}
+	if c.MaxConnections < 0 {
+		return fmt.Errorf("ssh: max_connections must be an integer >= 1, got %d", c.MaxConnections)
 	}
 	if c.Retries != nil && (*c.Retries < 0 || *c.Retries > MaxSSHRetries) {
 		return fmt.Errorf("ssh: retries must be an integer from 0 to %d, got %d", MaxSSHRetries, *c.Retries)

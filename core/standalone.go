@@ -30,6 +30,12 @@ type RunOptions struct {
 	// Heal re-attaches the children of a node whose task failed to healthy nodes
 	// (see RunStandalone) instead of skipping them.
 	Heal bool
+	// Release, when set, is called (from one goroutine) with each host that no
+	// task of the run needs any more: its own edge and the edges it is the
+	// source of have ended or were skipped. The SSH transport closes the host's
+	// connection then, so a run holds connections only to the hosts it is still
+	// working with. A host that adopts a child later (Heal) is released again.
+	Release func(Host)
 }
 
 // RunStandalone runs a standalone-mode propagation over t: prepare on the root;
@@ -53,6 +59,7 @@ func RunStandalone(ctx context.Context, t *Tree, tasks Tasks, opts RunOptions) *
 		t: t, tasks: tasks, opts: opts,
 		state: make(map[*Node]nodeState, hosts),
 		added: map[*Node]int{},
+		via:   map[*Node]*Node{},
 		done:  make(chan completion),
 		open:  1,
 	}
@@ -152,6 +159,9 @@ type standalone struct {
 	added     map[*Node]int // heal: children adopted by a node
 	running   int
 	done      chan completion
+
+	via    map[*Node]*Node // heal: the source of a re-attached node's edge
+	needed map[*Node]int   // Release: edges still to end that use a node; absent: all of them
 }
 
 func (s *standalone) loop(ctx context.Context) {
@@ -240,6 +250,9 @@ func (s *standalone) enqueue(n *Node) {
 	if s.state[n.Parent] == nodeFailed {
 		e.Src = s.adopter()
 		s.added[e.Src]++
+		s.via[n] = e.Src
+		s.need(e.Src, 1)
+		s.need(n.Parent, -1)
 		e.Block = BlockRemote
 		if e.Src == s.t.Root {
 			e.Block = BlockLocally
@@ -292,6 +305,12 @@ func (s *standalone) skip(n *Node, why string) {
 // tree order.
 func (s *standalone) settle(n *Node) {
 	s.unsettled[s.gen(n)-1]--
+	s.need(n, -1)
+	if src, ok := s.via[n]; ok {
+		s.need(src, -1)
+	} else {
+		s.need(n.Parent, -1)
+	}
 	if !s.opts.Barrier {
 		return
 	}
@@ -302,6 +321,26 @@ func (s *standalone) settle(n *Node) {
 			s.enqueue(h)
 		}
 		s.held = s.held[:0]
+	}
+}
+
+// need counts d more (or, negative, fewer) edges still to end that use n's
+// connection: its own and those it is the source of. At none, n is released.
+func (s *standalone) need(n *Node, d int) {
+	if s.opts.Release == nil || n.IsRoot() {
+		return
+	}
+	if s.needed == nil {
+		s.needed = map[*Node]int{}
+	}
+	left, ok := s.needed[n]
+	if !ok {
+		left = 1 + len(n.Children)
+	}
+	left += d
+	s.needed[n] = left // kept at 0: an adoption counts from there
+	if left == 0 {
+		s.opts.Release(n.Host)
 	}
 }
 

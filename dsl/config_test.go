@@ -55,6 +55,9 @@ func TestDirectives(t *testing.T) {
 		{"ssh no command timeout, more retries", `ssh { command_timeout = 0, retries = 5 }`, func(c *core.Config) {
 			c.SSH.Retries = intp(5)
 		}},
+		{"ssh max connections", `ssh { max_connections = 200 }`, func(c *core.Config) {
+			c.SSH.MaxConnections = 200
+		}},
 		{"numbers from the environment are strings", `branches("3") ssh { port = " 2222", timeout = "1.5" } rsync { bwlimit = "100" }`, func(c *core.Config) {
 			c.Branches = 3
 			c.SSH.Port = 2222

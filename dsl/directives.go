@@ -313,7 +313,7 @@ func (s *Script) setHosts(L *lua.LState, p *pass) error {
 
 func (s *Script) setSSH(L *lua.LState, p *pass) error {
 	f, err := tableArg(L, "ssh", "user", "keys", "passphrase", "password", "port",
-		"known_hosts", "host_key_check", "timeout", "command_timeout", "retries")
+		"known_hosts", "host_key_check", "timeout", "command_timeout", "retries", "max_connections")
 	if err != nil {
 		return err
 	}
@@ -351,6 +351,11 @@ func (s *Script) setSSH(L *lua.LState, p *pass) error {
 			return err
 		}
 		c.Retries = &n
+	}
+	if _, ok := f.vals["max_connections"]; ok {
+		if c.MaxConnections, err = f.intRange("max_connections", 1, 1<<20); err != nil {
+			return err
+		}
 	}
 	return c.Validate()
 }

@@ -84,6 +84,11 @@ func (b *Broadcaster) stall() time.Duration {
 
 // Broadcast implements core.Broadcaster.
 func (b *Broadcaster) Broadcast(ctx context.Context, t *core.Tree) (map[string]core.BroadcastResult, error) {
+	// Every relay holds its session from the root until the stream ends: with
+	// fewer connections than hosts the first relays would wait for the others forever.
+	if n, m := len(t.Nodes())-1, b.c.MaxConnections(); n > m {
+		return nil, fmt.Errorf("broadcast: its %d hosts need %d connections from this machine at once, more than ssh { max_connections = %d }: raise it, or use grifork mode", n, n, m)
+	}
 	list, size, err := scanSource(b.opts.Config.From, b.opts.Config.Excludes)
 	if err != nil {
 		return nil, err

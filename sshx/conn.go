@@ -1,6 +1,7 @@
 package sshx
 
 import (
+	"container/list"
 	"context"
 	"errors"
 	"fmt"
@@ -8,9 +9,11 @@ import (
 	"math/rand/v2"
 	"net"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
+	"github.com/grifork/grifork/core"
 	"golang.org/x/crypto/ssh"
 )
 
@@ -21,11 +24,21 @@ type conn struct {
 	done   chan struct{} // closed when the connection has ended
 }
 
-// dialEntry is a dial in progress or done; callers for the same key wait on it.
+// dialEntry is a connection queued, dialling, open or failed; callers for
+// the same key wait on it. The fields after err are guarded by Client.mu.
 type dialEntry struct {
 	ready chan struct{}
 	c     *conn
 	err   error
+
+	key      string
+	t        target
+	refs     int           // callers that hold the connection or wait for it
+	slot     bool          // it holds one of the max_connections places (dialling or open)
+	live     bool          // open (c is set)
+	released bool          // Release: close it once idle
+	queued   *list.Element // in Client.queue, waiting for a place
+	idle     *list.Element // in Client.idle: open, held by no caller
 }
 
 // permanent errors are remembered: redialling cannot fix them.
@@ -33,47 +46,178 @@ func permanent(err error) bool {
 	return errors.Is(err, ErrAuth) || errors.Is(err, ErrUnknownHostKey) || errors.Is(err, ErrHostKeyChanged)
 }
 
-// conn returns the live connection to t, dialling it if there is none. A dial
-// failure other than a permanent one is not remembered: the next call dials again.
-func (c *Client) conn(ctx context.Context, t target) (*conn, error) {
+// conn returns the live connection to t, dialling it if there is none, and the
+// func that gives it back (the caller must call it once done with the
+// connection: an idle connection may be closed to make room for another). A
+// new connection beyond ssh { max_connections } waits, first come first
+// served, until one is released or idle. A dial failure other than a permanent
+// one is not remembered: the next call dials again.
+//
+// No caller holds a connection while it waits for another, so the wait always
+// ends: every holder gives its connection back when its command ends.
+func (c *Client) conn(ctx context.Context, t target) (*conn, func(), error) {
 	key := t.key()
 	c.mu.Lock()
 	if c.closed {
 		c.mu.Unlock()
-		return nil, fmt.Errorf("host %s: %w", t.display, errClosed)
+		return nil, nil, fmt.Errorf("host %s: %w", t.display, errClosed)
 	}
 	e := c.conns[key]
 	if e == nil {
-		e = &dialEntry{ready: make(chan struct{})}
+		e = &dialEntry{ready: make(chan struct{}), key: key, t: t}
 		c.conns[key] = e
-		c.wg.Add(1)
-		go func() {
-			defer c.wg.Done()
-			c.dialEntry(key, e, t)
-		}()
+		e.queued = c.queue.PushBack(e)
+		c.admit()
+	}
+	e.refs++
+	if e.idle != nil {
+		c.idle.Remove(e.idle)
+		e.idle = nil
 	}
 	c.mu.Unlock()
+	var once sync.Once
+	done := func() { once.Do(func() { c.unref(e) }) }
 	select {
 	case <-e.ready:
-		return e.c, e.err
+		if e.err != nil {
+			done()
+			return nil, nil, e.err
+		}
+		return e.c, done, nil
 	case <-ctx.Done():
-		return nil, fmt.Errorf("host %s: connecting: %w", t.display, ctx.Err())
+		c.mu.Lock()
+		waiting := e.queued != nil
+		c.mu.Unlock()
+		done()
+		if waiting {
+			return nil, nil, fmt.Errorf("host %s: waiting for a free connection (ssh max_connections = %d): %w", t.display, c.max, ctx.Err())
+		}
+		return nil, nil, fmt.Errorf("host %s: connecting: %w", t.display, ctx.Err())
 	}
 }
 
-func (c *Client) forget(key string, e *dialEntry) {
-	c.mu.Lock()
-	if c.conns[key] == e {
-		delete(c.conns, key)
+// admit starts the dials of queued entries in order while there is a place,
+// closing the least recently used idle connection for one when all are taken.
+// c.mu is held.
+func (c *Client) admit() {
+	for c.queue.Len() > 0 && !c.closed {
+		if c.open >= c.max {
+			if c.idle.Len() == 0 {
+				return
+			}
+			c.evict(c.idle.Front().Value.(*dialEntry))
+		}
+		e := c.queue.Remove(c.queue.Front()).(*dialEntry)
+		e.queued = nil
+		e.slot = true
+		c.open++
+		c.peak = max(c.peak, c.open)
+		c.wg.Add(1)
+		go func() {
+			defer c.wg.Done()
+			c.dialEntry(e)
+		}()
 	}
-	c.mu.Unlock()
+}
+
+// evict closes e's connection now (its descriptor with it) and frees its
+// place; a later call dials again. c.mu is held.
+func (c *Client) evict(e *dialEntry) {
+	if c.conns[e.key] == e {
+		delete(c.conns, e.key)
+	}
+	e.live = false
+	c.unidle(e)
+	e.c.client.Close()
+	c.free(e)
+	c.log.Debug("ssh connection closed: not needed now", "host", e.t.display, "released", e.released)
+}
+
+// idled files e, open and held by no caller, as the most recently used idle
+// connection (the least recent is closed first), or closes it at once when it
+// was released. c.mu is held.
+func (c *Client) idled(e *dialEntry) {
+	if e.released {
+		c.evict(e)
+	} else {
+		e.idle = c.idle.PushBack(e)
+	}
+	c.admit()
+}
+
+func (c *Client) unidle(e *dialEntry) {
+	if e.idle != nil {
+		c.idle.Remove(e.idle)
+		e.idle = nil
+	}
+}
+
+// free gives e's place back. c.mu is held; the caller admits.
+func (c *Client) free(e *dialEntry) {
+	if e.slot {
+		e.slot = false
+		c.open--
+	}
+}
+
+// unref gives back a caller's hold on e: a connection nobody holds is closed
+// if it was released or another is waiting for a place; an entry still queued
+// that nobody waits for is dropped.
+func (c *Client) unref(e *dialEntry) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e.refs--
+	if e.refs > 0 {
+		return
+	}
+	switch {
+	case e.queued != nil:
+		c.queue.Remove(e.queued)
+		e.queued = nil
+		if c.conns[e.key] == e {
+			delete(c.conns, e.key)
+		}
+	case e.live:
+		c.idled(e)
+	}
+}
+
+// Release tells c that the run needs host's connection no more: it is closed
+// now if no command uses it, else when the last one ends. A later command to
+// host dials again. The standalone scheduler calls it when a host's own task
+// and those of its children are done, so that a run holds connections only to
+// the hosts it still works with.
+func (c *Client) Release(host core.Host) {
+	t, err := c.resolve(host)
+	if err != nil {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e := c.conns[t.key()]
+	if e == nil || (!e.live && e.queued == nil && !e.slot) { // a remembered failure stays
+		return
+	}
+	e.released = true
+	if e.live && e.refs == 0 {
+		c.evict(e)
+		c.admit()
+	}
+}
+
+// Peak is the most connections that were open or being dialled at once.
+func (c *Client) Peak() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.peak
 }
 
 // dialEntry dials for e and watches the connection until it ends. Each
 // attempt is bounded by the connect timeout, and all by Close, not by a
 // caller's ctx, because the connection serves every caller. A passing refusal
 // is tried again after a backoff, ssh { retries } times.
-func (c *Client) dialEntry(key string, e *dialEntry, t target) {
+func (c *Client) dialEntry(e *dialEntry) {
+	t := e.t
 	for attempt := 0; ; attempt++ {
 		ctx, cancel := context.WithTimeout(c.ctx, c.opts.SSH.Timeout)
 		e.c, e.err = c.dial(ctx, t)
@@ -86,14 +230,24 @@ func (c *Client) dialEntry(key string, e *dialEntry, t target) {
 		}
 		c.log.Debug("ssh dial refused, retrying", "host", t.display, "attempt", attempt+1, "err", e.err)
 	}
-	close(e.ready)
+	c.mu.Lock()
 	if e.err != nil {
-		c.log.Debug("ssh dial failed", "host", t.display, "err", e.err)
-		if !permanent(e.err) {
-			c.forget(key, e)
+		c.free(e)
+		if !permanent(e.err) && c.conns[e.key] == e {
+			delete(c.conns, e.key)
 		}
+		c.admit()
+		c.mu.Unlock()
+		close(e.ready)
+		c.log.Debug("ssh dial failed", "host", t.display, "err", e.err)
 		return
 	}
+	e.live = true
+	if e.refs == 0 { // its callers gave up meanwhile
+		c.idled(e)
+	}
+	c.mu.Unlock()
+	close(e.ready)
 	c.log.Debug("ssh connected", "host", t.display, "addr", t.addr(), "user", t.user)
 	c.wg.Add(1)
 	go func() {
@@ -101,7 +255,16 @@ func (c *Client) dialEntry(key string, e *dialEntry, t target) {
 		c.keepalive(e.c, t)
 	}()
 	err := e.c.client.Wait()
-	c.forget(key, e) // before done: whoever sees done dials anew
+	// Forgotten before done: whoever sees done dials anew.
+	c.mu.Lock()
+	e.live = false
+	c.unidle(e)
+	if c.conns[e.key] == e {
+		delete(c.conns, e.key)
+	}
+	c.free(e)
+	c.admit()
+	c.mu.Unlock()
 	close(e.c.done)
 	c.log.Debug("ssh connection closed", "host", t.display, "err", err)
 }
@@ -207,9 +370,11 @@ type transientError struct{ error }
 func (e transientError) Unwrap() error { return e.error }
 
 // passing marks err transient when its cause, from the network or the SSH
-// handshake, is a refusal or a connection dropped before the server spoke.
+// handshake, is a refusal or a connection dropped before the server spoke, or
+// this process out of file descriptors (others close as commands end).
 func passing(cause, err error) error {
-	if errors.Is(cause, syscall.ECONNREFUSED) || errors.Is(cause, syscall.ECONNRESET) || errors.Is(cause, io.EOF) {
+	if errors.Is(cause, syscall.ECONNREFUSED) || errors.Is(cause, syscall.ECONNRESET) || errors.Is(cause, io.EOF) ||
+		errors.Is(cause, syscall.EMFILE) || errors.Is(cause, syscall.ENFILE) {
 		return transientError{err}
 	}
 	return err
@@ -247,26 +412,29 @@ const (
 func (c *Client) session(ctx context.Context, t target) (sess *ssh.Session, release func(), err error) {
 	refused := 0
 	for attempt := 0; ; attempt++ {
-		cn, err := c.conn(ctx, t)
+		cn, done, err := c.conn(ctx, t)
 		if err != nil {
 			return nil, nil, err
 		}
 		select {
 		case cn.sem <- struct{}{}:
 		case <-ctx.Done():
+			done()
 			return nil, nil, fmt.Errorf("host %s: waiting for a free session: %w", t.display, ctx.Err())
 		}
 		sess, err = cn.client.NewSession()
 		if err == nil {
-			return sess, func() { <-cn.sem }, nil
+			return sess, func() { <-cn.sem; done() }, nil
 		}
 		<-cn.sem
 		if errors.Is(err, io.EOF) && attempt == 0 {
 			// The connection died under us (sshd restarted, link lost): drop it, redial once.
 			cn.client.Close()
 			<-cn.done
+			done()
 			continue
 		}
+		done()
 		err = fmt.Errorf("host %s: open ssh session: %w", t.display, err)
 		// sshd refuses a session while it has no channel free: more sessions
 		// than MaxSessions, or one the client has already closed still counted

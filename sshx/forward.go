@@ -15,7 +15,10 @@ func (c *Client) Connect(ctx context.Context, host core.Host) error {
 	if err != nil {
 		return err
 	}
-	_, err = c.conn(ctx, t)
+	_, done, err := c.conn(ctx, t)
+	if err == nil {
+		done()
+	}
 	return err
 }
 
@@ -28,13 +31,26 @@ func (c *Client) DialUnix(ctx context.Context, host core.Host, path string) (net
 	if err != nil {
 		return nil, err
 	}
-	cn, err := c.conn(ctx, t)
+	cn, done, err := c.conn(ctx, t)
 	if err != nil {
 		return nil, err
 	}
 	nc, err := cn.client.Dial("unix", path)
 	if err != nil {
+		done()
 		return nil, fmt.Errorf("host %s: open a stream to %s: %w", t.display, path, err)
 	}
-	return nc, nil
+	return &heldConn{Conn: nc, done: done}, nil
+}
+
+// heldConn holds its SSH connection until it is closed.
+type heldConn struct {
+	net.Conn
+	done func()
+}
+
+func (h *heldConn) Close() error {
+	err := h.Conn.Close()
+	h.done()
+	return err
 }

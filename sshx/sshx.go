@@ -22,6 +22,7 @@
 package sshx
 
 import (
+	"container/list"
 	"context"
 	"errors"
 	"fmt"
@@ -92,6 +93,11 @@ type Client struct {
 
 	mu        sync.Mutex
 	conns     map[string]*dialEntry
+	queue     *list.List            // *dialEntry waiting for a place
+	idle      *list.List            // *dialEntry open and held by no caller, least recently used first
+	open      int                   // connections open or dialling: at most max
+	peak      int                   // the most open at once
+	max       int                   // ssh { max_connections }, fitted to the descriptor limit
 	idSigners map[string]ssh.Signer // ssh_config / default identity files, by path; nil: unusable
 	closed    bool
 	wg        sync.WaitGroup
@@ -105,7 +111,7 @@ type Client struct {
 // ssh { passphrase }) and reads the ssh_config file. It opens no connection.
 func New(opts Options) (*Client, error) {
 	c := &Client{opts: opts, log: opts.Logger, red: opts.SSH.Redactor(),
-		conns: map[string]*dialEntry{}, idSigners: map[string]ssh.Signer{}}
+		conns: map[string]*dialEntry{}, queue: list.New(), idle: list.New(), idSigners: map[string]ssh.Signer{}}
 	if c.log == nil {
 		c.log = slog.New(slog.DiscardHandler)
 	}
@@ -118,6 +124,10 @@ func New(opts Options) (*Client, error) {
 	}
 	if c.opts.MaxSessions <= 0 {
 		c.opts.MaxSessions = defaultMaxSessions
+	}
+	var warning string
+	if c.max, warning = fitConnections(c.opts.SSH.MaxConnections, nofile()); warning != "" {
+		c.log.Warn(warning)
 	}
 	if u, err := user.Current(); err == nil {
 		c.me = u.Username
@@ -224,6 +234,13 @@ func (c *Client) Close() error {
 	c.mu.Lock()
 	entries := c.conns
 	c.conns = map[string]*dialEntry{}
+	for el := c.queue.Front(); el != nil; el = el.Next() {
+		e := el.Value.(*dialEntry)
+		e.queued = nil
+		e.err = fmt.Errorf("host %s: %w", e.t.display, errClosed)
+		close(e.ready)
+	}
+	c.queue.Init()
 	c.mu.Unlock()
 	c.cancel()
 	for _, e := range entries {
@@ -233,11 +250,19 @@ func (c *Client) Close() error {
 		}
 	}
 	c.wg.Wait()
+	if c.peak > 0 {
+		// For tuning max_connections: how close the run came to it.
+		c.log.Info("ssh connections", "peak", c.peak, "max_connections", c.max)
+	}
 	if c.agentNC != nil {
 		c.agentNC.Close()
 	}
 	return nil
 }
+
+// MaxConnections is the bound on connections open at once: ssh {
+// max_connections }, fitted to the file-descriptor limit.
+func (c *Client) MaxConnections() int { return c.max }
 
 // track counts a command in c.stopping until done is called; false once the
 // client is closed.

@@ -136,7 +136,7 @@ func (s *loaded) schedule(e *env, tree *core.Tree, client *sshx.Client, tasks co
 		return runGrifork(e, s, tree, client, tasks, bt)
 	}
 	return core.RunStandalone(e.ctx, tree, tasks, core.RunOptions{
-		Barrier: o.barrier, Heal: o.heal, Logger: s.logger, Redactor: s.red,
+		Barrier: o.barrier, Heal: o.heal, Logger: s.logger, Redactor: s.red, Release: client.Release,
 	})
 }
 

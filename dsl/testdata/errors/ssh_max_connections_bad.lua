@@ -1,0 +1,1 @@
+ssh { max_connections = 0 }

@@ -190,7 +190,10 @@ func faults() []fault {
 		code: 1,
 		want: func(e *faultEnv) map[int]string {
 			// Their copies ran when their source died: failed, not skipped.
-			return map[int]string{0: "failed: ", 2: "failed: ", 3: "failed: ", 6: "skipped: "}
+			return map[int]string{
+				0: "failed: grifork on " + e.h(0) + ": remote grifork exited with status 137: Killed",
+				2: "failed: ", 3: "failed: ", 6: "skipped: ",
+			}
 		},
 	}, {
 		name: "silent TCP listener instead of sshd",
@@ -222,7 +225,7 @@ func faults() []fault {
 		want: func(e *faultEnv) map[int]string {
 			return map[int]string{
 				0: "failed: no heartbeat from grifork on " + e.h(0) + " for 6s",
-				1: "ok", 2: skippedUnder(e, 0), 3: skippedUnder(e, 0), 6: "skipped: ",
+				2: skippedUnder(e, 0), 3: skippedUnder(e, 0), 6: skippedUnder(e, 0),
 			}
 		},
 	}, {
@@ -262,7 +265,7 @@ func faults() []fault {
 		inject: func(t *testing.T, e *faultEnv) { tmpfs(t, e, 0, "/tmp", 64<<10) },
 		code:   1,
 		want: func(e *faultEnv) map[int]string {
-			return map[int]string{0: "failed: No space left on device", 2: skippedUnder(e, 0), 3: skippedUnder(e, 0), 6: "skipped: "}
+			return map[int]string{0: "failed: No space left on device", 2: skippedUnder(e, 0), 3: skippedUnder(e, 0), 6: skippedUnder(e, 0)}
 		},
 	}, {
 		name: "changed host key",
@@ -359,12 +362,13 @@ func runFault(t *testing.T, e *faultEnv, ft fault) {
 	} else if code := run.cmd.ProcessState.ExitCode(); code != ft.code {
 		t.Errorf("exit code %d, want %d", code, ft.code)
 	}
-	// The bound scales with the machine's load: twice the run without a fault,
-	// plus what the fault must wait for.
+	// The bound scales with the machine's load, which varies fourfold within
+	// minutes on a shared 2-core machine: four times the run without a fault,
+	// plus what the fault must wait for. A hang (no timeout) runs for hours.
 	if e.base == 0 {
 		e.base = took
-	} else if bound := 2*e.base + ft.wait + 10*time.Second; took > bound {
-		t.Errorf("run took %s, want at most %s (twice the %s of the run without a fault, plus %s)",
+	} else if bound := 4*e.base + ft.wait + 20*time.Second; took > bound {
+		t.Errorf("run took %s, want at most %s (four times the %s of the run without a fault, plus %s)",
 			took.Round(time.Millisecond), bound.Round(time.Millisecond), e.base.Round(time.Millisecond), ft.wait)
 	}
 	if ft.code >= 0 {

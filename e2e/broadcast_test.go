@@ -108,41 +108,6 @@ func relays(f *fleet.Fleet, h string) ([]fleet.Proc, error) {
 	return out, nil
 }
 
-// noRelaysLeft waits up to within until no host runs a relay or holds a
-// staging directory under /srv/app.
-func noRelaysLeft(t *testing.T, f *fleet.Fleet, within time.Duration) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for {
-		var mu sync.Mutex
-		left := map[string]string{}
-		forEachHost(t, f.Hosts(), func(h string) error {
-			ps, err := relays(f, h)
-			if err != nil {
-				return err
-			}
-			app, err := f.HostPath(h, "/srv/app")
-			if err != nil {
-				return err
-			}
-			stage, _ := filepath.Glob(filepath.Join(app, ".grifork-stage-*"))
-			mu.Lock()
-			if len(ps) > 0 || len(stage) > 0 {
-				left[h] = fmt.Sprintf("%d relays, staging %v", len(ps), stage)
-			}
-			mu.Unlock()
-			return nil
-		})
-		if len(left) == 0 {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("left behind on %d hosts: %v", len(left), left)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
-}
-
 // waitRelay waits until host runs a relay that has staged at least n bytes,
 // and returns its PID.
 func waitRelay(t *testing.T, f *fleet.Fleet, h string, n int64, run *background) int {
@@ -226,7 +191,7 @@ broadcast { from = %q, to = "/srv/app/", excludes = { ".git" }, branches = %d }
 			t.Fatalf("exit %d", r.code)
 		}
 		bcCheck(t, f, hosts, want())
-		noRelaysLeft(t, f, 10*time.Second)
+		noLeftovers(t, f, 10*time.Second)
 	})
 
 	t.Run("grifork mode after changes at the source", func(t *testing.T) {
@@ -256,7 +221,7 @@ remote(function(src, dst) ssh(dst, "touch", { "/srv/after-broadcast" }) end)`))
 			_, err := os.Stat(p)
 			return err
 		})
-		noRelaysLeft(t, f, 10*time.Second)
+		noLeftovers(t, f, 10*time.Second)
 	})
 
 	t.Run("a corrupted copy fails and replaces nothing", func(t *testing.T) {
@@ -271,7 +236,7 @@ remote(function(src, dst) ssh(dst, "touch", { "/srv/after-broadcast" }) end)`))
 		}
 		bcCheck(t, f, except(hosts, bad), want())
 		bcCheck(t, f, []string{bad}, before)
-		noRelaysLeft(t, f, 10*time.Second)
+		noLeftovers(t, f, 10*time.Second)
 	})
 
 	kill := func(t *testing.T, heal bool) {
@@ -311,7 +276,7 @@ remote(function(src, dst) ssh(dst, "touch", { "/srv/after-broadcast" }) end)`))
 			}
 			bcCheck(t, f, except(except(hosts, gen1), subtree...), want())
 		}
-		noRelaysLeft(t, f, 15*time.Second)
+		noLeftovers(t, f, 15*time.Second)
 	}
 	t.Run("relay killed mid-stream", func(t *testing.T) { kill(t, false) })
 	t.Run("relay killed mid-stream, healed", func(t *testing.T) { kill(t, true) })
@@ -323,7 +288,7 @@ remote(function(src, dst) ssh(dst, "touch", { "/srv/after-broadcast" }) end)`))
 		if code != 130 || took > 8*time.Second {
 			t.Fatalf("exit %d after %v, want 130 within a few seconds", code, took)
 		}
-		noRelaysLeft(t, f, 15*time.Second)
+		noLeftovers(t, f, 15*time.Second)
 	})
 
 	t.Run("a named pipe in the source is refused before anything is sent", func(t *testing.T) {
@@ -342,6 +307,6 @@ remote(function(src, dst) ssh(dst, "touch", { "/srv/after-broadcast" }) end)`))
 				t.Errorf("%s changed although nothing was to be sent", h)
 			}
 		}
-		noRelaysLeft(t, f, 5*time.Second)
+		noLeftovers(t, f, 5*time.Second)
 	})
 }

@@ -1,185 +1,658 @@
 package e2e
 
 import (
+	"context"
+	"crypto/rand"
 	"fmt"
+	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
-	"github.com/grifork/grifork/core"
 	"github.com/grifork/grifork/internal/fleet"
 )
 
-// TestFaults injects faults into runs on a 7-host fleet, branches 2, and checks
-// what the README's "Failure behaviour" table promises: the faulty host named
-// with its cause, the others done, the exit code, a bounded run time and no
-// process left. The steps share one fleet and run in order.
+// faultSecret is the ssh { password } of every fault run: it must never reach
+// a host's disk.
+const faultSecret = "e2e-fault-secret-7f3a9c"
+
+// faultHosts is the fleet of each mode, branches 2: the root feeds h0 and h1,
+// h0 feeds h2 and h3, h1 feeds h4 and h5, h2 feeds h6. A fault's host is named
+// by its index.
+const faultHosts = 7
+
+// faultEnv is one mode's fleet, shared by its faults in turn.
+type faultEnv struct {
+	mode  string // "standalone" or "grifork"
+	f     *fleet.Fleet
+	hosts []string
+	dir   string
+	app   string
+	want  string        // the manifest every copy must have
+	base  time.Duration // how long the run without a fault took
+}
+
+// h is the address of host i.
+func (e *faultEnv) h(i int) string { return e.hosts[i] }
+
+// file writes a Griforkfile that copies the app down the tree, with the
+// secret in its ssh settings; before(src, dst) runs first in every edge block
+// (the copy is left out if it returns true), and extra is appended.
+func (e *faultEnv) file(t *testing.T, before, extra string) string {
+	t.Helper()
+	copyRemote := `rsync_remote("/srv/app/")`
+	head := ""
+	if e.mode == "grifork" {
+		copyRemote = `rsync("/srv/app/")`
+		// A short heartbeat timeout keeps the frozen node's run short.
+		head = fmt.Sprintf("mode \"grifork\"\ngrifork { tmpdir = %q, chdir = \"/tmp\", heartbeat_timeout = 6 }\n", griforkTmp)
+	}
+	src := fmt.Sprintf(`%sbranches(2)
+hosts %s
+ssh { user = "root", keys = { %q }, known_hosts = %q, timeout = 8, password = %q }
+rsync { "-a", "--delete" } -- no -z: the data is random, compressing it only costs CPU
+local SRC = %q
+local function before(src, dst)
+%s
+end
+locally(function(src, dst)
+  if before(src, dst) then return end
+  rsync(SRC .. "/", "/srv/app/")
+end)
+remote(function(src, dst)
+  if before(src, dst) then return end
+  %s
+end)
+%s
+`, head, luaList(e.hosts), e.f.KeyFile(), e.f.KnownHostsFile(), faultSecret, e.app, before, copyRemote, extra)
+	path := filepath.Join(e.dir, fmt.Sprintf("Griforkfile-%d.lua", fileSeq.Add(1)))
+	if err := os.WriteFile(path, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// fault is one fault injected into a run that copies the app to every host.
+type fault struct {
+	name  string
+	modes string // "standalone", "grifork" or "" for both
+	// before is Lua run first in every edge block; extra is appended to the file.
+	before, extra string
+	args          []string // more grifork arguments
+	nocopy        bool     // before leaves the copy out
+	// inject breaks something before the run and registers its repair with
+	// t.Cleanup; nil for none.
+	inject func(t *testing.T, e *faultEnv)
+	// during hits the running run: it waits for the right moment (a copy seen
+	// running), never a blind sleep. nil for none.
+	during func(t *testing.T, e *faultEnv, run *background)
+	code   int // the exit code; -1 killed by a signal (no report then)
+	// wait is how much longer than a run without a fault the fault makes it
+	// by design (a timeout that must pass).
+	wait time.Duration
+	// want is each host's "status" or "status: part of the error" by index;
+	// hosts it lacks are ok.
+	want func(e *faultEnv) map[int]string
+}
+
+// TestFaults injects the faults of issue 10 into runs of both modes on a
+// 7-host fleet per mode (branches 2) and checks what the README's "Failure
+// behaviour" section promises for each: every other host byte-identical to the
+// source, the faulty host named in the summary with its cause, the exit code, a
+// bounded run time, no process left on any host nor on the root, no run
+// directory or secret on any host's disk. A mode's faults share its fleet and
+// run in order, each repaired after it.
 func TestFaults(t *testing.T) {
 	fleet.Require(t)
 	t.Parallel()
-	f := fleet.StartT(t, fleet.Options{Hosts: 7})
-	hosts := f.Hosts()
-	tree := hostTree(t, hosts, 2)
-	dir := t.TempDir()
-	app := filepath.Join(dir, "app")
-	makeApp(t, app)
-
-	// status gives each host's "status: error" from a --report file.
-	status := func(t *testing.T, report string) map[string]string {
-		t.Helper()
-		out := map[string]string{}
-		for _, r := range readReport(t, report).Results {
-			out[r.Host] = r.Status
-			if r.Err != "" {
-				out[r.Host] += ": " + r.Err
+	for _, mode := range []string{"standalone", "grifork"} {
+		t.Run(mode, func(t *testing.T) {
+			t.Parallel()
+			// 32 Mbit/s links: a 3 MiB copy takes about a second, long enough to
+			// be hit while it runs.
+			e := &faultEnv{mode: mode, f: fleet.StartT(t, fleet.Options{Hosts: faultHosts, RateMbit: 32}), dir: t.TempDir()}
+			e.hosts = e.f.Hosts()
+			e.app = filepath.Join(e.dir, "app")
+			makeApp(t, e.app)
+			big := make([]byte, 3<<20)
+			rand.Read(big)
+			if err := os.WriteFile(filepath.Join(e.app, "big.bin"), big, 0o644); err != nil {
+				t.Fatal(err)
 			}
-		}
-		return out
+			e.want = localManifest(t, e.app)
+			for _, ft := range faults() {
+				if ft.modes != "" && ft.modes != mode {
+					continue
+				}
+				t.Run(ft.name, func(t *testing.T) { runFault(t, e, ft) })
+			}
+		})
 	}
-
-	t.Run("command timeout", func(t *testing.T) {
-		slow := tree.Root.Children[1].Host.Name
-		gf := fleetFile(t, dir, f, hosts, 2, fmt.Sprintf(`
-local function edge(src, dst)
-  if dst == %q then ssh(dst, "sleep", { "600" }) end
-end
-locally(edge)
-remote(edge)
-`, slow))
-		report := filepath.Join(dir, "timeout.json")
-		start := time.Now()
-		r := runGrifork(t, dir, "-f", gf, "--command-timeout", "2s", "--report", report)
-		took := time.Since(start)
-		if r.code != 1 {
-			t.Fatalf("exit %d, want 1; output:\n%s%s", r.code, r.stdout, r.stderr)
-		}
-		if took > 20*time.Second {
-			t.Errorf("run took %s, want a few seconds", took)
-		}
-		got := status(t, report)
-		// The Griforkfile's line (fleetFile writes 4 first), the helper, the host,
-		// the command and the cause.
-		if want := ".lua:6: ssh: " + slow + ": command sleep 600: timed out after 2s"; !strings.HasPrefix(got[slow], "failed: ") ||
-			!strings.HasSuffix(got[slow], want) {
-			t.Errorf("%s: %q, want failed with %q", slow, got[slow], want)
-		}
-		// Its children are skipped, every other host is done.
-		for _, h := range hosts {
-			switch n := findHost(tree, h); {
-			case h == slow:
-			case n.Parent.Host.Name == slow && !strings.HasPrefix(got[h], "skipped"):
-				t.Errorf("%s: %q, want skipped", h, got[h])
-			case n.Parent.Host.Name != slow && got[h] != "ok":
-				t.Errorf("%s: %q, want ok", h, got[h])
-			}
-		}
-		noLeftoversOf(t, f, 5*time.Second, "sleep 600")
-	})
-
-	t.Run("frozen grifork", func(t *testing.T) {
-		// The grifork on frozen is stopped (SIGSTOP) while it runs prepare_remote:
-		// it says nothing more, and its parent, the root, must not wait forever.
-		frozen := tree.Root.Children[1]
-		gf := fleetFile(t, dir, f, hosts, 2, griforkBody(app, fmt.Sprintf(`
-prepare_remote(function(src)
-  if src == %q then sh("sleep", { "7" }) end
-end)
-`, frozen.Host.Name)))
-		report := filepath.Join(dir, "frozen.json")
-		start := time.Now()
-		run := startGrifork(t, dir, "-f", gf, "--report", report)
-		waitProcs(t, f, frozen.Host.Name, "sleep 7", 1, run)
-		pid := 0
-		procs, err := f.Procs(frozen.Host.Name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, p := range procs {
-			if strings.HasPrefix(p.Cmdline, griforkTmp+"/grifork-") && strings.Contains(p.Cmdline, "--on-remote") {
-				pid = p.PID
-			}
-		}
-		if pid == 0 {
-			t.Fatalf("no grifork running on %s: %v", frozen.Host.Name, procs)
-		}
-		if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { syscall.Kill(pid, syscall.SIGCONT) })
-		frozeAt := time.Now()
-		select {
-		case <-run.exited:
-		case <-time.After(75 * time.Second):
-			t.Fatalf("a frozen node hung the run; output:\n%s", run.out.String())
-		}
-		// Bounded by the 30 s heartbeat timeout from the freeze, with room for a
-		// loaded machine (the rest of the tree still has to finish).
-		took := time.Since(frozeAt)
-		t.Logf("run took %s, %s after the freeze; output:\n%s", time.Since(start).Round(time.Millisecond), took.Round(time.Millisecond), run.out.String())
-		if took > 55*time.Second {
-			t.Errorf("run ended %s after the freeze, want about the 30 s heartbeat timeout", took)
-		}
-		if code := run.cmd.ProcessState.ExitCode(); code != 1 {
-			t.Errorf("exit code %d, want 1", code)
-		}
-		got := status(t, report)
-		for _, h := range hosts {
-			want := "ok"
-			switch n := findHost(tree, h); {
-			case n == frozen:
-				want = "failed: no heartbeat from grifork on " + h + " for 30s"
-			case n.Parent == frozen:
-				want = "skipped: parent " + frozen.Host.Name + " failed"
-			}
-			if got[h] != want {
-				t.Errorf("%s: %q, want %q", h, got[h], want)
-			}
-		}
-		if strings.Contains(run.out.String(), `"heartbeat"`) {
-			t.Error("a heartbeat reached the console")
-		}
-		// The stopped grifork was killed with its session.
-		noLeftovers(t, f, 10*time.Second)
-	})
 }
 
-func findHost(tr *core.Tree, host string) *core.Node {
-	var found *core.Node
-	tr.Walk(func(n *core.Node) {
-		if n.Host.Name == host {
-			found = n
-		}
-	})
-	return found
-}
-
-// noLeftoversOf is noLeftovers, and no process whose command line contains
-// what on any host either.
-func noLeftoversOf(t *testing.T, f *fleet.Fleet, within time.Duration, what string) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for _, h := range f.Hosts() {
-		for {
-			procs, err := f.Procs(h)
+func faults() []fault {
+	// the summary's and report's words for the usual outcomes
+	skippedUnder := func(e *faultEnv, i int) string { return "skipped: parent " + e.h(i) + " failed" }
+	return []fault{{
+		// The first run: it ships grifork mode's binary to the nodes, and its
+		// time bounds the others'.
+		name: "no fault",
+		code: 0,
+		want: func(e *faultEnv) map[int]string { return nil },
+	}, {
+		name: "sshd killed mid-copy, generation 1",
+		during: func(t *testing.T, e *faultEnv, run *background) {
+			waitCopy(t, e, run, 1)
+			stopHost(t, e, 1)
+		},
+		code: 1,
+		want: func(e *faultEnv) map[int]string {
+			return map[int]string{1: "failed: " + e.h(1), 4: skippedUnder(e, 1), 5: skippedUnder(e, 1)}
+		},
+	}, {
+		name: "sshd killed mid-copy, generation 2",
+		during: func(t *testing.T, e *faultEnv, run *background) {
+			waitCopy(t, e, run, 2)
+			stopHost(t, e, 2)
+		},
+		code: 1,
+		want: func(e *faultEnv) map[int]string {
+			return map[int]string{2: "failed: " + e.h(2), 6: skippedUnder(e, 2)}
+		},
+	}, {
+		// Standalone: the rsync that h0 runs toward h2 (rsync_remote) dies.
+		name:  "relay rsync killed mid-copy",
+		modes: "standalone",
+		during: func(t *testing.T, e *faultEnv, run *background) {
+			waitCopy(t, e, run, 2)
+			killProcs(t, e, 0, syscall.SIGKILL, func(p fleet.Proc) bool {
+				return strings.HasPrefix(p.Cmdline, "rsync ") && !strings.Contains(p.Cmdline, "--server") &&
+					strings.Contains(p.Cmdline, e.h(2)+":")
+			})
+		},
+		code: 1,
+		want: func(e *faultEnv) map[int]string {
+			return map[int]string{2: "failed: exit status 137: Killed", 6: skippedUnder(e, 2)}
+		},
+	}, {
+		// Grifork mode: h0's grifork dies while it copies to h2 and h3.
+		name:  "relay grifork killed mid-copy",
+		modes: "grifork",
+		during: func(t *testing.T, e *faultEnv, run *background) {
+			var held []int
+			holdCopies(t, e, run, &held, 2, 3)
+			killProcs(t, e, 0, syscall.SIGKILL, isFork)
+			release(held)
+		},
+		code: 1,
+		want: func(e *faultEnv) map[int]string {
+			// Their copies ran when their source died: failed, not skipped.
+			return map[int]string{
+				0: "failed: grifork on " + e.h(0) + ": remote grifork exited with status 137: Killed",
+				2: "failed: ", 3: "failed: ", 6: "skipped: ",
+			}
+		},
+	}, {
+		name: "silent TCP listener instead of sshd",
+		inject: func(t *testing.T, e *faultEnv) {
+			stopHost(t, e, 3)
+			l, err := e.f.ListenSilent(e.h(3))
 			if err != nil {
 				t.Fatal(err)
 			}
-			var left []string
-			for _, p := range procs {
-				if strings.Contains(p.Cmdline, what) {
-					left = append(left, fmt.Sprintf("%d %s", p.PID, p.Cmdline))
-				}
+			t.Cleanup(func() { l.Close() })
+		},
+		wait: 8 * time.Second, // the SSH timeout
+		code: 1,
+		want: func(e *faultEnv) map[int]string {
+			return map[int]string{3: "failed: " + e.h(3)}
+		},
+	}, {
+		// h0's grifork is stopped while it runs prepare_remote: it says nothing
+		// more, and the root must not wait for it beyond heartbeat_timeout.
+		name:  "node grifork stopped (SIGSTOP)",
+		modes: "grifork",
+		extra: `prepare_remote(function(src) if src == HOST0 then sh("sleep", { "30" }) end end)`,
+		during: func(t *testing.T, e *faultEnv, run *background) {
+			waitProcs(t, e.f, e.h(0), "sleep 30", 1, run)
+			killProcs(t, e, 0, syscall.SIGSTOP, isFork)
+		},
+		code: 1,
+		wait: 6 * time.Second, // heartbeat_timeout
+		want: func(e *faultEnv) map[int]string {
+			return map[int]string{
+				0: "failed: no heartbeat from grifork on " + e.h(0) + " for 6s",
+				2: skippedUnder(e, 0), 3: skippedUnder(e, 0), 6: skippedUnder(e, 0),
 			}
-			if len(left) == 0 {
-				break
+		},
+	}, {
+		// No copy: on a loaded machine a copy can outlast the timeout too.
+		name:   "command timeout",
+		before: `if dst == HOST1 then ssh(dst, "sleep", { "600" }) end return true`,
+		nocopy: true,
+		wait:   8 * time.Second, // 3 s, and 5 s from TERM to KILL
+		args:   []string{"--command-timeout", "3s"},
+		code:   1,
+		want: func(e *faultEnv) map[int]string {
+			return map[int]string{
+				1: "failed: : ssh: " + e.h(1) + ": command sleep 600: timed out after 3s",
+				4: skippedUnder(e, 1), 5: skippedUnder(e, 1),
 			}
-			if time.Now().After(deadline) {
-				t.Fatalf("%s: still running: %v", h, left)
+		},
+	}, {
+		name: "full /srv",
+		inject: func(t *testing.T, e *faultEnv) {
+			tmpfs(t, e, 1, "/srv", 1<<20)
+		},
+		code: 1,
+		want: func(e *faultEnv) map[int]string {
+			return map[int]string{1: "failed: No space left on device", 4: skippedUnder(e, 1), 5: skippedUnder(e, 1)}
+		},
+	}, {
+		// Standalone mode writes nothing to a host's /tmp; grifork mode ships
+		// its binary there.
+		name:   "full /tmp",
+		modes:  "standalone",
+		inject: func(t *testing.T, e *faultEnv) { tmpfs(t, e, 0, "/tmp", 64<<10) },
+		code:   0,
+		want:   func(e *faultEnv) map[int]string { return nil },
+	}, {
+		name:   "full /tmp",
+		modes:  "grifork",
+		inject: func(t *testing.T, e *faultEnv) { tmpfs(t, e, 0, "/tmp", 64<<10) },
+		code:   1,
+		want: func(e *faultEnv) map[int]string {
+			return map[int]string{0: "failed: No space left on device", 2: skippedUnder(e, 0), 3: skippedUnder(e, 0), 6: skippedUnder(e, 0)}
+		},
+	}, {
+		name: "changed host key",
+		inject: func(t *testing.T, e *faultEnv) {
+			if err := e.f.RegenHostKey(e.h(5)); err != nil {
+				t.Fatal(err)
 			}
-			time.Sleep(200 * time.Millisecond)
+			t.Cleanup(func() { trust(t, e, 5) })
+		},
+		code: 1,
+		want: func(e *faultEnv) map[int]string {
+			// h1 copies to h5 with rsync, that is OpenSSH's ssh.
+			return map[int]string{5: "failed: REMOTE HOST IDENTIFICATION HAS CHANGED"}
+		},
+	}, {
+		// ssh() dials with grifork's own SSH client, before rsync's OpenSSH.
+		name:   "unknown host key",
+		before: `if dst == HOST1 then ssh(dst, "true") end`,
+		inject: func(t *testing.T, e *faultEnv) {
+			if err := e.f.ForgetHostKey(e.h(1)); err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { trust(t, e, 1) })
+		},
+		code: 1,
+		want: func(e *faultEnv) map[int]string {
+			return map[int]string{1: "failed: unknown host key", 4: skippedUnder(e, 1), 5: skippedUnder(e, 1)}
+		},
+	},
+		rootSignal(syscall.SIGINT, 130, "interrupt signal received"),
+		rootSignal(syscall.SIGTERM, 130, "terminated signal received"),
+		rootSignal(syscall.SIGKILL, -1, ""),
+	}
+}
+
+// rootSignal is the fault of sig sent to the root grifork while generation 2
+// runs: h0 and h1 are done, h2 and h3 copying (held until the signal: under
+// load h1's children can start long after h0's are done), h4 and h5 in a
+// remote command, h6 not started.
+func rootSignal(sig syscall.Signal, code int, cause string) fault {
+	return fault{
+		name:   "root " + strings.ToUpper(sig.String()),
+		before: `if src == HOST1 then ssh(dst, "sleep", { "600" }) end`,
+		during: func(t *testing.T, e *faultEnv, run *background) {
+			var held []int
+			holdCopies(t, e, run, &held, 2, 3)
+			waitProcs(t, e.f, e.h(4), "sleep 600", 1, run)
+			waitProcs(t, e.f, e.h(5), "sleep 600", 1, run)
+			if err := run.cmd.Process.Signal(sig); err != nil {
+				t.Fatal(err)
+			}
+			release(held)
+		},
+		code: code,
+		want: func(e *faultEnv) map[int]string {
+			stopped := "failed: " + cause
+			return map[int]string{2: stopped, 3: stopped, 4: stopped, 5: stopped, 6: "skipped: cancelled"}
+		},
+	}
+}
+
+// runFault runs one fault on e's fleet and checks its outcome.
+func runFault(t *testing.T, e *faultEnv, ft fault) {
+	// Every host starts without the app, so that every copy has all to send.
+	forEachHost(t, e.hosts, func(h string) error {
+		_, err := e.f.Exec(context.Background(), h, "rm", "-rf", "/srv/app")
+		return err
+	})
+	if ft.inject != nil {
+		ft.inject(t, e)
+	}
+	hostVars := strings.NewReplacer("HOST0", strconv.Quote(e.h(0)), "HOST1", strconv.Quote(e.h(1)))
+	gf := e.file(t, hostVars.Replace(ft.before), hostVars.Replace(ft.extra))
+	report := filepath.Join(e.dir, fmt.Sprintf("report-%d.json", fileSeq.Add(1)))
+	start := time.Now()
+	run := startGrifork(t, e.dir, append([]string{"-f", gf, "--report", report}, ft.args...)...)
+	rootProcs := watchDescendants(run)
+	if ft.during != nil {
+		ft.during(t, e, run)
+	}
+	select {
+	case <-run.exited:
+	case <-time.After(5 * time.Minute):
+		t.Fatalf("still running after %s; output:\n%s", time.Since(start), run.out.String())
+	}
+	took := time.Since(start)
+	out := run.out.String()
+	t.Logf("%s: %v after %s; output:\n%s", ft.name, run.cmd.ProcessState, took.Round(time.Millisecond), out)
+
+	if ft.code < 0 {
+		if ws, ok := run.cmd.ProcessState.Sys().(syscall.WaitStatus); !ok || !ws.Signaled() {
+			t.Errorf("exit %v, want killed by a signal", run.cmd.ProcessState)
+		}
+	} else if code := run.cmd.ProcessState.ExitCode(); code != ft.code {
+		t.Errorf("exit code %d, want %d", code, ft.code)
+	}
+	// The bound scales with the machine's load, which varies fourfold within
+	// minutes on a shared 2-core machine: four times the run without a fault,
+	// plus what the fault must wait for. A hang (no timeout) runs for hours.
+	if e.base == 0 {
+		e.base = took
+	} else if bound := 4*e.base + ft.wait + 20*time.Second; took > bound {
+		t.Errorf("run took %s, want at most %s (four times the %s of the run without a fault, plus %s)",
+			took.Round(time.Millisecond), bound.Round(time.Millisecond), e.base.Round(time.Millisecond), ft.wait)
+	}
+	if ft.code >= 0 {
+		checkOutcome(t, e, report, out, ft.want(e), ft.nocopy)
+	}
+	noLeftovers(t, e.f, 15*time.Second)
+	noRootLeftovers(t, <-rootProcs, 5*time.Second)
+	noTraces(t, e)
+}
+
+// checkOutcome checks every host's status in the report against want, the
+// summary's line for every failed host, and the copy of every ok host.
+func checkOutcome(t *testing.T, e *faultEnv, report, out string, want map[int]string, nocopy bool) {
+	t.Helper()
+	got := map[string]string{}
+	for _, r := range readReport(t, report).Results {
+		got[r.Host] = r.Status
+		if r.Err != "" {
+			got[r.Host] += ": " + r.Err
 		}
 	}
-	noLeftovers(t, f, within)
+	var ok []string
+	for i, h := range e.hosts {
+		w, set := want[i]
+		if !set {
+			w = "ok"
+		}
+		status, part, _ := strings.Cut(w, ": ")
+		if s, _, _ := strings.Cut(got[h], ": "); s != status || !strings.Contains(got[h], part) {
+			t.Errorf("h%d %s: %q, want %q", i, h, got[h], w)
+		}
+		switch status {
+		case "ok":
+			ok = append(ok, h)
+		case "failed":
+			// The summary names it with its cause.
+			if !summaryLine(out, "  "+h+" (", part) {
+				t.Errorf("the summary has no line for h%d %s with %q", i, h, part)
+			}
+			// What a failed copy leaves, for the README.
+			left, _ := e.f.Exec(context.Background(), h, "sh", "-c", "ls -A /srv/app 2>&1 | head -5")
+			t.Logf("h%d %s holds in /srv/app: %q", i, h, left)
+		}
+	}
+	if !nocopy {
+		checkAll(t, e.f, ok, e.want)
+	}
+}
+
+// noTraces fails the test if a host's disk holds a run directory or the
+// secret, looked for inside the host (a tmpfs there hides what is beneath).
+func noTraces(t *testing.T, e *faultEnv) {
+	t.Helper()
+	forEachHost(t, e.hosts, func(h string) error {
+		out, err := e.f.Exec(context.Background(), h, "sh", "-c",
+			`find /tmp /srv /root -path '*/grifork-*/run-*' -prune -print; grep -rlF -e "$1" /tmp /srv /root; true`, "sh", faultSecret)
+		if err != nil {
+			return err
+		}
+		if len(out) > 0 {
+			return fmt.Errorf("left on disk (a run directory, or a file with the secret):\n%s", out)
+		}
+		return nil
+	})
+}
+
+// copying reports whether host i receives the app: rsync's temporary file of
+// big.bin is there and holds 64 KiB. (A look into one directory: scanning
+// processes takes longer than a copy on a loaded machine.)
+func copying(t *testing.T, e *faultEnv, i int) bool {
+	t.Helper()
+	dir, err := e.f.HostPath(e.h(i), "/srv/app")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmp, _ := filepath.Glob(filepath.Join(dir, ".big.bin.*"))
+	for _, p := range tmp {
+		if fi, err := os.Stat(p); err == nil && fi.Size() >= 64<<10 {
+			return true
+		}
+	}
+	return false
+}
+
+// waitCopy waits until host i receives the app.
+func waitCopy(t *testing.T, e *faultEnv, run *background, i int) {
+	t.Helper()
+	holdCopies(t, e, run, nil, i)
+}
+
+// holdCopies waits until each host of idx receives the app and, if held is not
+// nil, stops its receiver (SIGSTOP) at once, so that the copies still run
+// together when the last one starts (on a loaded machine one can end before
+// another starts). held gets the receivers to continue (SIGCONT).
+func holdCopies(t *testing.T, e *faultEnv, run *background, held *[]int, idx ...int) {
+	t.Helper()
+	receiver := func(p fleet.Proc) bool { return strings.HasPrefix(p.Cmdline, "rsync --server") }
+	deadline := time.Now().Add(time.Minute)
+	for left := idx; len(left) > 0; {
+		var still []int
+		for _, i := range left {
+			switch {
+			case !copying(t, e, i):
+				still = append(still, i)
+			case held != nil:
+				*held = append(*held, killProcs(t, e, i, syscall.SIGSTOP, receiver)...)
+			}
+		}
+		if left = still; len(left) == 0 {
+			return
+		}
+		select {
+		case <-run.exited:
+			t.Fatalf("the run ended before h%v received the app:\n%s", left, run.out.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("h%v never received the app; output:\n%s", left, run.out.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// release lets held receivers continue.
+func release(pids []int) {
+	for _, pid := range pids {
+		syscall.Kill(pid, syscall.SIGCONT)
+	}
+}
+
+// isFork matches a node's grifork.
+func isFork(p fleet.Proc) bool {
+	return strings.HasPrefix(p.Cmdline, griforkTmp+"/grifork-") && strings.Contains(p.Cmdline, "--on-remote")
+}
+
+// killProcs sends sig to the processes of host i that match, and fails if
+// there is none. A SIGSTOP is undone at the end of the test.
+func killProcs(t *testing.T, e *faultEnv, i int, sig syscall.Signal, match func(fleet.Proc) bool) (pids []int) {
+	t.Helper()
+	procs, err := e.f.Procs(e.h(i))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range procs {
+		if !match(p) {
+			continue
+		}
+		if err := syscall.Kill(p.PID, sig); err != nil {
+			t.Fatal(err)
+		}
+		if sig == syscall.SIGSTOP {
+			t.Cleanup(func() { syscall.Kill(p.PID, syscall.SIGCONT) })
+		}
+		t.Logf("h%d: %s to %d %s", i, sig, p.PID, p.Cmdline)
+		pids = append(pids, p.PID)
+	}
+	if len(pids) == 0 {
+		t.Fatalf("h%d %s: nothing to send %s to among %v", i, e.h(i), sig, procs)
+	}
+	return pids
+}
+
+// stopHost kills every process of host i, sshd first, and starts its sshd
+// again at the end of the test.
+func stopHost(t *testing.T, e *faultEnv, i int) {
+	t.Helper()
+	if err := e.f.StopHost(e.h(i)); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := e.f.StartHost(context.Background(), e.h(i)); err != nil {
+			t.Error(err)
+		}
+	})
+}
+
+// tmpfs puts a tmpfs of size bytes on dir of host i until the end of the test.
+func tmpfs(t *testing.T, e *faultEnv, i int, dir string, size int64) {
+	t.Helper()
+	unmount, err := e.f.MountTmpfs(e.h(i), dir, size)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := unmount(); err != nil {
+			t.Error(err)
+		}
+	})
+}
+
+// trust puts host i's current key into the fleet's known_hosts.
+func trust(t *testing.T, e *faultEnv, i int) {
+	if err := e.f.TrustHostKey(e.h(i)); err != nil {
+		t.Error(err)
+	}
+}
+
+// rootProc is a process the root grifork started, directly or not.
+type rootProc struct {
+	pid     int
+	cmdline string
+}
+
+// watchDescendants collects every process that runs below the root grifork
+// until it exits (after a SIGKILL they are no longer its descendants).
+func watchDescendants(run *background) <-chan []rootProc {
+	ch := make(chan []rootProc, 1)
+	go func() {
+		seen := map[rootProc]bool{}
+		var all []rootProc
+		for {
+			for _, p := range descendants(run.cmd.Process.Pid) {
+				if !seen[p] {
+					seen[p] = true
+					all = append(all, p)
+				}
+			}
+			select {
+			case <-run.exited:
+				ch <- all
+				return
+			case <-time.After(50 * time.Millisecond):
+			}
+		}
+	}()
+	return ch
+}
+
+// descendants lists the processes below pid on this machine.
+func descendants(pid int) []rootProc {
+	children := map[int][]int{}
+	entries, _ := os.ReadDir("/proc")
+	for _, en := range entries {
+		p, err := strconv.Atoi(en.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile("/proc/" + en.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		// The fields after the command's closing parenthesis: state, ppid.
+		f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:]))
+		if len(f) < 2 {
+			continue
+		}
+		ppid, _ := strconv.Atoi(f[1])
+		children[ppid] = append(children[ppid], p)
+	}
+	var out []rootProc
+	var walk func(int)
+	walk = func(p int) {
+		for _, c := range children[p] {
+			out = append(out, rootProc{c, cmdline(c)})
+			walk(c)
+		}
+	}
+	walk(pid)
+	return out
+}
+
+func cmdline(pid int) string {
+	b, _ := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cmdline")
+	return strings.TrimSpace(strings.ReplaceAll(string(b), "\x00", " "))
+}
+
+// noRootLeftovers waits up to within until none of procs runs any more (a PID
+// taken by another command since does not count).
+func noRootLeftovers(t *testing.T, procs []rootProc, within time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		var left []string
+		for _, p := range procs {
+			if c := cmdline(p.pid); c != "" && c == p.cmdline {
+				left = append(left, fmt.Sprintf("%d %s", p.pid, c))
+			}
+		}
+		if len(left) == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("left running on the root: %v", left)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }

@@ -95,48 +95,6 @@ func cachedBinaries(f *fleet.Fleet, h string) (map[string]uint64, error) {
 	return out, nil
 }
 
-// leftovers lists processes of grifork or of the tests' tasks still running on
-// a host.
-func leftovers(f *fleet.Fleet, h string) ([]string, error) {
-	procs, err := f.Procs(h)
-	if err != nil {
-		return nil, err
-	}
-	var out []string
-	for _, p := range procs {
-		if strings.Contains(p.Cmdline, "--on-remote") || strings.Contains(p.Cmdline, "sleep 300") ||
-			strings.Contains(p.Cmdline, "rsync") {
-			out = append(out, fmt.Sprintf("%d %s", p.PID, p.Cmdline))
-		}
-	}
-	return out, nil
-}
-
-func noLeftovers(t *testing.T, f *fleet.Fleet, within time.Duration) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for {
-		var mu sync.Mutex
-		left := map[string][]string{}
-		forEachHost(t, f.Hosts(), func(h string) error {
-			l, err := leftovers(f, h)
-			mu.Lock()
-			if len(l) > 0 {
-				left[h] = l
-			}
-			mu.Unlock()
-			return err
-		})
-		if len(left) == 0 {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("processes left on %d hosts: %v", len(left), left)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
-}
-
 // TestGriforkMode runs grifork mode on 40 hosts, branches 3 (depth 4): the copy,
 // who connected to whom, the binary cache on a second run, a failure at depth 3,
 // and Ctrl-C. The steps share one fleet and run in order.

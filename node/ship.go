@@ -312,7 +312,11 @@ type tarFile struct {
 // checked. (Every session costs a login shell on the host, so one beats one per
 // file.)
 func (s *Shipper) transfer(ctx context.Context, host core.Host, st childState, sum string, files []tarFile) error {
-	script := "umask 077\ncd " + core.ShellQuote(st.run) + " || exit 1\ntar -xzof - || exit 1\n"
+	// tar says "Wrote only N of M bytes" when the disk fills up, which names no
+	// cause: say it when almost nothing is left. -m: the files' times do not
+	// matter, and a clock a little behind would make tar warn of each.
+	script := "umask 077\ncd " + core.ShellQuote(st.run) + " || exit 1\n" +
+		`tar -xzmof - || { df -Pk . | awk 'NR == 2 && $4 < 1024 { print "No space left on device: " $4 " KiB free on " $6 }' >&2; exit 1; }` + "\n"
 	for _, file := range files {
 		if file.name == newBinary {
 			script += fmt.Sprintf(`s=$( (sha256sum || shasum -a 256) <%[1]s 2>/dev/null | cut -d' ' -f1)

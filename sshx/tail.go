@@ -14,12 +14,15 @@ var causes = []string{
 	"No space left on device",
 	"Disk quota exceeded",
 	"Read-only file system",
+	"host key is known for", // OpenSSH: an unknown key, before "Host key verification failed."
 	"Host key verification failed",
 	"REMOTE HOST IDENTIFICATION HAS CHANGED",
 	"Permission denied",
 	"Connection refused",
 	"Connection timed out",
 	"Connection reset",
+	"closed by remote host",        // OpenSSH: the host ended the connection (sshd killed)
+	"client_loop: send disconnect", // OpenSSH: the connection broke on the way
 	"No route to host",
 	"Could not resolve hostname",
 	"No such file or directory",

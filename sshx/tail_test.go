@@ -19,6 +19,12 @@ rsync error: unexplained error (code 255) at io.c(848) [sender=3.2.7]
 `, `rsync: [receiver] write failed on "/srv/app/big": No space left on device (28)`},
 		{"ssh's cause", "Host key verification failed.\r\nrsync: connection unexpectedly closed (0 bytes received so far) [sender]\nrsync error: unexplained error (code 255)\n",
 			"Host key verification failed."},
+		{"ssh's unknown host key", "No ED25519 host key is known for 198.18.0.12 and you have requested strict checking.\r\nHost key verification failed.\r\nrsync: connection unexpectedly closed (0 bytes received so far) [sender]\n",
+			"No ED25519 host key is known for 198.18.0.12 and you have requested strict checking."},
+		{"a connection closed by the host", "Connection to 198.18.0.13 closed by remote host.\r\nrsync: [sender] write error: Broken pipe (32)\nrsync error: error in socket IO (code 10) at io.c(849) [sender=3.2.7]\n",
+			"Connection to 198.18.0.13 closed by remote host."},
+		{"a connection lost on the way", "client_loop: send disconnect: Broken pipe\r\nrsync: [sender] write error: Broken pipe (32)\nrsync error: unexplained error (code 255) at io.c(849) [sender=3.2.7]\n",
+			"client_loop: send disconnect: Broken pipe"},
 		{"no cause: the last lines", "a\nb\n\nc\nd\n", "b; c; d"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -18,11 +18,13 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -30,6 +32,7 @@ import (
 	"time"
 
 	"golang.org/x/sync/errgroup"
+	"golang.org/x/sys/unix"
 )
 
 const (
@@ -607,5 +610,164 @@ func (f *Fleet) RegenHostKey(addr string) error {
 		return err
 	}
 	f.logf("fleet %s: host %s has a new host key", f.name, addr)
+	return nil
+}
+
+// MountTmpfs mounts a tmpfs of size bytes over dir (/srv or /tmp) in a host's
+// mount namespace, a small disk that fills up: every process on the host sees
+// it, while HostPath still sees the files beneath. The returned func unmounts it
+// again (lazily, so that a process still inside does not keep it).
+func (f *Fleet) MountTmpfs(addr, dir string, size int64) (unmount func() error, err error) {
+	p, err := f.HostPath(addr, dir)
+	if err != nil {
+		return nil, err
+	}
+	fi, err := os.Stat(p)
+	if err != nil {
+		return nil, fmt.Errorf("host %s: tmpfs: %w", addr, err)
+	}
+	// The mode of the directory it covers: /tmp keeps its sticky bit.
+	mode := uint32(fi.Mode().Perm())
+	if fi.Mode()&os.ModeSticky != 0 {
+		mode |= syscall.S_ISVTX
+	}
+	opts := fmt.Sprintf("size=%d,mode=%o", size, mode)
+	if _, err := f.Exec(context.Background(), addr, "mount", "-t", "tmpfs", "-o", opts, "tmpfs", dir); err != nil {
+		return nil, err
+	}
+	f.logf("fleet %s: host %s: a tmpfs of %d bytes on %s", f.name, addr, size, dir)
+	return func() error {
+		_, err := f.Exec(context.Background(), addr, "umount", "-l", dir)
+		return err
+	}, nil
+}
+
+// ListenSilent listens on a host's SSH port in place of its sshd (stop it
+// first: StopHost) and accepts connections without ever saying anything, as a
+// hung sshd or a black-holing middlebox does. Close stops listening and drops
+// the connections; StartHost brings sshd back.
+func (f *Fleet) ListenSilent(addr string) (io.Closer, error) {
+	h, err := f.host(addr)
+	if err != nil {
+		return nil, err
+	}
+	l, err := listenIn(h.ns, net.JoinHostPort(h.addr, "22"))
+	if err != nil {
+		return nil, fmt.Errorf("host %s: silent listener: %w", addr, err)
+	}
+	s := &silent{l: l}
+	go s.serve()
+	f.logf("fleet %s: host %s: a silent listener on port 22", f.name, addr)
+	return s, nil
+}
+
+// listenIn opens a TCP listener in a named network namespace: a socket stays in
+// the namespace it was made in, whichever thread uses it later.
+func listenIn(ns, hostport string) (net.Listener, error) {
+	type res struct {
+		l   net.Listener
+		err error
+	}
+	ch := make(chan res, 1)
+	go func() {
+		// The thread changes namespace; it is never handed back to other
+		// goroutines (no UnlockOSThread), so it ends with this goroutine.
+		runtime.LockOSThread()
+		fd, err := unix.Open(filepath.Join(netnsDir, ns), unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			ch <- res{err: err}
+			return
+		}
+		defer unix.Close(fd)
+		if err := unix.Setns(fd, unix.CLONE_NEWNET); err != nil {
+			ch <- res{err: fmt.Errorf("setns %s: %w", ns, err)}
+			return
+		}
+		l, err := net.Listen("tcp", hostport)
+		ch <- res{l, err}
+	}()
+	r := <-ch
+	return r.l, r.err
+}
+
+// silent holds every connection it accepts open, reading nothing.
+type silent struct {
+	l     net.Listener
+	mu    sync.Mutex
+	conns []net.Conn
+}
+
+func (s *silent) serve() {
+	for {
+		c, err := s.l.Accept()
+		if err != nil {
+			return
+		}
+		s.mu.Lock()
+		s.conns = append(s.conns, c)
+		s.mu.Unlock()
+	}
+}
+
+func (s *silent) Close() error {
+	err := s.l.Close()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, c := range s.conns {
+		c.Close()
+	}
+	s.conns = nil
+	return err
+}
+
+// ForgetHostKey removes a host's line from KnownHostsFile, so that strict
+// checking finds its key unknown. TrustHostKey puts it back.
+func (f *Fleet) ForgetHostKey(addr string) error {
+	return f.editKnownHosts(addr, nil)
+}
+
+// TrustHostKey writes a host's current key into KnownHostsFile in place of its
+// line: after RegenHostKey or ForgetHostKey, the host is trusted again.
+func (f *Fleet) TrustHostKey(addr string) error {
+	h, err := f.host(addr)
+	if err != nil {
+		return err
+	}
+	pub, err := os.ReadFile(h.hostKey() + ".pub")
+	if err != nil {
+		return fmt.Errorf("host %s: %w", addr, err)
+	}
+	return f.editKnownHosts(addr, pub)
+}
+
+// editKnownHosts replaces addr's line in KnownHostsFile by one with the
+// authorized_keys line pub, or removes it when pub is nil.
+func (f *Fleet) editKnownHosts(addr string, pub []byte) error {
+	if _, err := f.host(addr); err != nil {
+		return err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	b, err := os.ReadFile(f.knownHosts)
+	if err != nil {
+		return fmt.Errorf("fleet %s: %w", f.name, err)
+	}
+	var out bytes.Buffer
+	for _, line := range strings.SplitAfter(string(b), "\n") {
+		if line != "" && !strings.HasPrefix(line, addr+" ") {
+			out.WriteString(line)
+		}
+	}
+	if pub != nil {
+		out.WriteString(addr + " " + strings.TrimSpace(string(pub)) + "\n")
+	}
+	// A rename: a reader never sees half a file.
+	tmp := f.knownHosts + ".new"
+	if err := os.WriteFile(tmp, out.Bytes(), 0o644); err != nil {
+		return fmt.Errorf("fleet %s: %w", f.name, err)
+	}
+	if err := os.Rename(tmp, f.knownHosts); err != nil {
+		return fmt.Errorf("fleet %s: %w", f.name, err)
+	}
 	return nil
 }

@@ -203,6 +203,77 @@ func TestFleet(t *testing.T) {
 			t.Fatalf("ssh %s: %v: %s", hosts[0], err, out)
 		}
 	})
+
+	t.Run("trust and forget host keys", func(t *testing.T) {
+		h := hosts[2] // its key changed above
+		for _, step := range []struct {
+			do   func(string) error
+			fail string // what ssh says, "" = it logs in
+		}{
+			{f.TrustHostKey, ""},
+			{f.ForgetHostKey, "No ED25519 host key is known for " + h},
+			{f.TrustHostKey, ""},
+		} {
+			if err := step.do(h); err != nil {
+				t.Fatal(err)
+			}
+			out, err := sshOut(t, "-F", f.SSHConfigFile(), h, "true")
+			if step.fail == "" && err != nil || step.fail != "" && !strings.Contains(out, step.fail) {
+				t.Fatalf("ssh %s = %v: %s; want %q", h, err, out, step.fail)
+			}
+		}
+		if out, err := sshOut(t, "-F", f.SSHConfigFile(), hosts[0], "true"); err != nil {
+			t.Fatalf("ssh %s: %v: %s", hosts[0], err, out)
+		}
+	})
+
+	t.Run("silent listener", func(t *testing.T) {
+		h := hosts[1]
+		if err := f.StopHost(h); err != nil {
+			t.Fatal(err)
+		}
+		l, err := f.ListenSilent(h)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, err := sshOut(t, "-F", f.SSHConfigFile(), "-o", "ConnectTimeout=1", h, "true")
+		if err == nil || !strings.Contains(out, "banner exchange") {
+			t.Errorf("ssh to a silent listener = %v: %s; want a timeout in the banner exchange", err, out)
+		}
+		if err := l.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if err := f.StartHost(ctx, h); err != nil {
+			t.Fatal(err)
+		}
+		if out, err := sshOut(t, "-F", f.SSHConfigFile(), h, "true"); err != nil {
+			t.Fatalf("ssh %s after the listener: %v: %s", h, err, out)
+		}
+	})
+
+	t.Run("tmpfs", func(t *testing.T) {
+		h := hosts[0]
+		for _, dir := range []string{"/srv", "/tmp"} {
+			unmount, err := f.MountTmpfs(h, dir, 64<<10)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// Over ssh: the sessions see it too; the mode is the directory's.
+			out, err := sshOut(t, "-F", f.SSHConfigFile(), h, "stat -c %A "+dir+"; head -c 128k /dev/zero > "+dir+"/fill")
+			if err == nil || !strings.Contains(out, "No space left on device") {
+				t.Errorf("%s: writing 128 KiB into a tmpfs of 64 KiB = %v: %s; want no space", dir, err, out)
+			}
+			if want := map[string]string{"/srv": "drwxr-xr-x", "/tmp": "drwxrwxrwt"}[dir]; !strings.HasPrefix(out, want) {
+				t.Errorf("%s: mode %q, want %s", dir, out, want)
+			}
+			if err := unmount(); err != nil {
+				t.Fatal(err)
+			}
+			if out, err := sshOut(t, "-F", f.SSHConfigFile(), h, "head -c 128k /dev/zero > "+dir+"/fill && rm "+dir+"/fill"); err != nil {
+				t.Errorf("%s after unmounting: %v: %s", dir, err, out)
+			}
+		}
+	})
 }
 
 // state lists what exists of fleet name on the machine.

@@ -41,8 +41,11 @@ func TestEventWire(t *testing.T) {
 		if err := ReadEvents(&buf, from, func(e Event) { back = append(back, e) }); err != nil {
 			t.Fatal(err)
 		}
-		if len(back) != 1 || back[0] != tc.ev {
-			t.Errorf("decoded %+v, want %+v", back, tc.ev)
+		if len(back) != 1 || back[0].raw != tc.wire {
+			t.Fatalf("decoded %+v, want one event read from %s", back, tc.wire)
+		}
+		if back[0].raw = ""; back[0] != tc.ev {
+			t.Errorf("decoded %+v, want %+v", back[0], tc.ev)
 		}
 	}
 }
@@ -52,7 +55,10 @@ func TestReadEventsStrayLines(t *testing.T) {
 	in := "Welcome to web1\n\n" + `{"type":"done","node":"n1","host":"web1","status":"ok"}` + "\n{not json\n{\"line\":\"no type\"}\n"
 	from := &Node{ID: "n1", Host: Host{Name: "web1"}}
 	var got []Event
-	if err := ReadEvents(strings.NewReader(in), from, func(e Event) { got = append(got, e) }); err != nil {
+	if err := ReadEvents(strings.NewReader(in), from, func(e Event) {
+		e.raw = ""
+		got = append(got, e)
+	}); err != nil {
 		t.Fatal(err)
 	}
 	want := []Event{

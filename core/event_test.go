@@ -3,6 +3,7 @@ package core
 import (
 	"bytes"
 	"fmt"
+	"io"
 	"strings"
 	"sync"
 	"testing"
@@ -145,5 +146,37 @@ func TestEventWriterStopsAfterError(t *testing.T) {
 	ew.Emit(Event{Type: EventDone})
 	if fw.n != 1 || ew.Err() == nil {
 		t.Errorf("writes = %d, err = %v; want 1 write and the error kept", fw.n, ew.Err())
+	}
+}
+
+// countingReader counts the bytes read from it.
+type countingReader struct {
+	r io.Reader
+	n int
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += n
+	return n, err
+}
+
+// ReadEvents reads ahead of its consumer by its small buffer at most: a node
+// with a slow parent does not pile its children's events up in memory (their
+// writes wait instead), and one reader per child costs 4 KiB, not 64.
+func TestReadEventsReadsLittleAhead(t *testing.T) {
+	t.Parallel()
+	line := `{"type":"started","node":"0.0-1.0-2.3","host":"web17.internal","task":"remote","start":"2025-01-02T03:04:05.000000006Z"}` + "\n"
+	cr := &countingReader{r: strings.NewReader(strings.Repeat(line, 10_000))}
+	consumed, ahead := 0, 0
+	err := ReadEvents(cr, &Node{ID: "0.0-1.0"}, func(Event) {
+		consumed += len(line)
+		ahead = max(ahead, cr.n-consumed)
+	})
+	if err != nil || consumed != 10_000*len(line) {
+		t.Fatalf("read %d bytes of events, err %v", consumed, err)
+	}
+	if ahead > 4<<10 {
+		t.Errorf("read up to %d bytes ahead of the consumer, want at most 4 KiB", ahead)
 	}
 }

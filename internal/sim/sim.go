@@ -2,8 +2,8 @@
 // machine can host: an Exec whose commands take the time a model gives them
 // (per-command latency, a payload sent at a link rate, a share of failing
 // hosts) on a scaled clock, and a Forker that plays each child's grifork in
-// this process, relaying its events through a pipe as JSON lines (core.EventWriter) as the real
-// one does over SSH. Both schedulers and grifork mode's event relay run on
+// this process, relaying its events through a bounded pipe as JSON lines
+// (core.EventWriter) as the real one does over SSH. Both schedulers and grifork mode's event relay run on
 // them unchanged.
 package sim
 
@@ -11,7 +11,6 @@ import (
 	"cmp"
 	"context"
 	"errors"
-	"io"
 	"slices"
 	"strings"
 	"sync"
@@ -121,7 +120,7 @@ func (e *Exec) run(ctx context.Context, from string, rsync bool) error {
 
 // Forker is core.Forker in this process: a fork costs Model.ForkLatency, then
 // the child's part runs with Tasks (RunGrifork on its subtree, as --on-remote
-// would) and its events come back as JSON lines through a pipe, read by
+// would) and its events come back as JSON lines through a bounded pipe, read by
 // core.ReadEvents: every level of the tree decodes and relays the events of
 // the levels below, as over SSH. All nodes share Tasks (one Lua VM, where a
 // real fleet has one per node). Safe for concurrent use.
@@ -135,16 +134,16 @@ func (f *Forker) Fork(ctx context.Context, parent, child *core.Node, sub *core.T
 	if err := f.Model.sleep(ctx, f.Model.ForkLatency); err != nil {
 		return err
 	}
-	pr, pw := io.Pipe()
+	p := newPipe()
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		ew := core.NewEventWriter(pw, nil)
+		ew := core.NewEventWriter(p, nil)
 		core.RunGrifork(ctx, sub, f.Tasks, f, core.GriforkOptions{Remote: true, Events: ew.Emit})
-		pw.Close()
+		p.CloseWrite()
 	}()
-	err := core.ReadEvents(pr, child, events)
-	pr.CloseWithError(errors.New("sim: parent stopped reading")) // a child still writing gives up
+	err := core.ReadEvents(p, child, events)
+	p.CloseRead(errors.New("sim: parent stopped reading")) // a child still writing gives up
 	<-done
 	return err
 }

@@ -344,12 +344,11 @@ func (g *griforkRun) relay(ev Event) (settled bool) {
 	case ev.Type == EventResult:
 		// The report holds exactly this node's tree below it, with the levels
 		// that events do not carry.
-		prev, ok := g.report.Get(ev.NodeID)
-		if !ok {
+		var ok bool
+		if settled, ok = g.report.setRelayed(ev); !ok {
 			g.log.Warn("result for a node outside this subtree", "node", ev.NodeID, "host", ev.Host)
 			return
 		}
-		settled = g.report.set(ev.Result(prev.Level))
 	case ev.Type == EventDone && ev.Status != StatusOK && ev.Task != TaskFork:
 		g.report.AddRunError(ev.Task, ev.Host, errors.New(ev.Err))
 	}

@@ -64,11 +64,6 @@ func (e Event) Result(level int) Result {
 		// Decoded strings are parts of the line: a report keeps only its own.
 		e.NodeID, e.Host, e.Err = strings.Clone(e.NodeID), strings.Clone(e.Host), strings.Clone(e.Err)
 	}
-	return e.result(level)
-}
-
-// result is Result, the strings as they are.
-func (e Event) result(level int) Result {
 	return Result{
 		NodeID:   e.NodeID,
 		Host:     e.Host,

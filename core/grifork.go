@@ -344,11 +344,12 @@ func (g *griforkRun) relay(ev Event) (settled bool) {
 	case ev.Type == EventResult:
 		// The report holds exactly this node's tree below it, with the levels
 		// that events do not carry.
-		var ok bool
-		if settled, ok = g.report.setRelayed(ev); !ok {
+		prev, ok := g.report.Get(ev.NodeID)
+		if !ok {
 			g.log.Warn("result for a node outside this subtree", "node", ev.NodeID, "host", ev.Host)
 			return
 		}
+		settled = g.report.set(ev.Result(prev.Level))
 	case ev.Type == EventDone && ev.Status != StatusOK && ev.Task != TaskFork:
 		g.report.AddRunError(ev.Task, ev.Host, errors.New(ev.Err))
 	}

@@ -112,42 +112,6 @@ func (r *Report) set(res Result) (settled bool) {
 	return was == StatusPending && res.Status != StatusPending
 }
 
-// setRelayed records the result event ev of a node the report has, at the
-// level the report holds for it (events do not carry levels): one look-up per
-// relayed result, at every level of a grifork-mode tree. ok is false for a
-// node the report does not have.
-func (r *Report) setRelayed(ev Event) (settled, ok bool) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	i, ok := r.byID[ev.NodeID]
-	if !ok {
-		return false, false
-	}
-	prev := &r.results[i]
-	// The report's own strings where they are the same: the event's are parts
-	// of its line.
-	res := ev.result(prev.Level)
-	res.NodeID = prev.NodeID
-	switch {
-	case res.Host == prev.Host:
-		res.Host = prev.Host
-	case ev.raw != "":
-		res.Host = strings.Clone(res.Host)
-	}
-	if ev.raw != "" {
-		res.Err = strings.Clone(res.Err)
-	}
-	was := prev.Status
-	*prev = res
-	if was == StatusPending {
-		r.pending--
-	}
-	if res.Status == StatusPending {
-		r.pending++
-	}
-	return was == StatusPending && res.Status != StatusPending, true
-}
-
 // pendingCount is how many results are still pending: sweeps over the tree for
 // them are skipped when there are none.
 func (r *Report) pendingCount() int {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -34,7 +35,7 @@ func (s Step) String() string {
 	if s.Kind == StepLocal {
 		return "local: " + ShellJoin(s.Argv)
 	}
-	return fmt.Sprintf("%s %s: %s", s.Kind, s.Host, s.Cmdline)
+	return string(s.Kind) + " " + s.Host.String() + ": " + s.Cmdline
 }
 
 // Recorder is the dry-run Exec: it runs nothing and records every command under
@@ -107,9 +108,15 @@ func (r *Recorder) RecordFork(ctx context.Context, node *Node, cmdline string) {
 
 // Steps returns the steps recorded under e, in the order they were recorded.
 func (r *Recorder) Steps(e Edge) []Step {
+	return append([]Step(nil), r.stepsOf(e)...)
+}
+
+// stepsOf is Steps without the copy, for reading only: a step recorded
+// meanwhile goes past the end of the returned slice.
+func (r *Recorder) stepsOf(e Edge) []Step {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return append([]Step(nil), r.steps[keyOf(e)]...)
+	return r.steps[keyOf(e)]
 }
 
 // Redactor is what the Recorder's plans are redacted with.
@@ -173,29 +180,36 @@ func writePlan(w io.Writer, t *Tree, head string, edges []Edge, rec *Recorder) e
 // destination's level) whenever generation or block changes.
 // Everything printed is redacted with rec's Redactor.
 func WritePlanEdges(w io.Writer, edges []Edge, rec *Recorder) error {
-	bw := bufio.NewWriter(w)
+	// A line per edge and per command, 100,000s of them: no fmt.
+	bw := bufio.NewWriterSize(w, 64<<10)
 	red := rec.red.String
+	line := func(parts ...string) {
+		for _, p := range parts {
+			bw.WriteString(p)
+		}
+		bw.WriteByte('\n')
+	}
 	var lastGen int
 	var lastBlock Block
 	for _, e := range edges {
 		indent := "  "
 		if e.Dst == nil {
-			fmt.Fprintf(bw, "\n%s on %s\n", e.Block, red(e.Src.Name()))
+			line("\n", string(e.Block), " on ", red(e.Src.Name()))
 			lastGen = 0
 		} else {
 			if gen := e.Dst.Level; gen != lastGen || e.Block != lastBlock {
-				fmt.Fprintf(bw, "\ngeneration %d: %s\n", gen, e.Block)
+				line("\ngeneration ", strconv.Itoa(gen), ": ", string(e.Block))
 				lastGen, lastBlock = gen, e.Block
 			}
-			fmt.Fprintf(bw, "  %s -> %s (%s)\n", red(e.Src.Name()), red(e.Dst.Name()), e.Dst.ID)
+			line("  ", red(e.Src.Name()), " -> ", red(e.Dst.Name()), " (", e.Dst.ID, ")")
 			indent = "    "
 		}
-		steps := rec.Steps(e)
+		steps := rec.stepsOf(e)
 		if len(steps) == 0 {
-			fmt.Fprintf(bw, "%s(no commands)\n", indent)
+			line(indent, "(no commands)")
 		}
 		for _, s := range steps {
-			fmt.Fprintf(bw, "%s%s\n", indent, red(s.String()))
+			line(indent, red(s.String()))
 		}
 	}
 	return bw.Flush()

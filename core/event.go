@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"sync"
 	"time"
 
@@ -49,11 +50,21 @@ type Event struct {
 	Duration time.Duration `json:"duration,omitempty"`
 	Line     string        `json:"line,omitempty"`
 	Stream   string        `json:"stream,omitempty"` // "stdout", "stderr" or "log"
+
+	// raw is the line ReadEvents decoded this event from: EventWriter.Emit
+	// writes it as it is instead of encoding the event again, so a relay costs
+	// every level one decoding and no encoding. Code that changes a decoded
+	// event before emitting it must clear raw.
+	raw string
 }
 
 // Result turns a result event into the report entry of its node; level comes
 // from the receiver's own copy of the tree, since events do not carry it.
 func (e Event) Result(level int) Result {
+	if e.raw != "" {
+		// Decoded strings are parts of the line: a report keeps only its own.
+		e.NodeID, e.Host, e.Err = strings.Clone(e.NodeID), strings.Clone(e.Host), strings.Clone(e.Err)
+	}
 	return Result{
 		NodeID:   e.NodeID,
 		Host:     e.Host,
@@ -89,6 +100,7 @@ type EventWriter struct {
 	w   io.Writer
 	red *redact.Redactor
 	err error
+	buf []byte // the line being written, kept for the next
 }
 
 // NewEventWriter returns an EventWriter on w whose lines and errors are redacted
@@ -97,23 +109,40 @@ func NewEventWriter(w io.Writer, red *redact.Redactor) *EventWriter {
 	return &EventWriter{w: w, red: red}
 }
 
-// Emit writes ev as one line. After the first write error it drops events (the
-// parent that reads them is gone) and Err reports that error.
+// maxKeptLine is the longest line buffer an EventWriter keeps between events.
+const maxKeptLine = 16 << 10
+
+// Emit writes ev as one line. An event relayed from a child (decoded by
+// ReadEvents) goes up as the line it came in: the child redacted it with the
+// same secrets, since every node gets the root's. After the first write error
+// it drops events (the parent that reads them is gone) and Err reports that
+// error.
 func (ew *EventWriter) Emit(ev Event) {
-	// Before encoding: JSON escapes would hide a secret with quotes in it.
-	ev.Line, ev.Err = ew.red.String(ev.Line), ew.red.String(ev.Err)
-	b, err := json.Marshal(ev)
-	if err != nil { // an Event holds only strings, numbers and times
-		b = fmt.Appendf(nil, `{"type":"output","line":%q}`, "grifork: cannot encode event: "+err.Error())
+	if ev.raw == "" {
+		// Before encoding: JSON escapes would hide a secret with quotes in it.
+		ev.Line, ev.Err = ew.red.String(ev.Line), ew.red.String(ev.Err)
 	}
-	b = append(b, '\n')
 	ew.mu.Lock()
 	defer ew.mu.Unlock()
 	if ew.err != nil {
 		return
 	}
+	b := ew.buf[:0]
+	if ev.raw != "" {
+		b = append(b, ev.raw...)
+	} else if b2, ok := appendEvent(b, ev); ok {
+		b = b2
+	} else if j, err := json.Marshal(ev); err == nil {
+		b = append(b, j...)
+	} else {
+		b = fmt.Appendf(b, `{"type":"output","line":%q}`, "grifork: cannot encode event: "+err.Error())
+	}
+	b = append(b, '\n')
 	if _, err := ew.w.Write(b); err != nil {
 		ew.err = err
+	}
+	if cap(b) <= maxKeptLine {
+		ew.buf = b
 	}
 }
 
@@ -137,23 +166,32 @@ func (ew *EventWriter) OutputWriter(n *Node, stream string) io.WriteCloser {
 // unusual enough that cutting the stream with an error is acceptable.
 const maxEventLine = 4 << 20
 
-// ReadEvents decodes JSON-line events from r and calls fn for each, until EOF
-// (nil) or a read error. A line that is not an event (a stray print of a remote
-// shell profile, say) is passed on as an output event of from, so nothing a node
-// says gets lost.
+// eventReadBuffer is what ReadEvents starts reading with: a node reads one
+// stream per child, and events are short (longer lines grow it, up to
+// maxEventLine).
+const eventReadBuffer = 4 << 10
+
+// ReadEvents decodes JSON-line events from r and calls fn for each, one at a
+// time, until EOF (nil) or a read error. It reads the next line only once fn
+// has returned, so a consumer that is slow slows the writer (through the pipe or
+// the SSH channel's window) instead of piling events up in memory. A line that
+// is not an event (a stray print of a remote shell profile, say) is passed on as
+// an output event of from, so nothing a node says gets lost.
 func ReadEvents(r io.Reader, from *Node, fn func(Event)) error {
 	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64<<10), maxEventLine)
+	sc.Buffer(make([]byte, eventReadBuffer), maxEventLine)
 	for sc.Scan() {
-		line := sc.Bytes()
-		if len(bytes.TrimSpace(line)) == 0 {
+		b := sc.Bytes()
+		if len(bytes.TrimSpace(b)) == 0 {
 			continue
 		}
-		var ev Event
-		if err := json.Unmarshal(line, &ev); err != nil || ev.Type == "" {
-			fn(Event{Type: EventOutput, NodeID: from.ID, Host: from.Name(), Line: string(line), Stream: "stdout"})
+		line := string(b) // the event's strings are parts of it
+		ev, err := decodeEvent(line)
+		if err != nil || ev.Type == "" {
+			fn(Event{Type: EventOutput, NodeID: from.ID, Host: from.Name(), Line: line, Stream: "stdout"})
 			continue
 		}
+		ev.raw = line
 		fn(ev)
 	}
 	if err := sc.Err(); err != nil {

@@ -3,6 +3,7 @@ package core
 import (
 	"bytes"
 	"fmt"
+	"io"
 	"strings"
 	"sync"
 	"testing"
@@ -41,8 +42,11 @@ func TestEventWire(t *testing.T) {
 		if err := ReadEvents(&buf, from, func(e Event) { back = append(back, e) }); err != nil {
 			t.Fatal(err)
 		}
-		if len(back) != 1 || back[0] != tc.ev {
-			t.Errorf("decoded %+v, want %+v", back, tc.ev)
+		if len(back) != 1 || back[0].raw != tc.wire {
+			t.Fatalf("decoded %+v, want one event read from %s", back, tc.wire)
+		}
+		if back[0].raw = ""; back[0] != tc.ev {
+			t.Errorf("decoded %+v, want %+v", back[0], tc.ev)
 		}
 	}
 }
@@ -52,7 +56,10 @@ func TestReadEventsStrayLines(t *testing.T) {
 	in := "Welcome to web1\n\n" + `{"type":"done","node":"n1","host":"web1","status":"ok"}` + "\n{not json\n{\"line\":\"no type\"}\n"
 	from := &Node{ID: "n1", Host: Host{Name: "web1"}}
 	var got []Event
-	if err := ReadEvents(strings.NewReader(in), from, func(e Event) { got = append(got, e) }); err != nil {
+	if err := ReadEvents(strings.NewReader(in), from, func(e Event) {
+		e.raw = ""
+		got = append(got, e)
+	}); err != nil {
 		t.Fatal(err)
 	}
 	want := []Event{
@@ -139,5 +146,37 @@ func TestEventWriterStopsAfterError(t *testing.T) {
 	ew.Emit(Event{Type: EventDone})
 	if fw.n != 1 || ew.Err() == nil {
 		t.Errorf("writes = %d, err = %v; want 1 write and the error kept", fw.n, ew.Err())
+	}
+}
+
+// countingReader counts the bytes read from it.
+type countingReader struct {
+	r io.Reader
+	n int
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += n
+	return n, err
+}
+
+// ReadEvents reads ahead of its consumer by its small buffer at most: a node
+// with a slow parent does not pile its children's events up in memory (their
+// writes wait instead), and one reader per child costs 4 KiB, not 64.
+func TestReadEventsReadsLittleAhead(t *testing.T) {
+	t.Parallel()
+	line := `{"type":"started","node":"0.0-1.0-2.3","host":"web17.internal","task":"remote","start":"2025-01-02T03:04:05.000000006Z"}` + "\n"
+	cr := &countingReader{r: strings.NewReader(strings.Repeat(line, 10_000))}
+	consumed, ahead := 0, 0
+	err := ReadEvents(cr, &Node{ID: "0.0-1.0"}, func(Event) {
+		consumed += len(line)
+		ahead = max(ahead, cr.n-consumed)
+	})
+	if err != nil || consumed != 10_000*len(line) {
+		t.Fatalf("read %d bytes of events, err %v", consumed, err)
+	}
+	if ahead > 4<<10 {
+		t.Errorf("read up to %d bytes ahead of the consumer, want at most 4 KiB", ahead)
 	}
 }

@@ -61,5 +61,66 @@ func expandEntry(e string) ([]string, error) {
 		strings.HasPrefix(addr, "[") && strings.Contains(inside, ":") && !strings.ContainsAny(after, "[],") {
 		return []string{strings.TrimSpace(e)}, nil
 	}
+	if names, ok := simpleRange(e); ok {
+		return names, nil
+	}
 	return nodeset.Expand(e)
 }
+
+// simpleRange expands the most common entry, "prefix[a-b]suffix" with plain
+// names around one range of unpadded numbers, to prefix + each number +
+// suffix in order: what nodeset.Expand gives, at a fraction of its cost for
+// 100,000 hosts (it builds a set of the names and sorts them back). ok is
+// false for any other entry.
+func simpleRange(e string) (names []string, ok bool) {
+	prefix, rest, ok := strings.Cut(e, "[")
+	if !ok {
+		return nil, false
+	}
+	inside, suffix, ok := strings.Cut(rest, "]")
+	if !ok || prefix == "" || !plainName(prefix) || !plainName(suffix) || isDigit(prefix[len(prefix)-1]) ||
+		(suffix != "" && isDigit(suffix[0])) {
+		return nil, false
+	}
+	lo, hi, ok := strings.Cut(inside, "-")
+	if !ok || !unpadded(lo) || !unpadded(hi) {
+		return nil, false
+	}
+	a, errA := strconv.Atoi(lo)
+	b, errB := strconv.Atoi(hi)
+	if errA != nil || errB != nil || a > b || b-a >= nodeset.Limit {
+		return nil, false
+	}
+	names = make([]string, 0, b-a+1)
+	buf := []byte(prefix)
+	for i := a; i <= b; i++ {
+		buf = strconv.AppendInt(buf[:len(prefix)], int64(i), 10)
+		names = append(names, string(append(buf, suffix...)))
+	}
+	return names, true
+}
+
+// plainName says s is letters, digits, '.', '-' and '_' only.
+func plainName(s string) bool {
+	for i := range len(s) {
+		if c := s[i]; !isDigit(c) && (c < 'a' || c > 'z') && (c < 'A' || c > 'Z') && c != '.' && c != '-' && c != '_' {
+			return false
+		}
+	}
+	return true
+}
+
+// unpadded says s is a number without leading zeros, of at most 9 digits.
+func unpadded(s string) bool {
+	if s == "" || len(s) > 9 || (len(s) > 1 && s[0] == '0') {
+		return false
+	}
+	for i := range len(s) {
+		if !isDigit(s[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+func isDigit(c byte) bool { return c >= '0' && c <= '9' }

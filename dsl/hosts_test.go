@@ -1,9 +1,12 @@
 package dsl
 
 import (
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/grifork/grifork/nodeset"
 )
 
 // The node-set syntax itself is tested in package nodeset; these cases are
@@ -59,5 +62,32 @@ func TestExpandHosts(t *testing.T) {
 				t.Errorf("got %q, want %q", g, tt.want)
 			}
 		})
+	}
+}
+
+// The fast path for "prefix[a-b]suffix" gives what nodeset.Expand gives, for
+// every entry it takes.
+func FuzzSimpleRange(f *testing.F) {
+	for _, s := range []string{"h[1-100000].example", "web[1-12].internal", "h[0-3]", "h[3-1].x", "h[01-10].x",
+		"prod-2[10-320]", "h[1-3]0", "h[1-3],x", "a.b-c_d[7-7]e", "h[1-100001]", "[1-3]x", "x[1-3]", "h[1-2][1-2]"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, e string) {
+		got, ok := simpleRange(e)
+		if !ok {
+			return
+		}
+		want, err := nodeset.Expand(e)
+		if err != nil || !slices.Equal(got, want) {
+			t.Fatalf("simpleRange(%q) = %d names %.3q, nodeset.Expand: %d names %.3q, err %v", e, len(got), got, len(want), want, err)
+		}
+	})
+}
+
+func TestSimpleRangeTakesTheCommonForm(t *testing.T) {
+	t.Parallel()
+	names, ok := simpleRange("h[1-100000].example")
+	if !ok || len(names) != 100000 || names[0] != "h1.example" || names[99999] != "h100000.example" {
+		t.Errorf("simpleRange: ok %v, %d names", ok, len(names))
 	}
 }

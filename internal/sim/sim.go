@@ -2,19 +2,15 @@
 // machine can host: an Exec whose commands take the time a model gives them
 // (per-command latency, a payload sent at a link rate, a share of failing
 // hosts) on a scaled clock, and a Forker that plays each child's grifork in
-// this process, relaying its events through a pipe as JSON lines (core.EventWriter) as the real
-// one does over SSH. Both schedulers and grifork mode's event relay run on
+// this process, relaying its events through a bounded pipe as JSON lines
+// (core.EventWriter) as the real one does over SSH. Both schedulers and grifork mode's event relay run on
 // them unchanged.
 package sim
 
 import (
-	"bufio"
 	"cmp"
 	"context"
-	"encoding/json"
 	"errors"
-	"fmt"
-	"io"
 	"slices"
 	"strings"
 	"sync"
@@ -124,8 +120,8 @@ func (e *Exec) run(ctx context.Context, from string, rsync bool) error {
 
 // Forker is core.Forker in this process: a fork costs Model.ForkLatency, then
 // the child's part runs with Tasks (RunGrifork on its subtree, as --on-remote
-// would) and its events come back as JSON lines through a pipe (see
-// readEvents): every level of the tree encodes and decodes the events of
+// would) and its events come back as JSON lines through a bounded pipe, read by
+// core.ReadEvents: every level of the tree decodes and relays the events of
 // the levels below, as over SSH. All nodes share Tasks (one Lua VM, where a
 // real fleet has one per node). Safe for concurrent use.
 type Forker struct {
@@ -138,42 +134,18 @@ func (f *Forker) Fork(ctx context.Context, parent, child *core.Node, sub *core.T
 	if err := f.Model.sleep(ctx, f.Model.ForkLatency); err != nil {
 		return err
 	}
-	pr, pw := io.Pipe()
+	p := newPipe()
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		ew := core.NewEventWriter(pw, nil)
+		ew := core.NewEventWriter(p, nil)
 		core.RunGrifork(ctx, sub, f.Tasks, f, core.GriforkOptions{Remote: true, Events: ew.Emit})
-		pw.Close()
+		p.CloseWrite()
 	}()
-	err := readEvents(pr, events)
-	pr.CloseWithError(errors.New("sim: parent stopped reading")) // a child still writing gives up
+	err := core.ReadEvents(p, child, events)
+	p.CloseRead(errors.New("sim: parent stopped reading")) // a child still writing gives up
 	<-done
 	return err
-}
-
-// readEvents decodes the JSON lines of the pipe as core.ReadEvents does, with a
-// 4 KiB buffer: ReadEvents starts each fork's scanner at 64 KiB, which on a
-// real fleet is 64 KiB per child of a node but here, with every node of the
-// tree in one process, 1.6 GB for 100,000 hosts (25,000 forks at once).
-func readEvents(r io.Reader, fn func(core.Event)) error {
-	br := bufio.NewReaderSize(r, 4<<10)
-	for {
-		line, err := br.ReadBytes('\n')
-		if len(line) > 0 {
-			var ev core.Event
-			if jerr := json.Unmarshal(line, &ev); jerr != nil {
-				return fmt.Errorf("sim: bad event %q: %w", line, jerr)
-			}
-			fn(ev)
-		}
-		if err == io.EOF {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-	}
 }
 
 // Bound is the model's makespan of t with no scheduling cost at all, the figure a

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -143,5 +145,90 @@ func TestCancel(t *testing.T) {
 	_, err := ex.Remote(ctx, core.Host{Name: "h1"}, "true")
 	if !errors.Is(err, context.Canceled) {
 		t.Errorf("error %v, want context.Canceled", err)
+	}
+}
+
+// countingTasks counts the edge tasks that started.
+type countingTasks struct{ started *atomic.Int64 }
+
+func (countingTasks) Defined(b core.Block) bool {
+	return b == core.BlockLocally || b == core.BlockRemote
+}
+func (c countingTasks) Run(_ context.Context, e core.Edge) error {
+	if e.Dst != nil {
+		c.started.Add(1)
+	}
+	return nil
+}
+func (countingTasks) Finish(context.Context, *core.Report) error { return nil }
+
+// takingForker counts the events a node takes from its children's streams.
+type takingForker struct {
+	f     core.Forker
+	taken *atomic.Int64
+}
+
+func (t takingForker) Fork(ctx context.Context, parent, child *core.Node, sub *core.Tree, events func(core.Event)) error {
+	return t.f.Fork(ctx, parent, child, sub, func(ev core.Event) {
+		t.taken.Add(1)
+		events(ev)
+	})
+}
+
+// Backpressure end to end: while a node's own stream is not read (a parent
+// that is slow, a stalled link), the node takes no more events from its
+// children than it can hand on, one per child at most, whatever the size of
+// its subtree: the children's bounded pipes fill and their writers wait,
+// level after level. Once the stream is read again, every event of every host
+// comes up.
+//
+// Not parallel: the timed tests of this package would share the CPUs with it.
+func TestRelayBackpressure(t *testing.T) {
+	const hosts, branches, stallAt = 1000, 4, 40
+	tr := tree(t, hosts, branches)
+	var started, taken atomic.Int64
+	tasks := countingTasks{started: &started}
+	release := make(chan struct{})
+	var mu sync.Mutex
+	read := 0
+	events := func(ev core.Event) {
+		if ev.Type == core.EventHeartbeat {
+			return // the node's own, every 5 s
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if read++; read == stallAt {
+			<-release
+		}
+	}
+	done := make(chan *core.Report)
+	go func() {
+		f := takingForker{f: &Forker{Tasks: tasks}, taken: &taken}
+		done <- core.RunGrifork(context.Background(), tr, tasks, f, core.GriforkOptions{Remote: true, Events: events})
+	}()
+	// Stalled: wait until nothing moves for a while.
+	last := [2]int64{-1, -1}
+	for n := [2]int64{started.Load(), taken.Load()}; n != last; n = [2]int64{started.Load(), taken.Load()} {
+		last = n
+		time.Sleep(300 * time.Millisecond)
+	}
+	if last[1] > stallAt+branches {
+		t.Errorf("the stalled node took %d events from its children (%d tasks ran below), want at most %d: %d read and one in hand per child",
+			last[1], last[0], stallAt+branches, stallAt)
+	}
+	close(release)
+	r := <-done
+	if !r.OK() || r.Count(core.StatusOK) != hosts {
+		t.Fatalf("after the stall: %s", r.Headline())
+	}
+	// Every host's started and result event, and each fork's done event.
+	forks := 0
+	tr.Walk(func(n *core.Node) {
+		if !n.IsRoot() && len(n.Children) > 0 {
+			forks++
+		}
+	})
+	if want := 2*hosts + forks + 1; read != want {
+		t.Errorf("%d events came up, want %d", read, want)
 	}
 }

@@ -63,7 +63,7 @@ type Event struct {
 func (e Event) Result(level int) Result {
 	if e.raw != "" {
 		// Decoded strings are parts of the line: a report keeps only its own.
-		e.NodeID, e.Host, e.Err = strings.Clone(e.NodeID), strings.Clone(e.Host), strings.Clone(e.Err)
+		e.NodeID, e.Host, e.Via, e.Err = strings.Clone(e.NodeID), strings.Clone(e.Host), strings.Clone(e.Via), strings.Clone(e.Err)
 	}
 	return Result{
 		NodeID:   e.NodeID,

@@ -19,7 +19,7 @@ import (
 
 // codedFields are the JSON fields of Event that appendEvent and decodeEventFast
 // know, in the order of the struct.
-var codedFields = []string{"type", "node", "host", "task", "status", "err", "start", "duration", "line", "stream"}
+var codedFields = []string{"type", "node", "host", "task", "status", "via", "err", "start", "duration", "line", "stream"}
 
 // fastCodec says Event has exactly codedFields: a field added to Event without
 // being added here would be lost by appendEvent, so then every event goes
@@ -49,6 +49,7 @@ func appendEvent(b []byte, ev Event) (_ []byte, ok bool) {
 	b = appendField(b, "host", ev.Host)
 	b = appendField(b, "task", string(ev.Task))
 	b = appendField(b, "status", string(ev.Status))
+	b = appendField(b, "via", ev.Via)
 	b = appendField(b, "err", ev.Err)
 	if !ev.Start.IsZero() {
 		b = append(b, `,"start":"`...)
@@ -151,6 +152,8 @@ func decodeEventFast(line string) (ev Event, ok bool) {
 				ev.Task = Block(known(val))
 			case "status":
 				ev.Status = Status(known(val))
+			case "via":
+				ev.Via = val
 			case "err":
 				ev.Err = val
 			case "start":

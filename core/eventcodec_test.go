@@ -32,7 +32,7 @@ func TestEventCodecKnowsEveryField(t *testing.T) {
 func FuzzDecodeEvent(f *testing.F) {
 	for _, s := range []string{
 		`{"type":"started","node":"0.0-1.0","host":"web1","task":"locally","start":"2025-01-02T03:04:05.000000006Z"}`,
-		`{"type":"result","node":"0.0-1.0-2.1","host":"deploy@web5:2222","task":"remote","status":"failed","err":"exit status 1","start":"2025-01-02T03:04:05.000000006+02:00","duration":1500000000}`,
+		`{"type":"result","node":"0.0-1.0-2.1","host":"deploy@web5:2222","task":"remote","status":"failed","via":"web2","err":"exit status 1","start":"2025-01-02T03:04:05.000000006+02:00","duration":1500000000}`,
 		`{"type":"output","node":"n","line":"web1 | \"quoted\" \u003c ü","stream":"console"}`,
 		`{"type":"output","line":"ü\xff"}`, `{"type":"done","duration":-0}`, `{"type":"done","duration":01}`,
 		`{"type":"done","duration":1.5}`, `{"Type":"done"}`, `{"type":"done","extra":1}`, `{"type":"done"} `,

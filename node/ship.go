@@ -169,7 +169,8 @@ func (s *Shipper) binary() (string, error) {
 	return s.binSum, s.binErr
 }
 
-// binMtime is the modification time a shipped binary gets, a function of its
+// binMtime is the modification time a shipped binary gets (set by touch once
+// its SHA-256 is checked, not by tar, which may be told not to), a function of its
 // SHA-256 (a time in 2001-2009), so that a cached copy is recognised by a
 // stat: a file written since, by whatever means, has another.
 func binMtime(sum string) time.Time {
@@ -193,7 +194,7 @@ func (s *Shipper) binaryGz(sum string) ([]byte, error) {
 		gz, err := gzip.NewWriterLevel(&buf, gzip.BestSpeed)
 		if err == nil {
 			tw := tar.NewWriter(gz)
-			err = writeEntry(tw, tarFile{name: newBinary, path: s.binPath, mode: 0o700, mtime: binMtime(sum)})
+			err = writeEntry(tw, tarFile{name: newBinary, path: s.binPath, mode: 0o700})
 			if err == nil {
 				err = tw.Flush() // pads the entry; the trailer comes with the other files
 			}
@@ -354,11 +355,10 @@ func (s *Shipper) shipTo(host core.Host, st childState, sum string, files *[]tar
 const newBinary = "grifork.new"
 
 type tarFile struct {
-	name  string
-	data  []byte // or the contents of path
-	path  string
-	mode  int64     // 0600 when 0
-	mtime time.Time // now when zero
+	name string
+	data []byte // or the contents of path
+	path string
+	mode int64 // 0600 when 0
 }
 
 // transfer sends files into the run directory as one gzipped tar stream over one
@@ -377,8 +377,8 @@ func (s *Shipper) transfer(ctx context.Context, host core.Host, st childState, s
 			}
 			script += fmt.Sprintf(`s=$( (sha256sum || shasum -a 256) <%[1]s 2>/dev/null | cut -d' ' -f1)
 [ "$s" = %[2]s ] || { echo "shipped grifork has SHA-256 '$s', want %[2]s" >&2; exit 1; }
-chmod 755 %[1]s && mv -f %[1]s %[3]s
-`, newBinary, sum, core.ShellQuote(path.Join(st.dir, binaryName(sum))))
+chmod 755 %[1]s && TZ=UTC0 touch -t %[4]s %[1]s && mv -f %[1]s %[3]s
+`, newBinary, sum, core.ShellQuote(path.Join(st.dir, binaryName(sum))), binMtime(sum).UTC().Format("200601021504.05"))
 			continue
 		}
 		rest = append(rest, file)
@@ -438,10 +438,6 @@ func writeEntry(tw *tar.Writer, file tarFile) error {
 	if mode == 0 {
 		mode = 0o600
 	}
-	mtime := file.mtime
-	if mtime.IsZero() {
-		mtime = time.Now()
-	}
 	var r io.Reader = bytes.NewReader(file.data)
 	size := int64(len(file.data))
 	if file.path != "" {
@@ -456,7 +452,7 @@ func writeEntry(tw *tar.Writer, file tarFile) error {
 		}
 		r, size = fh, fi.Size()
 	}
-	if err := tw.WriteHeader(&tar.Header{Name: file.name, Mode: mode, Size: size, Typeflag: tar.TypeReg, ModTime: mtime}); err != nil {
+	if err := tw.WriteHeader(&tar.Header{Name: file.name, Mode: mode, Size: size, Typeflag: tar.TypeReg, ModTime: time.Now()}); err != nil {
 		return err
 	}
 	if _, err := io.CopyN(tw, r, size); err != nil {

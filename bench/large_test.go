@@ -38,7 +38,7 @@ func BenchmarkLarge(b *testing.B) {
 	}
 	*filesFlag, *sizeFlag = 8, *largeMiBFlag
 	p := newPropagation(b, fleet.Options{Hosts: *largeFlag})
-	p.branches = 4
+	p.branches, p.sshTimeout = 4, 60
 	p.tree(b).Walk(func(n *core.Node) {
 		if !n.IsRoot() && len(n.Children) > 0 {
 			p.forked = append(p.forked, n.Host.Name)

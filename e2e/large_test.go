@@ -43,7 +43,14 @@ func TestLarge200(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := localManifest(t, app)
-	gf := fleetFile(t, dir, f, hosts, branches, griforkBody(app, ""))
+	// Not fleetFile: its 5 s ssh timeout is too short for 200 hosts on 2 busy
+	// cores, where sshd may take longer to answer a new connection's banner.
+	gf := filepath.Join(dir, "Griforkfile.lua")
+	src := fmt.Sprintf("branches(%d)\nhosts %s\nssh { user = \"root\", keys = { %q }, known_hosts = %q, timeout = 60 }\n%s",
+		branches, luaList(hosts), f.KeyFile(), f.KnownHostsFile(), griforkBody(app, ""))
+	if err := os.WriteFile(gf, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	reportFile := filepath.Join(dir, "report.json")
 
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)

@@ -2,7 +2,7 @@ GO      ?= go
 BIN     := bin/grifork
 PKGS    := ./...
 
-.PHONY: all build test lint deps demo bench clean
+.PHONY: all build test test-large lint deps demo bench clean
 
 all: build
 
@@ -24,6 +24,12 @@ test: deps lint build
 	$(GO) test -run '^$$' -fuzz FuzzNodeSet -fuzztime 20s ./nodeset
 	$(GO) test -run '^$$' -fuzz FuzzLoad -fuzztime 20s ./dsl
 
+# TestLarge200 (e2e/large_test.go): grifork mode end to end over 200 hosts, every
+# host checked; opt-in, as it takes minutes and most of 2 cores. Holds the fleet
+# benchmarks' lock, so it never shares the machine with one.
+test-large: build
+	flock /tmp/grifork-fleet-bench.lock env GRIFORK_TEST_LARGE=1 $(GO) test -count=1 -v -timeout 20m -run '^TestLarge200$$' ./e2e
+
 demo:
 	@scripts/demo.sh
 
@@ -32,6 +38,8 @@ demo:
 # Other sizes: make bench BENCH_ARGS='-bench.hosts 48 -bench.rate 20 -bench.mib 4'
 # BenchmarkScale (simulated fleets of 1k-100k hosts, no privileges, about 1-2 min):
 #   make bench BENCH_ARGS='-scale.hosts 1000,10000 -scale.branches 4'
+# BenchmarkLarge (200 unshaped hosts, both modes, time per generation; off by
+# default, several minutes): make bench BENCH_ARGS='-bench.large 200'
 bench:
 	$(GO) test -v -run '^$$' -bench . -benchtime 1x -timeout 20m ./bench $(if $(BENCH_ARGS),-args $(BENCH_ARGS))
 

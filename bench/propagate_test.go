@@ -58,6 +58,9 @@ type propagation struct {
 	others []string
 	// branches of grifork's trees (the run's, not the broadcast's).
 	branches int
+	// sshTimeout is ssh { timeout } in seconds; 0 = 10. A large fleet on two
+	// busy cores answers a new connection's banner in more.
+	sshTimeout int
 	// The last grifork run's peak memory in KiB: the root's, and the largest
 	// relay's when it broadcast.
 	rootRSS, relayRSS int64
@@ -349,8 +352,12 @@ func (p *propagation) flatParallel(ctx context.Context) error {
 // grifork runs the binary on a Griforkfile with body and the fleet's hosts and
 // SSH settings, and fails unless every host is reported ok.
 func (p *propagation) grifork(ctx context.Context, body string, args ...string) error {
-	src := fmt.Sprintf("branches(%d)\nhosts %s\nssh { user = \"root\", keys = { %q }, known_hosts = %q, timeout = 10 }\n%s",
-		p.branches, luaList(p.hosts), p.f.KeyFile(), p.f.KnownHostsFile(), body)
+	timeout := p.sshTimeout
+	if timeout == 0 {
+		timeout = 10
+	}
+	src := fmt.Sprintf("branches(%d)\nhosts %s\nssh { user = \"root\", keys = { %q }, known_hosts = %q, timeout = %d }\n%s",
+		p.branches, luaList(p.hosts), p.f.KeyFile(), p.f.KnownHostsFile(), timeout, body)
 	gf := filepath.Join(p.dir, "Griforkfile.lua")
 	if err := os.WriteFile(gf, []byte(src), 0o644); err != nil {
 		return err

@@ -163,6 +163,10 @@ func (f *Forker) PlanCmdline(child *core.Node) string {
 	return cmd
 }
 
+// stopGrace is how long a stopped fork has to end by itself, after its stop
+// line, before its session is killed.
+const stopGrace = time.Second
+
 // stop is the line a parent writes to a fork's input when it stops the fork.
 type stop struct {
 	Stop string `json:"stop"`
@@ -221,17 +225,31 @@ func (f *Forker) run(ctx context.Context, host core.Host, child *core.Node, cmdl
 	// From here on the remote grifork must heartbeat (core.Forker).
 	deliver(core.Event{Type: core.EventHeartbeat, NodeID: child.ID, Host: child.Name()})
 	ended := make(chan struct{})
+	// The session outlives ctx by up to stopGrace: a fork told why it is
+	// stopped ends by itself with that cause; one that does not is killed.
+	sctx, kill := context.WithCancelCause(context.WithoutCancel(ctx))
+	defer kill(nil)
 	go func() {
 		if _, err := inW.Write(secrets); err != nil {
 			return // inW is closed: the fork never read it
 		}
 		select {
 		case <-ctx.Done():
-			inW.Write(stopLine(context.Cause(ctx)))
+			go func() {
+				inW.Write(stopLine(context.Cause(ctx)))
+				inW.Close()
+			}()
+			grace := time.NewTimer(stopGrace)
+			defer grace.Stop()
+			select {
+			case <-grace.C:
+				kill(context.Cause(ctx))
+			case <-ended:
+			}
 		case <-ended:
 		}
 	}()
-	err = f.c.Start(ctx, host, cmdline, inR, outW, stderr)
+	err = f.c.Start(sctx, host, cmdline, inR, outW, stderr)
 	close(ended)
 	inW.Close()
 	outW.Close()

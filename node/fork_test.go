@@ -201,15 +201,55 @@ func TestForkShipsAndRuns(t *testing.T) {
 	if inode(t, fx.cached()) != ino {
 		t.Error("second fork copied the binary again")
 	}
-	// A cached file with the wrong content is replaced.
-	if err := os.WriteFile(fx.cached(), []byte("tampered"), 0o755); err != nil {
-		t.Fatal(err)
+	// The cache is recognised by a stat, not by hashing it on the host: the
+	// shipped copy carries a modification time derived from its SHA-256.
+	if fi, err := os.Stat(fx.cached()); err != nil || !fi.ModTime().Equal(binMtime(fx.sum)) {
+		t.Errorf("cached binary: %v, modified %v; want %v", err, fi.ModTime(), binMtime(fx.sum))
 	}
-	if _, err := fx.fork(context.Background(), fx.forker(nil)); err != nil {
-		t.Fatal(err)
+	// A cached file with the wrong content is replaced, also one of the same
+	// size (written since: another modification time).
+	body := readFile(t, fx.script)
+	for _, tampered := range []string{"tampered", strings.Repeat("x", len(body))} {
+		if err := os.WriteFile(fx.cached(), []byte(tampered), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := fx.fork(context.Background(), fx.forker(nil)); err != nil {
+			t.Fatal(err)
+		}
+		if readFile(t, fx.cached()) != body {
+			t.Errorf("a tampered cached binary (%d bytes) was not replaced", len(tampered))
+		}
+	}
+}
+
+// Children deployed at once by one process all get the binary, whose
+// compressed entry they share.
+func TestDeployConcurrently(t *testing.T) {
+	fx := newForkFixture(t)
+	ship := fx.forker(nil).ship
+	errs := make([]error, 4)
+	var wg sync.WaitGroup
+	for i := range errs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var d Deployment
+			if d, errs[i] = ship.Deploy(context.Background(), fx.child.Host, []File{{Name: "f", Data: []byte("data")}}); errs[i] == nil {
+				if got, err := os.ReadFile(filepath.Join(d.Run, "f")); err != nil || string(got) != "data" {
+					errs[i] = fmt.Errorf("run dir file: %v, %q", err, got)
+				}
+				ship.Cleanup(context.Background(), fx.child.Host, d.Run)
+			}
+		}()
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("deploy %d: %v", i, err)
+		}
 	}
 	if readFile(t, fx.cached()) != readFile(t, fx.script) {
-		t.Error("a tampered cached binary was not replaced")
+		t.Error("cached binary differs from the shipped one")
 	}
 }
 

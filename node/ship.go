@@ -7,6 +7,7 @@ import (
 	"compress/gzip"
 	"context"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -30,8 +31,14 @@ import (
 // could swap it), a fresh
 // run-<random> directory for one run's files, and, unless grifork { exec } names
 // the command to run, grifork's own executable as <tmpdir>/grifork-<sha256[:12]>:
-// shipped only when no file with that SHA-256 is there yet, verified after the
-// copy, after checking that `uname -sm` matches the binary's OS and architecture.
+// shipped (compressed once per process, however many children get it) only when
+// the cache lacks it, verified after the copy, after checking that `uname -sm`
+// matches the binary's OS and architecture. A cached copy counts when it is a
+// regular file of the login user's (not a symlink) with the binary's size and
+// the modification time the shipper gave it, derived from its SHA-256: a stat
+// instead of hashing 15 MB on every host at every run. Only the login user can
+// write into the private tmpdir, and a copy rewritten by any means but a
+// deliberate touch gets a new time and is shipped again.
 // Safe for concurrent use.
 type Shipper struct {
 	c          *sshx.Client
@@ -45,7 +52,12 @@ type Shipper struct {
 	binOnce sync.Once
 	binPath string
 	binSum  string // hex SHA-256
+	binSize int64
 	binErr  error
+
+	gzOnce sync.Once
+	binGz  []byte // the binary's tar entry, gzipped: a gzip member of its own
+	gzErr  error
 }
 
 // NewShipper returns a Shipper over c; binary is the executable to ship ("":
@@ -148,8 +160,8 @@ func (s *Shipper) binary() (string, error) {
 		}
 		defer fh.Close()
 		h := sha256.New()
-		if _, err := io.Copy(h, fh); err != nil {
-			s.binErr = fmt.Errorf("read grifork's executable to ship: %w", err)
+		if s.binSize, s.binErr = io.Copy(h, fh); s.binErr != nil {
+			s.binErr = fmt.Errorf("read grifork's executable to ship: %w", s.binErr)
 			return
 		}
 		s.binSum = hex.EncodeToString(h.Sum(nil))
@@ -157,12 +169,54 @@ func (s *Shipper) binary() (string, error) {
 	return s.binSum, s.binErr
 }
 
+// binMtime is the modification time a shipped binary gets (set by touch once
+// its SHA-256 is checked, not by tar, which may be told not to), a function of its
+// SHA-256 (a time in 2001-2009), so that a cached copy is recognised by a
+// stat: a file written since, by whatever means, has another.
+func binMtime(sum string) time.Time {
+	b, err := hex.DecodeString(sum[:8])
+	if err != nil || len(b) < 4 {
+		return time.Unix(1e9, 0)
+	}
+	return time.Unix(1e9+int64(binary.BigEndian.Uint32(b)%(1<<28)), 0)
+}
+
+// cachedStamp is what `stat -c '%s %Y'` says of a valid cached copy.
+func (s *Shipper) cachedStamp(sum string) string {
+	return fmt.Sprintf("%d %d", s.binSize, binMtime(sum).Unix())
+}
+
+// binaryGz compresses the binary's tar entry once per process: a node ships
+// to several children, and gzip costs more CPU than the copy itself.
+func (s *Shipper) binaryGz(sum string) ([]byte, error) {
+	s.gzOnce.Do(func() {
+		var buf bytes.Buffer
+		gz, err := gzip.NewWriterLevel(&buf, gzip.BestSpeed)
+		if err == nil {
+			tw := tar.NewWriter(gz)
+			err = writeEntry(tw, tarFile{name: newBinary, path: s.binPath, mode: 0o700})
+			if err == nil {
+				err = tw.Flush() // pads the entry; the trailer comes with the other files
+			}
+		}
+		if err == nil {
+			err = gz.Close()
+		}
+		if err != nil {
+			s.gzErr = fmt.Errorf("compress grifork's executable to ship: %w", err)
+			return
+		}
+		s.binGz = buf.Bytes()
+	})
+	return s.binGz, s.gzErr
+}
+
 // childState is what setup learned on the child.
 type childState struct {
 	uname  string // `uname -sm`
 	dir    string // the tmpdir, absolute
 	run    string // this fork's run directory
-	cached string // SHA-256 of the cached binary; "" when there is none
+	cached string // `stat -c '%s %Y'` of the cached binary; "" when there is none
 }
 
 // setup makes the tmpdir and a run directory on host in one session and reports
@@ -192,7 +246,7 @@ printf 'uname=%%s\n' "$(uname -sm)"
 	if sum != "" {
 		fmt.Fprintf(&b, `b="$d"/%s
 if [ -L "$b" ] || [ -e "$b" ]; then printf 'cachedls=%%s\n' "$(ls -ldn -- "$b")"; fi
-if [ -f "$b" ] && [ ! -L "$b" ]; then printf 'cached=%%s\n' "$( (sha256sum || shasum -a 256) <"$b" 2>/dev/null | cut -d' ' -f1)"; fi
+if [ -f "$b" ] && [ ! -L "$b" ]; then printf 'cached=%%s\n' "$(stat -c '%%s %%Y' -- "$b" 2>/dev/null)"; fi
 `, binaryName(sum))
 	}
 	b.WriteString(`r=$(mktemp -d -- "$d/run-XXXXXXXXXX") || exit 1
@@ -287,12 +341,12 @@ func (s *Shipper) shipTo(host core.Host, st childState, sum string, files *[]tar
 			st.uname, s.goos, s.goarch)
 	}
 	dst := path.Join(st.dir, binaryName(sum))
-	if st.cached == sum {
+	if st.cached == s.cachedStamp(sum) {
 		s.log.Debug("grifork binary already on host", "host", host.String(), "path", dst)
 		return dst, nil
 	}
 	s.log.Info("shipping grifork binary", "host", host.String(), "path", dst, "sha256", sum)
-	*files = append(*files, tarFile{name: newBinary, path: s.binPath, mode: 0o700})
+	*files = append(*files, tarFile{name: newBinary, path: s.binPath})
 	return dst, nil
 }
 
@@ -314,16 +368,27 @@ type tarFile struct {
 func (s *Shipper) transfer(ctx context.Context, host core.Host, st childState, sum string, files []tarFile) error {
 	// tar says "Wrote only N of M bytes" when the disk fills up, which names no
 	// cause: say it when almost nothing is left. -m: the files' times do not
-	// matter, and a clock a little behind would make tar warn of each.
+	// matter, and a clock a little behind would make tar warn of each. A failed
+	// tar (also the root dying mid-transfer: the stream ends) removes the run
+	// directory itself, since no grifork will run there to do it.
 	script := "umask 077\ncd " + core.ShellQuote(st.run) + " || exit 1\n" +
-		`tar -xzmof - || { df -Pk . | awk 'NR == 2 && $4 < 1024 { print "No space left on device: " $4 " KiB free on " $6 }' >&2; exit 1; }` + "\n"
+		`tar -xzmof - || { full=$(df -Pk . | awk 'NR == 2 && $4 < 1024 { print "No space left on device: " $4 " KiB free on " $6 }'); ` +
+		"cd / && rm -rf -- " + core.ShellQuote(st.run) + `; [ -z "$full" ] || echo "$full" >&2; exit 1; }` + "\n"
+	var binGz []byte // the binary's entry, compressed already
+	var rest []tarFile
 	for _, file := range files {
 		if file.name == newBinary {
+			var err error
+			if binGz, err = s.binaryGz(sum); err != nil {
+				return err
+			}
 			script += fmt.Sprintf(`s=$( (sha256sum || shasum -a 256) <%[1]s 2>/dev/null | cut -d' ' -f1)
 [ "$s" = %[2]s ] || { echo "shipped grifork has SHA-256 '$s', want %[2]s" >&2; exit 1; }
-chmod 755 %[1]s && mv -f %[1]s %[3]s
-`, newBinary, sum, core.ShellQuote(path.Join(st.dir, binaryName(sum))))
+chmod 755 %[1]s && TZ=UTC0 touch -t %[4]s %[1]s && mv -f %[1]s %[3]s
+`, newBinary, sum, core.ShellQuote(path.Join(st.dir, binaryName(sum))), binMtime(sum).UTC().Format("200601021504.05"))
+			continue
 		}
+		rest = append(rest, file)
 	}
 	pr, pw := io.Pipe()
 	wrote := make(chan error, 1)
@@ -333,9 +398,15 @@ chmod 755 %[1]s && mv -f %[1]s %[3]s
 		// flate writes in pieces of a few hundred bytes: buffer them into
 		// packet-sized writes, or the pipe and the channel crawl.
 		buf := bufio.NewWriterSize(pw, 256<<10)
-		gz, err := gzip.NewWriterLevel(buf, gzip.BestSpeed)
+		// Two gzip members, which gzip -d reads as one stream: the binary's
+		// entry (compressed once for every child) and the other files.
+		_, err := buf.Write(binGz)
+		var gz *gzip.Writer
 		if err == nil {
-			err = writeTar(gz, files)
+			gz, err = gzip.NewWriterLevel(buf, gzip.BestSpeed)
+		}
+		if err == nil {
+			err = writeTar(gz, rest)
 		}
 		if err == nil {
 			err = gz.Close()
@@ -362,32 +433,39 @@ chmod 755 %[1]s && mv -f %[1]s %[3]s
 func writeTar(w io.Writer, files []tarFile) error {
 	tw := tar.NewWriter(w)
 	for _, file := range files {
-		mode := file.mode
-		if mode == 0 {
-			mode = 0o600
-		}
-		var r io.Reader = bytes.NewReader(file.data)
-		size := int64(len(file.data))
-		if file.path != "" {
-			fh, err := os.Open(file.path)
-			if err != nil {
-				return err
-			}
-			defer fh.Close()
-			fi, err := fh.Stat()
-			if err != nil {
-				return err
-			}
-			r, size = fh, fi.Size()
-		}
-		if err := tw.WriteHeader(&tar.Header{Name: file.name, Mode: mode, Size: size, Typeflag: tar.TypeReg, ModTime: time.Now()}); err != nil {
+		if err := writeEntry(tw, file); err != nil {
 			return err
-		}
-		if _, err := io.CopyN(tw, r, size); err != nil {
-			return fmt.Errorf("%s: %w", file.name, err)
 		}
 	}
 	return tw.Close()
+}
+
+func writeEntry(tw *tar.Writer, file tarFile) error {
+	mode := file.mode
+	if mode == 0 {
+		mode = 0o600
+	}
+	var r io.Reader = bytes.NewReader(file.data)
+	size := int64(len(file.data))
+	if file.path != "" {
+		fh, err := os.Open(file.path)
+		if err != nil {
+			return err
+		}
+		defer fh.Close()
+		fi, err := fh.Stat()
+		if err != nil {
+			return err
+		}
+		r, size = fh, fi.Size()
+	}
+	if err := tw.WriteHeader(&tar.Header{Name: file.name, Mode: mode, Size: size, Typeflag: tar.TypeReg, ModTime: time.Now()}); err != nil {
+		return err
+	}
+	if _, err := io.CopyN(tw, r, size); err != nil {
+		return fmt.Errorf("%s: %w", file.name, err)
+	}
+	return nil
 }
 
 // unameArch maps GOARCH to what `uname -m` says on that machine.

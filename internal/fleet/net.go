@@ -148,6 +148,9 @@ func teardown(name string) error {
 	if err != nil {
 		errs = append(errs, err)
 	}
+	// Every process first, then every namespace: an anchor still running holds
+	// a mount namespace that each `ip netns del` would have to reach too.
+	var del strings.Builder
 	for _, ns := range nss {
 		if !mine(ns) {
 			continue
@@ -156,7 +159,11 @@ func teardown(name string) error {
 			errs = append(errs, err)
 			continue
 		}
-		if err := run(ctx, "", "ip", "netns", "del", ns); err != nil {
+		fmt.Fprintf(&del, "netns del %s\n", ns)
+	}
+	if del.Len() > 0 {
+		// -force: a namespace that cannot go must not keep the others.
+		if err := run(ctx, del.String(), "ip", "-force", "-batch", "-"); err != nil {
 			errs = append(errs, err)
 		}
 	}

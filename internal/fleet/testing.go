@@ -51,7 +51,8 @@ func StartT(t testing.TB, opts Options) *Fleet {
 	if opts.Logf == nil {
 		opts.Logf = t.Logf
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	// A second per host beyond 120: a 200-host fleet on 2 busy cores takes minutes.
+	ctx, cancel := context.WithTimeout(context.Background(), max(2*time.Minute, time.Duration(opts.Hosts)*time.Second))
 	defer cancel()
 	f, err := Start(ctx, opts)
 	if err != nil {

@@ -80,6 +80,7 @@ func fleetClient(t *testing.T, s *sshdtest.SSHD, f *sshdtest.Fleet, maxConns int
 	c, _ := newClient(t, s, func(o *Options) {
 		o.SSH.KnownHosts = f.KnownHosts
 		o.SSH.MaxConnections = maxConns
+		o.SSH.Timeout = 30 * time.Second // handshakes of a loaded machine, in turn
 	})
 	return c
 }

@@ -2,6 +2,7 @@ package sshx
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 
@@ -53,4 +54,14 @@ func (h *heldConn) Close() error {
 	err := h.Conn.Close()
 	h.done()
 	return err
+}
+
+// CloseWrite ends the stream's sending side (the channel's EOF) and keeps
+// reading open: a writer that closed instead could lose the stream's tail.
+func (h *heldConn) CloseWrite() error {
+	cw, ok := h.Conn.(interface{ CloseWrite() error })
+	if !ok {
+		return errors.New("the stream cannot close its sending side alone")
+	}
+	return cw.CloseWrite()
 }

@@ -82,7 +82,7 @@ func BenchmarkBroadcastLarge(b *testing.B) {
 }
 
 func newBroadcastBench(b *testing.B, hosts, rate, branches int) *propagation {
-	*filesFlag, *sizeFlag = *bFilesFlag, *bSizeFlag
+	sized(b, *bFilesFlag, *bSizeFlag)
 	p := newPropagation(b, fleet.Options{Hosts: hosts, RateMbit: rate})
 	p.branches = branches
 	p.tree(b).Walk(func(n *core.Node) {

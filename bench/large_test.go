@@ -36,7 +36,7 @@ func BenchmarkLarge(b *testing.B) {
 	if *largeFlag == 0 {
 		b.Skip("-bench.large 0")
 	}
-	*filesFlag, *sizeFlag = 8, *largeMiBFlag
+	sized(b, 8, *largeMiBFlag)
 	p := newPropagation(b, fleet.Options{Hosts: *largeFlag})
 	p.branches, p.sshTimeout = 4, 60
 	p.tree(b).Walk(func(n *core.Node) {

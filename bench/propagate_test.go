@@ -141,6 +141,14 @@ func BenchmarkPropagate(b *testing.B) {
 }
 
 // newPropagation starts a fleet with opts and writes the application tree.
+// sized makes the application of b's propagation files files of mib MiB in
+// all, for b alone: the benchmarks after it get the flags' sizes back.
+func sized(b *testing.B, files, mib int) {
+	oldFiles, oldSize := *filesFlag, *sizeFlag
+	*filesFlag, *sizeFlag = files, mib
+	b.Cleanup(func() { *filesFlag, *sizeFlag = oldFiles, oldSize })
+}
+
 func newPropagation(b *testing.B, opts fleet.Options) *propagation {
 	fleet.Require(b)
 	opts.Logf = func(string, ...any) {}

@@ -93,9 +93,40 @@ type fault struct {
 	// wait is how much longer than a run without a fault the fault makes it
 	// by design (a timeout that must pass).
 	wait time.Duration
-	// want is each host's "status" or "status: part of the error" by index;
-	// hosts it lacks are ok.
-	want func(e *faultEnv) map[int]string
+	// want is each host's outcome by index; hosts it lacks are ok.
+	want func(e *faultEnv) map[int]outcome
+}
+
+// outcome is the status a host must end with, and what its error must contain:
+// one of causes, when there are several (what rsync says is not always the
+// same), or anything when there are none.
+type outcome struct {
+	status string
+	causes []string
+}
+
+func failed(causes ...string) outcome  { return outcome{status: "failed", causes: causes} }
+func skipped(causes ...string) outcome { return outcome{status: "skipped", causes: causes} }
+
+// cause is the first of o's causes that got (a report's "status: error") holds, or
+// o's first cause if it holds none ("" if o has none).
+func (o outcome) cause(got string) string {
+	for _, c := range o.causes {
+		if strings.Contains(got, c) {
+			return c
+		}
+	}
+	if len(o.causes) == 0 {
+		return ""
+	}
+	return o.causes[0]
+}
+
+func (o outcome) String() string {
+	if len(o.causes) == 0 {
+		return o.status
+	}
+	return o.status + ": " + strings.Join(o.causes, " or ")
 }
 
 // TestFaults injects the faults of issue 10 into runs of both modes on a
@@ -135,13 +166,13 @@ func TestFaults(t *testing.T) {
 
 func faults() []fault {
 	// the summary's and report's words for the usual outcomes
-	skippedUnder := func(e *faultEnv, i int) string { return "skipped: parent " + e.h(i) + " failed" }
+	skippedUnder := func(e *faultEnv, i int) outcome { return skipped("parent " + e.h(i) + " failed") }
 	return []fault{{
 		// The first run: it ships grifork mode's binary to the nodes, and its
 		// time bounds the others'.
 		name: "no fault",
 		code: 0,
-		want: func(e *faultEnv) map[int]string { return nil },
+		want: func(e *faultEnv) map[int]outcome { return nil },
 	}, {
 		name: "sshd killed mid-copy, generation 1",
 		during: func(t *testing.T, e *faultEnv, run *background) {
@@ -149,8 +180,8 @@ func faults() []fault {
 			stopHost(t, e, 1)
 		},
 		code: 1,
-		want: func(e *faultEnv) map[int]string {
-			return map[int]string{1: "failed: " + e.h(1), 4: skippedUnder(e, 1), 5: skippedUnder(e, 1)}
+		want: func(e *faultEnv) map[int]outcome {
+			return map[int]outcome{1: failed(e.h(1)), 4: skippedUnder(e, 1), 5: skippedUnder(e, 1)}
 		},
 	}, {
 		name: "sshd killed mid-copy, generation 2",
@@ -159,8 +190,8 @@ func faults() []fault {
 			stopHost(t, e, 2)
 		},
 		code: 1,
-		want: func(e *faultEnv) map[int]string {
-			return map[int]string{2: "failed: " + e.h(2), 6: skippedUnder(e, 2)}
+		want: func(e *faultEnv) map[int]outcome {
+			return map[int]outcome{2: failed(e.h(2)), 6: skippedUnder(e, 2)}
 		},
 	}, {
 		// Standalone: the rsync that h0 runs toward h2 (rsync_remote) dies.
@@ -174,8 +205,8 @@ func faults() []fault {
 			})
 		},
 		code: 1,
-		want: func(e *faultEnv) map[int]string {
-			return map[int]string{2: "failed: exit status 137: Killed", 6: skippedUnder(e, 2)}
+		want: func(e *faultEnv) map[int]outcome {
+			return map[int]outcome{2: failed("exit status 137: Killed"), 6: skippedUnder(e, 2)}
 		},
 	}, {
 		// Grifork mode: h0's grifork dies while it copies to h2 and h3.
@@ -188,11 +219,11 @@ func faults() []fault {
 			release(held)
 		},
 		code: 1,
-		want: func(e *faultEnv) map[int]string {
+		want: func(e *faultEnv) map[int]outcome {
 			// Their copies ran when their source died: failed, not skipped.
-			return map[int]string{
-				0: "failed: grifork on " + e.h(0) + ": remote grifork exited with status 137: Killed",
-				2: "failed: ", 3: "failed: ", 6: "skipped: ",
+			return map[int]outcome{
+				0: failed("grifork on " + e.h(0) + ": remote grifork exited with status 137: Killed"),
+				2: failed(), 3: failed(), 6: skipped(),
 			}
 		},
 	}, {
@@ -207,8 +238,8 @@ func faults() []fault {
 		},
 		wait: 8 * time.Second, // the SSH timeout
 		code: 1,
-		want: func(e *faultEnv) map[int]string {
-			return map[int]string{3: "failed: " + e.h(3)}
+		want: func(e *faultEnv) map[int]outcome {
+			return map[int]outcome{3: failed(e.h(3))}
 		},
 	}, {
 		// h0's grifork is stopped while it runs prepare_remote: it says nothing
@@ -222,9 +253,9 @@ func faults() []fault {
 		},
 		code: 1,
 		wait: 6 * time.Second, // heartbeat_timeout
-		want: func(e *faultEnv) map[int]string {
-			return map[int]string{
-				0: "failed: no heartbeat from grifork on " + e.h(0) + " for 6s",
+		want: func(e *faultEnv) map[int]outcome {
+			return map[int]outcome{
+				0: failed("no heartbeat from grifork on " + e.h(0) + " for 6s"),
 				2: skippedUnder(e, 0), 3: skippedUnder(e, 0), 6: skippedUnder(e, 0),
 			}
 		},
@@ -236,9 +267,9 @@ func faults() []fault {
 		wait:   8 * time.Second, // 3 s, and 5 s from TERM to KILL
 		args:   []string{"--command-timeout", "3s"},
 		code:   1,
-		want: func(e *faultEnv) map[int]string {
-			return map[int]string{
-				1: "failed: : ssh: " + e.h(1) + ": command sleep 600: timed out after 3s",
+		want: func(e *faultEnv) map[int]outcome {
+			return map[int]outcome{
+				1: failed(": ssh: " + e.h(1) + ": command sleep 600: timed out after 3s"),
 				4: skippedUnder(e, 1), 5: skippedUnder(e, 1),
 			}
 		},
@@ -248,10 +279,10 @@ func faults() []fault {
 			tmpfs(t, e, 1, "/srv", 1<<20)
 		},
 		code: 1,
-		want: func(e *faultEnv) map[int]string {
+		want: func(e *faultEnv) map[int]outcome {
 			// rsync's receiver names the cause, but its client does not
 			// always pass it on before it exits 11 ("error in file I/O").
-			return map[int]string{1: "failed: No space left on device|exit status 11", 4: skippedUnder(e, 1), 5: skippedUnder(e, 1)}
+			return map[int]outcome{1: failed("No space left on device", "exit status 11"), 4: skippedUnder(e, 1), 5: skippedUnder(e, 1)}
 		},
 	}, {
 		// Standalone mode writes nothing to a host's /tmp; grifork mode ships
@@ -260,14 +291,14 @@ func faults() []fault {
 		modes:  "standalone",
 		inject: func(t *testing.T, e *faultEnv) { tmpfs(t, e, 0, "/tmp", 64<<10) },
 		code:   0,
-		want:   func(e *faultEnv) map[int]string { return nil },
+		want:   func(e *faultEnv) map[int]outcome { return nil },
 	}, {
 		name:   "full /tmp",
 		modes:  "grifork",
 		inject: func(t *testing.T, e *faultEnv) { tmpfs(t, e, 0, "/tmp", 64<<10) },
 		code:   1,
-		want: func(e *faultEnv) map[int]string {
-			return map[int]string{0: "failed: No space left on device", 2: skippedUnder(e, 0), 3: skippedUnder(e, 0), 6: skippedUnder(e, 0)}
+		want: func(e *faultEnv) map[int]outcome {
+			return map[int]outcome{0: failed("No space left on device"), 2: skippedUnder(e, 0), 3: skippedUnder(e, 0), 6: skippedUnder(e, 0)}
 		},
 	}, {
 		name: "changed host key",
@@ -278,9 +309,9 @@ func faults() []fault {
 			t.Cleanup(func() { trust(t, e, 5) })
 		},
 		code: 1,
-		want: func(e *faultEnv) map[int]string {
+		want: func(e *faultEnv) map[int]outcome {
 			// h1 copies to h5 with rsync, that is OpenSSH's ssh.
-			return map[int]string{5: "failed: REMOTE HOST IDENTIFICATION HAS CHANGED"}
+			return map[int]outcome{5: failed("REMOTE HOST IDENTIFICATION HAS CHANGED")}
 		},
 	}, {
 		// ssh() dials with grifork's own SSH client, before rsync's OpenSSH.
@@ -293,8 +324,8 @@ func faults() []fault {
 			t.Cleanup(func() { trust(t, e, 1) })
 		},
 		code: 1,
-		want: func(e *faultEnv) map[int]string {
-			return map[int]string{1: "failed: unknown host key", 4: skippedUnder(e, 1), 5: skippedUnder(e, 1)}
+		want: func(e *faultEnv) map[int]outcome {
+			return map[int]outcome{1: failed("unknown host key"), 4: skippedUnder(e, 1), 5: skippedUnder(e, 1)}
 		},
 	},
 		rootSignal(syscall.SIGINT, 130, "interrupt signal received"),
@@ -322,9 +353,9 @@ func rootSignal(sig syscall.Signal, code int, cause string) fault {
 			release(held)
 		},
 		code: code,
-		want: func(e *faultEnv) map[int]string {
-			stopped := "failed: " + cause
-			return map[int]string{2: stopped, 3: stopped, 4: stopped, 5: stopped, 6: "skipped: cancelled"}
+		want: func(e *faultEnv) map[int]outcome {
+			stopped := failed(cause)
+			return map[int]outcome{2: stopped, 3: stopped, 4: stopped, 5: stopped, 6: skipped("cancelled")}
 		},
 	}
 }
@@ -383,7 +414,7 @@ func runFault(t *testing.T, e *faultEnv, ft fault) {
 
 // checkOutcome checks every host's status in the report against want, the
 // summary's line for every failed host, and the copy of every ok host.
-func checkOutcome(t *testing.T, e *faultEnv, report, out string, want map[int]string, nocopy bool) {
+func checkOutcome(t *testing.T, e *faultEnv, report, out string, want map[int]outcome, nocopy bool) {
 	t.Helper()
 	got := map[string]string{}
 	for _, r := range readReport(t, report).Results {
@@ -396,20 +427,13 @@ func checkOutcome(t *testing.T, e *faultEnv, report, out string, want map[int]st
 	for i, h := range e.hosts {
 		w, set := want[i]
 		if !set {
-			w = "ok"
+			w = outcome{status: "ok"}
 		}
-		status, part, _ := strings.Cut(w, ": ")
-		// "a|b": either cause will do (what rsync says is not always the same).
-		for _, alt := range strings.Split(part, "|") {
-			if strings.Contains(got[h], alt) {
-				part = alt
-				break
-			}
+		part := w.cause(got[h])
+		if s, _, _ := strings.Cut(got[h], ": "); s != w.status || !strings.Contains(got[h], part) {
+			t.Errorf("h%d %s: %q, want %v", i, h, got[h], w)
 		}
-		if s, _, _ := strings.Cut(got[h], ": "); s != status || !strings.Contains(got[h], part) {
-			t.Errorf("h%d %s: %q, want %q", i, h, got[h], w)
-		}
-		switch status {
+		switch w.status {
 		case "ok":
 			ok = append(ok, h)
 		case "failed":

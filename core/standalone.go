@@ -8,6 +8,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/grifork/grifork/internal/gopool"
 	"github.com/grifork/grifork/redact"
 )
 
@@ -70,6 +71,9 @@ func RunStandalone(ctx context.Context, t *Tree, tasks Tasks, opts RunOptions) *
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
+	quit := make(chan struct{})
+	defer close(quit)
+	s.workers = gopool.New(quit, maxIdleWorkers)
 	s.report = NewReport(Standalone, t)
 	s.report.Start = s.opts.Now()
 	observe(ctx, s.report)
@@ -159,6 +163,7 @@ type standalone struct {
 	added     map[*Node]int // heal: children adopted by a node
 	running   int
 	done      chan completion
+	workers   *gopool.Pool // the goroutines tasks run on
 
 	via    map[*Node]*Node // heal: the source of a re-attached node's edge
 	needed map[*Node]int   // Release: edges still to end that use a node; absent: all of them
@@ -191,12 +196,17 @@ func (s *standalone) loop(ctx context.Context) {
 func (s *standalone) start(ctx context.Context, e Edge) {
 	s.running++
 	s.state[e.Dst] = nodeRunning
-	go func() {
+	s.workers.Go(func() {
 		start := s.opts.Now()
 		err := s.call(ctx, e)
 		s.done <- completion{e: e, start: start, dur: s.opts.Now().Sub(start), err: err}
-	}()
+	})
 }
+
+// maxIdleWorkers bounds the goroutines a run keeps for its next tasks once
+// theirs are done: a task's goroutine grows its stack by copying, which costs
+// more than a task that returns at once (a dry run's).
+const maxIdleWorkers = 1024
 
 func (s *standalone) complete(ctx context.Context, c completion) {
 	s.running--

@@ -4,7 +4,7 @@
 // One goroutine owns the VM (an LState is not safe for concurrent use). The file's
 // top level runs once, in Load. Every task invocation (Run, Finish) is a Lua
 // coroutine; a helper that waits (sh, ssh, rsync, rsync_remote, sleep) starts its
-// work on a goroutine of its own and yields, and the VM goroutine resumes the
+// work on a goroutine of its own (one of a pool) and yields, and the VM goroutine resumes the
 // task's outermost coroutine with the result. Tasks therefore overlap as much as
 // their I/O allows, while all Lua state stays on one goroutine. The prelude
 // (package lua) makes pcall, xpcall and coroutines pass those yields through.
@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/grifork/grifork/core"
+	"github.com/grifork/grifork/internal/gopool"
 	luasrc "github.com/grifork/grifork/lua"
 	lua "github.com/yuin/gopher-lua"
 	"github.com/yuin/gopher-lua/parse"
@@ -49,8 +50,9 @@ type Script struct {
 	defined  map[core.Block]bool // written by Load only
 	maxHeap  uint64              // the top level's memory limit
 
-	calls     chan func() // work for the VM goroutine
-	resumes   chan func() // helpers' results, which it takes before new tasks
+	calls     chan func()  // work for the VM goroutine
+	resumes   chan func()  // helpers' results, which it takes before new tasks
+	workers   *gopool.Pool // the goroutines helpers' operations run on
 	life      context.Context
 	stop      context.CancelFunc
 	done      chan struct{} // closed when the VM goroutine has ended
@@ -101,6 +103,7 @@ func Load(ctx context.Context, main Source, override *Source, opts Options) (*Sc
 		s.printer = core.NewPrinter(os.Stdout, nil)
 	}
 	s.life, s.stop = context.WithCancel(context.Background())
+	s.workers = gopool.New(s.life.Done(), maxIdle)
 	go s.loop()
 
 	errc := make(chan error, 1)
@@ -280,8 +283,9 @@ var luaOptions = lua.Options{
 	MinimizeStackMemory: true,
 }
 
-// maxIdle bounds the coroutines kept for reuse: enough for the tasks of a busy
-// run, few enough that a burst does not pin its memory.
+// maxIdle bounds the coroutines, and the helpers' goroutines, kept for reuse:
+// enough for the tasks of a busy run, few enough that a burst does not pin its
+// memory.
 const maxIdle = 1024
 
 func compile(L *lua.LState, src Source) (*lua.LFunction, error) {
@@ -500,7 +504,7 @@ func (s *Script) resume(t *task, fn *lua.LFunction, args ...lua.LValue) {
 			s.finish(t, t.errorf("coroutine.yield called outside of a coroutine", nil))
 			return
 		}
-		go s.work(t, op, pos)
+		s.workers.Go(func() { s.work(t, op, pos) })
 	}
 }
 

@@ -378,17 +378,12 @@ func (s *Script) Run(ctx context.Context, e core.Edge) error {
 	if !s.Defined(e.Block) {
 		return nil
 	}
-	var args []string
-	if e.Src != nil {
-		args = append(args, e.Src.Name())
-	}
-	if e.Dst != nil {
-		args = append(args, e.Dst.Name())
-	}
-	return s.runTask(ctx, e, func(*lua.LState) []lua.LValue {
-		vals := make([]lua.LValue, len(args))
-		for i, a := range args {
-			vals[i] = lua.LString(a)
+	return s.runTask(ctx, e, func(_ *lua.LState, vals []lua.LValue) []lua.LValue {
+		if e.Src != nil {
+			vals = append(vals, lua.LString(e.Src.Name()))
+		}
+		if e.Dst != nil {
+			vals = append(vals, lua.LString(e.Dst.Name()))
 		}
 		return vals
 	})
@@ -402,12 +397,14 @@ func (s *Script) Finish(ctx context.Context, r *core.Report) error {
 	// Keep the node the caller runs finish on (ctx's edge): commands the block
 	// runs are recorded and prefixed under it, like those of prepare.
 	e, _ := core.EdgeFrom(ctx)
-	return s.runTask(ctx, core.Edge{Block: core.BlockFinish, Src: e.Src}, func(L *lua.LState) []lua.LValue {
-		return []lua.LValue{reportValue(L, r)}
+	return s.runTask(ctx, core.Edge{Block: core.BlockFinish, Src: e.Src}, func(L *lua.LState, vals []lua.LValue) []lua.LValue {
+		return append(vals, reportValue(L, r))
 	})
 }
 
-func (s *Script) runTask(ctx context.Context, e core.Edge, args func(*lua.LState) []lua.LValue) error {
+// runTask runs e's block; args appends the block's arguments to the values it
+// is given.
+func (s *Script) runTask(ctx context.Context, e core.Edge, args func(L *lua.LState, vals []lua.LValue) []lua.LValue) error {
 	if cur, ok := core.EdgeFrom(ctx); !ok || cur != e {
 		ctx = core.WithEdge(ctx, e) // the schedulers' ctx carries e already
 	}
@@ -460,7 +457,7 @@ func nodeName(n *core.Node) string {
 // start runs on the VM goroutine: it gives the task a coroutine (a reused one
 // when there is one: making one costs more than a small task) and runs it up to
 // its first wait.
-func (s *Script) start(t *task, args func(*lua.LState) []lua.LValue) {
+func (s *Script) start(t *task, args func(*lua.LState, []lua.LValue) []lua.LValue) {
 	defer s.recoverTask(t)
 	var fn *lua.LFunction // nil resumes an idle coroutine where it waits for a block
 	if n := len(s.idle); n > 0 {
@@ -471,8 +468,10 @@ func (s *Script) start(t *task, args func(*lua.LState) []lua.LValue) {
 	}
 	// A task that loops in Lua without waiting still stops when its ctx ends.
 	t.co.SetContext(t.ctx)
-	vals := args(s.L)
-	s.resume(t, fn, append([]lua.LValue{s.blocks[t.edge.Block], lua.LNumber(len(vals))}, vals...)...)
+	// What runner takes: the block, the number of its arguments, the arguments.
+	vals := args(s.L, make([]lua.LValue, 2, 4))
+	vals[0], vals[1] = s.blocks[t.edge.Block], lua.LNumber(len(vals)-2)
+	s.resume(t, fn, vals...)
 }
 
 // resume runs t's coroutine until it waits, returns or fails.

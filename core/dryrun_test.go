@@ -120,6 +120,24 @@ func TestRecorder(t *testing.T) {
 	}
 }
 
+// Grow keeps the steps recorded before it.
+func TestRecorderGrow(t *testing.T) {
+	t.Parallel()
+	tr := mustTree(t, 2, 3)
+	e := Edge{Block: BlockLocally, Src: tr.Root, Dst: find(tr, "0.0-1.0")}
+	ctx := WithEdge(context.Background(), e)
+	rec := NewRecorder(nil, nil)
+	for _, grow := range []int{0, 100, 0} {
+		rec.Grow(grow)
+		if _, err := rec.Local(ctx, []string{"true"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := len(rec.Steps(e)); n != 3 {
+		t.Errorf("%d steps, want 3", n)
+	}
+}
+
 // TestWritePlanEdges prints an edge list of grifork mode's shape, forks included,
 // as its dry-run will.
 func TestWritePlanEdges(t *testing.T) {
@@ -180,7 +198,8 @@ func TestPlansRedactTheTree(t *testing.T) {
 	}
 	cfg := Config{Branches: 1, Hosts: hosts, SSH: SSHConfig{Password: "hunter2"}}
 	for name, write := range map[string]func(io.Writer, *Tree, Config, *Recorder) error{
-		"standalone": WritePlan, "grifork": WriteGriforkPlan,
+		"standalone": WritePlan,
+		"grifork":    func(w io.Writer, t *Tree, _ Config, rec *Recorder) error { return WriteGriforkPlan(w, t, rec) },
 	} {
 		var b bytes.Buffer
 		if err := write(&b, tr, cfg, NewRecorder(nil, cfg.SSH.Redactor())); err != nil {

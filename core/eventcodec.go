@@ -2,8 +2,6 @@ package core
 
 import (
 	"encoding/json"
-	"reflect"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -17,32 +15,11 @@ import (
 // anything else to encoding/json, so both ends keep its exact semantics
 // (FuzzDecodeEvent checks it).
 
-// codedFields are the JSON fields of Event that appendEvent and decodeEventFast
-// know, in the order of the struct.
-var codedFields = []string{"type", "node", "host", "task", "status", "via", "err", "start", "duration", "line", "stream"}
-
-// fastCodec says Event has exactly codedFields: a field added to Event without
-// being added here would be lost by appendEvent, so then every event goes
-// through encoding/json instead (and TestEventCodecKnowsEveryField fails).
-var fastCodec = func() bool {
-	var names []string
-	t := reflect.TypeFor[Event]()
-	for i := range t.NumField() {
-		if f := t.Field(i); f.IsExported() {
-			name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
-			names = append(names, name)
-		}
-	}
-	return slices.Equal(names, codedFields)
-}()
-
 // appendEvent appends the JSON encoding of ev to b, as json.Marshal would
 // write it; ok is false for what it leaves to json.Marshal (a Start outside
-// years 0-9999, which json.Marshal refuses; everything when !fastCodec).
+// years 0-9999, which json.Marshal refuses). It knows every field of Event
+// (TestEventCodecKnowsEveryField holds it to them).
 func appendEvent(b []byte, ev Event) (_ []byte, ok bool) {
-	if !fastCodec {
-		return b, false
-	}
 	b = append(b, `{"type":`...)
 	b = appendJSONString(b, string(ev.Type))
 	b = appendField(b, "node", ev.NodeID)
@@ -98,7 +75,7 @@ func appendJSONString(b []byte, s string) []byte {
 // that are strings are substrings of line, Type, Task and Status constants
 // where they are known ones.
 func decodeEvent(line string) (Event, error) {
-	if ev, ok := decodeEventFast(line); ok && fastCodec {
+	if ev, ok := decodeEventFast(line); ok {
 		return ev, nil
 	}
 	var ev Event

@@ -289,11 +289,11 @@ func (g *griforkRun) serve(ctx context.Context, child *Node) {
 // results for child's subtree.
 func (g *griforkRun) fork(ctx context.Context, child *Node) {
 	var done *Event
-	sub := g.tree.Subtree(child)
+	sub, size := g.tree.subtree(child)
 	// Results that settled a node below child (ids below child's extend its
 	// id): when all have, the sweeps for what is left pending are skipped, since
 	// they cost a lookup per node at every level of the tree.
-	below, settled, prefix := sub.size()-1, 0, child.ID+"-"
+	below, settled, prefix := size-1, 0, child.ID+"-"
 	// The tasks below child that started and have no result yet, by node id:
 	// their hosts were being served when the fork ended.
 	started := map[string]Event{}
@@ -448,16 +448,18 @@ func (g *griforkRun) relay(ev Event) (settled bool) {
 	case ev.Type == EventResult:
 		// The report holds exactly this node's tree below it, with the levels
 		// that events do not carry.
-		prev, ok := g.report.Get(ev.NodeID)
-		if !ok {
+		found, replaced, ok := g.report.update(ev.NodeID, func(prev Result) (Result, bool) {
+			res := ev.Result(prev.Level)
+			return res, !kept(prev, res)
+		})
+		if !found {
 			g.log.Warn("result for a node outside this subtree", "node", ev.NodeID, "host", ev.Host)
 			return
 		}
-		res := ev.Result(prev.Level)
-		if kept(prev, res) {
-			return // nor is it passed on: the parent holds prev too
+		if !replaced {
+			return // nor is it passed on: the parent holds the result it keeps too
 		}
-		settled = g.report.set(res)
+		settled = ok
 	case ev.Type == EventDone && ev.Status != StatusOK && ev.Task != TaskFork:
 		g.report.AddRunError(ev.Task, ev.Host, errors.New(ev.Err))
 	}

@@ -64,8 +64,8 @@ func GriforkPlanEdges(t *Tree) []Edge {
 // WriteGriforkPlan prints a grifork-mode dry run: the tree, a header, then every
 // edge of GriforkPlanEdges(t) with its recorded commands, the fork to a node
 // with children last among them, redacted with rec's Redactor.
-func WriteGriforkPlan(w io.Writer, t *Tree, cfg Config, rec *Recorder) error {
-	hosts := len(t.Nodes()) - 1
+func WriteGriforkPlan(w io.Writer, t *Tree, rec *Recorder) error {
+	hosts := t.size() - 1
 	forks := 0
 	t.Walk(func(n *Node) {
 		if !n.IsRoot() && len(n.Children) > 0 {

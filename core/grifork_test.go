@@ -559,7 +559,7 @@ func TestGriforkPlan(t *testing.T) {
 		t.Fatalf("dry run failed:\n%s", b.String())
 	}
 	var out bytes.Buffer
-	if err := WriteGriforkPlan(&out, tr, cfg, rec); err != nil {
+	if err := WriteGriforkPlan(&out, tr, rec); err != nil {
 		t.Fatal(err)
 	}
 	if strings.Contains(out.String(), "hunter2") {

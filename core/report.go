@@ -112,6 +112,32 @@ func (r *Report) set(res Result) (settled bool) {
 	return was == StatusPending && res.Status != StatusPending
 }
 
+// update replaces the result of node id with next's, under one lock and one
+// lookup (a grifork-mode node does it for every result of its subtree), unless
+// next keeps prev. found is false for a node the report does not have, which
+// it leaves alone; settled is set's.
+func (r *Report) update(id string, next func(prev Result) (res Result, replace bool)) (found, replaced, settled bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	i, ok := r.byID[id]
+	if !ok {
+		return false, false, false
+	}
+	was := r.results[i].Status
+	res, replace := next(r.results[i])
+	if !replace {
+		return true, false, false
+	}
+	r.results[i] = res
+	if was == StatusPending {
+		r.pending--
+	}
+	if res.Status == StatusPending {
+		r.pending++
+	}
+	return true, true, was == StatusPending && res.Status != StatusPending
+}
+
 // pendingCount is how many results are still pending: sweeps over the tree for
 // them are skipped when there are none.
 func (r *Report) pendingCount() int {

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/grifork/grifork/internal/gopool"
 	"github.com/grifork/grifork/redact"
 )
 
@@ -51,17 +52,24 @@ type RunOptions struct {
 // (see Report.RunErrors), never to the caller.
 func RunStandalone(ctx context.Context, t *Tree, tasks Tasks, opts RunOptions) *Report {
 	gens := t.Generations()
-	hosts := 0
+	hosts, last := 0, t.Root.Index
 	for _, g := range gens {
 		hosts += len(g)
+		for _, n := range g {
+			last = max(last, n.Index)
+		}
 	}
 	s := &standalone{
 		t: t, tasks: tasks, opts: opts,
-		state: make(map[*Node]nodeState, hosts),
+		state: make([]nodeState, last+1),
 		added: map[*Node]int{},
 		via:   map[*Node]*Node{},
-		done:  make(chan completion),
-		open:  1,
+		// Room for every host's completion: a task's goroutine is then free for
+		// the next task as soon as its own returns, even while the loop is busy
+		// starting a generation of 75,000 (a goroutine each, and their stacks,
+		// when each waited for the loop).
+		done: make(chan completion, hosts),
+		open: 1,
 	}
 	if s.opts.Now == nil {
 		s.opts.Now = time.Now
@@ -70,6 +78,9 @@ func RunStandalone(ctx context.Context, t *Tree, tasks Tasks, opts RunOptions) *
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
+	quit := make(chan struct{})
+	defer close(quit)
+	s.workers = gopool.New(quit, maxIdleWorkers)
 	s.report = NewReport(Standalone, t)
 	s.report.Start = s.opts.Now()
 	observe(ctx, s.report)
@@ -100,7 +111,7 @@ func RunStandalone(ctx context.Context, t *Tree, tasks Tasks, opts RunOptions) *
 	// and releases or skips its children.
 	if s.report.pendingCount() > 0 {
 		walkBelow(root, func(n *Node) {
-			if !s.state[n].settled() {
+			if !s.state[n.Index].settled() {
 				s.skip(n, "cancelled")
 			}
 		})
@@ -149,8 +160,8 @@ type standalone struct {
 	log    *slog.Logger
 	report *Report
 
-	state     map[*Node]nodeState // absent = nodeWaiting
-	ready     []Edge              // FIFO from readyHead: in tree order when Concurrency is 1
+	state     []nodeState // by Node.Index (a map cost more than a small task)
+	ready     []Edge      // FIFO from readyHead: in tree order when Concurrency is 1
 	readyHead int
 	held      []*Node       // barrier: nodes whose source is done, generation not open
 	unsettled []int         // per generation (index 0 = generation 1): nodes not settled
@@ -159,6 +170,7 @@ type standalone struct {
 	added     map[*Node]int // heal: children adopted by a node
 	running   int
 	done      chan completion
+	workers   *gopool.Pool // the goroutines tasks run on
 
 	via    map[*Node]*Node // heal: the source of a re-attached node's edge
 	needed map[*Node]int   // Release: edges still to end that use a node; absent: all of them
@@ -190,13 +202,18 @@ func (s *standalone) loop(ctx context.Context) {
 
 func (s *standalone) start(ctx context.Context, e Edge) {
 	s.running++
-	s.state[e.Dst] = nodeRunning
-	go func() {
+	s.state[e.Dst.Index] = nodeRunning
+	s.workers.Go(func() {
 		start := s.opts.Now()
 		err := s.call(ctx, e)
 		s.done <- completion{e: e, start: start, dur: s.opts.Now().Sub(start), err: err}
-	}()
+	})
 }
+
+// maxIdleWorkers bounds the goroutines a run keeps for its next tasks once
+// theirs are done: a task's goroutine grows its stack by copying, which costs
+// more than a task that returns at once (a dry run's).
+const maxIdleWorkers = 1024
 
 func (s *standalone) complete(ctx context.Context, c completion) {
 	s.running--
@@ -205,7 +222,7 @@ func (s *standalone) complete(ctx context.Context, c completion) {
 	switch {
 	case c.err == nil:
 		res.Status = StatusOK
-		s.state[n] = nodeOK
+		s.state[n.Index] = nodeOK
 		s.oks = append(s.oks, n)
 		s.report.Set(res)
 		for _, ch := range n.Children {
@@ -213,12 +230,12 @@ func (s *standalone) complete(ctx context.Context, c completion) {
 		}
 	case ctx.Err() != nil:
 		res.Status, res.Err = StatusFailed, context.Cause(ctx).Error()
-		s.state[n] = nodeFailed
+		s.state[n.Index] = nodeFailed
 		s.report.Set(res)
 		walkBelow(n, func(d *Node) { s.skip(d, "cancelled") })
 	default:
 		res.Status, res.Err, res.ExitStatus = StatusFailed, s.oneLine(c.err), ExitStatus(c.err)
-		s.state[n] = nodeFailed
+		s.state[n.Index] = nodeFailed
 		s.report.Set(res)
 		if s.opts.Heal || errors.As(c.err, new(*BroadcastError)) {
 			// enqueue finds the children a new source; their subtrees stay theirs.
@@ -237,7 +254,7 @@ func (s *standalone) complete(ctx context.Context, c completion) {
 // release is called when n's source has the data: n is queued, or held by the barrier.
 func (s *standalone) release(n *Node) {
 	if s.opts.Barrier && s.gen(n) > s.open {
-		s.state[n] = nodeHeld
+		s.state[n.Index] = nodeHeld
 		s.held = append(s.held, n)
 		return
 	}
@@ -245,9 +262,9 @@ func (s *standalone) release(n *Node) {
 }
 
 func (s *standalone) enqueue(n *Node) {
-	s.state[n] = nodeReady
+	s.state[n.Index] = nodeReady
 	e := Edge{Block: edgeBlock(n), Src: n.Parent, Dst: n}
-	if s.state[n.Parent] == nodeFailed {
+	if s.state[n.Parent.Index] == nodeFailed {
 		e.Src = s.adopter()
 		s.added[e.Src]++
 		s.via[n] = e.Src
@@ -293,7 +310,7 @@ func (s *standalone) lessLoaded(a, b *Node) bool {
 }
 
 func (s *standalone) skip(n *Node, why string) {
-	s.state[n] = nodeSkipped
+	s.state[n.Index] = nodeSkipped
 	s.report.Set(Result{NodeID: n.ID, Host: n.Name(), Level: n.Level, Status: StatusSkipped, Task: edgeBlock(n), Err: why})
 	// Per host at info level: the log file has it, the console only the summary's one line per cause.
 	s.log.Info("skipped", "host", n.Name(), "node", n.ID, "reason", why)

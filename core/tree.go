@@ -3,6 +3,7 @@ package core
 import (
 	"encoding/json"
 	"fmt"
+	"strconv"
 )
 
 // Node is one node of the host tree. The root is the machine running grifork
@@ -38,24 +39,31 @@ func BuildTree(hosts []Host, branches int) (*Tree, error) {
 	if branches < 1 {
 		return nil, fmt.Errorf("branches must be >= 1, got %d", branches)
 	}
-	root := &Node{ID: "0.0", Host: Host{Name: RootHost}}
-	order := []*Node{root}
-	open := 0 // index in order of the first node that can take a child
+	// One array for the nodes and one for the children of all of them (a
+	// node's children are added one after another): 100,000 hosts are not
+	// 200,000 allocations.
+	nodes := make([]Node, len(hosts)+1)
+	kids := make([]*Node, len(hosts)) // kids[i] is node i+1
+	root := &nodes[0]
+	*root = Node{ID: "0.0", Host: Host{Name: RootHost}}
+	open := 0 // the first node that can take a child
 	for i, h := range hosts {
-		for len(order[open].Children) >= branches {
+		for len(nodes[open].Children) >= branches {
 			open++
 		}
-		p := order[open]
-		n := &Node{
+		p := &nodes[open]
+		n := &nodes[i+1]
+		*n = Node{
 			Level:  p.Level + 1,
 			Number: len(p.Children),
 			Index:  i + 1,
 			Host:   h,
 			Parent: p,
 		}
-		n.ID = fmt.Sprintf("%s-%d.%d", p.ID, n.Level, n.Number)
-		p.Children = append(p.Children, n)
-		order = append(order, n)
+		n.ID = p.ID + "-" + strconv.Itoa(n.Level) + "." + strconv.Itoa(n.Number)
+		kids[i] = n
+		first := i - len(p.Children)
+		p.Children = kids[first : i+1 : i+1]
 	}
 	return &Tree{Root: root, Branches: branches}, nil
 }
@@ -116,15 +124,36 @@ func (t *Tree) Generations() [][]*Node {
 // Ids, levels, numbers and shape are kept exactly (nothing is re-filled), so the
 // copy is what grifork mode hands to n. The copy's root has no parent.
 func (t *Tree) Subtree(n *Node) *Tree {
-	return &Tree{Root: copyNode(n, nil), Branches: t.Branches}
+	sub, _ := t.subtree(n)
+	return sub
 }
 
-func copyNode(n, parent *Node) *Node {
-	c := &Node{ID: n.ID, Level: n.Level, Number: n.Number, Index: n.Index, Host: n.Host, Parent: parent}
-	for _, ch := range n.Children {
-		c.Children = append(c.Children, copyNode(ch, c))
+// subtree is Subtree, with the number of its nodes. Its nodes are copied into
+// one array, and their children into another: a fork high in a large tree
+// copies most of it.
+func (t *Tree) subtree(n *Node) (*Tree, int) {
+	order := append(make([]*Node, 0, 1+len(n.Children)), n) // breadth-first
+	for i := 0; i < len(order); i++ {
+		order = append(order, order[i].Children...)
 	}
-	return c
+	nodes := make([]Node, len(order))
+	kids := make([]*Node, len(order)-1) // kids[i] is the copy of order[i+1]
+	next := 1                           // in order: the first child of the node being copied
+	for i, o := range order {
+		c := &nodes[i]
+		*c = Node{ID: o.ID, Level: o.Level, Number: o.Number, Index: o.Index, Host: o.Host, Parent: c.Parent}
+		if len(o.Children) == 0 {
+			continue
+		}
+		end := next + len(o.Children)
+		c.Children = kids[next-1 : end-1 : end-1]
+		for j := next; j < end; j++ {
+			kids[j-1] = &nodes[j]
+			nodes[j].Parent = c
+		}
+		next = end
+	}
+	return &Tree{Root: &nodes[0], Branches: t.Branches}, len(nodes)
 }
 
 type treeJSON struct {

@@ -4,7 +4,7 @@
 // One goroutine owns the VM (an LState is not safe for concurrent use). The file's
 // top level runs once, in Load. Every task invocation (Run, Finish) is a Lua
 // coroutine; a helper that waits (sh, ssh, rsync, rsync_remote, sleep) starts its
-// work on a goroutine of its own and yields, and the VM goroutine resumes the
+// work on a goroutine of its own (one of a pool) and yields, and the VM goroutine resumes the
 // task's outermost coroutine with the result. Tasks therefore overlap as much as
 // their I/O allows, while all Lua state stays on one goroutine. The prelude
 // (package lua) makes pcall, xpcall and coroutines pass those yields through.
@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/grifork/grifork/core"
+	"github.com/grifork/grifork/internal/gopool"
 	luasrc "github.com/grifork/grifork/lua"
 	lua "github.com/yuin/gopher-lua"
 	"github.com/yuin/gopher-lua/parse"
@@ -49,8 +50,9 @@ type Script struct {
 	defined  map[core.Block]bool // written by Load only
 	maxHeap  uint64              // the top level's memory limit
 
-	calls     chan func() // work for the VM goroutine
-	resumes   chan func() // helpers' results, which it takes before new tasks
+	calls     chan func()  // work for the VM goroutine
+	resumes   chan func()  // helpers' results, which it takes before new tasks
+	workers   *gopool.Pool // the goroutines helpers' operations run on
 	life      context.Context
 	stop      context.CancelFunc
 	done      chan struct{} // closed when the VM goroutine has ended
@@ -101,6 +103,7 @@ func Load(ctx context.Context, main Source, override *Source, opts Options) (*Sc
 		s.printer = core.NewPrinter(os.Stdout, nil)
 	}
 	s.life, s.stop = context.WithCancel(context.Background())
+	s.workers = gopool.New(s.life.Done(), maxIdle)
 	go s.loop()
 
 	errc := make(chan error, 1)
@@ -280,8 +283,9 @@ var luaOptions = lua.Options{
 	MinimizeStackMemory: true,
 }
 
-// maxIdle bounds the coroutines kept for reuse: enough for the tasks of a busy
-// run, few enough that a burst does not pin its memory.
+// maxIdle bounds the coroutines, and the helpers' goroutines, kept for reuse:
+// enough for the tasks of a busy run, few enough that a burst does not pin its
+// memory.
 const maxIdle = 1024
 
 func compile(L *lua.LState, src Source) (*lua.LFunction, error) {
@@ -374,17 +378,12 @@ func (s *Script) Run(ctx context.Context, e core.Edge) error {
 	if !s.Defined(e.Block) {
 		return nil
 	}
-	var args []string
-	if e.Src != nil {
-		args = append(args, e.Src.Name())
-	}
-	if e.Dst != nil {
-		args = append(args, e.Dst.Name())
-	}
-	return s.runTask(ctx, e, func(*lua.LState) []lua.LValue {
-		vals := make([]lua.LValue, len(args))
-		for i, a := range args {
-			vals[i] = lua.LString(a)
+	return s.runTask(ctx, e, func(_ *lua.LState, vals []lua.LValue) []lua.LValue {
+		if e.Src != nil {
+			vals = append(vals, lua.LString(e.Src.Name()))
+		}
+		if e.Dst != nil {
+			vals = append(vals, lua.LString(e.Dst.Name()))
 		}
 		return vals
 	})
@@ -398,12 +397,14 @@ func (s *Script) Finish(ctx context.Context, r *core.Report) error {
 	// Keep the node the caller runs finish on (ctx's edge): commands the block
 	// runs are recorded and prefixed under it, like those of prepare.
 	e, _ := core.EdgeFrom(ctx)
-	return s.runTask(ctx, core.Edge{Block: core.BlockFinish, Src: e.Src}, func(L *lua.LState) []lua.LValue {
-		return []lua.LValue{reportValue(L, r)}
+	return s.runTask(ctx, core.Edge{Block: core.BlockFinish, Src: e.Src}, func(L *lua.LState, vals []lua.LValue) []lua.LValue {
+		return append(vals, reportValue(L, r))
 	})
 }
 
-func (s *Script) runTask(ctx context.Context, e core.Edge, args func(*lua.LState) []lua.LValue) error {
+// runTask runs e's block; args appends the block's arguments to the values it
+// is given.
+func (s *Script) runTask(ctx context.Context, e core.Edge, args func(L *lua.LState, vals []lua.LValue) []lua.LValue) error {
 	if cur, ok := core.EdgeFrom(ctx); !ok || cur != e {
 		ctx = core.WithEdge(ctx, e) // the schedulers' ctx carries e already
 	}
@@ -456,7 +457,7 @@ func nodeName(n *core.Node) string {
 // start runs on the VM goroutine: it gives the task a coroutine (a reused one
 // when there is one: making one costs more than a small task) and runs it up to
 // its first wait.
-func (s *Script) start(t *task, args func(*lua.LState) []lua.LValue) {
+func (s *Script) start(t *task, args func(*lua.LState, []lua.LValue) []lua.LValue) {
 	defer s.recoverTask(t)
 	var fn *lua.LFunction // nil resumes an idle coroutine where it waits for a block
 	if n := len(s.idle); n > 0 {
@@ -467,8 +468,10 @@ func (s *Script) start(t *task, args func(*lua.LState) []lua.LValue) {
 	}
 	// A task that loops in Lua without waiting still stops when its ctx ends.
 	t.co.SetContext(t.ctx)
-	vals := args(s.L)
-	s.resume(t, fn, append([]lua.LValue{s.blocks[t.edge.Block], lua.LNumber(len(vals))}, vals...)...)
+	// What runner takes: the block, the number of its arguments, the arguments.
+	vals := args(s.L, make([]lua.LValue, 2, 4))
+	vals[0], vals[1] = s.blocks[t.edge.Block], lua.LNumber(len(vals)-2)
+	s.resume(t, fn, vals...)
 }
 
 // resume runs t's coroutine until it waits, returns or fails.
@@ -500,7 +503,7 @@ func (s *Script) resume(t *task, fn *lua.LFunction, args ...lua.LValue) {
 			s.finish(t, t.errorf("coroutine.yield called outside of a coroutine", nil))
 			return
 		}
-		go s.work(t, op, pos)
+		s.workers.Go(func() { s.work(t, op, pos) })
 	}
 }
 

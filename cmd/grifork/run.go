@@ -338,6 +338,7 @@ func (s *loaded) plan(e *env, tree *core.Tree) error {
 	defer client.Close()
 	cfg := s.script.Config
 	rec := core.NewRecorder(client.Rsh, s.red)
+	rec.Grow(len(cfg.Hosts) + 2)
 	s.bind(rec)
 	tasks, bt, err := s.tasks(nil, false)
 	if err != nil {
@@ -346,7 +347,7 @@ func (s *loaded) plan(e *env, tree *core.Tree) error {
 	var report *core.Report
 	if cfg.Mode == core.Grifork {
 		report = planGrifork(e, s, tree, client, rec, tasks)
-		err = core.WriteGriforkPlan(e.stdout, tree, cfg, rec)
+		err = core.WriteGriforkPlan(e.stdout, tree, rec)
 	} else {
 		// One task at a time, in schedule order, so the plan is deterministic.
 		report = core.RunStandalone(e.ctx, tree, tasks, core.RunOptions{Barrier: true, Concurrency: 1, Logger: s.logger})

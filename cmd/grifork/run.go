@@ -338,6 +338,7 @@ func (s *loaded) plan(e *env, tree *core.Tree) error {
 	defer client.Close()
 	cfg := s.script.Config
 	rec := core.NewRecorder(client.Rsh, s.red)
+	rec.SetLocalRsh(client.LocalRsh)
 	s.bind(rec)
 	tasks, bt, err := s.tasks(nil, false)
 	if err != nil {

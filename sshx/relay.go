@@ -152,12 +152,18 @@ func (c *Client) relayOne(uc *net.UnixConn) {
 		c.log.Warn("bad request to the rsync relay", "err", err)
 		return
 	}
-	// The relay process sends nothing more: EOF means rsync and it are gone.
+	// The relay process sends nothing more: EOF means it is gone, killed with
+	// rsync's process group. Our copies of its streams go at once, as ssh's
+	// would: an rsync still flushing to a stalled remote side gets EPIPE
+	// instead of blocking until its SIGKILL.
 	ctx, cancel := context.WithCancel(c.ctx)
 	defer cancel()
 	go func() {
 		uc.Read(make([]byte, 1))
 		cancel()
+		for _, f := range files {
+			f.Close()
+		}
 	}()
 	host := core.Host{Name: req.Host, User: req.User, Port: req.Port}
 	err = c.Start(ctx, host, req.Command, files[0], files[1], files[2])

@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/grifork/grifork/core"
 )
@@ -98,6 +99,7 @@ func (c *Client) startRelay() {
 }
 
 func listenRelay() (*relay, error) {
+	sweepRelays(os.TempDir(), time.Now().Add(-time.Minute))
 	exe, err := os.Executable()
 	if err != nil {
 		return nil, err
@@ -115,6 +117,31 @@ func listenRelay() (*relay, error) {
 		return nil, err
 	}
 	return r, nil
+}
+
+// sweepRelays removes what griforks killed with SIGKILL left in dir: relay
+// directories of this user, made before cutoff (so none still being set up),
+// holding the RshName link, whose socket refuses connections or is missing.
+func sweepRelays(dir string, cutoff time.Time) {
+	dirs, _ := filepath.Glob(filepath.Join(dir, "grifork-rsh-*"))
+	for _, d := range dirs {
+		fi, err := os.Lstat(d)
+		if err != nil || !fi.IsDir() || fi.ModTime().After(cutoff) || !ownedByMe(fi) {
+			continue
+		}
+		if li, err := os.Lstat(filepath.Join(d, RshName)); err != nil || li.Mode()&os.ModeSymlink == 0 {
+			continue
+		}
+		r := relay{dir: d}
+		uc, err := net.Dial("unix", r.socket())
+		if err == nil {
+			uc.Close() // a live relay
+			continue
+		}
+		if errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, os.ErrNotExist) {
+			os.RemoveAll(d)
+		}
+	}
 }
 
 // closeRelay stops the relay (Close: its sessions end with the connections).
@@ -148,6 +175,9 @@ func (c *Client) relayOne(uc *net.UnixConn) {
 			f.Close()
 		}
 	}()
+	if errors.Is(err, io.EOF) && len(files) == 0 {
+		return // another grifork's sweepRelays, checking that we live
+	}
 	if err != nil {
 		c.log.Warn("bad request to the rsync relay", "err", err)
 		return
@@ -197,6 +227,9 @@ func readRshRequest(uc *net.UnixConn) (rshRequest, []*os.File, error) {
 	head := make([]byte, 4)
 	oob := make([]byte, syscall.CmsgSpace(3*4))
 	n, oobn, _, _, err := uc.ReadMsgUnix(head, oob)
+	if err == nil && n == 0 {
+		err = io.EOF
+	}
 	if err != nil {
 		return req, nil, err
 	}
@@ -302,4 +335,9 @@ func rshCall(req rshRequest) (rshReply, error) {
 		return rep, fmt.Errorf("grifork ended before the remote command: %w", err)
 	}
 	return rep, nil
+}
+
+func ownedByMe(fi os.FileInfo) bool {
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	return ok && int(st.Uid) == os.Getuid()
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -186,5 +187,51 @@ func TestLocalRshOffline(t *testing.T) {
 	}
 	if c.relay.Load() != nil {
 		t.Error("an offline client started the relay")
+	}
+}
+
+// A new relay removes the directories of relays killed with SIGKILL, and
+// only those.
+func TestSweepRelays(t *testing.T) {
+	t.Parallel()
+	tmp, old := t.TempDir(), time.Now().Add(-time.Hour)
+	mk := func(name string) string {
+		d := filepath.Join(tmp, name)
+		if err := os.Mkdir(d, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	// Its grifork died: the socket is there, nobody listens.
+	stale := mk("grifork-rsh-stale")
+	l, err := net.ListenUnix("unix", &net.UnixAddr{Name: filepath.Join(stale, "sock"), Net: "unix"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.SetUnlinkOnClose(false)
+	l.Close()
+	empty := mk("grifork-rsh-empty") // died before it listened
+	live := mk("grifork-rsh-live")
+	l, err = net.ListenUnix("unix", &net.UnixAddr{Name: filepath.Join(live, "sock"), Net: "unix"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	young := mk("grifork-rsh-young") // being set up
+	other := mk("other")
+	for _, d := range []string{stale, empty, live, young, other} {
+		if err := os.Symlink("/bin/true", filepath.Join(d, RshName)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	notOurs := mk("grifork-rsh-not-ours") // no link: not a relay's
+	for _, d := range []string{stale, empty, live, other, notOurs} {
+		os.Chtimes(d, old, old)
+	}
+	sweepRelays(tmp, time.Now().Add(-time.Minute))
+	for d, want := range map[string]bool{stale: false, empty: false, live: true, young: true, other: true, notOurs: true} {
+		if _, err := os.Stat(d); (err == nil) != want {
+			t.Errorf("%s: exists %v, want %v", filepath.Base(d), err == nil, want)
+		}
 	}
 }

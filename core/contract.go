@@ -210,3 +210,10 @@ type Exec interface {
 	// SSH settings. It holds no secrets.
 	Rsh(host Host) string
 }
+
+// LocalRsher is an Exec that has its own remote shell for an rsync it runs with
+// Local (sshx: grifork relaying over its SSH connection to host). Rsh stays the
+// command line for an rsync run on another host (rsync_remote).
+type LocalRsher interface {
+	LocalRsh(host Host) string
+}

@@ -43,8 +43,9 @@ func (s Step) String() string {
 // the Edge its ctx carries, so that WritePlan can print them edge by edge. Local
 // and Remote return empty output and no error. Safe for concurrent use.
 type Recorder struct {
-	rsh func(Host) string
-	red *redact.Redactor
+	rsh      func(Host) string
+	localRsh func(Host) string // nil: rsh
+	red      *redact.Redactor
 
 	mu    sync.Mutex
 	steps map[edgeKeyID][]Step
@@ -111,6 +112,17 @@ func (r *Recorder) Remote(ctx context.Context, host Host, cmdline string) (strin
 
 // Rsh returns what the real Exec would.
 func (r *Recorder) Rsh(host Host) string { return r.rsh(host) }
+
+// LocalRsh returns what the real Exec would: the func of SetLocalRsh, else Rsh.
+func (r *Recorder) LocalRsh(host Host) string {
+	if r.localRsh == nil {
+		return r.rsh(host)
+	}
+	return r.localRsh(host)
+}
+
+// SetLocalRsh makes f the answer of LocalRsh (set before the run is recorded).
+func (r *Recorder) SetLocalRsh(f func(Host) string) { r.localRsh = f }
 
 // RecordFork records that grifork would be started on node with cmdline (grifork
 // mode's dry-run Forker calls it under the edge that leads to node).

@@ -197,6 +197,11 @@ func (s *Script) rsyncArgv(L *lua.LState, t *task, name string) ([]string, core.
 	rsh := c.Rsh
 	if rsh == "" {
 		rsh = ex.Rsh(dst.Host)
+		// An rsync run here (rsync, or rsync_remote from this machine) may
+		// reach dst through the Exec's own connection.
+		if l, ok := ex.(core.LocalRsher); ok && (name == "rsync" || t.edge.Src == nil || t.edge.Src.IsRoot()) {
+			rsh = l.LocalRsh(dst.Host)
+		}
 	}
 	return buildRsyncArgv(c, rsh, localPath(string(from)), dst.Host.RsyncTarget()+":"+remotePath(string(to))), ex, nil
 }

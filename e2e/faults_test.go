@@ -310,8 +310,9 @@ func faults() []fault {
 		},
 		code: 1,
 		want: func(e *faultEnv) map[int]outcome {
-			// h1 copies to h5 with rsync, that is OpenSSH's ssh.
-			return map[int]outcome{5: failed("REMOTE HOST IDENTIFICATION HAS CHANGED")}
+			// h1 copies to h5 with rsync: in standalone mode run on h1
+			// (rsync_remote) with OpenSSH, in grifork mode over grifork's relay.
+			return map[int]outcome{5: failed("REMOTE HOST IDENTIFICATION HAS CHANGED", "HOST KEY CHANGED")}
 		},
 	}, {
 		// ssh() dials with grifork's own SSH client, before rsync's OpenSSH.

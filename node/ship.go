@@ -85,8 +85,10 @@ type File struct {
 }
 
 // Deploy readies host and writes files into a new run directory there, in one
-// gzipped tar stream together with the binary when it must be shipped. The
-// caller removes the run directory with Cleanup.
+// session: the host reports its state (setup's script), then reads what to do
+// and, unless there is nothing to send, one gzipped tar stream of the files and
+// the binary when it must be shipped. The caller removes the run directory with
+// Cleanup.
 func (s *Shipper) Deploy(ctx context.Context, host core.Host, files []File) (Deployment, error) {
 	exe := s.grifork.Exec
 	var sum string
@@ -96,7 +98,8 @@ func (s *Shipper) Deploy(ctx context.Context, host core.Host, files []File) (Dep
 			return Deployment{}, err
 		}
 	}
-	st, err := s.setup(ctx, host, sum)
+	sess := s.start(ctx, host, sum)
+	st, err := sess.setup()
 	if err != nil {
 		return Deployment{}, err
 	}
@@ -106,15 +109,13 @@ func (s *Shipper) Deploy(ctx context.Context, host core.Host, files []File) (Dep
 	}
 	if exe == "" {
 		if exe, err = s.shipTo(host, st, sum, &tf); err != nil {
-			s.Cleanup(ctx, host, st.run)
+			sess.abort() // the host removes the run directory
 			return Deployment{}, err
 		}
 	}
-	if len(tf) > 0 {
-		if err := s.transfer(ctx, host, st, sum, tf); err != nil {
-			s.Cleanup(ctx, host, st.run)
-			return Deployment{}, err
-		}
+	if err := sess.transfer(sum, tf); err != nil {
+		s.Cleanup(ctx, host, st.run)
+		return Deployment{}, err
 	}
 	d := Deployment{Host: host, Exe: exe, Dir: st.dir, Run: st.run, Chdir: s.grifork.Chdir}
 	if d.Chdir == "" {
@@ -219,10 +220,99 @@ type childState struct {
 	cached string // `stat -c '%s %Y'` of the cached binary; "" when there is none
 }
 
-// setup makes the tmpdir and a run directory on host in one session and reports
-// what the fork needs to know about the host. sum, when set, names the cached
-// binary to look for.
-func (s *Shipper) setup(ctx context.Context, host core.Host, sum string) (childState, error) {
+// deploySession is Deploy's one session on a host: setup's script, then the
+// transfer's, reading what to do on its stdin (see deployScript).
+type deploySession struct {
+	s     *Shipper
+	host  core.Host
+	sum   string
+	run   string // the run directory, once setup has read it
+	in    *io.PipeWriter
+	out   *bufio.Reader
+	ended chan struct{}
+	// Valid once ended is closed: the session writes no more after it returns.
+	err    error
+	stderr strings.Builder
+}
+
+// start starts the session; sum, when set, names the cached binary to look for.
+func (s *Shipper) start(ctx context.Context, host core.Host, sum string) *deploySession {
+	inR, inW := io.Pipe()
+	outR, outW := io.Pipe()
+	ds := &deploySession{s: s, host: host, sum: sum, in: inW, out: bufio.NewReader(outR), ended: make(chan struct{})}
+	go func() {
+		ds.err = s.c.StartBounded(ctx, host, "/bin/sh -c "+core.ShellQuote(s.deployScript(sum)), inR, outW, &ds.stderr)
+		inR.CloseWithError(io.ErrClosedPipe) // unblocks a writer if the command ended early
+		outW.Close()
+		close(ds.ended)
+	}()
+	return ds
+}
+
+// wait waits for the session's end and returns its error as step's.
+func (ds *deploySession) wait(step string) error {
+	<-ds.ended
+	if ds.err == nil {
+		return nil
+	}
+	return &stepError{step: step, err: ds.err, stderr: ds.stderr.String()}
+}
+
+// setup reads what the host reports once it has made the tmpdir and a run
+// directory, and checks it.
+func (ds *deploySession) setup() (childState, error) {
+	kv := map[string]string{}
+	var out strings.Builder
+	for kv["run"] == "" {
+		line, err := ds.out.ReadString('\n')
+		out.WriteString(line)
+		if k, v, ok := strings.Cut(strings.TrimRight(line, "\n"), "="); ok {
+			kv[k] = v
+		}
+		if err != nil {
+			break
+		}
+	}
+	go io.Copy(io.Discard, ds.out) // nothing more is expected
+	st := childState{uname: kv["uname"], dir: kv["dir"], run: kv["run"], cached: kv["cached"]}
+	ds.run = st.run
+	if st.dir == "" || st.run == "" || kv["uid"] == "" {
+		ds.in.Close()
+		if err := ds.wait("prepare tmpdir"); err != nil {
+			return st, err
+		}
+		return st, fmt.Errorf("prepare tmpdir: unexpected output %q%s", out.String(), sshx.StderrTail(ds.stderr.String()))
+	}
+	if err := checkTmpdir(kv["ls"], kv["parent"], kv["uid"]); err != nil {
+		ds.abort()
+		return st, fmt.Errorf("tmpdir %s: %w", st.dir, err)
+	}
+	if ls := kv["cachedls"]; ls != "" {
+		if err := checkCached(ls, kv["uid"]); err != nil {
+			ds.abort()
+			return st, fmt.Errorf("cached grifork %s: %w", path.Join(st.dir, binaryName(ds.sum)), err)
+		}
+	}
+	return st, nil
+}
+
+// abort has the host remove the run directory and waits for it (the script
+// then exits 1: only another failure is worth a warning).
+func (ds *deploySession) abort() {
+	io.WriteString(ds.in, "abort\n")
+	ds.in.Close()
+	if err := ds.wait("remove the run directory"); err != nil && !errors.As(err, new(*sshx.CommandError)) {
+		ds.s.log.Warn("cannot remove run directory", "host", ds.host.String(), "err", err)
+	}
+}
+
+// deployScript makes the tmpdir and a run directory and reports what the fork
+// needs to know about the host, ending with the run= line. Then it reads a
+// line: "none" (nothing to send), "tar" (a gzipped tar stream of files
+// follows, which it unpacks into the run directory) or "bin" (the same, with
+// the binary to verify and move into the cache); anything else removes the
+// run directory.
+func (s *Shipper) deployScript(sum string) string {
 	dirExpr := `/tmp/grifork-"$(id -u)"`
 	switch t := s.grifork.Tmpdir; {
 	case t == "~":
@@ -249,34 +339,30 @@ if [ -L "$b" ] || [ -e "$b" ]; then printf 'cachedls=%%s\n' "$(ls -ldn -- "$b")"
 if [ -f "$b" ] && [ ! -L "$b" ]; then printf 'cached=%%s\n' "$(stat -c '%%s %%Y' -- "$b" 2>/dev/null)"; fi
 `, binaryName(sum))
 	}
+	// tar says "Wrote only N of M bytes" when the disk fills up, which names no
+	// cause: say it when almost nothing is left. -m: the files' times do not
+	// matter, and a clock a little behind would make tar warn of each. A failed
+	// tar (also the root dying mid-transfer: the stream ends) removes the run
+	// directory itself, since no grifork will run there to do it.
 	b.WriteString(`r=$(mktemp -d -- "$d/run-XXXXXXXXXX") || exit 1
 printf 'run=%s\n' "$r"
+read -r what || what=abort
+case $what in
+none) exit 0 ;;
+tar|bin) ;;
+*) cd / && rm -rf -- "$r"; exit 1 ;;
+esac
+cd -- "$r" || exit 1
+tar -xzmof - || { full=$(df -Pk . | awk 'NR == 2 && $4 < 1024 { print "No space left on device: " $4 " KiB free on " $6 }'); cd / && rm -rf -- "$r"; [ -z "$full" ] || echo "$full" >&2; exit 1; }
+[ "$what" = bin ] || exit 0
 `)
-	var out, errOut strings.Builder
-	if err := s.c.StartBounded(ctx, host, "/bin/sh -c "+core.ShellQuote(b.String()), nil, &out, &errOut); err != nil {
-		return childState{}, fmt.Errorf("prepare tmpdir: %w%s", err, sshx.StderrTail(errOut.String()))
+	if sum != "" {
+		fmt.Fprintf(&b, `s=$( (sha256sum || shasum -a 256) <%[1]s 2>/dev/null | cut -d' ' -f1)
+[ "$s" = %[2]s ] || { echo "shipped grifork has SHA-256 '$s', want %[2]s" >&2; exit 1; }
+chmod 755 %[1]s && TZ=UTC0 touch -t %[4]s %[1]s && mv -f %[1]s "$d"/%[3]s
+`, newBinary, sum, binaryName(sum), binMtime(sum).UTC().Format("200601021504.05"))
 	}
-	kv := map[string]string{}
-	for line := range strings.Lines(out.String()) {
-		if k, v, ok := strings.Cut(strings.TrimRight(line, "\n"), "="); ok {
-			kv[k] = v
-		}
-	}
-	st := childState{uname: kv["uname"], dir: kv["dir"], run: kv["run"], cached: kv["cached"]}
-	if st.dir == "" || st.run == "" || kv["uid"] == "" {
-		return st, fmt.Errorf("prepare tmpdir: unexpected output %q%s", out.String(), sshx.StderrTail(errOut.String()))
-	}
-	if err := checkTmpdir(kv["ls"], kv["parent"], kv["uid"]); err != nil {
-		s.Cleanup(ctx, host, st.run)
-		return st, fmt.Errorf("tmpdir %s: %w", st.dir, err)
-	}
-	if ls := kv["cachedls"]; ls != "" {
-		if err := checkCached(ls, kv["uid"]); err != nil {
-			s.Cleanup(ctx, host, st.run)
-			return st, fmt.Errorf("cached grifork %s: %w", path.Join(st.dir, binaryName(sum)), err)
-		}
-	}
-	return st, nil
+	return b.String()
 }
 
 // checkTmpdir refuses a tmpdir that someone else could write into: a symlink,
@@ -361,46 +447,40 @@ type tarFile struct {
 	mode int64 // 0600 when 0
 }
 
-// transfer sends files into the run directory as one gzipped tar stream over one
-// session, and moves a shipped binary into the cache once its SHA-256 is
-// checked. (Every session costs a login shell on the host, so one beats one per
-// file.)
-func (s *Shipper) transfer(ctx context.Context, host core.Host, st childState, sum string, files []tarFile) error {
-	// tar says "Wrote only N of M bytes" when the disk fills up, which names no
-	// cause: say it when almost nothing is left. -m: the files' times do not
-	// matter, and a clock a little behind would make tar warn of each. A failed
-	// tar (also the root dying mid-transfer: the stream ends) removes the run
-	// directory itself, since no grifork will run there to do it.
-	script := "umask 077\ncd " + core.ShellQuote(st.run) + " || exit 1\n" +
-		`tar -xzmof - || { full=$(df -Pk . | awk 'NR == 2 && $4 < 1024 { print "No space left on device: " $4 " KiB free on " $6 }'); ` +
-		"cd / && rm -rf -- " + core.ShellQuote(st.run) + `; [ -z "$full" ] || echo "$full" >&2; exit 1; }` + "\n"
+// transfer sends files into the run directory as one gzipped tar stream on
+// the session, and has the host move a shipped binary into the cache once its
+// SHA-256 is checked. (Every session costs a login shell on the host, so one
+// beats one per file, or one for the setup and one for the files.)
+func (ds *deploySession) transfer(sum string, files []tarFile) error {
+	what := "tar"
 	var binGz []byte // the binary's entry, compressed already
 	var rest []tarFile
 	for _, file := range files {
 		if file.name == newBinary {
 			var err error
-			if binGz, err = s.binaryGz(sum); err != nil {
+			if binGz, err = ds.s.binaryGz(sum); err != nil {
+				ds.abort()
 				return err
 			}
-			script += fmt.Sprintf(`s=$( (sha256sum || shasum -a 256) <%[1]s 2>/dev/null | cut -d' ' -f1)
-[ "$s" = %[2]s ] || { echo "shipped grifork has SHA-256 '$s', want %[2]s" >&2; exit 1; }
-chmod 755 %[1]s && TZ=UTC0 touch -t %[4]s %[1]s && mv -f %[1]s %[3]s
-`, newBinary, sum, core.ShellQuote(path.Join(st.dir, binaryName(sum))), binMtime(sum).UTC().Format("200601021504.05"))
+			what = "bin"
 			continue
 		}
 		rest = append(rest, file)
 	}
-	pr, pw := io.Pipe()
-	wrote := make(chan error, 1)
-	go func() {
-		// Compressed: the binary is most of the bytes and shrinks by half, and each
-		// generation ships it again over links that are the bottleneck.
-		// flate writes in pieces of a few hundred bytes: buffer them into
-		// packet-sized writes, or the pipe and the channel crawl.
-		buf := bufio.NewWriterSize(pw, 256<<10)
+	if len(files) == 0 {
+		what = "none"
+	}
+	step := "tar into " + ds.run
+	// Compressed: the binary is most of the bytes and shrinks by half, and each
+	// generation ships it again over links that are the bottleneck.
+	// flate writes in pieces of a few hundred bytes: buffer them into
+	// packet-sized writes, or the pipe and the channel crawl.
+	buf := bufio.NewWriterSize(ds.in, 256<<10)
+	_, err := buf.WriteString(what + "\n")
+	if err == nil && what != "none" {
 		// Two gzip members, which gzip -d reads as one stream: the binary's
 		// entry (compressed once for every child) and the other files.
-		_, err := buf.Write(binGz)
+		_, err = buf.Write(binGz)
 		var gz *gzip.Writer
 		if err == nil {
 			gz, err = gzip.NewWriterLevel(buf, gzip.BestSpeed)
@@ -411,24 +491,47 @@ chmod 755 %[1]s && TZ=UTC0 touch -t %[4]s %[1]s && mv -f %[1]s %[3]s
 		if err == nil {
 			err = gz.Close()
 		}
-		if err == nil {
-			err = buf.Flush()
-		}
-		pw.CloseWithError(err)
-		wrote <- err
-	}()
-	var errOut strings.Builder
-	err := s.c.StartBounded(ctx, host, "/bin/sh -c "+core.ShellQuote(script), pr, nil, &errOut)
-	pr.CloseWithError(io.ErrClosedPipe) // unblocks the writer if the command ended early
-	werr := <-wrote
-	switch {
-	case err != nil:
-		return fmt.Errorf("send files to %s: %w%s", st.run, err, sshx.StderrTail(errOut.String()))
-	case werr != nil && !errors.Is(werr, io.ErrClosedPipe):
-		return fmt.Errorf("send files to %s: %w", st.run, werr)
+	}
+	if err == nil {
+		err = buf.Flush()
+	}
+	ds.in.CloseWithError(err)
+	if werr := ds.wait(step); werr != nil {
+		return werr
+	}
+	if err != nil && !errors.Is(err, io.ErrClosedPipe) {
+		return fmt.Errorf("%s: %w", step, err)
 	}
 	return nil
 }
+
+// stepError is a failed step of Deploy's session: named, with the line of its
+// stderr that says why, and not the script (a CommandError quotes it whole).
+type stepError struct {
+	step   string
+	err    error
+	stderr string
+}
+
+func (e *stepError) Error() string {
+	reason := e.err.Error()
+	var ce *sshx.CommandError
+	switch {
+	case errors.As(e.err, &ce) && ce.Signal != "":
+		reason = "killed by signal " + ce.Signal
+	case errors.As(e.err, &ce) && ce.ExitStatus >= 0:
+		reason = fmt.Sprintf("exit status %d", ce.ExitStatus)
+	case errors.As(e.err, &ce):
+		reason = ce.Err.Error()
+	case errors.Is(e.err, context.Canceled):
+		reason = context.Canceled.Error()
+	case errors.Is(e.err, context.DeadlineExceeded):
+		reason = context.DeadlineExceeded.Error()
+	}
+	return e.step + ": " + reason + sshx.StderrTail(e.stderr)
+}
+
+func (e *stepError) Unwrap() error { return e.err }
 
 func writeTar(w io.Writer, files []tarFile) error {
 	tw := tar.NewWriter(w)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"os/exec"
 	"sync/atomic"
 	"syscall"
@@ -74,6 +75,9 @@ func (c *Client) Local(ctx context.Context, argv []string) (string, error) {
 	cmd.Stdout = io.MultiWriter(&out, ow)
 	cmd.Stderr = ew
 	cmd.SysProcAttr = localProcAttr()
+	if r := c.relay.Load(); r != nil {
+		cmd.Env = append(os.Environ(), r.env()...) // an rsync finds RshName and its socket
+	}
 	// Wait waits for the output pipes too; a grandchild holding them past the
 	// SIGKILL is abandoned after another grace period.
 	cmd.WaitDelay = 2 * killGrace

@@ -34,6 +34,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/grifork/grifork/core"
@@ -90,6 +91,9 @@ type Client struct {
 	cancel context.CancelFunc
 
 	rsh sync.Map // rshKey -> Rsh's command line: one per port and user, not per host
+
+	relayOnce sync.Once             // LocalRsh starts the relay on first use
+	relay     atomic.Pointer[relay] // nil: no relay (not needed yet, or it failed)
 
 	mu        sync.Mutex
 	conns     map[string]*dialEntry
@@ -243,6 +247,7 @@ func (c *Client) Close() error {
 	c.queue.Init()
 	c.mu.Unlock()
 	c.cancel()
+	c.closeRelay()
 	for _, e := range entries {
 		<-e.ready
 		if e.c != nil {

@@ -28,6 +28,7 @@ var causes = []string{
 	"No such file or directory",
 	"command not found",
 	"Too many authentication failures",
+	RshName + ": ", // grifork's relay for rsync says only why it could not run the command
 }
 
 // tailLines is how many last lines stand for the reason when no line names a

@@ -25,6 +25,8 @@ rsync error: unexplained error (code 255) at io.c(848) [sender=3.2.7]
 			"Connection to 198.18.0.13 closed by remote host."},
 		{"a connection lost on the way", "client_loop: send disconnect: Broken pipe\r\nrsync: [sender] write error: Broken pipe (32)\nrsync error: unexplained error (code 255) at io.c(849) [sender=3.2.7]\n",
 			"client_loop: send disconnect: Broken pipe"},
+		{"the relay's cause", "rsync: [sender] some warning\ngrifork-rsh: host web5: HOST KEY CHANGED: ssh-ed25519 key\nrsync: connection unexpectedly closed (0 bytes received so far) [sender]\nrsync error: unexplained error (code 255) at io.c(232) [sender=3.2.7]\n",
+			"grifork-rsh: host web5: HOST KEY CHANGED: ssh-ed25519 key"},
 		{"no cause: the last lines", "a\nb\n\nc\nd\n", "b; c; d"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

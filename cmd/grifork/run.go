@@ -339,6 +339,7 @@ func (s *loaded) plan(e *env, tree *core.Tree) error {
 	cfg := s.script.Config
 	rec := core.NewRecorder(client.Rsh, s.red)
 	rec.Grow(len(cfg.Hosts) + 2)
+	rec.SetLocalRsh(client.LocalRsh)
 	s.bind(rec)
 	tasks, bt, err := s.tasks(nil, false)
 	if err != nil {

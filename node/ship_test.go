@@ -1,0 +1,76 @@
+package node
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// Deploy's errors name the step that failed and the line of stderr that says
+// why, not the script that ran.
+func TestDeployErrorsNameTheStep(t *testing.T) {
+	fx := newForkFixture(t)
+	file := filepath.Join(t.TempDir(), "file")
+	if err := os.WriteFile(file, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name   string
+		tmpdir string
+		files  []File
+		want   []string // in order
+	}{
+		{"tmpdir under a file", filepath.Join(file, "gf"), nil,
+			[]string{"prepare tmpdir: exit status 1: ", "Not a directory"}},
+		{"tar fails", fx.tmpdir, []File{{Name: "a/../../escape", Data: []byte("x")}},
+			[]string{"tar into " + fx.tmpdir + "/run-", ": exit status 1: ", "Member name contains '..'"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ship := fx.forker(func(o *ForkOptions) { o.Grifork.Tmpdir = tc.tmpdir }).ship
+			_, err := ship.Deploy(context.Background(), fx.child.Host, tc.files)
+			if err == nil {
+				t.Fatal("Deploy: no error")
+			}
+			msg, rest := err.Error(), err.Error()
+			for _, w := range tc.want {
+				i := strings.Index(rest, w)
+				if i < 0 {
+					t.Fatalf("err = %q, want %q in order", msg, tc.want)
+				}
+				rest = rest[i+len(w):]
+			}
+			if strings.Contains(msg, "umask") || strings.Contains(msg, "/bin/sh") {
+				t.Errorf("err = %q quotes the script", msg)
+			}
+		})
+	}
+	// The failed tar removed its run directory.
+	if runs, _ := filepath.Glob(filepath.Join(fx.tmpdir, "run-*")); len(runs) != 0 {
+		t.Errorf("run directories left: %v", runs)
+	}
+}
+
+// With the binary cached and no files (a broadcast relay), Deploy sends
+// nothing and leaves an empty run directory.
+func TestDeployNothingToSend(t *testing.T) {
+	fx := newForkFixture(t)
+	ship := fx.forker(nil).ship
+	ctx := context.Background()
+	d, err := ship.Deploy(ctx, fx.child.Host, []File{{Name: "f", Data: []byte("data")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ship.Cleanup(ctx, fx.child.Host, d.Run)
+	if d, err = ship.Deploy(ctx, fx.child.Host, nil); err != nil {
+		t.Fatal(err)
+	}
+	defer ship.Cleanup(ctx, fx.child.Host, d.Run)
+	if entries, err := os.ReadDir(d.Run); err != nil || len(entries) != 0 {
+		t.Errorf("run directory %s: %v, holds %v; want it empty", d.Run, err, entries)
+	}
+	if d.Exe != fx.cached() || readFile(t, fx.cached()) != readFile(t, fx.script) {
+		t.Errorf("exe %s, want the cached binary %s", d.Exe, fx.cached())
+	}
+}

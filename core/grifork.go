@@ -563,13 +563,16 @@ func (s *silence) Error() string {
 
 // silenceWatch calls fire once a fork has been silent for after: armed by the
 // child's first heartbeat (its Forker's, when the remote grifork starts),
-// reset by every event after it.
+// pushed back by every event after it. An event only notes its time, and the
+// timer, when it goes off early, waits out the rest: resetting a timer for every
+// event of a subtree, at every level, was a fortieth of a grifork-mode dry run.
 type silenceWatch struct {
 	after time.Duration
 	fire  func()
 
 	mu      sync.Mutex
 	timer   *time.Timer
+	last    time.Time // of the latest event
 	stopped bool
 }
 
@@ -580,10 +583,28 @@ func (w *silenceWatch) heard(beat bool) {
 	switch {
 	case w.stopped:
 	case w.timer != nil:
-		w.timer.Reset(w.after)
+		w.last = time.Now()
 	case beat:
-		w.timer = time.AfterFunc(w.after, w.fire)
+		w.last = time.Now()
+		w.timer = time.AfterFunc(w.after, w.check)
 	}
+}
+
+// check fires when the fork has been silent for after since its latest event,
+// and otherwise waits for the rest of that.
+func (w *silenceWatch) check() {
+	w.mu.Lock()
+	if w.stopped {
+		w.mu.Unlock()
+		return
+	}
+	if quiet := time.Since(w.last); quiet < w.after {
+		w.timer.Reset(w.after - quiet)
+		w.mu.Unlock()
+		return
+	}
+	w.mu.Unlock()
+	w.fire()
 }
 
 func (w *silenceWatch) stop() {

@@ -29,7 +29,7 @@ func (s *Script) helper(name string, start func(L *lua.LState, t *task) (op, err
 		if t.ctx.Err() != nil {
 			return false, fmt.Errorf("%s: %w", name, context.Cause(t.ctx))
 		}
-		pos, underGo := helperFrames(L)
+		pos, underGo := helperFrames(L, s.runner)
 		if underGo {
 			return false, fmt.Errorf("%s cannot wait inside a function that Go code calls (a string.gsub or table.sort callback, a metamethod): call it from the task's own code", name)
 		}
@@ -53,8 +53,9 @@ func (s *Script) helper(name string, start func(L *lua.LState, t *task) (op, err
 // of its caller (as caller finds it) and whether a Go function (other than the
 // primitive itself) is on the stack, since a yield cannot cross it. One walk,
 // not one for each: every GetStack allocates and starts again from the top, and
-// the walks were a twentieth of a dry run.
-func helperFrames(L *lua.LState) (pos luaPos, underGo bool) {
+// the walks were a twentieth of a dry run. It ends at runner, the body of a task
+// coroutine, below which there is nothing.
+func helperFrames(L *lua.LState, runner *lua.LFunction) (pos luaPos, underGo bool) {
 	for level := 1; ; level++ {
 		dbg, ok := L.GetStack(level)
 		if !ok {
@@ -64,11 +65,15 @@ func helperFrames(L *lua.LState) (pos luaPos, underGo bool) {
 		if err != nil {
 			return pos, underGo
 		}
-		switch f, ok := fn.(*lua.LFunction); {
+		f, ok := fn.(*lua.LFunction)
+		switch {
 		case ok && f.IsG:
 			underGo = true
 		case pos.line == 0 && dbg.CurrentLine > 0 && dbg.Source != preludeName:
 			pos = luaPos{file: dbg.Source, line: dbg.CurrentLine}
+		}
+		if ok && f == runner {
+			return pos, underGo
 		}
 	}
 }

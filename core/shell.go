@@ -1,6 +1,9 @@
 package core
 
-import "strings"
+import (
+	"io"
+	"strings"
+)
 
 // ShellQuote quotes s for a POSIX shell so that it stays one word of data.
 func ShellQuote(s string) string {
@@ -22,6 +25,19 @@ func ShellJoin(args []string) string {
 	}
 	var b strings.Builder
 	b.Grow(n)
+	writeShellJoin(&b, args)
+	return b.String()
+}
+
+// shellWriter is what the quoting writes to: a strings.Builder, or a plan's
+// bufio.Writer, which then needs no string of the line.
+type shellWriter interface {
+	io.ByteWriter
+	io.StringWriter
+}
+
+// writeShellJoin writes ShellJoin(args) to b.
+func writeShellJoin(b shellWriter, args []string) {
 	for i, a := range args {
 		if i > 0 {
 			b.WriteByte(' ')
@@ -30,13 +46,12 @@ func ShellJoin(args []string) string {
 			b.WriteString(a)
 			continue
 		}
-		writeQuoted(&b, a)
+		writeQuoted(b, a)
 	}
-	return b.String()
 }
 
 // writeQuoted writes s in single quotes, each quote in it closed, escaped and reopened.
-func writeQuoted(b *strings.Builder, s string) {
+func writeQuoted(b shellWriter, s string) {
 	b.WriteByte('\'')
 	for {
 		i := strings.IndexByte(s, '\'')

@@ -238,6 +238,15 @@ func WritePlanEdges(w io.Writer, edges []Edge, rec *Recorder) error {
 			line(indent, "(no commands)")
 		}
 		for _, s := range steps {
+			if rec.red == nil && s.Kind == StepLocal {
+				// Nothing to redact: quoted straight into the buffer, with no
+				// string of the line (a local step per edge, 100,000s).
+				bw.WriteString(indent)
+				bw.WriteString("local: ")
+				writeShellJoin(bw, s.Argv)
+				bw.WriteByte('\n')
+				continue
+			}
 			line(indent, red(s.String()))
 		}
 	}

@@ -296,7 +296,7 @@ func (g *griforkRun) fork(ctx context.Context, child *Node) {
 	below, settled, prefix := size-1, 0, child.ID+"-"
 	// The tasks below child that started and have no result yet, by node id:
 	// their hosts were being served when the fork ended.
-	started := map[string]Event{}
+	started := map[string]startedTask{}
 	fctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	silent := &silence{host: child.Name(), after: g.opts.heartbeatTimeout()}
@@ -312,7 +312,7 @@ func (g *griforkRun) fork(ctx context.Context, child *Node) {
 				d := ev
 				done = &d
 			case ev.Type == EventStarted && strings.HasPrefix(ev.NodeID, prefix):
-				started[ev.NodeID] = ev
+				started[ev.NodeID] = startedTask{task: ev.Task, start: ev.Start}
 			case ev.Type == EventResult:
 				delete(started, ev.NodeID)
 			}
@@ -359,7 +359,7 @@ func (g *griforkRun) fork(ctx context.Context, child *Node) {
 // forkFailed fails child, whose grifork failed with why, and settles the hosts
 // below it that are left without a result (unsettled: there may be some); started
 // holds those whose task had started.
-func (g *griforkRun) forkFailed(ctx context.Context, child *Node, why string, started map[string]Event, unsettled bool) {
+func (g *griforkRun) forkFailed(ctx context.Context, child *Node, why string, started map[string]startedTask, unsettled bool) {
 	prev, _ := g.report.Get(child.ID)
 	g.setResult(Result{NodeID: child.ID, Host: child.Name(), Level: child.Level, Status: StatusFailed,
 		Task: TaskFork, Via: prev.Via, Start: prev.Start, Duration: prev.Duration, Err: why})
@@ -372,7 +372,7 @@ func (g *griforkRun) forkFailed(ctx context.Context, child *Node, why string, st
 // Heal this node serves them (adopt); without, those whose task had started
 // (started, from x's fork) are failed, since their source died mid-copy (died
 // says how), and the others skipped.
-func (g *griforkRun) lost(ctx context.Context, x *Node, started map[string]Event, died string) {
+func (g *griforkRun) lost(ctx context.Context, x *Node, started map[string]startedTask, died string) {
 	if g.opts.Heal && ctx.Err() == nil {
 		g.adopt(ctx, x)
 		return
@@ -384,18 +384,26 @@ func (g *griforkRun) lost(ctx context.Context, x *Node, started map[string]Event
 
 // settleBelow gives each node below n without a result one: failed with
 // failed(node) when its task had started (started), else skipped with why.
-func (g *griforkRun) settleBelow(n *Node, started map[string]Event, failed func(*Node) string, why string) {
+func (g *griforkRun) settleBelow(n *Node, started map[string]startedTask, failed func(*Node) string, why string) {
 	walkBelow(n, func(d *Node) {
-		ev, ok := started[d.ID]
+		st, ok := started[d.ID]
 		if !ok {
 			g.skip(d, why)
 			return
 		}
 		if r, _ := g.report.Get(d.ID); r.Status == StatusPending {
 			g.setResult(Result{NodeID: d.ID, Host: d.Name(), Level: d.Level, Status: StatusFailed,
-				Task: ev.Task, Start: ev.Start, Duration: time.Since(ev.Start), Err: failed(d)})
+				Task: st.task, Start: st.start, Duration: time.Since(st.start), Err: failed(d)})
 		}
 	})
+}
+
+// startedTask is what a fork keeps of a started event until its result: a
+// small value, held in the map itself (a whole Event is allocated apart, for
+// every host of the subtree at every level).
+type startedTask struct {
+	task  Block
+	start time.Time
 }
 
 // adopt serves, in place of x (a node that failed), the hosts below x that lack
@@ -563,13 +571,16 @@ func (s *silence) Error() string {
 
 // silenceWatch calls fire once a fork has been silent for after: armed by the
 // child's first heartbeat (its Forker's, when the remote grifork starts),
-// reset by every event after it.
+// pushed back by every event after it. An event only notes its time, and the
+// timer, when it goes off early, waits out the rest: resetting a timer for every
+// event of a subtree, at every level, was a fortieth of a grifork-mode dry run.
 type silenceWatch struct {
 	after time.Duration
 	fire  func()
 
 	mu      sync.Mutex
 	timer   *time.Timer
+	last    time.Time // of the latest event
 	stopped bool
 }
 
@@ -580,10 +591,28 @@ func (w *silenceWatch) heard(beat bool) {
 	switch {
 	case w.stopped:
 	case w.timer != nil:
-		w.timer.Reset(w.after)
+		w.last = time.Now()
 	case beat:
-		w.timer = time.AfterFunc(w.after, w.fire)
+		w.last = time.Now()
+		w.timer = time.AfterFunc(w.after, w.check)
 	}
+}
+
+// check fires when the fork has been silent for after since its latest event,
+// and otherwise waits for the rest of that.
+func (w *silenceWatch) check() {
+	w.mu.Lock()
+	if w.stopped {
+		w.mu.Unlock()
+		return
+	}
+	if quiet := time.Since(w.last); quiet < w.after {
+		w.timer.Reset(w.after - quiet)
+		w.mu.Unlock()
+		return
+	}
+	w.mu.Unlock()
+	w.fire()
 }
 
 func (w *silenceWatch) stop() {

@@ -42,7 +42,15 @@ func PlanGrifork(ctx context.Context, t *Tree, tasks Tasks, rec *Recorder, cmdli
 // children (locally from the root, remote from the others), finish_remote on it;
 // finish on the root last.
 func GriforkPlanEdges(t *Tree) []Edge {
-	edges := []Edge{{Block: BlockPrepare, Src: t.Root}}
+	// Counted first, so that 100,000 edges are not appended into a growing list.
+	n := 2
+	walkBelow(t.Root, func(c *Node) {
+		n++
+		if len(c.Children) > 0 {
+			n += 2
+		}
+	})
+	edges := append(make([]Edge, 0, n), Edge{Block: BlockPrepare, Src: t.Root})
 	t.Walk(func(n *Node) {
 		if len(n.Children) == 0 {
 			return

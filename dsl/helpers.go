@@ -29,7 +29,8 @@ func (s *Script) helper(name string, start func(L *lua.LState, t *task) (op, err
 		if t.ctx.Err() != nil {
 			return false, fmt.Errorf("%s: %w", name, context.Cause(t.ctx))
 		}
-		if calledByGo(L) {
+		pos, underGo := helperFrames(L, s.runner)
+		if underGo {
 			return false, fmt.Errorf("%s cannot wait inside a function that Go code calls (a string.gsub or table.sort callback, a metamethod): call it from the task's own code", name)
 		}
 		work, err := start(L, t)
@@ -43,24 +44,53 @@ func (s *Script) helper(name string, start func(L *lua.LState, t *task) (op, err
 			}
 			return out, nil
 		}
-		t.opPos = callerPos(L)
+		t.opPos = pos
 		return true, nil
 	}
 }
 
-// calledByGo reports whether a Go function (other than the primitive itself) is
-// on the coroutine's stack: a yield cannot cross it.
-func calledByGo(L *lua.LState) bool {
+// helperFrames walks the coroutine's stack once for a helper call: the position
+// of its caller (as caller finds it) and whether a Go function (other than the
+// primitive itself) is on the stack, since a yield cannot cross it. One walk,
+// not one for each: every GetStack allocates and starts again from the top, and
+// the walks were a twentieth of a dry run. It ends at runner, the body of a task
+// coroutine, below which there is nothing.
+func helperFrames(L *lua.LState, runner *lua.LFunction) (pos luaPos, underGo bool) {
 	for level := 1; ; level++ {
 		dbg, ok := L.GetStack(level)
 		if !ok {
-			return false
+			return pos, underGo
 		}
-		fn, err := L.GetInfo("f", dbg, lua.LNil)
-		if f, ok := fn.(*lua.LFunction); err == nil && ok && f.IsG {
-			return true
+		fn, err := L.GetInfo("fSl", dbg, lua.LNil)
+		if err != nil {
+			return pos, underGo
+		}
+		f, ok := fn.(*lua.LFunction)
+		switch {
+		case ok && f.IsG:
+			underGo = true
+		case pos.line == 0 && dbg.CurrentLine > 0 && dbg.Source != preludeName:
+			pos = luaPos{file: dbg.Source, line: dbg.CurrentLine}
+		}
+		if ok && f == runner {
+			return pos, underGo
 		}
 	}
+}
+
+// luaPos is where Lua code called a helper; line 0 when unknown.
+type luaPos struct {
+	file string
+	line int
+}
+
+// prefix is "FILE:LINE: " for the front of an error message, "" when unknown:
+// formatted only for an error, as most helper calls succeed.
+func (p luaPos) prefix() string {
+	if p.line == 0 {
+		return ""
+	}
+	return p.file + ":" + strconv.Itoa(p.line) + ": "
 }
 
 func (s *Script) exec() (core.Exec, error) {

@@ -348,7 +348,7 @@ type task struct {
 
 	co       *lua.LState
 	op       func(context.Context) (string, error) // work a helper asked for, until the yield
-	opPos    string                                // "FILE:LINE: " of the helper call
+	opPos    luaPos                                // where the helper was called
 	failures []failure                             // helper errors, to unwrap the task's error
 	finished bool
 }
@@ -489,7 +489,7 @@ func (s *Script) resume(t *task, fn *lua.LFunction, args ...lua.LValue) {
 		s.finish(t, s.taskError(t, err))
 	case lua.ResumeYield:
 		op, pos := t.op, t.opPos
-		t.op, t.opPos = nil, ""
+		t.op, t.opPos = nil, luaPos{}
 		if op == nil && len(vals) > 0 && vals[0] == s.blockDone {
 			co := t.co
 			s.finish(t, nil)
@@ -508,7 +508,7 @@ func (s *Script) resume(t *task, fn *lua.LFunction, args ...lua.LValue) {
 }
 
 // work runs a helper's operation off the VM goroutine and posts the result back.
-func (s *Script) work(t *task, op func(context.Context) (string, error), pos string) {
+func (s *Script) work(t *task, op func(context.Context) (string, error), pos luaPos) {
 	out, err := runOp(t.ctx, op)
 	select {
 	case s.resumes <- func() { s.complete(t, out, pos, err) }:
@@ -530,10 +530,10 @@ func runOp(ctx context.Context, op func(context.Context) (string, error)) (out s
 
 // complete resumes t with a helper's result: (true, output) or (false, message),
 // which the prelude turns into a return value or a Lua error.
-func (s *Script) complete(t *task, out, pos string, err error) {
+func (s *Script) complete(t *task, out string, pos luaPos, err error) {
 	defer s.recoverTask(t)
 	if err != nil {
-		msg := pos + err.Error()
+		msg := pos.prefix() + err.Error()
 		t.failures = append(t.failures, failure{msg: firstLine(msg), err: err})
 		s.resume(t, nil, lua.LFalse, lua.LString(msg))
 		return

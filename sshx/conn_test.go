@@ -112,8 +112,11 @@ func TestKeepaliveClosesDeadConnection(t *testing.T) {
 	t.Parallel()
 	s := sshdtest.Start(t, sshdtest.Opts{})
 	c, _ := newClient(t, s, func(o *Options) { o.Keepalive = 200 * time.Millisecond })
-	marker := "sleep 4.0" + strconv.Itoa(os.Getpid())
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	// Long enough that a loaded machine's slow pgreps cannot see the command end
+	// by itself before its server is frozen (a 4 s sleep did, at load 30).
+	marker := "sleep 40.0" + strconv.Itoa(os.Getpid())
+	t.Cleanup(func() { exec.Command("pkill", "-f", "^"+marker).Run() })
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	done := make(chan error, 1)
 	go func() {

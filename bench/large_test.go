@@ -18,6 +18,9 @@ import (
 var (
 	largeFlag    = flag.Int("bench.large", 200, "hosts in the fleet of BenchmarkLarge (0 skips it)")
 	largeMiBFlag = flag.Int("bench.largemib", 2, "MiB of random data BenchmarkLarge copies")
+	// make bench must stay under 15 minutes on the 2-core VM: these scenarios
+	// add about two.
+	allFlag = flag.Bool("bench.all", false, "also the scenarios make bench leaves out for time: BenchmarkLarge from a warm binary cache, BenchmarkPropagate without the barrier")
 )
 
 // pdshFanout is how many hosts pdsh/pdcp work on at once by default.
@@ -25,8 +28,8 @@ const pdshFanout = 32
 
 // BenchmarkLarge copies a small application tree to every host of a large
 // unshaped fleet (200 hosts by default; -bench.large N, 0 skips it) with
-// grifork's rsync tree, branches 4, in both modes (grifork mode from a cold and from a warm binary
-// cache), against two baselines of the same run: one link's copy (a single
+// grifork's rsync tree, branches 4, in both modes (grifork mode from a cold
+// binary cache; with -bench.all from a warm one too), against two baselines of the same run: one link's copy (a single
 // rsync from the root) and a flat rsync to every host, pdsh's default 32 at a
 // time. Each row is the time and its ratios to the baselines; a table per
 // grifork run shows where its time went, generation by generation (from the
@@ -62,7 +65,9 @@ func BenchmarkLarge(b *testing.B) {
 		}},
 		{name: "grifork standalone", setup: noSetup, run: griforkRun(standaloneBody(p.app))},
 		{name: "grifork mode, cold", setup: (*propagation).clearBinaryCache, run: griforkRun(griforkModeBody(p.app))},
-		{name: "grifork mode, warm", setup: (*propagation).warmBinaryCache, run: griforkRun(griforkModeBody(p.app))},
+	}
+	if *allFlag {
+		scenarios = append(scenarios, scenario{name: "grifork mode, warm", setup: (*propagation).warmBinaryCache, run: griforkRun(griforkModeBody(p.app))})
 	}
 	link, err := p.oneLink()
 	if err != nil {

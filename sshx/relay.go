@@ -63,7 +63,12 @@ func (r *relay) socket() string { return filepath.Join(r.dir, "sock") }
 
 // env is what Local adds to a command's environment.
 func (r *relay) env() []string {
-	return []string{"PATH=" + r.dir + string(os.PathListSeparator) + os.Getenv("PATH"), rshSocketEnv + "=" + r.socket()}
+	// An unset PATH is the shell's default, not the empty element (the cwd).
+	path := os.Getenv("PATH")
+	if path == "" {
+		path = "/usr/local/bin:/usr/bin:/bin"
+	}
+	return []string{"PATH=" + r.dir + string(os.PathListSeparator) + path, rshSocketEnv + "=" + r.socket()}
 }
 
 // LocalRsh is the remote shell for an rsync that Local runs toward host: RshName
@@ -85,6 +90,13 @@ func (c *Client) LocalRsh(host core.Host) string {
 }
 
 func (c *Client) startRelay() {
+	// Under the lock that Close sets closed with: no relay starts after Close,
+	// whose closeRelay would miss it.
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return
+	}
 	r, err := listenRelay()
 	if err != nil {
 		c.log.Warn("rsync runs OpenSSH: cannot relay its remote shell", "err", err)
@@ -153,11 +165,21 @@ func (c *Client) closeRelay() {
 }
 
 func (c *Client) serveRelay(r *relay) {
+	backoff := 5 * time.Millisecond
 	for {
 		uc, err := r.ln.AcceptUnix()
-		if err != nil {
-			return // closed
+		if errors.Is(err, net.ErrClosed) {
+			return
 		}
+		if err != nil {
+			// Out of descriptors for a moment, say: rsyncs wait in the backlog
+			// meanwhile, and would hang if this loop ended.
+			c.log.Warn("rsync relay: accept", "err", err)
+			time.Sleep(backoff)
+			backoff = min(2*backoff, time.Second)
+			continue
+		}
+		backoff = 5 * time.Millisecond
 		c.wg.Add(1)
 		go func() {
 			defer c.wg.Done()

@@ -235,3 +235,34 @@ func TestSweepRelays(t *testing.T) {
 		}
 	}
 }
+
+// The relay's directory goes first on the PATH of Local's commands; an unset
+// PATH must not become "dir:" (an empty element searches the cwd).
+func TestRelayEnvPath(t *testing.T) {
+	r := relay{dir: "/tmp/grifork-rsh-x"}
+	for _, tc := range []struct{ path, want string }{
+		{"/usr/bin:/bin", "PATH=/tmp/grifork-rsh-x:/usr/bin:/bin"},
+		{"", "PATH=/tmp/grifork-rsh-x:/usr/local/bin:/usr/bin:/bin"},
+	} {
+		t.Setenv("PATH", tc.path)
+		if got := r.env()[0]; got != tc.want {
+			t.Errorf("PATH %q: %s, want %s", tc.path, got, tc.want)
+		}
+	}
+}
+
+// A relay asked for after Close starts nothing: no directory, no goroutine.
+func TestNoRelayAfterClose(t *testing.T) {
+	t.Parallel()
+	c, err := New(Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+	if got := c.LocalRsh(core.Host{Name: "h"}); got == RshName {
+		t.Errorf("LocalRsh after Close = %q, want OpenSSH's command line", got)
+	}
+	if c.relay.Load() != nil {
+		t.Error("a relay started after Close")
+	}
+}

@@ -18,9 +18,6 @@ import (
 var (
 	largeFlag    = flag.Int("bench.large", 200, "hosts in the fleet of BenchmarkLarge (0 skips it)")
 	largeMiBFlag = flag.Int("bench.largemib", 2, "MiB of random data BenchmarkLarge copies")
-	// make bench must stay under 15 minutes on the 2-core VM: these scenarios
-	// add about two.
-	allFlag = flag.Bool("bench.all", false, "also the scenarios make bench leaves out for time: BenchmarkLarge from a warm binary cache, BenchmarkPropagate without the barrier")
 )
 
 // pdshFanout is how many hosts pdsh/pdcp work on at once by default.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"path"
 	"strings"
 	"sync"
 	"time"
@@ -188,10 +189,14 @@ func (p *precluded) Run(ctx context.Context, e Edge) error {
 }
 
 // WriteBroadcastPlan prints, for -n, what the broadcast would do: the paths and
-// options, and which node relays to which along bt.
-func WriteBroadcastPlan(w io.Writer, cfg *BroadcastConfig, bt *Tree, relay string) error {
+// options, and which node relays to which along bt. file says From is one
+// file, which goes into To where a host holds a directory there.
+func WriteBroadcastPlan(w io.Writer, cfg *BroadcastConfig, bt *Tree, relay string, file bool) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "broadcast %s -> %s (branches %d, delete %v", cfg.From, cfg.To, bt.Branches, cfg.Delete)
+	if file {
+		fmt.Fprintf(&b, ", a file: into %s where a host holds a directory there", strings.TrimSuffix(cfg.To, "/")+"/"+path.Base(cfg.From))
+	}
 	if len(cfg.Excludes) > 0 {
 		fmt.Fprintf(&b, ", excludes %s", strings.Join(cfg.Excludes, " "))
 	}

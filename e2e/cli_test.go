@@ -160,6 +160,50 @@ func TestCLI(t *testing.T) {
 		checkAll(t, f, hosts, localManifest(t, app))
 	})
 
+	t.Run("copy of a file onto a directory puts it inside, and refuses what it would replace", func(t *testing.T) {
+		// Issue 17: copy FILE DIR/ replaced the directory with the file (keep.txt
+		// gone, exit 0). Now it lands inside, as cp, scp and rsync put it; a host
+		// whose path is a link, or a file where a directory is sent, is failed by
+		// name and keeps what it held.
+		into, asLink, asFile := hosts[3:6], hosts[6], hosts[7]
+		for _, h := range into {
+			onHost(h, "rm -rf /srv/appdir && mkdir -p /srv/appdir && echo keep > /srv/appdir/keep.txt")
+		}
+		conf := filepath.Join(dir, "one.conf")
+		if err := os.WriteFile(conf, []byte("conf\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		for _, to := range []string{"/srv/appdir/", "/srv/appdir"} {
+			r := runGrifork(t, dir, "copy", "-f", fleetFile(t, dir, f, into, 4, ""), conf, to)
+			if r.code != 0 {
+				t.Fatalf("copy to %s: exit %d, want 0", to, r.code)
+			}
+			for _, h := range into {
+				out, err := f.Exec(ctx, h, "sh", "-c", "cat /srv/appdir/keep.txt /srv/appdir/one.conf")
+				if err != nil || string(out) != "keep\nconf\n" {
+					t.Errorf("%s after copy to %s: %q, %v; want keep.txt kept and one.conf inside", h, to, out, err)
+				}
+			}
+		}
+
+		onHost(asLink, "rm -rf /srv/real /srv/appdir && mkdir /srv/real && echo keep > /srv/real/keep.txt && ln -s real /srv/appdir")
+		onHost(asFile, "rm -rf /srv/appdir && echo keep > /srv/appdir")
+		app := filepath.Join(dir, "app")
+		r := runGrifork(t, dir, "copy", "--delete", "-f", fleetFile(t, dir, f, []string{asLink, asFile}, 4, ""), app, "/srv/appdir")
+		if r.code != 1 {
+			t.Fatalf("copy of a directory onto a link and a file: exit %d, want 1", r.code)
+		}
+		if !summaryLine(r.stdout, "  "+asLink+" (", "/srv/appdir is a symbolic link") ||
+			!summaryLine(r.stdout, "  "+asFile+" (", "/srv/appdir exists and is not a directory") {
+			t.Errorf("summary does not name the link and the file:\n%s", r.stdout)
+		}
+		for h, check := range map[string]string{asLink: "test -L /srv/appdir && cat /srv/real/keep.txt", asFile: "cat /srv/appdir"} {
+			if out, err := f.Exec(ctx, h, "sh", "-c", check); err != nil || string(out) != "keep\n" {
+				t.Errorf("%s: %q, %v; want what it held", h, out, err)
+			}
+		}
+	})
+
 	t.Run("a dead host and exit 3 are in the summary and the report", func(t *testing.T) {
 		dead, three := hosts[1], hosts[14]
 		onHost(three, "echo 3 > /srv/code")

@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -199,7 +200,7 @@ func (b *Broadcaster) round(ctx context.Context, t *core.Tree, list []entry) (ma
 		p := b.newProc(ctx, n)
 		procs[n.Name()] = p
 		cfg := relayConfig{Self: n.Name(), Parent: n.Parent.Name(), SSH: b.opts.SSH, To: b.opts.Config.To,
-			Single: !list[0].info.IsDir(), Delete: b.opts.Config.Delete, Excludes: b.opts.Config.Excludes,
+			Single: !list[0].info.IsDir(), Name: filepath.Base(list[0].abs), Delete: b.opts.Config.Delete, Excludes: b.opts.Config.Excludes,
 			Token: token, Stall: b.stall(), Corrupt: corrupt != "" && corrupt == n.Name()}
 		for _, c := range n.Children {
 			cfg.Children = append(cfg.Children, b.loginHost(c))
@@ -442,7 +443,7 @@ func (b *Broadcaster) startRelay(ctx context.Context, p *relayProc, cfg relayCon
 		// A relay that ended in error may not have removed its run directory and
 		// what it staged (killed, it cannot): the root does. One that ended well
 		// removed both itself, which saves a session per host.
-		b.ship.Cleanup(ctx, p.host, d.Run, stageDir(cfg.To, cfg.Single, cfg.Token))
+		b.ship.Cleanup(ctx, p.host, d.Run, stageDirs(cfg.To, cfg.Single, cfg.Token)...)
 	}
 }
 

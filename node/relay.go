@@ -35,6 +35,7 @@ type relayConfig struct {
 	SSH      core.SSHConfig `json:"ssh"`
 	To       string         `json:"to"`
 	Single   bool           `json:"single"`
+	Name     string         `json:"name,omitempty"` // single: the file's name, for a to that is a directory
 	Delete   bool           `json:"delete"`
 	Excludes []string       `json:"excludes,omitempty"`
 	Token    string         `json:"token"`
@@ -280,7 +281,7 @@ func (r *relayRun) pump(ctx context.Context, ln *net.UnixListener, children []ch
 	stopRead := context.AfterFunc(ctx, func() { parent.Close() })
 	defer stopRead()
 
-	st, err := newStage(r.cfg.To, r.cfg.Single, r.cfg.Excludes, r.cfg.Delete, r.cfg.Token)
+	st, err := newStage(r.cfg.To, r.cfg.Single, r.cfg.Name, r.cfg.Excludes, r.cfg.Delete, r.cfg.Token)
 	if err != nil {
 		closeChildren()
 		return err

@@ -45,40 +45,76 @@ type item struct {
 }
 
 // newStage prepares to receive into to: a directory (made if missing), or with
-// single the path of one file. The staging directory goes inside the
-// destination directory (for a file: into its directory), so that renames
-// never cross a file system; token names it.
-func newStage(to string, single bool, excludes []string, del bool, token string) (*stage, error) {
+// single one file named name. A file lands inside to when to is a directory or
+// is written as one (a trailing slash), as cp, scp and rsync put it, and at to
+// otherwise; nothing the user did not name is replaced. A symbolic link at to
+// is refused either way: following it or replacing it would both surprise.
+// The staging directory goes inside the destination directory (for a file:
+// into its directory), so that renames never cross a file system; token names it.
+func newStage(to string, single bool, name string, excludes []string, del bool, token string) (*stage, error) {
 	m, err := newMatcher(excludes)
 	if err != nil {
 		return nil, err
+	}
+	if single {
+		if to, err = fileDestination(to, name); err != nil {
+			return nil, err
+		}
 	}
 	to = filepath.Clean(to)
 	s := &stage{to: to, single: single, excludes: m, delete: del, chown: os.Geteuid() == 0, buf: make([]byte, 1<<20)}
 	home := to
 	if single {
 		home = filepath.Dir(to)
-	} else if fi, err := os.Lstat(to); err == nil && !fi.IsDir() {
-		return nil, fmt.Errorf("destination %s exists and is not a directory", to)
+	}
+	if fi, err := os.Lstat(to); err == nil {
+		switch {
+		case fi.Mode()&fs.ModeSymlink != 0:
+			return nil, fmt.Errorf("destination %s is a symbolic link: name the path it points to", to)
+		case single && fi.IsDir():
+			return nil, fmt.Errorf("destination %s is a directory: the file would replace it", to)
+		case !single && !fi.IsDir():
+			return nil, fmt.Errorf("destination %s exists and is not a directory: the directory would replace it", to)
+		}
 	}
 	if err := s.mkdirAll(home); err != nil {
 		return nil, fmt.Errorf("destination: %w", err)
 	}
 	removeStale(home)
-	s.dir = stageDir(to, single, token)
+	s.dir = filepath.Join(home, stagePrefix+token[:12])
 	if err := os.Mkdir(s.dir, 0o700); err != nil {
+		s.abort()
 		return nil, fmt.Errorf("staging directory: %w", err)
 	}
 	return s, nil
 }
 
-// stageDir is where a relay of the run with token stages what it receives for to.
-func stageDir(to string, single bool, token string) string {
-	home := filepath.Clean(to)
-	if single {
-		home = filepath.Dir(home)
+// fileDestination is where a file named name lands for to: inside to when to
+// is a directory (a link is not followed: newStage refuses it), or ends in a slash
+// (made if missing, as rsync does); at to otherwise.
+func fileDestination(to, name string) (string, error) {
+	if name == "" || name == "." || name == ".." || strings.Contains(name, "/") {
+		return "", fmt.Errorf("stream is corrupt: file name %q", name)
 	}
-	return filepath.Join(home, stagePrefix+token[:12])
+	if strings.HasSuffix(to, "/") {
+		return filepath.Join(to, name), nil
+	}
+	fi, err := os.Lstat(to)
+	if err != nil || !fi.IsDir() {
+		return to, nil
+	}
+	return filepath.Join(to, name), nil
+}
+
+// stageDirs are where a relay of the run with token may stage what it
+// receives for to (for a file: beside to, or inside it when to is a directory).
+func stageDirs(to string, single bool, token string) []string {
+	to = filepath.Clean(to)
+	in := filepath.Join(to, stagePrefix+token[:12])
+	if !single {
+		return []string{in}
+	}
+	return []string{filepath.Join(filepath.Dir(to), stagePrefix+token[:12]), in}
 }
 
 // removeStale removes staging directories that killed relays left in dir.

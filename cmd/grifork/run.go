@@ -357,7 +357,8 @@ func (s *loaded) plan(e *env, tree *core.Tree) error {
 	if err == nil && bt != nil {
 		relay := node.NewBroadcaster(client, node.BroadcastOptions{Grifork: cfg.Grifork}).PlanCmdline()
 		if _, err = fmt.Fprintln(e.stdout); err == nil {
-			err = core.WriteBroadcastPlan(e.stdout, cfg.Broadcast, bt.Tree(), relay)
+			fi, serr := os.Lstat(cfg.Broadcast.From)
+			err = core.WriteBroadcastPlan(e.stdout, cfg.Broadcast, bt.Tree(), relay, serr == nil && fi.Mode().IsRegular())
 		}
 	}
 	if err == nil && s.printed.Len() > 0 {

@@ -76,10 +76,10 @@ func TestStageDestinationTypes(t *testing.T) {
 			},
 			refused: "is a symbolic link", kept: []string{"real.conf", "link"}},
 		{name: "file into a directory that holds a directory of its name is refused", single: true, to: "appdir",
-			setup: func(t *testing.T, d string) { write(t, d, "appdir/one.conf/keep.txt", "keep") },
+			setup:   func(t *testing.T, d string) { write(t, d, "appdir/one.conf/keep.txt", "keep") },
 			refused: "/appdir/one.conf is a directory", kept: []string{"appdir/one.conf/keep.txt"}},
 		{name: "directory onto a file is refused", to: "x.conf",
-			setup: func(t *testing.T, d string) { write(t, d, "x.conf", "keep") },
+			setup:   func(t *testing.T, d string) { write(t, d, "x.conf", "keep") },
 			refused: "/x.conf exists and is not a directory", kept: []string{"x.conf"}},
 		{name: "directory onto a link is refused", to: "link", del: true,
 			setup: func(t *testing.T, d string) {

@@ -6,7 +6,7 @@
 // difference, read from left to right.
 //
 // The semantics are those of ClusterShell 1.9 (lib/ClusterShell/NodeSet.py and
-// RangeSet.py). What differs, on purpose, is listed in the README ("Hosts").
+// RangeSet.py). What differs, on purpose, is listed in docs/griforkfile.md ("Hosts").
 package nodeset
 
 import (

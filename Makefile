@@ -33,8 +33,8 @@ test-large: build
 demo:
 	@scripts/demo.sh
 
-# Benchmarks, reported as ratios to a baseline of the same run (see "Benchmarks"
-# in the README). The fleet ones need root: they skip without it (fail with CI=true).
+# Benchmarks, reported as ratios to a baseline of the same run (see
+# docs/benchmarks.md). The fleet ones need root: they skip without it (fail with CI=true).
 # Other sizes: make bench BENCH_ARGS='-bench.hosts 48 -bench.rate 20 -bench.mib 4'
 # BenchmarkScale (simulated fleets of 1k-100k hosts, no privileges, about 1-2 min):
 #   make bench BENCH_ARGS='-scale.hosts 1000,10000 -scale.branches 4'

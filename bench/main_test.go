@@ -1,10 +1,3 @@
-// Package bench measures grifork against the ways people copy a tree to a fleet
-// without it. BenchmarkPropagate drives the real binary, and plain ssh + rsync,
-// on a fleet of real sshd hosts whose links are shaped (internal/fleet; needs
-// root) and reports each scenario as a ratio to a baseline of the same run and to
-// the physical bound; BenchmarkSlowHost does the same on a fleet with one slow
-// link, with and without the generation barrier. BenchmarkScheduler is pure CPU
-// and needs no privileges. `make bench` runs all three and prints a table of each.
 package bench
 
 import (

@@ -81,7 +81,7 @@ func TestWriteSummary(t *testing.T) {
 	}
 }
 
-// TestReportJSON pins the schema that --report writes (documented in the README).
+// TestReportJSON pins the schema that --report writes (documented in docs/cli.md).
 func TestReportJSON(t *testing.T) {
 	t.Parallel()
 	b, err := json.MarshalIndent(sampleReport(t), "", "  ")

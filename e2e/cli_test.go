@@ -16,8 +16,8 @@ import (
 	"github.com/grifork/grifork/nodeset"
 )
 
-// reportFile is the --report schema documented in the README; decoding with
-// DisallowUnknownFields makes any field the README does not know fail the test.
+// reportFile is the --report schema documented in docs/cli.md; decoding with
+// DisallowUnknownFields makes any field the docs do not know fail the test.
 type reportFile struct {
 	Mode     string        `json:"mode"`
 	Start    time.Time     `json:"start"`

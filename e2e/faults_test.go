@@ -130,8 +130,8 @@ func (o outcome) String() string {
 }
 
 // TestFaults injects the faults of issue 10 into runs of both modes on a
-// 7-host fleet per mode (branches 2) and checks what the README's "Failure
-// behaviour" section promises for each: every other host byte-identical to the
+// 7-host fleet per mode (branches 2) and checks what docs/failures.md
+// promises for each: every other host byte-identical to the
 // source, the faulty host named in the summary with its cause, the exit code, a
 // bounded run time, no process left on any host nor on the root, no run
 // directory or secret on any host's disk. A mode's faults share its fleet and
@@ -442,7 +442,7 @@ func checkOutcome(t *testing.T, e *faultEnv, report, out string, want map[int]ou
 			if !summaryLine(out, "  "+h+" (", part) {
 				t.Errorf("the summary has no line for h%d %s with %q", i, h, part)
 			}
-			// What a failed copy leaves, for the README.
+			// What a failed copy leaves, for docs/failures.md.
 			left, _ := e.f.Exec(context.Background(), h, "sh", "-c", "ls -A /srv/app 2>&1 | head -5")
 			t.Logf("h%d %s holds in /srv/app: %q", i, h, left)
 		}

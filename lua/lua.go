@@ -1,4 +1,3 @@
-// Package lua holds the Lua source that grifork embeds into its binary.
 package lua
 
 import _ "embed"

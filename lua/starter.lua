@@ -1,6 +1,6 @@
 -- Griforkfile.lua: grifork runs these tasks across the hosts below, in the shape
 -- of a tree. Plan it without touching a host: grifork -n
--- Every directive and helper: see the README, "The Griforkfile".
+-- Every directive and helper: docs/griforkfile.md in grifork's source.
 
 -- mode "grifork"                         -- every node runs grifork (default: "standalone")
 branches(4)                               -- children per node

@@ -17,7 +17,7 @@ import (
 	"github.com/grifork/grifork/node"
 )
 
-// Exit codes, documented in the README.
+// Exit codes, documented in docs/cli.md ("Exit codes").
 const (
 	exitOK          = 0
 	exitFailed      = 1   // some host or task failed

@@ -16,18 +16,7 @@ var binaryHash = regexp.MustCompile(`grifork-[0-9a-f]{12}\b`)
 // compares the whole plan with testdata/plan/<name>.golden (-update rewrites them).
 func TestExamplePlans(t *testing.T) {
 	t.Setenv("HOME", "/home/operator") // plans show ~ as written; nothing is read from here
-	// What scripts/demo.sh passes to the demo file; a plan reads none of the paths.
-	for k, v := range map[string]string{
-		"GRIFORK_DEMO_SRC":         "/tmp/demo/app",
-		"GRIFORK_DEMO_HOSTS":       "198.18.0.2 198.18.0.3 198.18.0.4 198.18.0.5 198.18.0.6",
-		"GRIFORK_DEMO_LOG":         "/tmp/demo/grifork.log",
-		"GRIFORK_DEMO_KEY":         "/tmp/demo/id_ed25519",
-		"GRIFORK_DEMO_KNOWN_HOSTS": "/tmp/demo/known_hosts",
-	} {
-		t.Setenv(k, v)
-	}
-	t.Setenv("APP_SRC", "") // the grifork example's default source, /srv/app/
-	os.Unsetenv("APP_SRC")
+	setExampleEnv(t)
 	examples, err := filepath.Glob("../../examples/Griforkfile.*.lua")
 	if err != nil || len(examples) < 3 {
 		t.Fatalf("examples: %v, %v", examples, err)
@@ -59,6 +48,24 @@ func TestExamplePlans(t *testing.T) {
 			}
 		})
 	}
+}
+
+// setExampleEnv sets what the examples read from the environment: what
+// scripts/demo.sh passes to the demo files (a plan reads none of the paths), and
+// no APP_SRC, so the grifork example ships its default, /srv/app/.
+func setExampleEnv(t *testing.T) {
+	t.Helper()
+	for k, v := range map[string]string{
+		"GRIFORK_DEMO_SRC":         "/tmp/demo/app",
+		"GRIFORK_DEMO_HOSTS":       "198.18.0.2 198.18.0.3 198.18.0.4 198.18.0.5 198.18.0.6",
+		"GRIFORK_DEMO_LOG":         "/tmp/demo/grifork.log",
+		"GRIFORK_DEMO_KEY":         "/tmp/demo/id_ed25519",
+		"GRIFORK_DEMO_KNOWN_HOSTS": "/tmp/demo/known_hosts",
+	} {
+		t.Setenv(k, v)
+	}
+	t.Setenv("APP_SRC", "") // restored after the test
+	os.Unsetenv("APP_SRC")
 }
 
 // A grifork-mode dry run with --heal plans the same edges, and each fork hands

@@ -8,7 +8,7 @@ Run with ClusterShell's lib/ on the path (any 1.9 checkout):
 Each line is {"in": s, "names": [...], "fold": str} or {"in": s, "err": msg}
 (NodeSet(s)), or {"fromlist": [...], "names": [...], "fold": str}
 (NodeSet.fromlist). Inputs where grifork departs from ClusterShell on purpose
-(negative numbers, node groups, wildcards; see the README) are left out.
+(negative numbers, node groups, wildcards; see docs/griforkfile.md) are left out.
 """
 import json
 import random

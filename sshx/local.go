@@ -80,7 +80,7 @@ func (c *Client) captured(host, command string, out *capture) {
 	}
 	level := slog.LevelDebug
 	c.capOnce.Do(func() { level = slog.LevelWarn })
-	c.log.Log(context.Background(), level, "stdout longer than what sh() and ssh() return: the task gets the first 1 MiB (the output was printed whole)",
+	c.log.Log(context.Background(), level, "a command printed more than 1 MiB on stdout: all of it was printed, but what sh() or ssh() returns to a task holds its first 1 MiB",
 		"host", host, "command", c.redact(command), "bytes", out.n)
 }
 

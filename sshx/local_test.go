@@ -216,7 +216,7 @@ func TestLocalCaptureBounded(t *testing.T) {
 	if n := strings.Count(out.String(), "localhost | xxxxxxx\n"); n != 2*lines {
 		t.Errorf("printed %d lines, want %d", n, 2*lines)
 	}
-	if n := strings.Count(logs.String(), "stdout longer than"); n != 1 {
+	if n := strings.Count(logs.String(), "printed more than 1 MiB"); n != 1 {
 		t.Errorf("%d warnings, want one:\n%s", n, logs.String())
 	}
 }

@@ -42,11 +42,15 @@ func TestOutputVolume(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, ".ssh", "known_hosts"), kh, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	exec := func(t *testing.T, extra []string, command string) (stdout *os.File, stderr string, maxRSS int64) {
+	run := func(t *testing.T, slowPipe bool, extra []string, command string) (stdout *os.File, stderr string, maxRSS int64) {
 		t.Helper()
 		args := append([]string{"exec", "-H", nodeset.Fold(hosts), "-l", "root", "-i", f.KeyFile()}, extra...)
 		args = append(args, "--", command)
-		return runToFile(t, dir, args...)
+		return runToFile(t, dir, slowPipe, args...)
+	}
+	exec := func(t *testing.T, extra []string, command string) (stdout *os.File, stderr string, maxRSS int64) {
+		t.Helper()
+		return run(t, false, extra, command)
 	}
 	// 20 MB a host: 200,000 numbered lines of 100 bytes.
 	const seqLines = 200_000
@@ -58,36 +62,13 @@ func TestOutputVolume(t *testing.T) {
 	// several hundred MB and grew with the output.
 	const rssBound = 128 << 20
 
-	t.Run("exec to a file: every line, bounded memory", func(t *testing.T) {
-		out, stderr, rss := exec(t, nil, seq)
-		got := map[string]int{} // the last number seen of each host
-		forLines(t, out, func(line string) {
-			host, text, ok := strings.Cut(line, core.LineSep)
-			if !ok {
-				if got[""]++; got[""] < 5 {
-					t.Errorf("a line without a host: %.80q", line)
-				}
-				return
-			}
-			n, err := strconv.Atoi(strings.TrimSuffix(text, " "+pad))
-			if err != nil || n != got[host]+1 || len(text) != 99 {
-				if got["!"]++; got["!"] < 5 {
-					t.Errorf("%s: %.40q after line %d", host, text, got[host])
-				}
-				return
-			}
-			got[host] = n
-		})
-		for _, h := range hosts {
-			if got[h] != seqLines {
-				t.Errorf("%s: lines up to %d arrived in order, want %d", h, got[h], seqLines)
-			}
+	for _, slowPipe := range []bool{false, true} {
+		name := "exec to a file: every line, bounded memory"
+		if slowPipe {
+			name = "exec to a slow pipe: every line, bounded memory"
 		}
-		if strings.Contains(stderr, "not shown") || strings.Contains(stderr, "dropped") {
-			t.Errorf("output dropped: %s", stderr)
-		}
-		checkRSS(t, rss, rssBound)
-	})
+		t.Run(name, func(t *testing.T) { checkEveryLine(t, run, slowPipe, hosts, seq, pad, seqLines, rssBound) })
+	}
 
 	t.Run("exec -g to a file: one group, whole, bounded memory", func(t *testing.T) {
 		out, _, rss := exec(t, []string{"-g"}, seq)
@@ -157,6 +138,39 @@ func TestOutputVolume(t *testing.T) {
 	})
 }
 
+// checkEveryLine runs seq on every host and checks that each host's lines
+// arrive, in order, and the root's peak RSS.
+func checkEveryLine(t *testing.T, run func(*testing.T, bool, []string, string) (*os.File, string, int64), slowPipe bool, hosts []string, seq, pad string, seqLines int, rssBound int64) {
+	out, stderr, rss := run(t, slowPipe, nil, seq)
+	got := map[string]int{} // the last number seen of each host
+	forLines(t, out, func(line string) {
+		host, text, ok := strings.Cut(line, core.LineSep)
+		if !ok {
+			if got[""]++; got[""] < 5 {
+				t.Errorf("a line without a host: %.80q", line)
+			}
+			return
+		}
+		n, err := strconv.Atoi(strings.TrimSuffix(text, " "+pad))
+		if err != nil || n != got[host]+1 || len(text) != 99 {
+			if got["!"]++; got["!"] < 5 {
+				t.Errorf("%s: %.40q after line %d", host, text, got[host])
+			}
+			return
+		}
+		got[host] = n
+	})
+	for _, h := range hosts {
+		if got[h] != seqLines {
+			t.Errorf("%s: lines up to %d arrived in order, want %d", h, got[h], seqLines)
+		}
+	}
+	if strings.Contains(stderr, "not shown") || strings.Contains(stderr, "dropped") {
+		t.Errorf("output dropped: %s", stderr)
+	}
+	checkRSS(t, rss, rssBound)
+}
+
 // maxRSSEnv names the file where the test binary, started as maxRSSHelper,
 // writes its child's peak RSS.
 const maxRSSEnv = "GRIFORK_E2E_MAXRSS"
@@ -185,9 +199,10 @@ func maxRSSHelper() int {
 }
 
 // runToFile runs grifork with its stdout on a regular file, as a user who
-// redirects it, and returns that file (at its start), stderr and grifork's
-// peak RSS in bytes. The run must succeed.
-func runToFile(t *testing.T, dir string, args ...string) (*os.File, string, int64) {
+// redirects it, or with slowPipe on a pipe that a slow reader empties into the
+// file, and returns that file (at its start), stderr and grifork's peak RSS in
+// bytes. The run must succeed.
+func runToFile(t *testing.T, dir string, slowPipe bool, args ...string) (*os.File, string, int64) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
@@ -203,6 +218,9 @@ func runToFile(t *testing.T, dir string, args ...string) (*os.File, string, int6
 	cmd.Env = append(os.Environ(), "HOME="+dir, maxRSSEnv+"="+rssFile)
 	var stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = f, &stderr
+	if slowPipe {
+		cmd.Stdout = &slowWriter{w: f} // exec copies from a pipe into it
+	}
 	start := time.Now()
 	err = cmd.Run()
 	took := time.Since(start)
@@ -242,6 +260,24 @@ func forLines(t *testing.T, out io.Reader, fn func(string)) {
 	if summary, _ := r.ReadString('\n'); !strings.Contains(summary, " ok") {
 		t.Errorf("no summary after the output: %q", summary)
 	}
+}
+
+// slowWriter takes a millisecond over every write of at most 32 KiB: 32 MB/s
+// at best, slower than the hosts print.
+type slowWriter struct{ w io.Writer }
+
+func (s *slowWriter) Write(b []byte) (int, error) {
+	n := 0
+	for len(b) > 0 {
+		time.Sleep(time.Millisecond)
+		k, err := s.w.Write(b[:min(len(b), 32<<10)])
+		n += k
+		if err != nil {
+			return n, err
+		}
+		b = b[k:]
+	}
+	return n, nil
 }
 
 func checkRSS(t *testing.T, rss, bound int64) {

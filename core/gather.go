@@ -110,7 +110,7 @@ func (g *gatherStore) flush(h *gathered) {
 		g.size += int64(len(h.buf))
 	}
 	g.mem -= len(h.buf)
-	h.buf = h.buf[:0]
+	h.buf = nil // its capacity too: a thousand hosts' idle buffers would add up
 }
 
 // writeTo writes h's output to w.

@@ -156,8 +156,11 @@ func (ew *EventWriter) Err() error {
 // OutputWriter returns a writer that emits every complete line written to it as an
 // output event of node n on stream; Close flushes a last unterminated line. A
 // remote grifork points its Printer at one, so task output reaches the root.
+// The Printer cut its lines to MaxLine already; this writer's own bound is
+// looser, so that a prefix and the masks of secrets never cut them again, and
+// tight enough that the event, JSON-escaped, stays under maxEventLine.
 func (ew *EventWriter) OutputWriter(n *Node, stream string) io.WriteCloser {
-	return NewLineWriter(func(line string) {
+	return newLineWriter(maxEventLine/8, func(line string, _ bool) {
 		ew.Emit(Event{Type: EventOutput, NodeID: n.ID, Host: n.Name(), Line: line, Stream: stream})
 	})
 }

@@ -305,6 +305,9 @@ func (g *griforkRun) fork(ctx context.Context, child *Node) {
 	ferr := guard(func() error {
 		return g.forker.Fork(fctx, g.self, child, sub, func(ev Event) {
 			watch.heard(ev.Type == EventHeartbeat && ev.NodeID == child.ID)
+			// Printing an output line waits while the console's reader is
+			// slow; the child's events wait meanwhile, which is not its silence.
+			defer watch.handled()
 			switch {
 			case ev.Type == EventHeartbeat:
 				return // liveness is between a parent and its child only
@@ -581,6 +584,7 @@ type silenceWatch struct {
 	mu      sync.Mutex
 	timer   *time.Timer
 	last    time.Time // of the latest event
+	busy    bool      // an event is being handled: the next cannot be read yet
 	stopped bool
 }
 
@@ -588,6 +592,7 @@ type silenceWatch struct {
 func (w *silenceWatch) heard(beat bool) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	w.busy = true
 	switch {
 	case w.stopped:
 	case w.timer != nil:
@@ -598,11 +603,25 @@ func (w *silenceWatch) heard(beat bool) {
 	}
 }
 
+// handled notes that the event heard last has been handled: the silence, if
+// any, starts now.
+func (w *silenceWatch) handled() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.busy = false
+	w.last = time.Now()
+}
+
 // check fires when the fork has been silent for after since its latest event,
 // and otherwise waits for the rest of that.
 func (w *silenceWatch) check() {
 	w.mu.Lock()
 	if w.stopped {
+		w.mu.Unlock()
+		return
+	}
+	if w.busy {
+		w.timer.Reset(w.after) // its silence starts when the event is handled
 		w.mu.Unlock()
 		return
 	}

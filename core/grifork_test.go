@@ -409,6 +409,7 @@ func TestRunGriforkHeartbeat(t *testing.T) {
 		name   string
 		frozen map[string]bool
 		slow   map[string]time.Duration
+		stall  time.Duration     // the first write to the root's console takes this long
 		want   map[string]string // host -> status: err; every other host ok
 	}{
 		{name: "frozen node", frozen: map[string]bool{"h02": true}, want: map[string]string{
@@ -418,6 +419,9 @@ func TestRunGriforkHeartbeat(t *testing.T) {
 			"h04": "failed: no heartbeat from grifork on h04 for 0.3s", "h13": "skipped: parent h04 failed"}},
 		// h01's remote block toward h05 runs for 4 timeouts: h01 keeps beating.
 		{name: "slow but alive", slow: map[string]time.Duration{"h05": 4 * timeout}},
+		// The root's console takes 4 timeouts to write h05's line, relayed by
+		// h01: the forks' events wait, and nobody is failed for it.
+		{name: "the root's output is slow", stall: 4 * timeout},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -425,9 +429,11 @@ func TestRunGriforkHeartbeat(t *testing.T) {
 			tr := fleetTree(t, 13, 3)
 			var console bytes.Buffer
 			var logs syncBuffer
-			printer := NewPrinter(&console, nil)
+			printer := NewPrinter(&stallingWriter{w: &console, stall: tc.stall}, nil)
 			root := &fakeTasks{slow: tc.slow, printer: printer, log: &callLog{}}
-			ff := &fakeForker{base: root, forks: &callLog{}, heartbeats: true, frozen: tc.frozen, timeout: timeout}
+			// As with the real Forker, a fork stopped for its silence says nothing more.
+			lost := map[string]bool{"h01": true, "h02": true, "h03": true}
+			ff := &fakeForker{base: root, forks: &callLog{}, heartbeats: true, frozen: tc.frozen, timeout: timeout, lostOnCancel: lost}
 			done := make(chan *Report, 1)
 			start := time.Now()
 			go func() {
@@ -467,6 +473,22 @@ func TestRunGriforkHeartbeat(t *testing.T) {
 			}
 		})
 	}
+}
+
+// stallingWriter takes stall over the first write of a line relayed from a
+// grifork below the root (h05's), like a pipe whose reader pauses.
+type stallingWriter struct {
+	w       io.Writer
+	stall   time.Duration
+	stalled bool
+}
+
+func (s *stallingWriter) Write(b []byte) (int, error) {
+	if !s.stalled && bytes.HasPrefix(b, []byte("h05 | ")) {
+		s.stalled = true
+		time.Sleep(s.stall)
+	}
+	return s.w.Write(b)
 }
 
 // A remote grifork heartbeats on its own while its tasks run, and stops before

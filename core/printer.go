@@ -3,21 +3,36 @@ package core
 import (
 	"bytes"
 	"io"
-	"strings"
 	"sync"
 
 	"github.com/grifork/grifork/redact"
 )
 
+// MaxLine is the longest piece of a line the printer writes at once: a longer
+// line comes out in pieces of at most MaxLine bytes, each piece after the first
+// marked by ContinueSep instead of " | ". It bounds what a line of output can
+// hold in memory (a command printing 50 MB without a newline).
+const MaxLine = 64 << 10
+
+// Separators between a prefix and its text: a line (or its first piece), and a
+// piece that continues the previous one of the same prefix.
+const (
+	LineSep     = " | "
+	ContinueSep = " |+ "
+)
+
 // Printer is the one writer of remote and task output: every line gets a prefix
 // (usually the host) and lines from concurrent tasks never interleave. Secrets are
-// replaced before anything is written.
+// replaced before anything is written. Bytes pass through as they came, a
+// carriage return included; only the prefix is added.
 type Printer struct {
 	mu     sync.Mutex
 	w      io.Writer
+	q      *outputQueue // Queue: w's queue, nil when writing directly
 	tees   []io.Writer
 	red    *redact.Redactor
-	gather map[string]*strings.Builder // Gather: each prefix's lines, for WriteGathered
+	gather *gatherStore // Gather: each prefix's output, for WriteGathered
+	line   []byte       // the line being formatted, reused
 }
 
 // NewPrinter returns a Printer writing to w that redacts with red (nil: nothing).
@@ -26,10 +41,15 @@ func NewPrinter(w io.Writer, red *redact.Redactor) *Printer {
 }
 
 // SetOutput makes p write to w from now on (a live status line takes the
-// console while a run goes, and gives it back).
+// console while a run goes, and gives it back). What is queued is written to
+// the previous writer first.
 func (p *Printer) SetOutput(w io.Writer) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if p.q != nil {
+		p.q.setWriter(w)
+		return
+	}
 	p.w = w
 }
 
@@ -49,86 +69,201 @@ func (p *Printer) Tee(w io.Writer) {
 	p.tees = append(p.tees, w)
 }
 
-// Queue makes later lines reach the printer's writer through a QueueWriter of n
-// lines: a slow terminal then drops lines (and says how many) rather than
-// holding up the tasks and the scheduler that print. The function returned
-// writes what is queued and goes back to writing directly: call it before
-// writing to the same terminal other than through the printer.
-func (p *Printer) Queue(n int) (unqueue func() error) {
+// Queue makes later lines reach the printer's writer through a queue of
+// QueueBytes, written by a goroutine of its own in as few writes as it can (a
+// line per write syscall cannot keep up with a fleet printing at full speed).
+// When the queue is full, a line waits for room: a slow reader slows the
+// commands that print, down to the SSH flow control of each session, and
+// nothing is lost. With sample (a terminal, which a person reads) the line is
+// dropped and counted instead, so that a slow terminal never holds the run
+// up; the count goes to notes when the queue closes. The function returned
+// writes what is queued and goes back to writing directly (call it before
+// writing to the same output other than through the printer); it returns the
+// first error writing met, after which the queue discards what it gets.
+func (p *Printer) Queue(sample bool, notes io.Writer) (unqueue func() error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	direct := p.w
-	q := NewQueueWriter(direct, n, "lines of output")
-	p.w = q
+	q := newOutputQueue(p.w, sample)
+	p.q = q
 	return func() error {
 		// Under the lock, so that no line overtakes those still queued.
 		p.mu.Lock()
 		defer p.mu.Unlock()
-		p.w = direct
-		return q.Close()
+		if p.q != q {
+			return nil
+		}
+		p.q, p.w = nil, q.close()
+		return q.result(notes)
 	}
 }
 
-// Line writes one line as "prefix | line".
+// Line writes one line as "prefix | line"; a line longer than MaxLine is
+// written in pieces.
 func (p *Printer) Line(prefix, line string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	line = p.red.String(strings.TrimRight(line, "\r\n"))
+	cont := false
+	for len(line) > MaxLine {
+		n := p.red.Cut(line[:min(len(line), MaxLine+p.red.Lookahead())], MaxLine)
+		p.piece(prefix, line[:n], cont)
+		line, cont = line[n:], true
+	}
+	p.piece(prefix, line, cont)
+}
+
+// cut and lookahead let a LineWriter cut a long line where no secret spans the
+// cut.
+func (p *Printer) cut(s string, n int) int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.red.Cut(s, n)
+}
+
+func (p *Printer) lookahead() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.red.Lookahead()
+}
+
+// piece writes text, a line or a piece of one (cont: it continues the
+// previous piece of prefix), redacted; p.mu is held.
+func (p *Printer) piece(prefix, text string, cont bool) {
+	text = p.red.String(text)
+	b := p.line[:0]
+	if prefix != "" {
+		sep := LineSep
+		if cont {
+			sep = ContinueSep
+		}
+		b = append(append(b, prefix...), sep...)
+	}
+	b = append(append(b, text...), '\n')
+	if cap(b) <= 2*MaxLine {
+		p.line = b
+	}
+	for _, t := range p.tees {
+		t.Write(b)
+	}
 	if p.gather != nil && prefix != "" {
-		p.collect(prefix, line)
+		p.gather.add(prefix, text, cont)
 		return
 	}
-	if prefix != "" {
-		line = prefix + " | " + line
+	p.write(b)
+}
+
+// write writes one formatted line; p.mu is held.
+func (p *Printer) write(b []byte) {
+	if p.q != nil {
+		p.q.write(b)
+		return
 	}
-	line += "\n"
-	io.WriteString(p.w, line)
-	for _, t := range p.tees {
-		io.WriteString(t, line)
-	}
+	p.w.Write(b) // nowhere to report a console's error: the run goes on
 }
 
 // Writer returns a writer that prints each complete line with prefix; Close
-// flushes a last line without a newline.
+// flushes a last line without a newline. A line longer than MaxLine comes out
+// in pieces as soon as MaxLine bytes of it are there, so a stream without
+// newlines holds no more than that.
 func (p *Printer) Writer(prefix string) *LineWriter {
-	return NewLineWriter(func(line string) { p.Line(prefix, line) })
+	lw := newLineWriter(MaxLine, func(text string, cont bool) {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		p.piece(prefix, text, cont)
+	})
+	lw.cut, lw.lookahead = p.cut, p.lookahead
+	return lw
 }
 
 // LineWriter calls emit with every complete line written to it, without its
-// line ending; Close emits a last line that has no newline. It is safe for
+// newline; Close emits a last line that has no newline. A line longer than its
+// maximum (MaxLine for NewLineWriter) is emitted in pieces of at most that
+// many bytes, so it holds no more than that much of a line. It is safe for
 // concurrent use (emit is called under its lock), but it is meant for one
 // stream: lines written by several writers at once would mix.
 type LineWriter struct {
-	mu   sync.Mutex
-	emit func(string)
-	buf  []byte
+	mu        sync.Mutex
+	emit      func(text string, cont bool) // cont: text continues the previous piece
+	max       int
+	cut       func(s string, n int) int // where to cut s at or before n; nil: at n
+	lookahead func() int                // how many bytes past n cut needs
+	buf       []byte
+	cont      bool // the next piece continues a cut line
 }
 
-// NewLineWriter returns a LineWriter that calls emit.
-func NewLineWriter(emit func(line string)) *LineWriter { return &LineWriter{emit: emit} }
+// NewLineWriter returns a LineWriter that calls emit with each line, or with
+// each piece of a line longer than MaxLine.
+func NewLineWriter(emit func(line string)) *LineWriter {
+	return newLineWriter(MaxLine, func(s string, _ bool) { emit(s) })
+}
+
+func newLineWriter(max int, emit func(text string, cont bool)) *LineWriter {
+	return &LineWriter{emit: emit, max: max}
+}
 
 func (lw *LineWriter) Write(b []byte) (int, error) {
 	lw.mu.Lock()
 	defer lw.mu.Unlock()
 	lw.buf = append(lw.buf, b...)
+	look := 0
+	if lw.lookahead != nil {
+		look = lw.lookahead()
+	}
+	start := 0
 	for {
-		i := bytes.IndexByte(lw.buf, '\n')
-		if i < 0 {
-			break
+		rest := lw.buf[start:]
+		i := bytes.IndexByte(rest, '\n')
+		if i >= 0 && i <= lw.max {
+			lw.send(string(rest[:i]), false)
+			start += i + 1
+			continue
 		}
-		lw.emit(strings.TrimRight(string(lw.buf[:i]), "\r"))
-		lw.buf = lw.buf[i+1:]
+		end := len(rest) // of what is there of the line
+		if i >= 0 {
+			end = i
+		} else if end < lw.max+look {
+			break // the line may still end, or has too little past a cut
+		}
+		start += lw.piece(rest[:end], look)
+	}
+	lw.buf = lw.buf[:copy(lw.buf, lw.buf[start:])]
+	if cap(lw.buf) > 4*(lw.max+look) && len(lw.buf) < lw.max {
+		lw.buf = append([]byte(nil), lw.buf...) // a burst grew it: let it go
 	}
 	return len(b), nil
+}
+
+// piece emits the first piece of line, which is longer than lw.max and holds
+// look bytes past it (or all there is of it), and returns its length.
+func (lw *LineWriter) piece(line []byte, look int) int {
+	n := lw.max
+	if lw.cut != nil {
+		n = lw.cut(string(line[:min(len(line), lw.max+look)]), lw.max)
+	}
+	lw.send(string(line[:n]), true)
+	return n
+}
+
+// send emits text; more: the line goes on after it.
+func (lw *LineWriter) send(text string, more bool) {
+	lw.emit(text, lw.cont)
+	lw.cont = more
 }
 
 // Close emits what is left after the last newline, if anything.
 func (lw *LineWriter) Close() error {
 	lw.mu.Lock()
 	defer lw.mu.Unlock()
-	if len(lw.buf) > 0 {
-		lw.emit(strings.TrimRight(string(lw.buf), "\r"))
-		lw.buf = nil
+	look := 0
+	if lw.lookahead != nil {
+		look = lw.lookahead()
 	}
+	start := 0
+	for len(lw.buf)-start > lw.max {
+		start += lw.piece(lw.buf[start:], look)
+	}
+	if len(lw.buf) > start {
+		lw.send(string(lw.buf[start:]), false)
+	}
+	lw.buf, lw.cont = nil, false
 	return nil
 }

@@ -79,3 +79,106 @@ func (q *QueueWriter) Close() error {
 	}
 	return nil
 }
+
+// QueueBytes is how much printed output a queued Printer holds while its
+// writer is busy; another buffer of up to that much is being written.
+const QueueBytes = 1 << 20
+
+// outputQueue is a Printer's queue (see Printer.Queue): lines are appended to
+// a buffer of QueueBytes that a goroutine writes out whole, so that many lines
+// cost one write; when it is full, a line waits (or, sampling, is dropped).
+type outputQueue struct {
+	mu      sync.Mutex
+	cond    *sync.Cond // signalled on every change below
+	w       io.Writer
+	sample  bool
+	pending []byte
+	spare   []byte // the buffer being written, then reused
+	writing bool
+	closed  bool
+	dropped int
+	err     error
+	done    chan struct{}
+}
+
+func newOutputQueue(w io.Writer, sample bool) *outputQueue {
+	q := &outputQueue{w: w, sample: sample, done: make(chan struct{})}
+	q.cond = sync.NewCond(&q.mu)
+	go q.drain()
+	return q
+}
+
+func (q *outputQueue) drain() {
+	defer close(q.done)
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	for {
+		for len(q.pending) == 0 && !q.closed {
+			q.cond.Wait()
+		}
+		if len(q.pending) == 0 {
+			return
+		}
+		b, w := q.pending, q.w
+		q.pending, q.writing = q.spare[:0], true
+		q.mu.Unlock()
+		_, err := w.Write(b)
+		q.mu.Lock()
+		q.spare, q.writing = b[:0], false
+		if err != nil && q.err == nil {
+			q.err = err
+		}
+		q.cond.Broadcast()
+	}
+}
+
+// write queues a copy of line, one whole line; it waits while the queue is
+// full unless sampling.
+func (q *outputQueue) write(line []byte) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	for q.err == nil && len(q.pending) > 0 && len(q.pending)+len(line) > QueueBytes {
+		if q.sample {
+			q.dropped++
+			return
+		}
+		q.cond.Wait()
+	}
+	if q.err != nil {
+		return // the output is broken: result says so
+	}
+	q.pending = append(q.pending, line...)
+	q.cond.Broadcast()
+}
+
+// setWriter makes the queue write to w once what it holds is written.
+func (q *outputQueue) setWriter(w io.Writer) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	for len(q.pending) > 0 || q.writing {
+		q.cond.Wait()
+	}
+	q.w = w
+}
+
+// close writes what is queued, stops the goroutine and returns the writer.
+func (q *outputQueue) close() io.Writer {
+	q.mu.Lock()
+	q.closed = true
+	q.cond.Broadcast()
+	q.mu.Unlock()
+	<-q.done
+	return q.w
+}
+
+// result writes the note about dropped lines to notes and returns the first
+// write error; call it after close.
+func (q *outputQueue) result(notes io.Writer) error {
+	if q.dropped > 0 {
+		fmt.Fprintf(notes, "grifork: %d lines of output not shown: the terminal could not keep up with the run (redirect the output to a file or a pipe to get every line)\n", q.dropped)
+	}
+	if q.err != nil {
+		return fmt.Errorf("write the output: %w", q.err)
+	}
+	return nil
+}

@@ -15,7 +15,8 @@ const Mask = "[REDACTED]"
 // Redactor replaces secrets with Mask. A nil *Redactor redacts nothing. Safe for
 // concurrent use.
 type Redactor struct {
-	r *strings.Replacer
+	r       *strings.Replacer
+	secrets []string // longest first
 }
 
 // New returns a Redactor for secrets; empty ones are ignored.
@@ -36,7 +37,45 @@ func New(secrets ...string) *Redactor {
 	for _, sec := range s {
 		pairs = append(pairs, sec, Mask)
 	}
-	return &Redactor{r: strings.NewReplacer(pairs...)}
+	return &Redactor{r: strings.NewReplacer(pairs...), secrets: s}
+}
+
+// Lookahead is how many bytes past a cut Cut needs to see: a secret that
+// starts before the cut ends within them.
+func (r *Redactor) Lookahead() int {
+	if r == nil {
+		return 0
+	}
+	return len(r.secrets[0]) - 1
+}
+
+// Cut is the largest cut point <= n of b such that no secret in b spans it, so
+// that b[:cut] and b[cut:] redacted on their own hide every secret that b does
+// (a long line printed in pieces). b must hold Lookahead bytes past n, or end
+// there. A cut that would leave nothing before it is n: a secret can be that
+// long only when n is tiny.
+func (r *Redactor) Cut(b string, n int) int {
+	if r == nil {
+		return n
+	}
+	cut := n
+	for moved := true; moved; {
+		moved = false
+		for _, sec := range r.secrets {
+			// Any occurrence that starts in this window spans cut.
+			lo, hi := max(0, cut-len(sec)+1), min(len(b), cut+len(sec)-1)
+			if lo >= hi {
+				continue
+			}
+			if i := strings.Index(b[lo:hi], sec); i >= 0 {
+				cut, moved = lo+i, true
+			}
+		}
+	}
+	if cut == 0 {
+		return n
+	}
+	return cut
 }
 
 // String is s with every secret replaced.

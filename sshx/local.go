@@ -1,13 +1,14 @@
 package sshx
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"os/exec"
+	"strings"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -49,13 +50,48 @@ func (c *Client) writers(prefix string) (stdout io.WriteCloser, stderr *TailWrit
 	return p.Writer(prefix), NewTailWriter(func(line string) { p.Line(prefix, line) })
 }
 
+// MaxCapture is how much of a command's stdout Local and Remote return (what
+// sh() and ssh() give the task): the output is printed whole, but a command
+// printing gigabytes must not hold them in memory for a value that an exec
+// never reads.
+const MaxCapture = 1 << 20
+
+// capture keeps the first MaxCapture bytes written to it and counts the rest.
+type capture struct {
+	b strings.Builder
+	n int64
+}
+
+func (c *capture) Write(p []byte) (int, error) {
+	if room := MaxCapture - c.b.Len(); room > 0 {
+		c.b.Write(p[:min(len(p), room)])
+	}
+	c.n += int64(len(p))
+	return len(p), nil
+}
+
+func (c *capture) String() string { return c.b.String() }
+
+// captured says, once a run, that a command's stdout was longer than what the
+// task gets back; the later ones are logged at debug level.
+func (c *Client) captured(host, command string, out *capture) {
+	if out.n <= MaxCapture {
+		return
+	}
+	level := slog.LevelDebug
+	c.capOnce.Do(func() { level = slog.LevelWarn })
+	c.log.Log(context.Background(), level, "a command printed more than 1 MiB on stdout: all of it was printed, but what sh() or ssh() returns to a task holds its first 1 MiB",
+		"host", host, "command", c.redact(command), "bytes", out.n)
+}
+
 type nopCloser struct{ io.Writer }
 
 func (nopCloser) Close() error { return nil }
 
 // Local runs argv on this machine without a shell, in its own process group,
 // killed with grifork on Linux (a parent-death signal).
-// Output goes line by line to the printer; stdout is also returned. Cancelling
+// Output goes line by line to the printer; stdout is also returned, up to
+// MaxCapture. Cancelling
 // ctx sends SIGTERM to the process group and SIGKILL 5s later; so does ssh {
 // command_timeout }, and the command fails with a *TimeoutError.
 func (c *Client) Local(ctx context.Context, argv []string) (string, error) {
@@ -70,7 +106,7 @@ func (c *Client) Local(ctx context.Context, argv []string) (string, error) {
 	defer done()
 	c.log.Debug("run", "host", core.RootHost, "command", command)
 	ow, ew := c.writers(prefix(ctx))
-	var out bytes.Buffer
+	var out capture
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Stdout = io.MultiWriter(&out, ow)
 	cmd.Stderr = ew
@@ -108,6 +144,7 @@ func (c *Client) Local(ctx context.Context, argv []string) (string, error) {
 	cancelled := !stop() // false once the kill above has started
 	ow.Close()
 	ew.Close()
+	c.captured(core.RootHost, command, &out)
 	if cancelled {
 		return out.String(), fmt.Errorf("%s: command %s: %w", core.RootHost, command, ctx.Err())
 	}

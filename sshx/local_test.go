@@ -191,3 +191,32 @@ func TestRemotePrefix(t *testing.T) {
 		})
 	}
 }
+
+// A command printing more than MaxCapture is printed whole, but returns only
+// its first MaxCapture bytes, and says so once on the log.
+func TestLocalCaptureBounded(t *testing.T) {
+	t.Parallel()
+	logs := &sshdtest.SyncBuffer{}
+	out := &sshdtest.SyncBuffer{}
+	c, err := New(Options{Printer: core.NewPrinter(out, nil), Logger: slog.New(slog.NewTextHandler(logs, nil)), ConfigFile: "none", Agent: "none"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	const lines = 3 * MaxCapture / 8 // "xxxxxxx\n": three times MaxCapture
+	for range 2 {
+		got, err := c.Local(context.Background(), []string{"sh", "-c", fmt.Sprintf("yes xxxxxxx | head -n %d", lines)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != MaxCapture || got[:16] != "xxxxxxx\nxxxxxxx\n" {
+			t.Errorf("returned %d bytes, want the first %d", len(got), MaxCapture)
+		}
+	}
+	if n := strings.Count(out.String(), "localhost | xxxxxxx\n"); n != 2*lines {
+		t.Errorf("printed %d lines, want %d", n, 2*lines)
+	}
+	if n := strings.Count(logs.String(), "printed more than 1 MiB"); n != 1 {
+		t.Errorf("%d warnings, want one:\n%s", n, logs.String())
+	}
+}

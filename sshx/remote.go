@@ -52,7 +52,7 @@ func wrap(script, cmdline string) string {
 // Remote runs cmdline (already shell-quoted) on host with stdin at /dev/null.
 // Output goes line by line to the printer prefixed with the host (or the edge's
 // destination, see remotePrefix); stdout is also
-// returned. A non-zero exit status, a death by signal or a lost session is a
+// returned, up to MaxCapture. A non-zero exit status, a death by signal or a lost session is a
 // *CommandError. Cancelling ctx kills the remote command's process group (see
 // the package comment); Remote then returns within about 2s with an error
 // wrapping ctx.Err(). A command that runs longer than ssh { command_timeout }
@@ -63,10 +63,11 @@ func (c *Client) Remote(ctx context.Context, host core.Host, cmdline string) (st
 		return "", err
 	}
 	ow, ew := c.writers(remotePrefix(ctx, host, t.display))
-	var out bytes.Buffer
+	var out capture
 	err = c.run(ctx, t, cmdline, nil, io.MultiWriter(&out, ow), ew, c.opts.SSH.CommandTimeout)
 	ow.Close()
 	ew.Close()
+	c.captured(t.display, cmdline, &out)
 	return out.String(), c.withStderr(err, ew)
 }
 

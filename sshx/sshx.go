@@ -71,6 +71,8 @@ type Client struct {
 
 	rsh sync.Map // rshKey -> Rsh's command line: one per port and user, not per host
 
+	capOnce sync.Once // the first command whose stdout is longer than MaxCapture says so
+
 	relayOnce sync.Once             // LocalRsh starts the relay on first use
 	relay     atomic.Pointer[relay] // nil: no relay (not needed yet, or it failed)
 

@@ -16,6 +16,7 @@ import (
 	"github.com/grifork/grifork/node"
 	"github.com/grifork/grifork/redact"
 	"github.com/grifork/grifork/sshx"
+	"github.com/vbauerster/cupwriter"
 )
 
 type runCmd struct {
@@ -87,24 +88,28 @@ func (s *loaded) run(e *env, o runOptions) error {
 	if o.gather {
 		s.printer.Gather()
 	}
-	// A slow terminal drops lines (and says how many) instead of slowing the run.
-	unqueue := s.printer.Queue(consoleQueue)
+	// Output to a file or a pipe is never dropped: a slow reader slows the
+	// commands that print. A slow terminal drops lines (and says how many, on
+	// stderr) instead of slowing the run.
+	unqueue := s.printer.Queue(isTerminal(e.stdout), e.stderr)
 	s.logger.Info("run start", "file", s.name, "mode", s.script.Config.Mode, "hosts", len(s.script.Config.Hosts), "branches", s.script.Config.Branches)
 	report := s.schedule(e, tree, client, tasks, bt, o)
 	if bt != nil {
 		bt.Attach(report)
 	}
-	unqueue() // what the blocks printed comes out first, whole
+	// What the blocks printed comes out first, whole. A run whose output or
+	// summary was lost must not exit as if all was well.
+	werr := unqueue()
 	if o.gather {
 		var order []string
 		tree.Walk(func(n *core.Node) { order = append(order, n.Name()) })
-		s.printer.WriteGathered(e.stdout, order)
+		if err := s.printer.WriteGathered(e.stdout, order); err != nil {
+			werr = errors.Join(werr, fmt.Errorf("-g: %w", err))
+		}
 	}
 	fmt.Fprintln(e.stdout)
-	werr := report.WriteSummary(e.stdout)
-	if werr != nil {
-		// A run whose summary was lost must not exit as if all was well.
-		werr = fmt.Errorf("write the summary: %w", werr)
+	if err := report.WriteSummary(e.stdout); err != nil {
+		werr = errors.Join(werr, fmt.Errorf("write the summary: %w", err))
 	}
 	if o.report != "" {
 		if err := report.WriteFile(o.report); err != nil {
@@ -125,8 +130,9 @@ func (s *loaded) schedule(e *env, tree *core.Tree, client *sshx.Client, tasks co
 		line := progress.Start(e.stdout, len(tree.Nodes())-1, tree.Depth(), o.progress == progress.Always)
 		s.printer.SetOutput(line)
 		defer func() {
-			line.Stop()
+			// The lines still queued go above the line before it goes.
 			s.printer.SetOutput(e.stdout)
+			line.Stop()
 		}()
 		observed := *e
 		observed.ctx = core.ObserveReports(e.ctx, line.Observe)
@@ -140,12 +146,16 @@ func (s *loaded) schedule(e *env, tree *core.Tree, client *sshx.Client, tasks co
 	})
 }
 
-// Queue sizes of the console and the log, in lines: a burst as large as a
-// generation of a big fleet fits; beyond that lines are dropped and counted.
-const (
-	consoleQueue = 16 << 10
-	logQueue     = 64 << 10
-)
+// logQueue is the size of the log's queues, in records: a burst as large as
+// a generation of a big fleet fits; beyond that records are dropped and
+// counted.
+const logQueue = 64 << 10
+
+// isTerminal reports whether w is a terminal, which a person reads and which
+// may drop output lines rather than slow the run.
+func isTerminal(w io.Writer) bool {
+	return cupwriter.New(w, false).IsTerminal()
+}
 
 // loaded is a Griforkfile ready to run, with the output and logging it was set up with.
 type loaded struct {

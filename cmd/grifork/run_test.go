@@ -14,8 +14,8 @@ type brokenWriter struct{}
 
 func (brokenWriter) Write([]byte) (int, error) { return 0, errors.New("disk full") }
 
-// Output that cannot be written fails the command: a plan or a summary that
-// never reached the user must not exit 0.
+// Output that cannot be written fails the command: a plan, output lines or a
+// summary that never reached the user must not exit 0.
 func TestUnwritableOutput(t *testing.T) {
 	t.Setenv("HOME", t.TempDir()) // no real ~/.ssh/config or known_hosts
 	dir := t.TempDir()
@@ -27,6 +27,7 @@ func TestUnwritableOutput(t *testing.T) {
 		{"standalone plan", `hosts { "web1" } locally(function(src, dst) print("x") end)`, []string{"-n"}, "write the plan: "},
 		{"grifork plan", `mode "grifork" hosts { "web1", "web2" } branches(1)`, []string{"-n"}, "write the plan: "},
 		{"summary", `hosts { "web1" }`, nil, "write the summary: "},
+		{"output", `hosts { "web1" } prepare(function() print("x") end)`, nil, "write the output: "},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			gf := filepath.Join(dir, strings.ReplaceAll(tc.name, " ", "_")+".lua")

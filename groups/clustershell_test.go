@@ -237,7 +237,7 @@ func TestSubstitute(t *testing.T) {
 	vars := map[string]string{"GROUP": "web", "CFGDIR": "/c"}
 	tests := map[string]string{
 		"sed -n 's/^$GROUP:\\(.*\\)/\\1/p' $CFGDIR/f": "sed -n 's/^web:\\(.*\\)/\\1/p' /c/f",
-		"${GROUP}x $SOURCE $$1 $f $1 $":              "webx $SOURCE $1 $f $1 $",
+		"${GROUP}x $SOURCE $$1 $f $1 $":               "webx $SOURCE $1 $f $1 $",
 	}
 	for in, want := range tests {
 		if got := substitute(in, vars); got != want {

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/grifork/grifork/inventory"
 	"github.com/grifork/grifork/nodeset"
 )
 
@@ -31,18 +32,9 @@ type Source interface {
 // GroupSourceNoUpcall): "@*" then falls back on every group's nodes.
 var errNoMethod = errors.New("no upcall for this")
 
-// Conn is what an inventory says about reaching one host: the address, port
-// and user, and where each came from ("ansible_host: host var in hosts.ini").
-type Conn struct {
-	Addr    string
-	User    string
-	Port    int
-	Origins []string
-}
-
 // Connector is a source that knows how to reach its hosts (an inventory).
 type Connector interface {
-	Conn(name string) (Conn, bool)
+	Host(name string) (inventory.Conn, bool, error)
 }
 
 // Resolver resolves groups from its sources: ClusterShell's, read once when a
@@ -167,19 +159,19 @@ func (r *Resolver) source(name string) (string, Source, error) {
 
 // Conn returns how to reach host name when an inventory among the sources
 // knows it (the default source first).
-func (r *Resolver) Conn(name string) (Conn, bool, error) {
+func (r *Resolver) Conn(name string) (inventory.Conn, bool, error) {
 	names, err := r.Sources()
 	if err != nil {
-		return Conn{}, false, err
+		return inventory.Conn{}, false, err
 	}
 	for _, n := range names {
 		if c, ok := r.sources[n].(Connector); ok {
-			if conn, ok := c.Conn(name); ok {
-				return conn, true, nil
+			if conn, ok, err := c.Host(name); ok || err != nil {
+				return conn, ok, err
 			}
 		}
 	}
-	return Conn{}, false, nil
+	return inventory.Conn{}, false, nil
 }
 
 // With returns the resolver as nodeset.ExpandWith wants it, its upcalls

@@ -275,11 +275,13 @@ func (s *Script) load(ctx context.Context) (err error) {
 		passes = append(passes, p)
 	}
 	s.Config, s.blocks = merge(passes)
-	if err := s.expand(ctx, passes); err != nil {
-		return err
-	}
-	if err := checkHosts(passes, s.Config); err != nil {
-		return err
+	if !s.opts.SkipHosts {
+		if err := s.expand(ctx, passes); err != nil {
+			return err
+		}
+		if err := checkHosts(passes, s.Config); err != nil {
+			return err
+		}
 	}
 	s.defined = map[core.Block]bool{}
 	for b := range s.blocks {
@@ -291,9 +293,6 @@ func (s *Script) load(ctx context.Context) (err error) {
 // expand reads the inventory and hosts directives that the merge kept (the
 // last file's that set each) into the hosts.
 func (s *Script) expand(ctx context.Context, passes []*pass) error {
-	if s.opts.SkipHosts {
-		return nil
-	}
 	var hostsPass *pass
 	var inventories []string
 	for _, p := range passes {

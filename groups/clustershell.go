@@ -42,9 +42,6 @@ func ConfigPaths(lookupEnv func(string) (string, bool), home string) []string {
 	return paths
 }
 
-// upcallTimeout bounds each upcall; zero means DefaultUpcallTimeout.
-type upcallTimeout time.Duration
-
 // DefaultUpcallTimeout bounds an upcall that no one bounded otherwise: a
 // group source that hangs must not hang the run.
 const DefaultUpcallTimeout = Timeout(30 * time.Second)

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -106,54 +107,67 @@ func TestExpandMatchesNodeset(t *testing.T) {
 	if !haveOracle {
 		t.Log("nodeset is not installed: checking against " + golden)
 	}
-	var lines []string
-	for _, tt := range expandCases {
-		key := tt.conf + "\t" + tt.expr
-		names, err := expand(t, tt.conf, tt.expr)
-		if tt.wantErr != "" {
-			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-				t.Errorf("%s %q: err %v, want it to hold %q", tt.conf, tt.expr, err, tt.wantErr)
-			}
-		} else if err != nil {
-			t.Errorf("%s %q: %v", tt.conf, tt.expr, err)
-			continue
+	var mu sync.Mutex
+	lines := make([]string, len(expandCases))
+	// The cases run in parallel inside this group, which ends when they all have.
+	t.Run("cases", func(t *testing.T) {
+		for i, tt := range expandCases {
+			t.Run(tt.conf+" "+tt.expr, func(t *testing.T) {
+				t.Parallel()
+				line := checkExpand(t, tt, want, haveOracle)
+				mu.Lock()
+				lines[i] = tt.conf + "\t" + tt.expr + "\t" + line
+				mu.Unlock()
+			})
 		}
-		got := strings.Join(names, " ")
-		if haveOracle && !tt.noOracle {
-			oracle, oerr := nodesetExpand(t, tt.conf, tt.expr)
-			switch {
-			case tt.wantErr != "":
-				// nodeset prints nothing for an unknown group and fails for a
-				// failing upcall or an unknown source: grifork refuses both.
-				if oerr == nil && oracle != "" {
-					t.Errorf("%s %q: nodeset gives %q where grifork refuses", tt.conf, tt.expr, oracle)
-				}
-				oracle = "error"
-			case oerr != nil:
-				t.Errorf("%s %q: nodeset: %v", tt.conf, tt.expr, oerr)
-			case oracle != got:
-				t.Errorf("%s %q:\n grifork %s\n nodeset %s", tt.conf, tt.expr, got, oracle)
-			}
-			lines = append(lines, key+"\t"+oracle)
-			continue
-		}
-		if tt.wantErr != "" {
-			got = "error"
-		}
-		if tt.noOracle {
-			lines = append(lines, key+"\t"+got)
-			continue
-		}
-		w, ok := want[key]
-		if !ok {
-			t.Errorf("%s %q: not in %s (run with nodeset installed and -update)", tt.conf, tt.expr, golden)
-		} else if w != got {
-			t.Errorf("%s %q:\n grifork %s\n golden  %s", tt.conf, tt.expr, got, w)
-		}
-	}
-	if *update && haveOracle {
+	})
+	if *update && haveOracle && !t.Failed() {
 		writeGolden(t, golden, lines)
 	}
+}
+
+// checkExpand checks one case against nodeset (or the golden file) and
+// returns the result it stands for: the names, or "error".
+func checkExpand(t *testing.T, tt expandCase, want map[string]string, haveOracle bool) string {
+	key := tt.conf + "\t" + tt.expr
+	names, err := expand(t, tt.conf, tt.expr)
+	if tt.wantErr != "" {
+		if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+			t.Errorf("err %v, want it to hold %q", err, tt.wantErr)
+		}
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	got := strings.Join(names, " ")
+	if tt.wantErr != "" {
+		got = "error"
+	}
+	if tt.noOracle {
+		return got
+	}
+	if haveOracle {
+		oracle, oerr := nodesetExpand(t, tt.conf, tt.expr)
+		switch {
+		case tt.wantErr != "":
+			// nodeset prints nothing for an unknown group and fails for a
+			// failing upcall or an unknown source: grifork refuses both.
+			if oerr == nil && oracle != "" {
+				t.Errorf("nodeset gives %q where grifork refuses", oracle)
+			}
+			return "error"
+		case oerr != nil:
+			t.Errorf("nodeset: %v", oerr)
+		case oracle != got:
+			t.Errorf("\n grifork %s\n nodeset %s", got, oracle)
+		}
+		return oracle
+	}
+	if w, ok := want[key]; !ok {
+		t.Errorf("not in the golden file (run with nodeset installed and -update)")
+	} else if w != got {
+		t.Errorf("\n grifork %s\n golden  %s", got, w)
+	}
+	return got
 }
 
 func readGolden(t *testing.T, path string) map[string]string {

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/grifork/grifork/inventory"
 	"github.com/grifork/grifork/nodeset"
@@ -58,12 +59,11 @@ type named struct {
 	src  Source
 }
 
-// Timeout bounds each upcall.
-type Timeout = upcallTimeout
+// Timeout bounds each upcall; zero means DefaultUpcallTimeout.
+type Timeout time.Duration
 
 // New returns a resolver over the groups.conf files at paths (see
-// ConfigPaths) and the extra sources, in order; the first extra source, when
-// there is one, is the default source.
+// ConfigPaths), read when a group is first asked for, each upcall bounded by t.
 func New(paths []string, t Timeout) *Resolver {
 	return &Resolver{paths: paths, timeout: t}
 }
@@ -157,15 +157,12 @@ func (r *Resolver) source(name string) (string, Source, error) {
 	return name, s, nil
 }
 
-// Conn returns how to reach host name when an inventory among the sources
-// knows it (the default source first).
+// Conn returns how to reach host name when an inventory among the given
+// sources knows it (the default source first). It reads no ClusterShell
+// configuration: a run that names no group never depends on one.
 func (r *Resolver) Conn(name string) (inventory.Conn, bool, error) {
-	names, err := r.Sources()
-	if err != nil {
-		return inventory.Conn{}, false, err
-	}
-	for _, n := range names {
-		if c, ok := r.sources[n].(Connector); ok {
+	for _, n := range r.extra {
+		if c, ok := n.src.(Connector); ok {
 			if conn, ok, err := c.Host(name); ok || err != nil {
 				return conn, ok, err
 			}

@@ -398,39 +398,29 @@ func yamlVars(file string, n *yaml.Node, kind string) (map[string]value, error) 
 const ScriptTimeout = 60 * time.Second
 
 // readScript runs a dynamic inventory with --list and reads its JSON, as
-// Ansible's script plugin does.
+// Ansible's script plugin does: once, and once per host with --host when
+// the output has no _meta.
 func (inv *Inventory) readScript(ctx context.Context, file string) error {
-	ctx, cancel := context.WithTimeout(ctx, ScriptTimeout)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, file, "--list")
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	cmd.WaitDelay = time.Second
-	if err := cmd.Run(); err != nil {
-		if ctx.Err() == context.DeadlineExceeded {
-			return fmt.Errorf("inventory: %s --list ran longer than %s", file, ScriptTimeout)
-		}
-		msg := strings.TrimSpace(stderr.String())
-		if i := strings.IndexByte(msg, '\n'); i >= 0 {
-			msg = msg[:i]
-		}
-		return fmt.Errorf("inventory: %s --list: %w: %s", file, err, msg)
+	out, err := runScript(ctx, file, "--list")
+	if err != nil {
+		return err
 	}
 	var data map[string]json.RawMessage
-	if err := json.Unmarshal(stdout.Bytes(), &data); err != nil {
+	if err := json.Unmarshal(out, &data); err != nil {
 		return fmt.Errorf("inventory: %s --list: its output is not a JSON object: %w", file, err)
 	}
 	var meta struct {
 		Hostvars map[string]map[string]any `json:"hostvars"`
 	}
-	if raw, ok := data["_meta"]; ok {
+	raw, hasMeta := data["_meta"]
+	if hasMeta {
 		if err := json.Unmarshal(raw, &meta); err != nil {
 			return fmt.Errorf("inventory: %s --list: _meta: %w", file, err)
 		}
 	}
 	origin := file + " --list"
 	// Groups in the order the script printed them, as Python's json keeps it.
-	dec := json.NewDecoder(bytes.NewReader(stdout.Bytes()))
+	dec := json.NewDecoder(bytes.NewReader(out))
 	var order []string
 	if _, err := dec.Token(); err == nil {
 		for dec.More() {
@@ -464,8 +454,16 @@ func (inv *Inventory) readScript(ctx context.Context, file string) error {
 		inv.group(name)
 		for _, h := range g.Hosts {
 			inv.addHost(name, h)
-			for k, v := range meta.Hostvars[h] {
-				inv.hosts[h].vars[k] = value{jsonScalar(v), origin + " (_meta hostvars)"}
+			vars, how := meta.Hostvars[h], origin+" (_meta hostvars)"
+			if !hasMeta {
+				// Without _meta, Ansible asks the script for each host's vars.
+				if vars, err = scriptHostVars(ctx, file, h); err != nil {
+					return err
+				}
+				how = fmt.Sprintf("%s --host %s", file, h)
+			}
+			for k, v := range vars {
+				inv.hosts[h].vars[k] = value{jsonScalar(v), how}
 			}
 		}
 		for k, v := range g.Vars {
@@ -478,6 +476,42 @@ func (inv *Inventory) readScript(ctx context.Context, file string) error {
 		}
 	}
 	return nil
+}
+
+// scriptHostVars runs a dynamic inventory with --host name for its vars.
+func scriptHostVars(ctx context.Context, file, name string) (map[string]any, error) {
+	out, err := runScript(ctx, file, "--host", name)
+	if err != nil {
+		return nil, err
+	}
+	var vars map[string]any
+	if err := json.Unmarshal(out, &vars); err != nil {
+		return nil, fmt.Errorf("inventory: %s --host %s: its output is not a JSON object: %w", file, name, err)
+	}
+	return vars, nil
+}
+
+// runScript runs a dynamic inventory, bounded by ScriptTimeout.
+func runScript(ctx context.Context, file string, args ...string) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(ctx, ScriptTimeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, file, args...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	// A child the script left behind holds the pipes: stop waiting for it.
+	cmd.WaitDelay = time.Second
+	what := file + " " + strings.Join(args, " ")
+	if err := cmd.Run(); err != nil {
+		if ctx.Err() == context.DeadlineExceeded {
+			return nil, fmt.Errorf("inventory: %s ran longer than %s", what, ScriptTimeout)
+		}
+		msg := strings.TrimSpace(stderr.String())
+		if i := strings.IndexByte(msg, '\n'); i >= 0 {
+			msg = msg[:i]
+		}
+		return nil, fmt.Errorf("inventory: %s: %w: %s", what, err, msg)
+	}
+	return stdout.Bytes(), nil
 }
 
 // jsonScalar gives a JSON number without a fraction as an integer.

@@ -70,6 +70,9 @@ func oracleConns(t *testing.T, file string) string {
 			}
 			return ""
 		}
+		if field("ansible_host")+field("ansible_user")+field("ansible_port") == "" {
+			continue
+		}
 		lines = append(lines, strings.Join([]string{h, field("ansible_host"), field("ansible_user"), field("ansible_port")}, " "))
 	}
 	slices.Sort(lines)

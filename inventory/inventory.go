@@ -30,6 +30,7 @@ type host struct {
 type group struct {
 	name     string
 	hosts    []string // in the order they were added
+	has      map[string]bool
 	children []string
 	parents  []string
 	vars     map[string]value
@@ -39,6 +40,9 @@ type group struct {
 // Inventory is the hosts and groups of one or more inventory files, merged
 // in order as ansible -i A -i B merges them.
 type Inventory struct {
+	// memberOf is each host's groups, its direct ones and their ancestors
+	// (set by reconcile).
+	memberOf   map[string][]*group
 	hosts      map[string]*host
 	hostOrder  []string
 	groups     map[string]*group
@@ -93,7 +97,7 @@ func (inv *Inventory) read(ctx context.Context, file string) error {
 func (inv *Inventory) group(name string) *group {
 	g, ok := inv.groups[name]
 	if !ok {
-		g = &group{name: name, vars: map[string]value{}}
+		g = &group{name: name, vars: map[string]value{}, has: map[string]bool{}}
 		inv.groups[name] = g
 		inv.groupOrder = append(inv.groupOrder, name)
 	}
@@ -114,7 +118,8 @@ func (inv *Inventory) host(name string) *host {
 func (inv *Inventory) addHost(g, name string) {
 	inv.host(name)
 	grp := inv.group(g)
-	if !slices.Contains(grp.hosts, name) {
+	if !grp.has[name] {
+		grp.has[name] = true
 		grp.hosts = append(grp.hosts, name)
 	}
 }
@@ -170,11 +175,32 @@ func (inv *Inventory) reconcile() {
 	}
 	ungrouped := inv.groups["ungrouped"]
 	ungrouped.hosts = slices.DeleteFunc(ungrouped.hosts, func(h string) bool { return member[h] > 0 })
+	listed := map[string]bool{}
+	for _, h := range ungrouped.hosts {
+		listed[h] = true
+	}
 	for _, h := range inv.hostOrder {
-		if member[h] == 0 && !slices.Contains(ungrouped.hosts, h) {
+		if member[h] == 0 && !listed[h] {
 			ungrouped.hosts = append(ungrouped.hosts, h)
 		}
 	}
+	inv.memberOf = map[string][]*group{}
+	for _, name := range inv.groupOrder {
+		up := inv.ancestors(name)
+		for _, h := range inv.groups[name].hosts {
+			for a := range up {
+				inv.memberOf[h] = appendOnce(inv.memberOf[h], inv.groups[a])
+			}
+			inv.memberOf[h] = appendOnce(inv.memberOf[h], inv.groups[name])
+		}
+	}
+}
+
+func appendOnce(gs []*group, g *group) []*group {
+	if slices.Contains(gs, g) {
+		return gs
+	}
+	return append(gs, g)
 }
 
 func (inv *Inventory) setDepth(name string, d int) {
@@ -310,11 +336,9 @@ func (inv *Inventory) Host(name string) (Conn, bool, error) {
 
 // vars merges the variables of host h in Ansible's order.
 func (inv *Inventory) vars(h *host) map[string]value {
-	var groups []*group
-	for _, name := range inv.groupOrder {
-		if slices.Contains(inv.members(name), h.name) {
-			groups = append(groups, inv.groups[name])
-		}
+	groups := slices.Clone(inv.memberOf[h.name])
+	if !slices.Contains(groups, inv.groups["all"]) {
+		groups = append(groups, inv.groups["all"])
 	}
 	slices.SortStableFunc(groups, func(a, b *group) int {
 		if a.depth != b.depth {

@@ -3,6 +3,7 @@ package dsl
 import (
 	"context"
 	"fmt"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -87,7 +88,7 @@ func (x *expander) connect(h core.Host, entry string) (core.Host, error) {
 	if err != nil {
 		return h, err
 	}
-	grouped := strings.ContainsAny(entry, "@*?")
+	grouped := usesGroups.MatchString(entry)
 	if !ok && !grouped {
 		return h, nil
 	}
@@ -117,6 +118,10 @@ func (x *expander) connect(h core.Host, entry string) (core.Host, error) {
 	}
 	return h, nil
 }
+
+// usesGroups matches an entry that names a node group or a wildcard: "@" at
+// the start of an operand ("deploy@web1" is a user), "*" or "?".
+var usesGroups = regexp.MustCompile(`(?:^|[,!&^])\s*@|[*?]`)
 
 // entry expands one entry. An IPv6 address in brackets ("[fe80::1]:22",
 // "deploy@[2001:db8::1]") is one host, kept as written: ClusterShell has no

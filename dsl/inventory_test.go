@@ -41,20 +41,24 @@ func TestInventoryDirective(t *testing.T) {
 	tests := []struct {
 		name, src, override, want, wantErr string
 		opts                               []func(*Options)
+		noted                              string // the hosts with a note in Selected
 	}{
 		{name: "groups and connection vars, the inventory after the hosts",
 			src:  `hosts { "@web", "db1", "other" }` + "\ninventory { " + q(inv) + " }",
-			want: "deploy@10.0.0.1:2201 deploy@web2 db1 other"},
+			want: "deploy@10.0.0.1:2201 deploy@web2 db1 other", noted: "deploy@10.0.0.1:2201 deploy@web2 db1"},
+		{name: "a user@ entry is no group",
+			src:  `hosts { "deploy@other1", "n[1-2]" }` + "\ninventory { " + q(inv) + " }",
+			want: "deploy@other1 n1 n2", noted: ""},
 		{name: "an entry's own user and port win",
 			src:  "inventory(" + q(inv) + ")\n" + `hosts { "root@web1:22" }`,
-			want: "root@10.0.0.1:22"},
+			want: "root@10.0.0.1:22", noted: "root@10.0.0.1:22"},
 		{name: "the override's inventory replaces the main file's",
 			src:      "inventory { " + q(filepath.Join(dir, "missing.ini")) + " }\n" + `hosts { "@db" }`,
 			override: "inventory { " + q(inv) + " }",
-			want:     "db1"},
+			want:     "db1", noted: "db1"},
 		{name: "--inventory with no directive",
 			src: `hosts { "@web!web1" }`, opts: []func(*Options){withInventories(inv)},
-			want: "deploy@web2"},
+			want: "deploy@web2", noted: "deploy@web2"},
 		{name: "unknown group", src: "inventory { " + q(inv) + " }\n" + `hosts { "@app" }`,
 			wantErr: `Griforkfile.lua:2: hosts: entry 1 "@app": group source "inventory": unknown group "app"`},
 		{name: "missing inventory file", src: "\ninventory { " + q(filepath.Join(dir, "nope.ini")) + " }\n" + `hosts { "a" }`,
@@ -90,6 +94,15 @@ func TestInventoryDirective(t *testing.T) {
 			}
 			if strings.Join(got, " ") != tt.want {
 				t.Errorf("hosts %q, want %q", got, tt.want)
+			}
+			var noted []string
+			for _, host := range got {
+				if _, ok := h.script.Selected[host]; ok {
+					noted = append(noted, host)
+				}
+			}
+			if strings.Join(noted, " ") != tt.noted {
+				t.Errorf("notes for %q, want %q", noted, tt.noted)
 			}
 		})
 	}

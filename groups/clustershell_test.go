@@ -3,6 +3,7 @@ package groups
 import (
 	"context"
 	"flag"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -256,6 +257,63 @@ func TestSubstitute(t *testing.T) {
 	for in, want := range tests {
 		if got := substitute(in, vars); got != want {
 			t.Errorf("substitute(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// TestConfigPlacesMatchNodeset puts groups.conf files in ~/.local/etc,
+// $XDG_CONFIG_HOME and $CLUSTERSHELL_CFGDIR and compares what grifork and
+// nodeset -e (no --groupsconf: it searches as grifork does) make of them. Both
+// read /etc/clustershell too; every file here sets [Main] whole, so that only
+// adds sources no expression names.
+func TestConfigPlacesMatchNodeset(t *testing.T) {
+	t.Parallel()
+	home, xdg, cfgdir := t.TempDir(), t.TempDir(), t.TempDir()
+	write := func(dir, name, s string) {
+		t.Helper()
+		p := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(s), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	main := "[Main]\ndefault: %s\nconfdir:\nautodir: $CFGDIR/groups.d\n"
+	// Lowest: ~/.local/etc defines "low"; $XDG_CONFIG_HOME replaces the
+	// default; $CLUSTERSHELL_CFGDIR is $CFGDIR, whose groups.d holds "top".
+	write(home, ".local/etc/clustershell/groups.conf", fmt.Sprintf(main, "low")+"[low]\nmap: echo low-$GROUP-$SOURCE\n")
+	write(xdg, "clustershell/groups.conf", fmt.Sprintf(main, "top"))
+	write(cfgdir, "groups.conf", "[mid]\nmap: sed -n \"s/^$GROUP: //p\" mid.txt\nlist: sed -n 's/:.*//p' $CFGDIR/mid.txt\n")
+	write(cfgdir, "mid.txt", "a: m[1-3]\nb: m9 @top:t\n")
+	write(cfgdir, "groups.d/top.yaml", "top:\n  t: 't[1-2]'\n  all: '@t,t9'\n")
+	env := map[string]string{"HOME": home, "XDG_CONFIG_HOME": xdg, "CLUSTERSHELL_CFGDIR": cfgdir}
+	lookup := func(k string) (string, bool) { v, ok := env[k]; return v, ok }
+	r := New(ConfigPaths(lookup, home), 0)
+	_, lookErr := exec.LookPath("nodeset")
+	for expr, want := range map[string]string{
+		"@t":          "t1 t2",
+		"@*":          "t1 t2 t9",
+		"@low:x":      "low-x-low",
+		"@mid:a":      "m1 m2 m3",
+		"@mid:b!t2":   "m9 t1",
+		"@@mid,@@top": "a all b t",
+	} {
+		got, err := nodeset.ExpandWith(expr, r.With(context.Background()))
+		if err != nil || strings.Join(got, " ") != want {
+			t.Errorf("%s: grifork %q, %v; want %q", expr, got, err, want)
+		}
+		if lookErr != nil {
+			continue
+		}
+		cmd := exec.Command("nodeset", "-e", expr)
+		cmd.Env = []string{"PATH=" + os.Getenv("PATH")}
+		for k, v := range env {
+			cmd.Env = append(cmd.Env, k+"="+v)
+		}
+		out, err := cmd.Output()
+		if err != nil || strings.TrimSpace(string(out)) != want {
+			t.Errorf("%s: nodeset %q, %v; want %q", expr, out, err, want)
 		}
 	}
 }

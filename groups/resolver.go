@@ -126,14 +126,6 @@ func (r *Resolver) Sources() ([]string, error) {
 	return out, nil
 }
 
-// Default returns the name of the default source ("" when there is none).
-func (r *Resolver) Default() (string, error) {
-	if err := r.load(); err != nil {
-		return "", err
-	}
-	return r.def, nil
-}
-
 func (r *Resolver) source(name string) (string, Source, error) {
 	if err := r.load(); err != nil {
 		return "", nil, err

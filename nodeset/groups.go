@@ -128,7 +128,7 @@ func (g *groupScope) allNodes(source string) (map[string]struct{}, error) {
 	if err != nil {
 		return nil, err
 	}
-	// Wildcards inside "@*" would ask for "@*" again.
+	// A wildcard or "@*" inside "@*" would ask for "@*" again: an error.
 	inner := &groupScope{r: noWildcards{g.r}, source: source, depth: g.depth + 1, all: g.all}
 	set, err := evaluate(strings.Join(list, ","), inner)
 	if err != nil {
@@ -138,8 +138,8 @@ func (g *groupScope) allNodes(source string) (map[string]struct{}, error) {
 	return set, nil
 }
 
-// noWildcards is a resolver whose "@*" is an error: ClusterShell turns node
-// wildcards off while it computes all nodes.
+// noWildcards is a resolver whose "@*" is an error. (ClusterShell reads a
+// wildcard inside all nodes as a plain name, which no host can have.)
 type noWildcards struct{ Resolver }
 
 var errAllInAll = errors.New("all nodes are defined by all nodes")

@@ -60,6 +60,7 @@ func TestExpandWith(t *testing.T) {
 			"far":  {"@other:x"},
 			"*":    {"web[1-3],db[1-2],spare9"},
 		},
+		"selfish": {"*": {"a1,x*"}},
 		"other": {
 			"x":     {"x[1-2]", "@y"},
 			"y":     {"y1"},
@@ -85,6 +86,7 @@ func TestExpandWith(t *testing.T) {
 		{expr: "@other:*", wantErr: `@other:*: unknown group "*"`},
 		{expr: "@", wantErr: `"@": a group name is missing after @`},
 		{expr: "@loop", wantErr: "groups nest more than 32 deep"},
+		{expr: "@selfish:*", wantErr: "all nodes are defined by all nodes"},
 	}
 	for _, tt := range tests {
 		got, err := ExpandWith(tt.expr, r)

@@ -105,6 +105,12 @@ func (x *expander) connect(h core.Host, entry string) (core.Host, error) {
 			h.Port = conn.Port
 		}
 		how = conn.Origins
+		// The inventory's values pass the checks of a host entry's own
+		// (no "-" first, no shell characters): they reach ssh and rsync.
+		checked, err := core.ParseHost(h.String())
+		if err != nil || checked != h {
+			return h, fmt.Errorf("%s: the inventory's settings make an invalid host (%s): %w", name, strings.Join(how, "; "), err)
+		}
 	}
 	note := fmt.Sprintf("%s: selected by %q", name, strings.TrimSpace(entry))
 	if ok {

@@ -37,6 +37,10 @@ func TestInventoryDirective(t *testing.T) {
 	if err := os.WriteFile(inv, []byte("[web]\nweb1 ansible_host=10.0.0.1 ansible_port=2201\nweb2\n[web:vars]\nansible_user=deploy\n[db]\ndb1\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	bad := filepath.Join(dir, "bad.ini")
+	if err := os.WriteFile(bad, []byte("[evil]\nx1 ansible_host=-oProxyCommand=touch_pwned\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	q := func(s string) string { return `"` + s + `"` }
 	tests := []struct {
 		name, src, override, want, wantErr string
@@ -65,6 +69,8 @@ func TestInventoryDirective(t *testing.T) {
 			wantErr: "Griforkfile.lua:2: inventory: stat " + filepath.Join(dir, "nope.ini") + ": no such file or directory"},
 		{name: "a group without any source", src: `hosts { "@web" }`,
 			wantErr: `Griforkfile.lua:1: hosts: entry 1 "@web": no group source`},
+		{name: "an address that ssh would read as an option", src: "inventory { " + q(bad) + " }\n" + `hosts { "@evil" }`,
+			wantErr: `Griforkfile.lua:2: hosts: entry 1 "@evil": x1: the inventory's settings make an invalid host (ansible_host=-oProxyCommand=touch_pwned from ` + bad + `:2 (host var)): host "-oProxyCommand=touch_pwned": a host name or user must not start with "-"`},
 		{name: "inventory takes file names", src: `inventory { 3 }`,
 			wantErr: "Griforkfile.lua:1: inventory: entry 1 must be a file name, got 3"},
 		{name: "a node reads neither directive", src: "inventory { " + q(filepath.Join(dir, "nope.ini")) + " }\n" + `hosts { "@web" }`,

@@ -26,6 +26,7 @@ type expandCase struct {
 	wantErr string // a part of grifork's error; nodeset prints nothing or fails
 	// noOracle: nodeset disagrees on purpose (it has no time limit).
 	noOracle bool
+	timeout  time.Duration // of each upcall; 0: DefaultUpcallTimeout
 }
 
 var expandCases = []expandCase{
@@ -72,12 +73,12 @@ var expandCases = []expandCase{
 	{conf: "failing", expr: "@b", wantErr: `group source "broken": map upcall of group "b" failed: "echo \"no such table\" >&2; exit 3": exit status 3: no such table`},
 	{conf: "failing", expr: "@x", wantErr: `group source "broken": unknown group "x" (its list upcall does not name it)`},
 	// nodeset waits for it and prints late1.
-	{conf: "failing", expr: "@slow:y", wantErr: `group source "slow": map upcall of group "y" failed: "sleep 2; echo late1" ran longer than 300ms`, noOracle: true},
+	{conf: "failing", expr: "@slow:y", wantErr: `group source "slow": map upcall of group "y" failed: "sleep 2; echo late1" ran longer than 300ms`, noOracle: true, timeout: 300 * time.Millisecond},
 }
 
-func expand(t *testing.T, conf, expr string) ([]string, error) {
+func expand(t *testing.T, conf, expr string, timeout time.Duration) ([]string, error) {
 	t.Helper()
-	r := New([]string{filepath.Join("testdata/clustershell", conf, "groups.conf")}, Timeout(300*time.Millisecond))
+	r := New([]string{filepath.Join("testdata/clustershell", conf, "groups.conf")}, Timeout(timeout))
 	return nodeset.ExpandWith(expr, r.With(context.Background()))
 }
 
@@ -131,7 +132,7 @@ func TestExpandMatchesNodeset(t *testing.T) {
 // returns the result it stands for: the names, or "error".
 func checkExpand(t *testing.T, tt expandCase, want map[string]string, haveOracle bool) string {
 	key := tt.conf + "\t" + tt.expr
-	names, err := expand(t, tt.conf, tt.expr)
+	names, err := expand(t, tt.conf, tt.expr, tt.timeout)
 	if tt.wantErr != "" {
 		if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 			t.Errorf("err %v, want it to hold %q", err, tt.wantErr)

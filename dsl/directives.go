@@ -17,10 +17,12 @@ import (
 // pass is what the top level of one file set. Each file may set each directive
 // once; the override file's pass replaces what the main file's set.
 type pass struct {
-	src    Source
-	lines  map[string]int // directive or block -> line where it was set
-	conf   core.Config
-	blocks map[core.Block]*lua.LFunction
+	src         Source
+	lines       map[string]int // directive or block -> line where it was set
+	conf        core.Config
+	hosts       []string // the hosts directive's entries, expanded after the merge
+	inventories []string // the inventory directive's files
+	blocks      map[core.Block]*lua.LFunction
 }
 
 func newPass(src Source) *pass {
@@ -49,9 +51,6 @@ func merge(passes []*pass) (core.Config, map[core.Block]*lua.LFunction) {
 		}
 		if set("log") {
 			c.Log = p.conf.Log
-		}
-		if set("hosts") {
-			c.Hosts = p.conf.Hosts
 		}
 		if set("ssh") {
 			c.SSH = p.conf.SSH
@@ -105,6 +104,7 @@ func (s *Script) primitives() *lua.LTable {
 		"branches":  s.directive("branches", s.setBranches),
 		"log":       s.directive("log", s.setLog),
 		"hosts":     s.directive("hosts", s.setHosts),
+		"inventory": s.directive("inventory", s.setInventory),
 		"grifork":   s.directive("grifork", s.setGrifork),
 		"parallel":  s.directive("parallel", s.setParallel),
 		"broadcast": s.directive("broadcast", s.setBroadcast),
@@ -303,11 +303,34 @@ func (s *Script) setHosts(L *lua.LState, p *pass) error {
 	default:
 		return fmt.Errorf(`hosts takes one table: hosts { "web1", "web2" }, got %s`, describe(v))
 	}
-	hosts, err := expandHosts(entries)
-	if err != nil {
-		return err
+	// Expanded once every directive is read: an inventory set after the
+	// hosts may hold their groups (see Script.expand).
+	p.hosts = entries
+	return nil
+}
+
+func (s *Script) setInventory(L *lua.LState, p *pass) error {
+	const usage = `inventory takes one table of files: inventory { "hosts.ini", "prod.yml" }`
+	if L.GetTop() != 1 {
+		return fmt.Errorf("%s, got %s", usage, describeArgs(L))
 	}
-	p.conf.Hosts = hosts
+	switch v := L.Get(1).(type) {
+	case lua.LString:
+		p.inventories = []string{string(v)}
+	case *lua.LTable:
+		if err := checkArray(v, "inventory"); err != nil {
+			return err
+		}
+		for i := 1; i <= v.Len(); i++ {
+			f, ok := v.RawGetInt(i).(lua.LString)
+			if !ok || f == "" {
+				return fmt.Errorf("inventory: entry %d must be a file name, got %s", i, describe(v.RawGetInt(i)))
+			}
+			p.inventories = append(p.inventories, string(f))
+		}
+	default:
+		return fmt.Errorf("%s, got %s", usage, describe(v))
+	}
 	return nil
 }
 

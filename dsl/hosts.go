@@ -1,21 +1,39 @@
 package dsl
 
 import (
+	"context"
 	"fmt"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/grifork/grifork/core"
+	"github.com/grifork/grifork/groups"
 	"github.com/grifork/grifork/nodeset"
 )
 
-// expandHosts expands the entries of the hosts directive, entries in order,
+// expandHosts expands entries with no node group source.
+func expandHosts(entries []string) ([]core.Host, error) {
+	return (&expander{}).hosts(entries)
+}
+
+// expander turns host entries into hosts: node sets, node groups of its
+// resolver, and the connection settings an inventory gives a host.
+type expander struct {
+	ctx    context.Context
+	groups *groups.Resolver // nil: node groups are errors
+	// notes, when set, gets a line per host that a group or an inventory
+	// chose or set up: where it came from.
+	notes map[string]string
+}
+
+// hosts expands the entries of the hosts directive, entries in order,
 // each entry a node set in ClusterShell's order, and parses each host. An
 // entry with no host and a host listed twice (same name and port, whatever the
 // user) are errors; an empty list is checked after the override merge (see
 // Script.load).
-func expandHosts(entries []string) ([]core.Host, error) {
+func (x *expander) hosts(entries []string) ([]core.Host, error) {
 	type origin struct {
 		entry int
 		name  string
@@ -23,7 +41,7 @@ func expandHosts(entries []string) ([]core.Host, error) {
 	var seen map[string]origin
 	var hosts []core.Host
 	for i, e := range entries {
-		names, err := expandEntry(e)
+		names, err := x.entry(e)
 		if err != nil {
 			return nil, fmt.Errorf("hosts: entry %d %q: %w", i+1, e, err)
 		}
@@ -41,6 +59,9 @@ func expandHosts(entries []string) ([]core.Host, error) {
 			if err != nil {
 				return nil, fmt.Errorf("hosts: entry %d: %w", i+1, err)
 			}
+			if h, err = x.connect(h, e); err != nil {
+				return nil, fmt.Errorf("hosts: entry %d %q: %w", i+1, e, err)
+			}
 			key := h.Name + "#" + strconv.Itoa(h.Port)
 			if o, dup := seen[key]; dup {
 				if o.entry == i+1 {
@@ -56,10 +77,62 @@ func expandHosts(entries []string) ([]core.Host, error) {
 	return hosts, nil
 }
 
-// expandEntry expands one entry. An IPv6 address in brackets ("[fe80::1]:22",
+// connect applies what an inventory says about reaching h (its address,
+// user and port), except what the entry itself sets, and notes where h came
+// from when a group or an inventory had a part in it.
+func (x *expander) connect(h core.Host, entry string) (core.Host, error) {
+	if x.groups == nil {
+		return h, nil
+	}
+	conn, ok, err := x.groups.Conn(h.Name)
+	if err != nil {
+		return h, err
+	}
+	grouped := usesGroups.MatchString(entry)
+	if !ok && !grouped {
+		return h, nil
+	}
+	name := h.Name
+	var how []string
+	if ok {
+		if conn.Addr != "" {
+			h.Name = conn.Addr
+		}
+		if h.User == "" {
+			h.User = conn.User
+		}
+		if h.Port == 0 {
+			h.Port = conn.Port
+		}
+		how = conn.Origins
+		// The inventory's values pass the checks of a host entry's own
+		// (no "-" first, no shell characters): they reach ssh and rsync.
+		checked, err := core.ParseHost(h.String())
+		if err != nil || checked != h {
+			return h, fmt.Errorf("%s: the inventory's settings make an invalid host (%s): %w", name, strings.Join(how, "; "), err)
+		}
+	}
+	note := fmt.Sprintf("%s: selected by %q", name, strings.TrimSpace(entry))
+	if ok {
+		note += ", an inventory host"
+	}
+	if len(how) > 0 {
+		note += "; " + strings.Join(how, "; ")
+	}
+	if x.notes != nil {
+		x.notes[h.String()] = note
+	}
+	return h, nil
+}
+
+// usesGroups matches an entry that names a node group or a wildcard: "@" at
+// the start of an operand ("deploy@web1" is a user), "*" or "?".
+var usesGroups = regexp.MustCompile(`(?:^|[,!&^])\s*@|[*?]`)
+
+// entry expands one entry. An IPv6 address in brackets ("[fe80::1]:22",
 // "deploy@[2001:db8::1]") is one host, kept as written: ClusterShell has no
 // such syntax and would read the brackets as a range.
-func expandEntry(e string) ([]string, error) {
+func (x *expander) entry(e string) ([]string, error) {
 	addr := strings.TrimSpace(e)
 	if i := strings.LastIndex(addr, "@"); i >= 0 {
 		addr = addr[i+1:]
@@ -71,7 +144,10 @@ func expandEntry(e string) ([]string, error) {
 	if names, ok := simpleRange(e); ok {
 		return names, nil
 	}
-	return nodeset.Expand(e)
+	if x.groups == nil {
+		return nodeset.Expand(e)
+	}
+	return nodeset.ExpandWith(e, x.groups.With(x.ctx))
 }
 
 // simpleRange expands the most common entry, "prefix[a-b]suffix" with plain

@@ -7,12 +7,14 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/grifork/grifork/core"
+	"github.com/grifork/grifork/groups"
 	"github.com/grifork/grifork/internal/gopool"
 	luasrc "github.com/grifork/grifork/lua"
 	lua "github.com/yuin/gopher-lua"
@@ -24,6 +26,13 @@ import (
 type Options struct {
 	Printer *core.Printer // print()/p() output; nil = standard output
 	Logger  *slog.Logger  // warnings of the load, and of task runs until Bind; nil = discard
+	// Groups returns the node group sources, given the files of the inventory
+	// directive (none when it is not set); nil: node groups are errors.
+	Groups func(ctx context.Context, inventories []string) (*groups.Resolver, error)
+	// SkipHosts leaves the hosts and inventory directives unread: a
+	// grifork-mode node gets its tree from its parent, and the inventory
+	// files stay on the root.
+	SkipHosts bool
 
 	maxHeap uint64 // tests: the top level's memory limit instead of maxTopLevelHeap
 }
@@ -32,9 +41,17 @@ type Options struct {
 // are safe for concurrent use.
 type Script struct {
 	Config core.Config
+	// Groups resolves node groups for the command line's selection too; nil
+	// without Options.Groups.
+	Groups *groups.Resolver
+	// Selected says, for each host that a node group or an inventory chose or
+	// set up (keyed as core.Host.String), where it came from and where its
+	// connection settings came from.
+	Selected map[string]string
 
 	main     Source
 	override *Source
+	opts     Options
 	bound    atomic.Pointer[binding] // read by tasks on any goroutine
 	printer  *core.Printer
 	defined  map[core.Block]bool // written by Load only
@@ -78,6 +95,7 @@ func Load(ctx context.Context, main Source, override *Source, opts Options) (*Sc
 	s := &Script{
 		main:     main,
 		override: override,
+		opts:     opts,
 		printer:  opts.Printer,
 		maxHeap:  opts.maxHeap,
 		calls:    make(chan func()),
@@ -247,13 +265,58 @@ func (s *Script) load(ctx context.Context) (err error) {
 		passes = append(passes, p)
 	}
 	s.Config, s.blocks = merge(passes)
-	if err := checkHosts(passes, s.Config); err != nil {
-		return err
+	if !s.opts.SkipHosts {
+		if err := s.expand(ctx, passes); err != nil {
+			return err
+		}
+		if err := checkHosts(passes, s.Config); err != nil {
+			return err
+		}
 	}
 	s.defined = map[core.Block]bool{}
 	for b := range s.blocks {
 		s.defined[b] = true
 	}
+	return nil
+}
+
+// expand reads the inventory and hosts directives that the merge kept (the
+// last file's that set each) into the hosts.
+func (s *Script) expand(ctx context.Context, passes []*pass) error {
+	var hostsPass *pass
+	var inventories []string
+	for _, p := range passes {
+		if _, ok := p.lines["hosts"]; ok {
+			hostsPass = p
+		}
+		if _, ok := p.lines["inventory"]; ok {
+			inventories = p.inventories
+		}
+	}
+	if s.opts.Groups != nil {
+		g, err := s.opts.Groups(ctx, inventories)
+		if err != nil {
+			for _, p := range slices.Backward(passes) {
+				if line, ok := p.lines["inventory"]; ok {
+					return &Error{File: p.src.Name, Line: line, Msg: err.Error()}
+				}
+			}
+			return err
+		}
+		s.Groups = g
+	} else if len(inventories) > 0 {
+		return errors.New("inventory: no inventory can be read here")
+	}
+	if hostsPass == nil {
+		return nil
+	}
+	s.Selected = map[string]string{}
+	x := &expander{ctx: ctx, groups: s.Groups, notes: s.Selected}
+	hosts, err := x.hosts(hostsPass.hosts)
+	if err != nil {
+		return &Error{File: hostsPass.src.Name, Line: hostsPass.lines["hosts"], Msg: err.Error()}
+	}
+	s.Config.Hosts = hosts
 	return nil
 }
 

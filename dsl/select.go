@@ -1,11 +1,13 @@
 package dsl
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strings"
 
 	"github.com/grifork/grifork/core"
+	"github.com/grifork/grifork/groups"
 )
 
 // Selection is the host selection of the command line (-H, -x, -b): it replaces
@@ -16,18 +18,21 @@ type Selection struct {
 	Branches int      // replaces branches when > 0
 }
 
-// Apply changes c as the selection says. An entry of Exclude matches a host by
-// its name or by the host entry as written ("deploy@web1:2222").
-func (s Selection) Apply(c *core.Config) error {
+// Apply changes c as the selection says, with the node groups of g (nil:
+// groups are errors). An entry of Exclude matches a host by its name or by
+// the host entry as written ("deploy@web1:2222"). With -H, the notes of the
+// hosts it chose replace selected's.
+func (s Selection) Apply(ctx context.Context, c *core.Config, g *groups.Resolver, selected map[string]string) error {
 	if len(s.Hosts) > 0 {
-		hosts, err := nodeSets(s.Hosts)
+		clear(selected)
+		hosts, err := nodeSets(&expander{ctx: ctx, groups: g, notes: selected}, s.Hosts)
 		if err != nil {
 			return fmt.Errorf("-H: %w", err)
 		}
 		c.Hosts = hosts
 	}
 	if len(s.Exclude) > 0 {
-		out, err := nodeSets(s.Exclude)
+		out, err := nodeSets(&expander{ctx: ctx, groups: g}, s.Exclude)
 		if err != nil {
 			return fmt.Errorf("-x: %w", err)
 		}
@@ -58,8 +63,8 @@ func (s Selection) Apply(c *core.Config) error {
 
 // nodeSets expands node sets given on the command line into hosts; it is the one
 // place the CLI reaches the node-set parser.
-func nodeSets(sets []string) ([]core.Host, error) {
-	hosts, err := expandHosts(sets)
+func nodeSets(x *expander, sets []string) ([]core.Host, error) {
+	hosts, err := x.hosts(sets)
 	if err != nil {
 		// On the command line the flag names the list, not the directive.
 		return nil, errors.New(strings.TrimPrefix(err.Error(), "hosts: "))

@@ -1,6 +1,7 @@
 package dsl
 
 import (
+	"context"
 	"strings"
 	"testing"
 
@@ -36,7 +37,7 @@ func TestSelectionApply(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			c := base()
-			err := tt.sel.Apply(&c)
+			err := tt.sel.Apply(context.Background(), &c, nil, nil)
 			if want, ok := strings.CutPrefix(tt.hosts, "error: "); ok {
 				if err == nil || !strings.HasPrefix(err.Error(), want) {
 					t.Fatalf("error %v, want %q", err, want)

@@ -17,7 +17,19 @@ const Limit = 100000
 // gives r2n1 r2n2 r2n3 r1n5). An empty or blank string is the empty set.
 // Errors name the part at fault and fit on one line.
 func Expand(pattern string) ([]string, error) {
-	set, err := evaluate(pattern)
+	return ExpandWith(pattern, nil)
+}
+
+// ExpandWith is Expand with the node groups of r: "@group", "@source:group",
+// "@*", "@source:*", "@@source" (the group names of a source) and wildcards
+// ("web*", matched against "@*") resolve as ClusterShell's NodeSet does with
+// its group resolver. A nil r makes them errors.
+func ExpandWith(pattern string, r Resolver) ([]string, error) {
+	var g *groupScope
+	if r != nil {
+		g = &groupScope{r: r, all: map[string]map[string]struct{}{}}
+	}
+	set, err := evaluate(pattern, g)
 	if err != nil {
 		return nil, err
 	}

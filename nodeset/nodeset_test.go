@@ -275,9 +275,9 @@ func TestExpandErrors(t *testing.T) {
 		{"web[1-1000000]", `"[1-1000000]" holds more than 100000 numbers`},
 		{"a[1-1000]b[1-1000]", "expands to more than 100000 names"},
 		{"a[1-60000],b[1-60000]", "expands to more than 100000 names"},
-		{"@web", `node groups such as "@web" are not supported`},
+		{"@web", `node groups such as "@web" are not supported here`},
 		{"a,@web[1-2]", `node groups such as "@web[]"`},
-		{"web*", `wildcards such as "web*" are not supported`},
+		{"web*", `wildcards such as "web*" are not supported here`},
 		{"web[1-2]?", "wildcards"},
 		// grifork: what ClusterShell's text rewriting would turn into other names
 		{"n[1-2-3]", `range "1-2-3" in "[1-2-3]"`},

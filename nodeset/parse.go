@@ -12,8 +12,9 @@ import (
 
 const operators = ",!&^"
 
-// evaluate parses s and applies its operators from left to right.
-func evaluate(s string) (map[string]struct{}, error) {
+// evaluate parses s and applies its operators from left to right; g resolves
+// the node groups and wildcards it holds (nil: they are errors).
+func evaluate(s string, g *groupScope) (map[string]struct{}, error) {
 	s = strings.TrimFunc(s, isSpace)
 	acc := map[string]struct{}{}
 	op := byte(',')
@@ -22,7 +23,7 @@ func evaluate(s string) (map[string]struct{}, error) {
 		if err != nil {
 			return nil, err
 		}
-		names, err := o.names()
+		names, err := g.operand(o)
 		if err != nil {
 			return nil, err
 		}
@@ -83,15 +84,11 @@ func (o *operand) slot(indexes []string) {
 	o.parts = append(o.parts, "")
 }
 
+// pattern is the operand with its brackets emptied, for messages.
+func (o *operand) pattern() string { return strings.Join(o.parts, "[]") }
+
 // names expands the operand: every combination of its slots.
 func (o *operand) names() (map[string]struct{}, error) {
-	pattern := strings.Join(o.parts, "[]")
-	if strings.HasPrefix(o.parts[0], "@") {
-		return nil, fmt.Errorf("node groups such as %q are not supported: list the hosts", pattern)
-	}
-	if strings.ContainsAny(pattern, "*?") {
-		return nil, fmt.Errorf("wildcards such as %q are not supported: list the hosts", pattern)
-	}
 	total := 1
 	for _, s := range o.slots {
 		total *= len(s)

@@ -30,7 +30,8 @@ const (
 var version = "dev"
 
 type cli struct {
-	Version kong.VersionFlag `short:"v" help:"Print the version and exit."`
+	Version   kong.VersionFlag `short:"v" help:"Print the version and exit."`
+	Inventory []string         `sep:"none" placeholder:"FILE" predictor:"file" help:"Ansible inventory (INI, YAML or an executable printing JSON) whose groups -H/-x and hosts { } reach as @group, and whose ansible_host/port/user set how to reach its hosts (may repeat; with the Griforkfile's inventory { })."`
 
 	Run        runCmd        `cmd:"" default:"withargs" help:"Run the Griforkfile's tasks across the host tree (the default command)."`
 	Graph      graphCmd      `cmd:"" help:"Print the host tree the Griforkfile describes."`
@@ -50,8 +51,8 @@ type fileFlags struct {
 // hostFlags select the hosts on the command line; shared by every command that runs
 // or plans. Node sets hold commas, so kong must not split them.
 type hostFlags struct {
-	Hosts    []string `short:"H" name:"hosts" sep:"none" placeholder:"NODESET" help:"Hosts to run on, replacing the Griforkfile's (node set such as web[01-12],db1; may repeat)."`
-	Exclude  []string `short:"x" sep:"none" placeholder:"NODESET" help:"Hosts to leave out (node set; may repeat)."`
+	Hosts    []string `short:"H" name:"hosts" sep:"none" placeholder:"NODESET" predictor:"groups" help:"Hosts to run on, replacing the Griforkfile's (node set such as web[01-12],db1 or node groups such as @web; may repeat)."`
+	Exclude  []string `short:"x" sep:"none" placeholder:"NODESET" predictor:"groups" help:"Hosts to leave out (node set; may repeat)."`
 	Branches int      `short:"b" placeholder:"N" help:"Children per node, replacing the Griforkfile's branches."`
 }
 
@@ -116,6 +117,10 @@ type env struct {
 	stdin  io.Reader
 	stdout io.Writer
 	stderr io.Writer
+	// sources are the node group sources (nil: built on first use, without
+	// --inventory); onNode: a grifork-mode node, which reads no hosts.
+	sources *groupSources
+	onNode  bool
 }
 
 // exitError carries the exit code for errors the user should see in one line.
@@ -175,7 +180,7 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) (code int) {
 		fmt.Fprintf(stderr, "grifork: %v\n", err)
 		return exitUsage
 	}
-	e := &env{ctx: ctx, stdin: stdin, stdout: stdout, stderr: stderr}
+	e := &env{ctx: ctx, stdin: stdin, stdout: stdout, stderr: stderr, sources: &groupSources{flags: c.Inventory}}
 	if err := kctx.Run(e); err != nil {
 		if ctx.Err() != nil {
 			fmt.Fprintf(stderr, "grifork: interrupted: %v\n", err)

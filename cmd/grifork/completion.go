@@ -1,12 +1,14 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 
 	"github.com/alecthomas/kong"
+	posener "github.com/posener/complete"
 	"github.com/willabides/kongplete"
 )
 
@@ -55,6 +57,45 @@ func complete(p *kong.Kong) (done bool) {
 			done = true
 		}
 	}()
-	kongplete.Complete(p)
+	kongplete.Complete(p,
+		kongplete.WithPredictor("file", posener.PredictFiles("*")),
+		kongplete.WithPredictor("groups", posener.PredictFunc(predictGroups)))
 	return false
+}
+
+// predictGroups offers the node groups -H and -x can name: "@group" of the
+// default source, "@source:group" of the others, with the inventories that
+// the command line gives so far.
+func predictGroups(a posener.Args) []string {
+	var files []string
+	for i, w := range a.Completed {
+		if v, ok := strings.CutPrefix(w, "--inventory="); ok {
+			files = append(files, v)
+		} else if w == "--inventory" && i+1 < len(a.Completed) {
+			files = append(files, a.Completed[i+1])
+		}
+	}
+	ctx := context.Background()
+	r, err := (&groupSources{flags: files}).resolver(ctx, nil)
+	if err != nil {
+		return nil
+	}
+	sources, err := r.Sources()
+	if err != nil {
+		return nil
+	}
+	var out []string
+	for i, src := range sources {
+		names, err := r.With(ctx).Groups(src)
+		if err != nil {
+			continue
+		}
+		for _, g := range names {
+			if i == 0 {
+				out = append(out, "@"+g)
+			}
+			out = append(out, "@"+src+":"+g)
+		}
+	}
+	return out
 }

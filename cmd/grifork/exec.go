@@ -73,8 +73,7 @@ func (f adhocFlags) config(e *env, h hostFlags, retry bool) (core.Config, error)
 			return c, err
 		}
 		// Only the settings are wanted: no command may run, nothing is printed.
-		s, err := dsl.Load(e.ctx, src, nil, dsl.Options{
-			Printer: core.NewPrinter(io.Discard, nil), Logger: slog.New(consoleHandler(e.stderr))})
+		s, err := dsl.Load(e.ctx, src, nil, e.dslOptions(core.NewPrinter(io.Discard, nil), slog.New(consoleHandler(e.stderr))))
 		if err != nil {
 			return c, usageErr(err)
 		}

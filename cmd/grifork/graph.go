@@ -18,7 +18,7 @@ func (c *graphCmd) Run(e *env) error {
 		return err
 	}
 	defer s.close()
-	tree, err := s.tree(c.selection())
+	tree, err := s.tree(e.ctx, c.selection())
 	if err != nil {
 		return err
 	}
@@ -28,6 +28,11 @@ func (c *graphCmd) Run(e *env) error {
 	}
 	if err := render(e.stdout, tree); err != nil {
 		return err
+	}
+	if c.Format == "text" {
+		if err := s.writeSelected(e.stdout, tree); err != nil {
+			return err
+		}
 	}
 	bt, err := s.broadcastTree()
 	if err != nil || bt == nil {

@@ -56,6 +56,12 @@ func exits(ts *testscript.TestScript, neg bool, args []string) {
 	for _, kv := range []string{"HOME", "PATH", "GRIFORKFILE"} {
 		cmd.Env = append(cmd.Env, kv+"="+ts.Getenv(kv))
 	}
+	// Where ClusterShell's configuration is looked for, when a script says.
+	for _, kv := range []string{"CLUSTERSHELL_CFGDIR", "XDG_CONFIG_HOME"} {
+		if v := ts.Getenv(kv); v != "" {
+			cmd.Env = append(cmd.Env, kv+"="+v)
+		}
+	}
 	cmd.Stdout, cmd.Stderr = ts.Stdout(), ts.Stderr()
 	err = cmd.Run()
 	got := 0

@@ -140,7 +140,7 @@ func runOnRemote(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	// The root loaded the same files and showed their warnings, and every
 	// failure here reaches it as an event: what would be logged to stderr would
 	// come out twice there. The log file, when set, still gets everything.
-	e := &env{ctx: ctx, stdin: nil, stdout: out, stderr: io.Discard}
+	e := &env{ctx: ctx, stdin: nil, stdout: out, stderr: io.Discard, onNode: true}
 	main, err := nodeSource(files.File, *name)
 	if err != nil {
 		return fail(err)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -66,7 +67,7 @@ func (s *loaded) run(e *env, o runOptions) error {
 	if o.retry != nil {
 		s.script.Config.Hosts = o.retry
 	}
-	tree, err := s.tree(o.sel)
+	tree, err := s.tree(e.ctx, o.sel)
 	if err != nil {
 		return err
 	}
@@ -175,8 +176,11 @@ type loaded struct {
 
 // tree builds the host tree the Griforkfile describes, with the hosts and
 // branches the command line selects.
-func (s *loaded) tree(sel dsl.Selection) (*core.Tree, error) {
-	if err := sel.Apply(&s.script.Config); err != nil {
+func (s *loaded) tree(ctx context.Context, sel dsl.Selection) (*core.Tree, error) {
+	if s.script.Selected == nil {
+		s.script.Selected = map[string]string{}
+	}
+	if err := sel.Apply(ctx, &s.script.Config, s.script.Groups, s.script.Selected); err != nil {
 		return nil, usageErr(fmt.Errorf("%s: %w", s.name, err))
 	}
 	if len(s.script.Config.Hosts) == 0 {
@@ -265,7 +269,7 @@ func loadSources(e *env, main dsl.Source, override *dsl.Source, dryRun bool, sec
 	// Until the Griforkfile is read, its secrets and log settings are unknown:
 	// warnings of the load go to the console as they are.
 	logger := slog.New(consoleHandler(e.stderr))
-	script, err := dsl.Load(e.ctx, main, override, dsl.Options{Printer: printer, Logger: logger})
+	script, err := dsl.Load(e.ctx, main, override, e.dslOptions(printer, logger))
 	if err != nil {
 		return nil, usageErr(err)
 	}
@@ -370,6 +374,9 @@ func (s *loaded) plan(e *env, tree *core.Tree) error {
 			fi, serr := os.Lstat(cfg.Broadcast.From)
 			err = core.WriteBroadcastPlan(e.stdout, cfg.Broadcast, bt.Tree(), relay, serr == nil && fi.Mode().IsRegular())
 		}
+	}
+	if err == nil {
+		err = s.writeSelected(e.stdout, tree)
 	}
 	if err == nil && s.printed.Len() > 0 {
 		_, err = fmt.Fprintf(e.stdout, "\noutput of the blocks (every command returned empty output):\n%s", s.printed)

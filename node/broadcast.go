@@ -95,10 +95,18 @@ func (b *Broadcaster) Broadcast(ctx context.Context, t *core.Tree) (map[string]c
 		return nil, err
 	}
 	b.log.Info("broadcast start", "from", b.opts.Config.From, "to", b.opts.Config.To, "files", len(list), "bytes", size, "hosts", len(t.Nodes())-1)
+	m, err := newManifest(list, b.opts.Config.Checksum)
+	if err != nil {
+		return nil, err
+	}
+	man, err := m.encode()
+	if err != nil {
+		return nil, fmt.Errorf("broadcast: manifest: %w", err)
+	}
 	results := map[string]core.BroadcastResult{}
 	tree := t
 	for round := 1; ; round++ {
-		res, err := b.round(ctx, tree, list)
+		res, err := b.round(ctx, tree, list, man)
 		for h, r := range res {
 			results[h] = r
 		}
@@ -159,6 +167,7 @@ type relayProc struct {
 	started   bool
 	socket    string
 	connected bool
+	needs     *relayEvent // what its host lacks
 	result    *relayEvent
 	died      bool   // its session ended with an error before a result
 	childErr  string // what its parent said about it
@@ -173,8 +182,8 @@ func (p *relayProc) send(v any) error {
 	return err
 }
 
-// round runs one broadcast along t.
-func (b *Broadcaster) round(ctx context.Context, t *core.Tree, list []entry) (map[string]core.BroadcastResult, error) {
+// round runs one broadcast along t; man is the source's manifest, encoded.
+func (b *Broadcaster) round(ctx context.Context, t *core.Tree, list []entry, man []byte) (map[string]core.BroadcastResult, error) {
 	token := randomToken()
 	nodes := t.Nodes()[1:]
 	procs := make(map[string]*relayProc, len(nodes))
@@ -287,7 +296,10 @@ func (b *Broadcaster) round(ctx context.Context, t *core.Tree, list []entry) (ma
 
 	b.log.Debug("broadcast: streams open")
 	// Phase 3: stream.
-	streamErr := b.stream(ctx, t, procs, list, token, live)
+	streamErr := b.stream(ctx, t, procs, list, man, token, func(n *core.Node) bool {
+		_, skip := skipped[n.Name()]
+		return live(n) && !skip
+	})
 
 	b.log.Debug("broadcast: stream sent")
 	// Results: every live relay reports, dies, or falls silent.
@@ -340,6 +352,8 @@ func (b *Broadcaster) await(ctx context.Context, procs map[string]*relayProc, p 
 			p.socket = ev.Socket
 		case evConnected:
 			p.connected = true
+		case evNeeds:
+			p.needs = &ev
 		case evResult:
 			p.result = &ev
 			p.ctl.Close()
@@ -457,8 +471,10 @@ func (b *Broadcaster) newProc(ctx context.Context, n *core.Node) *relayProc {
 	return p
 }
 
-// stream sends the archive to the root's children in t.
-func (b *Broadcaster) stream(ctx context.Context, t *core.Tree, procs map[string]*relayProc, list []entry, token string, live func(*core.Node) bool) error {
+// stream sends the manifest man to the root's children in t, waits until
+// every relay that streams (live) said what its host lacks, then sends the
+// contents of the files that some host lacks.
+func (b *Broadcaster) stream(ctx context.Context, t *core.Tree, procs map[string]*relayProc, list []entry, man []byte, token string, live func(*core.Node) bool) error {
 	var conns []net.Conn
 	var names []string
 	for _, c := range t.Root.Children {
@@ -485,17 +501,101 @@ func (b *Broadcaster) stream(ctx context.Context, t *core.Tree, procs map[string
 			}
 		})
 	}
-	fw := newFramer(ctx, pool, fan)
-	err := writeArchive(fw, list)
+	mw := newFramer(ctx, pool, fan)
+	_, err := mw.Write(man)
 	if err == nil {
-		err = fw.Close()
+		err = mw.Close()
+	}
+	var send []bool
+	if err == nil {
+		send, err = b.wanted(ctx, t, procs, list, live)
+	}
+	cw := newFramer(ctx, pool, fan)
+	if err == nil {
+		err = writeContents(cw, list, send)
+	}
+	if err == nil {
+		err = cw.Close()
 	}
 	fan.close()
 	wg.Wait()
 	if err != nil {
 		return fmt.Errorf("read source: %w", err)
 	}
-	b.log.Info("broadcast sent", "bytes", fw.n)
+	files := 0
+	for _, ok := range send {
+		if ok {
+			files++
+		}
+	}
+	b.log.Info("broadcast sent", "manifest_bytes", mw.n, "files", files, "bytes", cw.n)
+	return nil
+}
+
+// wanted waits until every relay of t that streams (live) said what its host
+// lacks, and returns which entries of list the stream carries: the files that
+// some host lacks or holds differently. A relay still silent after three stall
+// timeouts gets every file, since the root cannot know what it lacks.
+func (b *Broadcaster) wanted(ctx context.Context, t *core.Tree, procs map[string]*relayProc, list []entry, live func(*core.Node) bool) ([]bool, error) {
+	send := make([]bool, len(list))
+	sums := map[int]string{}
+	deadline := time.Now().Add(3 * b.stall())
+	all := false
+	var err error
+	t.Walk(func(n *core.Node) {
+		if n.IsRoot() || !live(n) || err != nil {
+			return
+		}
+		p := procs[n.Name()]
+		// A relay reports progress every second: the deadline is checked as often.
+		for p.needs == nil && p.result == nil && time.Now().Before(deadline) {
+			if !b.await(ctx, procs, p, 3*b.stall()) {
+				break
+			}
+		}
+		if p.needs == nil {
+			all = all || p.result == nil
+			return
+		}
+		err = addNeeds(list, send, p.needs.Need, p.needs.Check, sums)
+	})
+	if all {
+		b.log.Info("broadcast: a relay did not say what it lacks: sending every file")
+		for i := range send {
+			send[i] = isFile(list, i)
+		}
+	}
+	return send, err
+}
+
+func isFile(list []entry, i int) bool {
+	return i >= 0 && i < len(list) && list[i].info.Mode().IsRegular()
+}
+
+// addNeeds marks in send the files of list that one host needs: those in need
+// ([first, last] ranges), and those of checks (index: the host's SHA-256, hex)
+// whose content differs from the source's (sums caches the source's).
+func addNeeds(list []entry, send []bool, need [][2]int, checks map[int]string, sums map[int]string) error {
+	for _, r := range need {
+		for i := max(r[0], 0); i <= r[1] && i < len(list); i++ {
+			send[i] = send[i] || isFile(list, i)
+		}
+	}
+	for i, held := range checks {
+		if !isFile(list, i) || send[i] {
+			continue
+		}
+		sum, ok := sums[i]
+		if !ok {
+			s, err := fileSum(list[i].abs)
+			if err != nil {
+				return err
+			}
+			sum = fmt.Sprintf("%x", s)
+			sums[i] = sum
+		}
+		send[i] = sum != held
+	}
 	return nil
 }
 
@@ -513,6 +613,7 @@ func (b *Broadcaster) results(t *core.Tree, procs map[string]*relayProc, skipped
 			r.Status, r.Err = core.StatusSkipped, why
 		case p.result != nil && p.result.Status == core.StatusOK:
 			r.Status, r.Bytes, r.PeakRSS = core.StatusOK, p.result.Bytes, p.result.RSS
+			r.Written, r.Kind = p.result.Written, p.result.Kind
 		default:
 			r.Status, r.Err = core.StatusFailed, b.failure(p)
 			if p.childErr != "" && !p.died {

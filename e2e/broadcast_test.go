@@ -269,6 +269,50 @@ broadcast { from = %q, to = "/srv/app/", excludes = { ".git" }, branches = %d }
 		noLeftovers(t, f, 10*time.Second)
 	})
 
+	t.Run("cold start: the binary travels along the tree", func(t *testing.T) {
+		forEachHost(t, hosts, func(h string) error {
+			_, err := f.Exec(context.Background(), h, "rm", "-rf", "/tmp/grifork-0")
+			return err
+		})
+		rewrite(t, filepath.Join(app, "lib/mod00/pkg1/file07.bin"), 4000)
+		logf := filepath.Join(dir, "cold.log")
+		r := runGrifork(t, dir, "-f", gf(fmt.Sprintf("log { file = %q, level = \"info\" }", logf), 2, ""))
+		if r.code != 0 {
+			t.Fatalf("exit %d", r.code)
+		}
+		bcCheck(t, f, hosts, want())
+		b, err := os.ReadFile(logf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		log := string(b)
+		// The root ships to its 2 children, every other host gets it from a relay.
+		if n, m := strings.Count(log, "shipping grifork binary"), strings.Count(log, "grifork seeded"); n != 2 || m != len(hosts)-2 || strings.Contains(log, "seeding grifork failed") {
+			t.Errorf("the root shipped grifork %d times and %d hosts were seeded by a relay; want 2 and %d:\n%s", n, m, len(hosts)-2, log)
+		}
+		forEachHost(t, hosts, func(h string) error {
+			dir, err := f.HostPath(h, "/tmp/grifork-0")
+			if err != nil {
+				return err
+			}
+			ents, err := os.ReadDir(dir)
+			if err != nil {
+				return err
+			}
+			var bins []string
+			for _, e := range ents {
+				if strings.HasPrefix(e.Name(), "grifork-") {
+					bins = append(bins, e.Name())
+				}
+			}
+			if len(bins) != 1 {
+				return fmt.Errorf("%s holds %v, want one cached binary", dir, bins)
+			}
+			return nil
+		})
+		noLeftovers(t, f, 10*time.Second)
+	})
+
 	t.Run("grifork mode after changes at the source", func(t *testing.T) {
 		if err := os.Remove(filepath.Join(app, "lib/mod00/pkg0/file00.bin")); err != nil {
 			t.Fatal(err)

@@ -164,6 +164,16 @@ type relayProc struct {
 	err    error
 	stderr *sshx.TailWriter
 
+	// Seeding: seeder is the relay that ships it the binary when its host's
+	// cache lacks it (nil: the root does); ready closes once its own relay
+	// listens; seeded carries a seeding's outcome ("" when it worked).
+	seeder    *relayProc
+	peers     map[string]*relayProc
+	ready     chan struct{}
+	readyOnce sync.Once
+	seeded    chan string
+	sendMu    sync.Mutex
+
 	started   bool
 	socket    string
 	connected bool
@@ -178,6 +188,8 @@ func (p *relayProc) send(v any) error {
 	if err != nil {
 		return err
 	}
+	p.sendMu.Lock()
+	defer p.sendMu.Unlock()
 	_, err = p.ctl.Write(append(b, '\n'))
 	return err
 }
@@ -206,11 +218,16 @@ func (b *Broadcaster) round(ctx context.Context, t *core.Tree, list []entry, man
 	}()
 	corrupt := os.Getenv(CorruptEnv)
 	for _, n := range nodes {
-		p := b.newProc(ctx, n)
-		procs[n.Name()] = p
+		procs[n.Name()] = b.newProc(ctx, n, procs)
+	}
+	for child, seeder := range seedParents(t) {
+		procs[child].seeder = procs[seeder]
+	}
+	for _, n := range nodes {
+		p := procs[n.Name()]
 		cfg := relayConfig{Self: n.Name(), Parent: n.Parent.Name(), SSH: b.opts.SSH, To: b.opts.Config.To,
 			Single: !list[0].info.IsDir(), Name: filepath.Base(list[0].abs), Delete: b.opts.Config.Delete, Excludes: b.opts.Config.Excludes,
-			Token: token, Stall: b.stall(), Corrupt: corrupt != "" && corrupt == n.Name()}
+			Token: token, Stall: b.stall(), Corrupt: corrupt != "" && corrupt == n.Name(), Grifork: b.opts.Grifork}
 		for _, c := range n.Children {
 			cfg.Children = append(cfg.Children, b.loginHost(c))
 		}
@@ -431,10 +448,23 @@ func (b *Broadcaster) startRelay(ctx context.Context, p *relayProc, cfg relayCon
 		sc.Buffer(make([]byte, 64<<10), maxControlLine)
 		for sc.Scan() {
 			var ev relayEvent
-			if json.Unmarshal(sc.Bytes(), &ev) == nil && ev.Type != "" {
-				p.events <- ev
-			} else {
+			switch {
+			case json.Unmarshal(sc.Bytes(), &ev) != nil || ev.Type == "":
 				b.log.Debug("relay stdout", "host", p.node.Name(), "line", sc.Text())
+			case ev.Type == evSeeded:
+				// For the seeded host's own start, which does not wait on this
+				// relay's events.
+				if c, ok := p.peers[ev.Host]; ok {
+					select {
+					case c.seeded <- ev.Err:
+					default:
+					}
+				}
+			default:
+				if ev.Type == evListening {
+					p.readyOnce.Do(func() { close(p.ready) })
+				}
+				p.events <- ev
 			}
 		}
 		io.Copy(io.Discard, outR)
@@ -444,7 +474,7 @@ func (b *Broadcaster) startRelay(ctx context.Context, p *relayProc, cfg relayCon
 		p.stderr.Close()
 		close(p.ended)
 	}()
-	d, err := b.ship.Deploy(p.ctx, p.host, nil)
+	d, err := b.deploy(p)
 	if err != nil {
 		p.err = err
 		return
@@ -461,8 +491,75 @@ func (b *Broadcaster) startRelay(ctx context.Context, p *relayProc, cfg relayCon
 	}
 }
 
-func (b *Broadcaster) newProc(ctx context.Context, n *core.Node) *relayProc {
-	p := &relayProc{node: n, host: b.loginHost(n), events: make(chan relayEvent, 64), ended: make(chan struct{}), start: time.Now()}
+// seedBranches is how many hosts a relay ships its binary to at most on a
+// cold start: the root ships only to its own children in the broadcast tree.
+const seedBranches = 4
+
+// seedParents maps every host of t below the root's children to the host whose
+// relay ships it the binary when its cache lacks it: breadth first, each host
+// seeds up to seedBranches others, so the binary crosses the root's uplink
+// only as often as the root has children, and a cold fleet of N hosts is
+// seeded in about log4(N) steps.
+func seedParents(t *core.Tree) map[string]string {
+	var order []*core.Node
+	for _, g := range t.Generations() {
+		order = append(order, g...)
+	}
+	first := len(t.Root.Children)
+	out := map[string]string{}
+	for i := first; i < len(order); i++ {
+		out[order[i].Name()] = order[(i-first)/seedBranches].Name()
+	}
+	return out
+}
+
+// deploy readies p's host for its relay. A host whose cache lacks the binary
+// gets it from its seeder's relay once that one runs, not over the root's
+// uplink; when that fails, from the root. A cached host costs one session, as
+// ever.
+func (b *Broadcaster) deploy(p *relayProc) (Deployment, error) {
+	if p.seeder == nil || b.opts.Grifork.Exec != "" {
+		return b.ship.Deploy(p.ctx, p.host, nil)
+	}
+	d, err := b.ship.DeployCached(p.ctx, p.host)
+	if !errors.Is(err, ErrNotCached) {
+		return d, err
+	}
+	s := p.seeder
+	why := ""
+	select {
+	case <-s.ready:
+		if err := s.send(relayConnect{Seed: &relayPeer{Name: p.node.Name(), Host: p.host}}); err != nil {
+			why = err.Error()
+			break
+		}
+		wait := time.NewTimer(deployLimit / 2)
+		defer wait.Stop()
+		select {
+		case why = <-p.seeded:
+		case <-s.ended:
+			why = "its relay ended"
+		case <-wait.C:
+			why = fmt.Sprintf("no answer within %s", deployLimit/2)
+		case <-p.ctx.Done():
+			return Deployment{}, context.Cause(p.ctx)
+		}
+	case <-s.ended:
+		why = "its relay ended"
+	case <-p.ctx.Done():
+		return Deployment{}, context.Cause(p.ctx)
+	}
+	if why != "" {
+		b.log.Info("broadcast: seeding grifork failed: shipping it from here", "host", p.node.Name(), "seeder", s.node.Name(), "err", why)
+	} else {
+		b.log.Info("broadcast: grifork seeded", "host", p.node.Name(), "seeder", s.node.Name())
+	}
+	return b.ship.Deploy(p.ctx, p.host, nil)
+}
+
+func (b *Broadcaster) newProc(ctx context.Context, n *core.Node, peers map[string]*relayProc) *relayProc {
+	p := &relayProc{node: n, host: b.loginHost(n), events: make(chan relayEvent, 64), ended: make(chan struct{}), start: time.Now(),
+		peers: peers, ready: make(chan struct{}), seeded: make(chan string, 1)}
 	p.ctx, p.cancel = context.WithCancel(ctx)
 	p.ctlR, p.ctl = io.Pipe()
 	p.stderr = sshx.NewTailWriter(func(line string) {

@@ -44,11 +44,16 @@ type relayConfig struct {
 	// Children are the hosts it will most likely stream to (its children in the
 	// planned tree), to connect to early; relayConnect has the final word.
 	Children []core.Host `json:"children,omitempty"`
+	// Grifork is where it ships its own binary to the hosts it seeds.
+	Grifork core.GriforkConfig `json:"grifork"`
 }
 
+// relayConnect tells a relay whom to stream to. Before it, the root may send
+// seed requests (only Seed set): ship this binary into that host's cache.
 type relayConnect struct {
 	Parent   string      `json:"parent"`
 	Children []relayPeer `json:"children,omitempty"`
+	Seed     *relayPeer  `json:"seed,omitempty"`
 }
 
 type relayPeer struct {
@@ -79,6 +84,7 @@ const (
 	evListening = "listening"
 	evConnected = "connected"
 	evNeeds     = "needs"
+	evSeeded    = "seeded" // Host has the binary cached now, or Err says why not
 	evProgress  = "progress"
 	evChild     = "child"
 	evResult    = "result"
@@ -158,8 +164,14 @@ func relay(ctx context.Context, in *bufio.Reader, emit func(relayEvent), log *sl
 		go client.Connect(ctx, h)
 	}
 
-	var conn relayConnect
-	if err := readJSONLine(in, &conn); err != nil {
+	var ship *Shipper
+	conn, err := readConnect(in, func(p relayPeer) {
+		if ship == nil {
+			ship = NewShipper(client, r.cfg.Grifork, "", r.log)
+		}
+		go r.seed(ctx, ship, p)
+	})
+	if err != nil {
 		return fmt.Errorf("relay: the root went away before the stream: %w", err)
 	}
 	// From here on, the end of standard input is the root going away.
@@ -187,6 +199,32 @@ func relay(ctx context.Context, in *bufio.Reader, emit func(relayEvent), log *sl
 	emit(relayEvent{Type: evResult, Status: core.StatusOK, Bytes: r.received.Load(), RSS: peakRSS(),
 		Written: st.written, Kind: st.kind()})
 	return nil
+}
+
+// readConnect reads the root's control lines up to the relayConnect, handing
+// each seed request before it to seed.
+func readConnect(in *bufio.Reader, seed func(relayPeer)) (relayConnect, error) {
+	for {
+		var conn relayConnect
+		if err := readJSONLine(in, &conn); err != nil || conn.Seed == nil {
+			return conn, err
+		}
+		seed(*conn.Seed)
+	}
+}
+
+// seed ships this relay's binary into p's cache, so that the root's uplink
+// need not carry it there, and says how it went.
+func (r *relayRun) seed(ctx context.Context, ship *Shipper, p relayPeer) {
+	d, err := ship.Deploy(ctx, p.Host, nil)
+	if err == nil {
+		ship.Cleanup(ctx, p.Host, d.Run)
+	}
+	ev := relayEvent{Type: evSeeded, Host: p.Name}
+	if err != nil {
+		ev.Err = core.OneLine(err.Error())
+	}
+	r.emit(ev)
 }
 
 type child struct {

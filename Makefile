@@ -40,7 +40,7 @@ demo:
 #   make bench BENCH_ARGS='-scale.hosts 1000,10000 -scale.branches 4'
 # BenchmarkLarge (200 unshaped hosts, both modes, time per generation) runs by
 # default; BENCH_ARGS='-bench.large 0' skips it. make bench takes about 14 minutes on
-# the 2-core VM; BENCH_ARGS='-bench.all' adds the scenarios left out for that (two more).
+# the 2-core VM; BENCH_ARGS='-bench.all' adds the scenarios left out for that (see -bench.all in bench/main_test.go).
 bench:
 	$(GO) test -v -run '^$$' -bench . -benchtime 1x -timeout 20m ./bench $(if $(BENCH_ARGS),-args $(BENCH_ARGS))
 

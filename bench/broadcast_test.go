@@ -3,8 +3,10 @@ package bench
 import (
 	"bytes"
 	"context"
+	crand "crypto/rand"
 	"flag"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -25,6 +27,8 @@ var (
 	bFilesFlag = flag.Int("bench.bfiles", 200, "files BenchmarkBroadcast sends")
 	lHostsFlag = flag.Int("bench.lhosts", 0, "hosts in the fleet of BenchmarkBroadcastLarge (0, the default, skips it: -bench.lhosts 48)")
 	lRateFlag  = flag.Int("bench.lrate", 100, "Mbit/s of every link in BenchmarkBroadcastLarge")
+	sFilesFlag = flag.Int("bench.sfiles", 100000, "files of about 100 bytes BenchmarkBroadcastSmallFiles sends (0 skips it)")
+	sHostsFlag = flag.Int("bench.shosts", 8, "hosts in the fleet of BenchmarkBroadcastSmallFiles")
 )
 
 // peerScenario is a tool a user would pick instead of grifork; pkg is the
@@ -35,19 +39,23 @@ type peerScenario struct {
 }
 
 // BenchmarkBroadcast sends one application tree to every host of a shaped
-// fleet with the tools a user would pick instead (flat parallel rsync, pdcp,
-// clush --copy, taktuk broadcast put), grifork's rsync tree in both modes,
-// and grifork's pipelined broadcast with branches 1, 2 and 4, all in one
-// invocation, and checks every host byte for byte after each. Each row: the
-// seconds, x_bound (seconds / (size / link rate)), and the speedup over the
+// fleet with the tools a user would pick instead (flat parallel rsync,
+// clush --copy, taktuk broadcast put; with -bench.all also pdcp, whose flat
+// fan-out clush already shows), grifork's rsync tree (with -bench.all in
+// grifork mode too), and grifork's pipelined broadcast with branches 1, 2 (and
+// 4 with -bench.all), then cold, update and no-change runs of branches 1, all
+// in one invocation, and checks every host byte for byte after each. Each row:
+// the seconds, x_bound (seconds / (size / link rate)), and the speedup over the
 // fastest peer of the same run.
 func BenchmarkBroadcast(b *testing.B) {
 	p := newBroadcastBench(b, *bHostsFlag, *bRateFlag, 4)
 	peers := []peerScenario{
 		{scenario{name: "flat-parallel-rsync", run: (*propagation).flatParallel}, "rsync", "rsync"},
-		{scenario{name: "pdcp -r (pdsh)", run: (*propagation).pdcp}, "pdsh", "pdcp"},
 		{scenario{name: "clush --copy", run: (*propagation).clush}, "clustershell", "clush"},
 		{scenario{name: "taktuk broadcast put", run: (*propagation).taktuk}, "taktuk", "taktuk"},
+	}
+	if *allFlag {
+		peers = append(peers, peerScenario{scenario{name: "pdcp -r (pdsh)", run: (*propagation).pdcp}, "pdsh", "pdcp"})
 	}
 	var scenarios []scenario
 	for _, ps := range peers {
@@ -61,28 +69,139 @@ func BenchmarkBroadcast(b *testing.B) {
 	scenarios = append(scenarios,
 		scenario{name: "grifork rsync tree, standalone (branches 4)", run: func(p *propagation, ctx context.Context) error {
 			return p.grifork(ctx, standaloneBody(p.app))
-		}},
-		scenario{name: "grifork rsync tree, grifork mode (branches 4)", setup: (*propagation).warmBinaryCache, run: func(p *propagation, ctx context.Context) error {
-			return p.grifork(ctx, griforkModeBody(p.app))
-		}},
-	)
-	for _, br := range []int{1, 2, 4} {
+		}})
+	if *allFlag {
+		scenarios = append(scenarios,
+			scenario{name: "grifork rsync tree, grifork mode (branches 4)", setup: (*propagation).warmBinaryCache, run: func(p *propagation, ctx context.Context) error {
+				return p.grifork(ctx, griforkModeBody(p.app))
+			}})
+	}
+	branches := []int{1, 2}
+	if *allFlag {
+		branches = append(branches, 4)
+	}
+	for _, br := range branches {
 		scenarios = append(scenarios, broadcastScenario(br))
 	}
+	scenarios = append(scenarios, broadcastRuns()...)
 	p.runBroadcastScenarios(b, scenarios, npeers)
 }
 
-// BenchmarkBroadcastLarge is the broadcast alone on a larger fleet.
+// broadcastRuns are the runs a user makes most, with branches 1: the first one
+// to hosts that hold neither the relay nor the data (cold), an update of about
+// 1% of the bytes (2 files changed, 1 deleted, 1 added) of hosts that hold the
+// previous version, and a run where nothing changed.
+func broadcastRuns() []scenario {
+	cold := broadcastScenario(1)
+	cold.name = "grifork broadcast, branches 1, cold (no relay cached)"
+	cold.setup = (*propagation).clearRelayCache
+	run := cold.run
+	cold.run = func(p *propagation, ctx context.Context) error {
+		err := run(p, ctx)
+		p.relayWarm = err == nil
+		return err
+	}
+	update := broadcastScenario(1)
+	update.name, update.keep = "grifork broadcast, branches 1, update (1% changed)", true
+	update.setup = func(p *propagation, ctx context.Context) error {
+		if err := p.syncBroadcast(ctx); err != nil {
+			return err
+		}
+		return p.changeApp()
+	}
+	same := broadcastScenario(1)
+	same.name, same.keep = "grifork broadcast, branches 1, no change", true
+	same.setup = (*propagation).syncBroadcast
+	return []scenario{cold, update, same}
+}
+
+// clearRelayCache removes the relay binary from every host (grifork's default
+// tmpdir for root).
+func (p *propagation) clearRelayCache(ctx context.Context) error {
+	p.relayWarm = false
+	return p.onEveryHost(ctx, func(h string) error {
+		_, err := p.f.Exec(ctx, h, "rm", "-rf", "/tmp/grifork-0")
+		return err
+	})
+}
+
+// syncBroadcast makes every host hold the source, untimed, with a warm relay cache.
+func (p *propagation) syncBroadcast(ctx context.Context) error {
+	if err := p.warmRelayCache(ctx); err != nil {
+		return err
+	}
+	if err := p.grifork(ctx, fmt.Sprintf("broadcast { from = %q, to = \"/srv/app/\" }", p.app+"/")); err != nil {
+		return fmt.Errorf("bringing the hosts up to date: %w", err)
+	}
+	return p.checkAll()
+}
+
+// changeApp changes about 1% of the source's bytes: it rewrites two files,
+// deletes one and adds one, and takes the new manifest as what the hosts
+// must hold.
+func (p *propagation) changeApp() error {
+	var files []string
+	err := filepath.WalkDir(p.app, func(path string, d fs.DirEntry, err error) error {
+		if err == nil && d.Type().IsRegular() {
+			files = append(files, path)
+		}
+		return err
+	})
+	if err != nil || len(files) < 3 {
+		return fmt.Errorf("changing the source: %d files, %v", len(files), err)
+	}
+	// Spread over the tree, and different every time this runs.
+	k := int(time.Now().UnixNano() % int64(len(files)-3))
+	data := make([]byte, p.bytes/300)
+	for i, f := range []string{files[k], files[k+1], filepath.Join(p.app, fmt.Sprintf("added-%d.bin", k))} {
+		crand.Read(data)
+		if err := os.WriteFile(f, data, 0o644); err != nil {
+			return err
+		}
+		if i == 1 {
+			if err := os.Remove(files[k+2]); err != nil {
+				return err
+			}
+		}
+	}
+	p.want, err = manifest(p.app)
+	return err
+}
+
+// BenchmarkBroadcastLarge is the broadcast alone on a larger fleet, warm and
+// cold (where the root must not carry the binary to every host).
 func BenchmarkBroadcastLarge(b *testing.B) {
 	if *lHostsFlag == 0 {
 		b.Skip("-bench.lhosts 0")
 	}
 	p := newBroadcastBench(b, *lHostsFlag, *lRateFlag, 4)
-	p.runBroadcastScenarios(b, []scenario{broadcastScenario(1), broadcastScenario(2)}, 0)
+	p.runBroadcastScenarios(b, []scenario{broadcastScenario(1), broadcastScenario(2), broadcastRuns()[0]}, 0)
+}
+
+// BenchmarkBroadcastSmallFiles sends many small files (issue 17: 100,000
+// files of about 100 bytes to 8 hosts) with a flat parallel rsync and with the
+// broadcast, whose per-file costs must not dominate; the relay's peak memory
+// shows how it grows with the number of files.
+func BenchmarkBroadcastSmallFiles(b *testing.B) {
+	if *sFilesFlag == 0 {
+		b.Skip("-bench.sfiles 0")
+	}
+	p := newSizedBroadcastBench(b, *sHostsFlag, *bRateFlag, 4, *sFilesFlag, max(1, *sFilesFlag*100>>20))
+	if reason := installed("rsync", "rsync"); reason != "" {
+		b.Skip(reason)
+	}
+	p.runBroadcastScenarios(b, []scenario{
+		{name: "flat-parallel-rsync", run: (*propagation).flatParallel},
+		broadcastScenario(1),
+	}, 1)
 }
 
 func newBroadcastBench(b *testing.B, hosts, rate, branches int) *propagation {
-	sized(b, *bFilesFlag, *bSizeFlag)
+	return newSizedBroadcastBench(b, hosts, rate, branches, *bFilesFlag, *bSizeFlag)
+}
+
+func newSizedBroadcastBench(b *testing.B, hosts, rate, branches, files, mib int) *propagation {
+	sized(b, files, mib)
 	p := newPropagation(b, fleet.Options{Hosts: hosts, RateMbit: rate})
 	p.branches = branches
 	p.tree(b).Walk(func(n *core.Node) {

@@ -14,7 +14,7 @@ import (
 
 // make bench must stay under 15 minutes on the 2-core VM: the scenarios behind
 // -bench.all add about two.
-var allFlag = flag.Bool("bench.all", false, "also the scenarios make bench leaves out for time: BenchmarkLarge from a warm binary cache, BenchmarkPropagate without the barrier")
+var allFlag = flag.Bool("bench.all", false, "also the scenarios make bench leaves out for time: BenchmarkLarge from a warm binary cache, BenchmarkPropagate without the barrier, and in BenchmarkBroadcast pdcp, the grifork-mode rsync tree and the broadcast with branches 4")
 
 // binDir holds the grifork binary under test; TestMain removes it.
 var binDir string

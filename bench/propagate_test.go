@@ -83,6 +83,8 @@ type scenario struct {
 	// setup runs untimed before every timed run (before /srv/app is emptied).
 	setup func(p *propagation, ctx context.Context) error
 	run   func(p *propagation, ctx context.Context) error
+	// keep leaves /srv/app as setup left it: the run updates what the hosts hold.
+	keep bool
 }
 
 // BenchmarkPropagate copies one application tree (random data) from the root to
@@ -215,7 +217,7 @@ func (p *propagation) runScenarios(b *testing.B, scenarios []scenario, row func(
 	}
 }
 
-// measure runs sc's setup, empties /srv/app on every host, times sc's run (with
+// measure runs sc's setup, empties /srv/app on every host (unless sc.keep), times sc's run (with
 // b's timer too, unless b is nil), and checks that every host holds a
 // byte-identical copy.
 func (p *propagation) measure(sc scenario, b *testing.B) (timing, error) {
@@ -225,6 +227,9 @@ func (p *propagation) measure(sc scenario, b *testing.B) (timing, error) {
 		return timing{}, err
 	}
 	if err := p.onEveryHost(ctx, func(h string) error {
+		if sc.keep {
+			return nil
+		}
 		_, err := p.f.Exec(ctx, h, "rm", "-rf", "/srv/app")
 		return err
 	}); err != nil {

@@ -19,13 +19,15 @@ const BlockBroadcast Block = "broadcast"
 // contents land in the directory To, or a file, which lands at To) streamed
 // down a tree of its own, built from the run's hosts with Branches children per
 // node. Delete removes what is under To but not in From (except what Excludes
-// matches); Excludes are patterns relative to From.
+// matches); Excludes are patterns relative to From. Checksum compares every
+// file a host holds by content, not only by size and mtime.
 type BroadcastConfig struct {
 	From     string
 	To       string
 	Delete   bool
 	Excludes []string
 	Branches int
+	Checksum bool
 }
 
 // BroadcastResult is one host's part in the broadcast.
@@ -33,6 +35,8 @@ type BroadcastResult struct {
 	Status   Status        `json:"status"`
 	Via      string        `json:"via,omitempty"`          // the host (or localhost) it received the stream from
 	Bytes    int64         `json:"bytes"`                  // stream bytes received
+	Written  int64         `json:"written"`                // content bytes written to its disk
+	Kind     string        `json:"kind,omitempty"`         // full (it held nothing), update, or current (nothing to do)
 	Duration time.Duration `json:"duration"`               // from its relay's start to its result
 	PeakRSS  int64         `json:"peak_rss_kib,omitempty"` // its relay's peak resident memory
 	Err      string        `json:"error,omitempty"`
@@ -189,9 +193,10 @@ func (p *precluded) Run(ctx context.Context, e Edge) error {
 }
 
 // WriteBroadcastPlan prints, for -n, what the broadcast would do: the paths and
-// options, and which node relays to which along bt. file says From is one
-// file, which goes into To where a host holds a directory there.
-func WriteBroadcastPlan(w io.Writer, cfg *BroadcastConfig, bt *Tree, relay string, file bool) error {
+// options, what it sends (source says how much the source holds), and which
+// node relays to which along bt. file says From is one file, which goes into
+// To where a host holds a directory there.
+func WriteBroadcastPlan(w io.Writer, cfg *BroadcastConfig, bt *Tree, relay string, file bool, source string) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "broadcast %s -> %s (branches %d, delete %v", cfg.From, cfg.To, bt.Branches, cfg.Delete)
 	if file {
@@ -201,6 +206,15 @@ func WriteBroadcastPlan(w io.Writer, cfg *BroadcastConfig, bt *Tree, relay strin
 		fmt.Fprintf(&b, ", excludes %s", strings.Join(cfg.Excludes, " "))
 	}
 	b.WriteString("), after prepare, before any edge block:\n")
+	by := "size and mtime, content where they cannot tell"
+	if cfg.Checksum {
+		by = "content: checksum"
+	}
+	fmt.Fprintf(&b, "  sends the source's manifest (%s); every host compares it with what it holds (%s), and the stream carries only the files some host lacks or holds differently: all of them for a host that holds nothing", source, by)
+	if cfg.Delete && !file {
+		b.WriteString("; each host removes what the source lacks")
+	}
+	b.WriteString("; which files an update sends, only the hosts can tell: -n contacts none\n")
 	fmt.Fprintf(&b, "  relay on every host: %s\n", relay)
 	bt.Walk(func(n *Node) {
 		if len(n.Children) == 0 {

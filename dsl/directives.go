@@ -456,7 +456,7 @@ func (s *Script) setGrifork(L *lua.LState, p *pass) error {
 }
 
 func (s *Script) setBroadcast(L *lua.LState, p *pass) error {
-	f, err := tableArg(L, "broadcast", "from", "to", "delete", "excludes", "branches")
+	f, err := tableArg(L, "broadcast", "from", "to", "delete", "excludes", "branches", "checksum")
 	if err != nil {
 		return err
 	}
@@ -483,6 +483,11 @@ func (s *Script) setBroadcast(L *lua.LState, p *pass) error {
 	}
 	if c.Excludes, err = f.strs("excludes"); err != nil {
 		return err
+	}
+	if _, ok := f.vals["checksum"]; ok {
+		if c.Checksum, err = f.boolean("checksum"); err != nil {
+			return err
+		}
 	}
 	if _, ok := f.vals["branches"]; ok {
 		if c.Branches, err = f.intRange("branches", 1, math.MaxInt32); err != nil {

@@ -80,6 +80,8 @@ type broadcastView struct {
 	Status   string     `luar:"status"`
 	Via      string     `luar:"via"`
 	Bytes    int64      `luar:"bytes"`
+	Written  int64      `luar:"written"`
+	Kind     lua.LValue `luar:"kind"`
 	Duration float64    `luar:"duration"`
 	PeakRSS  int64      `luar:"peak_rss"`
 	Err      lua.LValue `luar:"err"`
@@ -177,7 +179,7 @@ func reportValue(L *lua.LState, r *core.Report) lua.LValue {
 		var bc lua.LValue = lua.LNil
 		if b := x.Broadcast; b != nil {
 			bc = luar.New(L, broadcastView{Status: string(b.Status), Via: b.Via, Bytes: b.Bytes,
-				Duration: b.Duration.Seconds(), PeakRSS: b.PeakRSS, Err: optString(b.Err)})
+				Written: b.Written, Kind: optString(b.Kind), Duration: b.Duration.Seconds(), PeakRSS: b.PeakRSS, Err: optString(b.Err)})
 		}
 		e := luar.New(L, resultView{
 			Host:      x.Host,

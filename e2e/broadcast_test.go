@@ -3,7 +3,9 @@ package e2e
 import (
 	"context"
 	"crypto/rand"
+	"encoding/json"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -91,6 +93,79 @@ func makeBroadcastApp(t *testing.T, dir string, bigMiB int) {
 		t.Fatal(err)
 	}
 	write(".git/HEAD", []byte("ref\n"), 0o644)
+}
+
+// rewrite gives the file p n bytes of new random content.
+func rewrite(t *testing.T, p string, n int) {
+	t.Helper()
+	b := make([]byte, n)
+	rand.Read(b)
+	if err := os.WriteFile(p, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// treeSize is the bytes of the regular files under dir, but for .git.
+func treeSize(t *testing.T, dir string) int64 {
+	t.Helper()
+	var n int64
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.Name() == ".git" {
+			if err == nil {
+				err = filepath.SkipDir
+			}
+			return err
+		}
+		if d.Type().IsRegular() {
+			fi, err := d.Info()
+			if err != nil {
+				return err
+			}
+			n += fi.Size()
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// bcResult is a host's broadcast in a --report file.
+type bcResult struct {
+	Status  string `json:"status"`
+	Bytes   int64  `json:"bytes"`
+	Written int64  `json:"written"`
+	Kind    string `json:"kind"`
+}
+
+// bcReport reads every host's broadcast from a --report file.
+func bcReport(t *testing.T, path string) map[string]bcResult {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r struct {
+		Results []struct {
+			Host      string    `json:"host"`
+			Broadcast *bcResult `json:"broadcast"`
+		} `json:"results"`
+	}
+	if err := json.Unmarshal(b, &r); err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]bcResult{}
+	for _, x := range r.Results {
+		if x.Broadcast == nil {
+			t.Fatalf("%s has no broadcast result in %s", x.Host, path)
+		}
+		out[x.Host] = *x.Broadcast
+	}
+	if len(out) == 0 {
+		t.Fatalf("no results in %s", path)
+	}
+	return out
 }
 
 // relays lists the broadcast relays running on a host.
@@ -194,6 +269,50 @@ broadcast { from = %q, to = "/srv/app/", excludes = { ".git" }, branches = %d }
 		noLeftovers(t, f, 10*time.Second)
 	})
 
+	t.Run("cold start: the binary travels along the tree", func(t *testing.T) {
+		forEachHost(t, hosts, func(h string) error {
+			_, err := f.Exec(context.Background(), h, "rm", "-rf", "/tmp/grifork-0")
+			return err
+		})
+		rewrite(t, filepath.Join(app, "lib/mod00/pkg1/file07.bin"), 4000)
+		logf := filepath.Join(dir, "cold.log")
+		r := runGrifork(t, dir, "-f", gf(fmt.Sprintf("log { file = %q, level = \"info\" }", logf), 2, ""))
+		if r.code != 0 {
+			t.Fatalf("exit %d", r.code)
+		}
+		bcCheck(t, f, hosts, want())
+		b, err := os.ReadFile(logf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		log := string(b)
+		// The root ships to its 2 children, every other host gets it from a relay.
+		if n, m := strings.Count(log, "shipping grifork binary"), strings.Count(log, "grifork seeded"); n != 2 || m != len(hosts)-2 || strings.Contains(log, "seeding grifork failed") {
+			t.Errorf("the root shipped grifork %d times and %d hosts were seeded by a relay; want 2 and %d:\n%s", n, m, len(hosts)-2, log)
+		}
+		forEachHost(t, hosts, func(h string) error {
+			dir, err := f.HostPath(h, "/tmp/grifork-0")
+			if err != nil {
+				return err
+			}
+			ents, err := os.ReadDir(dir)
+			if err != nil {
+				return err
+			}
+			var bins []string
+			for _, e := range ents {
+				if strings.HasPrefix(e.Name(), "grifork-") {
+					bins = append(bins, e.Name())
+				}
+			}
+			if len(bins) != 1 {
+				return fmt.Errorf("%s holds %v, want one cached binary", dir, bins)
+			}
+			return nil
+		})
+		noLeftovers(t, f, 10*time.Second)
+	})
+
 	t.Run("grifork mode after changes at the source", func(t *testing.T) {
 		if err := os.Remove(filepath.Join(app, "lib/mod00/pkg0/file00.bin")); err != nil {
 			t.Fatal(err)
@@ -224,11 +343,91 @@ remote(function(src, dst) ssh(dst, "touch", { "/srv/after-broadcast" }) end)`))
 		noLeftovers(t, f, 10*time.Second)
 	})
 
-	t.Run("a corrupted copy fails and replaces nothing", func(t *testing.T) {
+	t.Run("an update: changed, deleted and added files, a tampered host, an empty host", func(t *testing.T) {
+		// First the changes alone: the stream carries them, not the tree.
+		rewrite(t, filepath.Join(app, "lib/mod01/pkg1/file01.bin"), 3000)
+		if err := os.Remove(filepath.Join(app, "lib/mod02/pkg2/file02.bin")); err != nil {
+			t.Fatal(err)
+		}
+		rewrite(t, filepath.Join(app, "lib/mod03/added.bin"), 5000)
+		report := filepath.Join(dir, "update.json")
+		r := runGrifork(t, dir, "-f", gf("", 2, ""), "--report", report)
+		if r.code != 0 {
+			t.Fatalf("exit %d", r.code)
+		}
+		bcCheck(t, f, hosts, want())
+		for h, b := range bcReport(t, report) {
+			if b.Kind != "update" || b.Written != 3000+5000 || b.Bytes > 1<<20 {
+				t.Errorf("%s: %s, wrote %d bytes, received %d; want an update of 8000 bytes in less than 1 MiB", h, b.Kind, b.Written, b.Bytes)
+			}
+		}
+
+		// Then more changes, with one host changed by hand and one emptied.
+		rewrite(t, filepath.Join(app, "lib/mod04/pkg1/file04.bin"), 2000)
+		if err := os.Remove(filepath.Join(app, "lib/mod05/pkg2/file05.bin")); err != nil {
+			t.Fatal(err)
+		}
+		rewrite(t, filepath.Join(app, "added at the top"), 100)
+		tampered, empty := hosts[7], hosts[12]
+		tp, _ := f.HostPath(tampered, "/srv/app")
+		// Same size, new content, new mtime: the hashes decide.
+		rewrite(t, filepath.Join(tp, "lib/mod06/pkg0/file06.bin"), 7<<10)
+		if err := os.Remove(filepath.Join(tp, "run.sh")); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(filepath.Join(tp, "empty"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(tp, "lib/stray"), []byte("not in the source\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		ep, _ := f.HostPath(empty, "/srv/app")
+		if err := os.RemoveAll(ep); err != nil {
+			t.Fatal(err)
+		}
+		r = runGrifork(t, dir, "-f", gf("", 2, ""), "--report", report)
+		if r.code != 0 {
+			t.Fatalf("exit %d", r.code)
+		}
+		bcCheck(t, f, hosts, want())
+		total := treeSize(t, app)
+		for h, b := range bcReport(t, report) {
+			switch h {
+			case empty:
+				if b.Kind != "full" || b.Written != total {
+					t.Errorf("the empty host %s: %s, wrote %d bytes; want full, %d", h, b.Kind, b.Written, total)
+				}
+			case tampered:
+				if b.Kind != "update" || b.Written != 2000+100+7<<10+int64(len("#!/bin/sh\necho changed\n")) {
+					t.Errorf("the tampered host %s: %s, wrote %d bytes", h, b.Kind, b.Written)
+				}
+			default:
+				if b.Kind != "update" || b.Written != 2000+100 {
+					t.Errorf("%s: %s, wrote %d bytes; want an update of 2100", h, b.Kind, b.Written)
+				}
+			}
+		}
+
+		// Nothing changed: only the manifest travels.
+		r = runGrifork(t, dir, "-f", gf("", 2, ""), "--report", report)
+		if r.code != 0 {
+			t.Fatalf("exit %d", r.code)
+		}
+		for h, b := range bcReport(t, report) {
+			if b.Kind != "current" || b.Written != 0 || b.Bytes > 64<<10 {
+				t.Errorf("%s: %s, wrote %d bytes, received %d; want current, nothing written, the manifest received", h, b.Kind, b.Written, b.Bytes)
+			}
+		}
+		noLeftovers(t, f, 10*time.Second)
+	})
+
+	t.Run("a corrupted frame in an update fails and replaces nothing", func(t *testing.T) {
 		before := want()
 		if err := os.WriteFile(filepath.Join(app, "run.sh"), []byte("#!/bin/sh\necho again\n"), 0o755); err != nil {
 			t.Fatal(err)
 		}
+		// The corruption hook strikes deep in the stream: the update carries a large file.
+		rewrite(t, filepath.Join(app, "big.bin"), 50<<20)
 		bad := hosts[5]
 		r := runGriforkEnv(t, dir, []string{node.CorruptEnv + "=" + bad}, "-f", gf("", 2, ""))
 		if r.code != 1 || !strings.Contains(r.stdout, bad+" (") || !strings.Contains(r.stdout, "SHA-256 mismatch") {
@@ -244,6 +443,7 @@ remote(function(src, dst) ssh(dst, "touch", { "/srv/after-broadcast" }) end)`))
 		if err := os.WriteFile(filepath.Join(app, "run.sh"), []byte(fmt.Sprintf("#!/bin/sh\necho %v\n", heal)), 0o755); err != nil {
 			t.Fatal(err)
 		}
+		rewrite(t, filepath.Join(app, "big.bin"), 50<<20) // the stream must be long enough to kill a relay mid-way
 		args := []string{"-f", gf("", 2, "")}
 		if heal {
 			args = append(args, "--heal")
@@ -282,6 +482,7 @@ remote(function(src, dst) ssh(dst, "touch", { "/srv/after-broadcast" }) end)`))
 	t.Run("relay killed mid-stream, healed", func(t *testing.T) { kill(t, true) })
 
 	t.Run("interrupt", func(t *testing.T) {
+		rewrite(t, filepath.Join(app, "big.bin"), 50<<20)
 		run := startGrifork(t, dir, "-f", gf("", 1, ""))
 		waitRelay(t, f, hosts[3], 4<<20, run)
 		code, took := run.interrupt(t, 15*time.Second)

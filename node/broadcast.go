@@ -95,10 +95,18 @@ func (b *Broadcaster) Broadcast(ctx context.Context, t *core.Tree) (map[string]c
 		return nil, err
 	}
 	b.log.Info("broadcast start", "from", b.opts.Config.From, "to", b.opts.Config.To, "files", len(list), "bytes", size, "hosts", len(t.Nodes())-1)
+	m, err := newManifest(list, b.opts.Config.Checksum)
+	if err != nil {
+		return nil, err
+	}
+	man, err := m.encode()
+	if err != nil {
+		return nil, fmt.Errorf("broadcast: manifest: %w", err)
+	}
 	results := map[string]core.BroadcastResult{}
 	tree := t
 	for round := 1; ; round++ {
-		res, err := b.round(ctx, tree, list)
+		res, err := b.round(ctx, tree, list, man)
 		for h, r := range res {
 			results[h] = r
 		}
@@ -156,9 +164,20 @@ type relayProc struct {
 	err    error
 	stderr *sshx.TailWriter
 
+	// Seeding: seeder is the relay that ships it the binary when its host's
+	// cache lacks it (nil: the root does); ready closes once its own relay
+	// listens; seeded carries a seeding's outcome ("" when it worked).
+	seeder    *relayProc
+	peers     map[string]*relayProc
+	ready     chan struct{}
+	readyOnce sync.Once
+	seeded    chan string
+	sendMu    sync.Mutex
+
 	started   bool
 	socket    string
 	connected bool
+	needs     *relayEvent // what its host lacks
 	result    *relayEvent
 	died      bool   // its session ended with an error before a result
 	childErr  string // what its parent said about it
@@ -169,12 +188,14 @@ func (p *relayProc) send(v any) error {
 	if err != nil {
 		return err
 	}
+	p.sendMu.Lock()
+	defer p.sendMu.Unlock()
 	_, err = p.ctl.Write(append(b, '\n'))
 	return err
 }
 
-// round runs one broadcast along t.
-func (b *Broadcaster) round(ctx context.Context, t *core.Tree, list []entry) (map[string]core.BroadcastResult, error) {
+// round runs one broadcast along t; man is the source's manifest, encoded.
+func (b *Broadcaster) round(ctx context.Context, t *core.Tree, list []entry, man []byte) (map[string]core.BroadcastResult, error) {
 	token := randomToken()
 	nodes := t.Nodes()[1:]
 	procs := make(map[string]*relayProc, len(nodes))
@@ -197,11 +218,16 @@ func (b *Broadcaster) round(ctx context.Context, t *core.Tree, list []entry) (ma
 	}()
 	corrupt := os.Getenv(CorruptEnv)
 	for _, n := range nodes {
-		p := b.newProc(ctx, n)
-		procs[n.Name()] = p
+		procs[n.Name()] = b.newProc(ctx, n, procs)
+	}
+	for child, seeder := range seedParents(t) {
+		procs[child].seeder = procs[seeder]
+	}
+	for _, n := range nodes {
+		p := procs[n.Name()]
 		cfg := relayConfig{Self: n.Name(), Parent: n.Parent.Name(), SSH: b.opts.SSH, To: b.opts.Config.To,
 			Single: !list[0].info.IsDir(), Name: filepath.Base(list[0].abs), Delete: b.opts.Config.Delete, Excludes: b.opts.Config.Excludes,
-			Token: token, Stall: b.stall(), Corrupt: corrupt != "" && corrupt == n.Name()}
+			Token: token, Stall: b.stall(), Corrupt: corrupt != "" && corrupt == n.Name(), Grifork: b.opts.Grifork}
 		for _, c := range n.Children {
 			cfg.Children = append(cfg.Children, b.loginHost(c))
 		}
@@ -287,7 +313,10 @@ func (b *Broadcaster) round(ctx context.Context, t *core.Tree, list []entry) (ma
 
 	b.log.Debug("broadcast: streams open")
 	// Phase 3: stream.
-	streamErr := b.stream(ctx, t, procs, list, token, live)
+	streamErr := b.stream(ctx, t, procs, list, man, token, func(n *core.Node) bool {
+		_, skip := skipped[n.Name()]
+		return live(n) && !skip
+	})
 
 	b.log.Debug("broadcast: stream sent")
 	// Results: every live relay reports, dies, or falls silent.
@@ -340,6 +369,8 @@ func (b *Broadcaster) await(ctx context.Context, procs map[string]*relayProc, p 
 			p.socket = ev.Socket
 		case evConnected:
 			p.connected = true
+		case evNeeds:
+			p.needs = &ev
 		case evResult:
 			p.result = &ev
 			p.ctl.Close()
@@ -417,10 +448,23 @@ func (b *Broadcaster) startRelay(ctx context.Context, p *relayProc, cfg relayCon
 		sc.Buffer(make([]byte, 64<<10), maxControlLine)
 		for sc.Scan() {
 			var ev relayEvent
-			if json.Unmarshal(sc.Bytes(), &ev) == nil && ev.Type != "" {
-				p.events <- ev
-			} else {
+			switch {
+			case json.Unmarshal(sc.Bytes(), &ev) != nil || ev.Type == "":
 				b.log.Debug("relay stdout", "host", p.node.Name(), "line", sc.Text())
+			case ev.Type == evSeeded:
+				// For the seeded host's own start, which does not wait on this
+				// relay's events.
+				if c, ok := p.peers[ev.Host]; ok {
+					select {
+					case c.seeded <- ev.Err:
+					default:
+					}
+				}
+			default:
+				if ev.Type == evListening {
+					p.readyOnce.Do(func() { close(p.ready) })
+				}
+				p.events <- ev
 			}
 		}
 		io.Copy(io.Discard, outR)
@@ -430,7 +474,7 @@ func (b *Broadcaster) startRelay(ctx context.Context, p *relayProc, cfg relayCon
 		p.stderr.Close()
 		close(p.ended)
 	}()
-	d, err := b.ship.Deploy(p.ctx, p.host, nil)
+	d, err := b.deploy(p)
 	if err != nil {
 		p.err = err
 		return
@@ -447,8 +491,75 @@ func (b *Broadcaster) startRelay(ctx context.Context, p *relayProc, cfg relayCon
 	}
 }
 
-func (b *Broadcaster) newProc(ctx context.Context, n *core.Node) *relayProc {
-	p := &relayProc{node: n, host: b.loginHost(n), events: make(chan relayEvent, 64), ended: make(chan struct{}), start: time.Now()}
+// seedBranches is how many hosts a relay ships its binary to at most on a
+// cold start: the root ships only to its own children in the broadcast tree.
+const seedBranches = 4
+
+// seedParents maps every host of t below the root's children to the host whose
+// relay ships it the binary when its cache lacks it: breadth first, each host
+// seeds up to seedBranches others, so the binary crosses the root's uplink
+// only as often as the root has children, and a cold fleet of N hosts is
+// seeded in about log4(N) steps.
+func seedParents(t *core.Tree) map[string]string {
+	var order []*core.Node
+	for _, g := range t.Generations() {
+		order = append(order, g...)
+	}
+	first := len(t.Root.Children)
+	out := map[string]string{}
+	for i := first; i < len(order); i++ {
+		out[order[i].Name()] = order[(i-first)/seedBranches].Name()
+	}
+	return out
+}
+
+// deploy readies p's host for its relay. A host whose cache lacks the binary
+// gets it from its seeder's relay once that one runs, not over the root's
+// uplink; when that fails, from the root. A cached host costs one session, as
+// ever.
+func (b *Broadcaster) deploy(p *relayProc) (Deployment, error) {
+	if p.seeder == nil || b.opts.Grifork.Exec != "" {
+		return b.ship.Deploy(p.ctx, p.host, nil)
+	}
+	d, err := b.ship.DeployCached(p.ctx, p.host)
+	if !errors.Is(err, ErrNotCached) {
+		return d, err
+	}
+	s := p.seeder
+	why := ""
+	select {
+	case <-s.ready:
+		if err := s.send(relayConnect{Seed: &relayPeer{Name: p.node.Name(), Host: p.host}}); err != nil {
+			why = err.Error()
+			break
+		}
+		wait := time.NewTimer(deployLimit / 2)
+		defer wait.Stop()
+		select {
+		case why = <-p.seeded:
+		case <-s.ended:
+			why = "its relay ended"
+		case <-wait.C:
+			why = fmt.Sprintf("no answer within %s", deployLimit/2)
+		case <-p.ctx.Done():
+			return Deployment{}, context.Cause(p.ctx)
+		}
+	case <-s.ended:
+		why = "its relay ended"
+	case <-p.ctx.Done():
+		return Deployment{}, context.Cause(p.ctx)
+	}
+	if why != "" {
+		b.log.Info("broadcast: seeding grifork failed: shipping it from here", "host", p.node.Name(), "seeder", s.node.Name(), "err", why)
+	} else {
+		b.log.Info("broadcast: grifork seeded", "host", p.node.Name(), "seeder", s.node.Name())
+	}
+	return b.ship.Deploy(p.ctx, p.host, nil)
+}
+
+func (b *Broadcaster) newProc(ctx context.Context, n *core.Node, peers map[string]*relayProc) *relayProc {
+	p := &relayProc{node: n, host: b.loginHost(n), events: make(chan relayEvent, 64), ended: make(chan struct{}), start: time.Now(),
+		peers: peers, ready: make(chan struct{}), seeded: make(chan string, 1)}
 	p.ctx, p.cancel = context.WithCancel(ctx)
 	p.ctlR, p.ctl = io.Pipe()
 	p.stderr = sshx.NewTailWriter(func(line string) {
@@ -457,8 +568,10 @@ func (b *Broadcaster) newProc(ctx context.Context, n *core.Node) *relayProc {
 	return p
 }
 
-// stream sends the archive to the root's children in t.
-func (b *Broadcaster) stream(ctx context.Context, t *core.Tree, procs map[string]*relayProc, list []entry, token string, live func(*core.Node) bool) error {
+// stream sends the manifest man to the root's children in t, waits until
+// every relay that streams (live) said what its host lacks, then sends the
+// contents of the files that some host lacks.
+func (b *Broadcaster) stream(ctx context.Context, t *core.Tree, procs map[string]*relayProc, list []entry, man []byte, token string, live func(*core.Node) bool) error {
 	var conns []net.Conn
 	var names []string
 	for _, c := range t.Root.Children {
@@ -485,17 +598,101 @@ func (b *Broadcaster) stream(ctx context.Context, t *core.Tree, procs map[string
 			}
 		})
 	}
-	fw := newFramer(ctx, pool, fan)
-	err := writeArchive(fw, list)
+	mw := newFramer(ctx, pool, fan)
+	_, err := mw.Write(man)
 	if err == nil {
-		err = fw.Close()
+		err = mw.Close()
+	}
+	var send []bool
+	if err == nil {
+		send, err = b.wanted(ctx, t, procs, list, live)
+	}
+	cw := newFramer(ctx, pool, fan)
+	if err == nil {
+		err = writeContents(cw, list, send)
+	}
+	if err == nil {
+		err = cw.Close()
 	}
 	fan.close()
 	wg.Wait()
 	if err != nil {
 		return fmt.Errorf("read source: %w", err)
 	}
-	b.log.Info("broadcast sent", "bytes", fw.n)
+	files := 0
+	for _, ok := range send {
+		if ok {
+			files++
+		}
+	}
+	b.log.Info("broadcast sent", "manifest_bytes", mw.n, "files", files, "bytes", cw.n)
+	return nil
+}
+
+// wanted waits until every relay of t that streams (live) said what its host
+// lacks, and returns which entries of list the stream carries: the files that
+// some host lacks or holds differently. A relay still silent after three stall
+// timeouts gets every file, since the root cannot know what it lacks.
+func (b *Broadcaster) wanted(ctx context.Context, t *core.Tree, procs map[string]*relayProc, list []entry, live func(*core.Node) bool) ([]bool, error) {
+	send := make([]bool, len(list))
+	sums := map[int]string{}
+	deadline := time.Now().Add(3 * b.stall())
+	all := false
+	var err error
+	t.Walk(func(n *core.Node) {
+		if n.IsRoot() || !live(n) || err != nil {
+			return
+		}
+		p := procs[n.Name()]
+		// A relay reports progress every second: the deadline is checked as often.
+		for p.needs == nil && p.result == nil && time.Now().Before(deadline) {
+			if !b.await(ctx, procs, p, 3*b.stall()) {
+				break
+			}
+		}
+		if p.needs == nil {
+			all = all || p.result == nil
+			return
+		}
+		err = addNeeds(list, send, p.needs.Need, p.needs.Check, sums)
+	})
+	if all {
+		b.log.Info("broadcast: a relay did not say what it lacks: sending every file")
+		for i := range send {
+			send[i] = isFile(list, i)
+		}
+	}
+	return send, err
+}
+
+func isFile(list []entry, i int) bool {
+	return i >= 0 && i < len(list) && list[i].info.Mode().IsRegular()
+}
+
+// addNeeds marks in send the files of list that one host needs: those in need
+// ([first, last] ranges), and those of checks (index: the host's SHA-256, hex)
+// whose content differs from the source's (sums caches the source's).
+func addNeeds(list []entry, send []bool, need [][2]int, checks map[int]string, sums map[int]string) error {
+	for _, r := range need {
+		for i := max(r[0], 0); i <= r[1] && i < len(list); i++ {
+			send[i] = send[i] || isFile(list, i)
+		}
+	}
+	for i, held := range checks {
+		if !isFile(list, i) || send[i] {
+			continue
+		}
+		sum, ok := sums[i]
+		if !ok {
+			s, err := fileSum(list[i].abs)
+			if err != nil {
+				return err
+			}
+			sum = fmt.Sprintf("%x", s)
+			sums[i] = sum
+		}
+		send[i] = sum != held
+	}
 	return nil
 }
 
@@ -513,6 +710,7 @@ func (b *Broadcaster) results(t *core.Tree, procs map[string]*relayProc, skipped
 			r.Status, r.Err = core.StatusSkipped, why
 		case p.result != nil && p.result.Status == core.StatusOK:
 			r.Status, r.Bytes, r.PeakRSS = core.StatusOK, p.result.Bytes, p.result.RSS
+			r.Written, r.Kind = p.result.Written, p.result.Kind
 		default:
 			r.Status, r.Err = core.StatusFailed, b.failure(p)
 			if p.childErr != "" && !p.died {

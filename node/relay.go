@@ -44,11 +44,16 @@ type relayConfig struct {
 	// Children are the hosts it will most likely stream to (its children in the
 	// planned tree), to connect to early; relayConnect has the final word.
 	Children []core.Host `json:"children,omitempty"`
+	// Grifork is where it ships its own binary to the hosts it seeds.
+	Grifork core.GriforkConfig `json:"grifork"`
 }
 
+// relayConnect tells a relay whom to stream to. Before it, the root may send
+// seed requests (only Seed set): ship this binary into that host's cache.
 type relayConnect struct {
 	Parent   string      `json:"parent"`
 	Children []relayPeer `json:"children,omitempty"`
+	Seed     *relayPeer  `json:"seed,omitempty"`
 }
 
 type relayPeer struct {
@@ -58,19 +63,28 @@ type relayPeer struct {
 }
 
 type relayEvent struct {
-	Type   string      `json:"type"` // listening, connected, progress, child, result
+	Type   string      `json:"type"` // listening, connected, needs, progress, child, result
 	Socket string      `json:"socket,omitempty"`
 	Host   string      `json:"host,omitempty"` // child: the child it is about
 	Bytes  int64       `json:"bytes,omitempty"`
 	RSS    int64       `json:"rss_kib,omitempty"` // result: the relay's peak resident memory
 	Status core.Status `json:"status,omitempty"`
 	Err    string      `json:"err,omitempty"`
+	// needs: the files its host lacks, as [first, last] index ranges of the
+	// manifest, and those the root decides by hash (index: the host's SHA-256).
+	Need  [][2]int       `json:"need,omitempty"`
+	Check map[int]string `json:"check,omitempty"`
+	// result: the content bytes it wrote, and full, update or current.
+	Written int64  `json:"written,omitempty"`
+	Kind    string `json:"kind,omitempty"`
 }
 
 const (
 	evStarted   = "started" // the root's own note: the relay's session starts
 	evListening = "listening"
 	evConnected = "connected"
+	evNeeds     = "needs"
+	evSeeded    = "seeded" // Host has the binary cached now, or Err says why not
 	evProgress  = "progress"
 	evChild     = "child"
 	evResult    = "result"
@@ -150,8 +164,14 @@ func relay(ctx context.Context, in *bufio.Reader, emit func(relayEvent), log *sl
 		go client.Connect(ctx, h)
 	}
 
-	var conn relayConnect
-	if err := readJSONLine(in, &conn); err != nil {
+	var ship *Shipper
+	conn, err := readConnect(in, func(p relayPeer) {
+		if ship == nil {
+			ship = NewShipper(client, r.cfg.Grifork, "", r.log)
+		}
+		go r.seed(ctx, ship, p)
+	})
+	if err != nil {
 		return fmt.Errorf("relay: the root went away before the stream: %w", err)
 	}
 	// From here on, the end of standard input is the root going away.
@@ -168,7 +188,7 @@ func relay(ctx context.Context, in *bufio.Reader, emit func(relayEvent), log *sl
 
 	stop := r.heartbeat()
 	defer stop()
-	err = r.pump(ctx, ln, children)
+	st, err := r.pump(ctx, ln, children)
 	finished.Store(true)
 	if err != nil {
 		if c := context.Cause(ctx); c != nil && ctx.Err() != nil {
@@ -176,8 +196,35 @@ func relay(ctx context.Context, in *bufio.Reader, emit func(relayEvent), log *sl
 		}
 		return err
 	}
-	emit(relayEvent{Type: evResult, Status: core.StatusOK, Bytes: r.received.Load(), RSS: peakRSS()})
+	emit(relayEvent{Type: evResult, Status: core.StatusOK, Bytes: r.received.Load(), RSS: peakRSS(),
+		Written: st.written, Kind: st.kind()})
 	return nil
+}
+
+// readConnect reads the root's control lines up to the relayConnect, handing
+// each seed request before it to seed.
+func readConnect(in *bufio.Reader, seed func(relayPeer)) (relayConnect, error) {
+	for {
+		var conn relayConnect
+		if err := readJSONLine(in, &conn); err != nil || conn.Seed == nil {
+			return conn, err
+		}
+		seed(*conn.Seed)
+	}
+}
+
+// seed ships this relay's binary into p's cache, so that the root's uplink
+// need not carry it there, and says how it went.
+func (r *relayRun) seed(ctx context.Context, ship *Shipper, p relayPeer) {
+	d, err := ship.Deploy(ctx, p.Host, nil)
+	if err == nil {
+		ship.Cleanup(ctx, p.Host, d.Run)
+	}
+	ev := relayEvent{Type: evSeeded, Host: p.Name}
+	if err != nil {
+		ev.Err = core.OneLine(err.Error())
+	}
+	r.emit(ev)
 }
 
 type child struct {
@@ -265,8 +312,10 @@ func (r *relayRun) accept(ln *net.UnixListener) (net.Conn, error) {
 	}
 }
 
-// pump moves the stream from the parent to the children and the disk.
-func (r *relayRun) pump(ctx context.Context, ln *net.UnixListener, children []child) error {
+// pump moves the stream from the parent to the children and the disk: first
+// the manifest, which it compares with what it holds to tell the root what it
+// lacks, then the contents that some host of the tree lacks.
+func (r *relayRun) pump(ctx context.Context, ln *net.UnixListener, children []child) (*stage, error) {
 	closeChildren := func() {
 		for _, c := range children {
 			c.conn.Close()
@@ -275,7 +324,7 @@ func (r *relayRun) pump(ctx context.Context, ln *net.UnixListener, children []ch
 	parent, err := r.accept(ln)
 	if err != nil {
 		closeChildren()
-		return err
+		return nil, err
 	}
 	defer parent.Close()
 	stopRead := context.AfterFunc(ctx, func() { parent.Close() })
@@ -284,7 +333,7 @@ func (r *relayRun) pump(ctx context.Context, ln *net.UnixListener, children []ch
 	st, err := newStage(r.cfg.To, r.cfg.Single, r.cfg.Name, r.cfg.Excludes, r.cfg.Delete, r.cfg.Token)
 	if err != nil {
 		closeChildren()
-		return err
+		return nil, err
 	}
 	pool := newChunkPool()
 	fan := newFanout(1 + len(children))
@@ -299,15 +348,20 @@ func (r *relayRun) pump(ctx context.Context, ln *net.UnixListener, children []ch
 	var readErr error
 	wg.Go(func() {
 		defer fan.close()
-		_, readErr = readFrames(ctx, &countingConn{Conn: parent, n: &r.received}, pool, fan, r.cfg.Stall)
+		src := &countingConn{Conn: parent, n: &r.received}
+		// The contents come once the root has heard from every relay, which
+		// may take a while of hashing on the others.
+		if _, readErr = readFrames(ctx, src, pool, fan, r.cfg.Stall, 0); readErr == nil {
+			_, readErr = readFrames(ctx, src, pool, fan, r.cfg.Stall, contentWait*r.cfg.Stall)
+		}
 		parent.Close() // tells the parent the whole stream arrived (see awaitClose)
 	})
 
+	err = r.plan(st, fan.sinks[0])
 	cr := newChunkReader(fan.sinks[0])
 	cr.corrupt = r.cfg.Corrupt
-	err = st.receive(cr)
 	if err == nil {
-		_, err = io.Copy(io.Discard, cr) // the archive's padding, up to the trailer
+		err = st.receive(cr)
 	}
 	cr.close()
 	wg.Wait()
@@ -323,7 +377,39 @@ func (r *relayRun) pump(ctx context.Context, ln *net.UnixListener, children []ch
 	if err != nil {
 		st.abort()
 	}
-	return err
+	return st, err
+}
+
+// contentWait is how many stall timeouts a relay waits between the manifest
+// and the contents: more than the root waits for every relay's needs.
+const contentWait = 4
+
+// plan reads the manifest from ch, compares it with what st's destination
+// holds and tells the root what this host lacks. It tells the root also when
+// it fails (as lacking nothing: this host fails, its children still count).
+func (r *relayRun) plan(st *stage, ch <-chan *chunk) error {
+	cr := newChunkReader(ch)
+	m, err := readManifest(cr, r.cfg.Single)
+	if err == nil {
+		_, err = io.Copy(io.Discard, cr) // up to the trailer
+	}
+	if err == nil {
+		err = cr.verified()
+	}
+	var v *verdict
+	if err == nil {
+		v, err = st.plan(m)
+	}
+	ev := relayEvent{Type: evNeeds}
+	if v != nil {
+		ev.Need, ev.Check = v.ranges(needContent), v.checks
+	}
+	r.emit(ev)
+	if err != nil {
+		cr.close()
+		return fmt.Errorf("manifest: %w", err)
+	}
+	return nil
 }
 
 // countingConn counts what is read, for progress reports.

@@ -90,6 +90,20 @@ type File struct {
 // the binary when it must be shipped. The caller removes the run directory with
 // Cleanup.
 func (s *Shipper) Deploy(ctx context.Context, host core.Host, files []File) (Deployment, error) {
+	return s.deploy(ctx, host, files, true)
+}
+
+// ErrNotCached is DeployCached's answer for a host whose cache lacks the binary.
+var ErrNotCached = errors.New("grifork is not cached on the host")
+
+// DeployCached is Deploy for a host whose cache holds the binary: when it does
+// not, it ships nothing, has the host remove the run directory, and returns
+// ErrNotCached (someone else may ship it, and Deploy then costs one session).
+func (s *Shipper) DeployCached(ctx context.Context, host core.Host) (Deployment, error) {
+	return s.deploy(ctx, host, nil, false)
+}
+
+func (s *Shipper) deploy(ctx context.Context, host core.Host, files []File, ship bool) (Deployment, error) {
 	exe := s.grifork.Exec
 	var sum string
 	var err error
@@ -108,7 +122,14 @@ func (s *Shipper) Deploy(ctx context.Context, host core.Host, files []File) (Dep
 		tf = append(tf, tarFile{name: f.Name, data: f.Data})
 	}
 	if exe == "" {
-		if exe, err = s.shipTo(host, st, sum, &tf); err != nil {
+		if exe, err = s.shipTo(host, st, sum, &tf); err == nil && len(tf) > len(files) {
+			if !ship {
+				err = ErrNotCached
+			} else {
+				s.log.Info("shipping grifork binary", "host", host.String(), "path", exe, "sha256", sum)
+			}
+		}
+		if err != nil {
 			sess.abort() // the host removes the run directory
 			return Deployment{}, err
 		}
@@ -431,7 +452,6 @@ func (s *Shipper) shipTo(host core.Host, st childState, sum string, files *[]tar
 		s.log.Debug("grifork binary already on host", "host", host.String(), "path", dst)
 		return dst, nil
 	}
-	s.log.Info("shipping grifork binary", "host", host.String(), "path", dst, "sha256", sum)
 	*files = append(*files, tarFile{name: newBinary, path: s.binPath})
 	return dst, nil
 }

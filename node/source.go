@@ -1,7 +1,6 @@
 package node
 
 import (
-	"archive/tar"
 	"fmt"
 	"io"
 	"io/fs"
@@ -9,8 +8,8 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
-	"syscall"
-	"time"
+
+	"github.com/grifork/grifork/core"
 )
 
 // entry is one path of a broadcast source, relative to From ("." is From itself).
@@ -76,6 +75,22 @@ func scanSource(from string, excludes []string) ([]entry, int64, error) {
 	return list, size, err
 }
 
+// DescribeSource says, for a plan, how much a broadcast of cfg sends to a
+// host that holds nothing.
+func DescribeSource(cfg core.BroadcastConfig) string {
+	list, size, err := scanSource(cfg.From, cfg.Excludes)
+	if err != nil {
+		return "it cannot be read here: " + core.OneLine(err.Error())
+	}
+	files := 0
+	for _, e := range list {
+		if e.info.Mode().IsRegular() {
+			files++
+		}
+	}
+	return fmt.Sprintf("%d files, %d bytes", files, size)
+}
+
 func kind(m fs.FileMode) string {
 	switch {
 	case m&fs.ModeDevice != 0:
@@ -88,34 +103,6 @@ func kind(m fs.FileMode) string {
 		return "a symbolic link"
 	}
 	return "not a regular file or directory (" + m.String() + ")"
-}
-
-// writeArchive writes list as a tar archive to w: modes, mtimes, owners and
-// link targets, with file contents read as it goes.
-func writeArchive(w io.Writer, list []entry) error {
-	tw := tar.NewWriter(w)
-	for _, e := range list {
-		h, err := tar.FileInfoHeader(e.info, e.link)
-		if err != nil {
-			return fmt.Errorf("%s: %w", e.abs, err)
-		}
-		h.Name = e.rel
-		h.Uname, h.Gname = "", ""
-		h.Format = tar.FormatPAX // long names, sub-second mtimes
-		h.AccessTime, h.ChangeTime = time.Time{}, time.Time{}
-		if st, ok := e.info.Sys().(*syscall.Stat_t); ok {
-			h.Uid, h.Gid = int(st.Uid), int(st.Gid)
-		}
-		if err := tw.WriteHeader(h); err != nil {
-			return fmt.Errorf("%s: %w", e.abs, err)
-		}
-		if e.info.Mode().IsRegular() {
-			if err := copyFile(tw, e); err != nil {
-				return err
-			}
-		}
-	}
-	return tw.Close()
 }
 
 func copyFile(w io.Writer, e entry) error {

@@ -1,13 +1,13 @@
 package node
 
 import (
-	"archive/tar"
+	"bufio"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
 	"os"
-	"path"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -32,16 +32,15 @@ type stage struct {
 	delete   bool
 	chown    bool // the receiving user may set owners (root)
 
-	single  bool // the source is one file, landing at to
-	items   []item
+	single  bool     // the source is one file, landing at to
 	buf     []byte   // for copying file contents: large writes
 	created []string // directories made before commit, removed on abort if empty
-}
 
-type item struct {
-	rel    string
-	hdr    *tar.Header
-	staged string // regular files and symlinks: their name in dir
+	before  fs.FileInfo // to as it was before the staging directory changed its mtime
+	m       *manifest
+	v       *verdict
+	written int64 // content bytes written
+	deleted int   // paths removed (delete)
 }
 
 // newStage prepares to receive into to: a directory (made if missing), or with
@@ -77,6 +76,7 @@ func newStage(to string, single bool, name string, excludes []string, del bool, 
 			return nil, fmt.Errorf("destination %s exists and is not a directory: the directory would replace it", to)
 		}
 	}
+	s.before, _ = os.Lstat(to)
 	if err := s.mkdirAll(home); err != nil {
 		return nil, fmt.Errorf("destination: %w", err)
 	}
@@ -144,70 +144,84 @@ func (s *stage) mkdirAll(dir string) error {
 	return nil
 }
 
-// receive reads the archive from r into the staging directory.
+// plan compares m, the source's manifest, with what the destination holds:
+// what this host lacks.
+func (s *stage) plan(m *manifest) (*verdict, error) {
+	// Making the staging directory inside to changed to's mtime, which commit
+	// sets again: what counts is to as it was.
+	v, err := compare(m, s.target, s.before, s.chown)
+	if err != nil {
+		return nil, fmt.Errorf("compare with %s: %w", s.to, err)
+	}
+	s.m, s.v = m, v
+	return v, nil
+}
+
+// receive reads the contents that follow the manifest from r: the files this
+// host lacks go into the staging directory, the others (which hosts below
+// lack) are skipped.
 func (s *stage) receive(r io.Reader) error {
-	tr := tar.NewReader(r)
-	for i := 0; ; i++ {
-		h, err := tr.Next()
+	br := bufio.NewReaderSize(r, 64<<10)
+	next := 0
+	for {
+		u, err := binary.ReadUvarint(br)
 		if err == io.EOF {
 			return nil
 		}
 		if err != nil {
-			return fmt.Errorf("read stream: %w", err)
+			return fmt.Errorf("read stream: %w", truncated(err))
 		}
-		rel := path.Clean(h.Name)
-		if rel == ".." || strings.HasPrefix(rel, "../") || path.IsAbs(rel) {
-			return fmt.Errorf("stream is corrupt: path %q leaves the destination", h.Name)
+		if u >= uint64(len(s.m.Entries)) || int(u) < next || s.m.Entries[u].Type != mFile {
+			return fmt.Errorf("stream is corrupt: file %d", u)
 		}
-		if i == 0 {
-			if rel != "." {
-				return fmt.Errorf("stream is corrupt: it starts with %q", h.Name)
+		i := int(u)
+		next = i + 1
+		e := &s.m.Entries[i]
+		if n := s.v.needs[i]; n != needContent && n != needCheck {
+			if _, err := io.CopyN(io.Discard, br, e.Size); err != nil {
+				return fmt.Errorf("read stream: %w", truncated(err))
 			}
-			if s.single != (h.Typeflag == tar.TypeReg) {
-				return fmt.Errorf("stream is corrupt: %q has type %q", h.Name, h.Typeflag)
-			}
-		} else if rel == "." || s.single {
-			return fmt.Errorf("stream is corrupt: unexpected %q", h.Name)
+			continue
 		}
-		it := item{rel: rel, hdr: h}
-		switch h.Typeflag {
-		case tar.TypeReg:
-			it.staged = filepath.Join(s.dir, strconv.Itoa(i))
-			if err := s.writeFile(it.staged, h, tr); err != nil {
-				return err
-			}
-		case tar.TypeSymlink:
-			it.staged = filepath.Join(s.dir, strconv.Itoa(i))
-			if err := os.Symlink(h.Linkname, it.staged); err != nil {
-				return err
-			}
-			s.own(it.staged, h)
-			unix.UtimesNanoAt(unix.AT_FDCWD, it.staged, mtimes(h.ModTime), unix.AT_SYMLINK_NOFOLLOW)
-		case tar.TypeDir:
-		default:
-			return fmt.Errorf("stream is corrupt: %q has type %q", h.Name, h.Typeflag)
+		if err := s.writeFile(s.staged(i), e, br); err != nil {
+			return err
 		}
-		s.items = append(s.items, it)
+		s.v.needs[i] = needStaged
+		s.written += e.Size
 	}
 }
 
-func (s *stage) writeFile(p string, h *tar.Header, r io.Reader) error {
+func (s *stage) staged(i int) string { return filepath.Join(s.dir, strconv.Itoa(i)) }
+
+// writeFile writes e's content, the next e.Size bytes of r, to p.
+func (s *stage) writeFile(p string, e *mEntry, r io.Reader) error {
 	f, err := os.OpenFile(p, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
 	if err != nil {
 		return err
 	}
-	_, err = io.CopyBuffer(struct{ io.Writer }{f}, r, s.buf)
+	n, err := io.CopyBuffer(struct{ io.Writer }{f}, io.LimitReader(r, e.Size), s.buf)
+	if err == nil && n < e.Size {
+		err = errTruncated
+	}
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
 	if err != nil {
-		return fmt.Errorf("write %s: %w", filepath.Join(s.to, h.Name), err)
+		return fmt.Errorf("write %s: %w", s.target(e.Rel), truncated(err))
 	}
-	s.own(p, h)
-	if err := os.Chmod(p, fs.FileMode(h.Mode).Perm()|modeBits(h.Mode)); err != nil {
+	return s.setMeta(p, e)
+}
+
+// setMeta gives p e's owner (where this user may, as rsync -a does), mode and mtime.
+func (s *stage) setMeta(p string, e *mEntry) error {
+	if s.chown {
+		os.Lchown(p, e.UID, e.GID)
+	}
+	if err := os.Chmod(p, fileMode(e.Mode)); err != nil {
 		return err
 	}
-	return os.Chtimes(p, h.ModTime, h.ModTime)
+	t := time.Unix(0, e.MTime)
+	return os.Chtimes(p, t, t)
 }
 
 func modeBits(m int64) fs.FileMode {
@@ -229,13 +243,6 @@ func mtimes(t time.Time) []unix.Timespec {
 	return []unix.Timespec{ts, ts}
 }
 
-// own gives p the source's owner where this user may (as rsync -a does).
-func (s *stage) own(p string, h *tar.Header) {
-	if s.chown {
-		os.Lchown(p, h.Uid, h.Gid)
-	}
-}
-
 func (s *stage) target(rel string) string {
 	if rel == "." {
 		return s.to
@@ -243,40 +250,60 @@ func (s *stage) target(rel string) string {
 	return filepath.Join(s.to, filepath.FromSlash(rel))
 }
 
-// commit moves everything into place, removes (with delete) what the source
-// does not have, and sets directories' modes and times last (a rename changes
-// its directory's mtime).
+// commit moves what was staged into place, makes or fixes from the manifest
+// what needs no content (directories, links, modes, owners, times), removes
+// (with delete) what the source does not have, and sets directories' modes and
+// times last (a rename changes its directory's mtime).
 func (s *stage) commit() error {
-	keep := map[string]bool{}
-	for _, it := range s.items {
-		keep[it.rel] = true
-		t := s.target(it.rel)
-		old, err := os.Lstat(t)
-		exists := err == nil
-		if it.hdr.Typeflag == tar.TypeDir {
-			if exists && !old.IsDir() {
+	for i := range s.m.Entries {
+		e := &s.m.Entries[i]
+		n, t := s.v.needs[i], s.target(e.Rel)
+		switch {
+		case n == needNone:
+		case e.Type == mDir:
+			old, err := os.Lstat(t)
+			if err == nil && !old.IsDir() {
 				if err := os.Remove(t); err != nil {
 					return err
 				}
-				exists = false
 			}
-			if !exists {
+			if err != nil || !old.IsDir() {
 				if err := os.Mkdir(t, 0o700); err != nil {
 					return err
 				}
 			}
-			continue
-		}
-		if exists && old.IsDir() {
-			if err := os.RemoveAll(t); err != nil {
+		case n == needStaged || e.Type == mSymlink:
+			p := s.staged(i)
+			if e.Type == mSymlink {
+				if err := os.Symlink(e.Link, p); err != nil {
+					return err
+				}
+				if s.chown {
+					os.Lchown(p, e.UID, e.GID)
+				}
+				unix.UtimesNanoAt(unix.AT_FDCWD, p, mtimes(time.Unix(0, e.MTime)), unix.AT_SYMLINK_NOFOLLOW)
+			}
+			if old, err := os.Lstat(t); err == nil && old.IsDir() {
+				if err := os.RemoveAll(t); err != nil {
+					return err
+				}
+			}
+			if err := os.Rename(p, t); err != nil {
+				return err
+			}
+		case n == needContent:
+			return fmt.Errorf("stream is corrupt: %s was not sent", t)
+		default: // a file whose content this host holds: its mode, owner or time
+			if err := s.setMeta(t, e); err != nil {
 				return err
 			}
 		}
-		if err := os.Rename(it.staged, t); err != nil {
-			return err
-		}
 	}
 	if s.delete && !s.single {
+		keep := make(map[string]bool, len(s.m.Entries))
+		for _, e := range s.m.Entries {
+			keep[e.Rel] = true
+		}
 		if err := s.prune(keep); err != nil {
 			return err
 		}
@@ -284,21 +311,32 @@ func (s *stage) commit() error {
 	if err := os.RemoveAll(s.dir); err != nil {
 		return err
 	}
-	for _, it := range slices.Backward(s.items) {
-		if it.hdr.Typeflag != tar.TypeDir {
-			continue
-		}
-		t := s.target(it.rel)
-		s.own(t, it.hdr)
-		if err := os.Chmod(t, fs.FileMode(it.hdr.Mode).Perm()|modeBits(it.hdr.Mode)); err != nil {
-			return err
-		}
-		if err := os.Chtimes(t, it.hdr.ModTime, it.hdr.ModTime); err != nil {
-			return err
+	for i := len(s.m.Entries) - 1; i >= 0; i-- {
+		if e := &s.m.Entries[i]; e.Type == mDir {
+			if err := s.setMeta(s.target(e.Rel), e); err != nil {
+				return err
+			}
 		}
 	}
 	s.created = nil
 	return nil
+}
+
+// kind says what the commit was for this host: "full" (it held none of the
+// source), "current" (nothing to change) or "update".
+func (s *stage) kind() string {
+	changed := s.deleted > 0
+	for _, n := range s.v.needs {
+		changed = changed || n != needNone
+	}
+	all := len(s.m.Entries)
+	switch {
+	case !changed:
+		return "current"
+	case s.v.missing == all || (all > 1 && s.v.missing == all-1):
+		return "full"
+	}
+	return "update"
 }
 
 // prune removes what is under the destination but not in keep, sparing what
@@ -328,6 +366,7 @@ func (s *stage) prune(keep map[string]bool) error {
 		if err := os.RemoveAll(p); err != nil {
 			return err
 		}
+		s.deleted++
 		if d.IsDir() {
 			return filepath.SkipDir
 		}

@@ -1,38 +1,56 @@
 package node
 
 import (
-	"archive/tar"
 	"bytes"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 )
 
-// fileStream is the archive of a broadcast of one file holding data.
-func fileStream(t *testing.T, data string) *bytes.Buffer {
+// deliver does on one host what a broadcast of src does, into st: the
+// manifest (through its encoding), the host's needs, the contents the root
+// sends for them, and the commit (or the abort).
+func deliver(t *testing.T, st *stage, src string, checksum bool) error {
 	t.Helper()
-	var b bytes.Buffer
-	tw := tar.NewWriter(&b)
-	if err := tw.WriteHeader(&tar.Header{Name: ".", Typeflag: tar.TypeReg, Mode: 0o644, Size: int64(len(data)), ModTime: time.Unix(1e9, 0)}); err != nil {
+	list, _, err := scanSource(src, nil)
+	if err != nil {
 		t.Fatal(err)
 	}
-	tw.Write([]byte(data))
-	tw.Close()
-	return &b
-}
-
-// dirStream is the archive of a broadcast of a directory holding file "f".
-func dirStream(t *testing.T) *bytes.Buffer {
-	t.Helper()
-	var b bytes.Buffer
-	tw := tar.NewWriter(&b)
-	tw.WriteHeader(&tar.Header{Name: ".", Typeflag: tar.TypeDir, Mode: 0o755, ModTime: time.Unix(1e9, 0)})
-	tw.WriteHeader(&tar.Header{Name: "f", Typeflag: tar.TypeReg, Mode: 0o644, Size: 2, ModTime: time.Unix(1e9, 0)})
-	tw.Write([]byte("f\n"))
-	tw.Close()
-	return &b
+	m, err := newManifest(list, checksum)
+	if err != nil {
+		t.Fatal(err)
+	}
+	enc, err := m.encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = func() error {
+		m, err := readManifest(bytes.NewReader(enc), st.single)
+		if err != nil {
+			return err
+		}
+		v, err := st.plan(m)
+		if err != nil {
+			return err
+		}
+		send := make([]bool, len(list))
+		if err := addNeeds(list, send, v.ranges(needContent), v.checks, map[int]string{}); err != nil {
+			return err
+		}
+		var b bytes.Buffer
+		if err := writeContents(&b, list, send); err != nil {
+			t.Fatal(err)
+		}
+		if err := st.receive(&b); err != nil {
+			return err
+		}
+		return st.commit()
+	}()
+	if err != nil {
+		st.abort()
+	}
+	return err
 }
 
 // TestStageDestinationTypes covers every pairing of the source's type with
@@ -101,17 +119,16 @@ func TestStageDestinationTypes(t *testing.T) {
 			if strings.HasSuffix(tc.to, "/") {
 				to += "/"
 			}
+			src := t.TempDir()
+			write(t, src, "f", "f\n")
+			write(t, src, "one.conf", "new\n")
 			st, err := newStage(to, tc.single, "one.conf", nil, tc.del, strings.Repeat("a", 16))
 			if err == nil {
-				stream := dirStream(t)
 				if tc.single {
-					stream = fileStream(t, "new\n")
-				}
-				if err = st.receive(stream); err == nil {
-					err = st.commit()
-				}
-				if err != nil {
-					st.abort()
+					err = deliver(t, st, filepath.Join(src, "one.conf"), false)
+				} else {
+					os.Remove(filepath.Join(src, "one.conf"))
+					err = deliver(t, st, src, false)
 				}
 			}
 			switch {

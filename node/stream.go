@@ -188,8 +188,8 @@ func awaitClose(w io.Writer, wd *watchdog) error {
 
 // readFrames reads the stream from r into chunks of pool and sends them to f
 // until the trailer, which it also sends. A read that makes no progress for
-// stall fails with errStalled.
-func readFrames(ctx context.Context, r io.ReadCloser, pool chunkPool, f *fanout, stall time.Duration) (int64, error) {
+// stall fails with errStalled; the first may wait first when that is longer.
+func readFrames(ctx context.Context, r io.ReadCloser, pool chunkPool, f *fanout, stall, first time.Duration) (int64, error) {
 	wd := newWatchdog(stall, r)
 	defer wd.disarm()
 	var total int64
@@ -199,7 +199,11 @@ func readFrames(ctx context.Context, r io.ReadCloser, pool chunkPool, f *fanout,
 			return total, err
 		}
 		c.buf = c.buf[:frameHeader]
-		wd.arm()
+		if total == 0 && first > stall {
+			wd.t.Reset(first)
+		} else {
+			wd.arm()
+		}
 		if err := readFull(r, c.buf, wd); err != nil {
 			c.refs.Store(1)
 			c.release()

@@ -372,7 +372,7 @@ func (s *loaded) plan(e *env, tree *core.Tree) error {
 		relay := node.NewBroadcaster(client, node.BroadcastOptions{Grifork: cfg.Grifork}).PlanCmdline()
 		if _, err = fmt.Fprintln(e.stdout); err == nil {
 			fi, serr := os.Lstat(cfg.Broadcast.From)
-			err = core.WriteBroadcastPlan(e.stdout, cfg.Broadcast, bt.Tree(), relay, serr == nil && fi.Mode().IsRegular())
+			err = core.WriteBroadcastPlan(e.stdout, cfg.Broadcast, bt.Tree(), relay, serr == nil && fi.Mode().IsRegular(), node.DescribeSource(*cfg.Broadcast))
 		}
 	}
 	if err == nil {

@@ -43,7 +43,7 @@ type dialEntry struct {
 
 // permanent errors are remembered: redialling cannot fix them.
 func permanent(err error) bool {
-	return errors.Is(err, ErrAuth) || errors.Is(err, ErrUnknownHostKey) || errors.Is(err, ErrHostKeyChanged)
+	return errors.Is(err, ErrAuth) || errors.Is(err, ErrUnknownHostKey) || errors.Is(err, ErrHostKeyChanged) || errors.Is(err, ErrHostKeyRevoked)
 }
 
 // conn returns the live connection to t, dialling it if there is none, and the
@@ -282,7 +282,7 @@ func (c *Client) dial(ctx context.Context, t target) (*conn, error) {
 	// The handshake (and a stuck server) is bounded by the same ctx.
 	stop := context.AfterFunc(ctx, func() { nc.Close() })
 	var keyErr error
-	check := c.keys.callback(t.display)
+	check := c.keys.callback(t)
 	cfg := &ssh.ClientConfig{
 		User: t.user,
 		Auth: c.authMethods(t),
@@ -290,7 +290,7 @@ func (c *Client) dial(ctx context.Context, t target) (*conn, error) {
 			keyErr = check(h, r, k)
 			return keyErr
 		},
-		HostKeyAlgorithms: c.keys.algorithms(addr, nc.RemoteAddr()),
+		HostKeyAlgorithms: c.keys.algorithms(t),
 	}
 	cc, chans, reqs, err := ssh.NewClientConn(nc, addr, cfg)
 	if !stop() {

@@ -44,6 +44,12 @@ import (
 	"golang.org/x/crypto/ssh/agent"
 )
 
+// OpenSSH's default known_hosts files.
+var (
+	defaultUserKnownHosts   = []string{"~/.ssh/known_hosts", "~/.ssh/known_hosts2"}
+	defaultGlobalKnownHosts = []string{"/etc/ssh/ssh_known_hosts", "/etc/ssh/ssh_known_hosts2"}
+)
+
 const (
 	defaultKeepalive   = 15 * time.Second
 	keepaliveMax       = 3 // missed keepalives before a connection is closed
@@ -77,15 +83,18 @@ var _ core.Exec = (*Client)(nil)
 // Client implements core.Exec over SSH. It is safe for concurrent use; Close
 // closes every connection it opened.
 type Client struct {
-	opts    Options
-	log     *slog.Logger
-	red     *redact.Redactor
-	cfg     *ssh_config.Config // nil: no ssh_config
-	keys    *hostKeys
-	agent   agent.ExtendedAgent
-	agentNC net.Conn
-	signers []ssh.Signer // from ssh { keys }, loaded by New
-	me      string       // current user, the default login
+	opts Options
+	log  *slog.Logger
+	red  *redact.Redactor
+	cfg  *ssh_config.Config // nil: no ssh_config
+	keys *hostKeys
+	// known_hosts files when ssh_config names none: ssh { known_hosts } alone, or ssh's defaults.
+	known, global []string
+	knownShown    string
+	agent         agent.ExtendedAgent
+	agentNC       net.Conn
+	signers       []ssh.Signer // from ssh { keys }, loaded by New
+	me            string       // current user, the default login
 
 	ctx    context.Context // cancelled by Close: aborts dials
 	cancel context.CancelFunc
@@ -139,18 +148,22 @@ func New(opts Options) (*Client, error) {
 		return nil, fmt.Errorf("ssh: cannot tell the current user (%v); set ssh { user = ... }", err)
 	}
 
-	mode := c.opts.SSH.HostKeyCheck
-	khShown := c.opts.SSH.KnownHosts
-	if khShown == "" {
-		khShown = "~/.ssh/known_hosts"
-	}
-	kh, err := expandHome(khShown)
-	if err != nil {
-		return nil, fmt.Errorf("ssh: known_hosts: %w", err)
-	}
-	c.keys = &hostKeys{path: kh, shown: khShown, mode: mode, log: c.log}
-	if c.opts.SSH.KnownHosts == "" {
-		c.keys.system = []string{"/etc/ssh/ssh_known_hosts"}
+	c.keys = newHostKeys(c.log)
+	if kh := c.opts.SSH.KnownHosts; kh != "" {
+		p, err := expandHome(kh)
+		if err != nil {
+			return nil, fmt.Errorf("ssh: known_hosts: %w", err)
+		}
+		c.known, c.knownShown = []string{p}, kh
+	} else {
+		for _, f := range defaultUserKnownHosts {
+			p, err := expandHome(f)
+			if err != nil {
+				return nil, fmt.Errorf("ssh: known_hosts: %w", err)
+			}
+			c.known = append(c.known, p)
+		}
+		c.knownShown, c.global = defaultUserKnownHosts[0], defaultGlobalKnownHosts
 	}
 
 	if err := c.readConfig(); err != nil {
@@ -291,7 +304,15 @@ type target struct {
 	port     int
 	user     string
 	idFiles  []string // IdentityFile entries from ssh_config
+
+	check        string   // host key policy: strict | accept-new | off
+	known        []string // user known_hosts files, expanded; accept-new appends to the first
+	knownShown   string   // known[0] as configured, for messages
+	global       []string // read-only known_hosts files
+	hostKeyAlgos []string // HostKeyAlgorithms; nil: ordered by what known_hosts holds
 }
+
+func (t target) knownFiles() []string { return append(append([]string(nil), t.known...), t.global...) }
 
 func (t target) addr() string { return net.JoinHostPort(t.hostname, strconv.Itoa(t.port)) }
 func (t target) key() string  { return t.user + "@" + t.addr() }
@@ -308,7 +329,8 @@ func (c *Client) cfgGet(alias, key string) string {
 }
 
 func (c *Client) resolve(h core.Host) (target, error) {
-	t := target{display: h.String(), hostname: h.Name}
+	t := target{display: h.String(), hostname: h.Name, check: c.opts.SSH.HostKeyCheck,
+		known: c.known, knownShown: c.knownShown, global: c.global}
 	if hn := c.cfgGet(h.Name, "HostName"); hn != "" {
 		t.hostname = strings.ReplaceAll(hn, "%h", h.Name)
 	}

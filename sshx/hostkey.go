@@ -18,6 +18,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/grifork/grifork/sshx/sshconf"
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/knownhosts"
 )
@@ -128,7 +129,7 @@ func (l khLine) matchHost(name string) bool {
 		if neg {
 			p = p[1:]
 		}
-		if wildcard(strings.ToLower(p), name) {
+		if sshconf.Wildcard(strings.ToLower(p), name) {
 			if neg {
 				return false
 			}
@@ -151,31 +152,6 @@ func hashedMatch(field, name string) bool {
 	m := hmac.New(sha1.New, salt)
 	m.Write([]byte(name))
 	return hmac.Equal(m.Sum(nil), want)
-}
-
-// wildcard matches s against an OpenSSH pattern with * and ?.
-func wildcard(p, s string) bool {
-	for len(p) > 0 {
-		switch p[0] {
-		case '*':
-			for i := len(s); i >= 0; i-- {
-				if wildcard(p[1:], s[i:]) {
-					return true
-				}
-			}
-			return false
-		case '?':
-			if s == "" {
-				return false
-			}
-		default:
-			if s == "" || s[0] != p[0] {
-				return false
-			}
-		}
-		p, s = p[1:], s[1:]
-	}
-	return s == ""
 }
 
 // khName is the name a target has in known_hosts: host, or [host]:port.

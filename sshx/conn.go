@@ -20,6 +20,7 @@ import (
 // conn is the one SSH connection to a user@host:port, shared by every command.
 type conn struct {
 	client *ssh.Client
+	nc     net.Conn      // its byte stream: TCP, a jump host's channel or a ProxyCommand
 	sem    chan struct{} // bounds concurrent sessions (sshd's MaxSessions)
 	done   chan struct{} // closed when the connection has ended
 }
@@ -63,6 +64,10 @@ func permanent(err error) bool {
 // waiting for a place never happens while holding one that the wait needs.
 func (c *Client) conn(ctx context.Context, t target) (*conn, func(), error) {
 	key := t.key()
+	if hops := t.hops(); hops > 0 && hops >= c.max {
+		return nil, nil, fmt.Errorf("host %s: reaching it through %d jump host(s) takes %d connections at once, more than ssh { max_connections = %d }",
+			t.display, hops, hops+1, c.max)
+	}
 	c.mu.Lock()
 	e := c.conns[key]
 	c.mu.Unlock()
@@ -369,6 +374,7 @@ func (c *Client) dial(ctx context.Context, t target, via *conn) (*conn, error) {
 	}
 	return &conn{
 		client: ssh.NewClient(cc, chans, reqs),
+		nc:     nc,
 		sem:    make(chan struct{}, c.opts.MaxSessions),
 		done:   make(chan struct{}),
 	}, nil

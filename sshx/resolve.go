@@ -60,6 +60,15 @@ func (t target) key() string {
 	return k
 }
 
+// hops counts the jump hosts on the way to t.
+func (t target) hops() int {
+	n := 0
+	for v := t.via; v != nil; v = v.via {
+		n++
+	}
+	return n
+}
+
 func (t target) knownFiles() []string { return append(append([]string(nil), t.known...), t.global...) }
 
 // Route is how grifork reaches host: "" for directly, else "via HOP,HOP"

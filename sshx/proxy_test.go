@@ -123,3 +123,41 @@ Host piped
 		t.Fatal("the ProxyCommand outlived the connection")
 	}
 }
+
+func TestParseHop(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		in, user, host string
+		port           int
+		err            bool
+	}{
+		{in: "bastion", host: "bastion"},
+		{in: "ops@b2:2200", user: "ops", host: "b2", port: 2200},
+		{in: "ssh://a@[2001:db8::1]:22", user: "a", host: "2001:db8::1", port: 22},
+		{in: "x@h:99999", err: true},
+		{in: "u@", err: true},
+	} {
+		u, h, p, err := parseHop(tc.in)
+		if (err != nil) != tc.err || !tc.err && (u != tc.user || h != tc.host || p != tc.port) {
+			t.Errorf("parseHop(%q) = %q %q %d %v", tc.in, u, h, p, err)
+		}
+	}
+}
+
+// A jump host that cannot be reached fails its targets with both names.
+func TestProxyJumpDown(t *testing.T) {
+	t.Parallel()
+	port := sshdtest.FreePort(t)
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "config")
+	os.WriteFile(cfg, []byte(fmt.Sprintf("Host jump\n  HostName 127.0.0.1\n  Port %d\nHost t\n  ProxyJump jump\n", port)), 0o600)
+	c, err := New(Options{ConfigFile: cfg, Agent: "none", SSH: core.SSHConfig{Retries: new(int)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_, err = c.Remote(context.Background(), core.Host{Name: "t"}, "true")
+	if err == nil || !strings.Contains(err.Error(), "host t: jump host: host jump: connect to 127.0.0.1:") {
+		t.Fatalf("err = %v", err)
+	}
+}

@@ -49,9 +49,6 @@ type SSHConfig struct {
 	Port         int
 	KnownHosts   string        // path; default ~/.ssh/known_hosts
 	HostKeyCheck string        // "strict" (default) | "accept-new" | "off"
-	// HostKeyCheckSet: HostKeyCheck was written, not defaulted; only then does
-	// it beat ssh_config's StrictHostKeyChecking.
-	HostKeyCheckSet bool
 	Timeout      time.Duration // connect timeout; default 10s
 	// CommandTimeout bounds every remote command, rsync and fork setup; 0: none.
 	CommandTimeout time.Duration
@@ -62,6 +59,9 @@ type SSHConfig struct {
 	// one waits for one to be released. 0: fitted to the file-descriptor limit
 	// by the SSH transport (DefaultMaxConnections at most).
 	MaxConnections int
+	// HostKeyCheckSet: HostKeyCheck was written, not defaulted; only then does
+	// it beat ssh_config's StrictHostKeyChecking.
+	HostKeyCheckSet bool
 }
 
 // Defaults of the SSH settings, filled in by SSHConfig.SetDefaults.

@@ -56,6 +56,9 @@ type SSHConfig struct {
 	// one waits for one to be released. 0: fitted to the file-descriptor limit
 	// by the SSH transport (DefaultMaxConnections at most).
 	MaxConnections int
+	// HostKeyCheckSet: HostKeyCheck was written, not defaulted; only then does
+	// it beat ssh_config's StrictHostKeyChecking.
+	HostKeyCheckSet bool
 }
 
 // Defaults of the SSH settings, filled in by SSHConfig.SetDefaults.

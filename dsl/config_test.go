@@ -49,7 +49,7 @@ func TestDirectives(t *testing.T) {
 		{"ssh", `ssh { user = "deploy", keys = { "~/.ssh/a", "~/.ssh/b" }, passphrase = "pp", password = "pw",
 			port = 2200, known_hosts = "/k", host_key_check = "accept-new", timeout = 2.5, command_timeout = 600, retries = 0 }`, func(c *core.Config) {
 			c.SSH = core.SSHConfig{User: "deploy", Keys: []string{"~/.ssh/a", "~/.ssh/b"}, Passphrase: "pp", Password: "pw",
-				Port: 2200, KnownHosts: "/k", HostKeyCheck: "accept-new", Timeout: 2500 * time.Millisecond,
+				Port: 2200, KnownHosts: "/k", HostKeyCheck: "accept-new", HostKeyCheckSet: true, Timeout: 2500 * time.Millisecond,
 				CommandTimeout: 10 * time.Minute, Retries: intp(0)}
 		}},
 		{"ssh no command timeout, more retries", `ssh { command_timeout = 0, retries = 5 }`, func(c *core.Config) {
@@ -67,6 +67,7 @@ func TestDirectives(t *testing.T) {
 		{"ssh one key", `ssh { keys = "~/.ssh/a", host_key_check = "off" }`, func(c *core.Config) {
 			c.SSH.Keys = []string{"~/.ssh/a"}
 			c.SSH.HostKeyCheck = "off"
+			c.SSH.HostKeyCheckSet = true
 		}},
 		{"rsync table", `rsync { delete = false, bwlimit = 4096, verbose = true, excludes = { ".git", "*.tmp" }, rsh = "ssh -q", dry_run = true }`, func(c *core.Config) {
 			c.Rsync = core.RsyncConfig{Delete: boolp(false), Bwlimit: 4096, Verbose: true, Excludes: []string{".git", "*.tmp"}, Rsh: "ssh -q", DryRun: true}

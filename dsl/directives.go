@@ -362,6 +362,7 @@ func (s *Script) setSSH(L *lua.LState, p *pass) error {
 	if c.HostKeyCheck, err = f.str("host_key_check"); err != nil {
 		return err
 	}
+	c.HostKeyCheckSet = c.HostKeyCheck != ""
 	if c.Timeout, err = f.seconds("timeout", false); err != nil {
 		return err
 	}

@@ -4,7 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"strings"
+	"slices"
 
 	"golang.org/x/crypto/ssh"
 )
@@ -59,33 +59,11 @@ func (c *Client) identity(path string) ssh.Signer {
 }
 
 // authMethods are the credentials offered to t, in OpenSSH's spirit: keys
-// (explicit, agent, ssh_config, defaults), then the password.
+// (ssh { keys }, the agent's, IdentityFile; the default key files when there
+// is none of these), each preceded by its certificates (CertificateFile, or
+// KEY-cert.pub beside the key file), then the password.
 func (c *Client) authMethods(t target) []ssh.AuthMethod {
-	var files []string
-	for _, f := range t.idFiles {
-		files = append(files, expandTokens(f, t, c.me))
-	}
-	if len(c.signers) == 0 && len(files) == 0 && c.agent == nil {
-		files = defaultKeys
-	}
-	var fileSigners []ssh.Signer
-	for _, f := range files {
-		if s := c.identity(f); s != nil {
-			fileSigners = append(fileSigners, s)
-		}
-	}
-	var methods []ssh.AuthMethod
-	methods = append(methods, ssh.PublicKeysCallback(func() ([]ssh.Signer, error) {
-		all := append([]ssh.Signer(nil), c.signers...)
-		if c.agent != nil {
-			as, err := c.agent.Signers()
-			if err != nil {
-				c.log.Warn("ssh-agent: cannot list keys", "err", err)
-			}
-			all = append(all, as...)
-		}
-		return dedupe(append(all, fileSigners...)), nil
-	}))
+	methods := []ssh.AuthMethod{ssh.PublicKeysCallback(func() ([]ssh.Signer, error) { return c.offered(t), nil })}
 	if pw := c.opts.SSH.Password; pw != "" {
 		methods = append(methods, ssh.Password(pw),
 			ssh.KeyboardInteractive(func(_, _ string, questions []string, echos []bool) ([]string, error) {
@@ -101,6 +79,114 @@ func (c *Client) authMethods(t target) []ssh.AuthMethod {
 	return methods
 }
 
+// offered lists the keys for t in the order they are offered.
+func (c *Client) offered(t target) []ssh.Signer {
+	ag := c.agentFor(t.agent)
+	files := t.idFiles
+	if len(c.signers) == 0 && len(files) == 0 && ag == nil {
+		for _, f := range defaultKeys {
+			files = append(files, c.expandPath(f))
+		}
+	}
+	type keyFile struct {
+		s    ssh.Signer
+		path string // where the key was read: its -cert.pub sits beside it
+	}
+	var own []keyFile
+	for i, s := range c.signers {
+		p, _ := expandHome(c.opts.SSH.Keys[i])
+		own = append(own, keyFile{s, p})
+	}
+	for _, f := range files {
+		if s := c.identity(f); s != nil {
+			own = append(own, keyFile{s, f})
+		}
+	}
+	var certs []*ssh.Certificate
+	for _, f := range t.certFiles {
+		if cert := c.certificate(f); cert != nil {
+			certs = append(certs, cert)
+		} else {
+			c.log.Debug("skipping certificate file", "file", f)
+		}
+	}
+	var out []ssh.Signer
+	add := func(s ssh.Signer, path string) {
+		if _, isCert := s.PublicKey().(*ssh.Certificate); !isCert {
+			for _, cert := range certs {
+				if cs, err := ssh.NewCertSigner(cert, s); err == nil {
+					out = append(out, cs)
+				}
+			}
+			if path != "" {
+				if cert := c.certificate(path + "-cert.pub"); cert != nil {
+					if cs, err := ssh.NewCertSigner(cert, s); err == nil {
+						out = append(out, cs)
+					}
+				}
+			}
+		}
+		out = append(out, s)
+	}
+	for _, k := range own[:len(c.signers)] {
+		add(k.s, k.path)
+	}
+	if ag != nil {
+		as, err := ag.Signers()
+		if err != nil {
+			c.log.Warn("ssh-agent: cannot list keys", "err", err)
+		}
+		// The agent's certificates before its plain keys, as ssh offers them.
+		slices.SortStableFunc(as, func(a, b ssh.Signer) int { return certFirst(b) - certFirst(a) })
+		for _, s := range as {
+			if t.identitiesOnly && !slices.ContainsFunc(own, func(k keyFile) bool { return keyEqual(plainKey(s.PublicKey()), k.s.PublicKey()) }) {
+				continue
+			}
+			add(s, "")
+		}
+	}
+	for _, k := range own[len(c.signers):] {
+		add(k.s, k.path)
+	}
+	return dedupe(out)
+}
+
+func certFirst(s ssh.Signer) int {
+	if _, ok := s.PublicKey().(*ssh.Certificate); ok {
+		return 1
+	}
+	return 0
+}
+
+func plainKey(k ssh.PublicKey) ssh.PublicKey {
+	if c, ok := k.(*ssh.Certificate); ok {
+		return c.Key
+	}
+	return k
+}
+
+// certificate reads a user certificate once; nil when missing or not one.
+func (c *Client) certificate(path string) *ssh.Certificate {
+	c.mu.Lock()
+	cert, seen := c.certs[path]
+	c.mu.Unlock()
+	if seen {
+		return cert
+	}
+	if b, err := os.ReadFile(path); err == nil {
+		k, _, _, _, err := ssh.ParseAuthorizedKey(b)
+		if cc, ok := k.(*ssh.Certificate); err == nil && ok && cc.CertType == ssh.UserCert {
+			cert = cc
+		} else {
+			c.log.Warn("not a user certificate, ignored", "file", path)
+		}
+	}
+	c.mu.Lock()
+	c.certs[path] = cert
+	c.mu.Unlock()
+	return cert
+}
+
 func dedupe(signers []ssh.Signer) []ssh.Signer {
 	seen := map[string]bool{}
 	var out []ssh.Signer
@@ -112,11 +198,4 @@ func dedupe(signers []ssh.Signer) []ssh.Signer {
 		}
 	}
 	return out
-}
-
-// expandTokens expands the ssh_config tokens that make sense in IdentityFile.
-func expandTokens(s string, t target, me string) string {
-	home, _ := os.UserHomeDir()
-	r := strings.NewReplacer("%%", "%", "%d", home, "%h", t.hostname, "%r", t.user, "%u", me, "%p", fmt.Sprint(t.port))
-	return r.Replace(s)
 }

@@ -20,6 +20,7 @@ import (
 // conn is the one SSH connection to a user@host:port, shared by every command.
 type conn struct {
 	client *ssh.Client
+	nc     net.Conn      // its byte stream: TCP, a jump host's channel or a ProxyCommand
 	sem    chan struct{} // bounds concurrent sessions (sshd's MaxSessions)
 	done   chan struct{} // closed when the connection has ended
 }
@@ -33,6 +34,8 @@ type dialEntry struct {
 
 	key      string
 	t        target
+	via      *conn         // the jump host's connection this one runs over
+	viaDone  func()        // gives via back; called once this connection has ended
 	refs     int           // callers that hold the connection or wait for it
 	slot     bool          // it holds one of the max_connections places (dialling or open)
 	live     bool          // open (c is set)
@@ -43,7 +46,7 @@ type dialEntry struct {
 
 // permanent errors are remembered: redialling cannot fix them.
 func permanent(err error) bool {
-	return errors.Is(err, ErrAuth) || errors.Is(err, ErrUnknownHostKey) || errors.Is(err, ErrHostKeyChanged)
+	return errors.Is(err, ErrAuth) || errors.Is(err, ErrUnknownHostKey) || errors.Is(err, ErrHostKeyChanged) || errors.Is(err, ErrHostKeyRevoked)
 }
 
 // conn returns the live connection to t, dialling it if there is none, and the
@@ -55,19 +58,48 @@ func permanent(err error) bool {
 //
 // No caller holds a connection while it waits for another, so the wait always
 // ends: every holder gives its connection back when its command ends.
+//
+// A target behind a jump host takes the jump host's connection (dialling it
+// first) before it queues for its own place, and holds it while it lives:
+// waiting for a place never happens while holding one that the wait needs.
 func (c *Client) conn(ctx context.Context, t target) (*conn, func(), error) {
 	key := t.key()
+	if hops := t.hops(); hops > 0 && hops >= c.max {
+		return nil, nil, fmt.Errorf("host %s: reaching it through %d jump host(s) takes %d connections at once, more than ssh { max_connections = %d }",
+			t.display, hops, hops+1, c.max)
+	}
+	c.mu.Lock()
+	e := c.conns[key]
+	c.mu.Unlock()
+	var via *conn
+	var viaDone func()
+	if e == nil && t.via != nil {
+		var err error
+		if via, viaDone, err = c.conn(ctx, *t.via); err != nil {
+			return nil, nil, fmt.Errorf("host %s: jump host: %w", t.display, err)
+		}
+	}
 	c.mu.Lock()
 	if c.closed {
 		c.mu.Unlock()
+		if viaDone != nil {
+			viaDone()
+		}
 		return nil, nil, fmt.Errorf("host %s: %w", t.display, errClosed)
 	}
-	e := c.conns[key]
-	if e == nil {
-		e = &dialEntry{ready: make(chan struct{}), key: key, t: t}
+	e = c.conns[key]
+	switch {
+	case e == nil && t.via != nil && via == nil:
+		// It was there a moment ago and is gone: start over, with the jump host.
+		c.mu.Unlock()
+		return c.conn(ctx, t)
+	case e == nil:
+		e = &dialEntry{ready: make(chan struct{}), key: key, t: t, via: via, viaDone: viaDone}
 		c.conns[key] = e
 		e.queued = c.queue.PushBack(e)
 		c.admit()
+	case viaDone != nil:
+		defer viaDone() // another caller made it meanwhile
 	}
 	e.refs++
 	if e.idle != nil {
@@ -165,20 +197,23 @@ func (c *Client) free(e *dialEntry) {
 // that nobody waits for is dropped.
 func (c *Client) unref(e *dialEntry) {
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	e.refs--
-	if e.refs > 0 {
-		return
-	}
+	var viaDone func()
 	switch {
+	case e.refs > 0:
 	case e.queued != nil:
 		c.queue.Remove(e.queued)
 		e.queued = nil
 		if c.conns[e.key] == e {
 			delete(c.conns, e.key)
 		}
+		viaDone = e.viaDone
 	case e.live:
 		c.idled(e)
+	}
+	c.mu.Unlock()
+	if viaDone != nil {
+		viaDone() // it takes c.mu
 	}
 }
 
@@ -219,10 +254,10 @@ func (c *Client) Peak() int {
 func (c *Client) dialEntry(e *dialEntry) {
 	t := e.t
 	for attempt := 0; ; attempt++ {
-		ctx, cancel := context.WithTimeout(c.ctx, c.opts.SSH.Timeout)
-		e.c, e.err = c.dial(ctx, t)
+		ctx, cancel := context.WithTimeout(c.ctx, t.timeout)
+		e.c, e.err = c.dial(ctx, t, e.via)
 		cancel()
-		if !c.retry(c.ctx, e.err, attempt) {
+		if !c.retry(c.ctx, e.err, attempt, t.retries) {
 			if e.err != nil && attempt > 0 {
 				e.err = fmt.Errorf("%w (%d attempts)", e.err, attempt+1)
 			}
@@ -239,6 +274,9 @@ func (c *Client) dialEntry(e *dialEntry) {
 		c.admit()
 		c.mu.Unlock()
 		close(e.ready)
+		if e.viaDone != nil {
+			e.viaDone()
+		}
 		c.log.Debug("ssh dial failed", "host", t.display, "err", e.err)
 		return
 	}
@@ -266,23 +304,44 @@ func (c *Client) dialEntry(e *dialEntry) {
 	c.admit()
 	c.mu.Unlock()
 	close(e.c.done)
+	if e.viaDone != nil {
+		e.viaDone()
+	}
 	c.log.Debug("ssh connection closed", "host", t.display, "err", err)
 }
 
-func (c *Client) dial(ctx context.Context, t target) (*conn, error) {
+func (c *Client) dial(ctx context.Context, t target, via *conn) (*conn, error) {
 	addr := t.addr()
-	var d net.Dialer
-	nc, err := d.DialContext(ctx, "tcp", addr)
-	if err != nil {
-		if ctx.Err() == context.DeadlineExceeded {
-			return nil, fmt.Errorf("host %s: connect to %s: timed out after %s", t.display, addr, c.opts.SSH.Timeout)
+	var nc net.Conn
+	var err error
+	switch {
+	case via != nil:
+		// A direct-tcpip channel of the jump host's connection.
+		nc, err = via.client.DialContext(ctx, "tcp", addr)
+		if err != nil {
+			if ctx.Err() == context.DeadlineExceeded {
+				return nil, fmt.Errorf("host %s: connect to %s via %s: timed out after %s", t.display, addr, t.via.display, t.timeout)
+			}
+			return nil, fmt.Errorf("host %s: connect to %s via %s: %w", t.display, addr, t.via.display, err)
 		}
-		return nil, passing(err, fmt.Errorf("host %s: connect to %s: %w", t.display, addr, err))
+	case t.proxyCmd != "":
+		if nc, err = startProxy(t.proxyCmd, addr); err != nil {
+			return nil, fmt.Errorf("host %s: ProxyCommand: %w", t.display, err)
+		}
+	default:
+		var d net.Dialer
+		nc, err = d.DialContext(ctx, "tcp", addr)
+		if err != nil {
+			if ctx.Err() == context.DeadlineExceeded {
+				return nil, fmt.Errorf("host %s: connect to %s: timed out after %s", t.display, addr, t.timeout)
+			}
+			return nil, passing(err, fmt.Errorf("host %s: connect to %s: %w", t.display, addr, err))
+		}
 	}
 	// The handshake (and a stuck server) is bounded by the same ctx.
 	stop := context.AfterFunc(ctx, func() { nc.Close() })
 	var keyErr error
-	check := c.keys.callback(t.display)
+	check := c.keys.callback(t)
 	cfg := &ssh.ClientConfig{
 		User: t.user,
 		Auth: c.authMethods(t),
@@ -290,7 +349,7 @@ func (c *Client) dial(ctx context.Context, t target) (*conn, error) {
 			keyErr = check(h, r, k)
 			return keyErr
 		},
-		HostKeyAlgorithms: c.keys.algorithms(addr, nc.RemoteAddr()),
+		HostKeyAlgorithms: c.keys.algorithms(t),
 	}
 	cc, chans, reqs, err := ssh.NewClientConn(nc, addr, cfg)
 	if !stop() {
@@ -298,7 +357,7 @@ func (c *Client) dial(ctx context.Context, t target) (*conn, error) {
 			cc.Close()
 		}
 		if ctx.Err() == context.DeadlineExceeded {
-			return nil, fmt.Errorf("host %s: ssh handshake with %s: timed out after %s", t.display, addr, c.opts.SSH.Timeout)
+			return nil, fmt.Errorf("host %s: ssh handshake with %s: timed out after %s", t.display, addr, t.timeout)
 		}
 		return nil, fmt.Errorf("host %s: ssh handshake with %s: %w", t.display, addr, ctx.Err())
 	}
@@ -315,16 +374,20 @@ func (c *Client) dial(ctx context.Context, t target) (*conn, error) {
 	}
 	return &conn{
 		client: ssh.NewClient(cc, chans, reqs),
+		nc:     nc,
 		sem:    make(chan struct{}, c.opts.MaxSessions),
 		done:   make(chan struct{}),
 	}, nil
 }
 
 // keepalive sends keepalive@openssh.com every interval and closes the
-// connection after keepaliveMax requests in a row got no answer in time, so that
+// connection after t.aliveMax requests in a row got no answer in time, so that
 // commands on a dead link fail instead of hanging.
 func (c *Client) keepalive(cn *conn, t target) {
-	interval := c.opts.Keepalive
+	interval := t.keepalive
+	if interval <= 0 {
+		return // ServerAliveInterval 0
+	}
 	tick := time.NewTicker(interval)
 	defer tick.Stop()
 	missed := 0
@@ -352,7 +415,7 @@ func (c *Client) keepalive(cn *conn, t target) {
 			missed = 0
 		case <-timer.C:
 			missed++
-			if missed >= keepaliveMax {
+			if missed >= t.aliveMax {
 				c.log.Warn("ssh connection unresponsive, closing it", "host", t.display, "missed_keepalives", missed)
 				cn.client.Close()
 				return
@@ -382,9 +445,9 @@ func passing(cause, err error) error {
 
 // retry reports whether a request that failed with err on attempt (from 0)
 // is to be made again, after waiting its backoff: only a transient failure,
-// at most ssh { retries } times, and not once ctx ends or the client closes.
-func (c *Client) retry(ctx context.Context, err error, attempt int) bool {
-	if !errors.As(err, new(transientError)) || attempt >= *c.opts.SSH.Retries {
+// at most limit times (ssh { retries }, or ConnectionAttempts), and not once ctx ends or the client closes.
+func (c *Client) retry(ctx context.Context, err error, attempt, limit int) bool {
+	if !errors.As(err, new(transientError)) || attempt >= limit {
 		return false
 	}
 	// 250ms, 500ms, 1s... with jitter, so that the clients a loaded sshd
@@ -443,7 +506,7 @@ func (c *Client) session(ctx context.Context, t target) (sess *ssh.Session, rele
 		if errors.As(err, &oce) && oce.Reason == ssh.ConnectionFailed {
 			err = transientError{err}
 		}
-		if !c.retry(ctx, err, refused) {
+		if !c.retry(ctx, err, refused, t.retries) {
 			return nil, nil, err
 		}
 		refused++

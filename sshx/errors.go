@@ -15,6 +15,8 @@ var (
 	ErrUnknownHostKey = errors.New("unknown host key")
 	// ErrHostKeyChanged: known_hosts holds a different key for the host.
 	ErrHostKeyChanged = errors.New("HOST KEY CHANGED")
+	// ErrHostKeyRevoked: known_hosts marks the host's key (or its CA) @revoked.
+	ErrHostKeyRevoked = errors.New("host key revoked")
 	// ErrAuth: the server accepted none of the credentials offered.
 	ErrAuth = errors.New("authentication failed")
 )

@@ -120,3 +120,29 @@ func copyFile(t *testing.T, from, to string) {
 		t.Fatal(err)
 	}
 }
+
+// A real sshd with a host certificate and a known_hosts holding only the CA:
+// the certificate algorithms are offered and the host verifies; with the CA
+// revoked, the host is refused by name.
+func TestHostCertificate(t *testing.T) {
+	t.Parallel()
+	ca := seeded(t, 9)
+	s := sshdtest.Start(t, sshdtest.Opts{HostCA: ca})
+	c, _ := newClient(t, s, nil)
+	if _, err := c.Remote(context.Background(), local, "true"); err != nil {
+		t.Fatalf("CA-only known_hosts: %v", err)
+	}
+	kh := filepath.Join(t.TempDir(), "known_hosts")
+	copyFile(t, s.KnownHosts, kh)
+	f, err := os.OpenFile(kh, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.WriteString("@revoked * " + authLine(ca.PublicKey()) + "\n")
+	f.Close()
+	c, _ = newClient(t, s, func(o *Options) { o.SSH.KnownHosts = kh })
+	_, err = c.Remote(context.Background(), local, "true")
+	if !errors.Is(err, ErrHostKeyRevoked) || !strings.Contains(err.Error(), "host 127.0.0.1: host key revoked") {
+		t.Fatalf("revoked CA: err = %v", err)
+	}
+}

@@ -59,7 +59,7 @@ func (c *Client) rshLine(port int, user string) string {
 	for _, k := range c.opts.SSH.Keys {
 		args = append(args, "-i", k)
 	}
-	switch c.keys.mode {
+	switch c.opts.SSH.HostKeyCheck {
 	case "off":
 		args = append(args, "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null")
 	case "accept-new":
@@ -67,7 +67,7 @@ func (c *Client) rshLine(port int, user string) string {
 	default:
 		args = append(args, "-o", "StrictHostKeyChecking=yes")
 	}
-	if kh := c.opts.SSH.KnownHosts; kh != "" && c.keys.mode != "off" {
+	if kh := c.opts.SSH.KnownHosts; kh != "" && c.opts.SSH.HostKeyCheck != "off" {
 		if strings.ContainsAny(kh, " \t") {
 			kh = `"` + kh + `"` // ssh's own quoting inside the -o value
 		}

@@ -10,7 +10,6 @@ import (
 	"os"
 	"os/user"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -18,9 +17,15 @@ import (
 
 	"github.com/grifork/grifork/core"
 	"github.com/grifork/grifork/redact"
-	"github.com/kevinburke/ssh_config"
+	"github.com/grifork/grifork/sshx/sshconf"
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/agent"
+)
+
+// OpenSSH's default known_hosts files.
+var (
+	defaultUserKnownHosts   = []string{"~/.ssh/known_hosts", "~/.ssh/known_hosts2"}
+	defaultGlobalKnownHosts = []string{"/etc/ssh/ssh_known_hosts", "/etc/ssh/ssh_known_hosts2"}
 )
 
 const (
@@ -39,6 +44,8 @@ type Options struct {
 	// ConfigFile is the ssh_config file read for HostName, User, Port and
 	// IdentityFile: ~/.ssh/config when empty (a missing file is fine), "none" for none.
 	ConfigFile string
+	// Home is where ~ and ssh_config's relative Includes point: $HOME when empty.
+	Home string
 	// Agent is the ssh-agent socket: $SSH_AUTH_SOCK when empty, "none" for none.
 	Agent string
 	// Offline checks the settings but loads no key and opens no agent: a dry-run
@@ -56,15 +63,24 @@ var _ core.Exec = (*Client)(nil)
 // Client implements core.Exec over SSH. It is safe for concurrent use; Close
 // closes every connection it opened.
 type Client struct {
-	opts    Options
-	log     *slog.Logger
-	red     *redact.Redactor
-	cfg     *ssh_config.Config // nil: no ssh_config
-	keys    *hostKeys
-	agent   agent.ExtendedAgent
-	agentNC net.Conn
-	signers []ssh.Signer // from ssh { keys }, loaded by New
-	me      string       // current user, the default login
+	opts Options
+	log  *slog.Logger
+	red  *redact.Redactor
+	conf *sshconf.Config // nil: no ssh_config
+	home string          // for ~ in paths and the config
+	keys *hostKeys
+	// known_hosts files when ssh_config names none: ssh { known_hosts } alone, or ssh's defaults.
+	known, global []string
+	knownShown    string
+	// agentSocket is the default agent ($SSH_AUTH_SOCK or Options.Agent; "" none);
+	// IdentityAgent may name another per host.
+	agentSocket string
+	agents      map[string]agent.ExtendedAgent // by socket, under mu
+	agentNCs    []net.Conn
+	targets     sync.Map     // core.Host.String() -> resolved
+	warned      sync.Map     // file:line of a warning given
+	signers     []ssh.Signer // from ssh { keys }, loaded by New
+	me          string       // current user, the default login
 
 	ctx    context.Context // cancelled by Close: aborts dials
 	cancel context.CancelFunc
@@ -78,12 +94,13 @@ type Client struct {
 
 	mu        sync.Mutex
 	conns     map[string]*dialEntry
-	queue     *list.List            // *dialEntry waiting for a place
-	idle      *list.List            // *dialEntry open and held by no caller, least recently used first
-	open      int                   // connections open or dialling: at most max
-	peak      int                   // the most open at once
-	max       int                   // ssh { max_connections }, fitted to the descriptor limit
-	idSigners map[string]ssh.Signer // ssh_config / default identity files, by path; nil: unusable
+	queue     *list.List                  // *dialEntry waiting for a place
+	idle      *list.List                  // *dialEntry open and held by no caller, least recently used first
+	open      int                         // connections open or dialling: at most max
+	peak      int                         // the most open at once
+	max       int                         // ssh { max_connections }, fitted to the descriptor limit
+	idSigners map[string]ssh.Signer       // ssh_config / default identity files, by path; nil: unusable
+	certs     map[string]*ssh.Certificate // user certificates by path; nil: none there
 	closed    bool
 	wg        sync.WaitGroup
 	// stopping counts local commands and cancelled remote ones still being
@@ -96,7 +113,9 @@ type Client struct {
 // ssh { passphrase }) and reads the ssh_config file. It opens no connection.
 func New(opts Options) (*Client, error) {
 	c := &Client{opts: opts, log: opts.Logger, red: opts.SSH.Redactor(),
-		conns: map[string]*dialEntry{}, queue: list.New(), idle: list.New(), idSigners: map[string]ssh.Signer{}}
+		conns: map[string]*dialEntry{}, queue: list.New(), idle: list.New(), idSigners: map[string]ssh.Signer{},
+		certs:  map[string]*ssh.Certificate{},
+		agents: map[string]agent.ExtendedAgent{}}
 	if c.log == nil {
 		c.log = slog.New(slog.DiscardHandler)
 	}
@@ -120,18 +139,34 @@ func New(opts Options) (*Client, error) {
 		return nil, fmt.Errorf("ssh: cannot tell the current user (%v); set ssh { user = ... }", err)
 	}
 
-	mode := c.opts.SSH.HostKeyCheck
-	khShown := c.opts.SSH.KnownHosts
-	if khShown == "" {
-		khShown = "~/.ssh/known_hosts"
+	var err error
+	if c.home = c.opts.Home; c.home == "" {
+		if c.home, err = os.UserHomeDir(); err != nil {
+			c.home = "/" // only ~ in paths needs it
+		}
 	}
-	kh, err := expandHome(khShown)
-	if err != nil {
-		return nil, fmt.Errorf("ssh: known_hosts: %w", err)
+	switch c.agentSocket = c.opts.Agent; c.agentSocket {
+	case "":
+		c.agentSocket = os.Getenv("SSH_AUTH_SOCK")
+	case "none":
+		c.agentSocket = ""
 	}
-	c.keys = &hostKeys{path: kh, shown: khShown, mode: mode, log: c.log}
-	if c.opts.SSH.KnownHosts == "" {
-		c.keys.system = []string{"/etc/ssh/ssh_known_hosts"}
+	c.keys = newHostKeys(c.log)
+	if kh := c.opts.SSH.KnownHosts; kh != "" {
+		p, err := expandHome(kh)
+		if err != nil {
+			return nil, fmt.Errorf("ssh: known_hosts: %w", err)
+		}
+		c.known, c.knownShown = []string{p}, kh
+	} else {
+		for _, f := range defaultUserKnownHosts {
+			p, err := expandHome(f)
+			if err != nil {
+				return nil, fmt.Errorf("ssh: known_hosts: %w", err)
+			}
+			c.known = append(c.known, p)
+		}
+		c.knownShown, c.global = defaultUserKnownHosts[0], defaultGlobalKnownHosts
 	}
 
 	if err := c.readConfig(); err != nil {
@@ -149,53 +184,54 @@ func New(opts Options) (*Client, error) {
 		}
 		c.signers = append(c.signers, s)
 	}
-	c.openAgent()
 	return c, nil
 }
 
+// readConfig reads ssh_config as ssh does: ~/.ssh/config then
+// /etc/ssh/ssh_config, or only Options.ConfigFile (ssh -F).
 func (c *Client) readConfig() error {
-	path := c.opts.ConfigFile
-	if path == "none" {
+	user, system, explicit := "~/.ssh/config", systemConfig, false
+	switch c.opts.ConfigFile {
+	case "none":
 		return nil
+	case "":
+	default:
+		user, system, explicit = c.opts.ConfigFile, "", true
 	}
-	explicit := path != ""
-	if !explicit {
-		path = "~/.ssh/config"
-	}
-	p, err := expandHome(path)
+	conf, err := sshconf.Load(c.expandPath(user), explicit, system, c.home)
 	if err != nil {
 		return fmt.Errorf("ssh config: %w", err)
 	}
-	f, err := os.Open(p)
-	if err != nil {
-		if !explicit && os.IsNotExist(err) {
-			return nil
-		}
-		return fmt.Errorf("ssh config: %w", err)
+	for _, l := range conf.Unknown {
+		c.log.Warn("ssh config: unknown keyword "+l.Key+", ignored", "at", l.Pos())
 	}
-	defer f.Close()
-	cfg, err := ssh_config.Decode(f)
-	if err != nil {
-		return fmt.Errorf("ssh config %s: %w", p, err)
-	}
-	c.cfg = cfg
+	c.conf = conf
 	return nil
 }
 
-func (c *Client) openAgent() {
-	sock := c.opts.Agent
-	if sock == "" {
-		sock = os.Getenv("SSH_AUTH_SOCK")
+// systemConfig is ssh's system-wide client configuration.
+const systemConfig = "/etc/ssh/ssh_config"
+
+// agentFor is the agent at sock, connected once; nil when sock is "" or not usable.
+func (c *Client) agentFor(sock string) agent.ExtendedAgent {
+	if sock == "" || c.opts.Offline {
+		return nil
 	}
-	if sock == "" || sock == "none" {
-		return
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if a, seen := c.agents[sock]; seen {
+		return a
 	}
 	nc, err := net.Dial("unix", sock)
 	if err != nil {
 		c.log.Warn("ssh-agent not usable", "socket", sock, "err", err)
-		return
+		c.agents[sock] = nil
+		return nil
 	}
-	c.agentNC, c.agent = nc, agent.NewClient(nc)
+	c.agentNCs = append(c.agentNCs, nc)
+	a := agent.NewClient(nc)
+	c.agents[sock] = a
+	return a
 }
 
 // Close closes every connection (running commands on them end, their remote
@@ -240,8 +276,8 @@ func (c *Client) Close() error {
 		// For tuning max_connections: how close the run came to it.
 		c.log.Info("ssh connections", "peak", c.peak, "max_connections", c.max)
 	}
-	if c.agentNC != nil {
-		c.agentNC.Close()
+	for _, nc := range c.agentNCs {
+		nc.Close()
 	}
 	return nil
 }
@@ -264,65 +300,6 @@ func (c *Client) track() (done func(), ok bool) {
 
 // errClosed is returned by calls on a closed Client.
 var errClosed = errors.New("ssh client closed")
-
-// target is a host with every setting resolved.
-type target struct {
-	display  string // the host as the user wrote it: prefixes and errors
-	hostname string // after ssh_config HostName
-	port     int
-	user     string
-	idFiles  []string // IdentityFile entries from ssh_config
-}
-
-func (t target) addr() string { return net.JoinHostPort(t.hostname, strconv.Itoa(t.port)) }
-func (t target) key() string  { return t.user + "@" + t.addr() }
-
-func (c *Client) cfgGet(alias, key string) string {
-	if c.cfg == nil {
-		return ""
-	}
-	v, err := c.cfg.Get(alias, key)
-	if err != nil {
-		return ""
-	}
-	return v
-}
-
-func (c *Client) resolve(h core.Host) (target, error) {
-	t := target{display: h.String(), hostname: h.Name}
-	if hn := c.cfgGet(h.Name, "HostName"); hn != "" {
-		t.hostname = strings.ReplaceAll(hn, "%h", h.Name)
-	}
-	switch {
-	case h.Port != 0:
-		t.port = h.Port
-	case c.opts.SSH.Port != 0:
-		t.port = c.opts.SSH.Port
-	case c.cfgGet(h.Name, "Port") != "":
-		p, err := strconv.Atoi(c.cfgGet(h.Name, "Port"))
-		if err != nil || p < 1 || p > 65535 {
-			return t, fmt.Errorf("host %s: ssh config: invalid Port %q", t.display, c.cfgGet(h.Name, "Port"))
-		}
-		t.port = p
-	default:
-		t.port = 22
-	}
-	switch {
-	case h.User != "":
-		t.user = h.User
-	case c.opts.SSH.User != "":
-		t.user = c.opts.SSH.User
-	case c.cfgGet(h.Name, "User") != "":
-		t.user = c.cfgGet(h.Name, "User")
-	default:
-		t.user = c.me
-	}
-	if c.cfg != nil {
-		ids, _ := c.cfg.GetAll(h.Name, "IdentityFile")
-		t.idFiles = ids
-	}
-	return t, nil
-}
 
 func expandHome(p string) (string, error) {
 	if p != "~" && !strings.HasPrefix(p, "~/") {

@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/grifork/grifork/core"
@@ -343,6 +344,26 @@ func readGriforkfile(e *env, path string, lookup bool) (dsl.Source, error) {
 	return src, nil
 }
 
+// writeRoutes lists the hosts that this machine reaches through a jump host
+// or a ProxyCommand of its ssh_config (nothing when it reaches all directly).
+// In grifork mode it reaches only its children; nodes use their own config.
+func writeRoutes(w io.Writer, tree *core.Tree, childrenOnly bool, route func(core.Host) string) error {
+	var lines []string
+	tree.Walk(func(n *core.Node) {
+		if n.IsRoot() || childrenOnly && !n.Parent.IsRoot() {
+			return
+		}
+		if r := route(n.Host); r != "" {
+			lines = append(lines, "  "+n.Host.String()+" "+r+"\n")
+		}
+	})
+	if len(lines) == 0 {
+		return nil
+	}
+	_, err := fmt.Fprintf(w, "\nroutes from this machine (its ssh_config):\n%s", strings.Join(lines, ""))
+	return err
+}
+
 // plan prints the dry-run: the tree and every command of every edge, touching no host.
 func (s *loaded) plan(e *env, tree *core.Tree) error {
 	client, err := sshx.New(sshx.Options{SSH: s.script.Config.SSH, Logger: s.logger, Offline: true})
@@ -377,6 +398,9 @@ func (s *loaded) plan(e *env, tree *core.Tree) error {
 	}
 	if err == nil {
 		err = s.writeSelected(e.stdout, tree)
+	}
+	if err == nil {
+		err = writeRoutes(e.stdout, tree, cfg.Mode == core.Grifork && bt == nil, client.Route)
 	}
 	if err == nil && s.printed.Len() > 0 {
 		_, err = fmt.Fprintf(e.stdout, "\noutput of the blocks (every command returned empty output):\n%s", s.printed)

@@ -20,6 +20,7 @@ import (
 	"syscall"
 	"time"
 
+	"golang.org/x/crypto/ssh"
 	"golang.org/x/sync/errgroup"
 	"golang.org/x/sys/unix"
 )
@@ -49,6 +50,12 @@ type Options struct {
 	HostRateMbit map[int]int
 	// Logf receives progress messages; nil discards them.
 	Logf func(string, ...any)
+	// HostCA, when set, certifies every host key (sshd HostCertificate, the
+	// host's address as principal).
+	HostCA ssh.Signer
+	// UserCA, when set, is every sshd's TrustedUserCAKeys and no authorized_keys
+	// file is read: only a certificate it signed logs in (KeyFile does not).
+	UserCA ssh.PublicKey
 }
 
 // Fleet is a running fleet. Its methods are safe for concurrent use.
@@ -65,8 +72,9 @@ type Fleet struct {
 	hosts  []*host
 	byAddr map[string]*host
 
-	mu     sync.Mutex
-	closed bool
+	mu         sync.Mutex
+	closed     bool
+	prohibited []string // addresses unreachable from the root namespace (Prohibit)
 }
 
 type host struct {
@@ -127,6 +135,8 @@ func Start(ctx context.Context, opts Options) (_ *Fleet, err error) {
 			}
 		}
 	}()
+	// A dead fleet of this subnet may have left routes that Prohibit added.
+	_ = run(ctx, "", "ip", "route", "flush", "root", subnetPrefix(subnet)+".0/24", "type", "prohibit")
 	f.sshdMajor, f.sshdMinor = sshdVersion()
 	if err := f.writeFiles(); err != nil {
 		return nil, err
@@ -172,6 +182,11 @@ func (f *Fleet) writeFiles() error {
 	if err != nil {
 		return err
 	}
+	if f.opts.UserCA != nil {
+		if err := os.WriteFile(filepath.Join(f.dir, "user_ca.pub"), ssh.MarshalAuthorizedKey(f.opts.UserCA), 0o644); err != nil {
+			return fmt.Errorf("fleet %s: %w", f.name, err)
+		}
+	}
 	if err := os.WriteFile(f.authKeys, pub, 0o600); err != nil {
 		return fmt.Errorf("fleet %s: %w", f.name, err)
 	}
@@ -199,7 +214,20 @@ func (f *Fleet) writeFiles() error {
 			return err
 		}
 		known.WriteString(h.addr + " " + string(line))
-		cfg := sshdConfig(h.addr, h.hostKey(), f.authKeys, f.sshdMajor, f.sshdMinor)
+		authKeys := f.authKeys
+		if f.opts.UserCA != nil {
+			authKeys = "none"
+		}
+		cfg := sshdConfig(h.addr, h.hostKey(), authKeys, f.sshdMajor, f.sshdMinor)
+		if f.opts.HostCA != nil {
+			if err := certifyHost(h.hostKey(), line, h.addr, f.opts.HostCA); err != nil {
+				return err
+			}
+			cfg += "HostCertificate " + h.hostKey() + "-cert.pub\n"
+		}
+		if f.opts.UserCA != nil {
+			cfg += "TrustedUserCAKeys " + filepath.Join(f.dir, "user_ca.pub") + "\n"
+		}
 		if err := os.WriteFile(filepath.Join(h.dir, "sshd_config"), []byte(cfg), 0o600); err != nil {
 			return fmt.Errorf("fleet %s: %w", f.name, err)
 		}
@@ -395,8 +423,14 @@ func (f *Fleet) Close() error {
 		return nil
 	}
 	f.closed = true
+	prohibited := f.prohibited
 	f.mu.Unlock()
 	err := teardown(f.name)
+	for _, a := range prohibited {
+		if rerr := run(context.Background(), "", "ip", "route", "del", "prohibit", a+"/32"); rerr != nil {
+			err = errors.Join(err, rerr)
+		}
+	}
 	// The killed processes are our children: reap them so none stays a zombie.
 	for _, h := range f.hosts {
 		h.mu.Lock()
@@ -420,6 +454,32 @@ func (f *Fleet) Close() error {
 		return fmt.Errorf("fleet %s: close: %w", f.name, err)
 	}
 	f.logf("fleet %s: removed", f.name)
+	return nil
+}
+
+// Prohibit makes host to unreachable from host from (a prohibit route in
+// from's network namespace), or from the root machine when from is "" (a
+// prohibit route in the root namespace, removed by Close): a bastion set-up.
+func (f *Fleet) Prohibit(from, to string) error {
+	if _, err := f.host(to); err != nil {
+		return err
+	}
+	if from == "" {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		if err := run(context.Background(), "", "ip", "route", "add", "prohibit", to+"/32"); err != nil {
+			return fmt.Errorf("fleet %s: prohibit %s: %w", f.name, to, err)
+		}
+		f.prohibited = append(f.prohibited, to)
+		return nil
+	}
+	h, err := f.host(from)
+	if err != nil {
+		return err
+	}
+	if err := run(context.Background(), "", "ip", "-n", h.ns, "route", "add", "prohibit", to+"/32"); err != nil {
+		return fmt.Errorf("host %s: prohibit %s: %w", from, to, err)
+	}
 	return nil
 }
 

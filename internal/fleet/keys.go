@@ -92,3 +92,18 @@ Host *
 	LogLevel ERROR
 `, key, knownHosts)
 }
+
+// certifyHost writes keyFile-cert.pub: the host key (authorized_keys line pub)
+// certified by ca for principal.
+func certifyHost(keyFile string, pub []byte, principal string, ca ssh.Signer) error {
+	k, _, _, _, err := ssh.ParseAuthorizedKey(pub)
+	if err != nil {
+		return fmt.Errorf("host key %s: %w", keyFile, err)
+	}
+	c := &ssh.Certificate{Key: k, CertType: ssh.HostCert, KeyId: principal, ValidPrincipals: []string{principal},
+		ValidBefore: ssh.CertTimeInfinity}
+	if err := c.SignCert(rand.Reader, ca); err != nil {
+		return fmt.Errorf("host key %s: %w", keyFile, err)
+	}
+	return os.WriteFile(keyFile+"-cert.pub", ssh.MarshalAuthorizedKey(c), 0o644)
+}

@@ -54,6 +54,12 @@ type Opts struct {
 	// Password: a user with this password exists for the sshd (in a private mount
 	// namespace with copies of /etc/passwd and /etc/shadow; the system's are untouched).
 	Password string
+	// HostCA, when set, certifies the host key (HostCertificate, principal
+	// 127.0.0.1); KnownHosts then holds only an @cert-authority line.
+	HostCA ssh.Signer
+	// UserCA, when set, is sshd's TrustedUserCAKeys and authorized_keys is
+	// empty: only a certificate it signed logs in.
+	UserCA ssh.Signer
 }
 
 const PasswordUser = "gfpwtest"
@@ -103,7 +109,14 @@ func Start(t *testing.T, o Opts) *SSHD {
 	s.HostKey = WriteKey(t, filepath.Join(s.Dir, "host_ed25519"), "")
 	s.UserKey = filepath.Join(s.Dir, "id_ed25519")
 	userPub := WriteKey(t, s.UserKey, "")
-	if err := os.WriteFile(filepath.Join(s.Dir, "authorized_keys"), ssh.MarshalAuthorizedKey(userPub), 0o600); err != nil {
+	authorized := ssh.MarshalAuthorizedKey(userPub)
+	if o.UserCA != nil {
+		authorized = nil
+	}
+	if err := os.WriteFile(filepath.Join(s.Dir, "authorized_keys"), authorized, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.certify(o); err != nil {
 		t.Fatal(err)
 	}
 	s.Log = filepath.Join(s.Dir, "sshd.log")
@@ -120,10 +133,31 @@ func Start(t *testing.T, o Opts) *SSHD {
 	}
 	s.KnownHosts = filepath.Join(s.Dir, "known_hosts")
 	line := knownhosts.Line([]string{knownhosts.Normalize(s.Addr())}, s.HostKey) + "\n"
+	if o.HostCA != nil {
+		line = "@cert-authority [127.0.0.1]:* " + string(ssh.MarshalAuthorizedKey(o.HostCA.PublicKey()))
+	}
 	if err := os.WriteFile(s.KnownHosts, []byte(line), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	return s
+}
+
+// certify writes the host certificate and the user CA file that o asks for.
+func (s *SSHD) certify(o Opts) error {
+	if o.HostCA != nil {
+		c := &ssh.Certificate{Key: s.HostKey, CertType: ssh.HostCert, KeyId: "sshdtest",
+			ValidPrincipals: []string{"127.0.0.1"}, ValidBefore: ssh.CertTimeInfinity}
+		if err := c.SignCert(rand.Reader, o.HostCA); err != nil {
+			return err
+		}
+		if err := os.WriteFile(filepath.Join(s.Dir, "host_ed25519-cert.pub"), ssh.MarshalAuthorizedKey(c), 0o600); err != nil {
+			return err
+		}
+	}
+	if o.UserCA != nil {
+		return os.WriteFile(filepath.Join(s.Dir, "user_ca.pub"), ssh.MarshalAuthorizedKey(o.UserCA.PublicKey()), 0o600)
+	}
+	return nil
 }
 
 func (s *SSHD) Addr() string { return fmt.Sprintf("127.0.0.1:%d", s.Port) }
@@ -148,6 +182,12 @@ MaxSessions 10
 MaxStartups 100
 LogLevel VERBOSE
 `, s.Port, s.Dir, pwAuth)
+	if o.HostCA != nil {
+		cfg += "HostCertificate " + s.Dir + "/host_ed25519-cert.pub\n"
+	}
+	if o.UserCA != nil {
+		cfg += "TrustedUserCAKeys " + s.Dir + "/user_ca.pub\n"
+	}
 	cfgPath := filepath.Join(s.Dir, "sshd_config")
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
 		return err

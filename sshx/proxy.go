@@ -1,0 +1,85 @@
+package sshx
+
+import (
+	"fmt"
+	"io"
+	"net"
+	"os/exec"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// proxyConn is a ProxyCommand's standard input and output as the
+// connection's byte stream. Closing it ends the command's process group.
+type proxyConn struct {
+	cmd    *exec.Cmd
+	r      io.ReadCloser
+	w      io.WriteCloser
+	addr   proxyAddr
+	stderr *TailWriter
+	once   sync.Once
+	exited chan struct{}
+}
+
+// startProxy runs cmdline with /bin/sh in its own process group, as ssh does.
+func startProxy(cmdline, addr string) (net.Conn, error) {
+	cmd := exec.Command("/bin/sh", "-c", cmdline)
+	cmd.SysProcAttr = localProcAttr()
+	w, err := cmd.StdinPipe()
+	if err != nil {
+		return nil, err
+	}
+	r, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	tail := NewTailWriter(func(string) {})
+	cmd.Stderr = tail
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("%s: %w", cmdline, err)
+	}
+	p := &proxyConn{cmd: cmd, r: r, w: w, addr: proxyAddr(addr), stderr: tail, exited: make(chan struct{})}
+	go func() { cmd.Wait(); close(p.exited) }()
+	return p, nil
+}
+
+func (p *proxyConn) Read(b []byte) (int, error) {
+	n, err := p.r.Read(b)
+	if err == io.EOF && n == 0 {
+		if why := p.stderr.Reason(); why != "" {
+			return 0, fmt.Errorf("proxy command ended: %s: %w", why, io.EOF)
+		}
+	}
+	return n, err
+}
+
+func (p *proxyConn) Write(b []byte) (int, error) { return p.w.Write(b) }
+
+// Close ends the command's whole process group: TERM, then KILL if it lingers.
+func (p *proxyConn) Close() error {
+	p.once.Do(func() {
+		p.w.Close()
+		pgid := p.cmd.Process.Pid
+		syscall.Kill(-pgid, syscall.SIGTERM)
+		select {
+		case <-p.exited:
+		case <-time.After(killGrace):
+			syscall.Kill(-pgid, syscall.SIGKILL)
+			<-p.exited
+		}
+	})
+	return nil
+}
+
+func (p *proxyConn) LocalAddr() net.Addr              { return proxyAddr("proxy") }
+func (p *proxyConn) RemoteAddr() net.Addr             { return p.addr }
+func (p *proxyConn) SetDeadline(time.Time) error      { return nil }
+func (p *proxyConn) SetReadDeadline(time.Time) error  { return nil }
+func (p *proxyConn) SetWriteDeadline(time.Time) error { return nil }
+
+// proxyAddr names the far end of a ProxyCommand.
+type proxyAddr string
+
+func (a proxyAddr) Network() string { return "proxy" }
+func (a proxyAddr) String() string  { return string(a) }

@@ -348,7 +348,7 @@ func (s *loaded) plan(e *env, tree *core.Tree) error {
 	var report *core.Report
 	if cfg.Mode == core.Grifork {
 		report = planGrifork(e, s, tree, client, rec, tasks)
-		err = core.WriteGriforkPlan(e.stdout, tree, rec)
+		err = core.WriteGriforkPlan(e.stdout, tree, cfg, rec)
 	} else {
 		// One task at a time, in schedule order, so the plan is deterministic.
 		report = core.RunStandalone(e.ctx, tree, tasks, core.RunOptions{Barrier: true, Concurrency: 1, Logger: s.logger})

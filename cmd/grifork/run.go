@@ -28,6 +28,7 @@ type runCmd struct {
 	Heal      bool `help:"When a host's task fails, re-attach its children to hosts that have the data instead of skipping them (in grifork mode, to the failed node's parent)."`
 	progressFlag
 	timeoutFlag
+	budgetFlag
 }
 
 func (c *runCmd) Run(e *env) error {
@@ -37,6 +38,9 @@ func (c *runCmd) Run(e *env) error {
 	}
 	defer s.close()
 	if err := c.timeoutFlag.apply(&s.script.Config.SSH); err != nil {
+		return err
+	}
+	if err := c.budgetFlag.apply(&s.script.Config); err != nil {
 		return err
 	}
 	s.commandTimeout = c.CommandTimeout
@@ -89,7 +93,8 @@ func (s *loaded) run(e *env, o runOptions) error {
 	}
 	// A slow terminal drops lines (and says how many) instead of slowing the run.
 	unqueue := s.printer.Queue(consoleQueue)
-	s.logger.Info("run start", "file", s.name, "mode", s.script.Config.Mode, "hosts", len(s.script.Config.Hosts), "branches", s.script.Config.Branches)
+	s.logger.Info("run start", "file", s.name, "mode", s.script.Config.Mode, "hosts", len(s.script.Config.Hosts), "branches", s.script.Config.Branches,
+		"max_failures", s.script.Config.MaxFailures.String())
 	report := s.schedule(e, tree, client, tasks, bt, o)
 	if bt != nil {
 		bt.Attach(report)
@@ -137,6 +142,7 @@ func (s *loaded) schedule(e *env, tree *core.Tree, client *sshx.Client, tasks co
 	}
 	return core.RunStandalone(e.ctx, tree, tasks, core.RunOptions{
 		Barrier: o.barrier, Heal: o.heal, Logger: s.logger, Redactor: s.red, Release: client.Release,
+		Budget: s.script.Config.MaxFailures,
 	})
 }
 

@@ -188,15 +188,15 @@ func TestStandaloneBudget(t *testing.T) {
 	}
 	stop := func(n int, spec string) string { return StoppedReason(n, spec) }
 	tests := []struct {
-		name    string
-		budget  string
-		opts    RunOptions
-		fail    map[string]error
-		delay   map[string]time.Duration
-		bcast   map[string]string // hosts whose broadcast fails
-		wait    string            // web2 and web3 wait for this host's task to end
-		want    budgetWant
-		noStart bool // no stop: nothing is skipped for the budget
+		name     string
+		budget   string
+		opts     RunOptions
+		fail     map[string]error
+		delay    map[string]time.Duration
+		bcast    map[string]string // hosts whose broadcast fails
+		wait     string            // web2 and web3 wait for this host's task to end
+		want     budgetWant
+		noBlocks bool // the Griforkfile has only prepare and finish
 	}{
 		{
 			// The canary: generation 1 runs whole, nothing below it starts.
@@ -258,6 +258,13 @@ func TestStandaloneBudget(t *testing.T) {
 				notStarted: webs(11, 12, 13), reason: stop(3, "2"), edgesRan: webs(span(1, 10)...)},
 		},
 		{
+			// copy: no block to run, so the hosts the broadcast reached are
+			// ok, not "not started".
+			name: "broadcast without blocks", budget: "1", opts: RunOptions{Barrier: true}, noBlocks: true,
+			bcast: map[string]string{"web5": "SHA-256 mismatch", "web9": "lost"},
+			want:  budgetWant{ok: []string{"web1", "web2", "web3", "web4", "web6", "web7", "web8", "web10", "web11", "web12", "web13"}, broadcasted: webs(5, 9), reason: stop(2, "1")},
+		},
+		{
 			name: "no budget", opts: RunOptions{Barrier: true},
 			fail: fails("web2"),
 			want: budgetWant{ok: webs(1, 3, 4, 5, 6, 10, 11, 12, 13), failed: webs(2), parent: map[string][]string{"web2": webs(7, 8, 9)},
@@ -281,9 +288,12 @@ func TestStandaloneBudget(t *testing.T) {
 				}
 			}
 			var tasks Tasks = f
+			if tt.noBlocks {
+				tasks = noBlocks{f}
+			}
 			tr := mustTree(t, 13, 3)
 			if tt.bcast != nil {
-				tasks = WithBroadcast(f, &fakeBroadcaster{fail: tt.bcast}, tr)
+				tasks = WithBroadcast(tasks, &fakeBroadcaster{fail: tt.bcast}, tr)
 			}
 			if tt.budget != "" {
 				tt.opts.Budget = mustBudget(t, tt.budget)
@@ -302,6 +312,11 @@ func TestStandaloneBudget(t *testing.T) {
 		})
 	}
 }
+
+// noBlocks is a Griforkfile with prepare and finish only (as copy's).
+type noBlocks struct{ *schedFake }
+
+func (noBlocks) Defined(b Block) bool { return b == BlockPrepare || b == BlockFinish }
 
 // calls0 is a copy of the calls so far.
 func (f *schedFake) calls0() []taskCall {

@@ -580,17 +580,23 @@ func (g *griforkRun) stopped() {
 }
 
 // notStarted settles n, which no task started for, as never started because
-// the run halted with why: skipped, or failed when its broadcast did.
+// the run halted with why: skipped; failed when its broadcast did; ok when its
+// edge has no block to run (copy: the broadcast brought its data).
 func (g *griforkRun) notStarted(n *Node, why string) {
-	r, ok := g.pre[n.Name()]
-	if !ok {
+	r, failed := g.pre[n.Name()]
+	noTask := !g.tasks.Defined(edgeBlock(n))
+	if !failed && !noTask {
 		g.skip(n, why)
 		return
 	}
 	if prev, _ := g.report.Get(n.ID); prev.Status != StatusPending {
 		return
 	}
-	g.setResult(Result{NodeID: n.ID, Host: n.Name(), Level: n.Level, Status: StatusFailed, Task: BlockBroadcast, Err: g.opts.Redactor.String(OneLine(r))})
+	res := Result{NodeID: n.ID, Host: n.Name(), Level: n.Level, Status: StatusOK, Task: edgeBlock(n), Via: n.Parent.Name()}
+	if failed {
+		res.Status, res.Task, res.Via, res.Err = StatusFailed, BlockBroadcast, "", g.opts.Redactor.String(OneLine(r))
+	}
+	g.setResult(res)
 }
 
 // kept reports whether a node's result prev stands against a later next: a

@@ -376,20 +376,26 @@ func (s *standalone) stopped() {
 }
 
 // notStarted settles n, which no task started for, and its subtree as never
-// started because the run halted: skipped, or failed when its broadcast did.
+// started because the run halted: skipped; failed when its broadcast did; ok
+// when its edge has no block to run (copy: the broadcast brought its data).
 func (s *standalone) notStarted(n *Node) {
 	why, _ := s.halt.Reason()
 	stop := func(d *Node) {
 		if s.state[d.Index].settled() {
 			return
 		}
-		r, ok := s.pre[d.Name()]
-		if !ok {
+		r, failed := s.pre[d.Name()]
+		switch {
+		case failed:
+			s.state[d.Index] = nodeFailed
+			s.report.Set(Result{NodeID: d.ID, Host: d.Name(), Level: d.Level, Status: StatusFailed, Task: BlockBroadcast, Err: s.opts.Redactor.String(OneLine(r))})
+		case !s.tasks.Defined(edgeBlock(d)):
+			s.state[d.Index] = nodeOK
+			s.report.Set(Result{NodeID: d.ID, Host: d.Name(), Level: d.Level, Status: StatusOK, Task: edgeBlock(d), Via: d.Parent.Name()})
+		default:
 			s.skip(d, why)
 			return
 		}
-		s.state[d.Index] = nodeFailed
-		s.report.Set(Result{NodeID: d.ID, Host: d.Name(), Level: d.Level, Status: StatusFailed, Task: BlockBroadcast, Err: s.opts.Redactor.String(OneLine(r))})
 		s.settle(d)
 	}
 	stop(n)

@@ -36,6 +36,10 @@ type Forker interface {
 	// child when it starts the remote grifork (setting it up, shipping the
 	// binary, may take longer): from then on, a child silent for the heartbeat
 	// timeout has its ctx cancelled and is failed.
+	//
+	// ctx carries this node's Halt (HaltFrom): once it fires, the Forker
+	// tells the remote grifork, whose GriforkOptions.Halt fires with the same
+	// reason; nothing is stopped.
 	Fork(ctx context.Context, parent, child *Node, sub *Tree, events func(Event)) error
 }
 

@@ -18,24 +18,30 @@ import (
 )
 
 // budgetBody is a Griforkfile body whose edge task, on each host, first marks
-// that it started (/srv/ran), sleeps 3 s where /srv/slow exists, fails where
-// /srv/fail exists, and then copies app to /srv/app (from the root, or from
-// the parent). head holds the directives (max_failures, mode); grifork mode
-// copies from the node itself.
-func budgetBody(app, head string, grifork bool) string {
+// that it started (/srv/ran); where /srv/fail exists, it fails and says so in
+// the directory syncDir, which every host sees (its /tmp and /srv are its own);
+// where /srv/slow exists, it waits for that word and 2 s more, for the failure
+// to reach the scheduler, however loaded the machine; then it copies app to
+// /srv/app (from the root, or from the parent). head holds the directives
+// (max_failures, mode); grifork mode copies from the node itself.
+func budgetBody(app, syncDir, head string, grifork bool) string {
 	copyRemote := `rsync_remote("/srv/app/")`
 	if grifork {
 		head += fmt.Sprintf("\nmode \"grifork\"\ngrifork { tmpdir = %q, chdir = \"/tmp\" }", griforkTmp)
 		copyRemote = `rsync("/srv/app/")`
 	}
+	gate := fmt.Sprintf(`touch /srv/ran
+if [ -e /srv/slow ]; then
+  i=0; while [ ! -e %[1]s/failed ] && [ $i -lt 1200 ]; do sleep 0.1; i=$((i+1)); done; sleep 2
+fi
+if [ -e /srv/fail ]; then touch %[1]s/failed; echo planted failure >&2; exit 3; fi`, syncDir)
 	return fmt.Sprintf(`%s
 local SRC = %q
-local function gate(dst)
-  ssh(dst, "touch /srv/ran; if [ -e /srv/slow ]; then sleep 3; fi; if [ -e /srv/fail ]; then echo planted failure >&2; exit 3; fi")
-end
+local GATE = %q
+local function gate(dst) ssh(dst, GATE) end
 locally(function(src, dst) gate(dst) rsync(SRC .. "/", "/srv/app/") end)
 remote(function(src, dst) gate(dst) %s end)
-`, head, app, copyRemote)
+`, head, app, gate, copyRemote)
 }
 
 // budgetRun is what a run with a failure budget must end with.
@@ -151,9 +157,18 @@ func TestFailureBudget(t *testing.T) {
 	app := filepath.Join(dir, "app")
 	makeApp(t, app)
 	h := func(is ...int) []string { return pick(hosts, is...) }
+	// Outside /tmp and /srv: every host sees it.
+	syncDir, err := os.MkdirTemp("/var/tmp", "grifork-e2e-budget-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(syncDir) })
 	// plant resets every host, then marks the failing and the slow ones.
 	plant := func(t *testing.T, fail, slow []string) {
 		t.Helper()
+		if err := os.RemoveAll(filepath.Join(syncDir, "failed")); err != nil {
+			t.Fatal(err)
+		}
 		forEachHost(t, hosts, func(x string) error {
 			_, err := f.Exec(context.Background(), x, "rm", "-rf", "/srv/app", "/srv/ran", "/srv/fail", "/srv/slow")
 			return err
@@ -172,7 +187,7 @@ func TestFailureBudget(t *testing.T) {
 
 	t.Run("max_failures 0: generation 1 is a canary", func(t *testing.T) {
 		plant(t, h(1), nil)
-		gf := fleetFile(t, dir, f, hosts, 3, budgetBody(app, "max_failures(0)", false))
+		gf := fleetFile(t, dir, f, hosts, 3, budgetBody(app, syncDir, "max_failures(0)", false))
 		report := filepath.Join(dir, "canary.json")
 		r := runGrifork(t, dir, "-f", gf, "--report", report)
 		checkBudgetRun(t, f, tree, hosts, r, budgetRun{mode: core.Standalone,
@@ -195,7 +210,7 @@ func TestFailureBudget(t *testing.T) {
 		// h1 (generation 1), then h4 and h5 (generation 2): the third failed
 		// host stops the run; h12, in generation 3, never starts.
 		plant(t, h(1, 4, 5), nil)
-		gf := fleetFile(t, dir, f, hosts, 3, budgetBody(app, "max_failures(2)", false))
+		gf := fleetFile(t, dir, f, hosts, 3, budgetBody(app, syncDir, "max_failures(2)", false))
 		r := runGrifork(t, dir, "-f", gf)
 		checkBudgetRun(t, f, tree, hosts, r, budgetRun{mode: core.Standalone,
 			ok: h(0, 2, 3, 9, 10, 11), failed: h(1, 4, 5), under: map[string][]string{hosts[1]: h(6, 7, 8)},
@@ -207,7 +222,7 @@ func TestFailureBudget(t *testing.T) {
 		// 10% of 13 hosts is 1.3: h4 and h10 failing in generation 2 are
 		// over it. The flag replaces the file's budget of 5.
 		plant(t, h(4, 10), nil)
-		gf := fleetFile(t, dir, f, hosts, 3, budgetBody(app, "max_failures(5)", false))
+		gf := fleetFile(t, dir, f, hosts, 3, budgetBody(app, syncDir, "max_failures(5)", false))
 		r := runGrifork(t, dir, "-f", gf, "--max-failures", "10%")
 		checkBudgetRun(t, f, tree, hosts, r, budgetRun{mode: core.Standalone,
 			ok: h(0, 1, 2, 3, 5, 6, 7, 8, 9, 11), failed: h(4, 10),
@@ -216,11 +231,11 @@ func TestFailureBudget(t *testing.T) {
 	})
 
 	t.Run("--no-barrier", func(t *testing.T) {
-		// h1 and h2 are slow: h0's children start without waiting for them,
-		// h4 fails while h1, h2, h3 and h5 run. Those end normally; nothing
-		// below them starts.
+		// h1 and h2 are slow (until h4 has failed): h0's children start
+		// without waiting for them, h4 fails while h1, h2, h3 and h5 run.
+		// Those end normally; nothing below them starts.
 		plant(t, h(4), h(1, 2))
-		gf := fleetFile(t, dir, f, hosts, 3, budgetBody(app, "max_failures(0)", false))
+		gf := fleetFile(t, dir, f, hosts, 3, budgetBody(app, syncDir, "max_failures(0)", false))
 		r := runGrifork(t, dir, "-f", gf, "--no-barrier")
 		checkBudgetRun(t, f, tree, hosts, r, budgetRun{mode: core.Standalone,
 			ok: h(0, 1, 2, 3, 5), failed: h(4),
@@ -233,7 +248,7 @@ func TestFailureBudget(t *testing.T) {
 		// root forks no grifork to h1 or h2, and h0's grifork, told by the
 		// root, none to h3.
 		plant(t, h(4), h(1, 2, 3))
-		gf := fleetFile(t, dir, f, hosts, 3, budgetBody(app, "max_failures(0)", true))
+		gf := fleetFile(t, dir, f, hosts, 3, budgetBody(app, syncDir, "max_failures(0)", true))
 		r := runGrifork(t, dir, "-f", gf)
 		checkBudgetRun(t, f, tree, hosts, r, budgetRun{mode: core.Grifork,
 			ok: h(0, 1, 2, 3, 5), failed: h(4),

@@ -12,7 +12,7 @@ import (
 // Exec is the Griforkfile that runs argv on every host of c: argv[0] is given
 // to the host's shell as written (as ssh does, so "uptime; df -h" works), the
 // other arguments reach it exactly. The settings of c that nodes need (mode,
-// branches, hosts, log, ssh, grifork) are written out.
+// branches, hosts, max_failures, log, ssh, grifork) are written out.
 func Exec(c core.Config, argv []string) []byte {
 	var b strings.Builder
 	b.WriteString("-- grifork exec\n")
@@ -54,6 +54,13 @@ func settings(b *strings.Builder, c core.Config) {
 			names[i] = h.String()
 		}
 		fmt.Fprintf(b, "hosts %s\n", list(names))
+	}
+	if m := c.MaxFailures; m.Set {
+		if m.Percent {
+			fmt.Fprintf(b, "max_failures(%s)\n", quote(m.String()))
+		} else {
+			fmt.Fprintf(b, "max_failures(%d)\n", m.Max)
+		}
 	}
 	if c.Log != (core.LogConfig{}) {
 		var f []string

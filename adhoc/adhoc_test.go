@@ -53,6 +53,7 @@ func config() core.Config {
 			CommandTimeout: 90 * time.Second, Retries: &retries},
 		Grifork: core.GriforkConfig{Chdir: "/srv", Tmpdir: "/tmp/g", Exec: "/usr/bin/grifork", User: "deploy",
 			HeartbeatTimeout: 45 * time.Second},
+		MaxFailures: core.FailureBudget{Set: true, Max: 25, Percent: true},
 	}
 }
 
@@ -109,6 +110,14 @@ func TestSettingsRoundTrip(t *testing.T) {
 	c.Rsync.Delete = &yes
 	if !reflect.DeepEqual(s.Config, c) {
 		t.Errorf("loaded config\n%+v\nwant\n%+v", s.Config, c)
+	}
+	// A budget in hosts, and none.
+	for _, b := range []core.FailureBudget{{Set: true, Max: 0}, {Set: true, Max: 3}, {}} {
+		c.MaxFailures = b
+		s, _ := load(t, Exec(c, []string{"true"}))
+		if s.Config.MaxFailures != b {
+			t.Errorf("max_failures %+v came back as %+v", b, s.Config.MaxFailures)
+		}
 	}
 }
 

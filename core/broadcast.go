@@ -183,6 +183,9 @@ type precluded struct {
 	failed map[string]string
 }
 
+// FailedHosts is the hosts whose broadcast failed, as BroadcastTasks' is.
+func (p *precluded) FailedHosts() map[string]string { return p.failed }
+
 func (p *precluded) Run(ctx context.Context, e Edge) error {
 	if e.Dst != nil && (e.Block == BlockLocally || e.Block == BlockRemote) {
 		if r, ok := p.failed[e.Dst.Name()]; ok {

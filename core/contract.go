@@ -29,6 +29,8 @@ type Config struct {
 	Grifork  GriforkConfig
 	// Broadcast is the broadcast { } directive; nil when there is none.
 	Broadcast *BroadcastConfig
+	// MaxFailures is the max_failures directive (--max-failures replaces it).
+	MaxFailures FailureBudget
 }
 
 type LogConfig struct {

@@ -174,7 +174,7 @@ func WritePlan(w io.Writer, t *Tree, cfg Config, rec *Recorder) error {
 	}
 	hosts := t.size() - 1
 	head := fmt.Sprintf("plan: mode %s, branches %d, %d %s (dry run: nothing was executed)\n",
-		mode, t.Branches, hosts, plural(hosts, "host", "hosts"))
+		mode, t.Branches, hosts, plural(hosts, "host", "hosts")) + budgetLine(cfg.MaxFailures, hosts)
 	return writePlan(w, t, head, PlanEdges(t), rec)
 }
 
@@ -251,6 +251,14 @@ func WritePlanEdges(w io.Writer, edges []Edge, rec *Recorder) error {
 		}
 	}
 	return bw.Flush()
+}
+
+// budgetLine is the plan header's line for b, "" without a budget.
+func budgetLine(b FailureBudget, hosts int) string {
+	if !b.Set {
+		return ""
+	}
+	return b.Describe(hosts) + "\n"
 }
 
 func plural(n int, one, many string) string {

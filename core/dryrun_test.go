@@ -199,7 +199,7 @@ func TestPlansRedactTheTree(t *testing.T) {
 	cfg := Config{Branches: 1, Hosts: hosts, SSH: SSHConfig{Password: "hunter2"}}
 	for name, write := range map[string]func(io.Writer, *Tree, Config, *Recorder) error{
 		"standalone": WritePlan,
-		"grifork":    func(w io.Writer, t *Tree, _ Config, rec *Recorder) error { return WriteGriforkPlan(w, t, rec) },
+		"grifork":    WriteGriforkPlan,
 	} {
 		var b bytes.Buffer
 		if err := write(&b, tr, cfg, NewRecorder(nil, cfg.SSH.Redactor())); err != nil {

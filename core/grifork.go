@@ -36,6 +36,10 @@ type Forker interface {
 	// child when it starts the remote grifork (setting it up, shipping the
 	// binary, may take longer): from then on, a child silent for the heartbeat
 	// timeout has its ctx cancelled and is failed.
+	//
+	// ctx carries this node's Halt (HaltFrom): once it fires, the Forker
+	// tells the remote grifork, whose GriforkOptions.Halt fires with the same
+	// reason; nothing is stopped.
 	Fork(ctx context.Context, parent, child *Node, sub *Tree, events func(Event)) error
 }
 
@@ -66,6 +70,13 @@ type GriforkOptions struct {
 	// unreachable, dead or silent), this node serves the child's children that
 	// lack a copy itself, each with its own subtree (see adopt). Forks hand it on.
 	Heal bool
+	// Budget is max_failures, on the root: once more hosts of the tree have
+	// failed than it allows, no task starts anywhere in the tree (see Halt).
+	Budget FailureBudget
+	// Halt, on a remote node, is its parent's word that the run halted
+	// (the budget was spent): it starts no task toward a child any more, nor a
+	// fork, and hands the word on to its forks. nil: none.
+	Halt *Halt
 }
 
 // DefaultHeartbeatTimeout is how long a parent waits for a word from a child's
@@ -96,7 +107,11 @@ func (o GriforkOptions) heartbeatTimeout() time.Duration {
 // errors of the report; a result once ok or failed stays. Grifork mode adds one
 // failure: a node that cannot be reached or whose grifork dies is failed (task
 // "grifork"); of its descendants without a result, those whose copy was running
-// are failed (their source died mid-copy), the others skipped.
+// are failed (their source died mid-copy), the others skipped. With a Budget,
+// the root counts every failed host it hears of (and, from the end of prepare,
+// those whose broadcast failed); once it is spent, no node starts a task toward
+// a child or a fork (the root's forks carry the halt, see Forker): the hosts
+// left are skipped with StoppedReason, running tasks end normally.
 func RunGrifork(ctx context.Context, t *Tree, tasks Tasks, f Forker, opts GriforkOptions) *Report {
 	g := &griforkRun{
 		tasks:  tasks,
@@ -106,7 +121,13 @@ func RunGrifork(ctx context.Context, t *Tree, tasks Tasks, f Forker, opts Grifor
 		self:   t.Root,
 		report: NewReport(Grifork, t),
 		log:    opts.Logger,
+		halt:   opts.Halt,
 	}
+	if g.halt == nil {
+		g.halt = NewHalt()
+	}
+	g.budget = newBudget(opts.Budget, t.size()-1, g.halt)
+	ctx = WithHalt(ctx, g.halt)
 	if g.log == nil {
 		g.log = slog.New(slog.DiscardHandler)
 	}
@@ -140,6 +161,12 @@ func RunGrifork(ctx context.Context, t *Tree, tasks Tasks, f Forker, opts Grifor
 		}
 		walkBelow(g.self, func(n *Node) { g.skip(n, why) })
 	case ctx.Err() == nil:
+		g.pre = preFailed(tasks)
+		for h := range g.pre {
+			if g.budget.fail(h) {
+				g.stopped()
+			}
+		}
 		var wg sync.WaitGroup
 		for _, c := range g.self.Children {
 			if opts.Sequential {
@@ -184,6 +211,10 @@ type griforkRun struct {
 	edge   Block // the block toward the children: locally on the root, remote on a node
 	report *Report
 	log    *slog.Logger
+
+	budget *budget
+	halt   *Halt
+	pre    map[string]string // hosts whose broadcast failed, with the reason
 }
 
 // heartbeats sends a heartbeat event every interval on a goroutine of its
@@ -248,6 +279,11 @@ func (g *griforkRun) serve(ctx context.Context, child *Node) {
 	if ctx.Err() != nil {
 		return // skipped as cancelled by the caller
 	}
+	if why, halted := g.halt.Reason(); halted {
+		g.notStarted(child, why)
+		walkBelow(child, func(n *Node) { g.notStarted(n, why) })
+		return
+	}
 	e := Edge{Block: g.edge, Src: g.self, Dst: child}
 	if child.Parent != g.self {
 		g.log.Info("re-attached", "dst", child.Name(), "node", child.ID, "src", g.self.Name(), "failed_parent", child.Parent.Name())
@@ -288,6 +324,10 @@ func (g *griforkRun) serve(ctx context.Context, child *Node) {
 // fork runs grifork on child and turns what it reports, or its silence, into
 // results for child's subtree.
 func (g *griforkRun) fork(ctx context.Context, child *Node) {
+	if why, halted := g.halt.Reason(); halted {
+		walkBelow(child, func(n *Node) { g.notStarted(n, why) })
+		return
+	}
 	var done *Event
 	sub, size := g.tree.subtree(child)
 	// Results that settled a node below child (ids below child's extend its
@@ -471,6 +511,9 @@ func (g *griforkRun) relay(ev Event) (settled bool) {
 			return // nor is it passed on: the parent holds the result it keeps too
 		}
 		settled = ok
+		if ev.Status == StatusFailed && g.budget.fail(ev.Host) {
+			defer g.stopped() // after the result is passed on
+		}
 	case ev.Type == EventDone && ev.Status != StatusOK && ev.Task != TaskFork:
 		g.report.AddRunError(ev.Task, ev.Host, errors.New(ev.Err))
 	}
@@ -531,6 +574,36 @@ func (g *griforkRun) setResult(res Result) {
 	}
 	g.report.Set(res)
 	g.event(ResultEvent(res))
+	if res.Status == StatusFailed && g.budget.fail(res.Host) {
+		g.stopped()
+	}
+}
+
+// stopped logs that the budget was spent; the nodes see the halt before each
+// task toward a child and each fork (serve, fork).
+func (g *griforkRun) stopped() {
+	why, _ := g.halt.Reason()
+	g.log.Error("failure budget spent: no new task starts", "reason", why)
+}
+
+// notStarted settles n, which no task started for, as never started because
+// the run halted with why: skipped; failed when its broadcast did; ok when its
+// edge has no block to run (copy: the broadcast brought its data).
+func (g *griforkRun) notStarted(n *Node, why string) {
+	r, failed := g.pre[n.Name()]
+	noTask := !g.tasks.Defined(edgeBlock(n))
+	if !failed && !noTask {
+		g.skip(n, why)
+		return
+	}
+	if prev, _ := g.report.Get(n.ID); prev.Status != StatusPending {
+		return
+	}
+	res := Result{NodeID: n.ID, Host: n.Name(), Level: n.Level, Status: StatusOK, Task: edgeBlock(n), Via: n.Parent.Name()}
+	if failed {
+		res.Status, res.Task, res.Via, res.Err = StatusFailed, BlockBroadcast, "", g.opts.Redactor.String(OneLine(r))
+	}
+	g.setResult(res)
 }
 
 // kept reports whether a node's result prev stands against a later next: a

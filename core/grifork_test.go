@@ -177,7 +177,8 @@ func (ff *fakeForker) Fork(ctx context.Context, parent, child *Node, sub *Tree, 
 		}
 		out := ew.OutputWriter(remoteTree.Root, StreamConsole)
 		tasks := ff.base.with(NewPrinter(out, nil))
-		RunGrifork(rctx, remoteTree, tasks, ff, GriforkOptions{Remote: true, Events: emit, HeartbeatTimeout: ff.timeout, Heal: ff.heal})
+		RunGrifork(rctx, remoteTree, tasks, ff, GriforkOptions{Remote: true, Events: emit, HeartbeatTimeout: ff.timeout, Heal: ff.heal,
+			Halt: forwardHalt(rctx)})
 		pw.Close()
 	}()
 	if err := ReadEvents(pr, child, events); err != nil {
@@ -187,6 +188,21 @@ func (ff *fakeForker) Fork(ctx context.Context, parent, child *Node, sub *Tree, 
 		return errors.New("Process exited with status 255")
 	}
 	return nil
+}
+
+// forwardHalt is the child's Halt, fired as the real Forker's stop line does:
+// when the parent's (which ctx carries) fires, with its reason, until ctx ends.
+func forwardHalt(ctx context.Context) *Halt {
+	h, parent := NewHalt(), HaltFrom(ctx)
+	go func() {
+		select {
+		case <-parent.Done():
+			why, _ := parent.Reason()
+			h.Fire(why)
+		case <-ctx.Done():
+		}
+	}()
+	return h
 }
 
 // breakingWriter fails after left lines, like a dropped SSH connection.
@@ -581,7 +597,7 @@ func TestGriforkPlan(t *testing.T) {
 		t.Fatalf("dry run failed:\n%s", b.String())
 	}
 	var out bytes.Buffer
-	if err := WriteGriforkPlan(&out, tr, rec); err != nil {
+	if err := WriteGriforkPlan(&out, tr, Config{}, rec); err != nil {
 		t.Fatal(err)
 	}
 	if strings.Contains(out.String(), "hunter2") {

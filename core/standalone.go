@@ -37,6 +37,10 @@ type RunOptions struct {
 	// connection then, so a run holds connections only to the hosts it is still
 	// working with. A host that adopts a child later (Heal) is released again.
 	Release func(Host)
+	// Budget is max_failures: once more hosts have failed than it allows, no
+	// task starts; the hosts left are skipped with StoppedReason. The zero
+	// value is no budget.
+	Budget FailureBudget
 }
 
 // RunStandalone runs a standalone-mode propagation over t: prepare on the root;
@@ -49,7 +53,10 @@ type RunOptions struct {
 // (see adopter); only prepare's failure or cancellation skips hosts. Cancelling ctx
 // stops the run: tasks still pending are skipped, running ones are failed with the
 // context's error once they have returned. Task and run errors go to the report
-// (see Report.RunErrors), never to the caller.
+// (see Report.RunErrors), never to the caller. With a Budget, once it is spent
+// (the hosts whose broadcast failed count from the end of prepare) no task
+// starts: running ones end normally, the hosts left are skipped (a host whose
+// broadcast failed is failed), finish runs.
 func RunStandalone(ctx context.Context, t *Tree, tasks Tasks, opts RunOptions) *Report {
 	gens := t.Generations()
 	hosts, last := 0, t.Root.Index
@@ -70,7 +77,9 @@ func RunStandalone(ctx context.Context, t *Tree, tasks Tasks, opts RunOptions) *
 		// when each waited for the loop).
 		done: make(chan completion, hosts),
 		open: 1,
+		halt: NewHalt(),
 	}
+	s.budget = newBudget(opts.Budget, hosts, s.halt)
 	if s.opts.Now == nil {
 		s.opts.Now = time.Now
 	}
@@ -102,6 +111,12 @@ func RunStandalone(ctx context.Context, t *Tree, tasks Tasks, opts RunOptions) *
 			walkBelow(root, func(n *Node) { s.skip(n, why) })
 		}
 	case ctx.Err() == nil:
+		s.pre = preFailed(tasks)
+		for h := range s.pre {
+			if s.budget.fail(h) {
+				s.stopped()
+			}
+		}
 		for _, c := range root.Children {
 			s.release(c)
 		}
@@ -172,6 +187,10 @@ type standalone struct {
 	done      chan completion
 	workers   *gopool.Pool // the goroutines tasks run on
 
+	budget *budget
+	halt   *Halt             // fired by budget: no task starts
+	pre    map[string]string // hosts whose broadcast failed, with the reason
+
 	via    map[*Node]*Node // heal: the source of a re-attached node's edge
 	needed map[*Node]int   // Release: edges still to end that use a node; absent: all of them
 }
@@ -179,7 +198,7 @@ type standalone struct {
 func (s *standalone) loop(ctx context.Context) {
 	ctxDone := ctx.Done()
 	for {
-		for ctx.Err() == nil && s.readyHead < len(s.ready) && (s.opts.Concurrency <= 0 || s.running < s.opts.Concurrency) {
+		for ctx.Err() == nil && !s.halted() && s.readyHead < len(s.ready) && (s.opts.Concurrency <= 0 || s.running < s.opts.Concurrency) {
 			e := s.ready[s.readyHead]
 			s.readyHead++
 			if s.readyHead == len(s.ready) { // reuse the array rather than grow a new one
@@ -237,6 +256,14 @@ func (s *standalone) complete(ctx context.Context, c completion) {
 		res.Status, res.Err, res.ExitStatus = StatusFailed, s.oneLine(c.err), ExitStatus(c.err)
 		s.state[n.Index] = nodeFailed
 		s.report.Set(res)
+		// Counted before its children are settled: a host that spends the
+		// budget has its descendants skipped as under any failed parent.
+		stop := s.budget.fail(n.Name())
+		defer func() {
+			if stop {
+				s.stopped()
+			}
+		}()
 		if s.opts.Heal || errors.As(c.err, new(*BroadcastError)) {
 			// enqueue finds the children a new source; their subtrees stay theirs.
 			// (A host the broadcast missed fails alone: the hosts below it have
@@ -251,8 +278,13 @@ func (s *standalone) complete(ctx context.Context, c completion) {
 	s.settle(n)
 }
 
-// release is called when n's source has the data: n is queued, or held by the barrier.
+// release is called when n's source has the data: n is queued, or held by the
+// barrier; once the run is halted, it and its subtree never start.
 func (s *standalone) release(n *Node) {
+	if s.halted() {
+		s.notStarted(n)
+		return
+	}
 	if s.opts.Barrier && s.gen(n) > s.open {
 		s.state[n.Index] = nodeHeld
 		s.held = append(s.held, n)
@@ -317,6 +349,59 @@ func (s *standalone) skip(n *Node, why string) {
 	s.settle(n)
 }
 
+func (s *standalone) halted() bool {
+	_, ok := s.halt.Reason()
+	return ok
+}
+
+// stopped is called once the budget is spent: every host that no task has
+// started for is skipped now, except those below a running task, which its
+// completion settles (a failed parent's children keep that cause).
+func (s *standalone) stopped() {
+	why, _ := s.halt.Reason()
+	s.log.Error("failure budget spent: no new task starts", "reason", why)
+	var walk func(n *Node)
+	walk = func(n *Node) {
+		for _, c := range n.Children {
+			switch st := s.state[c.Index]; {
+			case st == nodeRunning:
+			case st.settled():
+				walk(c)
+			default:
+				s.notStarted(c)
+			}
+		}
+	}
+	walk(s.t.Root)
+}
+
+// notStarted settles n, which no task started for, and its subtree as never
+// started because the run halted: skipped; failed when its broadcast did; ok
+// when its edge has no block to run (copy: the broadcast brought its data).
+func (s *standalone) notStarted(n *Node) {
+	why, _ := s.halt.Reason()
+	stop := func(d *Node) {
+		if s.state[d.Index].settled() {
+			return
+		}
+		r, failed := s.pre[d.Name()]
+		switch {
+		case failed:
+			s.state[d.Index] = nodeFailed
+			s.report.Set(Result{NodeID: d.ID, Host: d.Name(), Level: d.Level, Status: StatusFailed, Task: BlockBroadcast, Err: s.opts.Redactor.String(OneLine(r))})
+		case !s.tasks.Defined(edgeBlock(d)):
+			s.state[d.Index] = nodeOK
+			s.report.Set(Result{NodeID: d.ID, Host: d.Name(), Level: d.Level, Status: StatusOK, Task: edgeBlock(d), Via: d.Parent.Name()})
+		default:
+			s.skip(d, why)
+			return
+		}
+		s.settle(d)
+	}
+	stop(n)
+	walkBelow(n, stop)
+}
+
 // settle counts n as done in its generation and, with the barrier, opens the next
 // generations whose predecessors are all settled, queueing their held nodes in
 // tree order.
@@ -335,7 +420,9 @@ func (s *standalone) settle(n *Node) {
 		s.open++
 		slices.SortFunc(s.held, func(a, b *Node) int { return a.Index - b.Index })
 		for _, h := range s.held {
-			s.enqueue(h)
+			if s.state[h.Index] == nodeHeld && !s.halted() { // else stopped() skips it
+				s.enqueue(h)
+			}
 		}
 		s.held = s.held[:0]
 	}

@@ -3,6 +3,7 @@ package dsl
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"log/slog"
 	"reflect"
 	"strings"
@@ -89,6 +90,18 @@ func TestDirectives(t *testing.T) {
 			c.Grifork.Chdir = "/"
 		}},
 		{"parallel", `parallel "in_processes"`, func(c *core.Config) {}},
+		{"max_failures none allowed", `max_failures(0)`, func(c *core.Config) {
+			c.MaxFailures = core.FailureBudget{Set: true}
+		}},
+		{"max_failures hosts", `max_failures(2)`, func(c *core.Config) {
+			c.MaxFailures = core.FailureBudget{Set: true, Max: 2}
+		}},
+		{"max_failures from the environment", `max_failures("3")`, func(c *core.Config) {
+			c.MaxFailures = core.FailureBudget{Set: true, Max: 3}
+		}},
+		{"max_failures percentage", `max_failures("25%")`, func(c *core.Config) {
+			c.MaxFailures = core.FailureBudget{Set: true, Max: 25, Percent: true}
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -209,6 +222,53 @@ locally(function(src, dst) print("override locally") end)
 	m, o := h.script.Sources()
 	if m.Name != "Griforkfile.lua" || o == nil || o.Name != "override.lua" {
 		t.Errorf("Sources() = %q, %v", m.Name, o)
+	}
+}
+
+// TestMaxFailuresErrors: a bad budget is one error at its file and line, and
+// the directive is set once per file (the override replaces it).
+func TestMaxFailuresErrors(t *testing.T) {
+	t.Parallel()
+	const bad = `max_failures must be a number of hosts >= 0 or a percentage such as "10%", got `
+	tests := []struct{ name, main, override, want string }{
+		{"negative", "\nmax_failures(-1)", "", "Griforkfile.lua:2: " + bad + "-1"},
+		{"fraction", "max_failures(1.5)", "", "Griforkfile.lua:1: " + bad + "1.5"},
+		{"word", `max_failures("some")`, "", `Griforkfile.lua:1: ` + bad + `"some"`},
+		{"percentage of nothing", `max_failures("x%")`, "", `Griforkfile.lua:1: ` + bad + `"x%"`},
+		{"fractional percentage", `max_failures("2.5%")`, "", `Griforkfile.lua:1: ` + bad + `"2.5%"`},
+		{"over 100%", `max_failures("150%")`, "", "Griforkfile.lua:1: max_failures must be a percentage from 0% to 100%, got 150%"},
+		{"a table", `max_failures { 2 }`, "", "Griforkfile.lua:1: " + bad + "a table"},
+		{"no value", `max_failures()`, "", `Griforkfile.lua:1: max_failures takes one value: max_failures(2) or max_failures("10%"), got nothing`},
+		{"twice", "max_failures(1)\nmax_failures(2)", "", `Griforkfile.lua:2: "max_failures" is already set (first set at line 1)`},
+		{"inside a block", `hosts { "web1" } locally(function() max_failures(1) end)`, "", ""},
+		{"override replaces it", "max_failures(1)", `max_failures("10%")`, "10%"},
+		{"override keeps it", "max_failures(1)", `branches(2)`, "1"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			var o *Source
+			if tt.override != "" {
+				o = &Source{Name: "override.lua", Content: []byte(tt.override)}
+			}
+			h, err := tryLoad(t, tt.main, o, nil)
+			got := ""
+			switch {
+			case err != nil:
+				got = err.Error()
+			case tt.name == "inside a block":
+				got = fmt.Sprint(h.run(core.BlockLocally, core.RootHost, "web1"))
+				if !strings.Contains(got, "max_failures is a directive: use it at the top level") {
+					t.Errorf("run: %s", got)
+				}
+				return
+			default:
+				got = h.script.Config.MaxFailures.String()
+			}
+			if got != tt.want {
+				t.Errorf("got %q, want %q", got, tt.want)
+			}
+		})
 	}
 }
 

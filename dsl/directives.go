@@ -61,6 +61,9 @@ func merge(passes []*pass) (core.Config, map[core.Block]*lua.LFunction) {
 		if set("broadcast") {
 			c.Broadcast = p.conf.Broadcast
 		}
+		if set("max_failures") {
+			c.MaxFailures = p.conf.MaxFailures
+		}
 		for b, fn := range p.blocks {
 			blocks[b] = fn
 		}
@@ -100,16 +103,17 @@ type prim func(L *lua.LState) (wait bool, err error)
 
 func (s *Script) primitives() *lua.LTable {
 	prims := map[string]prim{
-		"mode":      s.directive("mode", s.setMode),
-		"branches":  s.directive("branches", s.setBranches),
-		"log":       s.directive("log", s.setLog),
-		"hosts":     s.directive("hosts", s.setHosts),
-		"inventory": s.directive("inventory", s.setInventory),
-		"grifork":   s.directive("grifork", s.setGrifork),
-		"parallel":  s.directive("parallel", s.setParallel),
-		"broadcast": s.directive("broadcast", s.setBroadcast),
-		"ssh":       s.dual("ssh", "ssh(host, cmd, args)", s.directive("ssh", s.setSSH), s.helper("ssh", s.ssh)),
-		"rsync":     s.dual("rsync", "rsync(from, to)", s.directive("rsync", s.setRsync), s.helper("rsync", s.rsync)),
+		"mode":         s.directive("mode", s.setMode),
+		"branches":     s.directive("branches", s.setBranches),
+		"log":          s.directive("log", s.setLog),
+		"hosts":        s.directive("hosts", s.setHosts),
+		"inventory":    s.directive("inventory", s.setInventory),
+		"grifork":      s.directive("grifork", s.setGrifork),
+		"parallel":     s.directive("parallel", s.setParallel),
+		"broadcast":    s.directive("broadcast", s.setBroadcast),
+		"max_failures": s.directive("max_failures", s.setMaxFailures),
+		"ssh":          s.dual("ssh", "ssh(host, cmd, args)", s.directive("ssh", s.setSSH), s.helper("ssh", s.ssh)),
+		"rsync":        s.dual("rsync", "rsync(from, to)", s.directive("rsync", s.setRsync), s.helper("rsync", s.rsync)),
 
 		"sh":           s.helper("sh", s.sh),
 		"rsync_remote": s.helper("rsync_remote", s.rsyncRemote),
@@ -496,6 +500,33 @@ func (s *Script) setBroadcast(L *lua.LState, p *pass) error {
 		}
 	}
 	p.conf.Broadcast = c
+	return nil
+}
+
+// setMaxFailures reads max_failures(N) (hosts) or max_failures("P%") (a share
+// of all hosts).
+func (s *Script) setMaxFailures(L *lua.LState, p *pass) error {
+	v, err := oneArg(L, "max_failures", `max_failures(2) or max_failures("10%")`)
+	if err != nil {
+		return err
+	}
+	bad := fmt.Errorf(`max_failures must be a number of hosts >= 0 or a percentage such as "10%%", got %s`, describe(v))
+	if n, ok := toInt(v); ok {
+		if n < 0 {
+			return bad
+		}
+		p.conf.MaxFailures = core.FailureBudget{Set: true, Max: n}
+		return nil
+	}
+	str, ok := v.(lua.LString)
+	if !ok || !strings.HasSuffix(strings.TrimSpace(string(str)), "%") {
+		return bad
+	}
+	b, err := core.ParseFailureBudget(string(str))
+	if err != nil {
+		return err
+	}
+	p.conf.MaxFailures = b
 	return nil
 }
 

@@ -4,6 +4,7 @@
 
 -- mode "grifork"                         -- every node runs grifork (default: "standalone")
 branches(4)                               -- children per node
+-- max_failures(0)                        -- a failed host stops the rollout (or "10%")
 
 -- log { file = "grifork.log", level = "info" }
 

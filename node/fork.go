@@ -167,9 +167,12 @@ func (f *Forker) PlanCmdline(child *core.Node) string {
 // line, before its session is killed.
 const stopGrace = time.Second
 
-// stop is the line a parent writes to a fork's input when it stops the fork.
+// stop is a line a parent writes to a fork's input: Stop when it stops the
+// fork, Halt when the run halted (core.Halt: no new task starts, running ones
+// end normally), each with its reason.
 type stop struct {
-	Stop string `json:"stop"`
+	Stop string `json:"stop,omitempty"`
+	Halt string `json:"halt,omitempty"`
 }
 
 // stopLine tells a remote grifork why its parent stops it, ahead of the
@@ -180,17 +183,30 @@ func stopLine(cause error) []byte {
 	return append(b, '\n')
 }
 
+// haltLine tells a remote grifork that the run halted, and why.
+func haltLine(reason string) []byte {
+	b, _ := json.Marshal(stop{Halt: core.OneLine(reason)}) // a string cannot fail to encode
+	return append(b, '\n')
+}
+
 // ReadStop reads a node's standard input, after the secrets (ReadSecrets), until
 // its parent's stop line, and returns the cause the line gives; or, when the
-// input ends without one, that the parent is gone.
-func ReadStop(r *bufio.Reader) error {
+// input ends without one, that the parent is gone. A halt line on the way
+// fires halt with its reason.
+func ReadStop(r *bufio.Reader, halt *core.Halt) error {
 	for {
 		line, err := r.ReadBytes('\n')
 		if err != nil {
 			return errors.New("parent grifork is gone")
 		}
 		var s stop
-		if json.Unmarshal(line, &s) == nil && s.Stop != "" {
+		if json.Unmarshal(line, &s) != nil {
+			continue
+		}
+		if s.Halt != "" && halt != nil {
+			halt.Fire(s.Halt)
+		}
+		if s.Stop != "" {
 			return errors.New(s.Stop)
 		}
 	}
@@ -220,8 +236,10 @@ func (f *Forker) run(ctx context.Context, host core.Host, child *core.Node, cmdl
 	}
 	// The secrets are the first line, in memory only. The input is then kept
 	// open until the fork ends: its EOF tells the remote grifork that its
-	// parent is gone, a stop line that ctx ended, and why.
+	// parent is gone, a stop line that ctx ended, and why, a halt line that
+	// the run halted (the halt ctx carries fired).
 	inR, inW := io.Pipe()
+	halted := core.HaltFrom(ctx).Done()
 	// From here on the remote grifork must heartbeat (core.Forker).
 	deliver(core.Event{Type: core.EventHeartbeat, NodeID: child.ID, Host: child.Name()})
 	ended := make(chan struct{})
@@ -232,6 +250,15 @@ func (f *Forker) run(ctx context.Context, host core.Host, child *core.Node, cmdl
 	go func() {
 		if _, err := inW.Write(secrets); err != nil {
 			return // inW is closed: the fork never read it
+		}
+		select {
+		case <-halted:
+			why, _ := core.HaltFrom(ctx).Reason()
+			// Written apart, as the stop line: a fork that does not read its
+			// input must not hold up its own stop. The pipe orders the lines.
+			go inW.Write(haltLine(why))
+		case <-ctx.Done():
+		case <-ended:
 		}
 		select {
 		case <-ctx.Done():

@@ -49,6 +49,10 @@ stop)
 	printf '%%s\n' "$line" >"$spy/stop"
 	exit 130
 	;;
+halt)
+	IFS= read -r line
+	printf '%%s\n' "$line" >"$spy/halt"
+	;;
 esac
 echo '{"type":"done","node":"0.0-1.0","host":"127.0.0.1","status":"ok"}'
 `
@@ -458,11 +462,41 @@ func TestForkStopLine(t *testing.T) {
 	if want := `{"stop":"interrupt signal received; second line"}` + "\n"; rerr != nil || string(got) != want {
 		t.Errorf("the remote grifork read %q (%v), want %q", got, rerr, want)
 	}
-	if cause := ReadStop(bufio.NewReader(strings.NewReader("noise\n" + string(got)))); cause.Error() != "interrupt signal received; second line" {
+	if cause := ReadStop(bufio.NewReader(strings.NewReader("noise\n"+string(got))), nil); cause.Error() != "interrupt signal received; second line" {
 		t.Errorf("ReadStop = %v", cause)
 	}
-	if cause := ReadStop(bufio.NewReader(strings.NewReader("noise\n"))); cause.Error() != "parent grifork is gone" {
+	if cause := ReadStop(bufio.NewReader(strings.NewReader("noise\n")), nil); cause.Error() != "parent grifork is gone" {
 		t.Errorf("ReadStop at EOF = %v", cause)
+	}
+}
+
+// A fork whose run halted (the failure budget was spent) tells its remote
+// grifork on its input, which goes on: the halt is not a stop.
+func TestForkHaltLine(t *testing.T) {
+	fx := newForkFixture(t)
+	f := fx.forker(func(o *ForkOptions) { o.Griforkfile = []byte("halt") })
+	halt := core.NewHalt()
+	ctx := core.WithHalt(context.Background(), halt)
+	err := f.Fork(ctx, fx.child.Parent, fx.child, fx.sub, func(e core.Event) {
+		if e.Type == core.EventStarted {
+			halt.Fire("not started: the run stopped after 1 failed host (max_failures 0)\nsecond line")
+		}
+	})
+	if err != nil {
+		t.Errorf("a halted fork failed: %v", err)
+	}
+	got, rerr := os.ReadFile(filepath.Join(fx.spy, "halt"))
+	want := `{"halt":"not started: the run stopped after 1 failed host (max_failures 0); second line"}` + "\n"
+	if rerr != nil || string(got) != want {
+		t.Fatalf("the remote grifork read %q (%v), want %q", got, rerr, want)
+	}
+	// The node's side: the halt line fires its halt and the reading goes on
+	// to the stop line.
+	h := core.NewHalt()
+	cause := ReadStop(bufio.NewReader(strings.NewReader(string(got)+`{"stop":"interrupted"}`+"\n")), h)
+	why, fired := h.Reason()
+	if !fired || why != "not started: the run stopped after 1 failed host (max_failures 0); second line" || cause.Error() != "interrupted" {
+		t.Errorf("ReadStop = %v, halt %v %q", cause, fired, why)
 	}
 }
 

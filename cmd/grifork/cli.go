@@ -82,6 +82,24 @@ func (f timeoutFlag) apply(c *core.SSHConfig) error {
 	return nil
 }
 
+// budgetFlag is the failure budget; shared by run, exec and copy.
+type budgetFlag struct {
+	MaxFailures string `placeholder:"N|P%" help:"Start no new task once more than N hosts (or P% of all hosts) have failed; the hosts left are reported as not started. Replaces max_failures."`
+}
+
+// apply sets the flag, when given, into c.
+func (f budgetFlag) apply(c *core.Config) error {
+	if f.MaxFailures == "" {
+		return nil
+	}
+	b, err := core.ParseFailureBudget(f.MaxFailures)
+	if err != nil {
+		return usageErr(fmt.Errorf("--max-failures must be a number of hosts >= 0 or a percentage from 0%% to 100%%, got %q", f.MaxFailures))
+	}
+	c.MaxFailures = b
+	return nil
+}
+
 // reportFlags write a run's report and re-run what a report says failed.
 type reportFlags struct {
 	Report string `placeholder:"FILE" help:"Write the run's report as JSON to FILE (also when the run fails or is interrupted)."`

@@ -21,6 +21,7 @@ type adhocFlags struct {
 	DryRun   bool     `short:"n" help:"Print the tree and every command; touch no host."`
 	progressFlag
 	timeoutFlag
+	budgetFlag
 	Gather bool `short:"g" help:"Collect each host's output and print it at the end, grouped by identical output under the folded set of its hosts (as clush -b)."`
 }
 
@@ -98,6 +99,9 @@ func (f adhocFlags) config(e *env, h hostFlags, retry bool) (core.Config, error)
 	c.SSH.Keys = append(append([]string(nil), f.Identity...), c.SSH.Keys...)
 	// The generated Griforkfile carries it to every node.
 	if err := f.timeoutFlag.apply(&c.SSH); err != nil {
+		return c, err
+	}
+	if err := f.budgetFlag.apply(&c); err != nil {
 		return c, err
 	}
 	return c, nil

@@ -47,6 +47,7 @@ func runGrifork(e *env, s *loaded, tree *core.Tree, client *sshx.Client, tasks c
 	return core.RunGrifork(e.ctx, tree, tasks, newForker(s, client, precluded), core.GriforkOptions{
 		Printer: s.printer, Logger: s.logger, Redactor: s.red,
 		HeartbeatTimeout: s.script.Config.Grifork.HeartbeatTimeout, Heal: s.heal,
+		Budget: s.script.Config.MaxFailures,
 	})
 }
 
@@ -67,7 +68,8 @@ func planGrifork(e *env, s *loaded, tree *core.Tree, client *sshx.Client, rec *c
 // before the run (a bad tree or Griforkfile) is a done event of task "grifork",
 // so the parent fails this node with the reason. It stops, as on SIGINT or
 // SIGTERM, when its standard input ends (the parent is gone) or brings its
-// parent's stop line, whose cause its running tasks then fail with.
+// parent's stop line, whose cause its running tasks then fail with; a halt line
+// there (the failure budget is spent) stops it starting tasks.
 func runOnRemote(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("grifork "+onRemoteFlag, flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -133,7 +135,8 @@ func runOnRemote(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	defer stop()
 	ctx, cancel := context.WithCancelCause(sigCtx)
 	defer cancel(nil)
-	go func() { cancel(node.ReadStop(in)) }()
+	halt := core.NewHalt()
+	go func() { cancel(node.ReadStop(in, halt)) }()
 
 	out := events.OutputWriter(self, core.StreamConsole)
 	defer out.Close()
@@ -183,7 +186,7 @@ func runOnRemote(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	removeRun()
 	report := core.RunGrifork(ctx, tree, core.Precluded(s.script, precluded), newForker(s, client, func() map[string]string { return precluded }), core.GriforkOptions{
 		Remote: true, Events: events.Emit, Logger: s.logger, Redactor: s.red,
-		HeartbeatTimeout: s.script.Config.Grifork.HeartbeatTimeout, Heal: s.heal,
+		HeartbeatTimeout: s.script.Config.Grifork.HeartbeatTimeout, Heal: s.heal, Halt: halt,
 	})
 	s.logger.Info("remote run end", "ok", report.Count(core.StatusOK), "failed", report.Count(core.StatusFailed),
 		"skipped", report.Count(core.StatusSkipped))

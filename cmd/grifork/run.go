@@ -31,6 +31,7 @@ type runCmd struct {
 	Heal      bool `help:"When a host's task fails, re-attach its children to hosts that have the data instead of skipping them (in grifork mode, to the failed node's parent)."`
 	progressFlag
 	timeoutFlag
+	budgetFlag
 }
 
 func (c *runCmd) Run(e *env) error {
@@ -40,6 +41,9 @@ func (c *runCmd) Run(e *env) error {
 	}
 	defer s.close()
 	if err := c.timeoutFlag.apply(&s.script.Config.SSH); err != nil {
+		return err
+	}
+	if err := c.budgetFlag.apply(&s.script.Config); err != nil {
 		return err
 	}
 	s.commandTimeout = c.CommandTimeout
@@ -94,7 +98,8 @@ func (s *loaded) run(e *env, o runOptions) error {
 	// commands that print. A slow terminal drops lines (and says how many, on
 	// stderr) instead of slowing the run.
 	unqueue := s.printer.Queue(isTerminal(e.stdout), e.stderr)
-	s.logger.Info("run start", "file", s.name, "mode", s.script.Config.Mode, "hosts", len(s.script.Config.Hosts), "branches", s.script.Config.Branches)
+	s.logger.Info("run start", "file", s.name, "mode", s.script.Config.Mode, "hosts", len(s.script.Config.Hosts), "branches", s.script.Config.Branches,
+		"max_failures", s.script.Config.MaxFailures.String())
 	report := s.schedule(e, tree, client, tasks, bt, o)
 	if bt != nil {
 		bt.Attach(report)
@@ -145,6 +150,7 @@ func (s *loaded) schedule(e *env, tree *core.Tree, client *sshx.Client, tasks co
 	}
 	return core.RunStandalone(e.ctx, tree, tasks, core.RunOptions{
 		Barrier: o.barrier, Heal: o.heal, Logger: s.logger, Redactor: s.red, Release: client.Release,
+		Budget: s.script.Config.MaxFailures,
 	})
 }
 
@@ -383,7 +389,7 @@ func (s *loaded) plan(e *env, tree *core.Tree) error {
 	var report *core.Report
 	if cfg.Mode == core.Grifork {
 		report = planGrifork(e, s, tree, client, rec, tasks)
-		err = core.WriteGriforkPlan(e.stdout, tree, rec)
+		err = core.WriteGriforkPlan(e.stdout, tree, cfg, rec)
 	} else {
 		// One task at a time, in schedule order, so the plan is deterministic.
 		report = core.RunStandalone(e.ctx, tree, tasks, core.RunOptions{Barrier: true, Concurrency: 1, Logger: s.logger})

@@ -108,6 +108,7 @@ func TestSettingsRoundTrip(t *testing.T) {
 	s, _ := load(t, src)
 	yes := true // exec writes no rsync directive: the default
 	c.Rsync.Delete = &yes
+	c.SSH.HostKeyCheckSet = c.SSH.HostKeyCheck != "" // the file writes it, so it is set there
 	if !reflect.DeepEqual(s.Config, c) {
 		t.Errorf("loaded config\n%+v\nwant\n%+v", s.Config, c)
 	}

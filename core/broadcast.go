@@ -23,7 +23,7 @@ const BlockBroadcast Block = "broadcast"
 type BroadcastConfig struct {
 	From     string
 	To       string
-	Delete   bool
+	Delete   *bool // default true (Deletes)
 	Excludes []string
 	Branches int
 }
@@ -193,7 +193,7 @@ func (p *precluded) Run(ctx context.Context, e Edge) error {
 // file, which goes into To where a host holds a directory there.
 func WriteBroadcastPlan(w io.Writer, cfg *BroadcastConfig, bt *Tree, relay string, file bool) error {
 	var b strings.Builder
-	fmt.Fprintf(&b, "broadcast %s -> %s (branches %d, delete %v", cfg.From, cfg.To, bt.Branches, cfg.Delete)
+	fmt.Fprintf(&b, "broadcast %s -> %s (branches %d, delete %v", cfg.From, cfg.To, bt.Branches, cfg.Deletes())
 	if file {
 		fmt.Fprintf(&b, ", a file: into %s where a host holds a directory there", strings.TrimSuffix(cfg.To, "/")+"/"+path.Base(cfg.From))
 	}

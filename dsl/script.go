@@ -257,6 +257,9 @@ func (s *Script) load(ctx context.Context) (err error) {
 		passes = append(passes, p)
 	}
 	s.Config, s.blocks = merge(passes)
+	if err := validate(passes, &s.Config); err != nil {
+		return err
+	}
 	if err := checkHosts(passes, s.Config); err != nil {
 		return err
 	}

@@ -80,7 +80,7 @@ func (b *Broadcaster) stall() time.Duration {
 	if b.opts.SSH.Timeout > 0 {
 		return b.opts.SSH.Timeout
 	}
-	return 10 * time.Second
+	return core.DefaultSSHTimeout
 }
 
 // Broadcast implements core.Broadcaster.
@@ -200,7 +200,7 @@ func (b *Broadcaster) round(ctx context.Context, t *core.Tree, list []entry) (ma
 		p := b.newProc(ctx, n)
 		procs[n.Name()] = p
 		cfg := relayConfig{Self: n.Name(), Parent: n.Parent.Name(), SSH: b.opts.SSH, To: b.opts.Config.To,
-			Single: !list[0].info.IsDir(), Name: filepath.Base(list[0].abs), Delete: b.opts.Config.Delete, Excludes: b.opts.Config.Excludes,
+			Single: !list[0].info.IsDir(), Name: filepath.Base(list[0].abs), Delete: b.opts.Config.Deletes(), Excludes: b.opts.Config.Excludes,
 			Token: token, Stall: b.stall(), Corrupt: corrupt != "" && corrupt == n.Name()}
 		for _, c := range n.Children {
 			cfg.Children = append(cfg.Children, b.loginHost(c))

@@ -305,7 +305,7 @@ func parseRshArgs(args []string) (rshRequest, error) {
 		switch args[0] {
 		case "-p":
 			p, err := strconv.Atoi(args[1])
-			if err != nil || p < 1 || p > 65535 {
+			if err != nil || !core.PortRange.Contains(p) {
 				return req, fmt.Errorf("invalid port %q", args[1])
 			}
 			req.Port = p

@@ -319,7 +319,7 @@ func (c *Client) resolve(h core.Host) (target, error) {
 		t.port = c.opts.SSH.Port
 	case c.cfgGet(h.Name, "Port") != "":
 		p, err := strconv.Atoi(c.cfgGet(h.Name, "Port"))
-		if err != nil || p < 1 || p > 65535 {
+		if err != nil || !core.PortRange.Contains(p) {
 			return t, fmt.Errorf("host %s: ssh config: invalid Port %q", t.display, c.cfgGet(h.Name, "Port"))
 		}
 		t.port = p

@@ -91,7 +91,7 @@ func (f adhocFlags) config(e *env, h hostFlags, retry bool) (core.Config, error)
 		c.SSH.User = f.User
 	}
 	if f.Port != 0 {
-		if f.Port < 1 || f.Port > 65535 {
+		if !core.PortRange.Contains(f.Port) {
 			return c, usageErr(fmt.Errorf("-p: invalid port %d", f.Port))
 		}
 		c.SSH.Port = f.Port

@@ -68,6 +68,16 @@ func (c *Config) SetDefaults() {
 	}
 }
 
+// SwitchMode sets the mode to m, as a later file or a flag does: leaving grifork
+// mode leaves out the settings only grifork mode's forks use (chdir,
+// heartbeat_timeout), which belong to the mode replaced.
+func (c *Config) SwitchMode(m Mode) {
+	c.Mode = m
+	if m == Standalone {
+		c.Grifork.Chdir, c.Grifork.HeartbeatTimeout = "", 0
+	}
+}
+
 // Validate checks every setting of c, unset ones included (they take their
 // default), and the rules between them. Errors are *ConfigError, worded with
 // the Griforkfile's keys.

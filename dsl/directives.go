@@ -41,11 +41,10 @@ func merge(passes []*pass) (core.Config, map[core.Block]*lua.LFunction) {
 			}
 		}
 		if set("mode") {
-			c.Mode = p.conf.Mode
-			if c.Mode == core.Standalone && !set("grifork") {
-				// An override that switches to standalone mode leaves out the
-				// grifork-mode-only settings of the files it overrides.
-				c.Grifork.Chdir, c.Grifork.HeartbeatTimeout = "", 0
+			if set("grifork") {
+				c.Mode = p.conf.Mode
+			} else {
+				c.SwitchMode(p.conf.Mode)
 			}
 		}
 		if set("branches") {

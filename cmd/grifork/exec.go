@@ -80,12 +80,14 @@ func (f adhocFlags) config(e *env, h hostFlags, retry bool) (core.Config, error)
 		}
 		c = s.Config
 		s.Close()
+		// Its broadcast is one of its tasks, which an ad-hoc command does not run.
+		c.Broadcast = nil
 	}
 	if len(c.Hosts) == 0 && len(h.Hosts) == 0 && !retry {
 		return c, usageErr(errors.New("no hosts: give them with -H NODESET or -f FILE"))
 	}
 	if f.Mode != "" {
-		c.Mode = core.Mode(f.Mode)
+		c.SwitchMode(core.Mode(f.Mode))
 	}
 	if f.User != "" {
 		c.SSH.User = f.User

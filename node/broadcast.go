@@ -11,7 +11,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -33,10 +32,6 @@ type BroadcastOptions struct {
 	Heal   bool
 	Logger *slog.Logger
 }
-
-// CorruptEnv names a test hook: the root tells the relay on the host it names
-// to flip a byte of its own copy, which must then fail its check.
-const CorruptEnv = "GRIFORK_TEST_CORRUPT"
 
 // Broadcaster is the root of a pipelined broadcast (core.Broadcaster). It
 // starts a relay on every host at once (a flat control plane from the root,
@@ -73,7 +68,7 @@ func (b *Broadcaster) PlanCmdline() string {
 }
 
 func relayCmdline(run, exe string) string {
-	return "cd -- " + core.ShellQuote(run) + " && exec " + core.ShellJoin([]string{exe, RelayFlag})
+	return "cd -- " + core.ShellQuote(run) + " && exec " + core.ShellJoin(protocolArgs(exe, RelayFlag))
 }
 
 func (b *Broadcaster) stall() time.Duration {
@@ -195,7 +190,7 @@ func (b *Broadcaster) round(ctx context.Context, t *core.Tree, list []entry) (ma
 		}
 		wg.Wait()
 	}()
-	corrupt := os.Getenv(CorruptEnv)
+	corrupt := corruptHost()
 	for _, n := range nodes {
 		p := b.newProc(ctx, n)
 		procs[n.Name()] = p

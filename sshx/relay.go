@@ -317,7 +317,7 @@ func parseRshArgs(args []string) (rshRequest, error) {
 		args = args[2:]
 	}
 	if len(args) < 2 {
-		return req, errors.New("usage: " + RshName + " [-p port] [-l user] host command...")
+		return req, errors.New("usage: " + RshName + " [-p port] [-l user] host command [arg ...]")
 	}
 	// As ssh does: the words are joined with spaces, for the remote shell to split.
 	req.Host, req.Command = args[0], strings.Join(args[1:], " ")

@@ -16,6 +16,7 @@ var binaryHash = regexp.MustCompile(`grifork-[0-9a-f]{12}\b`)
 // compares the whole plan with testdata/plan/<name>.golden (-update rewrites them).
 func TestExamplePlans(t *testing.T) {
 	t.Setenv("HOME", "/home/operator") // plans show ~ as written; nothing is read from here
+	t.Setenv("SSH_AUTH_SOCK", "")      // the login lines say whether an agent is offered
 	// What scripts/demo.sh passes to the demo file; a plan reads none of the paths.
 	for k, v := range map[string]string{
 		"GRIFORK_DEMO_SRC":         "/tmp/demo/app",

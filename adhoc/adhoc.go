@@ -1,3 +1,9 @@
+// Package adhoc writes the Griforkfiles of grifork's ad-hoc commands (exec and
+// copy): the command line becomes the Lua source a user would have written, so
+// it is loaded, planned, run and (in grifork mode) shipped to the nodes exactly
+// as a Griforkfile is. There is one engine. Every field of core.Config is
+// written (TestConfigRoundTrip checks each by reflection), every literal by
+// lualit.
 package adhoc
 
 import (
@@ -7,19 +13,20 @@ import (
 	"time"
 
 	"github.com/grifork/grifork/core"
+	"github.com/grifork/grifork/internal/lualit"
 )
 
 // Exec is the Griforkfile that runs argv on every host of c: argv[0] is given
 // to the host's shell as written (as ssh does, so "uptime; df -h" works), the
-// other arguments reach it exactly. The settings of c that nodes need (mode,
-// branches, hosts, max_failures, log, ssh, grifork) are written out.
+// other arguments reach it exactly. Every setting of c is written out,
+// c.Broadcast included when set.
 func Exec(c core.Config, argv []string) []byte {
 	var b strings.Builder
 	b.WriteString("-- grifork exec\n")
 	settings(&b, c)
-	fmt.Fprintf(&b, "local command = %s\n", quote(argv[0]))
+	fmt.Fprintf(&b, "local command = %s\n", lualit.String(argv[0]))
 	if len(argv) > 1 {
-		fmt.Fprintf(&b, "local args = %s\n", list(argv[1:]))
+		fmt.Fprintf(&b, "local args = %s\n", lualit.List(argv[1:]))
 	} else {
 		b.WriteString("local args = nil\n")
 	}
@@ -33,17 +40,17 @@ func Exec(c core.Config, argv []string) []byte {
 // tree of branches children per node. delete removes what dst holds and src
 // does not.
 func Copy(c core.Config, src, dst string, delete bool, branches int) []byte {
+	c.Broadcast = &core.BroadcastConfig{From: src, To: dst, Delete: &delete, Branches: branches}
 	var b strings.Builder
 	b.WriteString("-- grifork copy\n")
 	settings(&b, c)
-	fmt.Fprintf(&b, "broadcast { from = %s, to = %s, delete = %v, branches = %d }\n", quote(src), quote(dst), delete, branches)
 	return []byte(b.String())
 }
 
-// settings writes the directives of c that an ad-hoc run uses.
+// settings writes every directive of c that is set.
 func settings(b *strings.Builder, c core.Config) {
 	if c.Mode != "" {
-		fmt.Fprintf(b, "mode %s\n", quote(string(c.Mode)))
+		fmt.Fprintf(b, "mode %s\n", lualit.String(string(c.Mode)))
 	}
 	if c.Branches > 0 {
 		fmt.Fprintf(b, "branches(%d)\n", c.Branches)
@@ -53,121 +60,110 @@ func settings(b *strings.Builder, c core.Config) {
 		for i, h := range c.Hosts {
 			names[i] = h.String()
 		}
-		fmt.Fprintf(b, "hosts %s\n", list(names))
+		fmt.Fprintf(b, "hosts %s\n", lualit.List(names))
 	}
 	if m := c.MaxFailures; m.Set {
 		if m.Percent {
-			fmt.Fprintf(b, "max_failures(%s)\n", quote(m.String()))
+			fmt.Fprintf(b, "max_failures(%s)\n", lualit.String(m.String()))
 		} else {
 			fmt.Fprintf(b, "max_failures(%d)\n", m.Max)
 		}
 	}
-	if c.Log != (core.LogConfig{}) {
-		var f []string
-		f = field(f, "file", c.Log.File)
-		f = field(f, "level", c.Log.Level)
-		fmt.Fprintf(b, "log { %s }\n", strings.Join(f, ", "))
-	}
+	var t table
+	t.str("file", c.Log.File)
+	t.str("level", c.Log.Level)
+	t.write(b, "log")
+
 	s := c.SSH
-	var f []string
-	f = field(f, "user", s.User)
-	if len(s.Keys) > 0 {
-		f = append(f, "keys = "+list(s.Keys))
-	}
-	f = field(f, "passphrase", s.Passphrase)
-	f = field(f, "password", s.Password)
-	if s.Port > 0 {
-		f = append(f, "port = "+strconv.Itoa(s.Port))
-	}
-	f = field(f, "known_hosts", s.KnownHosts)
-	f = field(f, "host_key_check", s.HostKeyCheck)
-	if s.Timeout > 0 {
-		f = append(f, "timeout = "+seconds(s.Timeout))
-	}
-	if s.CommandTimeout > 0 {
-		f = append(f, "command_timeout = "+seconds(s.CommandTimeout))
-	}
+	t.str("user", s.User)
+	t.list("keys", s.Keys)
+	t.str("passphrase", s.Passphrase)
+	t.str("password", s.Password)
+	t.int("port", s.Port)
+	t.str("known_hosts", s.KnownHosts)
+	t.str("host_key_check", s.HostKeyCheck)
+	t.seconds("timeout", s.Timeout)
+	t.seconds("command_timeout", s.CommandTimeout)
 	if s.Retries != nil {
-		f = append(f, "retries = "+strconv.Itoa(*s.Retries))
+		t.add("retries", strconv.Itoa(*s.Retries))
 	}
-	if len(f) > 0 {
-		fmt.Fprintf(b, "ssh { %s }\n", strings.Join(f, ", "))
-	}
-	if c.Mode == core.Grifork {
-		g := c.Grifork
-		var f []string
-		f = field(f, "chdir", g.Chdir)
-		f = field(f, "tmpdir", g.Tmpdir)
-		f = field(f, "exec", g.Exec)
-		f = field(f, "user", g.User)
-		if g.HeartbeatTimeout > 0 {
-			f = append(f, "heartbeat_timeout = "+seconds(g.HeartbeatTimeout))
+	t.int("max_connections", s.MaxConnections)
+	t.write(b, "ssh")
+
+	if r := c.Rsync; r.Raw != nil {
+		fmt.Fprintf(b, "rsync %s\n", lualit.List(r.Raw))
+	} else {
+		if r.Delete != nil {
+			t.add("delete", strconv.FormatBool(*r.Delete))
 		}
-		if len(f) > 0 {
-			fmt.Fprintf(b, "grifork { %s }\n", strings.Join(f, ", "))
+		t.int("bwlimit", r.Bwlimit)
+		t.bool("verbose", r.Verbose)
+		t.list("excludes", r.Excludes)
+		t.str("rsh", r.Rsh)
+		t.bool("dry_run", r.DryRun)
+		t.write(b, "rsync")
+	}
+
+	g := c.Grifork
+	t.str("chdir", g.Chdir)
+	t.str("tmpdir", g.Tmpdir)
+	t.str("exec", g.Exec)
+	t.str("user", g.User)
+	t.seconds("heartbeat_timeout", g.HeartbeatTimeout)
+	t.write(b, "grifork")
+
+	if bc := c.Broadcast; bc != nil {
+		t.str("from", bc.From)
+		t.str("to", bc.To)
+		if bc.Delete != nil {
+			t.add("delete", strconv.FormatBool(*bc.Delete))
 		}
+		t.list("excludes", bc.Excludes)
+		t.bool("checksum", bc.Checksum)
+		t.int("branches", bc.Branches)
+		t.write(b, "broadcast")
 	}
 }
 
-func seconds(d time.Duration) string { return strconv.FormatFloat(d.Seconds(), 'f', -1, 64) }
+// table collects the set keys of a directive's table.
+type table struct{ fields []string }
 
-// rsync writes the rsync directive of r.
-func rsync(b *strings.Builder, r core.RsyncConfig) {
-	if r.Raw != nil {
-		fmt.Fprintf(b, "rsync %s\n", list(r.Raw))
-		return
+func (t *table) add(key, lit string) { t.fields = append(t.fields, key+" = "+lit) }
+
+func (t *table) str(key, v string) {
+	if v != "" {
+		t.add(key, lualit.String(v))
 	}
-	var f []string
-	if r.Delete != nil {
-		f = append(f, "delete = "+strconv.FormatBool(*r.Delete))
-	}
-	if r.Bwlimit > 0 {
-		f = append(f, "bwlimit = "+strconv.Itoa(r.Bwlimit))
-	}
-	if r.Verbose {
-		f = append(f, "verbose = true")
-	}
-	if len(r.Excludes) > 0 {
-		f = append(f, "excludes = "+list(r.Excludes))
-	}
-	f = field(f, "rsh", r.Rsh)
-	if r.DryRun {
-		f = append(f, "dry_run = true")
-	}
-	fmt.Fprintf(b, "rsync { %s }\n", strings.Join(f, ", "))
 }
 
-func field(f []string, key, v string) []string {
-	if v == "" {
-		return f
+func (t *table) list(key string, v []string) {
+	if len(v) > 0 {
+		t.add(key, lualit.List(v))
 	}
-	return append(f, key+" = "+quote(v))
 }
 
-func list(ss []string) string {
-	q := make([]string, len(ss))
-	for i, s := range ss {
-		q[i] = quote(s)
+func (t *table) int(key string, n int) {
+	if n != 0 {
+		t.add(key, strconv.Itoa(n))
 	}
-	return "{ " + strings.Join(q, ", ") + " }"
 }
 
-// quote writes s as a Lua string literal that holds exactly s: quotes and
-// backslashes escaped, control bytes as decimal escapes.
-func quote(s string) string {
-	var b strings.Builder
-	b.WriteByte('"')
-	for i := 0; i < len(s); i++ {
-		switch c := s[i]; {
-		case c == '"' || c == '\\':
-			b.WriteByte('\\')
-			b.WriteByte(c)
-		case c < 0x20 || c == 0x7f:
-			fmt.Fprintf(&b, "\\%03d", c)
-		default:
-			b.WriteByte(c)
-		}
+func (t *table) bool(key string, v bool) {
+	if v {
+		t.add(key, "true")
 	}
-	b.WriteByte('"')
-	return b.String()
+}
+
+func (t *table) seconds(key string, d time.Duration) {
+	if d > 0 {
+		t.add(key, lualit.Seconds(d))
+	}
+}
+
+// write writes the directive name { ... } when any key is set, and empties t.
+func (t *table) write(b *strings.Builder, name string) {
+	if len(t.fields) > 0 {
+		fmt.Fprintf(b, "%s { %s }\n", name, strings.Join(t.fields, ", "))
+	}
+	t.fields = t.fields[:0]
 }

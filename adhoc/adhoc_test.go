@@ -147,6 +147,7 @@ func TestExecArguments(t *testing.T) {
 func TestCopy(t *testing.T) {
 	t.Parallel()
 	hosts := []core.Host{{Name: "a"}, {Name: "b"}}
+	yes, no := true, false
 	tests := []struct {
 		name     string
 		src, dst string
@@ -154,9 +155,9 @@ func TestCopy(t *testing.T) {
 		branches int
 		want     core.BroadcastConfig
 	}{
-		{"file", "/etc/motd", "/etc/motd", false, 1, core.BroadcastConfig{From: "/etc/motd", To: "/etc/motd", Branches: 1}},
-		{"dir with delete", "./app", "/srv/app", true, 2, core.BroadcastConfig{From: "./app", To: "/srv/app", Delete: true, Branches: 2}},
-		{"odd name", `./a "b"`, `/srv/a "b"`, false, 3, core.BroadcastConfig{From: `./a "b"`, To: `/srv/a "b"`, Branches: 3}},
+		{"file", "/etc/motd", "/etc/motd", false, 1, core.BroadcastConfig{From: "/etc/motd", To: "/etc/motd", Delete: &no, Branches: 1}},
+		{"dir with delete", "./app", "/srv/app", true, 2, core.BroadcastConfig{From: "./app", To: "/srv/app", Delete: &yes, Branches: 2}},
+		{"odd name", `./a "b"`, `/srv/a "b"`, false, 3, core.BroadcastConfig{From: `./a "b"`, To: `/srv/a "b"`, Delete: &no, Branches: 3}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -24,7 +24,7 @@ const BlockBroadcast Block = "broadcast"
 type BroadcastConfig struct {
 	From     string
 	To       string
-	Delete   bool
+	Delete   *bool // default true (Deletes)
 	Excludes []string
 	Branches int
 	Checksum bool
@@ -201,7 +201,7 @@ func (p *precluded) Run(ctx context.Context, e Edge) error {
 // To where a host holds a directory there.
 func WriteBroadcastPlan(w io.Writer, cfg *BroadcastConfig, bt *Tree, relay string, file bool, source string) error {
 	var b strings.Builder
-	fmt.Fprintf(&b, "broadcast %s -> %s (branches %d, delete %v", cfg.From, cfg.To, bt.Branches, cfg.Delete)
+	fmt.Fprintf(&b, "broadcast %s -> %s (branches %d, delete %v", cfg.From, cfg.To, bt.Branches, cfg.Deletes())
 	if file {
 		fmt.Fprintf(&b, ", a file: into %s where a host holds a directory there", strings.TrimSuffix(cfg.To, "/")+"/"+path.Base(cfg.From))
 	}
@@ -214,7 +214,7 @@ func WriteBroadcastPlan(w io.Writer, cfg *BroadcastConfig, bt *Tree, relay strin
 		by = "content: checksum"
 	}
 	fmt.Fprintf(&b, "  sends the source's manifest (%s); every host compares it with what it holds (%s), and the stream carries only the files some host lacks or holds differently: all of them for a host that holds nothing", source, by)
-	if cfg.Delete && !file {
+	if cfg.Deletes() && !file {
 		b.WriteString("; each host removes what the source lacks")
 	}
 	b.WriteString("; which files an update sends, only the hosts can tell: -n contacts none\n")

@@ -17,8 +17,10 @@ const (
 	Grifork    Mode = "grifork"
 )
 
-// Config is everything a Griforkfile sets. The zero value of a field means "not set";
-// Defaults fills what the user left out.
+// Config is everything a Griforkfile sets: plain data, which every reader (the
+// Griforkfile loader, the CLI flags) fills in. The zero value of a field means
+// "not set"; SetDefaults fills what the user left out and Validate checks it
+// (config.go), nothing else defaults or checks a setting.
 type Config struct {
 	Mode     Mode
 	Branches int
@@ -101,8 +103,8 @@ func (c SSHConfig) Validate() error {
 	if c.HostKeyCheck != "" && !slices.Contains(hostKeyChecks, c.HostKeyCheck) {
 		return fmt.Errorf(`ssh: host_key_check must be one of "strict", "accept-new", "off", got %q`, c.HostKeyCheck)
 	}
-	if c.Port < 0 || c.Port > 65535 {
-		return fmt.Errorf("ssh: port must be an integer from 1 to 65535, got %d", c.Port)
+	if c.Port != 0 && !PortRange.Contains(c.Port) {
+		return fmt.Errorf("ssh: port must be an integer %s, got %d", PortRange, c.Port)
 	}
 	if c.Timeout < 0 {
 		return fmt.Errorf("ssh: timeout must be a number of seconds > 0, got %s", c.Timeout)
@@ -110,11 +112,11 @@ func (c SSHConfig) Validate() error {
 	if c.CommandTimeout < 0 {
 		return fmt.Errorf("ssh: command_timeout must be a number of seconds >= 0 (0: none), got %s", c.CommandTimeout)
 	}
-	if c.MaxConnections < 0 {
-		return fmt.Errorf("ssh: max_connections must be an integer >= 1, got %d", c.MaxConnections)
+	if c.MaxConnections != 0 && !MaxConnectionsRange.Contains(c.MaxConnections) {
+		return fmt.Errorf("ssh: max_connections must be an integer %s, got %d", MaxConnectionsRange, c.MaxConnections)
 	}
-	if c.Retries != nil && (*c.Retries < 0 || *c.Retries > MaxSSHRetries) {
-		return fmt.Errorf("ssh: retries must be an integer from 0 to %d, got %d", MaxSSHRetries, *c.Retries)
+	if c.Retries != nil && !RetriesRange.Contains(*c.Retries) {
+		return fmt.Errorf("ssh: retries must be an integer %s, got %d", RetriesRange, *c.Retries)
 	}
 	return nil
 }
@@ -135,7 +137,8 @@ type RsyncConfig struct {
 	Raw      []string // array form; when non-nil the fields above are ignored
 }
 
-// GriforkConfig is the `grifork { ... }` directive (grifork mode).
+// GriforkConfig is the `grifork { ... }` directive: how grifork runs on the
+// nodes, for grifork mode's forks and the broadcast's relays (Validate).
 type GriforkConfig struct {
 	Chdir  string
 	Tmpdir string

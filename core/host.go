@@ -73,7 +73,7 @@ func ParseHost(s string) (Host, error) {
 
 func parsePort(entry, p string) (int, error) {
 	n, err := strconv.Atoi(p)
-	if err != nil || n < 1 || n > 65535 {
+	if err != nil || !PortRange.Contains(n) {
 		return 0, fmt.Errorf("host %q: invalid port %q", entry, p)
 	}
 	return n, nil

@@ -55,13 +55,6 @@ func (q *QueueWriter) Write(b []byte) (int, error) {
 	return len(b), nil
 }
 
-// Dropped is how many writes were dropped so far.
-func (q *QueueWriter) Dropped() int {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	return q.dropped
-}
-
 // Close writes what is queued and the note about dropped writes, if any, and
 // stops the goroutine; later writes go to w directly. Idempotent.
 func (q *QueueWriter) Close() error {

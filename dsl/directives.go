@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"path"
 	"slices"
 	"strconv"
 	"strings"
@@ -29,11 +28,9 @@ func newPass(src Source) *pass {
 	return &pass{src: src, lines: map[string]int{}, blocks: map[core.Block]*lua.LFunction{}}
 }
 
-// DefaultBranches is the branches of a Griforkfile that sets none.
-const DefaultBranches = 4
-
 // merge applies the passes in order, each replacing what it set, then fills in
-// the defaults.
+// the defaults (core.Config.SetDefaults). A file that sets grifork { } and no
+// mode selects grifork mode, as the Ruby tool's grifork block does.
 func merge(passes []*pass) (core.Config, map[core.Block]*lua.LFunction) {
 	var c core.Config
 	blocks := map[core.Block]*lua.LFunction{}
@@ -41,10 +38,16 @@ func merge(passes []*pass) (core.Config, map[core.Block]*lua.LFunction) {
 		set := func(name string) bool { _, ok := p.lines[name]; return ok }
 		if set("grifork") {
 			c.Grifork = p.conf.Grifork
-			c.Mode = core.Grifork
+			if !set("mode") {
+				c.Mode = core.Grifork
+			}
 		}
 		if set("mode") {
-			c.Mode = p.conf.Mode
+			if set("grifork") {
+				c.Mode = p.conf.Mode
+			} else {
+				c.SwitchMode(p.conf.Mode)
+			}
 		}
 		if set("branches") {
 			c.Branches = p.conf.Branches
@@ -68,18 +71,24 @@ func merge(passes []*pass) (core.Config, map[core.Block]*lua.LFunction) {
 			blocks[b] = fn
 		}
 	}
-	if c.Mode == "" {
-		c.Mode = core.Standalone
-	}
-	if c.Branches == 0 {
-		c.Branches = DefaultBranches
-	}
-	c.SSH.SetDefaults()
-	if c.Rsync.Raw == nil && c.Rsync.Delete == nil {
-		yes := true
-		c.Rsync.Delete = &yes
-	}
+	c.SetDefaults()
 	return c, blocks
+}
+
+// validate checks the merged settings (core.Config.Validate), citing the
+// line of the last file that set the directive at fault.
+func validate(passes []*pass, c *core.Config) error {
+	err := c.Validate()
+	var ce *core.ConfigError
+	if err == nil || !errors.As(err, &ce) {
+		return err
+	}
+	for _, p := range slices.Backward(passes) {
+		if line, ok := p.lines[ce.Directive]; ok {
+			return &Error{File: p.src.Name, Line: line, Msg: ce.Msg}
+		}
+	}
+	return err
 }
 
 // checkHosts refuses an empty host list that survives the merge, naming the
@@ -246,16 +255,11 @@ func (s *Script) setMode(L *lua.LState, p *pass) error {
 		return err
 	}
 	m, ok := v.(lua.LString)
-	if !ok || (m != "standalone" && m != "grifork") {
+	if !ok {
 		return fmt.Errorf(`mode must be "standalone" or "grifork", got %s`, describe(v))
 	}
-	if m == "standalone" {
-		if line, ok := p.lines["grifork"]; ok {
-			return fmt.Errorf(`mode "standalone" contradicts grifork { ... } at line %d, which is for grifork mode`, line)
-		}
-	}
 	p.conf.Mode = core.Mode(m)
-	return nil
+	return (&core.Config{Mode: p.conf.Mode}).Validate()
 }
 
 func (s *Script) setBranches(L *lua.LState, p *pass) error {
@@ -264,7 +268,7 @@ func (s *Script) setBranches(L *lua.LState, p *pass) error {
 		return err
 	}
 	n, ok := toInt(v)
-	if !ok || n < 1 {
+	if !ok || !core.BranchesRange.Contains(n) {
 		return fmt.Errorf("branches must be an integer >= 1, got %s", describe(v))
 	}
 	p.conf.Branches = n
@@ -279,7 +283,7 @@ func (s *Script) setLog(L *lua.LState, p *pass) error {
 	if p.conf.Log.File, err = f.str("file"); err != nil {
 		return err
 	}
-	if p.conf.Log.Level, err = f.oneOf("level", "debug", "info", "warn", "error"); err != nil {
+	if p.conf.Log.Level, err = f.oneOf("level", core.LogLevels...); err != nil {
 		return err
 	}
 	return nil
@@ -357,7 +361,7 @@ func (s *Script) setSSH(L *lua.LState, p *pass) error {
 	if c.Password, err = f.secret("password"); err != nil {
 		return err
 	}
-	if c.Port, err = f.intRange("port", 1, 65535); err != nil {
+	if c.Port, err = f.intIn("port", core.PortRange); err != nil {
 		return err
 	}
 	if c.KnownHosts, err = f.str("known_hosts"); err != nil {
@@ -374,14 +378,14 @@ func (s *Script) setSSH(L *lua.LState, p *pass) error {
 		return err
 	}
 	if _, ok := f.vals["retries"]; ok {
-		n, err := f.intRange("retries", 0, core.MaxSSHRetries)
+		n, err := f.intIn("retries", core.RetriesRange)
 		if err != nil {
 			return err
 		}
 		c.Retries = &n
 	}
 	if _, ok := f.vals["max_connections"]; ok {
-		if c.MaxConnections, err = f.intRange("max_connections", 1, 1<<20); err != nil {
+		if c.MaxConnections, err = f.intIn("max_connections", core.MaxConnectionsRange); err != nil {
 			return err
 		}
 	}
@@ -419,7 +423,7 @@ func (s *Script) setRsync(L *lua.LState, p *pass) error {
 		d := bool(b)
 		c.Delete = &d
 	}
-	if c.Bwlimit, err = f.intRange("bwlimit", 0, math.MaxInt32); err != nil {
+	if c.Bwlimit, err = f.intIn("bwlimit", core.BwlimitRange); err != nil {
 		return err
 	}
 	if c.Verbose, err = f.boolean("verbose"); err != nil {
@@ -438,9 +442,6 @@ func (s *Script) setRsync(L *lua.LState, p *pass) error {
 }
 
 func (s *Script) setGrifork(L *lua.LState, p *pass) error {
-	if p.conf.Mode == core.Standalone {
-		return fmt.Errorf(`grifork { ... } is for grifork mode, but mode "standalone" is set at line %d`, p.lines["mode"])
-	}
 	f, err := tableArg(L, "grifork", "chdir", "tmpdir", "exec", "user", "heartbeat_timeout")
 	if err != nil {
 		return err
@@ -465,26 +466,19 @@ func (s *Script) setBroadcast(L *lua.LState, p *pass) error {
 	if err != nil {
 		return err
 	}
-	c := &core.BroadcastConfig{Delete: true, Branches: 1}
+	c := &core.BroadcastConfig{}
 	if c.From, err = f.str("from"); err != nil {
 		return err
-	}
-	if c.From == "" {
-		return errors.New(`broadcast: from is required: broadcast { from = "/srv/app/" }`)
 	}
 	if c.To, err = f.str("to"); err != nil {
 		return err
 	}
-	if c.To == "" {
-		c.To = c.From
-	}
-	if !path.IsAbs(c.To) {
-		return fmt.Errorf("broadcast: to must be an absolute path (where it lands on every host), got %q", c.To)
-	}
 	if _, ok := f.vals["delete"]; ok {
-		if c.Delete, err = f.boolean("delete"); err != nil {
+		d, err := f.boolean("delete")
+		if err != nil {
 			return err
 		}
+		c.Delete = &d
 	}
 	if c.Excludes, err = f.strs("excludes"); err != nil {
 		return err
@@ -495,12 +489,12 @@ func (s *Script) setBroadcast(L *lua.LState, p *pass) error {
 		}
 	}
 	if _, ok := f.vals["branches"]; ok {
-		if c.Branches, err = f.intRange("branches", 1, math.MaxInt32); err != nil {
+		if c.Branches, err = f.intIn("branches", core.BranchesRange); err != nil {
 			return err
 		}
 	}
 	p.conf.Broadcast = c
-	return nil
+	return c.Validate()
 }
 
 // setMaxFailures reads max_failures(N) (hosts) or max_failures("P%") (a share
@@ -642,14 +636,15 @@ func (f *fields) boolean(key string) (bool, error) {
 	return bool(b), nil
 }
 
-func (f *fields) intRange(key string, lo, hi int) (int, error) {
+// intIn reads an integer in r; 0 when unset.
+func (f *fields) intIn(key string, r core.IntRange) (int, error) {
 	v, ok := f.vals[key]
 	if !ok {
 		return 0, nil
 	}
 	n, isInt := toInt(v)
-	if !isInt || n < lo || n > hi {
-		return 0, fmt.Errorf("%s: %s must be an integer from %d to %d, got %s", f.directive, key, lo, hi, describe(v))
+	if !isInt || !r.Contains(n) {
+		return 0, fmt.Errorf("%s: %s must be an integer %s, got %s", f.directive, key, r, describe(v))
 	}
 	return n, nil
 }

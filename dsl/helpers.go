@@ -277,7 +277,7 @@ func buildRsyncArgv(c core.RsyncConfig, rsh, from, to string) []string {
 	if c.Verbose {
 		argv = append(argv, "-v")
 	}
-	if c.Delete == nil || *c.Delete {
+	if c.Deletes() {
 		argv = append(argv, "--delete")
 	}
 	if c.Bwlimit > 0 {

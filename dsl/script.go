@@ -269,6 +269,11 @@ func (s *Script) load(ctx context.Context) (err error) {
 		if err := s.expand(ctx, passes); err != nil {
 			return err
 		}
+	}
+	if err := validate(passes, &s.Config); err != nil {
+		return err
+	}
+	if !s.opts.SkipHosts {
 		if err := checkHosts(passes, s.Config); err != nil {
 			return err
 		}

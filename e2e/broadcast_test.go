@@ -176,7 +176,7 @@ func relays(f *fleet.Fleet, h string) ([]fleet.Proc, error) {
 	}
 	var out []fleet.Proc
 	for _, p := range procs {
-		if f := strings.Fields(p.Cmdline); len(f) == 2 && f[1] == node.RelayFlag {
+		if f := strings.Fields(p.Cmdline); len(f) >= 2 && f[1] == node.RelayFlag {
 			out = append(out, p)
 		}
 	}

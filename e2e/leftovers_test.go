@@ -28,7 +28,7 @@ func leftovers(f *fleet.Fleet, h string) ([]string, error) {
 		}
 		switch prog := filepath.Base(args[0]); {
 		case strings.Contains(p.Cmdline, "--on-remote"),
-			len(args) == 2 && args[1] == node.RelayFlag,
+			len(args) >= 2 && args[1] == node.RelayFlag,
 			prog == "rsync" || prog == "sleep":
 			out = append(out, fmt.Sprintf("%d %s", p.PID, p.Cmdline))
 		}

@@ -11,7 +11,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -33,10 +32,6 @@ type BroadcastOptions struct {
 	Heal   bool
 	Logger *slog.Logger
 }
-
-// CorruptEnv names a test hook: the root tells the relay on the host it names
-// to flip a byte of its own copy, which must then fail its check.
-const CorruptEnv = "GRIFORK_TEST_CORRUPT"
 
 // Broadcaster is the root of a pipelined broadcast (core.Broadcaster). It
 // starts a relay on every host at once (a flat control plane from the root,
@@ -73,14 +68,14 @@ func (b *Broadcaster) PlanCmdline() string {
 }
 
 func relayCmdline(run, exe string) string {
-	return "cd -- " + core.ShellQuote(run) + " && exec " + core.ShellJoin([]string{exe, RelayFlag})
+	return "cd -- " + core.ShellQuote(run) + " && exec " + core.ShellJoin(protocolArgs(exe, RelayFlag))
 }
 
 func (b *Broadcaster) stall() time.Duration {
 	if b.opts.SSH.Timeout > 0 {
 		return b.opts.SSH.Timeout
 	}
-	return 10 * time.Second
+	return core.DefaultSSHTimeout
 }
 
 // Broadcast implements core.Broadcaster.
@@ -216,7 +211,7 @@ func (b *Broadcaster) round(ctx context.Context, t *core.Tree, list []entry, man
 		}
 		wg.Wait()
 	}()
-	corrupt := os.Getenv(CorruptEnv)
+	corrupt := corruptHost()
 	for _, n := range nodes {
 		procs[n.Name()] = b.newProc(ctx, n, procs)
 	}
@@ -226,7 +221,7 @@ func (b *Broadcaster) round(ctx context.Context, t *core.Tree, list []entry, man
 	for _, n := range nodes {
 		p := procs[n.Name()]
 		cfg := relayConfig{Self: n.Name(), Parent: n.Parent.Name(), SSH: b.opts.SSH, To: b.opts.Config.To,
-			Single: !list[0].info.IsDir(), Name: filepath.Base(list[0].abs), Delete: b.opts.Config.Delete, Excludes: b.opts.Config.Excludes,
+			Single: !list[0].info.IsDir(), Name: filepath.Base(list[0].abs), Delete: b.opts.Config.Deletes(), Excludes: b.opts.Config.Excludes,
 			Token: token, Stall: b.stall(), Corrupt: corrupt != "" && corrupt == n.Name(), Grifork: b.opts.Grifork}
 		for _, c := range n.Children {
 			cfg.Children = append(cfg.Children, b.loginHost(c))

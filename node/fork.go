@@ -20,14 +20,14 @@ import (
 type ForkOptions struct {
 	// Grifork is the grifork { chdir, tmpdir, exec, user } directive.
 	Grifork core.GriforkConfig
-	// Griforkfile and Override are the file contents every child receives;
-	// Override nil means none. Literals holding Secrets are replaced (Scrub).
+	// Griforkfile and Override are the file contents every child receives,
+	// in memory (Hello); Override nil means none.
 	Griforkfile []byte
 	Override    []byte
 	// Name and OverrideName are the files' names as the user gave them: a
-	// child's errors cite these, not its temporary copies.
+	// child's errors cite these.
 	Name, OverrideName string
-	// Secrets go to each child on its standard input, never into a file.
+	// Secrets go to each child in memory too.
 	Secrets Secrets
 	// Binary is the executable shipped to children when Grifork.Exec is empty:
 	// os.Executable() when "".
@@ -44,10 +44,15 @@ type ForkOptions struct {
 	Heal bool
 }
 
+// OnRemoteFlag starts a node of a grifork-mode run: grifork --on-remote
+// --protocol N --tree FILE --run DIR [...] (Forker.cmdline), the Hello on its
+// standard input.
+const OnRemoteFlag = "--on-remote"
+
 // Forker is the real core.Forker: it starts grifork --on-remote on a child over
 // the Client's connection to it, in a run directory that a Shipper prepared
-// (holding the subtree and the Griforkfile(s); removed when the fork ends; the
-// cached binary stays for the next run).
+// (holding the subtree; removed when the fork ends; the cached binary stays for
+// the next run). The Griforkfile(s) and secrets go on the session (Hello).
 //
 // The remote grifork's standard output is the event stream; its standard error
 // becomes output events of the child. Its standard input stays open while the
@@ -70,9 +75,7 @@ func NewForker(c *sshx.Client, opts ForkOptions) *Forker {
 }
 
 const (
-	treeFile     = "tree.json"
-	mainFile     = "Griforkfile.lua"
-	overrideFile = "override.lua"
+	treeFile = "tree.json"
 	// precludedFile lists the hosts whose broadcast failed: their edges fail.
 	precludedFile = "precluded.json"
 	// cleanupTimeout bounds the removal of a run directory, which also runs after
@@ -87,10 +90,7 @@ func (f *Forker) Fork(ctx context.Context, parent, child *core.Node, sub *core.T
 	if err != nil {
 		return fmt.Errorf("encode subtree: %w", err)
 	}
-	files := []File{{Name: treeFile, Data: treeJSON}, {Name: mainFile, Data: f.opts.Secrets.Scrub(f.opts.Griforkfile)}}
-	if f.opts.Override != nil {
-		files = append(files, File{Name: overrideFile, Data: f.opts.Secrets.Scrub(f.opts.Override)})
-	}
+	files := []File{{Name: treeFile, Data: treeJSON}}
 	precluded := false
 	if f.opts.Precluded != nil {
 		if m := f.opts.Precluded(); len(m) > 0 {
@@ -121,13 +121,9 @@ func (f *Forker) loginHost(child *core.Node) core.Host {
 }
 
 // cmdline is the command that starts grifork --on-remote in run. The node
-// removes run itself once it has read its files (--run), and cites the user's
-// file names (--name).
+// removes run itself once it has read its files (--run).
 func (f *Forker) cmdline(chdir, exe, run string, precluded bool) string {
-	args := []string{exe, "--on-remote", "--tree", path.Join(run, treeFile), "-f", path.Join(run, mainFile)}
-	if f.opts.Override != nil {
-		args = append(args, "-o", path.Join(run, overrideFile))
-	}
+	args := append(protocolArgs(exe, OnRemoteFlag), "--tree", path.Join(run, treeFile))
 	if f.opts.CommandTimeout != nil {
 		args = append(args, "--command-timeout", f.opts.CommandTimeout.String())
 	}
@@ -138,12 +134,6 @@ func (f *Forker) cmdline(chdir, exe, run string, precluded bool) string {
 		args = append(args, "--precluded", path.Join(run, precludedFile))
 	}
 	args = append(args, "--run", run)
-	if f.opts.Name != "" {
-		args = append(args, "--name", f.opts.Name)
-	}
-	if f.opts.Override != nil && f.opts.OverrideName != "" {
-		args = append(args, "--override-name", f.opts.OverrideName)
-	}
 	return "cd -- " + core.ShellQuote(chdir) + " && exec " + core.ShellJoin(args)
 }
 
@@ -189,7 +179,7 @@ func haltLine(reason string) []byte {
 	return append(b, '\n')
 }
 
-// ReadStop reads a node's standard input, after the secrets (ReadSecrets), until
+// ReadStop reads a node's standard input, after the Hello (ReadHello), until
 // its parent's stop line, and returns the cause the line gives; or, when the
 // input ends without one, that the parent is gone. A halt line on the way
 // fires halt with its reason.
@@ -230,11 +220,15 @@ func (f *Forker) run(ctx context.Context, host core.Host, child *core.Node, cmdl
 		io.Copy(io.Discard, outR) // a broken stream must not stall the session
 		read <- err
 	}()
-	secrets, err := f.opts.Secrets.line()
-	if err != nil {
-		return fmt.Errorf("encode the secrets: %w", err)
+	hello := Hello{Secrets: f.opts.Secrets, Griforkfile: File{Name: f.opts.Name, Data: f.opts.Griforkfile}}
+	if f.opts.Override != nil {
+		hello.Override = &File{Name: f.opts.OverrideName, Data: f.opts.Override}
 	}
-	// The secrets are the first line, in memory only. The input is then kept
+	first, err := hello.line()
+	if err != nil {
+		return fmt.Errorf("encode the Griforkfile and secrets: %w", err)
+	}
+	// The Hello is the first line, in memory only. The input is then kept
 	// open until the fork ends: its EOF tells the remote grifork that its
 	// parent is gone, a stop line that ctx ended, and why, a halt line that
 	// the run halted (the halt ctx carries fired).
@@ -248,7 +242,7 @@ func (f *Forker) run(ctx context.Context, host core.Host, child *core.Node, cmdl
 	sctx, kill := context.WithCancelCause(context.WithoutCancel(ctx))
 	defer kill(nil)
 	go func() {
-		if _, err := inW.Write(secrets); err != nil {
+		if _, err := inW.Write(first); err != nil {
 			return // inW is closed: the fork never read it
 		}
 		select {
@@ -291,6 +285,9 @@ func (f *Forker) run(ctx context.Context, host core.Host, child *core.Node, cmdl
 		case errors.As(err, &ce) && ce.Signal != "":
 			return fmt.Errorf("remote grifork killed by signal %s%s", ce.Signal, sshx.StderrTail(stderr.Reason()))
 		case errors.As(err, &ce) && ce.ExitStatus >= 0:
+			if msg, ok := oldNode(stderr.Reason()); ok {
+				return errors.New(msg)
+			}
 			return fmt.Errorf("remote grifork exited with status %d%s", ce.ExitStatus, sshx.StderrTail(stderr.Reason()))
 		}
 		return fmt.Errorf("remote grifork: %w%s", err, sshx.StderrTail(stderr.Reason()))

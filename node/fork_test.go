@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strconv"
 	"strings"
 	"sync"
@@ -30,26 +31,26 @@ IFS= read -r line
 printf '%%s\n' "$line" >"$spy/stdin"
 echo "$@" >"$spy/args"
 pwd >"$spy/cwd"
-cp "$3" "$spy/tree.json"
-cp "$5" "$spy/main"
-[ "$6" = -o ] && cp "$7" "$spy/override"
-ls -ldn "$(dirname "$3")" >"$spy/runls"
+cp "$5" "$spy/tree.json"
+ls -ldn "$(dirname "$5")" >"$spy/runls"
+ls -A "$(dirname "$5")" >"$spy/runfiles"
 echo "note from stderr" >&2
 echo '{"type":"started","node":"0.0-1.0-2.0","host":"h2","task":"remote"}'
-case "$(cat "$5")" in
-die) echo "fatal: boom" >&2; exit 3 ;;
-sleep)
+# What to do is the Griforkfile's content, in the first line (base64 in JSON).
+case "$line" in
+*'"data":"ZGll"'*) echo "fatal: boom" >&2; exit 3 ;; # die
+*'"data":"c2xlZXA="'*) # sleep
 	sleep 300 &
 	echo $! >"$spy/sleeppid"
 	wait
 	;;
-garbage) echo "not an event" ;;
-stop)
+*'"data":"Z2FyYmFnZQ=="'*) echo "not an event" ;; # garbage
+*'"data":"c3RvcA=="'*) # stop
 	IFS= read -r line
 	printf '%%s\n' "$line" >"$spy/stop"
 	exit 130
 	;;
-halt)
+*'"data":"aGFsdA=="'*) # halt
 	IFS= read -r line
 	printf '%%s\n' "$line" >"$spy/halt"
 	;;
@@ -170,20 +171,22 @@ func TestForkShipsAndRuns(t *testing.T) {
 	if err != nil || tree.Root.ID != fx.child.ID || len(tree.Nodes()) != 3 || tree.Root.Children[0].Children[0].Host.Name != "h3" {
 		t.Errorf("subtree on the child: %v %+v", err, tree)
 	}
-	// The secret went in memory, as the first line of the input; the shipped
-	// file holds a placeholder instead.
-	if main := readFile(t, filepath.Join(fx.spy, "main")); main != `ssh { password = "`+scrubbed+`" }` || readFile(t, filepath.Join(fx.spy, "override")) != "override" {
-		t.Errorf("Griforkfile shipped as %s, override as %s", main, readFile(t, filepath.Join(fx.spy, "override")))
+	// The Griforkfiles and the secret went in memory, as the first line of
+	// the input; the run directory held the subtree only.
+	hello, err := ReadHello(bufio.NewReader(strings.NewReader(readFile(t, filepath.Join(fx.spy, "stdin")))))
+	want := Hello{Secrets: Secrets{Password: "hunter2"}, Griforkfile: File{Name: "deploy.lua", Data: []byte(`ssh { password = "hunter2" }`)},
+		Override: &File{Name: "o.lua", Data: []byte("override")}}
+	if err != nil || !reflect.DeepEqual(hello, want) {
+		t.Errorf("first input line: %+v, %v; want %+v", hello, err, want)
 	}
-	if in := readFile(t, filepath.Join(fx.spy, "stdin")); in != `{"password":"hunter2"}`+"\n" {
-		t.Errorf("first input line %q, want the secrets", in)
+	if files := readFile(t, filepath.Join(fx.spy, "runfiles")); files != "tree.json\n" {
+		t.Errorf("run directory held %q, want only tree.json", files)
 	}
 	args := strings.Fields(readFile(t, filepath.Join(fx.spy, "args")))
-	run := filepath.Dir(args[2])
-	want := []string{"--on-remote", "--tree", run + "/tree.json", "-f", run + "/Griforkfile.lua", "-o", run + "/override.lua",
-		"--run", run, "--name", "deploy.lua", "--override-name", "o.lua"}
-	if strings.Join(args, " ") != strings.Join(want, " ") || filepath.Dir(run) != fx.tmpdir || !strings.HasPrefix(filepath.Base(run), "run-") {
-		t.Errorf("args %q, want %q under %s", args, want, fx.tmpdir)
+	run := filepath.Dir(args[4])
+	wantArgs := []string{"--on-remote", "--protocol", strconv.Itoa(ProtocolVersion), "--tree", run + "/tree.json", "--run", run}
+	if strings.Join(args, " ") != strings.Join(wantArgs, " ") || filepath.Dir(run) != fx.tmpdir || !strings.HasPrefix(filepath.Base(run), "run-") {
+		t.Errorf("args %q, want %q under %s", args, wantArgs, fx.tmpdir)
 	}
 	if ls := readFile(t, filepath.Join(fx.spy, "runls")); !strings.HasPrefix(ls, "drwx------") {
 		t.Errorf("run dir was %s, want mode 0700", ls)
@@ -537,13 +540,13 @@ func TestPlanCmdline(t *testing.T) {
 		want string
 	}{
 		{ForkOptions{Binary: bin},
-			"cd -- '/tmp/grifork-<uid>' && exec '/tmp/grifork-<uid>/grifork-" + sum + "' --on-remote --tree '/tmp/grifork-<uid>/run-XXXXXXXXXX/tree.json' -f '/tmp/grifork-<uid>/run-XXXXXXXXXX/Griforkfile.lua' --run '/tmp/grifork-<uid>/run-XXXXXXXXXX'"},
+			"cd -- '/tmp/grifork-<uid>' && exec '/tmp/grifork-<uid>/grifork-" + sum + "' --on-remote --protocol 2 --tree '/tmp/grifork-<uid>/run-XXXXXXXXXX/tree.json' --run '/tmp/grifork-<uid>/run-XXXXXXXXXX'"},
 		{ForkOptions{Grifork: core.GriforkConfig{Chdir: "/srv/my app", Tmpdir: "/var/tmp/gf", Exec: "/usr/local/bin/grifork", User: "deploy"}, Override: []byte{}},
-			"cd -- '/srv/my app' && exec /usr/local/bin/grifork --on-remote --tree /var/tmp/gf/run-XXXXXXXXXX/tree.json -f /var/tmp/gf/run-XXXXXXXXXX/Griforkfile.lua -o /var/tmp/gf/run-XXXXXXXXXX/override.lua --run /var/tmp/gf/run-XXXXXXXXXX  (as deploy)"},
+			"cd -- '/srv/my app' && exec /usr/local/bin/grifork --on-remote --protocol 2 --tree /var/tmp/gf/run-XXXXXXXXXX/tree.json --run /var/tmp/gf/run-XXXXXXXXXX  (as deploy)"},
 		{ForkOptions{Grifork: core.GriforkConfig{Exec: "grifork"}, CommandTimeout: &ninety},
-			"cd -- '/tmp/grifork-<uid>' && exec grifork --on-remote --tree '/tmp/grifork-<uid>/run-XXXXXXXXXX/tree.json' -f '/tmp/grifork-<uid>/run-XXXXXXXXXX/Griforkfile.lua' --command-timeout 1m30s --run '/tmp/grifork-<uid>/run-XXXXXXXXXX'"},
+			"cd -- '/tmp/grifork-<uid>' && exec grifork --on-remote --protocol 2 --tree '/tmp/grifork-<uid>/run-XXXXXXXXXX/tree.json' --command-timeout 1m30s --run '/tmp/grifork-<uid>/run-XXXXXXXXXX'"},
 		{ForkOptions{Grifork: core.GriforkConfig{Exec: "grifork"}, Heal: true},
-			"cd -- '/tmp/grifork-<uid>' && exec grifork --on-remote --tree '/tmp/grifork-<uid>/run-XXXXXXXXXX/tree.json' -f '/tmp/grifork-<uid>/run-XXXXXXXXXX/Griforkfile.lua' --heal --run '/tmp/grifork-<uid>/run-XXXXXXXXXX'"},
+			"cd -- '/tmp/grifork-<uid>' && exec grifork --on-remote --protocol 2 --tree '/tmp/grifork-<uid>/run-XXXXXXXXXX/tree.json' --heal --run '/tmp/grifork-<uid>/run-XXXXXXXXXX'"},
 	}
 	for _, tc := range tests {
 		if got := NewForker(nil, tc.opts).PlanCmdline(child); got != tc.want {

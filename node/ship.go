@@ -80,8 +80,8 @@ type Deployment struct {
 
 // File is a file for a run directory.
 type File struct {
-	Name string
-	Data []byte
+	Name string `json:"name"`
+	Data []byte `json:"data"`
 }
 
 // Deploy readies host and writes files into a new run directory there, in one

@@ -240,8 +240,8 @@ func (c *Client) Release(host core.Host) {
 	}
 }
 
-// Peak is the most connections that were open or being dialled at once.
-func (c *Client) Peak() int {
+// peakConns is the most connections that were open or being dialled at once.
+func (c *Client) peakConns() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.peak

@@ -41,7 +41,7 @@ func watch(t *testing.T, f *sshdtest.Fleet, c *Client) (stop func() (peakOpen, p
 	return func() (int, int) {
 		close(done)
 		wg.Wait()
-		return c.Peak(), peakFDs
+		return c.peakConns(), peakFDs
 	}
 }
 

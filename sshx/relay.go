@@ -305,7 +305,7 @@ func parseRshArgs(args []string) (rshRequest, error) {
 		switch args[0] {
 		case "-p":
 			p, err := strconv.Atoi(args[1])
-			if err != nil || p < 1 || p > 65535 {
+			if err != nil || !core.PortRange.Contains(p) {
 				return req, fmt.Errorf("invalid port %q", args[1])
 			}
 			req.Port = p
@@ -317,7 +317,7 @@ func parseRshArgs(args []string) (rshRequest, error) {
 		args = args[2:]
 	}
 	if len(args) < 2 {
-		return req, errors.New("usage: " + RshName + " [-p port] [-l user] host command...")
+		return req, errors.New("usage: " + RshName + " [-p port] [-l user] host command [arg ...]")
 	}
 	// As ssh does: the words are joined with spaces, for the remote shell to split.
 	req.Host, req.Command = args[0], strings.Join(args[1:], " ")

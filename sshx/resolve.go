@@ -151,7 +151,7 @@ func (c *Client) resolveName(name, user string, port int, jumps []string, depth 
 	}
 	if l, ok := r.Get("port"); ok && port == 0 {
 		p, err := strconv.Atoi(l.Args[0])
-		if err != nil || p < 1 || p > 65535 {
+		if err != nil || !core.PortRange.Contains(p) {
 			return t, fmt.Errorf("ssh config %s: invalid Port %q", l.Pos(), l.Args[0])
 		}
 		t.port = p
@@ -282,7 +282,7 @@ func parseHop(s string) (user, host string, port int, err error) {
 	host = s
 	if h, p, e := net.SplitHostPort(s); e == nil {
 		n, err := strconv.Atoi(p)
-		if err != nil || n < 1 || n > 65535 {
+		if err != nil || !core.PortRange.Contains(n) {
 			return "", "", 0, fmt.Errorf("invalid port %q", p)
 		}
 		host, port = h, n

@@ -163,11 +163,8 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) (code int) {
 	}()
 	// The node protocol of grifork mode is not a user command: it bypasses the
 	// parser so that it stays out of --help.
-	if len(args) > 0 && args[0] == onRemoteFlag {
-		return runOnRemote(args[1:], stdin, stdout, stderr)
-	}
-	if len(args) == 1 && args[0] == node.RelayFlag {
-		return runRelay(stdin, stdout, stderr)
+	if len(args) > 0 && (args[0] == node.OnRemoteFlag || args[0] == node.RelayFlag) {
+		return runNode(args, stdin, stdout, stderr)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()

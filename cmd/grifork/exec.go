@@ -80,18 +80,20 @@ func (f adhocFlags) config(e *env, h hostFlags, retry bool) (core.Config, error)
 		}
 		c = s.Config
 		s.Close()
+		// Its broadcast is one of its tasks, which an ad-hoc command does not run.
+		c.Broadcast = nil
 	}
 	if len(c.Hosts) == 0 && len(h.Hosts) == 0 && !retry {
 		return c, usageErr(errors.New("no hosts: give them with -H NODESET or -f FILE"))
 	}
 	if f.Mode != "" {
-		c.Mode = core.Mode(f.Mode)
+		c.SwitchMode(core.Mode(f.Mode))
 	}
 	if f.User != "" {
 		c.SSH.User = f.User
 	}
 	if f.Port != 0 {
-		if f.Port < 1 || f.Port > 65535 {
+		if !core.PortRange.Contains(f.Port) {
 			return c, usageErr(fmt.Errorf("-p: invalid port %d", f.Port))
 		}
 		c.SSH.Port = f.Port

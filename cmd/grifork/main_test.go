@@ -29,7 +29,8 @@ func TestScripts(t *testing.T) {
 		UpdateScripts: *update,
 		Cmds:          map[string]func(*testscript.TestScript, bool, []string){"exits": exits, "cmptimed": cmpTimed},
 		Setup: func(e *testscript.Env) error {
-			e.Setenv("HOME", e.WorkDir) // no real ~/.ssh/config or known_hosts leaks in
+			e.Setenv("HOME", e.WorkDir)   // no real ~/.ssh/config or known_hosts leaks in
+			e.Setenv("SSH_AUTH_SOCK", "") // plans say whether an agent is offered
 			return nil
 		},
 	})

@@ -20,10 +20,26 @@ import (
 	"github.com/grifork/grifork/sshx"
 )
 
-// onRemoteFlag starts the grifork-mode node protocol: grifork --on-remote --tree
-// FILE -f FILE [-o FILE]. Only a parent grifork runs it (see node.Forker); it is
-// not a user command, so it bypasses the CLI parser and its help.
-const onRemoteFlag = "--on-remote"
+// runNode is grifork started by another grifork on a node: args[0] is
+// node.OnRemoteFlag (grifork mode, see node.Forker) or node.RelayFlag (a
+// broadcast relay). These are not user commands, so they bypass the CLI parser
+// and its help. The node protocol's version is checked first: a mismatch is
+// one line on stderr, which the parent shows.
+func runNode(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	rest, err := node.CheckProtocol(args[1:])
+	if err != nil {
+		fmt.Fprintf(stderr, "grifork: %v\n", err)
+		return exitUsage
+	}
+	if args[0] == node.RelayFlag {
+		if len(rest) > 0 {
+			fmt.Fprintf(stderr, "grifork: usage: grifork %s %s N\n", node.RelayFlag, node.ProtocolFlag)
+			return exitUsage
+		}
+		return runRelay(stdin, stdout, stderr)
+	}
+	return runOnRemote(rest, stdin, stdout, stderr)
+}
 
 // newForker returns the Forker that ships s's Griforkfile(s) with this binary;
 // precluded, when set, tells each child the hosts whose broadcast failed.
@@ -59,10 +75,10 @@ func planGrifork(e *env, s *loaded, tree *core.Tree, client *sshx.Client, rec *c
 }
 
 // runOnRemote is grifork on a node of a grifork-mode run. The first line of its
-// standard input holds the root's secrets (node.Secrets): the files it is given
-// hold none, and it removes them (--run) as soon as it has read them. Errors
-// cite the Griforkfiles by the names the root knows them by (--name,
-// --override-name). Its standard output
+// standard input (node.Hello) holds the Griforkfile(s), by the names the root
+// knows them by, and the root's secrets: no file on the node holds them. It
+// removes its run directory (--run) as soon as it has read its files. Its
+// standard output
 // carries only events (core.Event, JSON lines) for the parent: task output goes
 // into output events, and a done event ends a run that got going. A failure
 // before the run (a bad tree or Griforkfile) is a done event of task "grifork",
@@ -71,17 +87,12 @@ func planGrifork(e *env, s *loaded, tree *core.Tree, client *sshx.Client, rec *c
 // parent's stop line, whose cause its running tasks then fail with; a halt line
 // there (the failure budget is spent) stops it starting tasks.
 func runOnRemote(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("grifork "+onRemoteFlag, flag.ContinueOnError)
+	fs := flag.NewFlagSet("grifork "+node.OnRemoteFlag, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	treePath := fs.String("tree", "", "the subtree of this node (JSON)")
 	precludedPath := fs.String("precluded", "", "hosts whose broadcast failed (JSON: host -> reason)")
 	runDir := fs.String("run", "", "this run's directory, removed once its files are read")
-	name := fs.String("name", "", "the Griforkfile's name as the root knows it")
-	overrideName := fs.String("override-name", "", "the override's name as the root knows it")
 	heal := fs.Bool("heal", false, "the root's --heal")
-	var files fileFlags
-	fs.StringVar(&files.File, "f", "", "Griforkfile")
-	fs.StringVar(&files.OverrideBy, "o", "", "override Griforkfile")
 	var commandTimeout *time.Duration
 	fs.Func("command-timeout", "the root's --command-timeout", func(v string) error {
 		d, err := time.ParseDuration(v)
@@ -91,8 +102,8 @@ func runOnRemote(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if err := fs.Parse(args); err != nil {
 		return exitUsage
 	}
-	if *treePath == "" || files.File == "" || fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "grifork: usage: grifork %s --tree FILE -f FILE [-o FILE] [--run DIR] [--command-timeout DURATION] [--heal]\n", onRemoteFlag)
+	if *treePath == "" || fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "grifork: usage: grifork %s %s N --tree FILE [--precluded FILE] [--run DIR] [--command-timeout DURATION] [--heal]\n", node.OnRemoteFlag, node.ProtocolFlag)
 		return exitUsage
 	}
 	// Read, the run directory is of no more use; removing it at the end too
@@ -117,15 +128,16 @@ func runOnRemote(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	self := tree.Root
 	in := bufio.NewReader(stdin)
-	secrets, secretsErr := node.ReadSecrets(in)
+	hello, helloErr := node.ReadHello(in)
+	secrets := hello.Secrets
 	events := core.NewEventWriter(stdout, secrets.Redactor())
 	fail := func(err error) int {
 		events.Emit(core.Event{Type: core.EventDone, NodeID: self.ID, Host: self.Name(),
 			Status: core.StatusFailed, Task: core.TaskFork, Err: core.OneLine(err.Error())})
 		return exitUsage
 	}
-	if secretsErr != nil {
-		return fail(secretsErr)
+	if helloErr != nil {
+		return fail(helloErr)
 	}
 
 	// A write to a parent that is gone must fail, not kill this process before
@@ -144,16 +156,10 @@ func runOnRemote(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	// failure here reaches it as an event: what would be logged to stderr would
 	// come out twice there. The log file, when set, still gets everything.
 	e := &env{ctx: ctx, stdin: nil, stdout: out, stderr: io.Discard, onNode: true}
-	main, err := nodeSource(files.File, *name)
-	if err != nil {
-		return fail(err)
-	}
+	main := nodeSource(hello.Griforkfile, "Griforkfile.lua")
 	var override *dsl.Source
-	if files.OverrideBy != "" {
-		o, err := nodeSource(files.OverrideBy, *overrideName)
-		if err != nil {
-			return fail(err)
-		}
+	if hello.Override != nil {
+		o := nodeSource(*hello.Override, "override.lua")
 		override = &o
 	}
 	s, err := loadSources(e, main, override, false, &secrets)
@@ -199,14 +205,14 @@ func runOnRemote(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	return exitOK
 }
 
-// nodeSource reads a Griforkfile a parent shipped to path, named name (when
-// set) in errors. The root converted a Ruby one already.
-func nodeSource(path, name string) (dsl.Source, error) {
-	src, err := dsl.ReadSource(path)
-	if err == nil && name != "" {
-		src.Name = name
+// nodeSource is a Griforkfile a parent sent, named in errors as the root
+// knows it (or as def when the root did not say). The root converted a Ruby
+// one already.
+func nodeSource(f node.File, def string) dsl.Source {
+	if f.Name == "" {
+		f.Name = def
 	}
-	return src, err
+	return dsl.Source{Name: f.Name, Content: f.Data}
 }
 
 // runRelay is a broadcast relay on a node (see node.RunRelay); the root's

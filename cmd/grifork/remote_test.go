@@ -2,46 +2,52 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/grifork/grifork/core"
+	"github.com/grifork/grifork/node"
 )
 
-// nodeFiles writes what a parent hands a node: the subtree of web1 (the only
-// host, so a leaf) and a Griforkfile. It returns the --on-remote arguments and
-// the node.
-func nodeFiles(t *testing.T, griforkfile string) ([]string, *core.Node) {
+// nodeFiles writes what a parent hands a node in its run directory: the
+// subtree of web1 (the only host). It returns the --on-remote arguments after
+// the protocol version and web1's node.
+func nodeFiles(t *testing.T) ([]string, *core.Node) {
 	t.Helper()
 	dir := t.TempDir()
 	tr, err := core.BuildTree([]core.Host{{Name: "web1"}}, 2)
 	if err != nil {
 		t.Fatal(err)
 	}
-	node := tr.Root.Children[0]
-	b, err := core.MarshalTree(tr.Subtree(node))
+	n := tr.Root.Children[0]
+	b, err := core.MarshalTree(tr.Subtree(n))
 	if err != nil {
 		t.Fatal(err)
 	}
-	treePath, gf := filepath.Join(dir, "tree.json"), filepath.Join(dir, "Griforkfile.lua")
+	treePath := filepath.Join(dir, "tree.json")
 	if err := os.WriteFile(treePath, b, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(gf, []byte(griforkfile), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return []string{"--tree", treePath, "-f", gf, "--run", dir}, node
+	return []string{"--tree", treePath, "--run", dir}, n
 }
 
-// parentPipe is a node's standard input from a parent that has sent secrets
-// (JSON) and stays connected until parent is closed.
-func parentPipe(secrets string) (stdin io.Reader, parent io.WriteCloser) {
+// parentPipe is a node's standard input from a parent that has sent its hello
+// (griforkfile, named name, and secrets) and stays connected until parent is
+// closed.
+func parentPipe(t *testing.T, griforkfile, name string, secrets node.Secrets) (stdin io.Reader, parent io.WriteCloser) {
+	t.Helper()
+	b, err := json.Marshal(node.Hello{Secrets: secrets, Griforkfile: node.File{Name: name, Data: []byte(griforkfile)}})
+	if err != nil {
+		t.Fatal(err)
+	}
 	r, w := io.Pipe()
-	go io.WriteString(w, secrets+"\n")
+	go w.Write(append(b, '\n'))
 	return r, w
 }
 
@@ -49,13 +55,13 @@ func parentPipe(secrets string) (stdin io.Reader, parent io.WriteCloser) {
 // connected until it has ended.
 func remoteRun(t *testing.T, griforkfile string, extra ...string) (code int, events []core.Event, stderr string) {
 	t.Helper()
-	args, node := nodeFiles(t, griforkfile)
+	args, n := nodeFiles(t)
 	args = append(args, extra...)
-	stdin, parent := parentPipe(`{"password":"hunter2-pw"}`)
+	stdin, parent := parentPipe(t, griforkfile, "", node.Secrets{Password: "hunter2-pw"})
 	defer parent.Close()
 	var out, errOut bytes.Buffer
 	code = runOnRemote(args, stdin, &out, &errOut)
-	if err := core.ReadEvents(&out, node, func(e core.Event) { events = append(events, e) }); err != nil {
+	if err := core.ReadEvents(&out, n, func(e core.Event) { events = append(events, e) }); err != nil {
 		t.Fatal(err)
 	}
 	return code, events, errOut.String()
@@ -106,7 +112,7 @@ func TestOnRemoteBadGriforkfile(t *testing.T) {
 
 func TestOnRemoteUsage(t *testing.T) {
 	t.Parallel()
-	for _, args := range [][]string{nil, {"--tree", "x"}, {"--tree", "/nonexistent", "-f", "x"}, {"--bogus"}} {
+	for _, args := range [][]string{nil, {"--tree", "/nonexistent"}, {"--tree", "x", "extra"}, {"--bogus"}} {
 		var errOut bytes.Buffer
 		if code := runOnRemote(args, strings.NewReader(""), io.Discard, &errOut); code != exitUsage || errOut.Len() == 0 {
 			t.Errorf("%q: exit %d, stderr %q; want %d and a message", args, code, errOut.String(), exitUsage)
@@ -117,11 +123,11 @@ func TestOnRemoteUsage(t *testing.T) {
 // A node whose parent goes away (its standard input ends) stops what it runs.
 func TestOnRemoteStopsWhenParentIsGone(t *testing.T) {
 	t.Parallel()
-	args, _ := nodeFiles(t, `mode "grifork"
+	args, _ := nodeFiles(t)
+	stdin, parent := parentPipe(t, `mode "grifork"
 hosts { "web1" }
 prepare_remote(function() sh("sleep", { "30" }) end)
-`)
-	stdin, parent := parentPipe("{}")
+`, "", node.Secrets{})
 	time.AfterFunc(300*time.Millisecond, func() { parent.Close() })
 	start := time.Now()
 	var out bytes.Buffer
@@ -141,8 +147,9 @@ prepare_remote(function() sh("sleep", { "30" }) end)
 }
 
 // A node takes its secrets from the parent's first line, not from the file
-// (which holds a placeholder), redacts them from its events, removes its run
-// directory, and cites the Griforkfile by the name the root knows.
+// (whose own may be computed differently on the node), redacts them from its
+// events, removes its run directory, and cites the Griforkfile by the name the
+// root knows.
 func TestOnRemoteSecretsNamesAndRunDir(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
@@ -152,7 +159,7 @@ func TestOnRemoteSecretsNamesAndRunDir(t *testing.T) {
 	}{
 		{"secrets from stdin", `mode "grifork"
 hosts { "web1" }
-ssh { password = "(secret: sent to the node in memory)" }
+ssh { password = os.getenv("NO_SUCH_VARIABLE") or "computed on the node" }
 prepare_remote(function() print("pw is hunter2-pw") end)
 `, exitOK, "pw is [REDACTED]"},
 		{"user's file name", "mode \"grifork\"\nhosts { \"web1\" }\nbranches(\n", exitUsage, "deploy/Griforkfile.lua:3"},
@@ -163,17 +170,17 @@ error("bad hunter2-pw")
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			args, node := nodeFiles(t, tc.griforkfile)
+			args, n := nodeFiles(t)
 			run := args[len(args)-1]
-			stdin, parent := parentPipe(`{"password":"hunter2-pw"}`)
+			stdin, parent := parentPipe(t, tc.griforkfile, "deploy/Griforkfile.lua", node.Secrets{Password: "hunter2-pw"})
 			defer parent.Close()
 			var out bytes.Buffer
-			code := runOnRemote(append(args, "--name", "deploy/Griforkfile.lua"), stdin, &out, io.Discard)
+			code := runOnRemote(args, stdin, &out, io.Discard)
 			if code != tc.code {
 				t.Errorf("exit %d, want %d: %s", code, tc.code, out.String())
 			}
 			var all []string
-			if err := core.ReadEvents(&out, node, func(e core.Event) { all = append(all, e.Line+e.Err) }); err != nil {
+			if err := core.ReadEvents(&out, n, func(e core.Event) { all = append(all, e.Line+e.Err) }); err != nil {
 				t.Fatal(err)
 			}
 			got := strings.Join(all, "\n")
@@ -184,5 +191,28 @@ error("bad hunter2-pw")
 				t.Errorf("run directory %s left behind (%v)", run, err)
 			}
 		})
+	}
+}
+
+// A node's grifork checks the node protocol's version before anything else:
+// another version is one line naming both and the fix, for both entries.
+func TestNodeProtocolMismatch(t *testing.T) {
+	t.Parallel()
+	v := strconv.Itoa(node.ProtocolVersion)
+	for _, tc := range []struct {
+		args []string
+		root string
+	}{
+		{[]string{node.OnRemoteFlag, node.ProtocolFlag, "99", "--tree", "/nonexistent"}, "99"},
+		{[]string{node.OnRemoteFlag, "--tree", "/nonexistent"}, "1 (no --protocol)"},
+		{[]string{node.RelayFlag, node.ProtocolFlag, "1"}, "1"},
+		{[]string{node.RelayFlag}, "1 (no --protocol)"},
+	} {
+		var out, errOut bytes.Buffer
+		code := Main(tc.args, strings.NewReader("{}\n"), &out, &errOut)
+		want := "grifork: node protocol mismatch: the root's grifork speaks version " + tc.root + ", this node's speaks version " + v + ": "
+		if code != exitUsage || !strings.HasPrefix(errOut.String(), want) || strings.Count(errOut.String(), "\n") != 1 || out.Len() != 0 {
+			t.Errorf("%q: exit %d, stdout %q, stderr %q; want %d and one line starting %q", tc.args, code, out.String(), errOut.String(), exitUsage, want)
+		}
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/grifork/grifork/dsl/ruby"
 	"github.com/grifork/grifork/internal/progress"
 	"github.com/grifork/grifork/node"
+	"github.com/grifork/grifork/nodeset"
 	"github.com/grifork/grifork/redact"
 	"github.com/grifork/grifork/sshx"
 	"github.com/vbauerster/cupwriter"
@@ -370,6 +371,42 @@ func writeRoutes(w io.Writer, tree *core.Tree, childrenOnly bool, route func(cor
 	return err
 }
 
+// writeLogins prints whom grifork logs into the hosts of cfg as, on which
+// port, with which key files (and whether an agent or a password is offered):
+// once when every host agrees, else one line per set of hosts that agree.
+func writeLogins(w io.Writer, client *sshx.Client, cfg core.Config) error {
+	if len(cfg.Hosts) == 0 {
+		return nil
+	}
+	logins, err := client.Logins(cfg.Hosts)
+	if err != nil {
+		return err
+	}
+	var order []string
+	groups := map[string][]string{}
+	for i, h := range cfg.Hosts {
+		k := logins[i].String()
+		if _, ok := groups[k]; !ok {
+			order = append(order, k)
+		}
+		groups[k] = append(groups[k], h.Name)
+	}
+	var b strings.Builder
+	b.WriteString("\nlogin (ssh, as resolved on this machine):\n")
+	if len(order) == 1 {
+		fmt.Fprintf(&b, "  every host: %s\n", order[0])
+	} else {
+		for _, k := range order {
+			fmt.Fprintf(&b, "  %s: %s\n", nodeset.Fold(groups[k]), k)
+		}
+	}
+	if u := cfg.Grifork.User; u != "" && (cfg.Mode == core.Grifork || cfg.Broadcast != nil) {
+		fmt.Fprintf(&b, "  grifork on the nodes (forks, relays): user %s\n", u)
+	}
+	_, err = io.WriteString(w, b.String())
+	return err
+}
+
 // plan prints the dry-run: the tree and every command of every edge, touching no host.
 func (s *loaded) plan(e *env, tree *core.Tree) error {
 	client, err := sshx.New(sshx.Options{SSH: s.script.Config.SSH, Logger: s.logger, Offline: true})
@@ -407,6 +444,9 @@ func (s *loaded) plan(e *env, tree *core.Tree) error {
 	}
 	if err == nil {
 		err = writeRoutes(e.stdout, tree, cfg.Mode == core.Grifork && bt == nil, client.Route)
+	}
+	if err == nil {
+		err = writeLogins(s.red.Writer(e.stdout), client, cfg)
 	}
 	if err == nil && s.printed.Len() > 0 {
 		_, err = fmt.Fprintf(e.stdout, "\noutput of the blocks (every command returned empty output):\n%s", s.printed)

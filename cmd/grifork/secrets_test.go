@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/grifork/grifork/internal/sshdtest"
+	"github.com/grifork/grifork/node"
 )
 
 // The secrets of this test's Griforkfiles: no output channel may show them.
@@ -62,7 +63,8 @@ ssh { keys = { %q }, known_hosts = %q, password = PW, passphrase = PH }
 
 	// A node: the secrets come on its standard input, as from a parent.
 	nodeLog := filepath.Join(dir, "node.log")
-	args, _ := nodeFiles(t, fmt.Sprintf(`local PW, PH = "placeholder", "placeholder"
+	args, _ := nodeFiles(t)
+	in, parent := parentPipe(t, fmt.Sprintf(`local PW, PH = "placeholder", "placeholder"
 mode "grifork"
 hosts { "web1" }
 log { file = %q, level = "debug" }
@@ -72,8 +74,7 @@ prepare_remote(function()
   print("print " .. PW .. " " .. PH)
 end)
 finish_remote(function() sh("sh", { "-c", "echo cause " .. PH .. " >&2; exit 3" }) end)
-`, nodeLog, testPassword, testPassphrase))
-	in, parent := parentPipe(fmt.Sprintf(`{"password":%q,"passphrase":%q}`, testPassword, testPassphrase))
+`, nodeLog, testPassword, testPassphrase), "", node.Secrets{Password: testPassword, Passphrase: testPassphrase})
 	defer parent.Close()
 	var events bytes.Buffer
 	runOnRemote(args, in, &events, io.Discard)

@@ -3,7 +3,8 @@ package ruby
 import (
 	"strconv"
 	"strings"
-	"unicode/utf8"
+
+	"github.com/grifork/grifork/internal/lualit"
 )
 
 // ---- precedence levels, loosest first
@@ -801,45 +802,5 @@ func (p *parser) toString(e *expr, alone bool) *expr {
 	return &expr{f: f.add(0, ")"), t: tyStr, line: e.line, simple: true}
 }
 
-// luaQuote writes s as a Lua string literal that the Lua scanner reads back
-// byte for byte (no raw CR/LF, which would also shift the line count).
-func luaQuote(s string) string {
-	var sb strings.Builder
-	sb.WriteByte('"')
-	for i := 0; i < len(s); {
-		c := s[i]
-		switch {
-		case c == '"':
-			sb.WriteString(`\"`)
-		case c == '\\':
-			sb.WriteString(`\\`)
-		case c == '\n':
-			sb.WriteString(`\n`)
-		case c == '\t':
-			sb.WriteString(`\t`)
-		case c == '\r':
-			sb.WriteString(`\r`)
-		case c < 0x20 || c == 0x7f:
-			sb.WriteString(`\` + pad3(int(c)))
-		case c >= 0x80:
-			r, n := utf8.DecodeRuneInString(s[i:])
-			if r == utf8.RuneError && n <= 1 {
-				sb.WriteString(`\` + pad3(int(c)))
-				break
-			}
-			sb.WriteString(s[i : i+n])
-			i += n
-			continue
-		default:
-			sb.WriteByte(c)
-		}
-		i++
-	}
-	sb.WriteByte('"')
-	return sb.String()
-}
-
-func pad3(n int) string {
-	s := strconv.Itoa(n)
-	return strings.Repeat("0", 3-len(s)) + s
-}
+// luaQuote writes s as a Lua string literal (lualit: the one writer).
+func luaQuote(s string) string { return lualit.String(s) }

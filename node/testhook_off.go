@@ -1,0 +1,7 @@
+//go:build !grifork_testhooks
+
+package node
+
+// corruptHost is the host whose relay corrupts its copy: none outside the
+// tests (testhook_on.go).
+func corruptHost() string { return "" }

@@ -1,0 +1,8 @@
+//go:build grifork_testhooks
+
+package node
+
+import "os"
+
+// corruptHost is the host named by CorruptEnv.
+func corruptHost() string { return os.Getenv(CorruptEnv) }

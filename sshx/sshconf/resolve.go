@@ -222,6 +222,7 @@ func (s *pass) match(ln Line) (bool, error) {
 			}
 			var err error
 			if ok, err = run(cmd); err != nil {
+				//lint:ignore ST1005 the keyword is quoted as ssh_config spells it
 				return false, fmt.Errorf("Match exec %q: %w", cmd, err)
 			}
 		default: // localnetwork, tagged: not evaluated; such a block never applies

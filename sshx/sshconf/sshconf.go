@@ -141,6 +141,7 @@ func (l *loader) check(ln *Line, user bool, depth int) error {
 	switch ln.Key {
 	case "host":
 		if len(ln.Args) == 0 {
+			//lint:ignore ST1005 the keyword is quoted as ssh_config spells it
 			return fmt.Errorf("Host: missing pattern")
 		}
 	case "match":
@@ -156,6 +157,7 @@ func (l *loader) check(ln *Line, user bool, depth int) error {
 		}
 	case "include":
 		if depth+1 > maxDepth {
+			//lint:ignore ST1005 the keyword is quoted as ssh_config spells it
 			return fmt.Errorf("Include: nested more than %d deep", maxDepth)
 		}
 		for _, arg := range ln.Args {
@@ -170,6 +172,7 @@ func (l *loader) check(ln *Line, user bool, depth int) error {
 			}
 			paths, err := filepath.Glob(p)
 			if err != nil {
+				//lint:ignore ST1005 the keyword is quoted as ssh_config spells it
 				return fmt.Errorf("Include %s: %v", arg, err)
 			}
 			sort.Strings(paths)
@@ -179,6 +182,7 @@ func (l *loader) check(ln *Line, user bool, depth int) error {
 				}
 				f, err := l.read(path, user, depth+1)
 				if err != nil {
+					//lint:ignore ST1005 the keyword is quoted as ssh_config spells it
 					return fmt.Errorf("Include %s: %w", arg, err)
 				}
 				ln.include = append(ln.include, f)
@@ -227,21 +231,25 @@ func parseMatch(args []string) ([]criterion, error) {
 		switch c.name {
 		case "all":
 			if c.neg || len(args) > 1 && !(len(args) == 2 && isCanonFinal(args[1-i])) {
+				//lint:ignore ST1005 the keyword is quoted as ssh_config spells it
 				return nil, fmt.Errorf("Match all: must appear alone or with canonical or final")
 			}
 		case "canonical", "final":
 		case "host", "originalhost", "user", "localuser", "exec", "localnetwork", "tagged":
 			if i+1 >= len(args) {
+				//lint:ignore ST1005 the keyword is quoted as ssh_config spells it
 				return nil, fmt.Errorf("Match %s: missing argument", c.name)
 			}
 			i++
 			c.arg = args[i]
 		default:
+			//lint:ignore ST1005 the keyword is quoted as ssh_config spells it
 			return nil, fmt.Errorf("Match: unsupported attribute %q", a)
 		}
 		out = append(out, c)
 	}
 	if len(out) == 0 {
+		//lint:ignore ST1005 the keyword is quoted as ssh_config spells it
 		return nil, fmt.Errorf("Match: missing criteria")
 	}
 	return out, nil

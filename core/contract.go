@@ -2,6 +2,7 @@ package core
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -139,9 +140,22 @@ type GriforkConfig struct {
 	Tmpdir string
 	Exec   string
 	User   string
+	// Binaries is a directory of griforks for other platforms than the
+	// root's, named grifork-GOOS-GOARCH (as `make build-all` builds them);
+	// absolute once loaded (the loader resolves it from the Griforkfile's
+	// directory).
+	Binaries string
 	// HeartbeatTimeout is the silence after which a parent fails a child's
 	// grifork; 0: DefaultHeartbeatTimeout.
 	HeartbeatTimeout time.Duration
+}
+
+// Validate checks the settings. Its messages name the Griforkfile's keys.
+func (c GriforkConfig) Validate() error {
+	if c.Exec != "" && c.Binaries != "" {
+		return errors.New("grifork: set exec or binaries, not both: with exec no grifork is shipped")
+	}
+	return nil
 }
 
 // Block names a task block of the Griforkfile.

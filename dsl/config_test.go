@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -83,6 +85,19 @@ func TestDirectives(t *testing.T) {
 		{"grifork heartbeat timeout", `grifork { heartbeat_timeout = 12.5 }`, func(c *core.Config) {
 			c.Mode = core.Grifork
 			c.Grifork.HeartbeatTimeout = 12500 * time.Millisecond
+		}},
+		{"grifork binaries, absolute", `grifork { binaries = "/opt/grifork" }`, func(c *core.Config) {
+			c.Mode = core.Grifork
+			c.Grifork.Binaries = "/opt/grifork"
+		}},
+		{"grifork binaries, relative to the Griforkfile", `grifork { binaries = "bin" }`, func(c *core.Config) {
+			c.Mode = core.Grifork
+			// load names the Griforkfile Griforkfile.lua, in the working directory.
+			wd, err := os.Getwd()
+			if err != nil {
+				panic(err)
+			}
+			c.Grifork.Binaries = filepath.Join(wd, "bin")
 		}},
 		{"grifork after its mode", "mode \"grifork\"\ngrifork { chdir = \"/\" }", func(c *core.Config) {
 			c.Mode = core.Grifork

@@ -2,7 +2,7 @@ GO      ?= go
 BIN     := bin/grifork
 PKGS    := ./...
 
-.PHONY: all build test test-large lint deps demo bench clean
+.PHONY: all build build-all test test-large lint deps demo bench clean
 
 all: build
 
@@ -12,6 +12,15 @@ deps:
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN) ./cmd/grifork
+
+# Griforks for the other platforms of a mixed fleet, beside bin/grifork, where
+# grifork mode and the broadcast look for them (docs/modes.md, "Mixed fleets").
+PLATFORMS ?= linux/amd64 linux/arm64
+build-all: build
+	@for p in $(PLATFORMS); do \
+		echo "CGO_ENABLED=0 GOOS=$${p%/*} GOARCH=$${p#*/} $(GO) build -trimpath -o $(BIN)-$${p%/*}-$${p#*/} ./cmd/grifork"; \
+		CGO_ENABLED=0 GOOS=$${p%/*} GOARCH=$${p#*/} $(GO) build -trimpath -o $(BIN)-$${p%/*}-$${p#*/} ./cmd/grifork || exit 1; \
+	done
 
 lint:
 	$(GO) vet $(PKGS)

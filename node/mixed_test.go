@@ -134,3 +134,21 @@ func TestForkForeignPlatform(t *testing.T) {
 		})
 	}
 }
+
+func TestSamePlatform(t *testing.T) {
+	t.Parallel()
+	s := NewShipper(nil, core.GriforkConfig{}, "", nil)
+	arm := &shipBinary{goos: "linux", goarch: "arm64"}
+	a1, a2, x1, x2 := core.Host{Name: "a1"}, core.Host{Name: "a2"}, core.Host{Name: "x1"}, core.Host{Name: "x2"}
+	s.platform.Store(a1.String(), arm)
+	s.platform.Store(a2.String(), arm)
+	tests := []struct {
+		a, b core.Host
+		want bool
+	}{{a1, a2, true}, {x1, x2, true}, {a1, x1, false}, {x2, a2, false}}
+	for _, tc := range tests {
+		if got := s.samePlatform(tc.a, tc.b); got != tc.want {
+			t.Errorf("samePlatform(%s, %s) = %v, want %v", tc.a.Name, tc.b.Name, got, tc.want)
+		}
+	}
+}

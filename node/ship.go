@@ -133,7 +133,9 @@ func (s *Shipper) deploy(ctx context.Context, host core.Host, files []File, ship
 	if other != nil {
 		// The host is of another platform: its setup is undone; again with
 		// its binary, whose cached copy the script must look for.
-		d, _, err = s.deployWith(ctx, host, files, ship, other)
+		if d, other, err = s.deployWith(ctx, host, files, ship, other); other != nil {
+			err = errors.New("the host's platform changed while grifork was readied there")
+		}
 	}
 	return d, err
 }
@@ -159,14 +161,15 @@ func (s *Shipper) deployWith(ctx context.Context, host core.Host, files []File, 
 	if exe == "" && !bin.runsOn(st.uname) {
 		other, err := s.binaryFor(st.uname)
 		sess.abort()
-		if err == nil && other.runsOn(st.uname) && other != bin {
+		if err != nil {
+			return Deployment{}, nil, err
+		}
+		if other == s.own {
+			s.platform.Delete(host.String())
+		} else {
 			s.platform.Store(host.String(), other)
-			return Deployment{}, other, nil
 		}
-		if err == nil {
-			err = s.noBinaryError(st.uname)
-		}
-		return Deployment{}, nil, err
+		return Deployment{}, other, nil
 	}
 	var tf []tarFile
 	for _, f := range files {

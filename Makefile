@@ -6,7 +6,7 @@ PKGS    := ./...
 STATICCHECK_VERSION := v0.8.2
 STATICCHECK := $(shell $(GO) env GOPATH)/bin/staticcheck
 
-.PHONY: all build test test-large lint deps staticcheck demo bench clean
+.PHONY: all build build-all test test-large lint deps staticcheck demo bench clean
 
 all: build
 
@@ -20,6 +20,15 @@ staticcheck:
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN) ./cmd/grifork
+
+# Griforks for the other platforms of a mixed fleet, beside bin/grifork, where
+# grifork mode and the broadcast look for them (docs/modes.md, "Mixed fleets").
+PLATFORMS ?= linux/amd64 linux/arm64
+build-all: build
+	@for p in $(PLATFORMS); do \
+		echo "CGO_ENABLED=0 GOOS=$${p%/*} GOARCH=$${p#*/} $(GO) build -trimpath -o $(BIN)-$${p%/*}-$${p#*/} ./cmd/grifork"; \
+		CGO_ENABLED=0 GOOS=$${p%/*} GOARCH=$${p#*/} $(GO) build -trimpath -o $(BIN)-$${p%/*}-$${p#*/} ./cmd/grifork || exit 1; \
+	done
 
 # staticcheck's default checks, unused (U1000) among them; the tagged run sees
 # the test hooks (node/testhook_on.go) that the e2e binary is built with.

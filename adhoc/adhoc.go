@@ -109,6 +109,7 @@ func settings(b *strings.Builder, c core.Config) {
 	t.str("tmpdir", g.Tmpdir)
 	t.str("exec", g.Exec)
 	t.str("user", g.User)
+	t.str("binaries", g.Binaries)
 	t.seconds("heartbeat_timeout", g.HeartbeatTimeout)
 	t.write(b, "grifork")
 

@@ -20,6 +20,7 @@ var valid = map[string]any{
 	"Broadcast.To":       "/srv/app/",
 	"Broadcast.Branches": 2,
 	"Rsync.Raw":          []string(nil), // the array form excludes the table form: TestConfigRoundTripRawRsync
+	"Grifork.Binaries":   "",            // exec excludes binaries: TestConfigRoundTripBinaries
 }
 
 // fill sets every field of v (a struct), recursively, to a value other than
@@ -85,6 +86,17 @@ func TestConfigRoundTrip(t *testing.T) {
 	want.SetDefaults()
 	if !reflect.DeepEqual(s.Config, want) {
 		t.Errorf("lost in the round trip through\n%s\nloaded %+v\nwant   %+v", src, s.Config, want)
+	}
+}
+
+// TestConfigRoundTripBinaries: grifork { binaries }, which exec excludes.
+func TestConfigRoundTripBinaries(t *testing.T) {
+	t.Parallel()
+	c := core.Config{Mode: core.Grifork, Hosts: []core.Host{{Name: "a"}, {Name: "b"}},
+		Grifork: core.GriforkConfig{Binaries: "/opt/grifork/bin", Tmpdir: "/var/tmp/g"}}
+	s, _ := load(t, Exec(c, []string{"true"}))
+	if s.Config.Grifork != c.Grifork {
+		t.Errorf("grifork %+v, want %+v", s.Config.Grifork, c.Grifork)
 	}
 }
 

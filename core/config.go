@@ -140,6 +140,9 @@ func (g GriforkConfig) validate(mode Mode) error {
 	if g.HeartbeatTimeout < 0 {
 		return configErr("grifork", "grifork: heartbeat_timeout must be a number of seconds > 0, got %s", g.HeartbeatTimeout)
 	}
+	if g.Exec != "" && g.Binaries != "" {
+		return configErr("grifork", "grifork: set exec or binaries, not both: with exec no grifork is shipped")
+	}
 	if mode == Grifork {
 		return nil
 	}

@@ -144,6 +144,11 @@ type GriforkConfig struct {
 	Tmpdir string
 	Exec   string
 	User   string
+	// Binaries is a directory of griforks for other platforms than the
+	// root's, named grifork-GOOS-GOARCH (as `make build-all` builds them);
+	// absolute once loaded (the loader resolves it from the Griforkfile's
+	// directory).
+	Binaries string
 	// HeartbeatTimeout is the silence after which a parent fails a child's
 	// grifork; 0: DefaultHeartbeatTimeout.
 	HeartbeatTimeout time.Duration

@@ -69,3 +69,23 @@ func TestSSHConfigValidate(t *testing.T) {
 }
 
 func intp(n int) *int { return &n }
+
+func TestGriforkConfigValidate(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		c    GriforkConfig
+		want string // "" when valid
+	}{
+		{"unset", GriforkConfig{}, ""},
+		{"exec", GriforkConfig{Exec: "/usr/local/bin/grifork"}, ""},
+		{"binaries", GriforkConfig{Binaries: "/opt/grifork"}, ""},
+		{"both", GriforkConfig{Exec: "/usr/local/bin/grifork", Binaries: "/opt/grifork"}, "grifork: set exec or binaries, not both"},
+	}
+	for _, tt := range tests {
+		err := (&Config{Mode: Grifork, Grifork: tt.c}).Validate()
+		if tt.want == "" && err != nil || tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)) {
+			t.Errorf("%s: Validate: %v, want %q", tt.name, err, tt.want)
+		}
+	}
+}

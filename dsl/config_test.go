@@ -5,6 +5,8 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -84,6 +86,19 @@ func TestDirectives(t *testing.T) {
 		{"grifork heartbeat timeout", `grifork { heartbeat_timeout = 12.5 }`, func(c *core.Config) {
 			c.Mode = core.Grifork
 			c.Grifork.HeartbeatTimeout = 12500 * time.Millisecond
+		}},
+		{"grifork binaries, absolute", `grifork { binaries = "/opt/grifork" }`, func(c *core.Config) {
+			c.Mode = core.Grifork
+			c.Grifork.Binaries = "/opt/grifork"
+		}},
+		{"grifork binaries, relative to the Griforkfile", `grifork { binaries = "bin" }`, func(c *core.Config) {
+			c.Mode = core.Grifork
+			// load names the Griforkfile Griforkfile.lua, in the working directory.
+			wd, err := os.Getwd()
+			if err != nil {
+				panic(err)
+			}
+			c.Grifork.Binaries = filepath.Join(wd, "bin")
 		}},
 		{"grifork after its mode", "mode \"grifork\"\ngrifork { chdir = \"/\" }", func(c *core.Config) {
 			c.Mode = core.Grifork

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -442,7 +443,7 @@ func (s *Script) setRsync(L *lua.LState, p *pass) error {
 }
 
 func (s *Script) setGrifork(L *lua.LState, p *pass) error {
-	f, err := tableArg(L, "grifork", "chdir", "tmpdir", "exec", "user", "heartbeat_timeout")
+	f, err := tableArg(L, "grifork", "chdir", "tmpdir", "exec", "user", "binaries", "heartbeat_timeout")
 	if err != nil {
 		return err
 	}
@@ -453,9 +454,21 @@ func (s *Script) setGrifork(L *lua.LState, p *pass) error {
 	for _, kv := range []struct {
 		key string
 		dst *string
-	}{{"chdir", &c.Chdir}, {"tmpdir", &c.Tmpdir}, {"exec", &c.Exec}, {"user", &c.User}} {
+	}{{"chdir", &c.Chdir}, {"tmpdir", &c.Tmpdir}, {"exec", &c.Exec}, {"user", &c.User}, {"binaries", &c.Binaries}} {
 		if *kv.dst, err = f.str(kv.key); err != nil {
 			return err
+		}
+	}
+	if _, ok := f.vals["binaries"]; ok {
+		if c.Binaries == "" {
+			return errors.New("grifork: binaries must name a directory, got \"\"")
+		}
+		// Relative to the Griforkfile, not to wherever grifork was started.
+		if file, _, ok := caller(L); ok && !filepath.IsAbs(c.Binaries) {
+			c.Binaries = filepath.Join(filepath.Dir(file), c.Binaries)
+		}
+		if c.Binaries, err = filepath.Abs(c.Binaries); err != nil {
+			return fmt.Errorf("grifork: binaries: %w", err)
 		}
 	}
 	return nil

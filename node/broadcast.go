@@ -524,6 +524,11 @@ func (b *Broadcaster) deploy(p *relayProc) (Deployment, error) {
 	why := ""
 	select {
 	case <-s.ready:
+		if !b.ship.samePlatform(p.host, s.host) {
+			// The seeder's relay has only its own binary, for its platform.
+			why = "its host is of another platform"
+			break
+		}
 		if err := s.send(relayConnect{Seed: &relayPeer{Name: p.node.Name(), Host: p.host}}); err != nil {
 			why = err.Error()
 			break

@@ -288,10 +288,10 @@ func TestForkFailures(t *testing.T) {
 			name: "foreign platform",
 			setup: func(t *testing.T) *Forker {
 				f := fx.forker(nil)
-				f.ship.goarch = "riscv64"
+				f.ship.own.goarch = "riscv64"
 				return f
 			},
-			wantErr: `but this grifork is built for linux/riscv64: install a grifork for that platform there and set grifork { exec = "/path/to/grifork" }`,
+			wantErr: `but this grifork is built for linux/riscv64: install a grifork for that platform there and set grifork { exec = "/path/to/grifork" }, or put grifork-linux-amd64 (make build-all builds it) beside this grifork or in the directory grifork { binaries } names`,
 		},
 		{
 			name:    "remote grifork dies",
@@ -518,8 +518,8 @@ func TestPlatformMatches(t *testing.T) {
 		{"linux", "amd64", "", false},
 	}
 	for _, tc := range tests {
-		f := &Shipper{goos: tc.goos, goarch: tc.goarch}
-		if got := f.platformMatches(tc.uname); got != tc.want {
+		b := &shipBinary{goos: tc.goos, goarch: tc.goarch}
+		if got := b.runsOn(tc.uname); got != tc.want {
 			t.Errorf("%s/%s on %q: %v, want %v", tc.goos, tc.goarch, tc.uname, got, tc.want)
 		}
 	}

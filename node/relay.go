@@ -168,6 +168,7 @@ func relay(ctx context.Context, in *bufio.Reader, emit func(relayEvent), log *sl
 	conn, err := readConnect(in, func(p relayPeer) {
 		if ship == nil {
 			ship = NewShipper(client, r.cfg.Grifork, "", r.log)
+			ship.ownOnly = true // a host of another platform: the root ships it
 		}
 		go r.seed(ctx, ship, p)
 	})

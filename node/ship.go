@@ -15,7 +15,9 @@ import (
 	"log/slog"
 	"os"
 	"path"
+	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -39,24 +41,43 @@ import (
 // instead of hashing 15 MB on every host at every run. Only the login user can
 // write into the private tmpdir, and a copy rewritten by any means but a
 // deliberate touch gets a new time and is shipped again.
+//
+// A host of another platform gets a grifork built for it (see binaryFor), at
+// the cost of one more session the first time the Shipper meets the host.
 // Safe for concurrent use.
 type Shipper struct {
-	c          *sshx.Client
-	grifork    core.GriforkConfig
-	binaryPath string // "": os.Executable()
-	log        *slog.Logger
+	c       *sshx.Client
+	grifork core.GriforkConfig
+	log     *slog.Logger
 
-	// The binary's platform; fields so tests can play a foreign one.
+	// own is the binary given to NewShipper, of this process's platform (a
+	// field: tests play a foreign one).
+	own *shipBinary
+	// ownOnly: ship no other binary, as a relay seeding its peers, which
+	// knows neither the root's grifork { binaries } nor what sits beside the
+	// root's grifork; the root ships the right one when seeding fails.
+	ownOnly bool
+
+	mu      sync.Mutex
+	foreign map[string]*shipBinary // by path
+	// platform maps a host (core.Host.String) to the binary it runs, once a
+	// Deploy learned that it is of another platform than own.
+	platform sync.Map
+}
+
+// shipBinary is one executable to ship, hashed and compressed once per
+// process, however many hosts get it.
+type shipBinary struct {
 	goos, goarch string
+	path         string // "": os.Executable(), resolved by hash
 
-	binOnce sync.Once
-	binPath string
-	binSum  string // hex SHA-256
-	binSize int64
-	binErr  error
+	once sync.Once
+	sum  string // hex SHA-256
+	size int64
+	err  error
 
 	gzOnce sync.Once
-	binGz  []byte // the binary's tar entry, gzipped: a gzip member of its own
+	gz     []byte // its tar entry, gzipped: a gzip member of its own
 	gzErr  error
 }
 
@@ -66,7 +87,7 @@ func NewShipper(c *sshx.Client, grifork core.GriforkConfig, binary string, log *
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Shipper{c: c, grifork: grifork, binaryPath: binary, log: log, goos: runtime.GOOS, goarch: runtime.GOARCH}
+	return &Shipper{c: c, grifork: grifork, log: log, own: &shipBinary{goos: runtime.GOOS, goarch: runtime.GOARCH, path: binary}}
 }
 
 // Deployment is a host made ready by Deploy.
@@ -104,25 +125,58 @@ func (s *Shipper) DeployCached(ctx context.Context, host core.Host) (Deployment,
 }
 
 func (s *Shipper) deploy(ctx context.Context, host core.Host, files []File, ship bool) (Deployment, error) {
+	bin := s.own
+	if b, ok := s.platform.Load(host.String()); ok {
+		bin = b.(*shipBinary)
+	}
+	d, other, err := s.deployWith(ctx, host, files, ship, bin)
+	if other != nil {
+		// The host is of another platform: its setup is undone; again with
+		// its binary, whose cached copy the script must look for.
+		if d, other, err = s.deployWith(ctx, host, files, ship, other); other != nil {
+			err = errors.New("the host's platform changed while grifork was readied there")
+		}
+	}
+	return d, err
+}
+
+// deployWith is deploy with bin to ship. When the host turns out to be of
+// another platform than bin's, it undoes the setup and returns the binary
+// for the host's platform to try again with instead.
+func (s *Shipper) deployWith(ctx context.Context, host core.Host, files []File, ship bool, bin *shipBinary) (Deployment, *shipBinary, error) {
 	exe := s.grifork.Exec
 	var sum string
 	var err error
 	if exe == "" {
-		if sum, err = s.binary(); err != nil {
-			return Deployment{}, err
+		if sum, err = bin.hash(); err != nil {
+			return Deployment{}, nil, err
 		}
 	}
 	sess := s.start(ctx, host, sum)
+	sess.bin = bin
 	st, err := sess.setup()
 	if err != nil {
-		return Deployment{}, err
+		return Deployment{}, nil, err
+	}
+	if exe == "" && !bin.runsOn(st.uname) {
+		other, err := s.binaryFor(st.uname)
+		sess.abort()
+		if err != nil {
+			return Deployment{}, nil, err
+		}
+		if other == s.own {
+			s.platform.Delete(host.String())
+		} else {
+			s.platform.Store(host.String(), other)
+		}
+		return Deployment{}, other, nil
 	}
 	var tf []tarFile
 	for _, f := range files {
 		tf = append(tf, tarFile{name: f.Name, data: f.Data})
 	}
 	if exe == "" {
-		if exe, err = s.shipTo(host, st, sum, &tf); err == nil && len(tf) > len(files) {
+		if exe, err = s.shipTo(host, st, bin, &tf); err == nil && len(tf) > len(files) {
 			if !ship {
 				err = ErrNotCached
 			} else {
@@ -131,18 +185,18 @@ func (s *Shipper) deploy(ctx context.Context, host core.Host, files []File, ship
 		}
 		if err != nil {
 			sess.abort() // the host removes the run directory
-			return Deployment{}, err
+			return Deployment{}, nil, err
 		}
 	}
-	if err := sess.transfer(sum, tf); err != nil {
+	if err := sess.transfer(tf); err != nil {
 		s.Cleanup(ctx, host, st.run)
-		return Deployment{}, err
+		return Deployment{}, nil, err
 	}
 	d := Deployment{Host: host, Exe: exe, Dir: st.dir, Run: st.run, Chdir: s.grifork.Chdir}
 	if d.Chdir == "" {
 		d.Chdir = st.dir
 	}
-	return d, nil
+	return d, nil, nil
 }
 
 // PlanExe is the grifork a Deploy would run, for dry-run plans: the parts only
@@ -155,7 +209,7 @@ func (s *Shipper) PlanExe() (exe, tmpdir string) {
 	exe = s.grifork.Exec
 	if exe == "" {
 		exe = path.Join(dir, "grifork-<sha256>")
-		if sum, err := s.binary(); err == nil {
+		if sum, err := s.own.hash(); err == nil {
 			exe = path.Join(dir, binaryName(sum))
 		}
 	}
@@ -164,31 +218,92 @@ func (s *Shipper) PlanExe() (exe, tmpdir string) {
 
 func binaryName(sum string) string { return "grifork-" + sum[:12] }
 
-// binary hashes the executable to ship, once.
-func (s *Shipper) binary() (string, error) {
-	s.binOnce.Do(func() {
-		p := s.binaryPath
-		if p == "" {
-			if p, s.binErr = os.Executable(); s.binErr != nil {
-				s.binErr = fmt.Errorf("find grifork's own executable to ship: %w; set grifork { exec = ... }", s.binErr)
+// hash hashes the executable to ship, once.
+func (b *shipBinary) hash() (string, error) {
+	b.once.Do(func() {
+		if b.path == "" {
+			if b.path, b.err = os.Executable(); b.err != nil {
+				b.err = fmt.Errorf("find grifork's own executable to ship: %w; set grifork { exec = ... }", b.err)
 				return
 			}
 		}
-		s.binPath = p
-		fh, err := os.Open(p)
+		fh, err := os.Open(b.path)
 		if err != nil {
-			s.binErr = fmt.Errorf("read grifork's executable to ship: %w", err)
+			b.err = fmt.Errorf("read grifork's executable to ship: %w", err)
 			return
 		}
 		defer fh.Close()
 		h := sha256.New()
-		if s.binSize, s.binErr = io.Copy(h, fh); s.binErr != nil {
-			s.binErr = fmt.Errorf("read grifork's executable to ship: %w", s.binErr)
+		if b.size, b.err = io.Copy(h, fh); b.err != nil {
+			b.err = fmt.Errorf("read grifork's executable to ship: %w", b.err)
 			return
 		}
-		s.binSum = hex.EncodeToString(h.Sum(nil))
+		b.sum = hex.EncodeToString(h.Sum(nil))
 	})
-	return s.binSum, s.binErr
+	return b.sum, b.err
+}
+
+// binaryFor is the binary to ship to a host whose `uname -sm` is uname: own
+// when it runs there, else one named grifork-GOOS-GOARCH for the host's
+// platform, in grifork { binaries } or beside own (as `make build-all` leaves
+// them); an error saying so when there is none.
+func (s *Shipper) binaryFor(uname string) (*shipBinary, error) {
+	if s.own.runsOn(uname) {
+		return s.own, nil
+	}
+	goos, goarch, ok := platformOf(uname)
+	if !ok || s.ownOnly {
+		return nil, s.noBinaryError(uname)
+	}
+	if _, err := s.own.hash(); err != nil { // resolves own's path
+		return nil, err
+	}
+	name := foreignName(goos, goarch)
+	var dirs []string
+	if s.grifork.Binaries != "" {
+		dirs = append(dirs, s.grifork.Binaries)
+	}
+	dirs = append(dirs, filepath.Dir(s.own.path))
+	for _, dir := range dirs {
+		p := filepath.Join(dir, name)
+		if fi, err := os.Stat(p); err != nil || !fi.Mode().IsRegular() {
+			continue
+		}
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		b := s.foreign[p]
+		if b == nil {
+			b = &shipBinary{goos: goos, goarch: goarch, path: p}
+			if s.foreign == nil {
+				s.foreign = map[string]*shipBinary{}
+			}
+			s.foreign[p] = b
+		}
+		return b, nil
+	}
+	return nil, s.noBinaryError(uname)
+}
+
+// samePlatform reports whether a and b, both deployed to already, run the
+// same binary.
+func (s *Shipper) samePlatform(a, b core.Host) bool {
+	pa, _ := s.platform.Load(a.String())
+	pb, _ := s.platform.Load(b.String())
+	return pa == pb
+}
+
+// foreignName is the file name of a grifork built for goos/goarch.
+func foreignName(goos, goarch string) string { return "grifork-" + goos + "-" + goarch }
+
+// noBinaryError says that no grifork for a host's platform is at hand, and
+// how to provide one (the caller names the host).
+func (s *Shipper) noBinaryError(uname string) error {
+	name := "grifork-GOOS-GOARCH"
+	if goos, goarch, ok := platformOf(uname); ok {
+		name = foreignName(goos, goarch)
+	}
+	return fmt.Errorf("host is %q but this grifork is built for %s/%s: install a grifork for that platform there and set grifork { exec = \"/path/to/grifork\" }, or put %s (make build-all builds it) beside this grifork or in the directory grifork { binaries } names",
+		uname, s.own.goos, s.own.goarch, name)
 }
 
 // binMtime is the modification time a shipped binary gets (set by touch once
@@ -204,19 +319,19 @@ func binMtime(sum string) time.Time {
 }
 
 // cachedStamp is what `stat -c '%s %Y'` says of a valid cached copy.
-func (s *Shipper) cachedStamp(sum string) string {
-	return fmt.Sprintf("%d %d", s.binSize, binMtime(sum).Unix())
+func (b *shipBinary) cachedStamp() string {
+	return fmt.Sprintf("%d %d", b.size, binMtime(b.sum).Unix())
 }
 
 // binaryGz compresses the binary's tar entry once per process: a node ships
 // to several children, and gzip costs more CPU than the copy itself.
-func (s *Shipper) binaryGz(sum string) ([]byte, error) {
-	s.gzOnce.Do(func() {
+func (b *shipBinary) gzipped() ([]byte, error) {
+	b.gzOnce.Do(func() {
 		var buf bytes.Buffer
 		gz, err := gzip.NewWriterLevel(&buf, gzip.BestSpeed)
 		if err == nil {
 			tw := tar.NewWriter(gz)
-			err = writeEntry(tw, tarFile{name: newBinary, path: s.binPath, mode: 0o700})
+			err = writeEntry(tw, tarFile{name: newBinary, path: b.path, mode: 0o700})
 			if err == nil {
 				err = tw.Flush() // pads the entry; the trailer comes with the other files
 			}
@@ -225,12 +340,12 @@ func (s *Shipper) binaryGz(sum string) ([]byte, error) {
 			err = gz.Close()
 		}
 		if err != nil {
-			s.gzErr = fmt.Errorf("compress grifork's executable to ship: %w", err)
+			b.gzErr = fmt.Errorf("compress grifork's executable to ship: %w", err)
 			return
 		}
-		s.binGz = buf.Bytes()
+		b.gz = buf.Bytes()
 	})
-	return s.binGz, s.gzErr
+	return b.gz, b.gzErr
 }
 
 // childState is what setup learned on the child.
@@ -247,7 +362,8 @@ type deploySession struct {
 	s     *Shipper
 	host  core.Host
 	sum   string
-	run   string // the run directory, once setup has read it
+	bin   *shipBinary // the binary sum is of, when one is to ship
+	run   string      // the run directory, once setup has read it
 	in    *io.PipeWriter
 	out   *bufio.Reader
 	ended chan struct{}
@@ -442,17 +558,16 @@ func modeOwner(ls string) (mode, owner string, err error) {
 
 // shipTo checks that the binary can run on host and returns its path there;
 // it adds the binary to files when the host's cache lacks it.
-func (s *Shipper) shipTo(host core.Host, st childState, sum string, files *[]tarFile) (string, error) {
-	if !s.platformMatches(st.uname) {
-		return "", fmt.Errorf("host is %q but this grifork is built for %s/%s: install a grifork for that platform there and set grifork { exec = \"/path/to/grifork\" }",
-			st.uname, s.goos, s.goarch)
+func (s *Shipper) shipTo(host core.Host, st childState, bin *shipBinary, files *[]tarFile) (string, error) {
+	if !bin.runsOn(st.uname) {
+		return "", s.noBinaryError(st.uname)
 	}
-	dst := path.Join(st.dir, binaryName(sum))
-	if st.cached == s.cachedStamp(sum) {
+	dst := path.Join(st.dir, binaryName(bin.sum))
+	if st.cached == bin.cachedStamp() {
 		s.log.Debug("grifork binary already on host", "host", host.String(), "path", dst)
 		return dst, nil
 	}
-	*files = append(*files, tarFile{name: newBinary, path: s.binPath})
+	*files = append(*files, tarFile{name: newBinary, path: bin.path})
 	return dst, nil
 }
 
@@ -471,14 +586,14 @@ type tarFile struct {
 // the session, and has the host move a shipped binary into the cache once its
 // SHA-256 is checked. (Every session costs a login shell on the host, so one
 // beats one per file, or one for the setup and one for the files.)
-func (ds *deploySession) transfer(sum string, files []tarFile) error {
+func (ds *deploySession) transfer(files []tarFile) error {
 	what := "tar"
 	var binGz []byte // the binary's entry, compressed already
 	var rest []tarFile
 	for _, file := range files {
 		if file.name == newBinary {
 			var err error
-			if binGz, err = ds.s.binaryGz(sum); err != nil {
+			if binGz, err = ds.bin.gzipped(); err != nil {
 				ds.abort()
 				return err
 			}
@@ -605,19 +720,26 @@ var unameArch = map[string][]string{
 	"mips64":  {"mips64"},
 }
 
-// platformMatches reports whether `uname -sm` output describes the binary's
-// platform.
-func (s *Shipper) platformMatches(uname string) bool {
+// runsOn reports whether `uname -sm` output describes the binary's platform.
+func (b *shipBinary) runsOn(uname string) bool {
+	goos, goarch, ok := platformOf(uname)
+	return ok && goos == b.goos && goarch == b.goarch
+}
+
+// platformOf reads GOOS and GOARCH from `uname -sm` output; ok is false when
+// it is not two words.
+func platformOf(uname string) (goos, goarch string, ok bool) {
 	fields := strings.Fields(uname)
-	if len(fields) != 2 || !strings.EqualFold(fields[0], s.goos) {
-		return false
+	if len(fields) != 2 {
+		return "", "", false
 	}
-	for _, m := range unameArch[s.goarch] {
-		if fields[1] == m {
-			return true
+	goos, goarch = strings.ToLower(fields[0]), fields[1]
+	for arch, ms := range unameArch {
+		if slices.Contains(ms, fields[1]) {
+			goarch = arch
 		}
 	}
-	return fields[1] == s.goarch
+	return goos, goarch, true
 }
 
 // Cleanup removes the run directory, also after ctx was cancelled, within

@@ -1,0 +1,1 @@
+grifork { binaries = 42 }

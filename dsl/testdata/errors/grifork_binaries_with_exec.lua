@@ -1,0 +1,2 @@
+mode "grifork"
+grifork { exec = "/usr/local/bin/grifork", binaries = "bin" }

@@ -40,7 +40,7 @@ lint: staticcheck
 	$(STATICCHECK) -tags grifork_testhooks ./node
 
 test: deps lint build
-	$(GO) test -race -count=1 -timeout 12m $(PKGS)
+	$(GO) test -race -count=1 -timeout 20m $(PKGS)
 	$(GO) test -run '^$$' -fuzz FuzzConvert -fuzztime 20s ./dsl/ruby
 	$(GO) test -run '^$$' -fuzz FuzzNodeSet -fuzztime 20s ./nodeset
 	$(GO) test -run '^$$' -fuzz FuzzLoad -fuzztime 20s ./dsl

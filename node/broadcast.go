@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/grifork/grifork/core"
@@ -37,6 +38,17 @@ type BroadcastOptions struct {
 // CorruptEnv names a test hook: the root tells the relay on the host it names
 // to flip a byte of its own copy, which must then fail its check.
 const CorruptEnv = "GRIFORK_TEST_CORRUPT"
+
+// SlowCommitEnv names a test hook: the relay on the host it names pauses
+// slowCommit after each path it commits, so that a test can stop the run
+// during a commit.
+const SlowCommitEnv = "GRIFORK_TEST_SLOW_COMMIT"
+
+const slowCommit = 500 * time.Millisecond
+
+// stopWait is how long a stopped run (Ctrl-C) waits for the relays to say how
+// they ended: the process ends within 2 s of the signal, summary included.
+const stopWait = time.Second
 
 // Broadcaster is the root of a pipelined broadcast (core.Broadcaster). It
 // starts a relay on every host at once (a flat control plane from the root,
@@ -162,6 +174,37 @@ type relayProc struct {
 	result    *relayEvent
 	died      bool   // its session ended with an error before a result
 	childErr  string // what its parent said about it
+
+	// Kept by the goroutine that reads its events, for watch and halt.
+	last       atomic.Int64 // when it last said anything (UnixNano): it reports each second
+	reported   atomic.Bool  // it sent its result, or its session ended
+	committing atomic.Bool  // its stream verified and its commit started
+	// frozen is the root's own verdict (see watch), which outranks what the
+	// relay's neighbours say about it.
+	frozen atomic.Pointer[string]
+
+	feedMu sync.Mutex
+	feed   net.Conn // the root's stream to it, when the root is its parent
+}
+
+// setFeed records the root's stream to p; false when p was dropped already.
+func (p *relayProc) setFeed(c net.Conn) bool {
+	p.feedMu.Lock()
+	defer p.feedMu.Unlock()
+	if p.frozen.Load() != nil {
+		return false
+	}
+	p.feed = c
+	return true
+}
+
+// dropFeed closes the root's stream to p.
+func (p *relayProc) dropFeed() {
+	p.feedMu.Lock()
+	defer p.feedMu.Unlock()
+	if p.feed != nil {
+		p.feed.Close()
+	}
 }
 
 func (p *relayProc) send(v any) error {
@@ -184,8 +227,12 @@ func (b *Broadcaster) round(ctx context.Context, t *core.Tree, list []entry) (ma
 			p.ctl.Close()
 		}
 		// A relay ends by itself after its result or when its control input
-		// ends; only one that does not is stopped.
-		grace := time.After(5 * time.Second)
+		// ends; only one that does not is stopped (soon after a Ctrl-C).
+		wait := 5 * time.Second
+		if ctx.Err() != nil {
+			wait = stopWait / 2
+		}
+		grace := time.After(wait)
 		for _, p := range procs {
 			select {
 			case <-p.ended:
@@ -195,13 +242,17 @@ func (b *Broadcaster) round(ctx context.Context, t *core.Tree, list []entry) (ma
 		}
 		wg.Wait()
 	}()
-	corrupt := os.Getenv(CorruptEnv)
+	corrupt, slow := os.Getenv(CorruptEnv), os.Getenv(SlowCommitEnv)
+	origin, _ := os.Hostname()
 	for _, n := range nodes {
 		p := b.newProc(ctx, n)
 		procs[n.Name()] = p
 		cfg := relayConfig{Self: n.Name(), Parent: n.Parent.Name(), SSH: b.opts.SSH, To: b.opts.Config.To,
 			Single: !list[0].info.IsDir(), Name: filepath.Base(list[0].abs), Delete: b.opts.Config.Delete, Excludes: b.opts.Config.Excludes,
-			Token: token, Stall: b.stall(), Corrupt: corrupt != "" && corrupt == n.Name()}
+			Token: token, Stall: b.stall(), Origin: origin, Corrupt: corrupt != "" && corrupt == n.Name()}
+		if slow != "" && slow == n.Name() {
+			cfg.SlowCommit = slowCommit
+		}
 		for _, c := range n.Children {
 			cfg.Children = append(cfg.Children, b.loginHost(c))
 		}
@@ -228,6 +279,15 @@ func (b *Broadcaster) round(ctx context.Context, t *core.Tree, list []entry) (ma
 		p := procs[n.Name()]
 		return p.socket != "" && p.result == nil
 	}
+	// Stopped (Ctrl-C): every relay says how it ended, and the stream's own
+	// end, cut short, is no error of the broadcast's.
+	stopped := func(t *core.Tree, skipped map[string]string) map[string]core.BroadcastResult {
+		b.halt(ctx, nodes, procs)
+		return b.outcome(ctx, t, nodes, procs, skipped)
+	}
+	if ctx.Err() != nil {
+		return stopped(t, nil), nil
+	}
 	// Phase 2: every relay opens the streams to its children, all at once.
 	skipped := map[string]string{}
 	if b.opts.Heal {
@@ -246,6 +306,9 @@ func (b *Broadcaster) round(ctx context.Context, t *core.Tree, list []entry) (ma
 		}
 	} else {
 		for _, n := range nodes {
+			if !live(n) {
+				continue // failed with its own error
+			}
 			for a := n.Parent; !a.IsRoot(); a = a.Parent {
 				if !live(a) {
 					skipped[n.Name()] = "relay " + a.Name() + " failed: " + b.failure(procs[a.Name()])
@@ -273,6 +336,7 @@ func (b *Broadcaster) round(ctx context.Context, t *core.Tree, list []entry) (ma
 			p.childErr = "relay: " + err.Error()
 		}
 	})
+	var watched []*core.Node
 	for _, n := range t.Nodes()[1:] {
 		p := procs[n.Name()]
 		if _, ok := skipped[n.Name()]; ok || !live(n) {
@@ -283,10 +347,18 @@ func (b *Broadcaster) round(ctx context.Context, t *core.Tree, list []entry) (ma
 				break
 			}
 		}
+		if live(n) {
+			watched = append(watched, n)
+		}
+	}
+	if ctx.Err() != nil {
+		return stopped(t, skipped), nil
 	}
 
 	b.log.Debug("broadcast: streams open")
-	// Phase 3: stream.
+	// Phase 3: stream, while watch looks for a relay that froze.
+	stopWatch := b.watch(procs, watched)
+	defer stopWatch()
 	streamErr := b.stream(ctx, t, procs, list, token, live)
 
 	b.log.Debug("broadcast: stream sent")
@@ -302,7 +374,17 @@ func (b *Broadcaster) round(ctx context.Context, t *core.Tree, list []entry) (ma
 			}
 		}
 	}
-	out := b.results(t, procs, skipped)
+	stopWatch()
+	if ctx.Err() != nil {
+		return stopped(t, skipped), nil
+	}
+	return b.outcome(ctx, t, nodes, procs, skipped), streamErr
+}
+
+// outcome is every host's result of a round along t; nodes are all the
+// round's hosts, also those a re-planned t left out.
+func (b *Broadcaster) outcome(ctx context.Context, t *core.Tree, nodes []*core.Node, procs map[string]*relayProc, skipped map[string]string) map[string]core.BroadcastResult {
+	out := b.results(ctx, t, procs, skipped)
 	// Relays that did not start are out of a re-planned tree: they failed.
 	for _, n := range nodes {
 		if _, ok := out[n.Name()]; !ok {
@@ -311,7 +393,103 @@ func (b *Broadcaster) round(ctx context.Context, t *core.Tree, list []entry) (ma
 				Duration: time.Since(p.start), Err: b.failure(p)}
 		}
 	}
-	return out, streamErr
+	return out
+}
+
+// watch stops, from when the stream starts, every relay of nodes that falls
+// silent for the stall timeout: a relay reports each second, also while its
+// writes wait for a slow or frozen child, so the silent one is the one that
+// stopped making progress (SIGSTOP, a hung host), not its parent. Its verdict
+// is "no progress", it is killed with its session (the hosts below it then
+// see their stream end), and its parent is told to drop it and go on: the
+// streams' own watchdogs wait longer (streamStall), so that this comes first.
+func (b *Broadcaster) watch(procs map[string]*relayProc, nodes []*core.Node) (stop func()) {
+	stall := b.stall()
+	start := time.Now().UnixNano()
+	done := make(chan struct{})
+	ended := make(chan struct{})
+	go func() {
+		defer close(ended)
+		tick := time.NewTicker(heartbeat / 4)
+		defer tick.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+			}
+			for _, n := range nodes {
+				p := procs[n.Name()]
+				if p.reported.Load() || p.frozen.Load() != nil || time.Since(time.Unix(0, max(p.last.Load(), start))) < stall {
+					continue
+				}
+				msg := fmt.Sprintf("%s for %s: its relay stopped answering (frozen?) and was killed", errStalled, stall)
+				p.feedMu.Lock()
+				p.frozen.Store(&msg)
+				p.feedMu.Unlock()
+				b.log.Warn("broadcast: relay frozen", "host", n.Name(), "silent", stall)
+				p.cancel()
+				if n.Parent.IsRoot() {
+					p.dropFeed()
+				} else if pp := procs[n.Parent.Name()]; pp != nil {
+					go pp.send(relayControl{Drop: n.Name()}) // a closed input fails it, nothing waits
+				}
+			}
+		}
+	}()
+	var once sync.Once
+	return func() {
+		once.Do(func() { close(done); <-ended })
+	}
+}
+
+// halt stops every relay still running, after a Ctrl-C: each is told why and
+// given a moment (stopWait) to say how it ended. One whose commit finished says
+// ok; one stopped before its commit replaced nothing; one stopped during its
+// commit says which paths have their new content. One that does not answer is
+// failed with the cause, and its commit's state as far as the root knows it.
+func (b *Broadcaster) halt(ctx context.Context, nodes []*core.Node, procs map[string]*relayProc) {
+	cause := context.Cause(ctx).Error()
+	var waiting []*relayProc
+	for _, n := range nodes {
+		p := procs[n.Name()]
+		if p.result != nil {
+			continue
+		}
+		if p.socket != "" {
+			go p.send(relayControl{Stop: cause}) // a closed input fails it, nothing waits
+		} else {
+			p.cancel() // still being readied
+		}
+		waiting = append(waiting, p)
+	}
+	deadline, cancel := context.WithTimeout(context.Background(), stopWait)
+	defer cancel()
+	for _, p := range waiting {
+	wait:
+		for p.result == nil {
+			select {
+			case ev, ok := <-p.events:
+				if !ok {
+					break wait
+				}
+				if ev.Type == evResult {
+					p.result = &ev
+					p.ctl.Close()
+				}
+			case <-deadline.Done():
+				break wait
+			}
+		}
+		if p.result == nil {
+			msg := cause
+			if p.committing.Load() {
+				msg += " during its commit: each path under " + b.opts.Config.To + " holds its old or its new content"
+			}
+			p.result = &relayEvent{Type: evResult, Status: core.StatusFailed, Err: msg}
+			p.cancel()
+		}
+	}
 }
 
 // await takes one event of p (or notes its end); false when p ended, fell
@@ -361,13 +539,15 @@ func (b *Broadcaster) await(ctx context.Context, procs map[string]*relayProc, p 
 		p.cancel()
 		return false
 	case <-ctx.Done():
-		p.result = &relayEvent{Type: evResult, Status: core.StatusFailed, Err: context.Cause(ctx).Error()}
-		return false
+		return false // halt asks it how it ended
 	}
 }
 
 // failure is what ended p's relay without a result, in one line.
 func (b *Broadcaster) failure(p *relayProc) string {
+	if msg := p.frozen.Load(); msg != nil {
+		return *msg
+	}
 	if p.result != nil && p.result.Err != "" {
 		return p.result.Err
 	}
@@ -415,9 +595,25 @@ func (b *Broadcaster) startRelay(ctx context.Context, p *relayProc, cfg relayCon
 		defer close(p.events)
 		sc := bufio.NewScanner(outR)
 		sc.Buffer(make([]byte, 64<<10), maxControlLine)
+		defer p.reported.Store(true)
 		for sc.Scan() {
 			var ev relayEvent
 			if json.Unmarshal(sc.Bytes(), &ev) == nil && ev.Type != "" {
+				p.last.Store(time.Now().UnixNano())
+				switch ev.Type {
+				case evProgress:
+					// A heartbeat: while nobody reads them (the stream is
+					// long), the latest time is all that counts.
+					select {
+					case p.events <- ev:
+					default:
+					}
+					continue
+				case evCommit:
+					p.committing.Store(true)
+				case evResult:
+					p.reported.Store(true)
+				}
 				p.events <- ev
 			} else {
 				b.log.Debug("relay stdout", "host", p.node.Name(), "line", sc.Text())
@@ -449,7 +645,9 @@ func (b *Broadcaster) startRelay(ctx context.Context, p *relayProc, cfg relayCon
 
 func (b *Broadcaster) newProc(ctx context.Context, n *core.Node) *relayProc {
 	p := &relayProc{node: n, host: b.loginHost(n), events: make(chan relayEvent, 64), ended: make(chan struct{}), start: time.Now()}
-	p.ctx, p.cancel = context.WithCancel(ctx)
+	// Not ended by ctx itself: on Ctrl-C the root first asks each relay to stop
+	// and how it ended (see halt), so that a host whose commit finished is ok.
+	p.ctx, p.cancel = context.WithCancel(context.WithoutCancel(ctx))
 	p.ctlR, p.ctl = io.Pipe()
 	p.stderr = sshx.NewTailWriter(func(line string) {
 		b.log.Debug("relay stderr", "host", n.Name(), "line", line)
@@ -470,6 +668,10 @@ func (b *Broadcaster) stream(ctx context.Context, t *core.Tree, procs map[string
 			procs[c.Name()].childErr = err.Error()
 			continue
 		}
+		if !procs[c.Name()].setFeed(conn) {
+			conn.Close()
+			continue
+		}
 		conns, names = append(conns, conn), append(names, c.Name())
 	}
 	if len(conns) == 0 {
@@ -480,7 +682,7 @@ func (b *Broadcaster) stream(ctx context.Context, t *core.Tree, procs map[string
 	var wg sync.WaitGroup
 	for i, c := range conns {
 		wg.Go(func() {
-			if err := writeSink(fan.sinks[i], c, b.stall()); err != nil {
+			if err := writeSink(fan.sinks[i], c, streamStall(b.stall())); err != nil {
 				procs[names[i]].childErr = "stream to it: " + core.OneLine(err.Error())
 			}
 		})
@@ -499,8 +701,10 @@ func (b *Broadcaster) stream(ctx context.Context, t *core.Tree, procs map[string
 	return nil
 }
 
-// results turns what the relays said into one result per host of t.
-func (b *Broadcaster) results(t *core.Tree, procs map[string]*relayProc, skipped map[string]string) map[string]core.BroadcastResult {
+// results turns what the relays said into one result per host of t. After a
+// Ctrl-C (ctx done) each relay speaks for itself: a stream cut short is the
+// stop's doing, not its source's.
+func (b *Broadcaster) results(ctx context.Context, t *core.Tree, procs map[string]*relayProc, skipped map[string]string) map[string]core.BroadcastResult {
 	out := map[string]core.BroadcastResult{}
 	t.Walk(func(n *core.Node) {
 		if n.IsRoot() {
@@ -513,13 +717,22 @@ func (b *Broadcaster) results(t *core.Tree, procs map[string]*relayProc, skipped
 			r.Status, r.Err = core.StatusSkipped, why
 		case p.result != nil && p.result.Status == core.StatusOK:
 			r.Status, r.Bytes, r.PeakRSS = core.StatusOK, p.result.Bytes, p.result.RSS
+		case ctx.Err() != nil:
+			r.Status, r.Err = core.StatusFailed, b.failure(p)
+			if strings.Contains(r.Err, errTruncated.Error()) {
+				r.Err = context.Cause(ctx).Error()
+			}
 		default:
 			r.Status, r.Err = core.StatusFailed, b.failure(p)
-			if p.childErr != "" && !p.died {
+			if p.childErr != "" && !p.died && p.frozen.Load() == nil {
 				r.Err = p.childErr
 			}
-			if pr, ok := out[n.Parent.Name()]; ok && pr.Status != core.StatusOK && strings.Contains(r.Err, errTruncated.Error()) {
+			if pr, ok := out[n.Parent.Name()]; ok && pr.Status != core.StatusOK && p.frozen.Load() == nil &&
+				(strings.Contains(r.Err, errTruncated.Error()) || strings.Contains(r.Err, errStalled.Error())) {
 				r.Err = "its source " + n.Parent.Name() + " failed mid-stream: " + pr.Err
+				if strings.HasPrefix(pr.Err, "its source ") {
+					r.Err = pr.Err // the host where it began
+				}
 			}
 		}
 		out[n.Name()] = r

@@ -2,6 +2,7 @@ package node
 
 import (
 	"archive/tar"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -32,7 +33,8 @@ type stage struct {
 	delete   bool
 	chown    bool // the receiving user may set owners (root)
 
-	single  bool // the source is one file, landing at to
+	single  bool          // the source is one file, landing at to
+	pause   time.Duration // a test hook: commit waits this long after each path
 	items   []item
 	buf     []byte   // for copying file contents: large writes
 	created []string // directories made before commit, removed on abort if empty
@@ -80,9 +82,10 @@ func newStage(to string, single bool, name string, excludes []string, del bool, 
 	if err := s.mkdirAll(home); err != nil {
 		return nil, fmt.Errorf("destination: %w", err)
 	}
-	removeStale(home)
 	s.dir = filepath.Join(home, stagePrefix+token[:12])
-	if err := os.Mkdir(s.dir, 0o700); err != nil {
+	removeStale(home, s.dir)
+	// It may exist: claimHome made it (the token is this run's alone).
+	if err := os.Mkdir(s.dir, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
 		s.abort()
 		return nil, fmt.Errorf("staging directory: %w", err)
 	}
@@ -117,13 +120,104 @@ func stageDirs(to string, single bool, token string) []string {
 	return []string{filepath.Join(filepath.Dir(to), stagePrefix+token[:12]), in}
 }
 
-// removeStale removes staging directories that killed relays left in dir.
-func removeStale(dir string) {
+// removeStale removes staging directories that killed relays left in dir,
+// except keep (this run's). It runs under the claim on dir (see claimHome):
+// any other staging directory there belongs to a relay that has ended.
+func removeStale(dir, keep string) {
 	ents, _ := os.ReadDir(dir)
 	for _, e := range ents {
-		if strings.HasPrefix(e.Name(), stagePrefix) && e.IsDir() {
-			os.RemoveAll(filepath.Join(dir, e.Name()))
+		if p := filepath.Join(dir, e.Name()); strings.HasPrefix(e.Name(), stagePrefix) && e.IsDir() && p != keep {
+			os.RemoveAll(p)
 		}
+	}
+}
+
+// claim is a relay's hold, for its whole run, on the directory it stages in
+// (to, or a file's directory): an exclusive flock on that directory, which the
+// kernel releases when the relay ends, however it ends, so that no lock is ever
+// stale. Two runs into the same place never remove each other's staging
+// directory nor interleave their commits: the second is refused.
+type claim struct {
+	f       *os.File
+	created []string // directories made for the claim
+}
+
+// ownerFile, in a staging directory, says which run it belongs to: what a
+// refused run names.
+const ownerFile = "owner"
+
+// claimHome claims the directory where a broadcast into to stages (made if
+// missing), removes what killed relays left there, and makes this run's
+// staging directory with its owner file (pid, start time, the root's host).
+// When another run holds it, the error is one line naming that run.
+func claimHome(to string, single bool, name, token, origin string) (*claim, error) {
+	home := filepath.Clean(to)
+	if single {
+		dest, err := fileDestination(to, name)
+		if err != nil {
+			return nil, err
+		}
+		home = filepath.Dir(filepath.Clean(dest))
+	}
+	var made stage
+	if err := made.mkdirAll(home); err != nil {
+		return nil, fmt.Errorf("destination: %w", err)
+	}
+	c := &claim{created: made.created}
+	f, err := os.Open(home)
+	if err != nil {
+		c.release(false)
+		return nil, fmt.Errorf("destination: %w", err)
+	}
+	c.f = f
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		c.release(false)
+		if errors.Is(err, unix.EWOULDBLOCK) {
+			return nil, fmt.Errorf("%s is taken by another grifork broadcast (%s): this run leaves it alone; try again once that one has ended", home, holder(home))
+		}
+		return nil, fmt.Errorf("lock %s: %w", home, err)
+	}
+	dir := filepath.Join(home, stagePrefix+token[:12])
+	removeStale(home, dir)
+	err = os.Mkdir(dir, 0o700)
+	if err == nil {
+		who := fmt.Sprintf("relay pid %d, started %s, from host %s", os.Getpid(), time.Now().UTC().Format("2006-01-02 15:04:05 UTC"), origin)
+		err = os.WriteFile(filepath.Join(dir, ownerFile), []byte(who+"\n"), 0o600)
+	}
+	if err != nil {
+		os.RemoveAll(dir)
+		c.release(false)
+		return nil, fmt.Errorf("staging directory: %w", err)
+	}
+	return c, nil
+}
+
+// holder says which run holds home, from its staging directory's owner file;
+// the holder writes it right after it took the lock, so it is waited for a moment.
+func holder(home string) string {
+	for range 20 {
+		found, _ := filepath.Glob(filepath.Join(home, stagePrefix+"*", ownerFile))
+		for _, f := range found {
+			if b, err := os.ReadFile(f); err == nil && len(b) > 0 {
+				return strings.TrimSpace(string(b))
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return "it has not said which yet"
+}
+
+// release lets the claim go; unless kept, the directories made for it are
+// removed when still empty.
+func (c *claim) release(keep bool) {
+	if c.f != nil {
+		c.f.Close()
+	}
+	if keep {
+		return
+	}
+	for _, d := range slices.Backward(c.created) {
+		os.Remove(d)
 	}
 }
 
@@ -245,35 +339,23 @@ func (s *stage) target(rel string) string {
 
 // commit moves everything into place, removes (with delete) what the source
 // does not have, and sets directories' modes and times last (a rename changes
-// its directory's mtime).
-func (s *stage) commit() error {
+// its directory's mtime). Cancelling ctx stops it between two paths; stopped
+// or failed there, its error says how far it got (see partial).
+func (s *stage) commit(ctx context.Context) error {
 	keep := map[string]bool{}
-	for _, it := range s.items {
+	for i, it := range s.items {
+		if ctx.Err() != nil {
+			return s.partial(i, context.Cause(ctx))
+		}
+		if err := s.place(it); err != nil {
+			return s.partial(i, err)
+		}
 		keep[it.rel] = true
-		t := s.target(it.rel)
-		old, err := os.Lstat(t)
-		exists := err == nil
-		if it.hdr.Typeflag == tar.TypeDir {
-			if exists && !old.IsDir() {
-				if err := os.Remove(t); err != nil {
-					return err
-				}
-				exists = false
+		if s.pause > 0 {
+			select {
+			case <-ctx.Done():
+			case <-time.After(s.pause):
 			}
-			if !exists {
-				if err := os.Mkdir(t, 0o700); err != nil {
-					return err
-				}
-			}
-			continue
-		}
-		if exists && old.IsDir() {
-			if err := os.RemoveAll(t); err != nil {
-				return err
-			}
-		}
-		if err := os.Rename(it.staged, t); err != nil {
-			return err
 		}
 	}
 	if s.delete && !s.single {
@@ -299,6 +381,41 @@ func (s *stage) commit() error {
 	}
 	s.created = nil
 	return nil
+}
+
+// place puts one staged path at its target.
+func (s *stage) place(it item) error {
+	t := s.target(it.rel)
+	old, err := os.Lstat(t)
+	exists := err == nil
+	if it.hdr.Typeflag == tar.TypeDir {
+		if exists && !old.IsDir() {
+			if err := os.Remove(t); err != nil {
+				return err
+			}
+			exists = false
+		}
+		if !exists {
+			return os.Mkdir(t, 0o700)
+		}
+		return nil
+	}
+	if exists && old.IsDir() {
+		if err := os.RemoveAll(t); err != nil {
+			return err
+		}
+	}
+	return os.Rename(it.staged, t)
+}
+
+// partial is the error of a commit that stopped, for err, before the path of
+// index done: every path before holds its new content, every other its old one
+// (a path is replaced by one rename), and nothing was removed yet.
+func (s *stage) partial(done int, err error) error {
+	if done == 0 {
+		return fmt.Errorf("commit: %w (nothing under %s replaced)", err, s.to)
+	}
+	return fmt.Errorf("commit stopped: %w: %d of %d paths under %s have their new content (up to %s, in the stream's order), the others their old one; nothing removed", err, done, len(s.items), s.to, s.items[done-1].rel)
 }
 
 // prune removes what is under the destination but not in keep, sparing what

@@ -33,11 +33,12 @@ type stage struct {
 	delete   bool
 	chown    bool // the receiving user may set owners (root)
 
-	single  bool          // the source is one file, landing at to
-	pause   time.Duration // a test hook: commit waits this long after each path
+	single  bool // the source is one file, landing at to
 	items   []item
 	buf     []byte   // for copying file contents: large writes
 	created []string // directories made before commit, removed on abort if empty
+
+	pause time.Duration // a test hook: commit waits this long after each path
 }
 
 type item struct {

@@ -531,6 +531,9 @@ func (b *Broadcaster) await(ctx context.Context, procs map[string]*relayProc, p 
 		}
 		return true
 	case <-silent:
+		if time.Since(time.Unix(0, p.last.Load())) < d {
+			return true // its heartbeat came meanwhile
+		}
 		msg := fmt.Sprintf("relay silent for %s: stopped", d)
 		if !p.started {
 			msg = fmt.Sprintf("readying the host for its relay took longer than %s: stopped", d)
@@ -602,12 +605,9 @@ func (b *Broadcaster) startRelay(ctx context.Context, p *relayProc, cfg relayCon
 				p.last.Store(time.Now().UnixNano())
 				switch ev.Type {
 				case evProgress:
-					// A heartbeat: while nobody reads them (the stream is
-					// long), the latest time is all that counts.
-					select {
-					case p.events <- ev:
-					default:
-					}
+					// A heartbeat: its time is all that counts (see await),
+					// and the few events that say more are never queued
+					// behind a long stream's worth of them.
 					continue
 				case evCommit:
 					p.committing.Store(true)

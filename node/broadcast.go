@@ -279,10 +279,11 @@ func (b *Broadcaster) round(ctx context.Context, t *core.Tree, list []entry) (ma
 		p := procs[n.Name()]
 		return p.socket != "" && p.result == nil
 	}
-	// Stopped (Ctrl-C): every relay says how it ended, and the stream's own
-	// end, cut short, is no error of the broadcast's.
+	// Stopped (Ctrl-C): every relay told to stop says how it ended, and the
+	// stream's own end, cut short, is no error of the broadcast's.
+	told := false
 	stopped := func(t *core.Tree, skipped map[string]string) map[string]core.BroadcastResult {
-		b.halt(ctx, nodes, procs)
+		b.halt(ctx, nodes, procs, told)
 		return b.outcome(ctx, t, nodes, procs, skipped)
 	}
 	if ctx.Err() != nil {
@@ -336,6 +337,22 @@ func (b *Broadcaster) round(ctx context.Context, t *core.Tree, list []entry) (ma
 			p.childErr = "relay: " + err.Error()
 		}
 	})
+	// A Ctrl-C from here on (each relay has its connect message) reaches every
+	// relay at once: the streams then unwind from every hop together, rather
+	// than drain down the tree.
+	var listening []*relayProc
+	for _, n := range nodes {
+		if live(n) {
+			listening = append(listening, procs[n.Name()])
+		}
+	}
+	told = true
+	stopRelays := context.AfterFunc(ctx, func() {
+		for _, p := range listening {
+			go p.send(relayControl{Stop: context.Cause(ctx).Error()}) // a closed input fails it, nothing waits
+		}
+	})
+	defer stopRelays()
 	var watched []*core.Node
 	for _, n := range t.Nodes()[1:] {
 		p := procs[n.Name()]
@@ -443,25 +460,27 @@ func (b *Broadcaster) watch(procs map[string]*relayProc, nodes []*core.Node) (st
 	}
 }
 
-// halt stops every relay still running, after a Ctrl-C: each is told why and
-// given a moment (stopWait) to say how it ended. One whose commit finished says
-// ok; one stopped before its commit replaced nothing; one stopped during its
-// commit says which paths have their new content. One that does not answer is
-// failed with the cause, and its commit's state as far as the root knows it.
-func (b *Broadcaster) halt(ctx context.Context, nodes []*core.Node, procs map[string]*relayProc) {
+// halt settles every relay still running after a Ctrl-C. Those told why
+// (see round) get a moment (stopWait) to say how they ended: one whose commit
+// finished says ok; one stopped before its commit replaced nothing; one
+// stopped during its commit says which paths have their new content. One that
+// does not answer, or was stopped before the stream (nothing sent), is failed
+// with the cause; the round's end stops it.
+func (b *Broadcaster) halt(ctx context.Context, nodes []*core.Node, procs map[string]*relayProc, told bool) {
 	cause := context.Cause(ctx).Error()
 	var waiting []*relayProc
 	for _, n := range nodes {
 		p := procs[n.Name()]
-		if p.result != nil {
+		switch {
+		case p.result != nil:
+			continue
+		case p.socket == "":
+			p.cancel() // still being readied
+		case told:
+			waiting = append(waiting, p)
 			continue
 		}
-		if p.socket != "" {
-			go p.send(relayControl{Stop: cause}) // a closed input fails it, nothing waits
-		} else {
-			p.cancel() // still being readied
-		}
-		waiting = append(waiting, p)
+		p.result = &relayEvent{Type: evResult, Status: core.StatusFailed, Err: cause}
 	}
 	deadline, cancel := context.WithTimeout(context.Background(), stopWait)
 	defer cancel()

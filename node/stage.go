@@ -140,6 +140,7 @@ func removeStale(dir, keep string) {
 // directory nor interleave their commits: the second is refused.
 type claim struct {
 	f       *os.File
+	dir     string   // this run's staging directory
 	created []string // directories made for the claim
 }
 
@@ -185,8 +186,8 @@ func claimHome(to string, single bool, name, token, origin string) (*claim, erro
 		who := fmt.Sprintf("relay pid %d, started %s, from host %s", os.Getpid(), time.Now().UTC().Format("2006-01-02 15:04:05 UTC"), origin)
 		err = os.WriteFile(filepath.Join(dir, ownerFile), []byte(who+"\n"), 0o600)
 	}
+	c.dir = dir
 	if err != nil {
-		os.RemoveAll(dir)
 		c.release(false)
 		return nil, fmt.Errorf("staging directory: %w", err)
 	}
@@ -208,9 +209,13 @@ func holder(home string) string {
 	return "it has not said which yet"
 }
 
-// release lets the claim go; unless kept, the directories made for it are
-// removed when still empty.
+// release lets the claim go; unless kept (the run committed), its staging
+// directory goes (a relay that ends before the stream has staged nothing but
+// its owner file), and so do the directories made for it when still empty.
 func (c *claim) release(keep bool) {
+	if !keep && c.dir != "" {
+		os.RemoveAll(c.dir)
+	}
 	if c.f != nil {
 		c.f.Close()
 	}

@@ -13,6 +13,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -176,6 +177,7 @@ type relayProc struct {
 	childErr  string // what its parent said about it
 
 	// Kept by the goroutine that reads its events, for watch and halt.
+	pid        atomic.Int64 // the relay's process on its host
 	last       atomic.Int64 // when it last said anything (UnixNano): it reports each second
 	reported   atomic.Bool  // it sent its result, or its session ended
 	committing atomic.Bool  // its stream verified and its commit started
@@ -445,6 +447,7 @@ func (b *Broadcaster) watch(procs map[string]*relayProc, nodes []*core.Node) (st
 				p.frozen.Store(&msg)
 				p.feedMu.Unlock()
 				b.log.Warn("broadcast: relay frozen", "host", n.Name(), "silent", stall)
+				go b.kill(p)
 				p.cancel()
 				if n.Parent.IsRoot() {
 					p.dropFeed()
@@ -457,6 +460,21 @@ func (b *Broadcaster) watch(procs map[string]*relayProc, nodes []*core.Node) (st
 	var once sync.Once
 	return func() {
 		once.Do(func() { close(done); <-ended })
+	}
+}
+
+// kill ends a frozen relay at once: a stopped process would get the TERM of
+// its cancelled session only once continued, and outlive the root until the
+// session's KILL 5 s later. The root removes what it staged (see startRelay).
+func (b *Broadcaster) kill(p *relayProc) {
+	pid := p.pid.Load()
+	if pid <= 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), b.stall())
+	defer cancel()
+	if err := b.c.StartBounded(ctx, p.host, "kill -KILL "+strconv.FormatInt(pid, 10), nil, nil, nil); err != nil {
+		b.log.Warn("broadcast: could not kill a frozen relay", "host", p.node.Name(), "pid", pid, "error", err)
 	}
 }
 
@@ -628,6 +646,8 @@ func (b *Broadcaster) startRelay(ctx context.Context, p *relayProc, cfg relayCon
 					// and the few events that say more are never queued
 					// behind a long stream's worth of them.
 					continue
+				case evListening:
+					p.pid.Store(int64(ev.PID))
 				case evCommit:
 					p.committing.Store(true)
 				case evResult:

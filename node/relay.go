@@ -71,6 +71,7 @@ type relayPeer struct {
 type relayEvent struct {
 	Type   string      `json:"type"` // listening, connected, progress, child, commit, result
 	Socket string      `json:"socket,omitempty"`
+	PID    int         `json:"pid,omitempty"`  // listening: the relay's, for the root to kill it when it froze
 	Host   string      `json:"host,omitempty"` // child: the child it is about
 	Bytes  int64       `json:"bytes,omitempty"`
 	RSS    int64       `json:"rss_kib,omitempty"` // result: the relay's peak resident memory
@@ -199,7 +200,7 @@ func relay(ctx context.Context, in *bufio.Reader, emit func(relayEvent), log *sl
 	defer ln.Close()
 	stopListen := context.AfterFunc(ctx, func() { ln.Close() })
 	defer stopListen()
-	emit(relayEvent{Type: evListening, Socket: sock})
+	emit(relayEvent{Type: evListening, Socket: sock, PID: os.Getpid()})
 
 	client, err := sshx.New(sshx.Options{SSH: r.cfg.SSH, Logger: r.log})
 	if err != nil {

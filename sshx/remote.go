@@ -18,14 +18,13 @@ import (
 // shell (as sshd itself would) in the background and waits for it. On TERM, HUP
 // or INT (our "signal" request on cancellation) it TERMs its whole process group
 // (sshd made it a session leader) and, once the command has ended or after a
-// grace period of 5s, KILLs what is left of the group, itself included (a
-// stopped process, SIGSTOP, is continued so that it gets the TERM at once). It
+// grace period of 5s, KILLs what is left of the group, itself included. It
 // writes nothing once cancelled: the channel may be gone and SIGPIPE would kill it
 // before it has cleaned up.
 // With the watchdog, the command's stdin is /dev/null and a `cat` on the
 // session's stdin, which grifork never writes, raises the alarm when the channel
 // closes, so a lost connection also stops the command.
-const wrapKill = `k() { trap '' TERM HUP INT; exec >/dev/null 2>&1; kill -TERM 0 2>/dev/null; kill -CONT 0 2>/dev/null; (sleep 5; kill -KILL 0) >/dev/null 2>&1 & wait "$c"; kill -KILL 0; }
+const wrapKill = `k() { trap '' TERM HUP INT; exec >/dev/null 2>&1; kill -TERM 0 2>/dev/null; (sleep 5; kill -KILL 0) >/dev/null 2>&1 & wait "$c"; kill -KILL 0; }
 trap k TERM HUP INT
 `
 

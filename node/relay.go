@@ -182,6 +182,9 @@ func relay(ctx context.Context, in *bufio.Reader, emit func(relayEvent), log *sl
 	if err != nil {
 		return err
 	}
+	// The run directory (the Shipper made it for this relay) goes with it; the
+	// root removes it only when the relay ends in error.
+	defer os.RemoveAll(wd)
 	// Before anything else: a run into a place another run holds is refused
 	// before it receives a byte.
 	cl, err := claimHome(r.cfg.To, r.cfg.Single, r.cfg.Name, r.cfg.Token, r.cfg.Origin)
@@ -189,9 +192,6 @@ func relay(ctx context.Context, in *bufio.Reader, emit func(relayEvent), log *sl
 		return err
 	}
 	defer func() { cl.release(r.committed) }()
-	// The run directory (the Shipper made it for this relay) goes with it; the
-	// root removes it only when the relay ends in error.
-	defer os.RemoveAll(wd)
 	sock := filepath.Join(wd, "data.sock")
 	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: sock, Net: "unix"})
 	if err != nil {

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"bytes"
 	"crypto/rand"
 	"encoding/json"
 	"fmt"
@@ -170,20 +171,21 @@ func TestBroadcastRelayFaults(t *testing.T) {
 		go func() { run.cmd.Wait(); close(run.exited) }()
 		t.Cleanup(func() { run.cmd.Process.Kill(); <-run.exited })
 		// The others have committed (they hold the new content, no staging
-		// directory) while h1, upstream of them, is still committing: some
-		// of its paths changed already.
+		// directory) while h1, upstream of them, is still committing: its
+		// big.bin (early in the stream's order) has its new content already.
 		others := except(hosts, hosts[1])
+		h1big, err := f.HostPath(hosts[1], "/srv/app/big.bin")
+		if err != nil {
+			t.Fatal(err)
+		}
 		deadline := time.Now().Add(time.Minute)
 		for {
-			done := true
-			for h, m := range bcManifests(t, f, hosts) {
+			b, _ := os.ReadFile(h1big)
+			done := bytes.Equal(b, big)
+			for h, m := range bcManifests(t, f, others) {
 				app, _ := f.HostPath(h, "/srv/app")
 				staged, _ := filepath.Glob(filepath.Join(app, ".grifork-stage-*"))
-				if h == hosts[1] {
-					done = done && m != before
-				} else {
-					done = done && m == want && len(staged) == 0
-				}
+				done = done && m == want && len(staged) == 0
 			}
 			if done {
 				break

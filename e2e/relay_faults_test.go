@@ -154,6 +154,11 @@ func TestBroadcastRelayFaults(t *testing.T) {
 	// whose commit finished are ok, h1 is failed with what its commit did, and
 	// the summary, the report and its broadcast results agree.
 	t.Run("Ctrl-C during a commit", func(t *testing.T) {
+		// Every host holds the old content first (the steps before may have
+		// left some without it).
+		if r := runGrifork(t, dir, "-f", gf(app)); r.code != 0 {
+			t.Fatalf("the first run: exit %d", r.code)
+		}
 		before := bcManifests(t, f, hosts[1:2])[hosts[1]]
 		stamp(t, app)
 		big := make([]byte, 1<<20)

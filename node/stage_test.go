@@ -286,3 +286,37 @@ func (c *stopAfter) Err() error {
 	c.n--
 	return nil
 }
+
+// The claim's staging directory changes the destination's mtime: the stage
+// compares with the destination as it was when claimed, so a run that changes
+// nothing says so.
+func TestClaimKeepsDestinationAsItWas(t *testing.T) {
+	t.Parallel()
+	src, to := t.TempDir(), filepath.Join(t.TempDir(), "app")
+	write(t, src, "f", "f\n")
+	old := time.Unix(1e9, 0)
+	os.Chtimes(src, old, old)
+	st, err := newStage(to, false, "", nil, false, strings.Repeat("a", 16))
+	if err == nil {
+		err = deliver(t.Context(), t, st, src, false)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := claimHome(to, false, "", strings.Repeat("b", 16), "root")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.release(false)
+	st, err = newStage(to, false, "", nil, false, strings.Repeat("b", 16))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.before = c.before
+	if err := deliver(t.Context(), t, st, src, false); err != nil {
+		t.Fatal(err)
+	}
+	if k := st.kind(); k != "current" {
+		t.Errorf("a second run of the same source: %s, want current", k)
+	}
+}

@@ -140,6 +140,34 @@ func (t *BroadcastTasks) Failed(host string) (string, bool) {
 	return "", false
 }
 
+// Interrupter is Tasks that do part of a host's work before its edge task
+// (the broadcast does it for all hosts at once, during prepare): when the run
+// stops before the edge of n started, Interrupted is n's result from that part,
+// false when it has none to give and n is skipped as cancelled.
+type Interrupter interface {
+	Interrupted(n *Node) (Result, bool)
+}
+
+// Interrupted follows the rule of a stopped run (a running task failed, a task
+// not started skipped): a host whose broadcast failed or was cut short is
+// failed with its broadcast's error, one whose broadcast committed is ok when
+// it has no edge block to run (copy), else skipped as cancelled, since its
+// block did not run.
+func (t *BroadcastTasks) Interrupted(n *Node) (Result, bool) {
+	t.mu.Lock()
+	r, ok := t.results[n.Name()]
+	t.mu.Unlock()
+	if !ok || t.b == nil {
+		return Result{}, false
+	}
+	if r.Status == StatusOK && t.Tasks.Defined(edgeBlock(n)) {
+		return Result{}, false
+	}
+	return Result{NodeID: n.ID, Host: n.Name(), Level: n.Level, Task: BlockBroadcast, Status: r.Status, Err: r.Err, Duration: r.Duration}, true
+}
+
+var _ Interrupter = (*BroadcastTasks)(nil)
+
 // FailedHosts is every host whose broadcast did not succeed, with the reason.
 func (t *BroadcastTasks) FailedHosts() map[string]string {
 	out := map[string]string{}

@@ -1,9 +1,13 @@
 package core
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"fmt"
+	"log/slog"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 )
@@ -136,4 +140,109 @@ func (p inProcessForker) Fork(ctx context.Context, parent, child *Node, sub *Tre
 	}
 	RunGrifork(ctx, sub, Precluded(p.tasks.Tasks, p.tasks.FailedHosts()), p, GriforkOptions{Remote: true, Events: one})
 	return nil
+}
+
+// cancellingBroadcaster is a broadcast that Ctrl-C stops near its end: it
+// cancels the run and returns what each relay reported by then.
+type cancellingBroadcaster struct {
+	cancel context.CancelFunc
+	res    map[string]BroadcastResult
+}
+
+func (b *cancellingBroadcaster) Broadcast(ctx context.Context, t *Tree) (map[string]BroadcastResult, error) {
+	b.cancel()
+	return b.res, nil
+}
+
+// edgeless is a copy's Tasks: no edge block, only the broadcast.
+type edgeless struct{ *schedFake }
+
+func (edgeless) Defined(b Block) bool { return b != BlockLocally && b != BlockRemote }
+
+// Ctrl-C during the broadcast (issue 17): a host whose commit finished is ok
+// when it has no block to run, skipped (cancelled) when its block did not
+// run; one whose broadcast was cut short is failed with the broadcast's words;
+// the summary, the report and r.broadcast agree, in both modes, and the
+// summary has no re-attached lines without --heal.
+func TestBroadcastInterrupted(t *testing.T) {
+	t.Parallel()
+	hosts := manyHosts(3) // branches 1: h1 -> h2 -> h3
+	mid := "interrupted during its commit: 3 of 9 paths under /srv/app replaced"
+	res := map[string]BroadcastResult{
+		"h1": {Status: StatusOK, Via: RootHost},
+		"h2": {Status: StatusFailed, Via: "h1", Err: mid},
+		"h3": {Status: StatusFailed, Via: "h2", Err: "interrupt signal received"},
+	}
+	for _, mode := range []Mode{Standalone, Grifork} {
+		for _, blocks := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s blocks=%v", mode, blocks), func(t *testing.T) {
+				t.Parallel()
+				tree, err := BuildTree(hosts, 1)
+				if err != nil {
+					t.Fatal(err)
+				}
+				ctx, cancel := context.WithCancel(context.Background())
+				defer cancel()
+				var tasks Tasks = edgeless{&schedFake{}}
+				h1 := "h1=ok"
+				if blocks {
+					tasks, h1 = &schedFake{}, "h1=skipped(cancelled)"
+				}
+				bt := WithBroadcast(tasks, &cancellingBroadcaster{cancel: cancel, res: res}, tree)
+				var r *Report
+				if mode == Standalone {
+					r = RunStandalone(ctx, tree, bt, RunOptions{Barrier: true})
+				} else {
+					r = RunGrifork(ctx, tree, bt, inProcessForker{tasks: bt}, GriforkOptions{})
+				}
+				bt.Attach(r)
+				want := h1 + " h2=failed(" + mid + ") h3=failed(interrupt signal received)"
+				if got := statuses(r); got != want {
+					t.Errorf("got  %s\nwant %s", got, want)
+				}
+				for _, x := range r.Results() {
+					if x.Broadcast == nil || x.Broadcast.Status != res[x.Host].Status {
+						t.Errorf("%s: r.broadcast %+v, want status %s", x.Host, x.Broadcast, res[x.Host].Status)
+					}
+					if x.Status == StatusFailed && x.Task != BlockBroadcast {
+						t.Errorf("%s: failed in task %q, want broadcast", x.Host, x.Task)
+					}
+				}
+				var b bytes.Buffer
+				if err := r.WriteSummary(&b); err != nil {
+					t.Fatal(err)
+				}
+				if !strings.Contains(b.String(), "  h2 (0.0-1.0-2.0) broadcast: "+mid+"\n") || strings.Contains(b.String(), "re-attached") {
+					t.Errorf("summary:\n%s", b.String())
+				}
+			})
+		}
+	}
+}
+
+// A host the broadcast missed: the summary has no re-attached line without
+// --heal (its children's blocks run from a host that has the data all the
+// same), and the log tags the failure task=broadcast, as the summary does.
+func TestBroadcastFailureWords(t *testing.T) {
+	t.Parallel()
+	tree, err := BuildTree(manyHosts(3), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, heal := range []bool{false, true} {
+		var log bytes.Buffer
+		b := &fakeBroadcaster{fail: map[string]string{"h1": "no progress for 10s"}}
+		r := RunStandalone(context.Background(), tree, WithBroadcast(&schedFake{}, b, tree),
+			RunOptions{Barrier: true, Heal: heal, Logger: slog.New(slog.NewTextHandler(&log, nil))})
+		var sum bytes.Buffer
+		if err := r.WriteSummary(&sum); err != nil {
+			t.Fatal(err)
+		}
+		if got := strings.Contains(sum.String(), "re-attached:"); got != heal {
+			t.Errorf("heal=%v: re-attached lines %v:\n%s", heal, got, sum.String())
+		}
+		if !strings.Contains(log.String(), `msg="task failed" task=broadcast src=localhost dst=h1`) {
+			t.Errorf("heal=%v: the log does not tag h1's failure task=broadcast:\n%s", heal, log.String())
+		}
+	}
 }

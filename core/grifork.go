@@ -128,6 +128,7 @@ func RunGrifork(ctx context.Context, t *Tree, tasks Tasks, f Forker, opts Grifor
 	}
 	g.budget = newBudget(opts.Budget, t.size()-1, g.halt)
 	ctx = WithHalt(ctx, g.halt)
+	g.report.Heal = opts.Heal
 	if g.log == nil {
 		g.log = slog.New(slog.DiscardHandler)
 	}
@@ -178,7 +179,7 @@ func RunGrifork(ctx context.Context, t *Tree, tasks Tasks, f Forker, opts Grifor
 		wg.Wait()
 	}
 	if g.report.pendingCount() > 0 {
-		walkBelow(g.self, func(n *Node) { g.skip(n, "cancelled") })
+		walkBelow(g.self, g.interrupted)
 	}
 
 	g.report.Duration = time.Since(g.report.Start)
@@ -266,6 +267,7 @@ func (g *griforkRun) logResult(e Edge, err error) {
 		return // the root logs edges from their result events, like relayed ones
 	}
 	if err != nil {
+		e.Block = taskOf(e, err) // a broadcast failure is the broadcast's, as in the summary
 		g.log.Error("task failed", append(edgeAttrs(e), "error", g.oneLine(err))...)
 		return
 	}
@@ -618,6 +620,18 @@ func kept(prev, next Result) bool {
 		return next.Status != StatusFailed || next.Task != TaskFork
 	}
 	return true
+}
+
+// interrupted settles n, left pending by a cancelled run, with what the tasks
+// did for it before its edge (see Interrupter), else skipped as cancelled.
+func (g *griforkRun) interrupted(n *Node) {
+	if it, ok := g.tasks.(Interrupter); ok {
+		if res, ok := it.Interrupted(n); ok {
+			g.setResult(res) // unless n has an outcome already
+			return
+		}
+	}
+	g.skip(n, "cancelled")
 }
 
 // skip marks n skipped unless it already has an outcome.

@@ -19,9 +19,12 @@ import (
 // (host → block; the host is Dst for edges, Src for a node's own blocks). Each
 // simulated process has its own instance (own Printer) sharing the call log.
 type fakeTasks struct {
-	fail    map[string]Block
-	block   map[string]bool          // hosts whose edge task waits for ctx to end
-	slow    map[string]time.Duration // hosts whose edge task takes this long
+	fail  map[string]Block
+	block map[string]bool          // hosts whose edge task waits for ctx to end
+	slow  map[string]time.Duration // hosts whose edge task takes this long
+	// after: hosts whose edge task, before it ends, waits until the edge tasks
+	// to these hosts have started (an order a test needs, not left to timing).
+	after   map[string][]string
 	printer *Printer
 	log     *callLog
 	report  *Report // what finish received
@@ -38,6 +41,24 @@ func (c *callLog) add(s string) {
 	c.calls = append(c.calls, s)
 }
 
+// await returns once the log holds an edge task to each of hosts, or ctx ends.
+func (c *callLog) await(ctx context.Context, hosts []string) {
+	for ctx.Err() == nil {
+		c.mu.Lock()
+		n := 0
+		for _, h := range hosts {
+			if slices.ContainsFunc(c.calls, func(s string) bool { return strings.HasSuffix(s, "->"+h) }) {
+				n++
+			}
+		}
+		c.mu.Unlock()
+		if n == len(hosts) {
+			return
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
 func (c *callLog) sorted() []string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -47,7 +68,7 @@ func (c *callLog) sorted() []string {
 }
 
 func (ft *fakeTasks) with(p *Printer) *fakeTasks {
-	return &fakeTasks{fail: ft.fail, block: ft.block, slow: ft.slow, printer: p, log: ft.log}
+	return &fakeTasks{fail: ft.fail, block: ft.block, slow: ft.slow, after: ft.after, printer: p, log: ft.log}
 }
 
 func (ft *fakeTasks) Defined(Block) bool { return true }
@@ -68,6 +89,9 @@ func (ft *fakeTasks) Run(ctx context.Context, e Edge) error {
 	}
 	if d := ft.slow[host]; d > 0 && e.Dst != nil {
 		time.Sleep(d)
+	}
+	if hosts := ft.after[host]; len(hosts) > 0 && e.Dst != nil {
+		ft.log.await(ctx, hosts)
 	}
 	if b, ok := ft.fail[host]; ok && b == e.Block {
 		return fmt.Errorf("%s failed on %s\nsecond line", e.Block, host)

@@ -65,6 +65,11 @@ type Report struct {
 	Mode     Mode
 	Start    time.Time
 	Duration time.Duration
+	// Heal says the run re-attached hosts (--heal): only then does the summary
+	// list the hosts served by another source than their parent. Without it a
+	// host whose parent the broadcast missed still runs its block from a host
+	// that has the data, which is no healing the user asked for.
+	Heal bool
 
 	mu      sync.Mutex
 	results []Result
@@ -306,7 +311,7 @@ func (r *Report) UnmarshalJSON(b []byte) error {
 
 // WriteSummary writes what a user reads at the end of a run: the counts, one line
 // per failed host with its task and error, one per host re-attached to another
-// source (standalone healing), one per cause of skipped hosts with their count and
+// source (with Heal), one per cause of skipped hosts with their count and
 // folded node set,
 // the run-level errors and the total time.
 func (r *Report) WriteSummary(w io.Writer) error {
@@ -332,7 +337,7 @@ func (r *Report) WriteSummary(w io.Writer) error {
 	}
 	heading := false
 	for _, x := range res {
-		if p := parentHost(hostOf, x.NodeID); x.Via != "" && x.Via != p {
+		if p := parentHost(hostOf, x.NodeID); r.Heal && x.Via != "" && x.Via != p {
 			if !heading {
 				fmt.Fprintln(bw, "re-attached:")
 				heading = true

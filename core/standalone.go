@@ -92,6 +92,7 @@ func RunStandalone(ctx context.Context, t *Tree, tasks Tasks, opts RunOptions) *
 	s.workers = gopool.New(quit, maxIdleWorkers)
 	s.report = NewReport(Standalone, t)
 	s.report.Start = s.opts.Now()
+	s.report.Heal = opts.Heal
 	observe(ctx, s.report)
 	s.unsettled = make([]int, len(gens))
 	for i, g := range gens {
@@ -127,7 +128,7 @@ func RunStandalone(ctx context.Context, t *Tree, tasks Tasks, opts RunOptions) *
 	if s.report.pendingCount() > 0 {
 		walkBelow(root, func(n *Node) {
 			if !s.state[n.Index].settled() {
-				s.skip(n, "cancelled")
+				s.interrupted(n)
 			}
 		})
 	}
@@ -341,6 +342,27 @@ func (s *standalone) lessLoaded(a, b *Node) bool {
 	return a.Index < b.Index
 }
 
+// interrupted settles n, whose edge the cancelled run did not start: with
+// what the tasks did for it before its edge (see Interrupter), else skipped.
+func (s *standalone) interrupted(n *Node) {
+	if it, ok := s.tasks.(Interrupter); ok {
+		if res, ok := it.Interrupted(n); ok {
+			switch res.Status {
+			case StatusOK:
+				s.state[n.Index] = nodeOK
+			case StatusFailed:
+				s.state[n.Index] = nodeFailed
+			default:
+				s.state[n.Index] = nodeSkipped
+			}
+			s.report.Set(res)
+			s.settle(n)
+			return
+		}
+	}
+	s.skip(n, "cancelled")
+}
+
 func (s *standalone) skip(n *Node, why string) {
 	s.state[n.Index] = nodeSkipped
 	s.report.Set(Result{NodeID: n.ID, Host: n.Name(), Level: n.Level, Status: StatusSkipped, Task: edgeBlock(n), Err: why})
@@ -483,6 +505,7 @@ func guard(fn func() error) (err error) {
 
 func (s *standalone) logResult(e Edge, err error) {
 	if err != nil {
+		e.Block = taskOf(e, err) // a broadcast failure is the broadcast's, as in the summary
 		s.log.Error("task failed", append(edgeAttrs(e), "error", s.oneLine(err))...)
 		return
 	}

@@ -11,9 +11,12 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/grifork/grifork/core"
@@ -32,6 +35,12 @@ type BroadcastOptions struct {
 	Heal   bool
 	Logger *slog.Logger
 }
+
+const slowCommit = 500 * time.Millisecond
+
+// stopWait is how long a stopped run (Ctrl-C) waits for the relays to say how
+// they ended: the process ends within 2 s of the signal, summary included.
+const stopWait = time.Second
 
 // Broadcaster is the root of a pipelined broadcast (core.Broadcaster). It
 // starts a relay on every host at once (a flat control plane from the root,
@@ -176,6 +185,38 @@ type relayProc struct {
 	result    *relayEvent
 	died      bool   // its session ended with an error before a result
 	childErr  string // what its parent said about it
+
+	// Kept by the goroutine that reads its events, for watch and halt.
+	pid        atomic.Int64 // the relay's process on its host
+	last       atomic.Int64 // when it last said anything (UnixNano): it reports each second
+	reported   atomic.Bool  // it sent its result, or its session ended
+	committing atomic.Bool  // its stream verified and its commit started
+	// frozen is the root's own verdict (see watch), which outranks what the
+	// relay's neighbours say about it.
+	frozen atomic.Pointer[string]
+
+	feedMu sync.Mutex
+	feed   net.Conn // the root's stream to it, when the root is its parent
+}
+
+// setFeed records the root's stream to p; false when p was dropped already.
+func (p *relayProc) setFeed(c net.Conn) bool {
+	p.feedMu.Lock()
+	defer p.feedMu.Unlock()
+	if p.frozen.Load() != nil {
+		return false
+	}
+	p.feed = c
+	return true
+}
+
+// dropFeed closes the root's stream to p.
+func (p *relayProc) dropFeed() {
+	p.feedMu.Lock()
+	defer p.feedMu.Unlock()
+	if p.feed != nil {
+		p.feed.Close()
+	}
 }
 
 func (p *relayProc) send(v any) error {
@@ -200,8 +241,12 @@ func (b *Broadcaster) round(ctx context.Context, t *core.Tree, list []entry, man
 			p.ctl.Close()
 		}
 		// A relay ends by itself after its result or when its control input
-		// ends; only one that does not is stopped.
-		grace := time.After(5 * time.Second)
+		// ends; only one that does not is stopped (soon after a Ctrl-C).
+		wait := 5 * time.Second
+		if ctx.Err() != nil {
+			wait = stopWait / 2
+		}
+		grace := time.After(wait)
 		for _, p := range procs {
 			select {
 			case <-p.ended:
@@ -211,7 +256,8 @@ func (b *Broadcaster) round(ctx context.Context, t *core.Tree, list []entry, man
 		}
 		wg.Wait()
 	}()
-	corrupt := corruptHost()
+	corrupt, slow := corruptHost(), slowCommitHost()
+	origin, _ := os.Hostname()
 	for _, n := range nodes {
 		procs[n.Name()] = b.newProc(ctx, n, procs)
 	}
@@ -222,7 +268,10 @@ func (b *Broadcaster) round(ctx context.Context, t *core.Tree, list []entry, man
 		p := procs[n.Name()]
 		cfg := relayConfig{Self: n.Name(), Parent: n.Parent.Name(), SSH: b.opts.SSH, To: b.opts.Config.To,
 			Single: !list[0].info.IsDir(), Name: filepath.Base(list[0].abs), Delete: b.opts.Config.Deletes(), Excludes: b.opts.Config.Excludes,
-			Token: token, Stall: b.stall(), Corrupt: corrupt != "" && corrupt == n.Name(), Grifork: b.opts.Grifork}
+			Token: token, Stall: b.stall(), Origin: origin, Corrupt: corrupt != "" && corrupt == n.Name(), Grifork: b.opts.Grifork}
+		if slow != "" && slow == n.Name() {
+			cfg.SlowCommit = slowCommit
+		}
 		for _, c := range n.Children {
 			cfg.Children = append(cfg.Children, b.loginHost(c))
 		}
@@ -249,6 +298,16 @@ func (b *Broadcaster) round(ctx context.Context, t *core.Tree, list []entry, man
 		p := procs[n.Name()]
 		return p.socket != "" && p.result == nil
 	}
+	// Stopped (Ctrl-C): every relay told to stop says how it ended, and the
+	// stream's own end, cut short, is no error of the broadcast's.
+	told := false
+	stopped := func(t *core.Tree, skipped map[string]string) map[string]core.BroadcastResult {
+		b.halt(ctx, nodes, procs, told)
+		return b.outcome(ctx, t, nodes, procs, skipped)
+	}
+	if ctx.Err() != nil {
+		return stopped(t, nil), nil
+	}
 	// Phase 2: every relay opens the streams to its children, all at once.
 	skipped := map[string]string{}
 	if b.opts.Heal {
@@ -267,6 +326,9 @@ func (b *Broadcaster) round(ctx context.Context, t *core.Tree, list []entry, man
 		}
 	} else {
 		for _, n := range nodes {
+			if !live(n) {
+				continue // failed with its own error
+			}
 			for a := n.Parent; !a.IsRoot(); a = a.Parent {
 				if !live(a) {
 					skipped[n.Name()] = "relay " + a.Name() + " failed: " + b.failure(procs[a.Name()])
@@ -294,6 +356,23 @@ func (b *Broadcaster) round(ctx context.Context, t *core.Tree, list []entry, man
 			p.childErr = "relay: " + err.Error()
 		}
 	})
+	// A Ctrl-C from here on (each relay has its connect message) reaches every
+	// relay at once: the streams then unwind from every hop together, rather
+	// than drain down the tree.
+	var listening []*relayProc
+	for _, n := range nodes {
+		if live(n) {
+			listening = append(listening, procs[n.Name()])
+		}
+	}
+	told = true
+	stopRelays := context.AfterFunc(ctx, func() {
+		for _, p := range listening {
+			go p.send(relayControl{Stop: context.Cause(ctx).Error()}) // a closed input fails it, nothing waits
+		}
+	})
+	defer stopRelays()
+	var watched []*core.Node
 	for _, n := range t.Nodes()[1:] {
 		p := procs[n.Name()]
 		if _, ok := skipped[n.Name()]; ok || !live(n) {
@@ -304,10 +383,18 @@ func (b *Broadcaster) round(ctx context.Context, t *core.Tree, list []entry, man
 				break
 			}
 		}
+		if live(n) {
+			watched = append(watched, n)
+		}
+	}
+	if ctx.Err() != nil {
+		return stopped(t, skipped), nil
 	}
 
 	b.log.Debug("broadcast: streams open")
-	// Phase 3: stream.
+	// Phase 3: stream, while watch looks for a relay that froze.
+	stopWatch := b.watch(procs, watched)
+	defer stopWatch()
 	streamErr := b.stream(ctx, t, procs, list, man, token, func(n *core.Node) bool {
 		_, skip := skipped[n.Name()]
 		return live(n) && !skip
@@ -326,7 +413,17 @@ func (b *Broadcaster) round(ctx context.Context, t *core.Tree, list []entry, man
 			}
 		}
 	}
-	out := b.results(t, procs, skipped)
+	stopWatch()
+	if ctx.Err() != nil {
+		return stopped(t, skipped), nil
+	}
+	return b.outcome(ctx, t, nodes, procs, skipped), streamErr
+}
+
+// outcome is every host's result of a round along t; nodes are all the
+// round's hosts, also those a re-planned t left out.
+func (b *Broadcaster) outcome(ctx context.Context, t *core.Tree, nodes []*core.Node, procs map[string]*relayProc, skipped map[string]string) map[string]core.BroadcastResult {
+	out := b.results(ctx, t, procs, skipped)
 	// Relays that did not start are out of a re-planned tree: they failed.
 	for _, n := range nodes {
 		if _, ok := out[n.Name()]; !ok {
@@ -335,7 +432,121 @@ func (b *Broadcaster) round(ctx context.Context, t *core.Tree, list []entry, man
 				Duration: time.Since(p.start), Err: b.failure(p)}
 		}
 	}
-	return out, streamErr
+	return out
+}
+
+// watch stops, from when the stream starts, every relay of nodes that falls
+// silent for the stall timeout: a relay reports each second, also while its
+// writes wait for a slow or frozen child, so the silent one is the one that
+// stopped making progress (SIGSTOP, a hung host), not its parent. Its verdict
+// is "no progress", it is killed with its session (the hosts below it then
+// see their stream end), and its parent is told to drop it and go on: the
+// streams' own watchdogs wait longer (streamStall), so that this comes first.
+func (b *Broadcaster) watch(procs map[string]*relayProc, nodes []*core.Node) (stop func()) {
+	stall := b.stall()
+	start := time.Now().UnixNano()
+	done := make(chan struct{})
+	ended := make(chan struct{})
+	go func() {
+		defer close(ended)
+		tick := time.NewTicker(heartbeat / 4)
+		defer tick.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+			}
+			for _, n := range nodes {
+				p := procs[n.Name()]
+				if p.reported.Load() || p.frozen.Load() != nil || time.Since(time.Unix(0, max(p.last.Load(), start))) < stall {
+					continue
+				}
+				msg := fmt.Sprintf("%s for %s: its relay stopped answering (frozen?) and was killed", errStalled, stall)
+				p.feedMu.Lock()
+				p.frozen.Store(&msg)
+				p.feedMu.Unlock()
+				b.log.Warn("broadcast: relay frozen", "host", n.Name(), "silent", stall)
+				go b.kill(p)
+				p.cancel()
+				if n.Parent.IsRoot() {
+					p.dropFeed()
+				} else if pp := procs[n.Parent.Name()]; pp != nil {
+					go pp.send(relayControl{Drop: n.Name()}) // a closed input fails it, nothing waits
+				}
+			}
+		}
+	}()
+	var once sync.Once
+	return func() {
+		once.Do(func() { close(done); <-ended })
+	}
+}
+
+// kill ends a frozen relay at once: a stopped process would get the TERM of
+// its cancelled session only once continued, and outlive the root until the
+// session's KILL 5 s later. The root removes what it staged (see startRelay).
+func (b *Broadcaster) kill(p *relayProc) {
+	pid := p.pid.Load()
+	if pid <= 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), b.stall())
+	defer cancel()
+	if err := b.c.StartBounded(ctx, p.host, "kill -KILL "+strconv.FormatInt(pid, 10), nil, nil, nil); err != nil {
+		b.log.Warn("broadcast: could not kill a frozen relay", "host", p.node.Name(), "pid", pid, "error", err)
+	}
+}
+
+// halt settles every relay still running after a Ctrl-C. Those told why
+// (see round) get a moment (stopWait) to say how they ended: one whose commit
+// finished says ok; one stopped before its commit replaced nothing; one
+// stopped during its commit says which paths have their new content. One that
+// does not answer, or was stopped before the stream (nothing sent), is failed
+// with the cause; the round's end stops it.
+func (b *Broadcaster) halt(ctx context.Context, nodes []*core.Node, procs map[string]*relayProc, told bool) {
+	cause := context.Cause(ctx).Error()
+	var waiting []*relayProc
+	for _, n := range nodes {
+		p := procs[n.Name()]
+		switch {
+		case p.result != nil:
+			continue
+		case p.socket == "":
+			p.cancel() // still being readied
+		case told:
+			waiting = append(waiting, p)
+			continue
+		}
+		p.result = &relayEvent{Type: evResult, Status: core.StatusFailed, Err: cause}
+	}
+	deadline, cancel := context.WithTimeout(context.Background(), stopWait)
+	defer cancel()
+	for _, p := range waiting {
+	wait:
+		for p.result == nil {
+			select {
+			case ev, ok := <-p.events:
+				if !ok {
+					break wait
+				}
+				if ev.Type == evResult {
+					p.result = &ev
+					p.ctl.Close()
+				}
+			case <-deadline.Done():
+				break wait
+			}
+		}
+		if p.result == nil {
+			msg := cause
+			if p.committing.Load() {
+				msg += " during its commit: each path under " + b.opts.Config.To + " holds its old or its new content"
+			}
+			p.result = &relayEvent{Type: evResult, Status: core.StatusFailed, Err: msg}
+			p.cancel()
+		}
+	}
 }
 
 // await takes one event of p (or notes its end); false when p ended, fell
@@ -347,6 +558,25 @@ func (b *Broadcaster) await(ctx context.Context, procs map[string]*relayProc, p 
 		defer timer.Stop()
 		silent = timer.C
 	}
+	ok, quiet := b.next(ctx, procs, p, silent)
+	if !quiet {
+		return ok
+	}
+	if time.Since(time.Unix(0, p.last.Load())) < d {
+		return true // its heartbeat came meanwhile
+	}
+	msg := fmt.Sprintf("relay silent for %s: stopped", d)
+	if !p.started {
+		msg = fmt.Sprintf("readying the host for its relay took longer than %s: stopped", d)
+	}
+	p.result = &relayEvent{Type: evResult, Status: core.StatusFailed, Err: msg}
+	p.cancel()
+	return false
+}
+
+// next takes one event of p (or notes its end) unless timeout comes first
+// (quiet); false when p ended, the timeout came, or ctx was cancelled.
+func (b *Broadcaster) next(ctx context.Context, procs map[string]*relayProc, p *relayProc, timeout <-chan time.Time) (ok, quiet bool) {
 	select {
 	case ev, ok := <-p.events:
 		if !ok {
@@ -355,7 +585,7 @@ func (b *Broadcaster) await(ctx context.Context, procs map[string]*relayProc, p 
 				p.died = p.err != nil
 				p.result = &relayEvent{Type: evResult, Status: core.StatusFailed, Err: b.failure(p)}
 			}
-			return false
+			return false, false
 		}
 		switch ev.Type {
 		case evStarted:
@@ -377,23 +607,19 @@ func (b *Broadcaster) await(ctx context.Context, procs map[string]*relayProc, p 
 				c.cancel() // a frozen relay must not hold the run
 			}
 		}
-		return true
-	case <-silent:
-		msg := fmt.Sprintf("relay silent for %s: stopped", d)
-		if !p.started {
-			msg = fmt.Sprintf("readying the host for its relay took longer than %s: stopped", d)
-		}
-		p.result = &relayEvent{Type: evResult, Status: core.StatusFailed, Err: msg}
-		p.cancel()
-		return false
+		return true, false
+	case <-timeout:
+		return false, true
 	case <-ctx.Done():
-		p.result = &relayEvent{Type: evResult, Status: core.StatusFailed, Err: context.Cause(ctx).Error()}
-		return false
+		return false, false // halt asks it how it ended
 	}
 }
 
 // failure is what ended p's relay without a result, in one line.
 func (b *Broadcaster) failure(p *relayProc) string {
+	if msg := p.frozen.Load(); msg != nil {
+		return *msg
+	}
 	if p.result != nil && p.result.Err != "" {
 		return p.result.Err
 	}
@@ -441,12 +667,21 @@ func (b *Broadcaster) startRelay(ctx context.Context, p *relayProc, cfg relayCon
 		defer close(p.events)
 		sc := bufio.NewScanner(outR)
 		sc.Buffer(make([]byte, 64<<10), maxControlLine)
+		defer p.reported.Store(true)
 		for sc.Scan() {
 			var ev relayEvent
-			switch {
-			case json.Unmarshal(sc.Bytes(), &ev) != nil || ev.Type == "":
+			if json.Unmarshal(sc.Bytes(), &ev) != nil || ev.Type == "" {
 				b.log.Debug("relay stdout", "host", p.node.Name(), "line", sc.Text())
-			case ev.Type == evSeeded:
+				continue
+			}
+			p.last.Store(time.Now().UnixNano())
+			switch ev.Type {
+			case evProgress:
+				// A heartbeat: its time is all that counts (see await),
+				// and the few events that say more are never queued
+				// behind a long stream's worth of them.
+				continue
+			case evSeeded:
 				// For the seeded host's own start, which does not wait on this
 				// relay's events.
 				if c, ok := p.peers[ev.Host]; ok {
@@ -455,12 +690,16 @@ func (b *Broadcaster) startRelay(ctx context.Context, p *relayProc, cfg relayCon
 					default:
 					}
 				}
-			default:
-				if ev.Type == evListening {
-					p.readyOnce.Do(func() { close(p.ready) })
-				}
-				p.events <- ev
+				continue
+			case evListening:
+				p.pid.Store(int64(ev.PID))
+				p.readyOnce.Do(func() { close(p.ready) })
+			case evCommit:
+				p.committing.Store(true)
+			case evResult:
+				p.reported.Store(true)
 			}
+			p.events <- ev
 		}
 		io.Copy(io.Discard, outR)
 	}()
@@ -560,7 +799,9 @@ func (b *Broadcaster) deploy(p *relayProc) (Deployment, error) {
 func (b *Broadcaster) newProc(ctx context.Context, n *core.Node, peers map[string]*relayProc) *relayProc {
 	p := &relayProc{node: n, host: b.loginHost(n), events: make(chan relayEvent, 64), ended: make(chan struct{}), start: time.Now(),
 		peers: peers, ready: make(chan struct{}), seeded: make(chan string, 1)}
-	p.ctx, p.cancel = context.WithCancel(ctx)
+	// Not ended by ctx itself: on Ctrl-C the root first asks each relay to stop
+	// and how it ended (see halt), so that a host whose commit finished is ok.
+	p.ctx, p.cancel = context.WithCancel(context.WithoutCancel(ctx))
 	p.ctlR, p.ctl = io.Pipe()
 	p.stderr = sshx.NewTailWriter(func(line string) {
 		b.log.Debug("relay stderr", "host", n.Name(), "line", line)
@@ -583,6 +824,10 @@ func (b *Broadcaster) stream(ctx context.Context, t *core.Tree, procs map[string
 			procs[c.Name()].childErr = err.Error()
 			continue
 		}
+		if !procs[c.Name()].setFeed(conn) {
+			conn.Close()
+			continue
+		}
 		conns, names = append(conns, conn), append(names, c.Name())
 	}
 	if len(conns) == 0 {
@@ -593,7 +838,7 @@ func (b *Broadcaster) stream(ctx context.Context, t *core.Tree, procs map[string
 	var wg sync.WaitGroup
 	for i, c := range conns {
 		wg.Go(func() {
-			if err := writeSink(fan.sinks[i], c, b.stall()); err != nil {
+			if err := writeSink(fan.sinks[i], c, streamStall(b.stall())); err != nil {
 				procs[names[i]].childErr = "stream to it: " + core.OneLine(err.Error())
 			}
 		})
@@ -631,12 +876,15 @@ func (b *Broadcaster) stream(ctx context.Context, t *core.Tree, procs map[string
 
 // wanted waits until every relay of t that streams (live) said what its host
 // lacks, and returns which entries of list the stream carries: the files that
-// some host lacks or holds differently. A relay still silent after three stall
-// timeouts gets every file, since the root cannot know what it lacks.
+// some host lacks or holds differently. A relay that has not said so after
+// three stall timeouts gets every file, since the root cannot know what it
+// lacks. (One that froze meanwhile is watch's: killed, it needs nothing.)
 func (b *Broadcaster) wanted(ctx context.Context, t *core.Tree, procs map[string]*relayProc, list []entry, live func(*core.Node) bool) ([]bool, error) {
 	send := make([]bool, len(list))
 	sums := map[int]string{}
-	deadline := time.Now().Add(3 * b.stall())
+	expired := make(chan time.Time)
+	deadline := time.AfterFunc(3*b.stall(), func() { close(expired) })
+	defer deadline.Stop()
 	all := false
 	var err error
 	t.Walk(func(n *core.Node) {
@@ -644,9 +892,12 @@ func (b *Broadcaster) wanted(ctx context.Context, t *core.Tree, procs map[string
 			return
 		}
 		p := procs[n.Name()]
-		// A relay reports progress every second: the deadline is checked as often.
-		for p.needs == nil && p.result == nil && time.Now().Before(deadline) {
-			if !b.await(ctx, procs, p, 3*b.stall()) {
+		for p.needs == nil && p.result == nil {
+			ok, quiet := b.next(ctx, procs, p, expired)
+			if quiet && len(p.events) > 0 {
+				continue // what it said in time comes first
+			}
+			if !ok {
 				break
 			}
 		}
@@ -656,6 +907,9 @@ func (b *Broadcaster) wanted(ctx context.Context, t *core.Tree, procs map[string
 		}
 		err = addNeeds(list, send, p.needs.Need, p.needs.Check, sums)
 	})
+	if ctx.Err() != nil {
+		return nil, context.Cause(ctx)
+	}
 	if all {
 		b.log.Info("broadcast: a relay did not say what it lacks: sending every file")
 		for i := range send {
@@ -696,8 +950,10 @@ func addNeeds(list []entry, send []bool, need [][2]int, checks map[int]string, s
 	return nil
 }
 
-// results turns what the relays said into one result per host of t.
-func (b *Broadcaster) results(t *core.Tree, procs map[string]*relayProc, skipped map[string]string) map[string]core.BroadcastResult {
+// results turns what the relays said into one result per host of t. After a
+// Ctrl-C (ctx done) each relay speaks for itself: a stream cut short is the
+// stop's doing, not its source's.
+func (b *Broadcaster) results(ctx context.Context, t *core.Tree, procs map[string]*relayProc, skipped map[string]string) map[string]core.BroadcastResult {
 	out := map[string]core.BroadcastResult{}
 	t.Walk(func(n *core.Node) {
 		if n.IsRoot() {
@@ -711,13 +967,22 @@ func (b *Broadcaster) results(t *core.Tree, procs map[string]*relayProc, skipped
 		case p.result != nil && p.result.Status == core.StatusOK:
 			r.Status, r.Bytes, r.PeakRSS = core.StatusOK, p.result.Bytes, p.result.RSS
 			r.Written, r.Kind = p.result.Written, p.result.Kind
+		case ctx.Err() != nil:
+			r.Status, r.Err = core.StatusFailed, b.failure(p)
+			if strings.Contains(r.Err, errTruncated.Error()) {
+				r.Err = context.Cause(ctx).Error()
+			}
 		default:
 			r.Status, r.Err = core.StatusFailed, b.failure(p)
-			if p.childErr != "" && !p.died {
+			if p.childErr != "" && !p.died && p.frozen.Load() == nil {
 				r.Err = p.childErr
 			}
-			if pr, ok := out[n.Parent.Name()]; ok && pr.Status != core.StatusOK && strings.Contains(r.Err, errTruncated.Error()) {
+			if pr, ok := out[n.Parent.Name()]; ok && pr.Status != core.StatusOK && p.frozen.Load() == nil &&
+				(strings.Contains(r.Err, errTruncated.Error()) || strings.Contains(r.Err, errStalled.Error())) {
 				r.Err = "its source " + n.Parent.Name() + " failed mid-stream: " + pr.Err
+				if strings.HasPrefix(pr.Err, "its source ") {
+					r.Err = pr.Err // the host where it began
+				}
 			}
 		}
 		out[n.Name()] = r

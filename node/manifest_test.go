@@ -102,7 +102,7 @@ func TestManifestCompare(t *testing.T) {
 			}
 			if !tc.empty {
 				st := newTestStage(t, host)
-				if err := deliver(t, st, src, false); err != nil {
+				if err := deliver(t.Context(), t, st, src, false); err != nil {
 					t.Fatal(err)
 				}
 				sameTree(t, src, host)
@@ -111,7 +111,7 @@ func TestManifestCompare(t *testing.T) {
 				tc.change(t, src, host)
 			}
 			st := newTestStage(t, host)
-			if err := deliver(t, st, src, tc.checksum); err != nil {
+			if err := deliver(t.Context(), t, st, src, tc.checksum); err != nil {
 				t.Fatal(err)
 			}
 			for i, e := range st.m.Entries {

@@ -40,7 +40,10 @@ type relayConfig struct {
 	Excludes []string       `json:"excludes,omitempty"`
 	Token    string         `json:"token"`
 	Stall    time.Duration  `json:"stall"`
+	Origin   string         `json:"origin,omitempty"` // the root's host, for a run refused by this one
 	Corrupt  bool           `json:"corrupt,omitempty"`
+	// SlowCommit is a test hook: the commit waits this long after each path.
+	SlowCommit time.Duration `json:"slow_commit,omitempty"`
 	// Children are the hosts it will most likely stream to (its children in the
 	// planned tree), to connect to early; relayConnect has the final word.
 	Children []core.Host `json:"children,omitempty"`
@@ -56,6 +59,14 @@ type relayConnect struct {
 	Seed     *relayPeer  `json:"seed,omitempty"`
 }
 
+// relayControl is what the root may say once the stream is set up: drop a
+// child (the root found it frozen, so the relay goes on without it), or stop
+// with a cause (Ctrl-C at the root).
+type relayControl struct {
+	Drop string `json:"drop,omitempty"`
+	Stop string `json:"stop,omitempty"`
+}
+
 type relayPeer struct {
 	Name   string    `json:"name"` // the node's name in the root's tree
 	Host   core.Host `json:"host"`
@@ -63,8 +74,9 @@ type relayPeer struct {
 }
 
 type relayEvent struct {
-	Type   string      `json:"type"` // listening, connected, needs, progress, child, result
+	Type   string      `json:"type"` // listening, connected, needs, progress, child, commit, result
 	Socket string      `json:"socket,omitempty"`
+	PID    int         `json:"pid,omitempty"`  // listening: the relay's, for the root to kill it when it froze
 	Host   string      `json:"host,omitempty"` // child: the child it is about
 	Bytes  int64       `json:"bytes,omitempty"`
 	RSS    int64       `json:"rss_kib,omitempty"` // result: the relay's peak resident memory
@@ -87,6 +99,7 @@ const (
 	evSeeded    = "seeded" // Host has the binary cached now, or Err says why not
 	evProgress  = "progress"
 	evChild     = "child"
+	evCommit    = "commit" // the stream verified: the relay starts replacing paths
 	evResult    = "result"
 	// heartbeat is how often a relay reports progress, also while it waits: a
 	// relay that stops reporting is stalled or frozen.
@@ -122,7 +135,51 @@ type relayRun struct {
 	emit     func(relayEvent)
 	log      *slog.Logger
 	received atomic.Int64
+
+	mu      sync.Mutex
+	streams map[string]net.Conn // to the children, by name
+	dropped map[string]bool     // children the root said to drop
+
+	claim      *claim
+	committing bool // pump's: the commit started
+	committed  bool
 }
+
+// drop closes the stream to the child name and keeps it closed: its sink then
+// only releases chunks, and the others go on.
+func (r *relayRun) drop(name string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.dropped == nil {
+		r.dropped = map[string]bool{}
+	}
+	r.dropped[name] = true
+	if c := r.streams[name]; c != nil {
+		c.Close()
+	}
+}
+
+// keep records the stream to the child name, unless the root dropped it.
+func (r *relayRun) keep(name string, c net.Conn) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.dropped[name] {
+		c.Close()
+		return false
+	}
+	if r.streams == nil {
+		r.streams = map[string]net.Conn{}
+	}
+	r.streams[name] = c
+	return true
+}
+
+// streamStall bounds a stream's read or write that makes no progress. The
+// root, which hears every relay each second, stops a frozen relay after the
+// stall timeout and tells its parent to drop it; the streams wait a few
+// heartbeats longer, so that the parent of a frozen relay (whose writes wait)
+// and its own parent (whose writes then wait too) are never the ones failed.
+func streamStall(stall time.Duration) time.Duration { return stall + 3*heartbeat }
 
 func relay(ctx context.Context, in *bufio.Reader, emit func(relayEvent), log *slog.Logger) error {
 	r := &relayRun{emit: emit, log: log}
@@ -143,6 +200,13 @@ func relay(ctx context.Context, in *bufio.Reader, emit func(relayEvent), log *sl
 	// The run directory (the Shipper made it for this relay) goes with it; the
 	// root removes it only when the relay ends in error.
 	defer os.RemoveAll(wd)
+	// Before anything else: a run into a place another run holds is refused
+	// before it receives a byte.
+	r.claim, err = claimHome(r.cfg.To, r.cfg.Single, r.cfg.Name, r.cfg.Token, r.cfg.Origin)
+	if err != nil {
+		return err
+	}
+	defer func() { r.claim.release(r.committed) }()
 	sock := filepath.Join(wd, "data.sock")
 	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: sock, Net: "unix"})
 	if err != nil {
@@ -151,7 +215,7 @@ func relay(ctx context.Context, in *bufio.Reader, emit func(relayEvent), log *sl
 	defer ln.Close()
 	stopListen := context.AfterFunc(ctx, func() { ln.Close() })
 	defer stopListen()
-	emit(relayEvent{Type: evListening, Socket: sock})
+	emit(relayEvent{Type: evListening, Socket: sock, PID: os.Getpid()})
 
 	client, err := sshx.New(sshx.Options{SSH: r.cfg.SSH, Logger: r.log})
 	if err != nil {
@@ -175,10 +239,23 @@ func relay(ctx context.Context, in *bufio.Reader, emit func(relayEvent), log *sl
 	if err != nil {
 		return fmt.Errorf("relay: the root went away before the stream: %w", err)
 	}
-	// From here on, the end of standard input is the root going away.
+	// From here on, the end of standard input is the root going away; before
+	// it, the root may drop a child or stop the relay.
 	var finished atomic.Bool
 	go func() {
-		io.Copy(io.Discard, in)
+		for {
+			var c relayControl
+			if err := readJSONLine(in, &c); err != nil {
+				break // the end, or a root that says what it cannot: it has gone
+			}
+			switch {
+			case c.Drop != "":
+				r.log.Warn("relay: the root drops a child", "child", c.Drop)
+				r.drop(c.Drop)
+			case c.Stop != "":
+				cancel(errors.New(c.Stop))
+			}
+		}
 		if !finished.Load() {
 			cancel(errors.New("the root grifork went away"))
 		}
@@ -192,7 +269,9 @@ func relay(ctx context.Context, in *bufio.Reader, emit func(relayEvent), log *sl
 	st, err := r.pump(ctx, ln, children)
 	finished.Store(true)
 	if err != nil {
-		if c := context.Cause(ctx); c != nil && ctx.Err() != nil {
+		// The cause of a stop, unless the commit had started: then its error
+		// says which paths have their new content.
+		if c := context.Cause(ctx); c != nil && ctx.Err() != nil && !r.committing {
 			return c
 		}
 		return err
@@ -245,7 +324,9 @@ func (r *relayRun) connect(ctx context.Context, client *sshx.Client, peers []rel
 				r.emit(relayEvent{Type: evChild, Host: p.Name, Err: core.OneLine(err.Error())})
 				return
 			}
-			out[i] = child{name: p.Name, conn: c}
+			if r.keep(p.Name, c) {
+				out[i] = child{name: p.Name, conn: c}
+			}
 		})
 	}
 	wg.Wait()
@@ -336,12 +417,14 @@ func (r *relayRun) pump(ctx context.Context, ln *net.UnixListener, children []ch
 		closeChildren()
 		return nil, err
 	}
+	st.before = r.claim.before // what the claim's staging directory changed
+	st.pause = r.cfg.SlowCommit
 	pool := newChunkPool()
 	fan := newFanout(1 + len(children))
 	var wg sync.WaitGroup
 	for i, c := range children {
 		wg.Go(func() {
-			if err := writeSink(fan.sinks[1+i], c.conn, r.cfg.Stall); err != nil {
+			if err := writeSink(fan.sinks[1+i], c.conn, streamStall(r.cfg.Stall)); err != nil {
 				r.emit(relayEvent{Type: evChild, Host: c.name, Err: "stream to it: " + core.OneLine(err.Error())})
 			}
 		})
@@ -352,8 +435,9 @@ func (r *relayRun) pump(ctx context.Context, ln *net.UnixListener, children []ch
 		src := &countingConn{Conn: parent, n: &r.received}
 		// The contents come once the root has heard from every relay, which
 		// may take a while of hashing on the others.
-		if _, readErr = readFrames(ctx, src, pool, fan, r.cfg.Stall, 0); readErr == nil {
-			_, readErr = readFrames(ctx, src, pool, fan, r.cfg.Stall, contentWait*r.cfg.Stall)
+		stall := streamStall(r.cfg.Stall)
+		if _, readErr = readFrames(ctx, src, pool, fan, stall, 0); readErr == nil {
+			_, readErr = readFrames(ctx, src, pool, fan, stall, contentWait*r.cfg.Stall)
 		}
 		parent.Close() // tells the parent the whole stream arrived (see awaitClose)
 	})
@@ -373,11 +457,14 @@ func (r *relayRun) pump(ctx context.Context, ln *net.UnixListener, children []ch
 		err = cr.verified()
 	}
 	if err == nil {
-		err = st.commit()
+		r.committing = true
+		r.emit(relayEvent{Type: evCommit})
+		err = st.commit(ctx)
 	}
 	if err != nil {
 		st.abort()
 	}
+	r.committed = err == nil
 	return st, err
 }
 

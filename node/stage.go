@@ -2,6 +2,7 @@ package node
 
 import (
 	"bufio"
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -41,6 +42,8 @@ type stage struct {
 	v       *verdict
 	written int64 // content bytes written
 	deleted int   // paths removed (delete)
+
+	pause time.Duration // a test hook: commit waits this long after each path
 }
 
 // newStage prepares to receive into to: a directory (made if missing), or with
@@ -55,38 +58,49 @@ func newStage(to string, single bool, name string, excludes []string, del bool, 
 	if err != nil {
 		return nil, err
 	}
-	if single {
-		if to, err = fileDestination(to, name); err != nil {
-			return nil, err
-		}
+	to, home, err := destination(to, single, name)
+	if err != nil {
+		return nil, err
 	}
-	to = filepath.Clean(to)
 	s := &stage{to: to, single: single, excludes: m, delete: del, chown: os.Geteuid() == 0, buf: make([]byte, 1<<20)}
-	home := to
-	if single {
-		home = filepath.Dir(to)
-	}
-	if fi, err := os.Lstat(to); err == nil {
-		switch {
-		case fi.Mode()&fs.ModeSymlink != 0:
-			return nil, fmt.Errorf("destination %s is a symbolic link: name the path it points to", to)
-		case single && fi.IsDir():
-			return nil, fmt.Errorf("destination %s is a directory: the file would replace it", to)
-		case !single && !fi.IsDir():
-			return nil, fmt.Errorf("destination %s exists and is not a directory: the directory would replace it", to)
-		}
-	}
 	s.before, _ = os.Lstat(to)
 	if err := s.mkdirAll(home); err != nil {
 		return nil, fmt.Errorf("destination: %w", err)
 	}
-	removeStale(home)
 	s.dir = filepath.Join(home, stagePrefix+token[:12])
-	if err := os.Mkdir(s.dir, 0o700); err != nil {
+	removeStale(home, s.dir)
+	// It may exist: claimHome made it (the token is this run's alone).
+	if err := os.Mkdir(s.dir, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
 		s.abort()
 		return nil, fmt.Errorf("staging directory: %w", err)
 	}
 	return s, nil
+}
+
+// destination is the path a broadcast into to replaces (for single, the
+// file's, see fileDestination) and home, the directory it stages in; an error
+// when what is there is a link or of the other type.
+func destination(to string, single bool, name string) (dest, home string, err error) {
+	if single {
+		if to, err = fileDestination(to, name); err != nil {
+			return "", "", err
+		}
+	}
+	dest, home = filepath.Clean(to), filepath.Clean(to)
+	if single {
+		home = filepath.Dir(dest)
+	}
+	if fi, err := os.Lstat(dest); err == nil {
+		switch {
+		case fi.Mode()&fs.ModeSymlink != 0:
+			return "", "", fmt.Errorf("destination %s is a symbolic link: name the path it points to", dest)
+		case single && fi.IsDir():
+			return "", "", fmt.Errorf("destination %s is a directory: the file would replace it", dest)
+		case !single && !fi.IsDir():
+			return "", "", fmt.Errorf("destination %s exists and is not a directory: the directory would replace it", dest)
+		}
+	}
+	return dest, home, nil
 }
 
 // fileDestination is where a file named name lands for to: inside to when to
@@ -117,13 +131,111 @@ func stageDirs(to string, single bool, token string) []string {
 	return []string{filepath.Join(filepath.Dir(to), stagePrefix+token[:12]), in}
 }
 
-// removeStale removes staging directories that killed relays left in dir.
-func removeStale(dir string) {
+// removeStale removes staging directories that killed relays left in dir,
+// except keep (this run's). It runs under the claim on dir (see claimHome):
+// any other staging directory there belongs to a relay that has ended.
+func removeStale(dir, keep string) {
 	ents, _ := os.ReadDir(dir)
 	for _, e := range ents {
-		if strings.HasPrefix(e.Name(), stagePrefix) && e.IsDir() {
-			os.RemoveAll(filepath.Join(dir, e.Name()))
+		if p := filepath.Join(dir, e.Name()); strings.HasPrefix(e.Name(), stagePrefix) && e.IsDir() && p != keep {
+			os.RemoveAll(p)
 		}
+	}
+}
+
+// claim is a relay's hold, for its whole run, on the directory it stages in
+// (to, or a file's directory): an exclusive flock on that directory, which the
+// kernel releases when the relay ends, however it ends, so that no lock is ever
+// stale. Two runs into the same place never remove each other's staging
+// directory nor interleave their commits: the second is refused.
+type claim struct {
+	f       *os.File
+	dir     string   // this run's staging directory
+	created []string // directories made for the claim
+	// before is the destination as it was when claimed: the staging
+	// directory, made inside a destination directory, changes its mtime.
+	before fs.FileInfo
+}
+
+// ownerFile, in a staging directory, says which run it belongs to: what a
+// refused run names.
+const ownerFile = "owner"
+
+// claimHome claims the directory where a broadcast into to stages (made if
+// missing), removes what killed relays left there, and makes this run's
+// staging directory with its owner file (pid, start time, the root's host).
+// When another run holds it, the error is one line naming that run.
+func claimHome(to string, single bool, name, token, origin string) (*claim, error) {
+	dest, home, err := destination(to, single, name)
+	if err != nil {
+		return nil, err
+	}
+	var made stage
+	if err := made.mkdirAll(home); err != nil {
+		return nil, fmt.Errorf("destination: %w", err)
+	}
+	c := &claim{created: made.created}
+	f, err := os.Open(home)
+	if err != nil {
+		c.release(false)
+		return nil, fmt.Errorf("destination: %w", err)
+	}
+	c.f = f
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		c.release(false)
+		if errors.Is(err, unix.EWOULDBLOCK) {
+			return nil, fmt.Errorf("%s is taken by another grifork broadcast (%s): this run leaves it alone; try again once that one has ended", home, holder(home))
+		}
+		return nil, fmt.Errorf("lock %s: %w", home, err)
+	}
+	if !slices.Contains(c.created, dest) {
+		c.before, _ = os.Lstat(dest)
+	}
+	dir := filepath.Join(home, stagePrefix+token[:12])
+	removeStale(home, dir)
+	err = os.Mkdir(dir, 0o700)
+	if err == nil {
+		who := fmt.Sprintf("relay pid %d, started %s, from host %s", os.Getpid(), time.Now().UTC().Format("2006-01-02 15:04:05 UTC"), origin)
+		err = os.WriteFile(filepath.Join(dir, ownerFile), []byte(who+"\n"), 0o600)
+	}
+	c.dir = dir
+	if err != nil {
+		c.release(false)
+		return nil, fmt.Errorf("staging directory: %w", err)
+	}
+	return c, nil
+}
+
+// holder says which run holds home, from its staging directory's owner file;
+// the holder writes it right after it took the lock, so it is waited for a moment.
+func holder(home string) string {
+	for range 20 {
+		found, _ := filepath.Glob(filepath.Join(home, stagePrefix+"*", ownerFile))
+		for _, f := range found {
+			if b, err := os.ReadFile(f); err == nil && len(b) > 0 {
+				return strings.TrimSpace(string(b))
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return "it has not said which yet"
+}
+
+// release lets the claim go; unless kept (the run committed), its staging
+// directory goes (a relay that ends before the stream has staged nothing but
+// its owner file), and so do the directories made for it when still empty.
+func (c *claim) release(keep bool) {
+	if !keep && c.dir != "" {
+		os.RemoveAll(c.dir)
+	}
+	if c.f != nil {
+		c.f.Close()
+	}
+	if keep {
+		return
+	}
+	for _, d := range slices.Backward(c.created) {
+		os.Remove(d)
 	}
 }
 
@@ -253,49 +365,21 @@ func (s *stage) target(rel string) string {
 // commit moves what was staged into place, makes or fixes from the manifest
 // what needs no content (directories, links, modes, owners, times), removes
 // (with delete) what the source does not have, and sets directories' modes and
-// times last (a rename changes its directory's mtime).
-func (s *stage) commit() error {
+// times last (a rename changes its directory's mtime). Cancelling ctx stops it
+// between two paths; stopped or failed there, its error says how far it got
+// (see partial).
+func (s *stage) commit(ctx context.Context) error {
 	for i := range s.m.Entries {
-		e := &s.m.Entries[i]
-		n, t := s.v.needs[i], s.target(e.Rel)
-		switch {
-		case n == needNone:
-		case e.Type == mDir:
-			old, err := os.Lstat(t)
-			if err == nil && !old.IsDir() {
-				if err := os.Remove(t); err != nil {
-					return err
-				}
-			}
-			if err != nil || !old.IsDir() {
-				if err := os.Mkdir(t, 0o700); err != nil {
-					return err
-				}
-			}
-		case n == needStaged || e.Type == mSymlink:
-			p := s.staged(i)
-			if e.Type == mSymlink {
-				if err := os.Symlink(e.Link, p); err != nil {
-					return err
-				}
-				if s.chown {
-					os.Lchown(p, e.UID, e.GID)
-				}
-				unix.UtimesNanoAt(unix.AT_FDCWD, p, mtimes(time.Unix(0, e.MTime)), unix.AT_SYMLINK_NOFOLLOW)
-			}
-			if old, err := os.Lstat(t); err == nil && old.IsDir() {
-				if err := os.RemoveAll(t); err != nil {
-					return err
-				}
-			}
-			if err := os.Rename(p, t); err != nil {
-				return err
-			}
-		case n == needContent:
-			return fmt.Errorf("stream is corrupt: %s was not sent", t)
-		default: // a file whose content this host holds: its mode, owner or time
-			if err := s.setMeta(t, e); err != nil {
-				return err
+		if ctx.Err() != nil {
+			return s.partial(i, context.Cause(ctx))
+		}
+		if err := s.place(i); err != nil {
+			return s.partial(i, err)
+		}
+		if s.pause > 0 {
+			select {
+			case <-ctx.Done():
+			case <-time.After(s.pause):
 			}
 		}
 	}
@@ -337,6 +421,69 @@ func (s *stage) kind() string {
 		return "full"
 	}
 	return "update"
+}
+
+// place makes entry i of the manifest what the source has, unless this host
+// holds it already: a path is replaced by one rename, so it holds its old
+// content or its new one.
+func (s *stage) place(i int) error {
+	e := &s.m.Entries[i]
+	n, t := s.v.needs[i], s.target(e.Rel)
+	switch {
+	case n == needNone:
+	case e.Type == mDir:
+		old, err := os.Lstat(t)
+		if err == nil && !old.IsDir() {
+			if err := os.Remove(t); err != nil {
+				return err
+			}
+		}
+		if err != nil || !old.IsDir() {
+			return os.Mkdir(t, 0o700)
+		}
+	case n == needStaged || e.Type == mSymlink:
+		p := s.staged(i)
+		if e.Type == mSymlink {
+			if err := os.Symlink(e.Link, p); err != nil {
+				return err
+			}
+			if s.chown {
+				os.Lchown(p, e.UID, e.GID)
+			}
+			unix.UtimesNanoAt(unix.AT_FDCWD, p, mtimes(time.Unix(0, e.MTime)), unix.AT_SYMLINK_NOFOLLOW)
+		}
+		if old, err := os.Lstat(t); err == nil && old.IsDir() {
+			if err := os.RemoveAll(t); err != nil {
+				return err
+			}
+		}
+		return os.Rename(p, t)
+	case n == needContent:
+		return fmt.Errorf("stream is corrupt: %s was not sent", t)
+	default: // a file whose content this host holds: its mode, owner or time
+		return s.setMeta(t, e)
+	}
+	return nil
+}
+
+// partial is the error of a commit that stopped, for err, before entry next
+// of the manifest: of the paths it changes, those before hold their new
+// content, every other its old one, and nothing was removed yet.
+func (s *stage) partial(next int, err error) error {
+	done, total, last := 0, 0, ""
+	for i, n := range s.v.needs {
+		if n == needNone {
+			continue
+		}
+		total++
+		if i < next {
+			done, last = done+1, s.m.Entries[i].Rel
+		}
+	}
+	if done == 0 {
+		return fmt.Errorf("commit: %w (nothing under %s replaced)", err, s.to)
+	}
+	return fmt.Errorf("commit stopped: %w: %d of %d changed paths under %s have their new content (up to %s, in the stream's order), the others their old one; nothing removed", err, done, total, s.to, last)
 }
 
 // prune removes what is under the destination but not in keep, sparing what

@@ -2,16 +2,19 @@ package node
 
 import (
 	"bytes"
+	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // deliver does on one host what a broadcast of src does, into st: the
 // manifest (through its encoding), the host's needs, the contents the root
-// sends for them, and the commit (or the abort).
-func deliver(t *testing.T, st *stage, src string, checksum bool) error {
+// sends for them, and the commit under ctx (or the abort).
+func deliver(ctx context.Context, t *testing.T, st *stage, src string, checksum bool) error {
 	t.Helper()
 	list, _, err := scanSource(src, nil)
 	if err != nil {
@@ -45,7 +48,7 @@ func deliver(t *testing.T, st *stage, src string, checksum bool) error {
 		if err := st.receive(&b); err != nil {
 			return err
 		}
-		return st.commit()
+		return st.commit(ctx)
 	}()
 	if err != nil {
 		st.abort()
@@ -125,10 +128,10 @@ func TestStageDestinationTypes(t *testing.T) {
 			st, err := newStage(to, tc.single, "one.conf", nil, tc.del, strings.Repeat("a", 16))
 			if err == nil {
 				if tc.single {
-					err = deliver(t, st, filepath.Join(src, "one.conf"), false)
+					err = deliver(t.Context(), t, st, filepath.Join(src, "one.conf"), false)
 				} else {
 					os.Remove(filepath.Join(src, "one.conf"))
-					err = deliver(t, st, src, false)
+					err = deliver(t.Context(), t, st, src, false)
 				}
 			}
 			switch {
@@ -176,5 +179,144 @@ func symlink(t *testing.T, target, p string) {
 	t.Helper()
 	if err := os.Symlink(target, p); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// Two runs into the same place (issue 17): the second is refused in one line
+// naming the first, and neither removes the other's staging directory; once the
+// first has ended (killed, here: its claim dropped without cleaning up), the
+// next claims the place and removes what the first left.
+func TestClaimHome(t *testing.T) {
+	t.Parallel()
+	d := t.TempDir()
+	to := filepath.Join(d, "app")
+	first, err := claimHome(to, false, "", strings.Repeat("a", 16), "root1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	mine := filepath.Join(to, stagePrefix+strings.Repeat("a", 12))
+	_, err = claimHome(to+"/", false, "", strings.Repeat("b", 16), "root2")
+	want := fmt.Sprintf("%s is taken by another grifork broadcast (relay pid %d, started ", to, os.Getpid())
+	if err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "from host root1)") {
+		t.Fatalf("second claim: %v, want a refusal naming the first run (%q)", err, want)
+	}
+	// A file into the same directory stages there too.
+	if _, err := claimHome(filepath.Join(to, "x.conf"), true, "x.conf", strings.Repeat("c", 16), "root3"); err == nil {
+		t.Fatal("a file into the claimed directory was not refused")
+	}
+	if _, err := os.Stat(mine); err != nil {
+		t.Fatalf("the refused runs touched the first's staging directory: %v", err)
+	}
+	// newStage of the claiming run keeps its own staging directory.
+	st, err := newStage(to, false, "", nil, false, strings.Repeat("a", 16))
+	if err != nil || st.dir != mine {
+		t.Fatalf("newStage: %v, dir %q, want %q", err, st.dir, mine)
+	}
+	first.f.Close() // the kernel's release of a killed relay's lock
+	next, err := claimHome(to, false, "", strings.Repeat("d", 16), "root4")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer next.release(false)
+	if _, err := os.Stat(mine); !os.IsNotExist(err) {
+		t.Errorf("the stale staging directory is still there: %v", err)
+	}
+}
+
+// A claim on a destination that did not exist makes it, and removes it again
+// when the run did not commit.
+func TestClaimHomeMadeDirectory(t *testing.T) {
+	t.Parallel()
+	d := t.TempDir()
+	to := filepath.Join(d, "a", "b")
+	c, err := claimHome(to, false, "", strings.Repeat("a", 16), "root")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.release(false)
+	if _, err := os.Stat(filepath.Join(d, "a")); !os.IsNotExist(err) {
+		t.Errorf("%s made for the claim is still there: %v", filepath.Join(d, "a"), err)
+	}
+}
+
+// A commit stopped between two paths (Ctrl-C) says how far it got: the paths
+// it changes before the stop hold their new content, the others their old one.
+func TestCommitStopped(t *testing.T) {
+	t.Parallel()
+	d := t.TempDir()
+	write(t, d, "app/f", "old\n")
+	src := t.TempDir()
+	old := time.Unix(1e9, 0)
+	for _, name := range []string{"a", "f", "z"} {
+		write(t, src, name, "new\n")
+		os.Chtimes(filepath.Join(src, name), old, old)
+	}
+	os.Chtimes(src, old, old)
+	st, err := newStage(filepath.Join(d, "app"), false, "", nil, false, strings.Repeat("a", 16))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The stop comes before the third path: ".", then a, are done.
+	err = deliver(&stopAfter{Context: context.Background(), n: 2}, t, st, src, false)
+	want := "commit stopped: context canceled: 2 of 4 changed paths under " + filepath.Join(d, "app") + " have their new content (up to a, in the stream's order), the others their old one; nothing removed"
+	if err == nil || err.Error() != want {
+		t.Fatalf("commit: %v\nwant %s", err, want)
+	}
+	for name, content := range map[string]string{"a": "new\n", "f": "old\n"} {
+		if b, _ := os.ReadFile(filepath.Join(d, "app", name)); string(b) != content {
+			t.Errorf("%s holds %q, want %q", name, b, content)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(d, "app", "z")); !os.IsNotExist(err) {
+		t.Errorf("z, after the stop, is there: %v", err)
+	}
+}
+
+// stopAfter is a context that is done from its n+1th Err on: a stop that comes
+// after n paths, whatever the machine's speed.
+type stopAfter struct {
+	context.Context
+	n int
+}
+
+func (c *stopAfter) Err() error {
+	if c.n == 0 {
+		return context.Canceled
+	}
+	c.n--
+	return nil
+}
+
+// The claim's staging directory changes the destination's mtime: the stage
+// compares with the destination as it was when claimed, so a run that changes
+// nothing says so.
+func TestClaimKeepsDestinationAsItWas(t *testing.T) {
+	t.Parallel()
+	src, to := t.TempDir(), filepath.Join(t.TempDir(), "app")
+	write(t, src, "f", "f\n")
+	old := time.Unix(1e9, 0)
+	os.Chtimes(src, old, old)
+	st, err := newStage(to, false, "", nil, false, strings.Repeat("a", 16))
+	if err == nil {
+		err = deliver(t.Context(), t, st, src, false)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := claimHome(to, false, "", strings.Repeat("b", 16), "root")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.release(false)
+	st, err = newStage(to, false, "", nil, false, strings.Repeat("b", 16))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.before = c.before
+	if err := deliver(t.Context(), t, st, src, false); err != nil {
+		t.Fatal(err)
+	}
+	if k := st.kind(); k != "current" {
+		t.Errorf("a second run of the same source: %s, want current", k)
 	}
 }

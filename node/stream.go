@@ -194,6 +194,8 @@ func readFrames(ctx context.Context, r io.ReadCloser, pool chunkPool, f *fanout,
 	defer wd.disarm()
 	var total int64
 	for {
+		// Waiting for a free chunk is waiting for a slow child or disk, not for r.
+		wd.disarm()
 		c, err := pool.get(ctx)
 		if err != nil {
 			return total, err

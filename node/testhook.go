@@ -5,3 +5,8 @@ package node
 // relay on the host it names to flip a byte of its own copy, which must then
 // fail its check.
 const CorruptEnv = "GRIFORK_TEST_CORRUPT"
+
+// SlowCommitEnv names a test hook of the same binaries: the relay on the host
+// it names pauses slowCommit after each path it commits, so that a test can
+// stop the run during a commit.
+const SlowCommitEnv = "GRIFORK_TEST_SLOW_COMMIT"

@@ -6,3 +6,6 @@ import "os"
 
 // corruptHost is the host named by CorruptEnv.
 func corruptHost() string { return os.Getenv(CorruptEnv) }
+
+// slowCommitHost is the host named by SlowCommitEnv.
+func slowCommitHost() string { return os.Getenv(SlowCommitEnv) }

@@ -135,10 +135,11 @@ func (w *watchdog) arm() { w.t.Reset(w.d) }
 // disarm stops the countdown.
 func (w *watchdog) disarm() { w.t.Stop() }
 
-// err turns the error of a guarded operation into errStalled when the watchdog
-// caused it.
+// err turns the result of a guarded operation into errStalled when the
+// watchdog fired: also a success, such as the EOF that ends awaitClose's wait
+// once the watchdog closed the stream, since the stream was cut.
 func (w *watchdog) err(err error) error {
-	if err != nil && w.fired.Load() {
+	if w.fired.Load() {
 		return fmt.Errorf("%w for %s", errStalled, w.d)
 	}
 	return err
@@ -228,8 +229,11 @@ func readFrames(ctx context.Context, r io.ReadCloser, pool chunkPool, f *fanout,
 			return total, truncated(err)
 		}
 		total += int64(len(c.buf))
+		// Once sent, c is the sinks': the last to release it resets it for the
+		// pool, maybe before send returns, so its last flag is read before.
+		last := c.last
 		f.send(c)
-		if c.last {
+		if last {
 			return total, nil
 		}
 	}

@@ -84,18 +84,14 @@ func settings(b *strings.Builder, c core.Config) {
 	t.str("host_key_check", s.HostKeyCheck)
 	t.seconds("timeout", s.Timeout)
 	t.seconds("command_timeout", s.CommandTimeout)
-	if s.Retries != nil {
-		t.add("retries", strconv.Itoa(*s.Retries))
-	}
+	t.setInt("retries", s.Retries)
 	t.int("max_connections", s.MaxConnections)
 	t.write(b, "ssh")
 
 	if r := c.Rsync; r.Raw != nil {
 		fmt.Fprintf(b, "rsync %s\n", lualit.List(r.Raw))
 	} else {
-		if r.Delete != nil {
-			t.add("delete", strconv.FormatBool(*r.Delete))
-		}
+		t.setBool("delete", r.Delete)
 		t.int("bwlimit", r.Bwlimit)
 		t.bool("verbose", r.Verbose)
 		t.list("excludes", r.Excludes)
@@ -116,9 +112,7 @@ func settings(b *strings.Builder, c core.Config) {
 	if bc := c.Broadcast; bc != nil {
 		t.str("from", bc.From)
 		t.str("to", bc.To)
-		if bc.Delete != nil {
-			t.add("delete", strconv.FormatBool(*bc.Delete))
-		}
+		t.setBool("delete", bc.Delete)
 		t.list("excludes", bc.Excludes)
 		t.bool("checksum", bc.Checksum)
 		t.int("branches", bc.Branches)
@@ -152,6 +146,20 @@ func (t *table) int(key string, n int) {
 func (t *table) bool(key string, v bool) {
 	if v {
 		t.add(key, "true")
+	}
+}
+
+// setBool and setInt write a setting whose zero value differs from its
+// default (delete, retries): set at all, it is written.
+func (t *table) setBool(key string, v *bool) {
+	if v != nil {
+		t.add(key, strconv.FormatBool(*v))
+	}
+}
+
+func (t *table) setInt(key string, v *int) {
+	if v != nil {
+		t.add(key, strconv.Itoa(*v))
 	}
 }
 

@@ -204,10 +204,7 @@ func (lw *LineWriter) Write(b []byte) (int, error) {
 	lw.mu.Lock()
 	defer lw.mu.Unlock()
 	lw.buf = append(lw.buf, b...)
-	look := 0
-	if lw.lookahead != nil {
-		look = lw.lookahead()
-	}
+	look := -1 // asked of the printer (under its lock) only for a long line
 	start := 0
 	for {
 		rest := lw.buf[start:]
@@ -216,6 +213,9 @@ func (lw *LineWriter) Write(b []byte) (int, error) {
 			lw.send(string(rest[:i]), false)
 			start += i + 1
 			continue
+		}
+		if look < 0 {
+			look = lw.look()
 		}
 		end := len(rest) // of what is there of the line
 		if i >= 0 {
@@ -226,10 +226,18 @@ func (lw *LineWriter) Write(b []byte) (int, error) {
 		start += lw.piece(rest[:end], look)
 	}
 	lw.buf = lw.buf[:copy(lw.buf, lw.buf[start:])]
-	if cap(lw.buf) > 4*(lw.max+look) && len(lw.buf) < lw.max {
+	if cap(lw.buf) > 4*(lw.max+max(look, 0)) && len(lw.buf) < lw.max {
 		lw.buf = append([]byte(nil), lw.buf...) // a burst grew it: let it go
 	}
 	return len(b), nil
+}
+
+// look is how many bytes past lw.max a cut needs to see.
+func (lw *LineWriter) look() int {
+	if lw.lookahead == nil {
+		return 0
+	}
+	return lw.lookahead()
 }
 
 // piece emits the first piece of line, which is longer than lw.max and holds
@@ -253,13 +261,12 @@ func (lw *LineWriter) send(text string, more bool) {
 func (lw *LineWriter) Close() error {
 	lw.mu.Lock()
 	defer lw.mu.Unlock()
-	look := 0
-	if lw.lookahead != nil {
-		look = lw.lookahead()
-	}
 	start := 0
-	for len(lw.buf)-start > lw.max {
-		start += lw.piece(lw.buf[start:], look)
+	if len(lw.buf) > lw.max {
+		look := lw.look()
+		for len(lw.buf)-start > lw.max {
+			start += lw.piece(lw.buf[start:], look)
+		}
 	}
 	if len(lw.buf) > start {
 		lw.send(string(lw.buf[start:]), false)

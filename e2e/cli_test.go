@@ -76,16 +76,7 @@ func TestCLI(t *testing.T) {
 	f := fleet.StartT(t, fleet.Options{Hosts: 24})
 	hosts := f.Hosts()
 	dir := t.TempDir()
-	kh, err := os.ReadFile(f.KnownHostsFile())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.MkdirAll(filepath.Join(dir, ".ssh"), 0o700); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, ".ssh", "known_hosts"), kh, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	homeKnowsFleet(t, dir, f)
 	all := nodeset.Fold(hosts) // the node set of the fleet, expanded back by -H
 	login := []string{"-l", "root", "-i", f.KeyFile()}
 	ctx := context.Background()

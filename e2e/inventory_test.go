@@ -95,16 +95,7 @@ remote(function(src, dst) rsync_remote("/srv/app/") end)`, app+"/")
 	}
 
 	t.Run("exec --inventory: ansible_user wins over -l, a wrong ansible_port fails its host by address and port", func(t *testing.T) {
-		kh, err := os.ReadFile(f.KnownHostsFile())
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.MkdirAll(filepath.Join(dir, ".ssh"), 0o700); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(dir, ".ssh", "known_hosts"), kh, 0o600); err != nil {
-			t.Fatal(err)
-		}
+		homeKnowsFleet(t, dir, f)
 		r := runGrifork(t, dir, "exec", "--inventory", invFile, "-H", "@web!web2.invalid,@broken", "-l", "nobody",
 			"-i", f.KeyFile(), "--", "id", "-un")
 		if r.code != 1 {

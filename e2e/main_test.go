@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -53,6 +54,22 @@ func griforkCmd(ctx context.Context, dir string, env []string, args ...string) *
 	cmd.Dir = dir
 	cmd.Env = append(append(os.Environ(), "HOME="+dir), env...)
 	return cmd
+}
+
+// homeKnowsFleet gives the home dir (grifork's $HOME in runGrifork) the fleet's
+// host keys in ~/.ssh/known_hosts, as an operator's home has them.
+func homeKnowsFleet(t *testing.T, dir string, f *fleet.Fleet) {
+	t.Helper()
+	kh, err := os.ReadFile(f.KnownHostsFile())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(dir, ".ssh"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, ".ssh", "known_hosts"), kh, 0o600); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // runGrifork runs the binary in dir with args and returns its exit code and output.

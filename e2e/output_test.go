@@ -32,16 +32,7 @@ func TestOutputVolume(t *testing.T) {
 	f := fleet.StartT(t, fleet.Options{Hosts: hostCount})
 	hosts := f.Hosts()
 	dir := t.TempDir()
-	kh, err := os.ReadFile(f.KnownHostsFile())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.MkdirAll(filepath.Join(dir, ".ssh"), 0o700); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, ".ssh", "known_hosts"), kh, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	homeKnowsFleet(t, dir, f)
 	run := func(t *testing.T, slowPipe bool, extra []string, command string) (stdout *os.File, stderr string, maxRSS int64) {
 		t.Helper()
 		args := append([]string{"exec", "-H", nodeset.Fold(hosts), "-l", "root", "-i", f.KeyFile()}, extra...)

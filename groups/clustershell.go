@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/grifork/grifork/internal/shlex"
 	"github.com/grifork/grifork/nodeset"
 	"go.yaml.in/yaml/v3"
 )
@@ -92,7 +93,7 @@ func loadClusterShell(paths []string, t Timeout) (*clusterShell, error) {
 		if !ok {
 			return nil, nil
 		}
-		words, err := shellSplit(v)
+		words, err := shlex.Split(v, false)
 		if err != nil {
 			return nil, fmt.Errorf("%s: [Main] %s: %w", last, option, err)
 		}
@@ -337,51 +338,6 @@ func substitute(s string, vars map[string]string) string {
 		}
 		return m
 	})
-}
-
-// shellSplit splits s into words as shlex.split does for the simple quoting
-// that a directory list uses: blanks separate, quotes group, backslash escapes.
-func shellSplit(s string) ([]string, error) {
-	var words []string
-	var cur strings.Builder
-	in := false
-	var quote rune
-	escaped := false
-	for _, r := range s {
-		switch {
-		case escaped:
-			cur.WriteRune(r)
-			escaped = false
-		case quote != 0:
-			if r == quote {
-				quote = 0
-			} else if r == '\\' && quote == '"' {
-				escaped = true
-			} else {
-				cur.WriteRune(r)
-			}
-		case r == '\\':
-			escaped, in = true, true
-		case r == '\'' || r == '"':
-			quote, in = r, true
-		case r == ' ' || r == '\t' || r == '\n':
-			if in {
-				words = append(words, cur.String())
-				cur.Reset()
-				in = false
-			}
-		default:
-			cur.WriteRune(r)
-			in = true
-		}
-	}
-	if quote != 0 {
-		return nil, errors.New("no closing quotation")
-	}
-	if in {
-		words = append(words, cur.String())
-	}
-	return words, nil
 }
 
 // ini is what Python's ConfigParser makes of the files it reads: sections of

@@ -14,6 +14,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/grifork/grifork/core"
 )
 
 // value is one variable's value and where it was set ("hosts.ini:12").
@@ -324,7 +326,7 @@ func (inv *Inventory) Host(name string) (Conn, bool, error) {
 			c.User = s
 		case varPort:
 			p, err := strconv.Atoi(s)
-			if err != nil || p < 1 || p > 65535 {
+			if err != nil || !core.PortRange.Contains(p) {
 				return c, true, fmt.Errorf("host %s: %s %q (%s) is not a port", name, k, s, v.origin)
 			}
 			c.Port = p

@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"os/exec"
@@ -14,6 +13,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/grifork/grifork/core"
+	"github.com/grifork/grifork/internal/shlex"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -52,7 +53,7 @@ func (inv *Inventory) readINI(file string, r io.Reader) error {
 		}
 		switch state {
 		case "hosts":
-			tokens, err := shlexSplit(line)
+			tokens, err := shlex.Split(line, true)
 			if err != nil {
 				return fail("%v", err)
 			}
@@ -111,52 +112,6 @@ func unquote(s string) string {
 	return s
 }
 
-// shlexSplit splits a host line into words as shlex.split(comments=True)
-// does: blanks separate, quotes group, "#" at a word's start ends the line.
-func shlexSplit(s string) ([]string, error) {
-	var words []string
-	var cur strings.Builder
-	in, escaped := false, false
-	var quote rune
-	for _, r := range s {
-		switch {
-		case escaped:
-			cur.WriteRune(r)
-			escaped = false
-		case quote != 0:
-			if r == quote {
-				quote = 0
-			} else if r == '\\' && quote == '"' {
-				escaped = true
-			} else {
-				cur.WriteRune(r)
-			}
-		case r == '\\':
-			escaped, in = true, true
-		case r == '\'' || r == '"':
-			quote, in = r, true
-		case r == '#' && !in:
-			return words, nil
-		case r == ' ' || r == '\t':
-			if in {
-				words = append(words, cur.String())
-				cur.Reset()
-				in = false
-			}
-		default:
-			cur.WriteRune(r)
-			in = true
-		}
-	}
-	if quote != 0 {
-		return nil, errors.New("no closing quotation")
-	}
-	if in {
-		words = append(words, cur.String())
-	}
-	return words, nil
-}
-
 // expandPattern reads a host pattern: "name", "name:port", "[v6]:port",
 // and the ranges "web[01:50]", "db-[a:f]", "n[1:9:2]".
 func expandPattern(p string) (names []string, port string, err error) {
@@ -168,7 +123,7 @@ func expandPattern(p string) (names []string, port string, err error) {
 		host, port = p[:i], p[i+1:]
 	}
 	if port != "" {
-		if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+		if n, err := strconv.Atoi(port); err != nil || !core.PortRange.Contains(n) {
 			return nil, "", fmt.Errorf("host %q: invalid port %q", p, port)
 		}
 	}

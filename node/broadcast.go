@@ -46,7 +46,8 @@ const stopWait = time.Second
 // starts a relay on every host at once (a flat control plane from the root,
 // so no handshake waits for another), tells each relay the sockets of its
 // children in the broadcast tree so that every node-to-node stream opens at
-// once, then streams the source as a tar archive in frames down the tree:
+// once, then streams the manifest and the contents some host lacks in frames
+// down the tree:
 // each relay forwards every frame to its children as it arrives. Results come
 // back over each relay's own session.
 type Broadcaster struct {

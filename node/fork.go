@@ -165,17 +165,13 @@ type stop struct {
 	Halt string `json:"halt,omitempty"`
 }
 
-// stopLine tells a remote grifork why its parent stops it, ahead of the
-// signal that does: it fails what it was running with that cause, the one the
-// root gives its own running tasks (core.RunGrifork), rather than the signal's.
-func stopLine(cause error) []byte {
-	b, _ := json.Marshal(stop{Stop: core.OneLine(cause.Error())}) // a string cannot fail to encode
-	return append(b, '\n')
-}
-
-// haltLine tells a remote grifork that the run halted, and why.
-func haltLine(reason string) []byte {
-	b, _ := json.Marshal(stop{Halt: core.OneLine(reason)}) // a string cannot fail to encode
+// line encodes s for a fork's input. A stop line goes ahead of the signal
+// that stops the fork: the remote grifork fails what it was running with that
+// cause, the one the root gives its own running tasks (core.RunGrifork),
+// rather than the signal's.
+func (s stop) line() []byte {
+	s.Stop, s.Halt = core.OneLine(s.Stop), core.OneLine(s.Halt)
+	b, _ := json.Marshal(s) // strings cannot fail to encode
 	return append(b, '\n')
 }
 
@@ -250,14 +246,14 @@ func (f *Forker) run(ctx context.Context, host core.Host, child *core.Node, cmdl
 			why, _ := core.HaltFrom(ctx).Reason()
 			// Written apart, as the stop line: a fork that does not read its
 			// input must not hold up its own stop. The pipe orders the lines.
-			go inW.Write(haltLine(why))
+			go inW.Write(stop{Halt: why}.line())
 		case <-ctx.Done():
 		case <-ended:
 		}
 		select {
 		case <-ctx.Done():
 			go func() {
-				inW.Write(stopLine(context.Cause(ctx)))
+				inW.Write(stop{Stop: context.Cause(ctx).Error()}.line())
 				inW.Close()
 			}()
 			grace := time.NewTimer(stopGrace)

@@ -58,13 +58,9 @@ func newManifest(list []entry, checksum bool) (*manifest, error) {
 		if st, ok := e.info.Sys().(*syscall.Stat_t); ok {
 			me.UID, me.GID = int(st.Uid), int(st.Gid)
 		}
-		switch {
-		case e.info.IsDir():
-			me.Type = mDir
-		case e.info.Mode()&fs.ModeSymlink != 0:
-			me.Type = mSymlink
-		default:
-			me.Type, me.Size = mFile, e.info.Size()
+		// scanSource lets only files, directories and links through.
+		if me.Type = typeOf(e.info.Mode()); me.Type == mFile {
+			me.Size = e.info.Size()
 			if checksum {
 				sum, err := fileSum(e.abs)
 				if err != nil {

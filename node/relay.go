@@ -421,10 +421,11 @@ func (r *relayRun) pump(ctx context.Context, ln *net.UnixListener, children []ch
 	st.pause = r.cfg.SlowCommit
 	pool := newChunkPool()
 	fan := newFanout(1 + len(children))
+	stall := streamStall(r.cfg.Stall)
 	var wg sync.WaitGroup
 	for i, c := range children {
 		wg.Go(func() {
-			if err := writeSink(fan.sinks[1+i], c.conn, streamStall(r.cfg.Stall)); err != nil {
+			if err := writeSink(fan.sinks[1+i], c.conn, stall); err != nil {
 				r.emit(relayEvent{Type: evChild, Host: c.name, Err: "stream to it: " + core.OneLine(err.Error())})
 			}
 		})
@@ -435,7 +436,6 @@ func (r *relayRun) pump(ctx context.Context, ln *net.UnixListener, children []ch
 		src := &countingConn{Conn: parent, n: &r.received}
 		// The contents come once the root has heard from every relay, which
 		// may take a while of hashing on the others.
-		stall := streamStall(r.cfg.Stall)
 		if _, readErr = readFrames(ctx, src, pool, fan, stall, 0); readErr == nil {
 			_, readErr = readFrames(ctx, src, pool, fan, stall, contentWait*r.cfg.Stall)
 		}

@@ -12,15 +12,14 @@ import (
 	"time"
 )
 
-// The broadcast stream, as it flows from the root down every edge: frames of a
-// 4-byte big-endian payload length and the payload (a tar archive, cut in
-// pieces), ended by a frame of length 0 followed by the SHA-256 of all
-// payloads. A relay forwards the frames it receives byte for byte, so every
+// The broadcast stream, as it flows from the root down every edge: two
+// phases, the manifest and then the contents some host needs (manifest.go),
+// each as frames of a 4-byte big-endian payload length and the payload, ended
+// by a frame of length 0 followed by the SHA-256 of that phase's payloads. A relay forwards the frames it receives byte for byte, so every
 // node checks the root's checksum against what reached it.
 const (
 	frameHeader  = 4
 	framePayload = 128 << 10 // small, so each hop adds little delay to the pipeline
-	trailerSize  = frameHeader + sha256.Size
 	// poolChunks bounds a process's buffers: a relay's memory does not grow
 	// with the data, and a full pool is the backpressure of a slow child.
 	poolChunks = 64
@@ -132,6 +131,9 @@ func newWatchdog(d time.Duration, c io.Closer) *watchdog {
 // arm starts (or restarts) the countdown: progress was made.
 func (w *watchdog) arm() { w.t.Reset(w.d) }
 
+// armFor starts a countdown of d, once (a phase whose first frame may be late).
+func (w *watchdog) armFor(d time.Duration) { w.t.Reset(d) }
+
 // disarm stops the countdown.
 func (w *watchdog) disarm() { w.t.Stop() }
 
@@ -203,14 +205,14 @@ func readFrames(ctx context.Context, r io.ReadCloser, pool chunkPool, f *fanout,
 		}
 		c.buf = c.buf[:frameHeader]
 		if total == 0 && first > stall {
-			wd.t.Reset(first)
+			wd.armFor(first)
 		} else {
 			wd.arm()
 		}
 		if err := readFull(r, c.buf, wd); err != nil {
 			c.refs.Store(1)
 			c.release()
-			return total, truncated(wd.err(err))
+			return total, truncated(err) // readFull asked the watchdog already
 		}
 		n := int(binary.BigEndian.Uint32(c.buf))
 		if n > framePayload {
@@ -310,7 +312,7 @@ func (r *chunkReader) Read(b []byte) (int, error) {
 	}
 	n := copy(b, r.cur.payload()[r.off:])
 	if r.corrupt && n > 0 && r.read+int64(n) > corruptAt {
-		// Deep in the stream, to hit file data rather than a tar header; the
+		// Deep in the stream, to hit file data rather than an index; the
 		// checksum is of what this node writes, so the check must catch it.
 		b[n-1] ^= 0xff
 		r.corrupt = false

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"github.com/grifork/grifork/internal/sshdtest"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -173,24 +172,7 @@ func TestAuthAgent(t *testing.T) {
 	if err := keyring.Add(agent.AddedKey{PrivateKey: raw}); err != nil {
 		t.Fatal(err)
 	}
-	sock := filepath.Join(t.TempDir(), "agent.sock")
-	l, err := net.Listen("unix", sock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { l.Close() })
-	go func() {
-		for {
-			conn, err := l.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer conn.Close()
-				agent.ServeAgent(keyring, conn)
-			}()
-		}
-	}()
+	sock := serveAgent(t, keyring)
 	c, _ := newClient(t, s, func(o *Options) { o.SSH.Keys, o.Agent = nil, sock })
 	if got, err := c.Remote(context.Background(), local, "echo via agent"); err != nil || got != "via agent\n" {
 		t.Fatalf("Remote: %q, %v", got, err)

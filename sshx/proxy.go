@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"os/exec"
 	"sync"
 	"syscall"
@@ -30,13 +31,21 @@ func startProxy(cmdline, addr string) (net.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	r, err := cmd.StdoutPipe()
+	// A pipe of our own, not StdoutPipe: Wait (below, as soon as the command
+	// exits) closes StdoutPipe's read end, which would drop what the command
+	// wrote last and the connection has not read yet.
+	r, cw, err := os.Pipe()
 	if err != nil {
 		return nil, err
 	}
+	cmd.Stdout = cw
 	tail := NewTailWriter(func(string) {})
 	cmd.Stderr = tail
-	if err := cmd.Start(); err != nil {
+	cmd.WaitDelay = killGrace // a descendant holding stderr open cannot hold Wait
+	err = cmd.Start()
+	cw.Close()
+	if err != nil {
+		r.Close()
 		return nil, fmt.Errorf("%s: %w", cmdline, err)
 	}
 	p := &proxyConn{cmd: cmd, r: r, w: w, addr: proxyAddr(addr), stderr: tail, exited: make(chan struct{})}
@@ -68,6 +77,7 @@ func (p *proxyConn) Close() error {
 			syscall.Kill(-pgid, syscall.SIGKILL)
 			<-p.exited
 		}
+		p.r.Close()
 	})
 	return nil
 }

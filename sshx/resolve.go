@@ -120,6 +120,19 @@ func (c *Client) resolve(h core.Host) (target, error) {
 	return t, err
 }
 
+// resolveHop is resolveName for a jump host, once per hop and route: a
+// bastion in front of every host is resolved (and its Match exec run) once.
+func (c *Client) resolveHop(name, user string, port int, jumps []string, depth int) (target, error) {
+	k := "\x00hop " + user + "@" + name + ":" + strconv.Itoa(port) + " via " + strings.Join(jumps, ",")
+	if v, ok := c.targets.Load(k); ok {
+		r := v.(resolved)
+		return r.t, r.err
+	}
+	t, err := c.resolveName(name, user, port, jumps, depth)
+	c.targets.Store(k, resolved{t, err})
+	return t, err
+}
+
 // resolveName resolves name through the config with the user and port given
 // on the command line (""/0: none). jumps, when not nil, replaces the
 // config's proxy (as ssh -J does for each hop of a ProxyJump).
@@ -208,7 +221,7 @@ func (c *Client) resolveName(name, user string, port int, jumps []string, depth 
 		if len(jumps) > 1 {
 			before = jumps[:len(jumps)-1]
 		}
-		via, err := c.resolveName(hh, hu, hp, before, depth+1)
+		via, err := c.resolveHop(hh, hu, hp, before, depth+1)
 		if err != nil {
 			return t, fmt.Errorf("jump host %s: %w", last, err)
 		}

@@ -944,7 +944,8 @@ func (b *Broadcaster) wanted(ctx context.Context, t *core.Tree, procs map[string
 	return send, err
 }
 
-// countSent counts what the root writes to the stream as sent.
+// countSent counts what the root writes to the stream as sent. (It hides
+// every method of w but Write: a framer that gains a ReadFrom must count here too.)
 type countSent struct {
 	w io.Writer
 	t *core.Transfer

@@ -34,7 +34,7 @@ type BroadcastConfig struct {
 type BroadcastResult struct {
 	Status   Status        `json:"status"`
 	Via      string        `json:"via,omitempty"`          // the host (or localhost) it received the stream from
-	Bytes    int64         `json:"bytes"`                  // stream bytes received
+	Received int64         `json:"received"`               // stream bytes received (the manifest and every file some host of the broadcast lacks)
 	Written  int64         `json:"written"`                // content bytes written to its disk
 	Kind     string        `json:"kind,omitempty"`         // full (it held nothing), update, or current (nothing to do)
 	Duration time.Duration `json:"duration"`               // from its relay's start to its result

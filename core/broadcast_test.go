@@ -32,7 +32,7 @@ func (b *fakeBroadcaster) Broadcast(ctx context.Context, t *Tree) (map[string]Br
 		if n.IsRoot() {
 			return
 		}
-		r := BroadcastResult{Status: StatusOK, Via: n.Parent.Name(), Bytes: 42}
+		r := BroadcastResult{Status: StatusOK, Via: n.Parent.Name(), Received: 42}
 		if why, ok := b.fail[n.Name()]; ok {
 			r = BroadcastResult{Status: StatusFailed, Via: n.Parent.Name(), Err: why}
 		}

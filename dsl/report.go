@@ -36,8 +36,9 @@ import (
 //	  r.duration  seconds its task took
 //	  r.err       one line, nil when there is no error
 //	  r.broadcast its part in the broadcast { }, nil without one: b.status,
-//	              b.via (the host it received from), b.bytes, b.duration
-//	              (seconds), b.peak_rss (KiB of its relay), b.err
+//	              b.via (the host it received from), b.received (stream bytes),
+//	              b.written (content bytes it wrote), b.kind ("full", "update" or
+//	              "current"), b.duration (seconds), b.peak_rss (KiB of its relay), b.err
 //	report.by_host[name]  the entry of the host with that name
 //	report.errors     the run errors, in order: e.task, e.host (where it ran), e.err
 //	report:failed_hosts()    the names of the failed hosts, in tree order
@@ -79,7 +80,7 @@ type resultView struct {
 type broadcastView struct {
 	Status   string     `luar:"status"`
 	Via      string     `luar:"via"`
-	Bytes    int64      `luar:"bytes"`
+	Received int64      `luar:"received"`
 	Written  int64      `luar:"written"`
 	Kind     lua.LValue `luar:"kind"`
 	Duration float64    `luar:"duration"`
@@ -178,7 +179,7 @@ func reportValue(L *lua.LState, r *core.Report) lua.LValue {
 	for _, x := range res {
 		var bc lua.LValue = lua.LNil
 		if b := x.Broadcast; b != nil {
-			bc = luar.New(L, broadcastView{Status: string(b.Status), Via: b.Via, Bytes: b.Bytes,
+			bc = luar.New(L, broadcastView{Status: string(b.Status), Via: b.Via, Received: b.Received,
 				Written: b.Written, Kind: optString(b.Kind), Duration: b.Duration.Seconds(), PeakRSS: b.PeakRSS, Err: optString(b.Err)})
 		}
 		e := luar.New(L, resultView{

@@ -133,10 +133,10 @@ func treeSize(t *testing.T, dir string) int64 {
 
 // bcResult is a host's broadcast in a --report file.
 type bcResult struct {
-	Status  string `json:"status"`
-	Bytes   int64  `json:"bytes"`
-	Written int64  `json:"written"`
-	Kind    string `json:"kind"`
+	Status   string `json:"status"`
+	Received int64  `json:"received"`
+	Written  int64  `json:"written"`
+	Kind     string `json:"kind"`
 }
 
 // bcReport reads every host's broadcast from a --report file.
@@ -357,8 +357,8 @@ remote(function(src, dst) ssh(dst, "touch", { "/srv/after-broadcast" }) end)`))
 		}
 		bcCheck(t, f, hosts, want())
 		for h, b := range bcReport(t, report) {
-			if b.Kind != "update" || b.Written != 3000+5000 || b.Bytes > 1<<20 {
-				t.Errorf("%s: %s, wrote %d bytes, received %d; want an update of 8000 bytes in less than 1 MiB", h, b.Kind, b.Written, b.Bytes)
+			if b.Kind != "update" || b.Written != 3000+5000 || b.Received > 1<<20 {
+				t.Errorf("%s: %s, wrote %d bytes, received %d; want an update of 8000 bytes in less than 1 MiB", h, b.Kind, b.Written, b.Received)
 			}
 		}
 
@@ -414,8 +414,8 @@ remote(function(src, dst) ssh(dst, "touch", { "/srv/after-broadcast" }) end)`))
 			t.Fatalf("exit %d", r.code)
 		}
 		for h, b := range bcReport(t, report) {
-			if b.Kind != "current" || b.Written != 0 || b.Bytes > 64<<10 {
-				t.Errorf("%s: %s, wrote %d bytes, received %d; want current, nothing written, the manifest received", h, b.Kind, b.Written, b.Bytes)
+			if b.Kind != "current" || b.Written != 0 || b.Received > 64<<10 {
+				t.Errorf("%s: %s, wrote %d bytes, received %d; want current, nothing written, the manifest received", h, b.Kind, b.Written, b.Received)
 			}
 		}
 		noLeftovers(t, f, 10*time.Second)

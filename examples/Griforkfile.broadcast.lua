@@ -38,9 +38,14 @@ broadcast {
 -- Edge blocks still run after the broadcast, on the hosts it reached (a restart,
 -- say); this file needs none.
 finish(function(report)
-  local bytes = 0
+  local kinds, received, written = {}, 0, 0
   for _, r in ipairs(report.results) do
-    if r.broadcast and r.broadcast.status == "ok" then bytes = r.broadcast.bytes end
+    local b = r.broadcast
+    if b and b.status == "ok" then
+      kinds[b.kind] = (kinds[b.kind] or 0) + 1    -- full, update or current
+      received, written = math.max(received, b.received), written + b.written
+    end
   end
-  print(string.format("broadcast: %d of %d hosts ok, %.1f MB each", report.ok, report.total, bytes / 1e6))
+  print(string.format("broadcast: %d of %d hosts ok (%d full copies, %d updates, %d current); %.1f MB received each, %.1f MB written in all",
+    report.ok, report.total, kinds.full or 0, kinds.update or 0, kinds.current or 0, received / 1e6, written / 1e6))
 end)

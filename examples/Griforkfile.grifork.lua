@@ -1,6 +1,8 @@
 -- Grifork mode: every node runs grifork and handles only its own children, so the
 -- root opens connections to its first generation only. grifork ships its own
 -- binary to nodes that lack it (unless grifork { exec = ... } names one).
+-- It ships with the rsync tree, the better choice for small edits to large files
+-- the hosts hold; broadcast { } (Griforkfile.standalone.lua) is faster otherwise.
 
 mode "grifork"
 branches(3)

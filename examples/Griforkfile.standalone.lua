@@ -1,5 +1,7 @@
--- Standalone mode: only this machine runs grifork. It copies /srv/app to the first
--- generation itself, then logs into each parent and has it copy on to its children.
+-- Standalone mode: only this machine runs grifork. The pipelined broadcast ships
+-- /srv/app to every host (each host forwards the stream while it receives it);
+-- then the edge blocks reload the application on every host it reached,
+-- generation by generation along the run's tree.
 -- Dry-run it with: grifork -n -f examples/Griforkfile.standalone.lua
 
 mode "standalone"
@@ -8,7 +10,7 @@ parallel "in_threads"                     -- accepted for compatibility; no effe
 log { file = "grifork.log", level = "info" }
 
 hosts {
-  "web[01-09].internal",                  -- node-set ranges, expanded in order
+  "web[01-09].internal",                  -- a node set, sorted as ClusterShell sorts it
   "deploy@db1.internal:2222",             -- per-host user and port
   "db2.internal",
 }
@@ -21,13 +23,6 @@ ssh {
   host_key_check = "strict",              -- the default: known_hosts must know every host
 }
 
-rsync {
-  delete = true,
-  bwlimit = 4096,                         -- KiB/s per transfer
-  verbose = false,
-  excludes = { ".git", "*.tmp" },
-}
-
 local APP = "/srv/app/"
 
 prepare(function()
@@ -35,14 +30,22 @@ prepare(function()
   sh("date > tmp/last-deploy")            -- one string: run through /bin/sh -c
 end)
 
-locally(function(src, dst)
-  ssh(dst, "mkdir", { "-p", APP })
-  rsync(APP)                              -- rsync <opts> /srv/app/ dst:/srv/app/
+broadcast {
+  from = APP,                             -- on this machine: its contents land in `to`
+  to = APP,
+  delete = true,                          -- hosts end up identical to the source
+  excludes = { ".git", "*.tmp" },
+  branches = 1,                           -- a chain: on equal links the fastest
+}
+-- The rsync tree (Griforkfile.grifork.lua) is still the better choice for small
+-- edits to large files the hosts hold, and for hosts that cannot run grifork's relay.
+
+locally(function(src, dst)                -- after the broadcast, on the hosts it reached
+  ssh(dst, "systemctl", { "reload", "app" })
 end)
 
-remote(function(src, dst)
-  ssh(dst, "mkdir", { "-p", APP })
-  rsync_remote(APP)                       -- on src: rsync <opts> /srv/app/ dst:/srv/app/
+remote(function(src, dst)                 -- every later generation
+  ssh(dst, "systemctl", { "reload", "app" })
 end)
 
 finish(function(report)

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"crypto/rand"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -34,6 +35,8 @@ type BroadcastOptions struct {
 	// again, from the root, to the hosts whose source failed mid-stream.
 	Heal   bool
 	Logger *slog.Logger
+	// Progress, when set, counts the broadcast as it goes, for a live line.
+	Progress *core.Transfer
 }
 
 const slowCommit = 500 * time.Millisecond
@@ -235,6 +238,8 @@ func (p *relayProc) send(v any) error {
 func (b *Broadcaster) round(ctx context.Context, t *core.Tree, list []entry, man []byte) (map[string]core.BroadcastResult, error) {
 	token := randomToken()
 	nodes := t.Nodes()[1:]
+	b.opts.Progress.Start(len(nodes))
+	defer b.opts.Progress.SetPhase(core.PhaseDone)
 	procs := make(map[string]*relayProc, len(nodes))
 	var wg sync.WaitGroup
 	defer func() {
@@ -669,6 +674,12 @@ func (b *Broadcaster) startRelay(ctx context.Context, p *relayProc, cfg relayCon
 		sc := bufio.NewScanner(outR)
 		sc.Buffer(make([]byte, 64<<10), maxControlLine)
 		defer p.reported.Store(true)
+		counted := false
+		defer func() {
+			if !counted {
+				b.opts.Progress.HostDone() // its session ended without a result
+			}
+		}()
 		for sc.Scan() {
 			var ev relayEvent
 			if json.Unmarshal(sc.Bytes(), &ev) != nil || ev.Type == "" {
@@ -699,6 +710,10 @@ func (b *Broadcaster) startRelay(ctx context.Context, p *relayProc, cfg relayCon
 				p.committing.Store(true)
 			case evResult:
 				p.reported.Store(true)
+				if !counted {
+					counted = true
+					b.opts.Progress.HostDone()
+				}
 			}
 			p.events <- ev
 		}
@@ -851,11 +866,20 @@ func (b *Broadcaster) stream(ctx context.Context, t *core.Tree, procs map[string
 	}
 	var send []bool
 	if err == nil {
+		b.opts.Progress.SetPhase(core.PhaseComparing)
 		send, err = b.wanted(ctx, t, procs, list, live)
 	}
 	cw := newFramer(ctx, pool, fan)
 	if err == nil {
-		err = writeContents(cw, list, send)
+		var total int64 // what writeContents writes: each file's index, then its bytes
+		var hdr [binary.MaxVarintLen64]byte
+		for i, ok := range send {
+			if ok {
+				total += int64(binary.PutUvarint(hdr[:], uint64(i))) + list[i].info.Size()
+			}
+		}
+		b.opts.Progress.Sending(total)
+		err = writeContents(countSent{cw, b.opts.Progress}, list, send)
 	}
 	if err == nil {
 		err = cw.Close()
@@ -920,6 +944,19 @@ func (b *Broadcaster) wanted(ctx context.Context, t *core.Tree, procs map[string
 	return send, err
 }
 
+// countSent counts what the root writes to the stream as sent. (It hides
+// every method of w but Write: a framer that gains a ReadFrom must count here too.)
+type countSent struct {
+	w io.Writer
+	t *core.Transfer
+}
+
+func (c countSent) Write(b []byte) (int, error) {
+	n, err := c.w.Write(b)
+	c.t.Sent(int64(n))
+	return n, err
+}
+
 func isFile(list []entry, i int) bool {
 	return i >= 0 && i < len(list) && list[i].info.Mode().IsRegular()
 }
@@ -966,7 +1003,7 @@ func (b *Broadcaster) results(ctx context.Context, t *core.Tree, procs map[strin
 		case ok:
 			r.Status, r.Err = core.StatusSkipped, why
 		case p.result != nil && p.result.Status == core.StatusOK:
-			r.Status, r.Bytes, r.PeakRSS = core.StatusOK, p.result.Bytes, p.result.RSS
+			r.Status, r.Received, r.PeakRSS = core.StatusOK, p.result.Bytes, p.result.RSS
 			r.Written, r.Kind = p.result.Written, p.result.Kind
 		case ctx.Err() != nil:
 			r.Status, r.Err = core.StatusFailed, b.failure(p)

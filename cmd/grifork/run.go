@@ -135,7 +135,7 @@ func (s *loaded) run(e *env, o runOptions) error {
 // there is one.
 func (s *loaded) schedule(e *env, tree *core.Tree, client *sshx.Client, tasks core.Tasks, bt *core.BroadcastTasks, o runOptions) *core.Report {
 	if progress.Enabled(o.progress, e.stdout) {
-		line := progress.Start(e.stdout, len(tree.Nodes())-1, tree.Depth(), o.progress == progress.Always)
+		line := progress.Start(e.stdout, len(tree.Nodes())-1, tree.Depth(), o.progress == progress.Always, s.transfer)
 		s.printer.SetOutput(line)
 		defer func() {
 			// The lines still queued go above the line before it goes.
@@ -180,6 +180,8 @@ type loaded struct {
 	commandTimeout *time.Duration
 	// heal is --heal, which forks hand on too.
 	heal bool
+	// transfer counts the broadcast's bytes for the progress line (nil without one).
+	transfer *core.Transfer
 }
 
 // tree builds the host tree the Griforkfile describes, with the hosts and
@@ -225,8 +227,9 @@ func (s *loaded) tasks(client *sshx.Client, heal bool) (core.Tasks, *core.Broadc
 	}
 	var b core.Broadcaster
 	if client != nil {
+		s.transfer = &core.Transfer{}
 		b = node.NewBroadcaster(client, node.BroadcastOptions{Config: *cfg.Broadcast, SSH: cfg.SSH,
-			Grifork: cfg.Grifork, Heal: heal, Logger: s.logger})
+			Grifork: cfg.Grifork, Heal: heal, Logger: s.logger, Progress: s.transfer})
 	}
 	t := core.WithBroadcast(s.script, b, bt)
 	return t, t, nil

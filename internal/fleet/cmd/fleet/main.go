@@ -189,32 +189,58 @@ func demo(ctx context.Context, args []string, stdout, stderr io.Writer) (err err
 	}
 	fmt.Fprintf(stdout, "%d/%d hosts verified\n", ok, len(f.Hosts()))
 	if *bfile != "" && ok == len(f.Hosts()) && runErr == nil {
-		fmt.Fprintln(stdout, "==> the same application again, with the pipelined broadcast (/srv/app emptied first)")
-		for _, h := range f.Hosts() {
-			if _, err := f.Exec(ctx, h, "rm", "-rf", "/srv/app"); err != nil {
-				return err
+		empty := func() error {
+			for _, h := range f.Hosts() {
+				if _, err := f.Exec(ctx, h, "rm", "-rf", "/srv/app"); err != nil {
+					return err
+				}
 			}
+			return nil
+		}
+		fmt.Fprintln(stdout, "==> the same application again, with the pipelined broadcast (/srv/app emptied first)")
+		if err := empty(); err != nil {
+			return err
 		}
 		// Untimed: the first broadcast ships grifork's relay to every host.
 		if err := grifork("-f", *bfile); err != nil {
 			return fmt.Errorf("grifork broadcast: %w", err)
 		}
-		began = time.Now()
-		runErr = grifork("-f", *bfile)
-		if ctx.Err() != nil || interrupted(runErr) {
-			return errInterrupted
+		// Timed: a full copy (the hosts emptied again, so that the broadcast
+		// does not find them current), then a run where nothing changed.
+		fmt.Fprintln(stdout, "==> timed: the broadcast to emptied hosts, relay cached")
+		if err := empty(); err != nil {
+			return err
 		}
-		bcastTook := time.Since(began)
+		timed := func() (time.Duration, error) {
+			began := time.Now()
+			runErr = grifork("-f", *bfile)
+			if ctx.Err() != nil || interrupted(runErr) {
+				return 0, errInterrupted
+			}
+			return time.Since(began), nil
+		}
+		bcastTook, err := timed()
+		if err != nil {
+			return err
+		}
+		var currentTook time.Duration
+		if runErr == nil {
+			fmt.Fprintln(stdout, "==> timed: the broadcast again, nothing changed (each host reports current)")
+			if currentTook, err = timed(); err != nil {
+				return err
+			}
+		}
 		if ok, err = verify(ctx, stdout, f, src); err != nil {
 			return err
 		}
 		fmt.Fprintf(stdout, "%d/%d hosts verified\n", ok, len(f.Hosts()))
-		if *rate > 0 {
+		if *rate > 0 && runErr == nil {
 			bound := time.Duration(float64(size*8) / float64(*rate*1_000_000) * float64(time.Second))
 			fmt.Fprintf(stdout, "==> %.1f MB to %d hosts over %d Mbit/s links; one link needs %s (the bound)\n",
 				float64(size)/1e6, len(f.Hosts()), *rate, bound.Round(10*time.Millisecond))
 			fmt.Fprintf(stdout, "    rsync tree (branches 3):  %6.2fs  %5.1fx the bound\n", treeTook.Seconds(), treeTook.Seconds()/bound.Seconds())
 			fmt.Fprintf(stdout, "    broadcast (a chain):      %6.2fs  %5.1fx the bound\n", bcastTook.Seconds(), bcastTook.Seconds()/bound.Seconds())
+			fmt.Fprintf(stdout, "    broadcast, no change:     %6.2fs  %5.1fx the bound\n", currentTook.Seconds(), currentTook.Seconds()/bound.Seconds())
 		}
 	}
 	if *keep {

@@ -1,4 +1,4 @@
-package main
+package app
 
 import (
 	"bytes"
@@ -126,7 +126,7 @@ func (s *loaded) run(e *env, o runOptions) error {
 	}
 	s.logger.Info("run end", "ok", report.Count(core.StatusOK), "failed", report.Count(core.StatusFailed), "skipped", report.Count(core.StatusSkipped))
 	if !report.OK() {
-		return &exitError{code: exitFailed, err: errors.Join(errors.New(report.Headline()), werr)}
+		return &ExitError{Code: ExitFailed, Err: errors.Join(errors.New(report.Headline()), werr)}
 	}
 	return werr
 }
@@ -455,7 +455,7 @@ func (s *loaded) plan(e *env, tree *core.Tree) error {
 		return fmt.Errorf("write the plan: %w", err)
 	}
 	if !report.OK() {
-		return &exitError{code: exitFailed, err: fmt.Errorf("dry-run: %s", report.Headline())}
+		return &ExitError{Code: ExitFailed, Err: fmt.Errorf("dry-run: %s", report.Headline())}
 	}
 	return nil
 }

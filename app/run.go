@@ -81,7 +81,7 @@ func (s *loaded) run(e *env, o runOptions) error {
 	if o.dryRun {
 		return s.plan(e, tree)
 	}
-	client, err := sshx.New(sshx.Options{SSH: s.script.Config.SSH, Printer: s.printer, Logger: s.logger})
+	client, err := sshx.New(sshx.Options{SSH: s.script.Config.SSH, Printer: s.printer, Label: core.OutputLabel, Logger: s.logger})
 	if err != nil {
 		return usageErr(fmt.Errorf("%s: ssh settings: %w", s.name, err))
 	}

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/grifork/grifork/internal/sshdtest"
+	"github.com/grifork/grifork/internal/testkit/sshdtest"
 )
 
 // A standalone run over 13 hosts closes each host's connection once its work

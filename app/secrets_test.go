@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/grifork/grifork/internal/sshdtest"
+	"github.com/grifork/grifork/internal/testkit/sshdtest"
 	"github.com/grifork/grifork/node"
 )
 

@@ -20,7 +20,7 @@ import (
 	"github.com/grifork/grifork/sshx"
 )
 
-// runNode is grifork started by another grifork on a node: args[0] is
+// RunNode is grifork started by another grifork on a node: args[0] is
 // node.OnRemoteFlag (grifork mode, see node.Forker) or node.RelayFlag (a
 // broadcast relay). These are not user commands, so they bypass the CLI parser
 // and its help. The node protocol's version is checked first: a mismatch is

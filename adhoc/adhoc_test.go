@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"reflect"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -17,30 +16,6 @@ import (
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/*.golden")
-
-// recorder is the Exec of these tests: it records every command.
-type recorder struct {
-	mu    sync.Mutex
-	calls []string
-}
-
-func (r *recorder) add(s string) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.calls = append(r.calls, s)
-}
-
-func (r *recorder) Local(ctx context.Context, argv []string) (string, error) {
-	r.add(fmt.Sprintf("local %q", argv))
-	return "", nil
-}
-
-func (r *recorder) Remote(ctx context.Context, h core.Host, cmdline string) (string, error) {
-	r.add("remote " + h.String() + " " + cmdline)
-	return "", nil
-}
-
-func (r *recorder) Rsh(h core.Host) string { return "ssh" }
 
 func config() core.Config {
 	retries := 0
@@ -57,10 +32,11 @@ func config() core.Config {
 	}
 }
 
-// load loads src and runs its locally and remote blocks for web1 and db1.
+// load loads src and runs its locally and remote blocks for web1 and db1 on
+// the dry-run Recorder; it returns the commands they ran, in order.
 func load(t *testing.T, src []byte) (*dsl.Script, []string) {
 	t.Helper()
-	rec := &recorder{}
+	rec := core.NewRecorder(nil, nil)
 	s, err := dsl.Load(context.Background(), dsl.Source{Name: "adhoc", Content: src}, nil,
 		dsl.Options{Printer: core.NewPrinter(&strings.Builder{}, nil)})
 	if err != nil {
@@ -74,12 +50,20 @@ func load(t *testing.T, src []byte) (*dsl.Script, []string) {
 	}
 	ctx := context.Background()
 	a, b := tree.Root.Children[0], tree.Root.Children[0].Children[0]
+	var calls []string
 	for _, e := range []core.Edge{{Block: core.BlockLocally, Src: tree.Root, Dst: a}, {Block: core.BlockRemote, Src: a, Dst: b}} {
 		if err := s.Run(ctx, e); err != nil {
 			t.Fatal(err)
 		}
+		for _, st := range rec.Steps(e) {
+			if st.Kind == core.StepLocal {
+				calls = append(calls, fmt.Sprintf("local %q", st.Argv))
+			} else {
+				calls = append(calls, "remote "+st.Host.String()+" "+st.Cmdline)
+			}
+		}
 	}
-	return s, rec.calls
+	return s, calls
 }
 
 func golden(t *testing.T, name string, got []byte) {

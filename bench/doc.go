@@ -1,5 +1,5 @@
 // Package bench measures grifork against the ways people copy a tree to a fleet
-// without it, on fleets of real sshd hosts (internal/fleet; needs root):
+// without it, on fleets of real sshd hosts (internal/testkit/fleet; needs root):
 // BenchmarkBroadcast the pipelined broadcast against flat rsync, pdcp, clush and
 // taktuk (BenchmarkBroadcastLarge, opt-in, the broadcast alone on a larger
 // fleet); BenchmarkPropagate and BenchmarkSlowHost the rsync tree against flat

@@ -10,8 +10,8 @@ import (
 	"time"
 
 	"github.com/grifork/grifork/core"
-	"github.com/grifork/grifork/internal/fleet"
-	"github.com/grifork/grifork/internal/gentime"
+	"github.com/grifork/grifork/internal/testkit/fleet"
+	"github.com/grifork/grifork/internal/testkit/gentime"
 	"golang.org/x/sync/errgroup"
 )
 

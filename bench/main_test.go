@@ -9,7 +9,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/grifork/grifork/internal/testbin"
+	"github.com/grifork/grifork/internal/testkit/testbin"
 )
 
 // make bench must stay under 15 minutes on the 2-core VM: the scenarios behind

@@ -15,7 +15,7 @@ import (
 
 	"github.com/grifork/grifork/core"
 	"github.com/grifork/grifork/dsl"
-	"github.com/grifork/grifork/internal/sim"
+	"github.com/grifork/grifork/internal/testkit/sim"
 )
 
 var (

@@ -7,7 +7,7 @@ import (
 	"testing"
 
 	"github.com/grifork/grifork/core"
-	"github.com/grifork/grifork/internal/fleet"
+	"github.com/grifork/grifork/internal/testkit/fleet"
 )
 
 // With branches 3, 15 hosts make three generations (3, 9, 3) and put the third

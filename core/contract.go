@@ -209,8 +209,10 @@ type Tasks interface {
 }
 
 // Exec performs the commands that task helpers ask for; implementations: the real
-// one over SSH (sshx), the dry-run Recorder, fakes in tests. Safe for concurrent use.
-// ctx carries the Edge (EdgeFrom) that output prefixes and plans are keyed by.
+// one over SSH (sshx), the dry-run Recorder, the simulation, fakes in tests, and
+// each passes the conformance suite internal/testkit/exectest. Safe for concurrent
+// use. ctx carries the Edge (EdgeFrom) that output labels (OutputLabel) and plans
+// are keyed by.
 type Exec interface {
 	// Local runs argv on this machine, without a shell, and returns its standard output.
 	Local(ctx context.Context, argv []string) (string, error)

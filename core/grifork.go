@@ -21,7 +21,9 @@ const TaskFork Block = "grifork"
 const StreamConsole = "console"
 
 // Forker starts grifork on a child node (grifork mode). Implementations: the
-// real one over SSH (sshx), the dry-run planner, in-process fakes in tests.
+// real one over SSH (node), the dry-run planner, the simulation, in-process
+// fakes in tests; node's and the simulation pass the conformance suite
+// internal/testkit/exectest.
 type Forker interface {
 	// Fork hands child its subtree sub (sub.Root is child's copy, same ids and
 	// shape) and runs grifork --on-remote there (parent is the node that forks:

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -16,19 +17,21 @@ import (
 type fakeExec struct {
 	mu     sync.Mutex
 	calls  []string
+	steps  []core.Step // the same commands, as the dry-run Recorder has them
 	local  func(ctx context.Context, argv []string) (string, error)
 	remote func(ctx context.Context, host core.Host, cmdline string) (string, error)
 }
 
-func (f *fakeExec) record(ctx context.Context, s string) {
+func (f *fakeExec) record(ctx context.Context, s string, step core.Step) {
 	e, _ := core.EdgeFrom(ctx)
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.calls = append(f.calls, fmt.Sprintf("[%s] %s", e.Block, s))
+	f.steps = append(f.steps, step)
 }
 
 func (f *fakeExec) Local(ctx context.Context, argv []string) (string, error) {
-	f.record(ctx, "local "+strings.Join(quoteEach(argv), " "))
+	f.record(ctx, "local "+strings.Join(quoteEach(argv), " "), core.Step{Kind: core.StepLocal, Argv: slices.Clone(argv)})
 	if f.local != nil {
 		return f.local(ctx, argv)
 	}
@@ -36,7 +39,7 @@ func (f *fakeExec) Local(ctx context.Context, argv []string) (string, error) {
 }
 
 func (f *fakeExec) Remote(ctx context.Context, host core.Host, cmdline string) (string, error) {
-	f.record(ctx, "remote "+host.String()+" "+cmdline)
+	f.record(ctx, "remote "+host.String()+" "+cmdline, core.Step{Kind: core.StepRemote, Host: host, Cmdline: cmdline})
 	if f.remote != nil {
 		return f.remote(ctx, host, cmdline)
 	}
@@ -48,6 +51,12 @@ func (f *fakeExec) Rsh(host core.Host) string {
 		return fmt.Sprintf("ssh -p %d", host.Port)
 	}
 	return "ssh"
+}
+
+func (f *fakeExec) Steps() []core.Step {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.steps)
 }
 
 func (f *fakeExec) Calls() []string {

@@ -471,13 +471,9 @@ func (s *Script) runTask(ctx context.Context, e core.Edge, args func(L *lua.LSta
 	tctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	t := &task{ctx: tctx, edge: e, result: make(chan error, 1)}
-	switch {
-	case e.Block == core.BlockFinish:
-		// finish prints the run's outcome: plain lines, as at the top level.
-	case e.Dst != nil:
-		t.prefix = e.Dst.Name()
-	case e.Src != nil:
-		t.prefix = e.Src.Name()
+	// finish prints the run's outcome: plain lines, as at the top level.
+	if e.Block != core.BlockFinish {
+		t.prefix = e.Label()
 	}
 	start := time.Now()
 	log := s.logger()

@@ -15,7 +15,7 @@ import (
 	"time"
 
 	"github.com/grifork/grifork/core"
-	"github.com/grifork/grifork/internal/fleet"
+	"github.com/grifork/grifork/internal/testkit/fleet"
 	"golang.org/x/crypto/ssh"
 )
 

@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/grifork/grifork/core"
-	"github.com/grifork/grifork/internal/fleet"
+	"github.com/grifork/grifork/internal/testkit/fleet"
 	"github.com/grifork/grifork/node"
 	"github.com/grifork/grifork/nodeset"
 )

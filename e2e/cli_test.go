@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/grifork/grifork/internal/fleet"
+	"github.com/grifork/grifork/internal/testkit/fleet"
 	"github.com/grifork/grifork/nodeset"
 )
 

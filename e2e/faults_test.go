@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/grifork/grifork/internal/fleet"
+	"github.com/grifork/grifork/internal/testkit/fleet"
 )
 
 // faultSecret is the ssh { password } of every fault run: it must never reach

@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/grifork/grifork/core"
-	"github.com/grifork/grifork/internal/fleet"
+	"github.com/grifork/grifork/internal/testkit/fleet"
 )
 
 // griforkTmp is where the forks of these tests keep their files on the hosts

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/grifork/grifork/core"
-	"github.com/grifork/grifork/internal/fleet"
+	"github.com/grifork/grifork/internal/testkit/fleet"
 )
 
 // TestStandaloneHeal stops a generation-1 host of a 12-host fleet (branches 3) and

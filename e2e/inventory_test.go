@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/grifork/grifork/internal/fleet"
+	"github.com/grifork/grifork/internal/testkit/fleet"
 )
 
 // TestInventory runs on hosts known only by an Ansible inventory: their names

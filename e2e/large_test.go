@@ -15,8 +15,8 @@ import (
 	"time"
 
 	"github.com/grifork/grifork/core"
-	"github.com/grifork/grifork/internal/fleet"
-	"github.com/grifork/grifork/internal/gentime"
+	"github.com/grifork/grifork/internal/testkit/fleet"
+	"github.com/grifork/grifork/internal/testkit/gentime"
 )
 
 var largeFlag = flag.Bool("large", false, "run TestLarge200 (as GRIFORK_TEST_LARGE=1 does): a 200-host fleet, minutes on 2 cores")

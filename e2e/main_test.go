@@ -13,8 +13,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/grifork/grifork/internal/fleet"
-	"github.com/grifork/grifork/internal/testbin"
+	"github.com/grifork/grifork/internal/testkit/fleet"
+	"github.com/grifork/grifork/internal/testkit/testbin"
 )
 
 // griforkBin is the binary under test, built once for the package.

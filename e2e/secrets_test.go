@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/grifork/grifork/internal/fleet"
+	"github.com/grifork/grifork/internal/testkit/fleet"
 )
 
 // spyGrifork is grifork { exec } on every node of TestSecretsNeverOnNodeDisk:

@@ -12,7 +12,7 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 scripts/deps.sh
 make --no-print-directory build
-go build -o bin/fleet ./internal/fleet/cmd/fleet
+go build -o bin/fleet ./internal/testkit/fleet/cmd/fleet
 
 # The demo tears its fleet down itself, also on Ctrl-C; `fleet down` afterwards
 # removes whatever a killed demo left, so a re-run always starts clean.

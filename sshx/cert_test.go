@@ -12,7 +12,7 @@ import (
 	"testing"
 
 	"github.com/grifork/grifork/core"
-	"github.com/grifork/grifork/internal/sshdtest"
+	"github.com/grifork/grifork/internal/testkit/sshdtest"
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/agent"
 )

@@ -4,7 +4,7 @@ import (
 	"testing"
 
 	"github.com/grifork/grifork/core"
-	"github.com/grifork/grifork/internal/sshdtest"
+	"github.com/grifork/grifork/internal/testkit/sshdtest"
 )
 
 // newClient returns a Client for s with its key and known_hosts, no agent and

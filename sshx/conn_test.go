@@ -3,7 +3,7 @@ package sshx
 import (
 	"context"
 	"errors"
-	"github.com/grifork/grifork/internal/sshdtest"
+	"github.com/grifork/grifork/internal/testkit/sshdtest"
 	"net"
 	"os"
 	"os/exec"

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/grifork/grifork/internal/sshdtest"
+	"github.com/grifork/grifork/internal/testkit/sshdtest"
 )
 
 // A stream from DialUnix closes its sending side alone: the peer reads to EOF

@@ -5,7 +5,7 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"errors"
-	"github.com/grifork/grifork/internal/sshdtest"
+	"github.com/grifork/grifork/internal/testkit/sshdtest"
 	"os"
 	"path/filepath"
 	"strings"

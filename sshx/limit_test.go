@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/grifork/grifork/core"
-	"github.com/grifork/grifork/internal/sshdtest"
+	"github.com/grifork/grifork/internal/testkit/sshdtest"
 )
 
 // watch samples, until stop, the descriptors of this process that are sockets

@@ -16,26 +16,17 @@ import (
 	"github.com/grifork/grifork/core"
 )
 
-// prefix is what output lines of a command run for ctx's task are prefixed with
-// on this machine: the destination of an edge task, else the node running it.
-func prefix(ctx context.Context) string {
-	e, ok := core.EdgeFrom(ctx)
-	switch {
-	case ok && e.Dst != nil:
-		return e.Dst.Name()
-	case ok && e.Src != nil:
-		return e.Src.Name()
+// prefix is what output lines of a command are labelled with: what the
+// caller's Label says for ctx, else the host as shown (display), or
+// core.RootHost for a command on this machine (host nil).
+func (c *Client) prefix(ctx context.Context, host *core.Host, display string) string {
+	if c.opts.Label != nil {
+		if l := c.opts.Label(ctx, host); l != "" {
+			return l
+		}
 	}
-	return core.RootHost
-}
-
-// remotePrefix is what output lines of a command run on host for ctx's task
-// are prefixed with: the edge's destination when the command runs on its
-// source (rsync_remote: the output is about the copy to that child, and a
-// parent's children must not all read as the parent), else the host (display).
-func remotePrefix(ctx context.Context, host core.Host, display string) string {
-	if e, ok := core.EdgeFrom(ctx); ok && e.Src != nil && e.Dst != nil && host.Name == e.Src.Host.Name && host.Name != e.Dst.Host.Name {
-		return e.Dst.Name()
+	if host == nil {
+		return core.RootHost
 	}
 	return display
 }
@@ -105,7 +96,7 @@ func (c *Client) Local(ctx context.Context, argv []string) (string, error) {
 	}
 	defer done()
 	c.log.Debug("run", "host", core.RootHost, "command", command)
-	ow, ew := c.writers(prefix(ctx))
+	ow, ew := c.writers(c.prefix(ctx, nil, ""))
 	var out capture
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Stdout = io.MultiWriter(&out, ow)

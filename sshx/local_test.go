@@ -5,7 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/grifork/grifork/internal/sshdtest"
+	"github.com/grifork/grifork/internal/testkit/sshdtest"
 	"log/slog"
 	"os"
 	"os/exec"
@@ -24,7 +24,7 @@ func slogTo(w *sshdtest.SyncBuffer) *slog.Logger {
 func newLocalClient(t *testing.T) (*Client, *sshdtest.SyncBuffer) {
 	t.Helper()
 	out := &sshdtest.SyncBuffer{}
-	c, err := New(Options{Printer: core.NewPrinter(out, nil), ConfigFile: "none", Agent: "none"})
+	c, err := New(Options{Printer: core.NewPrinter(out, nil), Label: core.OutputLabel, ConfigFile: "none", Agent: "none"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -165,30 +165,32 @@ func TestCloseWaitsForCancelledLocal(t *testing.T) {
 	}
 }
 
-func TestRemotePrefix(t *testing.T) {
+// The label of a command's output is the caller's (Options.Label), else the
+// host as shown, or the root for a command on this machine.
+func TestPrefix(t *testing.T) {
 	t.Parallel()
-	root := &core.Node{ID: "0.0", Host: core.Host{Name: core.RootHost}}
-	web1 := &core.Node{ID: "0.0-1.0", Level: 1, Host: core.Host{Name: "web1"}, Parent: root}
-	web2 := &core.Node{ID: "0.0-1.0-2.0", Level: 2, Host: core.Host{Name: "web2", User: "deploy"}, Parent: web1}
-	remote := core.WithEdge(context.Background(), core.Edge{Block: core.BlockRemote, Src: web1, Dst: web2})
+	web1 := core.Host{Name: "web1"}
+	label := func(_ context.Context, host *core.Host) string {
+		if host != nil && host.Name == "web1" {
+			return "the caller's"
+		}
+		return ""
+	}
 	for _, tc := range []struct {
-		name string
-		ctx  context.Context
-		host core.Host
-		want string
+		name  string
+		label func(context.Context, *core.Host) string
+		host  *core.Host
+		want  string
 	}{
-		{"rsync_remote on the source: the destination", remote, web1.Host, "deploy@web2"},
-		{"ssh to the destination", remote, web2.Host, "as-shown"},
-		{"another host", remote, core.Host{Name: "db1"}, "as-shown"},
-		{"no edge", context.Background(), web1.Host, "as-shown"},
-		{"node task", core.WithEdge(context.Background(), core.Edge{Block: core.BlockPrepareRemote, Src: web1}), web1.Host, "as-shown"},
+		{"the caller's label", label, &web1, "the caller's"},
+		{"none from the caller: as shown", label, &core.Host{Name: "db1"}, "as-shown"},
+		{"no Label: as shown", nil, &web1, "as-shown"},
+		{"this machine: the root", label, nil, core.RootHost},
 	} {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			if got := remotePrefix(tc.ctx, tc.host, "as-shown"); got != tc.want {
-				t.Errorf("prefix %q, want %q", got, tc.want)
-			}
-		})
+		c := &Client{opts: Options{Label: tc.label}}
+		if got := c.prefix(context.Background(), tc.host, "as-shown"); got != tc.want {
+			t.Errorf("%s: prefix %q, want %q", tc.name, got, tc.want)
+		}
 	}
 }
 

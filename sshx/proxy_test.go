@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/grifork/grifork/core"
-	"github.com/grifork/grifork/internal/sshdtest"
+	"github.com/grifork/grifork/internal/testkit/sshdtest"
 )
 
 // proxyFleet is a jump sshd and two target sshds on loopback, with one key

@@ -50,8 +50,8 @@ func wrap(script, cmdline string) string {
 }
 
 // Remote runs cmdline (already shell-quoted) on host with stdin at /dev/null.
-// Output goes line by line to the printer prefixed with the host (or the edge's
-// destination, see remotePrefix); stdout is also
+// Output goes line by line to the printer prefixed with the host (or what
+// Options.Label says); stdout is also
 // returned, up to MaxCapture. A non-zero exit status, a death by signal or a lost session is a
 // *CommandError. Cancelling ctx kills the remote command's process group (see
 // the package comment); Remote then returns within about 2s with an error
@@ -62,7 +62,7 @@ func (c *Client) Remote(ctx context.Context, host core.Host, cmdline string) (st
 	if err != nil {
 		return "", err
 	}
-	ow, ew := c.writers(remotePrefix(ctx, host, t.display))
+	ow, ew := c.writers(c.prefix(ctx, &host, t.display))
 	var out capture
 	err = c.run(ctx, t, cmdline, nil, io.MultiWriter(&out, ow), ew, c.opts.SSH.CommandTimeout)
 	ow.Close()

@@ -2,7 +2,7 @@ package sshx
 
 import (
 	"context"
-	"github.com/grifork/grifork/internal/sshdtest"
+	"github.com/grifork/grifork/internal/testkit/sshdtest"
 	"os"
 	"os/exec"
 	"path/filepath"

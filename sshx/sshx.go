@@ -41,6 +41,10 @@ type Options struct {
 	SSH     core.SSHConfig
 	Printer *core.Printer // host-prefixed output; nil prints nothing
 	Logger  *slog.Logger  // nil logs nothing
+	// Label chooses the host that a command's output lines are labelled with,
+	// for the caller's task in ctx (core.OutputLabel); host is nil for a
+	// command on this machine. nil or "": the host as shown, or core.RootHost.
+	Label func(ctx context.Context, host *core.Host) string
 	// ConfigFile is the ssh_config file read for HostName, User, Port and
 	// IdentityFile: ~/.ssh/config when empty (a missing file is fine), "none" for none.
 	ConfigFile string

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/grifork/grifork/internal/sshdtest"
+	"github.com/grifork/grifork/internal/testkit/sshdtest"
 )
 
 func TestStart(t *testing.T) {

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/grifork/grifork/app"
 	"github.com/grifork/grifork/core"
 )
 
@@ -80,7 +81,7 @@ func TestConvertCommand(t *testing.T) {
 		}
 	}
 	code, _, stderr := runMain(t, "convert", unsupported)
-	if code != exitUsage || !strings.Contains(stderr, "unsupported Ruby construct") {
-		t.Errorf("unsupported construct: exit %d, stderr %q; want %d and the converter's message", code, stderr, exitUsage)
+	if code != app.ExitUsage || !strings.Contains(stderr, "unsupported Ruby construct") {
+		t.Errorf("unsupported construct: exit %d, stderr %q; want %d and the converter's message", code, stderr, app.ExitUsage)
 	}
 }

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/grifork/grifork/app"
 )
 
 // brokenWriter fails every write, as a closed pipe or a full disk does.
@@ -36,8 +38,8 @@ func TestUnwritableOutput(t *testing.T) {
 			}
 			var stderr bytes.Buffer
 			code := Main(append([]string{"-f", gf}, tc.args...), strings.NewReader(""), brokenWriter{}, &stderr)
-			if code != exitFailed || !strings.Contains(stderr.String(), tc.want+"disk full") {
-				t.Errorf("exit %d, stderr %q; want %d and %q", code, stderr.String(), exitFailed, tc.want+"disk full")
+			if code != app.ExitFailed || !strings.Contains(stderr.String(), tc.want+"disk full") {
+				t.Errorf("exit %d, stderr %q; want %d and %q", code, stderr.String(), app.ExitFailed, tc.want+"disk full")
 			}
 		})
 	}

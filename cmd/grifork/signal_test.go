@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/grifork/grifork/app"
 )
 
 // TestInterruptRunawayLua starts grifork (the test binary, installed in $PATH by
@@ -83,8 +85,8 @@ func TestInterruptRunawayLua(t *testing.T) {
 			}
 			took := time.Since(last)
 			var ee *exec.ExitError
-			if !errors.As(werr, &ee) || ee.ExitCode() != exitInterrupted {
-				t.Errorf("exit: %v, want code %d", werr, exitInterrupted)
+			if !errors.As(werr, &ee) || ee.ExitCode() != app.ExitInterrupted {
+				t.Errorf("exit: %v, want code %d", werr, app.ExitInterrupted)
 			}
 			if took > tt.within {
 				t.Errorf("exited %v after the signal, want within %v", took, tt.within)

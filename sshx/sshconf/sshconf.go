@@ -49,9 +49,8 @@ type criterion struct {
 
 // Config is the parsed files of one ssh invocation's view.
 type Config struct {
-	roots    []*file
-	Unknown  []Line // keywords ssh does not know (a newer ssh's, or a typo): ignored
-	haveExec bool
+	roots   []*file
+	Unknown []Line // keywords ssh does not know (a newer ssh's, or a typo): ignored
 }
 
 // Load reads the user's config (absent is fine unless it was explicitly
@@ -80,10 +79,6 @@ func Load(user string, userExplicit bool, system, home string) (*Config, error) 
 	}
 	return c, nil
 }
-
-// HasExec reports whether any Match exec is in the files (resolutions then
-// may start processes).
-func (c *Config) HasExec() bool { return c.haveExec }
 
 type loader struct {
 	home string
@@ -150,11 +145,6 @@ func (l *loader) check(ln *Line, user bool, depth int) error {
 			return err
 		}
 		ln.match = crit
-		for _, c := range crit {
-			if c.name == "exec" {
-				l.c.haveExec = true
-			}
-		}
 	case "include":
 		if depth+1 > maxDepth {
 			//lint:ignore ST1005 the keyword is quoted as ssh_config spells it

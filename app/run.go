@@ -1,4 +1,4 @@
-package main
+package app
 
 import (
 	"bytes"
@@ -81,7 +81,7 @@ func (s *loaded) run(e *env, o runOptions) error {
 	if o.dryRun {
 		return s.plan(e, tree)
 	}
-	client, err := sshx.New(sshx.Options{SSH: s.script.Config.SSH, Printer: s.printer, Logger: s.logger})
+	client, err := sshx.New(sshx.Options{SSH: s.script.Config.SSH, Printer: s.printer, Label: core.OutputLabel, Logger: s.logger})
 	if err != nil {
 		return usageErr(fmt.Errorf("%s: ssh settings: %w", s.name, err))
 	}
@@ -126,7 +126,7 @@ func (s *loaded) run(e *env, o runOptions) error {
 	}
 	s.logger.Info("run end", "ok", report.Count(core.StatusOK), "failed", report.Count(core.StatusFailed), "skipped", report.Count(core.StatusSkipped))
 	if !report.OK() {
-		return &exitError{code: exitFailed, err: errors.Join(errors.New(report.Headline()), werr)}
+		return &ExitError{Code: ExitFailed, Err: errors.Join(errors.New(report.Headline()), werr)}
 	}
 	return werr
 }
@@ -458,7 +458,7 @@ func (s *loaded) plan(e *env, tree *core.Tree) error {
 		return fmt.Errorf("write the plan: %w", err)
 	}
 	if !report.OK() {
-		return &exitError{code: exitFailed, err: fmt.Errorf("dry-run: %s", report.Headline())}
+		return &ExitError{Code: ExitFailed, Err: fmt.Errorf("dry-run: %s", report.Headline())}
 	}
 	return nil
 }

@@ -1,4 +1,4 @@
-package main
+package app
 
 import (
 	"bufio"
@@ -20,25 +20,28 @@ import (
 	"github.com/grifork/grifork/sshx"
 )
 
-// runNode is grifork started by another grifork on a node: args[0] is
+// RunNode is grifork started by another grifork on a node: args[0] is
 // node.OnRemoteFlag (grifork mode, see node.Forker) or node.RelayFlag (a
 // broadcast relay). These are not user commands, so they bypass the CLI parser
 // and its help. The node protocol's version is checked first: a mismatch is
-// one line on stderr, which the parent shows.
-func runNode(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+// one line on stderr (Exit), which the parent shows.
+func RunNode(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	rest, err := node.CheckProtocol(args[1:])
 	if err != nil {
-		fmt.Fprintf(stderr, "grifork: %v\n", err)
-		return exitUsage
+		return usageErr(err)
 	}
 	if args[0] == node.RelayFlag {
 		if len(rest) > 0 {
-			fmt.Fprintf(stderr, "grifork: usage: grifork %s %s N\n", node.RelayFlag, node.ProtocolFlag)
-			return exitUsage
+			return usageErr(fmt.Errorf("usage: grifork %s %s N", node.RelayFlag, node.ProtocolFlag))
 		}
 		return runRelay(stdin, stdout, stderr)
 	}
 	return runOnRemote(rest, stdin, stdout, stderr)
+}
+
+// IsNode reports whether args start grifork's node side (RunNode).
+func IsNode(args []string) bool {
+	return len(args) > 0 && (args[0] == node.OnRemoteFlag || args[0] == node.RelayFlag)
 }
 
 // newForker returns the Forker that ships s's Griforkfile(s) with this binary;
@@ -86,7 +89,7 @@ func planGrifork(e *env, s *loaded, tree *core.Tree, client *sshx.Client, rec *c
 // SIGTERM, when its standard input ends (the parent is gone) or brings its
 // parent's stop line, whose cause its running tasks then fail with; a halt line
 // there (the failure budget is spent) stops it starting tasks.
-func runOnRemote(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+func runOnRemote(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("grifork "+node.OnRemoteFlag, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	treePath := fs.String("tree", "", "the subtree of this node (JSON)")
@@ -100,11 +103,11 @@ func runOnRemote(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return err
 	})
 	if err := fs.Parse(args); err != nil {
-		return exitUsage
+		// The flag package has said what is wrong.
+		return &ExitError{Code: ExitUsage}
 	}
 	if *treePath == "" || fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "grifork: usage: grifork %s %s N --tree FILE [--precluded FILE] [--run DIR] [--command-timeout DURATION] [--heal]\n", node.OnRemoteFlag, node.ProtocolFlag)
-		return exitUsage
+		return usageErr(fmt.Errorf("usage: grifork %s %s N --tree FILE [--precluded FILE] [--run DIR] [--command-timeout DURATION] [--heal]", node.OnRemoteFlag, node.ProtocolFlag))
 	}
 	// Read, the run directory is of no more use; removing it at the end too
 	// covers every early return.
@@ -118,23 +121,23 @@ func runOnRemote(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	defer removeRun()
 	b, err := os.ReadFile(*treePath)
 	if err != nil {
-		fmt.Fprintf(stderr, "grifork: %v\n", err)
-		return exitUsage
+		return usageErr(err)
 	}
 	tree, err := core.UnmarshalTree(b)
 	if err != nil {
-		fmt.Fprintf(stderr, "grifork: %s: %v\n", *treePath, err)
-		return exitUsage
+		return usageErr(fmt.Errorf("%s: %w", *treePath, err))
 	}
 	self := tree.Root
 	in := bufio.NewReader(stdin)
 	hello, helloErr := node.ReadHello(in)
 	secrets := hello.Secrets
 	events := core.NewEventWriter(stdout, secrets.Redactor())
-	fail := func(err error) int {
+	// The done event reports the failure to the parent: the error has no
+	// more to say.
+	fail := func(err error) error {
 		events.Emit(core.Event{Type: core.EventDone, NodeID: self.ID, Host: self.Name(),
 			Status: core.StatusFailed, Task: core.TaskFork, Err: core.OneLine(err.Error())})
-		return exitUsage
+		return &ExitError{Code: ExitUsage}
 	}
 	if helloErr != nil {
 		return fail(helloErr)
@@ -171,7 +174,7 @@ func runOnRemote(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return fail(err)
 	}
 	s.commandTimeout, s.heal = commandTimeout, *heal
-	client, err := sshx.New(sshx.Options{SSH: s.script.Config.SSH, Printer: s.printer, Logger: s.logger})
+	client, err := sshx.New(sshx.Options{SSH: s.script.Config.SSH, Printer: s.printer, Label: core.OutputLabel, Logger: s.logger})
 	if err != nil {
 		return fail(fmt.Errorf("ssh settings: %w", err))
 	}
@@ -196,13 +199,14 @@ func runOnRemote(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	})
 	s.logger.Info("remote run end", "ok", report.Count(core.StatusOK), "failed", report.Count(core.StatusFailed),
 		"skipped", report.Count(core.StatusSkipped))
+	// The events said how the run went.
 	switch {
 	case events.Err() != nil:
-		return exitFailed
+		return &ExitError{Code: ExitFailed}
 	case ctx.Err() != nil:
-		return exitInterrupted
+		return &ExitError{Code: ExitInterrupted}
 	}
-	return exitOK
+	return nil
 }
 
 // nodeSource is a Griforkfile a parent sent, named in errors as the root
@@ -218,9 +222,13 @@ func nodeSource(f node.File, def string) dsl.Source {
 // runRelay is a broadcast relay on a node (see node.RunRelay); the root's
 // Broadcaster starts it. A signal or the root going away stops it, and it
 // removes what it staged.
-func runRelay(stdin io.Reader, stdout, stderr io.Writer) int {
+func runRelay(stdin io.Reader, stdout, stderr io.Writer) error {
 	signal.Ignore(syscall.SIGPIPE)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	defer stop()
-	return node.RunRelay(ctx, stdin, stdout, slog.New(consoleHandler(stderr)))
+	// The relay reports on its own standard streams.
+	if code := node.RunRelay(ctx, stdin, stdout, slog.New(consoleHandler(stderr))); code != ExitOK {
+		return &ExitError{Code: code}
+	}
+	return nil
 }

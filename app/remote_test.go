@@ -1,4 +1,4 @@
-package main
+package app
 
 import (
 	"bytes"
@@ -60,7 +60,7 @@ func remoteRun(t *testing.T, griforkfile string, extra ...string) (code int, eve
 	stdin, parent := parentPipe(t, griforkfile, "", node.Secrets{Password: "hunter2-pw"})
 	defer parent.Close()
 	var out, errOut bytes.Buffer
-	code = runOnRemote(args, stdin, &out, &errOut)
+	code = Exit(runOnRemote(args, stdin, &out, &errOut), &errOut)
 	if err := core.ReadEvents(&out, n, func(e core.Event) { events = append(events, e) }); err != nil {
 		t.Fatal(err)
 	}
@@ -75,7 +75,7 @@ prepare(function() print("prepare must not run on a node") end)
 prepare_remote(function() print("hello from prepare_remote") end)
 finish_remote(function() print("bye") end)
 `)
-	if code != exitOK || len(events) == 0 {
+	if code != ExitOK || len(events) == 0 {
 		t.Fatalf("exit %d, %d events, stderr %s", code, len(events), stderr)
 	}
 	var lines []string
@@ -98,8 +98,8 @@ finish_remote(function() print("bye") end)
 func TestOnRemoteBadGriforkfile(t *testing.T) {
 	t.Parallel()
 	code, events, _ := remoteRun(t, "mode \"grifork\"\nhosts { \"web1\" }\nbranches(\n")
-	if code != exitUsage {
-		t.Errorf("exit %d, want %d", code, exitUsage)
+	if code != ExitUsage {
+		t.Errorf("exit %d, want %d", code, ExitUsage)
 	}
 	if len(events) != 1 {
 		t.Fatalf("events %+v, want one done event", events)
@@ -114,8 +114,8 @@ func TestOnRemoteUsage(t *testing.T) {
 	t.Parallel()
 	for _, args := range [][]string{nil, {"--tree", "/nonexistent"}, {"--tree", "x", "extra"}, {"--bogus"}} {
 		var errOut bytes.Buffer
-		if code := runOnRemote(args, strings.NewReader(""), io.Discard, &errOut); code != exitUsage || errOut.Len() == 0 {
-			t.Errorf("%q: exit %d, stderr %q; want %d and a message", args, code, errOut.String(), exitUsage)
+		if code := Exit(runOnRemote(args, strings.NewReader(""), io.Discard, &errOut), &errOut); code != ExitUsage || errOut.Len() == 0 {
+			t.Errorf("%q: exit %d, stderr %q; want %d and a message", args, code, errOut.String(), ExitUsage)
 		}
 	}
 }
@@ -131,12 +131,12 @@ prepare_remote(function() sh("sleep", { "30" }) end)
 	time.AfterFunc(300*time.Millisecond, func() { parent.Close() })
 	start := time.Now()
 	var out bytes.Buffer
-	code := runOnRemote(args, stdin, &out, io.Discard)
+	code := Exit(runOnRemote(args, stdin, &out, io.Discard), io.Discard)
 	if took := time.Since(start); took > 10*time.Second {
 		t.Errorf("took %v to stop after the parent left", took)
 	}
-	if code != exitInterrupted {
-		t.Errorf("exit %d, want %d", code, exitInterrupted)
+	if code != ExitInterrupted {
+		t.Errorf("exit %d, want %d", code, ExitInterrupted)
 	}
 	if _, err := os.Stat(args[len(args)-1]); !os.IsNotExist(err) {
 		t.Errorf("run directory left behind (%v)", err)
@@ -161,12 +161,12 @@ func TestOnRemoteSecretsNamesAndRunDir(t *testing.T) {
 hosts { "web1" }
 ssh { password = os.getenv("NO_SUCH_VARIABLE") or "computed on the node" }
 prepare_remote(function() print("pw is hunter2-pw") end)
-`, exitOK, "pw is [REDACTED]"},
-		{"user's file name", "mode \"grifork\"\nhosts { \"web1\" }\nbranches(\n", exitUsage, "deploy/Griforkfile.lua:3"},
+`, ExitOK, "pw is [REDACTED]"},
+		{"user's file name", "mode \"grifork\"\nhosts { \"web1\" }\nbranches(\n", ExitUsage, "deploy/Griforkfile.lua:3"},
 		{"secret in an error", `mode "grifork"
 hosts { "web1" }
 error("bad hunter2-pw")
-`, exitUsage, "bad [REDACTED]"},
+`, ExitUsage, "bad [REDACTED]"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -175,7 +175,7 @@ error("bad hunter2-pw")
 			stdin, parent := parentPipe(t, tc.griforkfile, "deploy/Griforkfile.lua", node.Secrets{Password: "hunter2-pw"})
 			defer parent.Close()
 			var out bytes.Buffer
-			code := runOnRemote(args, stdin, &out, io.Discard)
+			code := Exit(runOnRemote(args, stdin, &out, io.Discard), io.Discard)
 			if code != tc.code {
 				t.Errorf("exit %d, want %d: %s", code, tc.code, out.String())
 			}
@@ -209,10 +209,10 @@ func TestNodeProtocolMismatch(t *testing.T) {
 		{[]string{node.RelayFlag}, "1 (no --protocol)"},
 	} {
 		var out, errOut bytes.Buffer
-		code := Main(tc.args, strings.NewReader("{}\n"), &out, &errOut)
+		code := Exit(RunNode(tc.args, strings.NewReader("{}\n"), &out, &errOut), &errOut)
 		want := "grifork: node protocol mismatch: the root's grifork speaks version " + tc.root + ", this node's speaks version " + v + ": "
-		if code != exitUsage || !strings.HasPrefix(errOut.String(), want) || strings.Count(errOut.String(), "\n") != 1 || out.Len() != 0 {
-			t.Errorf("%q: exit %d, stdout %q, stderr %q; want %d and one line starting %q", tc.args, code, out.String(), errOut.String(), exitUsage, want)
+		if code != ExitUsage || !strings.HasPrefix(errOut.String(), want) || strings.Count(errOut.String(), "\n") != 1 || out.Len() != 0 {
+			t.Errorf("%q: exit %d, stdout %q, stderr %q; want %d and one line starting %q", tc.args, code, out.String(), errOut.String(), ExitUsage, want)
 		}
 	}
 }

@@ -1,4 +1,4 @@
-package main
+package app
 
 import (
 	"context"
@@ -43,24 +43,15 @@ func (c *completionCmd) Run(e *env) error {
 	return err
 }
 
-// complete answers a shell's completion request (COMP_LINE set) and reports
-// whether it did.
-func complete(p *kong.Kong) (done bool) {
+// Complete answers a shell's completion request (COMP_LINE set), then calls
+// p's Exit; it returns when there was none to answer.
+func Complete(p *kong.Kong) {
 	if os.Getenv("COMP_LINE") == "" {
-		return false
+		return
 	}
-	defer func() {
-		if r := recover(); r != nil {
-			if _, ok := r.(kongExit); !ok {
-				panic(r)
-			}
-			done = true
-		}
-	}()
 	kongplete.Complete(p,
 		kongplete.WithPredictor("file", posener.PredictFiles("*")),
 		kongplete.WithPredictor("groups", posener.PredictFunc(predictGroups)))
-	return false
 }
 
 // predictGroups offers the node groups -H and -x can name: "@group" of the

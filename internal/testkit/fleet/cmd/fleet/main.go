@@ -15,7 +15,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/grifork/grifork/internal/fleet"
+	"github.com/grifork/grifork/internal/testkit/fleet"
 )
 
 const usage = `usage:

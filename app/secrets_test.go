@@ -1,4 +1,4 @@
-package main
+package app
 
 import (
 	"bytes"
@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/grifork/grifork/internal/sshdtest"
+	"github.com/grifork/grifork/internal/testkit/sshdtest"
 	"github.com/grifork/grifork/node"
 )
 
@@ -50,13 +50,13 @@ ssh { keys = { %q }, known_hosts = %q, password = PW, passphrase = PH }
 
 	outputs := map[string]string{}
 	var stdout, stderr bytes.Buffer
-	if code := Main([]string{"-f", gf, "--report", reportFile}, strings.NewReader(""), &stdout, &stderr); code != exitFailed {
-		t.Errorf("run: exit %d, want %d (the failing command); stderr %s", code, exitFailed, stderr.String())
+	if code := runCLI([]string{"-f", gf, "--report", reportFile}, strings.NewReader(""), &stdout, &stderr); code != ExitFailed {
+		t.Errorf("run: exit %d, want %d (the failing command); stderr %s", code, ExitFailed, stderr.String())
 	}
 	outputs["stdout"], outputs["stderr"] = stdout.String(), stderr.String()
 	outputs["log file"], outputs["report"] = read(t, logFile), read(t, reportFile)
 	stdout.Reset()
-	if code := Main([]string{"-n", "-f", gf}, strings.NewReader(""), &stdout, io.Discard); code != exitOK {
+	if code := runCLI([]string{"-n", "-f", gf}, strings.NewReader(""), &stdout, io.Discard); code != ExitOK {
 		t.Errorf("-n: exit %d", code)
 	}
 	outputs["-n"] = stdout.String()

@@ -1,4 +1,4 @@
-package main
+package app
 
 import (
 	"bytes"
@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/grifork/grifork/internal/sshdtest"
+	"github.com/grifork/grifork/internal/testkit/sshdtest"
 )
 
 // A standalone run over 13 hosts closes each host's connection once its work
@@ -43,7 +43,7 @@ locally(function(src, dst) ssh(dst, "true") end)
 remote(function(src, dst) ssh(src, "true"); ssh(dst, "true") end)
 `, strings.Join(hosts, ", "), logFile, s.UserKey, f.KnownHosts, tc.max))
 			var stdout, stderr bytes.Buffer
-			if code := Main([]string{"-f", gf, "--progress=never"}, strings.NewReader(""), &stdout, &stderr); code != exitOK {
+			if code := runCLI([]string{"-f", gf, "--progress=never"}, strings.NewReader(""), &stdout, &stderr); code != ExitOK {
 				t.Fatalf("exit %d: %s%s", code, stdout.String(), stderr.String())
 			}
 			log := read(t, logFile)

@@ -1,35 +1,29 @@
-package main
+package app
 
 import (
 	"context"
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"os/signal"
-	"runtime/debug"
-	"syscall"
 	"time"
 
 	"github.com/alecthomas/kong"
 	"github.com/grifork/grifork/core"
 	"github.com/grifork/grifork/dsl"
-	"github.com/grifork/grifork/node"
 )
 
 // Exit codes, documented in docs/cli.md ("Exit codes").
 const (
-	exitOK          = 0
-	exitFailed      = 1   // some host or task failed
-	exitUsage       = 2   // bad flags, missing or broken Griforkfile
-	exitInterrupted = 130 // SIGINT/SIGTERM stopped the run
+	ExitOK          = 0
+	ExitFailed      = 1   // some host or task failed
+	ExitUsage       = 2   // bad flags, missing or broken Griforkfile
+	ExitInterrupted = 130 // SIGINT/SIGTERM stopped the run
 )
 
-// version is set at build time with -ldflags "-X main.version=..."; without it
-// -v prints what the build info knows (see buildVersion).
-var version = "dev"
-
-type cli struct {
+// CLI is the command line's grammar (github.com/alecthomas/kong): the
+// sub-commands, each with its flags and its Run. cmd/grifork parses it and
+// calls Execute.
+type CLI struct {
 	Version   kong.VersionFlag `short:"v" help:"Print the version and exit."`
 	Inventory []string         `sep:"none" placeholder:"FILE" predictor:"file" help:"Ansible inventory (INI, YAML or an executable printing JSON) whose groups -H/-x and hosts { } reach as @group, and whose ansible_host/port/user set how to reach its hosts (may repeat; with the Griforkfile's inventory { })."`
 
@@ -141,125 +135,44 @@ type env struct {
 	onNode  bool
 }
 
-// exitError carries the exit code for errors the user should see in one line.
-type exitError struct {
-	code int
-	err  error
+// ExitError is an error with the exit code it ends grifork with (an error
+// without one ends it with ExitFailed). A nil Err was reported already (a
+// node's done event): only the code is left to give.
+type ExitError struct {
+	Code int
+	Err  error
 }
 
-func (e *exitError) Error() string { return e.err.Error() }
-func (e *exitError) Unwrap() error { return e.err }
+func (e *ExitError) Error() string {
+	if e.Err == nil {
+		return fmt.Sprintf("exit status %d", e.Code)
+	}
+	return e.Err.Error()
+}
+func (e *ExitError) Unwrap() error { return e.Err }
 
-func usageErr(err error) error { return &exitError{code: exitUsage, err: err} }
+func usageErr(err error) error { return &ExitError{Code: ExitUsage, Err: err} }
 
-// Main parses args, runs the command and returns the exit code. It never panics
-// at the user: a bug becomes one line on stderr and exit code 1.
-func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) (code int) {
-	defer func() {
-		if r := recover(); r != nil {
-			fmt.Fprintf(stderr, "grifork: internal error: %v\n", r)
-			code = exitFailed
+// Exit is the one place an error becomes an exit code: it writes err, unless
+// already reported, as one line on stderr and returns its code.
+func Exit(err error, stderr io.Writer) int {
+	if err == nil {
+		return ExitOK
+	}
+	code := ExitFailed
+	ee := (*ExitError)(nil)
+	if errors.As(err, &ee) {
+		code = ee.Code
+		if ee.Err == nil {
+			return code
 		}
-	}()
-	// The node protocol of grifork mode is not a user command: it bypasses the
-	// parser so that it stays out of --help.
-	if len(args) > 0 && (args[0] == node.OnRemoteFlag || args[0] == node.RelayFlag) {
-		return runNode(args, stdin, stdout, stderr)
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	defer exitIfStuck(stderr, stopGrace)()
-
-	var c cli
-	exited := -1
-	info, infoOK := debug.ReadBuildInfo()
-	parser, err := kong.New(&c,
-		kong.Name("grifork"),
-		kong.Description("Run tasks across a fleet of servers in the shape of a tree."),
-		kong.Vars{"version": buildVersion(version, info, infoOK)},
-		kong.Writers(stdout, stderr),
-		kong.Exit(func(n int) { exited = n; panic(kongExit{}) }),
-	)
-	if err != nil {
-		fmt.Fprintf(stderr, "grifork: %v\n", err)
-		return exitFailed
-	}
-	if complete(parser) {
-		return exited
-	}
-	kctx, err := parseArgs(parser, args)
-	if exited >= 0 {
-		return exited
-	}
-	if err != nil {
-		fmt.Fprintf(stderr, "grifork: %v\n", err)
-		return exitUsage
-	}
-	e := &env{ctx: ctx, stdin: stdin, stdout: stdout, stderr: stderr, sources: &groupSources{flags: c.Inventory}}
-	if err := kctx.Run(e); err != nil {
-		if ctx.Err() != nil {
-			fmt.Fprintf(stderr, "grifork: interrupted: %v\n", err)
-			return exitInterrupted
-		}
-		fmt.Fprintf(stderr, "grifork: %v\n", err)
-		if ee := (*exitError)(nil); errors.As(err, &ee) {
-			return ee.code
-		}
-		return exitFailed
-	}
-	if ctx.Err() != nil {
-		return exitInterrupted
-	}
-	return exitOK
+	fmt.Fprintf(stderr, "grifork: %v\n", err)
+	return code
 }
 
-// stopGrace is how long the process may take to stop after SIGINT/SIGTERM.
-const stopGrace = 2 * time.Second
-
-// exitIfStuck ends the process with exitInterrupted when, after a first
-// SIGINT/SIGTERM, it has not stopped within grace, or at a second one. Cancelling
-// ctx stops Lua between instructions, the scheduler and the commands; but a Go
-// builtin that Lua called (a pathological string.find) never looks at ctx. The
-// returned function ends the watch.
-func exitIfStuck(stderr io.Writer, grace time.Duration) (stop func()) {
-	sigs := make(chan os.Signal, 2)
-	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
-	done := make(chan struct{})
-	go func() {
-		select {
-		case <-sigs:
-		case <-done:
-			return
-		}
-		timer := time.NewTimer(grace)
-		defer timer.Stop()
-		select {
-		case <-sigs:
-			fmt.Fprintln(stderr, "grifork: interrupted twice: exiting now")
-		case <-timer.C:
-			fmt.Fprintf(stderr, "grifork: interrupted: still busy %v later: exiting now\n", grace)
-		case <-done:
-			return
-		}
-		os.Exit(exitInterrupted)
-	}()
-	return func() {
-		signal.Stop(sigs)
-		close(done)
-	}
-}
-
-// kongExit unwinds kong's help/version exits without ending the process, so Main
-// stays callable from tests.
-type kongExit struct{}
-
-func parseArgs(p *kong.Kong, args []string) (kctx *kong.Context, err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			if _, ok := r.(kongExit); !ok {
-				panic(r)
-			}
-		}
-	}()
-	return p.Parse(args)
+// Execute runs the command that kctx parsed from c, with the process's
+// context and standard streams.
+func (c *CLI) Execute(ctx context.Context, kctx *kong.Context, stdin io.Reader, stdout, stderr io.Writer) error {
+	return kctx.Run(&env{ctx: ctx, stdin: stdin, stdout: stdout, stderr: stderr, sources: &groupSources{flags: c.Inventory}})
 }

@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/grifork/grifork/internal/fleet"
+	"github.com/grifork/grifork/internal/testkit/fleet"
 )
 
 // sentLine is a progress line of the broadcast on output that is not a

@@ -57,17 +57,15 @@ func newStage(c *claim, excludes []string, del bool) (*stage, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &stage{to: c.to, dir: c.dir, single: c.single, before: c.before, excludes: m, delete: del,
-		chown: os.Geteuid() == 0, buf: make([]byte, 1<<20), uid: os.Geteuid(), gid: os.Getegid(), umask: umask()}
-	// A set-group-ID directory gives what is made in it its group.
+	// What is made in the staging directory gets its group: the creator's
+	// (which it got), or its own where it is set-group-ID or the file system
+	// says so (grpid): in every case, its group.
 	var st unix.Stat_t
-	if err := unix.Stat(s.dir, &st); err != nil {
+	if err := unix.Stat(c.dir, &st); err != nil {
 		return nil, fmt.Errorf("staging directory: %w", err)
 	}
-	if st.Mode&unix.S_ISGID != 0 {
-		s.gid = int(st.Gid)
-	}
-	return s, nil
+	return &stage{to: c.to, dir: c.dir, single: c.single, before: c.before, excludes: m, delete: del,
+		chown: os.Geteuid() == 0, buf: make([]byte, 1<<20), uid: os.Geteuid(), gid: int(st.Gid), umask: umask()}, nil
 }
 
 // destination is the path a broadcast into to replaces (for single, the

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // openStage claims to as a relay does and returns its stage, with the claim's
@@ -476,5 +478,39 @@ func mkdir(t *testing.T, p string) {
 	t.Helper()
 	if err := os.MkdirAll(p, 0o755); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// As root, a staged file gets the source's owner on its open descriptor,
+// unless creating it already gave it that one; a chown clears setuid, which
+// the mode then sets again.
+func TestStageOwners(t *testing.T) {
+	t.Parallel()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to give files away")
+	}
+	src, host := filepath.Join(t.TempDir(), "src"), filepath.Join(t.TempDir(), "host")
+	write(t, src, "mine", "root's\n")
+	write(t, src, "new/theirs", "theirs\n")
+	write(t, src, "new/suid", "suid\n")
+	for _, p := range []string{"new/theirs", "new/suid"} {
+		if err := os.Lchown(filepath.Join(src, p), 1234, 5678); err != nil {
+			t.Fatal(err)
+		}
+	}
+	chmod(t, src, "new/suid", 0o6755)
+	st, err := openStage(t, host, false, "", nil, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := deliver(t.Context(), t, st, src, false); err != nil {
+		t.Fatal(err)
+	}
+	sameTree(t, src, host)
+	for p, want := range map[string][2]uint32{"mine": {0, 0}, "new/theirs": {1234, 5678}, "new/suid": {1234, 5678}} {
+		var s unix.Stat_t
+		if err := unix.Lstat(filepath.Join(host, p), &s); err != nil || s.Uid != want[0] || s.Gid != want[1] {
+			t.Errorf("%s: owner %d:%d, %v; want %d:%d", p, s.Uid, s.Gid, err, want[0], want[1])
+		}
 	}
 }

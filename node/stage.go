@@ -544,12 +544,19 @@ func (s *stage) place(i int) error {
 				return err
 			}
 		}
-		if old, err := os.Lstat(t); err == nil && old.IsDir() {
+		// A directory where the source has a file or a link goes first; tried
+		// after the rename, which fails on it, this costs no lstat a file.
+		err := os.Rename(p, t)
+		if err == nil {
+			return nil
+		}
+		if old, lerr := os.Lstat(t); lerr == nil && old.IsDir() {
 			if err := os.RemoveAll(t); err != nil {
 				return err
 			}
+			err = os.Rename(p, t)
 		}
-		return os.Rename(p, t)
+		return err
 	case n == needContent:
 		return fmt.Errorf("stream is corrupt: %s was not sent", t)
 	default: // a file whose content this host holds: its mode, owner or time

@@ -175,7 +175,12 @@ const maxChecks = 8192
 
 // verdict is a host's comparison of a manifest with what it holds.
 type verdict struct {
-	needs   []need
+	needs []need
+	// tree is, for an entry below a directory the host lacks (or holds
+	// another type at), that directory's index, and for such a directory its
+	// own, when its parent is not one of them: the host stages that directory
+	// whole and renames it into place at once. -1 for everything else.
+	tree    []int32
 	checks  map[int]string // needCheck: the host's SHA-256 of its file, hex
 	missing int            // entries the host does not hold at all
 }
@@ -186,25 +191,34 @@ type verdict struct {
 // below anything that is not already the directory the source has counts as
 // missing: the directory is made anew.
 func compare(m *manifest, target func(rel string) string, root fs.FileInfo, owners bool) (*verdict, error) {
-	v := &verdict{needs: make([]need, len(m.Entries)), checks: map[int]string{}}
-	fresh := map[string]bool{} // directories that do not exist as such on this host
+	v := &verdict{needs: make([]need, len(m.Entries)), tree: make([]int32, len(m.Entries)), checks: map[int]string{}}
+	// fresh holds the directories that do not exist as such on this host,
+	// each with its tree (see verdict.tree).
+	fresh := map[string]int32{}
 	for i, e := range m.Entries {
 		var fi fs.FileInfo
 		var err error
+		top := int32(-1)
 		if e.Rel == "." {
 			fi = root
-		} else if !fresh[path.Dir(e.Rel)] {
+		} else if t, ok := fresh[path.Dir(e.Rel)]; ok {
+			top = t
+		} else {
 			fi, err = os.Lstat(target(e.Rel))
 			if err != nil && !errors.Is(err, fs.ErrNotExist) && !errors.Is(err, syscall.ENOTDIR) {
 				return nil, err
 			}
 		}
+		v.tree[i] = top
 		if fi == nil || typeOf(fi.Mode()) != e.Type {
 			if fi == nil {
 				v.missing++
 			}
 			if e.Type == mDir {
-				fresh[e.Rel] = true
+				if top < 0 && e.Rel != "." {
+					v.tree[i] = int32(i)
+				}
+				fresh[e.Rel] = v.tree[i]
 			}
 			v.needs[i] = needMeta
 			if e.Type == mFile {
@@ -293,6 +307,7 @@ func (v *verdict) ranges(n need) [][2]int {
 // manifest (uvarint) and exactly its manifest size of content.
 func writeContents(w io.Writer, list []entry, send []bool) error {
 	var hdr [binary.MaxVarintLen64]byte
+	buf := make([]byte, 128<<10)
 	for i, ok := range send {
 		if !ok {
 			continue
@@ -300,7 +315,7 @@ func writeContents(w io.Writer, list []entry, send []bool) error {
 		if _, err := w.Write(hdr[:binary.PutUvarint(hdr[:], uint64(i))]); err != nil {
 			return err
 		}
-		if err := copyFile(w, list[i]); err != nil {
+		if err := copyFile(w, list[i], buf); err != nil {
 			return err
 		}
 	}

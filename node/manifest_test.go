@@ -131,7 +131,7 @@ func TestManifestCompare(t *testing.T) {
 
 func newTestStage(t *testing.T, to string) *stage {
 	t.Helper()
-	st, err := newStage(to, false, "", nil, true, strings.Repeat("a", 16))
+	st, err := openStage(t, to, false, "", nil, true)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -412,12 +412,11 @@ func (r *relayRun) pump(ctx context.Context, ln *net.UnixListener, children []ch
 	stopRead := context.AfterFunc(ctx, func() { parent.Close() })
 	defer stopRead()
 
-	st, err := newStage(r.cfg.To, r.cfg.Single, r.cfg.Name, r.cfg.Excludes, r.cfg.Delete, r.cfg.Token)
+	st, err := newStage(r.claim, r.cfg.Excludes, r.cfg.Delete)
 	if err != nil {
 		closeChildren()
 		return nil, err
 	}
-	st.before = r.claim.before // what the claim's staging directory changed
 	st.pause = r.cfg.SlowCommit
 	pool := newChunkPool()
 	fan := newFanout(1 + len(children))

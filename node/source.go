@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/grifork/grifork/core"
+	"golang.org/x/sys/unix"
 )
 
 // entry is one path of a broadcast source, relative to From ("." is From itself).
@@ -105,17 +106,38 @@ func kind(m fs.FileMode) string {
 	return "not a regular file or directory (" + m.String() + ")"
 }
 
-func copyFile(w io.Writer, e entry) error {
-	f, err := os.Open(e.abs)
+// copyFile writes e's content to w, read with buf (no os.File: many small
+// files make its per-file costs count); an error when the file is not the
+// size the scan saw.
+func copyFile(w io.Writer, e entry, buf []byte) error {
+	fd, err := unix.Open(e.abs, unix.O_RDONLY|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return err
+		return &fs.PathError{Op: "open", Path: e.abs, Err: err}
 	}
-	defer f.Close()
-	n, err := io.Copy(w, f)
-	if err == nil && n != e.info.Size() {
-		err = fmt.Errorf("%s changed while it was being sent", e.abs)
+	defer unix.Close(fd)
+	var n int64
+	for {
+		k, err := unix.Read(fd, buf)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return &fs.PathError{Op: "read", Path: e.abs, Err: err}
+		}
+		if k == 0 {
+			break
+		}
+		if n += int64(k); n > e.info.Size() {
+			break
+		}
+		if _, err := w.Write(buf[:k]); err != nil {
+			return err
+		}
 	}
-	return err
+	if n != e.info.Size() {
+		return fmt.Errorf("%s changed while it was being sent", e.abs)
+	}
+	return nil
 }
 
 // matcher is the excludes of a broadcast, with rsync's basic rules: a pattern

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -33,9 +34,12 @@ type stage struct {
 	delete   bool
 	chown    bool // the receiving user may set owners (root)
 
-	single  bool     // the source is one file, landing at to
-	buf     []byte   // for copying file contents: large writes
-	created []string // directories made before commit, removed on abort if empty
+	single bool   // the source is one file, landing at to
+	buf    []byte // for copying file contents: large writes
+	// A file created in the staging directory gets uid and gid, and its
+	// mode masked by umask: what needs no chown or chmod of its own.
+	uid, gid int
+	umask    uint32
 
 	before  fs.FileInfo // to as it was before the staging directory changed its mtime
 	m       *manifest
@@ -46,35 +50,22 @@ type stage struct {
 	pause time.Duration // a test hook: commit waits this long after each path
 }
 
-// newStage prepares to receive into to: a directory (made if missing), or with
-// single one file named name. A file lands inside to when to is a directory or
-// is written as one (a trailing slash), as cp, scp and rsync put it, and at to
-// otherwise; nothing the user did not name is replaced. A symbolic link at to
-// is refused either way: following it or replacing it would both surprise.
-// The staging directory goes inside the destination directory (for a file:
-// into its directory), so that renames never cross a file system; token names it.
-func newStage(to string, single bool, name string, excludes []string, del bool, token string) (*stage, error) {
+// newStage prepares to receive into the destination c claimed, staging in its
+// staging directory.
+func newStage(c *claim, excludes []string, del bool) (*stage, error) {
 	m, err := newMatcher(excludes)
 	if err != nil {
 		return nil, err
 	}
-	to, home, err := destination(to, single, name)
-	if err != nil {
-		return nil, err
-	}
-	s := &stage{to: to, single: single, excludes: m, delete: del, chown: os.Geteuid() == 0, buf: make([]byte, 1<<20)}
-	s.before, _ = os.Lstat(to)
-	if err := s.mkdirAll(home); err != nil {
-		return nil, fmt.Errorf("destination: %w", err)
-	}
-	s.dir = filepath.Join(home, stagePrefix+token[:12])
-	removeStale(home, s.dir)
-	// It may exist: claimHome made it (the token is this run's alone).
-	if err := os.Mkdir(s.dir, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
-		s.abort()
+	// What is made in the staging directory gets its group: the creator's
+	// (which it got), or its own where it is set-group-ID or the file system
+	// says so (grpid): in every case, its group.
+	var st unix.Stat_t
+	if err := unix.Stat(c.dir, &st); err != nil {
 		return nil, fmt.Errorf("staging directory: %w", err)
 	}
-	return s, nil
+	return &stage{to: c.to, dir: c.dir, single: c.single, before: c.before, excludes: m, delete: del,
+		chown: os.Geteuid() == 0, buf: make([]byte, 1<<20), uid: os.Geteuid(), gid: int(st.Gid), umask: umask()}, nil
 }
 
 // destination is the path a broadcast into to replaces (for single, the
@@ -124,12 +115,15 @@ func fileDestination(to, name string) (string, error) {
 // receives for to (for a file: beside to, or inside it when to is a directory).
 func stageDirs(to string, single bool, token string) []string {
 	to = filepath.Clean(to)
-	in := filepath.Join(to, stagePrefix+token[:12])
+	in := filepath.Join(to, stageName(token))
 	if !single {
 		return []string{in}
 	}
-	return []string{filepath.Join(filepath.Dir(to), stagePrefix+token[:12]), in}
+	return []string{filepath.Join(filepath.Dir(to), stageName(token)), in}
 }
+
+// stageName is the name of the staging directory of the run with token.
+func stageName(token string) string { return stagePrefix + token[:12] }
 
 // removeStale removes staging directories that killed relays left in dir,
 // except keep (this run's). It runs under the claim on dir (see claimHome):
@@ -150,6 +144,8 @@ func removeStale(dir, keep string) {
 // directory nor interleave their commits: the second is refused.
 type claim struct {
 	f       *os.File
+	to      string   // the destination (for a file: the file's, see destination)
+	single  bool     // a file, not a directory
 	dir     string   // this run's staging directory
 	created []string // directories made for the claim
 	// before is the destination as it was when claimed: the staging
@@ -170,11 +166,11 @@ func claimHome(to string, single bool, name, token, origin string) (*claim, erro
 	if err != nil {
 		return nil, err
 	}
-	var made stage
-	if err := made.mkdirAll(home); err != nil {
+	made, err := mkdirAll(home)
+	if err != nil {
 		return nil, fmt.Errorf("destination: %w", err)
 	}
-	c := &claim{created: made.created}
+	c := &claim{to: dest, single: single, created: made}
 	f, err := os.Open(home)
 	if err != nil {
 		c.release(false)
@@ -191,7 +187,7 @@ func claimHome(to string, single bool, name, token, origin string) (*claim, erro
 	if !slices.Contains(c.created, dest) {
 		c.before, _ = os.Lstat(dest)
 	}
-	dir := filepath.Join(home, stagePrefix+token[:12])
+	dir := filepath.Join(home, stageName(token))
 	removeStale(home, dir)
 	err = os.Mkdir(dir, 0o700)
 	if err == nil {
@@ -239,7 +235,8 @@ func (c *claim) release(keep bool) {
 	}
 }
 
-func (s *stage) mkdirAll(dir string) error {
+// mkdirAll makes dir and its missing parents, and says which it made.
+func mkdirAll(dir string) (made []string, err error) {
 	var missing []string
 	for d := dir; ; d = filepath.Dir(d) {
 		if _, err := os.Lstat(d); err == nil || d == filepath.Dir(d) {
@@ -249,11 +246,11 @@ func (s *stage) mkdirAll(dir string) error {
 	}
 	for i := len(missing) - 1; i >= 0; i-- {
 		if err := os.Mkdir(missing[i], 0o755); err != nil && !errors.Is(err, fs.ErrExist) {
-			return err
+			return made, err
 		}
-		s.created = append(s.created, missing[i])
+		made = append(made, missing[i])
 	}
-	return nil
+	return made, nil
 }
 
 // plan compares m, the source's manifest, with what the destination holds:
@@ -273,6 +270,9 @@ func (s *stage) plan(m *manifest) (*verdict, error) {
 // host lacks go into the staging directory, the others (which hosts below
 // lack) are skipped.
 func (s *stage) receive(r io.Reader) error {
+	if err := s.prepare(); err != nil {
+		return err
+	}
 	br := bufio.NewReaderSize(r, 64<<10)
 	next := 0
 	for {
@@ -290,7 +290,7 @@ func (s *stage) receive(r io.Reader) error {
 		next = i + 1
 		e := &s.m.Entries[i]
 		if n := s.v.needs[i]; n != needContent && n != needCheck {
-			if _, err := io.CopyN(io.Discard, br, e.Size); err != nil {
+			if _, err := br.Discard(int(min(e.Size, math.MaxInt))); err != nil {
 				return fmt.Errorf("read stream: %w", truncated(err))
 			}
 			continue
@@ -303,25 +303,110 @@ func (s *stage) receive(r io.Reader) error {
 	}
 }
 
-func (s *stage) staged(i int) string { return filepath.Join(s.dir, strconv.Itoa(i)) }
+// prepare makes, in the staging directory, the directories that are renamed
+// into place whole (see verdict.tree) with the directories and links below
+// them, so that the files below them are written where they will stay.
+func (s *stage) prepare() error {
+	for i := range s.v.tree {
+		if s.v.tree[i] < 0 {
+			continue
+		}
+		e, p := &s.m.Entries[i], s.staged(i)
+		switch e.Type {
+		case mDir:
+			if err := os.Mkdir(p, 0o700); err != nil {
+				return fmt.Errorf("staging directory: %w", err)
+			}
+		case mSymlink:
+			if err := s.symlink(p, e); err != nil {
+				return fmt.Errorf("staging directory: %w", err)
+			}
+		}
+	}
+	return nil
+}
 
-// writeFile writes e's content, the next e.Size bytes of r, to p.
+// staged is where entry i is staged: under the staging directory by its index,
+// or, below a directory renamed whole, at its path within that directory's.
+func (s *stage) staged(i int) string {
+	k := int(s.v.tree[i])
+	if k < 0 || k == i {
+		return filepath.Join(s.dir, strconv.Itoa(i))
+	}
+	top := s.m.Entries[k].Rel
+	return filepath.Join(s.dir, strconv.Itoa(k), filepath.FromSlash(s.m.Entries[i].Rel[len(top)+1:]))
+}
+
+// writeFile writes e's content, the next e.Size bytes of r, to p, with e's
+// owner, mode and mtime: set on the open file, and only where creating it did
+// not already (many small files: every system call counts).
 func (s *stage) writeFile(p string, e *mEntry, r io.Reader) error {
-	f, err := os.OpenFile(p, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+	fd, err := unix.Open(p, unix.O_CREAT|unix.O_EXCL|unix.O_WRONLY|unix.O_CLOEXEC, e.Mode&0o777)
 	if err != nil {
-		return err
+		return &fs.PathError{Op: "open", Path: p, Err: err}
 	}
-	n, err := io.CopyBuffer(struct{ io.Writer }{f}, io.LimitReader(r, e.Size), s.buf)
-	if err == nil && n < e.Size {
-		err = errTruncated
+	err = s.fill(fd, e.Size, r)
+	if err == nil {
+		err = s.fileMeta(fd, p, e)
 	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
+	if cerr := unix.Close(fd); err == nil && cerr != nil {
+		err = &fs.PathError{Op: "close", Path: p, Err: cerr}
 	}
 	if err != nil {
 		return fmt.Errorf("write %s: %w", s.target(e.Rel), truncated(err))
 	}
-	return s.setMeta(p, e)
+	return nil
+}
+
+// fill copies the next size bytes of r to fd.
+func (s *stage) fill(fd int, size int64, r io.Reader) error {
+	for size > 0 {
+		n, err := io.ReadFull(r, s.buf[:min(size, int64(len(s.buf)))])
+		if err != nil {
+			return err
+		}
+		for b := s.buf[:n]; len(b) > 0; {
+			w, err := unix.Write(fd, b)
+			if err == unix.EINTR {
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			b = b[w:]
+		}
+		size -= int64(n)
+	}
+	return nil
+}
+
+// fileMeta gives the file open at fd e's owner (where this user may, as rsync
+// -a does), mode and mtime, skipping what its creation already gave it.
+func (s *stage) fileMeta(fd int, p string, e *mEntry) error {
+	if s.chown && (e.UID != s.uid || e.GID != s.gid) {
+		unix.Fchown(fd, e.UID, e.GID)
+	}
+	// A chown clears the setuid and setgid bits: the chmod comes after it
+	// (special bits always take one).
+	if perm := e.Mode & 0o777; e.Mode != perm || perm&^s.umask != perm {
+		if err := unix.Fchmod(fd, e.Mode&0o7777); err != nil {
+			return err
+		}
+	}
+	ts := unix.NsecToTimespec(e.MTime)
+	return futimens(fd, p, &[2]unix.Timespec{ts, ts})
+}
+
+// symlink makes e's link at p, with its owner (where this user may) and mtime.
+func (s *stage) symlink(p string, e *mEntry) error {
+	if err := os.Symlink(e.Link, p); err != nil {
+		return err
+	}
+	if s.chown {
+		os.Lchown(p, e.UID, e.GID)
+	}
+	unix.UtimesNanoAt(unix.AT_FDCWD, p, mtimes(time.Unix(0, e.MTime)), unix.AT_SYMLINK_NOFOLLOW)
+	return nil
 }
 
 // setMeta gives p e's owner (where this user may, as rsync -a does), mode and mtime.
@@ -365,11 +450,20 @@ func (s *stage) target(rel string) string {
 // commit moves what was staged into place, makes or fixes from the manifest
 // what needs no content (directories, links, modes, owners, times), removes
 // (with delete) what the source does not have, and sets directories' modes and
-// times last (a rename changes its directory's mtime). Cancelling ctx stops it
-// between two paths; stopped or failed there, its error says how far it got
-// (see partial).
+// times last (a rename changes its directory's mtime). A directory the host
+// lacked is renamed into place whole, with everything below it. Cancelling ctx
+// stops it between two paths; stopped or failed there, its error says how far
+// it got (see partial).
 func (s *stage) commit(ctx context.Context) error {
 	for i := range s.m.Entries {
+		if k := int(s.v.tree[i]); k >= 0 && k != i {
+			// In place with its directory (the manifest lists a directory's
+			// subtree right after it, so the paths before the next stop are done).
+			if s.v.needs[i] == needContent {
+				return s.partial(i, fmt.Errorf("stream is corrupt: %s was not sent", s.target(s.m.Entries[i].Rel)))
+			}
+			continue
+		}
 		if ctx.Err() != nil {
 			return s.partial(i, context.Cause(ctx))
 		}
@@ -384,11 +478,7 @@ func (s *stage) commit(ctx context.Context) error {
 		}
 	}
 	if s.delete && !s.single {
-		keep := make(map[string]bool, len(s.m.Entries))
-		for _, e := range s.m.Entries {
-			keep[e.Rel] = true
-		}
-		if err := s.prune(keep); err != nil {
+		if err := s.prune(); err != nil {
 			return err
 		}
 	}
@@ -402,7 +492,6 @@ func (s *stage) commit(ctx context.Context) error {
 			}
 		}
 	}
-	s.created = nil
 	return nil
 }
 
@@ -431,6 +520,13 @@ func (s *stage) place(i int) error {
 	n, t := s.v.needs[i], s.target(e.Rel)
 	switch {
 	case n == needNone:
+	case e.Type == mDir && int(s.v.tree[i]) == i: // made whole in the staging directory
+		if old, err := os.Lstat(t); err == nil && !old.IsDir() {
+			if err := os.Remove(t); err != nil {
+				return err
+			}
+		}
+		return os.Rename(s.staged(i), t)
 	case e.Type == mDir:
 		old, err := os.Lstat(t)
 		if err == nil && !old.IsDir() {
@@ -444,20 +540,23 @@ func (s *stage) place(i int) error {
 	case n == needStaged || e.Type == mSymlink:
 		p := s.staged(i)
 		if e.Type == mSymlink {
-			if err := os.Symlink(e.Link, p); err != nil {
+			if err := s.symlink(p, e); err != nil {
 				return err
 			}
-			if s.chown {
-				os.Lchown(p, e.UID, e.GID)
-			}
-			unix.UtimesNanoAt(unix.AT_FDCWD, p, mtimes(time.Unix(0, e.MTime)), unix.AT_SYMLINK_NOFOLLOW)
 		}
-		if old, err := os.Lstat(t); err == nil && old.IsDir() {
+		// A directory where the source has a file or a link goes first; tried
+		// after the rename, which fails on it, this costs no lstat a file.
+		err := os.Rename(p, t)
+		if err == nil {
+			return nil
+		}
+		if old, lerr := os.Lstat(t); lerr == nil && old.IsDir() {
 			if err := os.RemoveAll(t); err != nil {
 				return err
 			}
+			err = os.Rename(p, t)
 		}
-		return os.Rename(p, t)
+		return err
 	case n == needContent:
 		return fmt.Errorf("stream is corrupt: %s was not sent", t)
 	default: // a file whose content this host holds: its mode, owner or time
@@ -486,9 +585,17 @@ func (s *stage) partial(next int, err error) error {
 	return fmt.Errorf("commit stopped: %w: %d of %d changed paths under %s have their new content (up to %s, in the stream's order), the others their old one; nothing removed", err, done, total, s.to, last)
 }
 
-// prune removes what is under the destination but not in keep, sparing what
-// the excludes match (as rsync --delete does) and the staging directory.
-func (s *stage) prune(keep map[string]bool) error {
+// prune removes what is under the destination but not in the manifest,
+// sparing what the excludes match (as rsync --delete does) and the staging
+// directory. A directory renamed into place whole holds only the manifest's
+// paths: it is not walked.
+func (s *stage) prune() error {
+	keep := make(map[string]bool)
+	for i, e := range s.m.Entries {
+		if k := int(s.v.tree[i]); k < 0 || k == i {
+			keep[e.Rel] = k == i
+		}
+	}
 	return filepath.WalkDir(s.to, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
@@ -507,7 +614,10 @@ func (s *stage) prune(keep map[string]bool) error {
 			}
 			return nil
 		}
-		if keep[rel] {
+		if whole, ok := keep[rel]; ok {
+			if whole && d.IsDir() {
+				return filepath.SkipDir
+			}
 			return nil
 		}
 		if err := os.RemoveAll(p); err != nil {
@@ -521,10 +631,7 @@ func (s *stage) prune(keep map[string]bool) error {
 	})
 }
 
-// abort removes what was staged and the directories made for it.
+// abort removes what was staged (the claim removes the directories made for it).
 func (s *stage) abort() {
 	os.RemoveAll(s.dir)
-	for _, d := range slices.Backward(s.created) {
-		os.Remove(d) // only when empty
-	}
 }

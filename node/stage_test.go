@@ -9,7 +9,21 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
+
+// openStage claims to as a relay does and returns its stage, with the claim's
+// lock let go at once: the tests that need the lock call claimHome.
+func openStage(t testing.TB, to string, single bool, name string, excludes []string, del bool) (*stage, error) {
+	t.Helper()
+	c, err := claimHome(to, single, name, strings.Repeat("a", 16), "test")
+	if err != nil {
+		return nil, err
+	}
+	c.f.Close()
+	return newStage(c, excludes, del)
+}
 
 // deliver does on one host what a broadcast of src does, into st: the
 // manifest (through its encoding), the host's needs, the contents the root
@@ -125,7 +139,7 @@ func TestStageDestinationTypes(t *testing.T) {
 			src := t.TempDir()
 			write(t, src, "f", "f\n")
 			write(t, src, "one.conf", "new\n")
-			st, err := newStage(to, tc.single, "one.conf", nil, tc.del, strings.Repeat("a", 16))
+			st, err := openStage(t, to, tc.single, "one.conf", nil, tc.del)
 			if err == nil {
 				if tc.single {
 					err = deliver(t.Context(), t, st, filepath.Join(src, "one.conf"), false)
@@ -207,8 +221,8 @@ func TestClaimHome(t *testing.T) {
 	if _, err := os.Stat(mine); err != nil {
 		t.Fatalf("the refused runs touched the first's staging directory: %v", err)
 	}
-	// newStage of the claiming run keeps its own staging directory.
-	st, err := newStage(to, false, "", nil, false, strings.Repeat("a", 16))
+	// The claiming run stages in its own staging directory.
+	st, err := newStage(first, nil, false)
 	if err != nil || st.dir != mine {
 		t.Fatalf("newStage: %v, dir %q, want %q", err, st.dir, mine)
 	}
@@ -252,7 +266,7 @@ func TestCommitStopped(t *testing.T) {
 		os.Chtimes(filepath.Join(src, name), old, old)
 	}
 	os.Chtimes(src, old, old)
-	st, err := newStage(filepath.Join(d, "app"), false, "", nil, false, strings.Repeat("a", 16))
+	st, err := openStage(t, filepath.Join(d, "app"), false, "", nil, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -296,7 +310,7 @@ func TestClaimKeepsDestinationAsItWas(t *testing.T) {
 	write(t, src, "f", "f\n")
 	old := time.Unix(1e9, 0)
 	os.Chtimes(src, old, old)
-	st, err := newStage(to, false, "", nil, false, strings.Repeat("a", 16))
+	st, err := openStage(t, to, false, "", nil, false)
 	if err == nil {
 		err = deliver(t.Context(), t, st, src, false)
 	}
@@ -308,15 +322,195 @@ func TestClaimKeepsDestinationAsItWas(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.release(false)
-	st, err = newStage(to, false, "", nil, false, strings.Repeat("b", 16))
+	st, err = newStage(c, nil, false)
 	if err != nil {
 		t.Fatal(err)
 	}
-	st.before = c.before
 	if err := deliver(t.Context(), t, st, src, false); err != nil {
 		t.Fatal(err)
 	}
 	if k := st.kind(); k != "current" {
 		t.Errorf("a second run of the same source: %s, want current", k)
+	}
+}
+
+// A directory the host lacks (or holds another type at) is staged whole and
+// renamed into place at once, with everything below it (many small files: one
+// rename, not one a file); what the host holds keeps the per-path commit. Each
+// case checks which directories went whole and that the host ends with exactly
+// the source, excluded paths spared.
+func TestStageWholeDirectories(t *testing.T) {
+	t.Parallel()
+	source := func(t *testing.T, src string) {
+		write(t, src, "f", "f\n")
+		write(t, src, "lib/a", "a\n")
+		write(t, src, "lib/sub/b", "b\n")
+		write(t, src, "lib/sub/shared", "open to all\n")
+		chmod(t, src, "lib/sub/shared", 0o666) // more than the umask lets a new file have
+		write(t, src, "lib/sub/suid", "s\n")
+		chmod(t, src, "lib/sub/suid", 0o4755)
+		write(t, src, "lib/ro/c", "c\n")
+		symlink(t, "../a", filepath.Join(src, "lib/sub/link"))
+		chmod(t, src, "lib/ro", 0o555)
+	}
+	for _, tc := range []struct {
+		name     string
+		host     func(t *testing.T, host string) // before the run; nil: nothing at all
+		src      func(t *testing.T, src string)  // after source
+		excludes []string
+		whole    []string // the directories renamed whole
+		kept     []string // host paths the excludes spare
+		gone     []string // host paths delete removes
+	}{
+		{name: "a host holding nothing gets every directory whole",
+			whole: []string{"lib"}},
+		{name: "an empty destination gets every directory whole",
+			host:  func(t *testing.T, host string) { mkdir(t, host) },
+			whole: []string{"lib"}},
+		{name: "a partially present tree: only the new directories go whole",
+			host: func(t *testing.T, host string) {
+				write(t, host, "lib/a", "old a\n")
+				write(t, host, "lib/stray", "x\n")
+			},
+			src:   func(t *testing.T, src string) { write(t, src, "lib/new/deep/y", "y\n") },
+			whole: []string{"lib/new", "lib/ro", "lib/sub"}, gone: []string{"lib/stray"}},
+		{name: "a file where the source has a directory is replaced by it whole",
+			host:  func(t *testing.T, host string) { write(t, host, "lib", "a file\n") },
+			whole: []string{"lib"}},
+		{name: "a link where the source has a directory is replaced, its target untouched",
+			host: func(t *testing.T, host string) {
+				write(t, host, "../elsewhere/keep", "keep\n")
+				mkdir(t, host)
+				symlink(t, "../elsewhere", filepath.Join(host, "lib"))
+			},
+			whole: []string{"lib"}},
+		{name: "excludes with delete: spared beside whole directories",
+			host: func(t *testing.T, host string) {
+				write(t, host, "lib/keep.log", "kept\n")
+				write(t, host, "lib/stray", "x\n")
+				write(t, host, "cache/big", "kept\n")
+			},
+			excludes: []string{"*.log", "/cache/"},
+			whole:    []string{"lib/ro", "lib/sub"}, kept: []string{"lib/keep.log", "cache"}, gone: []string{"lib/stray"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			src, host := filepath.Join(t.TempDir(), "src"), filepath.Join(t.TempDir(), "a", "host")
+			source(t, src)
+			if tc.src != nil {
+				tc.src(t, src)
+			}
+			if tc.host != nil {
+				tc.host(t, host)
+			}
+			st, err := openStage(t, host, false, "", tc.excludes, true)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := deliver(t.Context(), t, st, src, false); err != nil {
+				t.Fatal(err)
+			}
+			var whole []string
+			for i, e := range st.m.Entries {
+				if int(st.v.tree[i]) == i {
+					whole = append(whole, e.Rel)
+				}
+			}
+			if fmt.Sprint(whole) != fmt.Sprint(tc.whole) {
+				t.Errorf("renamed whole: %v, want %v", whole, tc.whole)
+			}
+			for _, k := range tc.kept {
+				if _, err := os.Lstat(filepath.Join(host, k)); err != nil {
+					t.Errorf("excluded %s is gone: %v", k, err)
+				}
+				rm(t, host, k)
+			}
+			for _, g := range tc.gone {
+				if _, err := os.Lstat(filepath.Join(host, g)); !os.IsNotExist(err) {
+					t.Errorf("%s, not in the source, is still there: %v", g, err)
+				}
+			}
+			// Removing what the excludes spared changed its directories' mtimes.
+			for _, d := range []string{src, host} {
+				touch(t, d, ".", time.Unix(1e9, 0))
+				touch(t, d, "lib", time.Unix(1e9, 0))
+			}
+			sameTree(t, src, host)
+			if tc.host != nil && strings.HasPrefix(tc.name, "a link") {
+				if b, err := os.ReadFile(filepath.Join(host, "../elsewhere/keep")); string(b) != "keep\n" {
+					t.Errorf("the link's target holds %q, %v; want it untouched", b, err)
+				}
+			}
+		})
+	}
+}
+
+// A path that changes type and back, each time with a whole directory where
+// the host had a file.
+func TestStageTypeRoundTrip(t *testing.T) {
+	t.Parallel()
+	src, host := filepath.Join(t.TempDir(), "src"), filepath.Join(t.TempDir(), "host")
+	for step, change := range []func(){
+		func() { write(t, src, "x", "a file\n") },
+		func() {
+			rm(t, src, "x")
+			write(t, src, "x/y/z", "now a tree\n")
+			symlink(t, "y/z", filepath.Join(src, "x/l"))
+		},
+		func() { rm(t, src, "x"); write(t, src, "x", "a file again\n") },
+		func() { rm(t, src, "x"); write(t, src, "x/y", "and a tree\n") },
+	} {
+		change()
+		st, err := openStage(t, host, false, "", nil, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := deliver(t.Context(), t, st, src, false); err != nil {
+			t.Fatalf("step %d: %v", step, err)
+		}
+		touch(t, src, ".", time.Unix(1e9, 0))
+		touch(t, host, ".", time.Unix(1e9, 0))
+		sameTree(t, src, host)
+	}
+}
+
+func mkdir(t *testing.T, p string) {
+	t.Helper()
+	if err := os.MkdirAll(p, 0o755); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// As root, a staged file gets the source's owner on its open descriptor,
+// unless creating it already gave it that one; a chown clears setuid, which
+// the mode then sets again.
+func TestStageOwners(t *testing.T) {
+	t.Parallel()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to give files away")
+	}
+	src, host := filepath.Join(t.TempDir(), "src"), filepath.Join(t.TempDir(), "host")
+	write(t, src, "mine", "root's\n")
+	write(t, src, "new/theirs", "theirs\n")
+	write(t, src, "new/suid", "suid\n")
+	for _, p := range []string{"new/theirs", "new/suid"} {
+		if err := os.Lchown(filepath.Join(src, p), 1234, 5678); err != nil {
+			t.Fatal(err)
+		}
+	}
+	chmod(t, src, "new/suid", 0o6755)
+	st, err := openStage(t, host, false, "", nil, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := deliver(t.Context(), t, st, src, false); err != nil {
+		t.Fatal(err)
+	}
+	sameTree(t, src, host)
+	for p, want := range map[string][2]uint32{"mine": {0, 0}, "new/theirs": {1234, 5678}, "new/suid": {1234, 5678}} {
+		var s unix.Stat_t
+		if err := unix.Lstat(filepath.Join(host, p), &s); err != nil || s.Uid != want[0] || s.Gid != want[1] {
+			t.Errorf("%s: owner %d:%d, %v; want %d:%d", p, s.Uid, s.Gid, err, want[0], want[1])
+		}
 	}
 }

@@ -1,0 +1,41 @@
+package node
+
+import (
+	"bufio"
+	"os"
+	"strconv"
+	"strings"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// futimens sets the times of the file open at fd (p is its path, for errors):
+// utimensat with no path, as glibc's futimens, which x/sys lacks.
+func futimens(fd int, p string, ts *[2]unix.Timespec) error {
+	_, _, errno := unix.Syscall6(unix.SYS_UTIMENSAT, uintptr(fd), 0, uintptr(unsafe.Pointer(ts)), 0, 0, 0)
+	if errno != 0 {
+		return &os.PathError{Op: "utimensat", Path: p, Err: errno}
+	}
+	return nil
+}
+
+// umask is this process's file mode creation mask, read without changing it
+// (umask(2) can only set it); 0o777 when unknown, so that every file gets its
+// own chmod.
+func umask() uint32 {
+	f, err := os.Open("/proc/self/status")
+	if err != nil {
+		return 0o777
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), "Umask:"); ok {
+			if m, err := strconv.ParseUint(strings.TrimSpace(v), 8, 32); err == nil {
+				return uint32(m)
+			}
+		}
+	}
+	return 0o777
+}

@@ -33,6 +33,11 @@ type Options struct {
 	// grifork-mode node gets its tree from its parent, and the inventory
 	// files stay on the root.
 	SkipHosts bool
+	// HostsGiven: the command line replaces the hosts directive (-H,
+	// --retry), so its entries are not expanded (a node group they name is
+	// not resolved, nor its upcall run) and an empty list is no error; the
+	// inventory directive is still read, for the command line's groups.
+	HostsGiven bool
 
 	maxHeap uint64 // tests: the top level's memory limit instead of maxTopLevelHeap
 }
@@ -273,7 +278,7 @@ func (s *Script) load(ctx context.Context) (err error) {
 	if err := validate(passes, &s.Config); err != nil {
 		return err
 	}
-	if !s.opts.SkipHosts {
+	if !s.opts.SkipHosts && !s.opts.HostsGiven {
 		if err := checkHosts(passes, s.Config); err != nil {
 			return err
 		}
@@ -312,7 +317,7 @@ func (s *Script) expand(ctx context.Context, passes []*pass) error {
 	} else if len(inventories) > 0 {
 		return errors.New("inventory: no inventory can be read here")
 	}
-	if hostsPass == nil {
+	if hostsPass == nil || s.opts.HostsGiven {
 		return nil
 	}
 	s.Selected = map[string]string{}

@@ -139,6 +139,9 @@ type env struct {
 	// --inventory); onNode: a grifork-mode node, which reads no hosts.
 	sources *groupSources
 	onNode  bool
+	// hostsGiven: -H or --retry replaces the Griforkfile's hosts, which are
+	// then not expanded (see dsl.Options.HostsGiven).
+	hostsGiven bool
 }
 
 // exitError carries the exit code for errors the user should see in one line.

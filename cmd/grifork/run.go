@@ -36,6 +36,7 @@ type runCmd struct {
 }
 
 func (c *runCmd) Run(e *env) error {
+	e.hostsGiven = len(c.Hosts) > 0 || c.Retry != ""
 	s, err := loadScript(e, c.fileFlags, c.DryRun)
 	if err != nil {
 		return err

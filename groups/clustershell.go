@@ -12,6 +12,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/grifork/grifork/internal/shlex"
@@ -209,7 +210,9 @@ type upcallSource struct {
 	cfgdir  string
 	upcalls map[string]string
 	timeout Timeout
-	cache   map[string]upcallResult // "map:GROUP", "all", "list"
+
+	mu    sync.Mutex              // held over an upcall: a second caller waits for its result
+	cache map[string]upcallResult // "map:GROUP", "all", "list"
 }
 
 type upcallResult struct {
@@ -221,6 +224,8 @@ type upcallResult struct {
 // hour: every reference to a group sees the same nodes.
 func (u *upcallSource) run(ctx context.Context, kind, group string) ([]string, error) {
 	key := kind + ":" + group
+	u.mu.Lock()
+	defer u.mu.Unlock()
 	if r, ok := u.cache[key]; ok {
 		return r.out, r.err
 	}

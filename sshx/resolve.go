@@ -344,7 +344,8 @@ func algorithmList(v string, defaults []string) []string {
 	return list
 }
 
-// expandPath expands a leading ~ to the home the config was read with.
+// expandPath expands a leading ~ to Options.Home (else $HOME): the one rule
+// for ssh { keys, known_hosts } and ssh_config's paths alike.
 func (c *Client) expandPath(p string) string {
 	if p == "~" || strings.HasPrefix(p, "~/") {
 		return filepath.Join(c.home, p[1:])

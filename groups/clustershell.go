@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -16,6 +15,7 @@ import (
 	"time"
 
 	"github.com/grifork/grifork/internal/shlex"
+	"github.com/grifork/grifork/internal/proc"
 	"github.com/grifork/grifork/nodeset"
 	"go.yaml.in/yaml/v3"
 )
@@ -299,30 +299,11 @@ func runUpcall(ctx context.Context, cmdline, dir string, t Timeout) ([]string, e
 	if t <= 0 {
 		t = DefaultUpcallTimeout
 	}
-	ctx, cancel := context.WithTimeout(ctx, time.Duration(t))
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "/bin/sh", "-c", cmdline)
-	cmd.Dir = dir
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	// The shell's children (sed, a script) hold the pipes: once the shell is
-	// killed, stop waiting for them.
-	cmd.WaitDelay = time.Second
-	err := cmd.Run()
-	if ctx.Err() == context.DeadlineExceeded {
-		return nil, fmt.Errorf("%q ran longer than %s", cmdline, time.Duration(t))
-	}
+	out, err := proc.Output(ctx, time.Duration(t), dir, "/bin/sh", "-c", cmdline)
 	if err != nil {
-		msg := strings.TrimSpace(stderr.String())
-		if i := strings.IndexByte(msg, '\n'); i >= 0 {
-			msg = msg[:i]
-		}
-		if msg != "" {
-			return nil, fmt.Errorf("%q: %w: %s", cmdline, err, msg)
-		}
 		return nil, fmt.Errorf("%q: %w", cmdline, err)
 	}
-	return strings.Fields(stdout.String()), nil
+	return strings.Fields(string(out)), nil
 }
 
 // templateRE is Python's string.Template pattern.

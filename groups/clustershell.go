@@ -14,8 +14,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/grifork/grifork/internal/shlex"
 	"github.com/grifork/grifork/internal/proc"
+	"github.com/grifork/grifork/internal/shlex"
 	"github.com/grifork/grifork/nodeset"
 	"go.yaml.in/yaml/v3"
 )

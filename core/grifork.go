@@ -687,7 +687,9 @@ func (w *silenceWatch) handled() {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.busy = false
-	w.last = time.Now()
+	if w.timer != nil && !w.stopped { // else no silence is timed (a dry run's forks send no heartbeat)
+		w.last = time.Now()
+	}
 }
 
 // check fires when the fork has been silent for after since its latest event,

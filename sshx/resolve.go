@@ -171,6 +171,7 @@ func (c *Client) resolveName(name, user string, port int, jumps []string, depth 
 		if r, err = c.conf.Resolve(p); err != nil {
 			return t, fmt.Errorf("ssh config: %w", err)
 		}
+		defer r.Release() // nothing of r outlives this call but strings
 		for _, l := range r.Applied {
 			if _, seen := c.warned.LoadOrStore(l.Pos(), true); !seen {
 				c.log.Warn("ssh config: grifork does not honour "+l.Key+", which applies to this host", "host", name, "at", l.Pos())

@@ -27,6 +27,13 @@ type Login struct {
 	Password     bool // ssh { password } is offered after the keys
 }
 
+// Equal reports whether l and o are the same login (TestLoginEqual checks
+// that it compares every field).
+func (l Login) Equal(o Login) bool {
+	return l.User == o.User && l.Port == o.Port && l.Agent == o.Agent && l.Password == o.Password &&
+		slices.Equal(l.Keys, o.Keys) && slices.Equal(l.Certificates, o.Certificates)
+}
+
 // String is l on one line: "user deploy, port 22, keys ~/.ssh/id_ed25519, ssh-agent".
 func (l Login) String() string {
 	s := fmt.Sprintf("user %s, port %d", l.User, l.Port)

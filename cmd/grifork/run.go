@@ -385,8 +385,11 @@ func writeLogins(w io.Writer, client *sshx.Client, cfg core.Config) error {
 	}
 	var order []string
 	groups := map[string][]string{}
+	var k string
 	for i, h := range cfg.Hosts {
-		k := logins[i].String()
+		if i == 0 || !logins[i].Equal(logins[i-1]) { // hosts in a row mostly agree
+			k = logins[i].String()
+		}
 		if _, ok := groups[k]; !ok {
 			order = append(order, k)
 		}

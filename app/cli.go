@@ -133,6 +133,9 @@ type env struct {
 	// --inventory); onNode: a grifork-mode node, which reads no hosts.
 	sources *groupSources
 	onNode  bool
+	// hostsGiven: -H or --retry replaces the Griforkfile's hosts, which are
+	// then not expanded (see dsl.Options.HostsGiven).
+	hostsGiven bool
 }
 
 // ExitError is an error with the exit code it ends grifork with (an error

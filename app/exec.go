@@ -74,6 +74,7 @@ func (f adhocFlags) config(e *env, h hostFlags, retry bool) (core.Config, error)
 			return c, err
 		}
 		// Only the settings are wanted: no command may run, nothing is printed.
+		e.hostsGiven = len(h.Hosts) > 0 || retry
 		s, err := dsl.Load(e.ctx, src, nil, e.dslOptions(core.NewPrinter(io.Discard, nil), slog.New(consoleHandler(e.stderr))))
 		if err != nil {
 			return c, usageErr(err)

@@ -13,6 +13,7 @@ type graphCmd struct {
 }
 
 func (c *graphCmd) Run(e *env) error {
+	e.hostsGiven = len(c.Hosts) > 0
 	s, err := loadScript(e, c.fileFlags, true)
 	if err != nil {
 		return err

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -126,12 +127,20 @@ func TestOnRemoteStopsWhenParentIsGone(t *testing.T) {
 	args, _ := nodeFiles(t)
 	stdin, parent := parentPipe(t, `mode "grifork"
 hosts { "web1" }
-prepare_remote(function() sh("sleep", { "30" }) end)
+prepare_remote(function() print("sleeping"); sh("sleep", { "30" }) end)
 `, "", node.Secrets{})
-	time.AfterFunc(300*time.Millisecond, func() { parent.Close() })
+	// The parent leaves once the node says its block runs (a fixed delay
+	// flaked on a busy machine, the node not yet that far).
+	out := &markWriter{mark: "sleeping", seen: make(chan struct{})}
+	go func() {
+		select {
+		case <-out.seen:
+		case <-time.After(20 * time.Second): // the node never said so: it fails below
+		}
+		parent.Close()
+	}()
 	start := time.Now()
-	var out bytes.Buffer
-	code := Exit(runOnRemote(args, stdin, &out, io.Discard), io.Discard)
+	code := Exit(runOnRemote(args, stdin, out, io.Discard), io.Discard)
 	if took := time.Since(start); took > 10*time.Second {
 		t.Errorf("took %v to stop after the parent left", took)
 	}
@@ -144,6 +153,32 @@ prepare_remote(function() sh("sleep", { "30" }) end)
 	if !strings.Contains(out.String(), `"type":"done"`) || !strings.Contains(out.String(), "prepare_remote") {
 		t.Errorf("output %s, want a done event with the prepare_remote failure", out.String())
 	}
+}
+
+// markWriter is a buffer that closes seen once what was written holds mark.
+type markWriter struct {
+	mark string
+	seen chan struct{}
+
+	mu   sync.Mutex
+	buf  bytes.Buffer
+	once sync.Once
+}
+
+func (w *markWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	n, err := w.buf.Write(p)
+	if strings.Contains(w.buf.String(), w.mark) {
+		w.once.Do(func() { close(w.seen) })
+	}
+	return n, err
+}
+
+func (w *markWriter) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.buf.String()
 }
 
 // A node takes its secrets from the parent's first line, not from the file

@@ -36,6 +36,7 @@ type runCmd struct {
 }
 
 func (c *runCmd) Run(e *env) error {
+	e.hostsGiven = len(c.Hosts) > 0 || c.Retry != ""
 	s, err := loadScript(e, c.fileFlags, c.DryRun)
 	if err != nil {
 		return err
@@ -387,8 +388,11 @@ func writeLogins(w io.Writer, client *sshx.Client, cfg core.Config) error {
 	}
 	var order []string
 	groups := map[string][]string{}
+	var k string
 	for i, h := range cfg.Hosts {
-		k := logins[i].String()
+		if i == 0 || !logins[i].Equal(logins[i-1]) { // hosts in a row mostly agree
+			k = logins[i].String()
+		}
 		if _, ok := groups[k]; !ok {
 			order = append(order, k)
 		}

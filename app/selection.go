@@ -19,7 +19,7 @@ import (
 // its node groups (ClusterShell's configuration and the inventories), or, on
 // a grifork-mode node, none (its tree comes from its parent).
 func (e *env) dslOptions(printer *core.Printer, logger *slog.Logger) dsl.Options {
-	o := dsl.Options{Printer: printer, Logger: logger, SkipHosts: e.onNode}
+	o := dsl.Options{Printer: printer, Logger: logger, SkipHosts: e.onNode, HostsGiven: e.hostsGiven}
 	if !e.onNode {
 		if e.sources == nil {
 			e.sources = &groupSources{}

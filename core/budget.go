@@ -3,6 +3,7 @@ package core
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"strconv"
 	"strings"
 	"sync"
@@ -146,14 +147,39 @@ type budget struct {
 	allowed int // -1: none
 	spec    string
 	halt    *Halt
+	log     *slog.Logger
 
 	mu     sync.Mutex
 	failed map[string]struct{} // host names: a host counts once, whatever failed
 	fired  bool
 }
 
-func newBudget(b FailureBudget, hosts int, halt *Halt) *budget {
-	return &budget{allowed: b.Allowed(hosts), spec: b.String(), halt: halt, failed: map[string]struct{}{}}
+func newBudget(b FailureBudget, hosts int, halt *Halt, log *slog.Logger) *budget {
+	return &budget{allowed: b.Allowed(hosts), spec: b.String(), halt: halt, log: log, failed: map[string]struct{}{}}
+}
+
+// failPre counts the hosts that tasks know failed before any edge (see
+// preFailer), as both schedulers do once prepare is done, and returns them by
+// host with the reason; spent reports whether they spent the budget.
+func (b *budget) failPre(tasks Tasks) (pre map[string]string, spent bool) {
+	p, ok := tasks.(preFailer)
+	if !ok {
+		return nil, false
+	}
+	pre = p.FailedHosts()
+	for h := range pre {
+		if b.fail(h) {
+			spent = true
+		}
+	}
+	return pre, spent
+}
+
+// logSpent logs that the budget was spent, when fail or failPre said so: the
+// hosts left are settled by the scheduler.
+func (b *budget) logSpent() {
+	why, _ := b.halt.Reason()
+	b.log.Error("failure budget spent: no new task starts", "reason", why)
 }
 
 // fail counts host as failed; it reports whether that spent the budget (halt
@@ -184,12 +210,4 @@ func StoppedReason(n int, spec string) string {
 // as soon as prepare is done.
 type preFailer interface {
 	FailedHosts() map[string]string
-}
-
-// preFailed is what tasks know failed before any edge, by host; nil when nothing.
-func preFailed(tasks Tasks) map[string]string {
-	if p, ok := tasks.(preFailer); ok {
-		return p.FailedHosts()
-	}
-	return nil
 }

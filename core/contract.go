@@ -223,6 +223,13 @@ type Exec interface {
 	Rsh(host Host) string
 }
 
+// Immediate is an Exec whose calls return at once and wait on nothing (the
+// dry run's Recorder): a caller may make them in line rather than on a
+// goroutine of their own.
+type Immediate interface {
+	Immediate()
+}
+
 // LocalRsher is an Exec that has its own remote shell for an rsync it runs with
 // Local (sshx: grifork relaying over its SSH connection to host). Rsh stays the
 // command line for an rsync run on another host (rsync_remote).

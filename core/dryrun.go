@@ -110,6 +110,9 @@ func (r *Recorder) Remote(ctx context.Context, host Host, cmdline string) (strin
 	return "", nil
 }
 
+// Immediate implements Immediate: recording a command waits on nothing.
+func (r *Recorder) Immediate() {}
+
 // Rsh returns what the real Exec would.
 func (r *Recorder) Rsh(host Host) string { return r.rsh(host) }
 

@@ -128,12 +128,12 @@ func RunGrifork(ctx context.Context, t *Tree, tasks Tasks, f Forker, opts Grifor
 	if g.halt == nil {
 		g.halt = NewHalt()
 	}
-	g.budget = newBudget(opts.Budget, t.size()-1, g.halt)
 	ctx = WithHalt(ctx, g.halt)
 	g.report.Heal = opts.Heal
 	if g.log == nil {
 		g.log = slog.New(slog.DiscardHandler)
 	}
+	g.budget = newBudget(opts.Budget, t.size()-1, g.halt, g.log)
 	if opts.Remote && opts.Events == nil {
 		// A caller bug; keep the run visible rather than panicking on emit.
 		g.opts.Events = func(Event) {}
@@ -164,11 +164,9 @@ func RunGrifork(ctx context.Context, t *Tree, tasks Tasks, f Forker, opts Grifor
 		}
 		walkBelow(g.self, func(n *Node) { g.skip(n, why) })
 	case ctx.Err() == nil:
-		g.pre = preFailed(tasks)
-		for h := range g.pre {
-			if g.budget.fail(h) {
-				g.stopped()
-			}
+		var spent bool
+		if g.pre, spent = g.budget.failPre(tasks); spent {
+			g.budget.logSpent()
 		}
 		var wg sync.WaitGroup
 		for _, c := range g.self.Children {
@@ -516,7 +514,7 @@ func (g *griforkRun) relay(ev Event) (settled bool) {
 		}
 		settled = ok
 		if ev.Status == StatusFailed && g.budget.fail(ev.Host) {
-			defer g.stopped() // after the result is passed on
+			defer g.budget.logSpent() // after the result is passed on
 		}
 	case ev.Type == EventDone && ev.Status != StatusOK && ev.Task != TaskFork:
 		g.report.AddRunError(ev.Task, ev.Host, errors.New(ev.Err))
@@ -579,15 +577,8 @@ func (g *griforkRun) setResult(res Result) {
 	g.report.Set(res)
 	g.event(ResultEvent(res))
 	if res.Status == StatusFailed && g.budget.fail(res.Host) {
-		g.stopped()
+		g.budget.logSpent() // the nodes see the halt before each task toward a child and each fork
 	}
-}
-
-// stopped logs that the budget was spent; the nodes see the halt before each
-// task toward a child and each fork (serve, fork).
-func (g *griforkRun) stopped() {
-	why, _ := g.halt.Reason()
-	g.log.Error("failure budget spent: no new task starts", "reason", why)
 }
 
 // notStarted settles n, which no task started for, as never started because
@@ -698,7 +689,9 @@ func (w *silenceWatch) handled() {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.busy = false
-	w.last = time.Now()
+	if w.timer != nil && !w.stopped { // else no silence is timed (a dry run's forks send no heartbeat)
+		w.last = time.Now()
+	}
 }
 
 // check fires when the fork has been silent for after since its latest event,

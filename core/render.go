@@ -23,8 +23,17 @@ func RenderText(w io.Writer, t *Tree) error {
 			if i == len(n.Children)-1 {
 				branch, next = "└── ", "    "
 			}
-			fmt.Fprintf(bw, "%s%s%s (%s)\n", indent, branch, c.Name(), c.ID)
-			rec(c, indent+next)
+			// Written piece by piece: fmt boxed four strings per host of a
+			// 100,000-host plan.
+			bw.WriteString(indent)
+			bw.WriteString(branch)
+			bw.WriteString(c.Name())
+			bw.WriteString(" (")
+			bw.WriteString(c.ID)
+			bw.WriteString(")\n")
+			if len(c.Children) > 0 {
+				rec(c, indent+next)
+			}
 		}
 	}
 	rec(t.Root, "")

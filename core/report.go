@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -73,24 +74,77 @@ type Report struct {
 
 	mu      sync.Mutex
 	results []Result
-	byID    map[string]int
-	errs    []RunError
-	bcast   map[string]BroadcastResult // by host
-	pending int                        // results with StatusPending
+	// A report of a tree finds a result by the path its node id spells
+	// ("<parent id>-<level>.<number>"), without hashing it: a grifork-mode dry
+	// run of 100,000 hosts keeps a report per level, and their maps by id
+	// were a fifth of its time. first[i] is the slot of the first child of
+	// results[i]'s node (-1: none), rootFirst that of the tree root's; a
+	// node's children are contiguous in tree order.
+	rootID    string
+	rootFirst int32
+	first     []int32
+	byID      map[string]int // the results the path does not find (a decoded report, a node outside the tree); nil while none
+	errs      []RunError
+	bcast     map[string]BroadcastResult // by host
+	pending   int                        // results with StatusPending
 }
 
 // NewReport returns a report with one pending Result per host of t, in tree order.
 func NewReport(mode Mode, t *Tree) *Report {
 	hosts := t.size() - 1
-	r := &Report{Mode: mode, Start: time.Now(), byID: make(map[string]int, hosts), results: make([]Result, 0, hosts), pending: hosts}
-	t.Walk(func(n *Node) {
-		if n.IsRoot() {
-			return
+	r := &Report{Mode: mode, Start: time.Now(), results: make([]Result, 0, hosts), pending: hosts,
+		rootID: t.Root.ID, rootFirst: -1, first: make([]int32, 0, hosts)}
+	if len(t.Root.Children) > 0 {
+		r.rootFirst = 0
+	}
+	next := int32(len(t.Root.Children)) // the slot of the next node's first child, breadth-first
+	walkBelow(t.Root, func(n *Node) {
+		f := int32(-1)
+		if len(n.Children) > 0 {
+			f, next = next, next+int32(len(n.Children))
 		}
-		r.byID[n.ID] = len(r.results)
+		r.first = append(r.first, f)
 		r.results = append(r.results, Result{NodeID: n.ID, Host: n.Name(), Level: n.Level, Status: StatusPending})
 	})
 	return r
+}
+
+// lookup is the slot of node id's result; r.mu is held.
+func (r *Report) lookup(id string) (int, bool) {
+	if i, ok := r.walk(id); ok {
+		return i, true
+	}
+	i, ok := r.byID[id]
+	return i, ok
+}
+
+// walk follows id's path from the root's id down the first-child slots; the
+// slot it ends on holds id's result, or id is not found this way.
+func (r *Report) walk(id string) (int, bool) {
+	rest, ok := strings.CutPrefix(id, r.rootID)
+	if !ok || rest == "" || r.first == nil {
+		return 0, false
+	}
+	i, f := -1, r.rootFirst
+	for rest != "" {
+		// "-<level>.<number>": the number is the position among the children.
+		if rest[0] != '-' {
+			return 0, false
+		}
+		end := strings.IndexByte(rest[1:], '-') + 1
+		if end == 0 {
+			end = len(rest)
+		}
+		_, num, ok := strings.Cut(rest[1:end], ".")
+		rest = rest[end:]
+		n, err := strconv.Atoi(num)
+		if !ok || err != nil || n < 0 || f < 0 || int(f)+n >= len(r.first) {
+			return 0, false
+		}
+		i = int(f) + n
+		f = r.first[i]
+	}
+	return i, r.results[i].NodeID == id
 }
 
 // Set records res for its node (res.NodeID), replacing what was there.
@@ -101,12 +155,18 @@ func (r *Report) set(res Result) (settled bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	var was Status // none: a node the report did not have
-	if i, ok := r.byID[res.NodeID]; ok {
+	if i, ok := r.lookup(res.NodeID); ok {
 		was = r.results[i].Status
 		r.results[i] = res
 	} else {
+		if r.byID == nil {
+			r.byID = map[string]int{}
+		}
 		r.byID[res.NodeID] = len(r.results)
 		r.results = append(r.results, res)
+		if r.first != nil {
+			r.first = append(r.first, -1)
+		}
 	}
 	if was == StatusPending {
 		r.pending--
@@ -124,7 +184,7 @@ func (r *Report) set(res Result) (settled bool) {
 func (r *Report) update(id string, next func(prev Result) (res Result, replace bool)) (found, replaced, settled bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	i, ok := r.byID[id]
+	i, ok := r.lookup(id)
 	if !ok {
 		return false, false, false
 	}
@@ -155,7 +215,7 @@ func (r *Report) pendingCount() int {
 func (r *Report) Get(id string) (Result, bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	i, ok := r.byID[id]
+	i, ok := r.lookup(id)
 	if !ok {
 		return Result{}, false
 	}
@@ -298,7 +358,7 @@ func (r *Report) UnmarshalJSON(b []byte) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.Mode, r.Start, r.Duration = rj.Mode, rj.Start, rj.Duration
-	r.results, r.errs, r.byID = nil, rj.RunErrors, map[string]int{}
+	r.results, r.errs, r.byID, r.first, r.rootID = nil, rj.RunErrors, map[string]int{}, nil, ""
 	for _, res := range rj.Results {
 		if _, dup := r.byID[res.NodeID]; dup || res.NodeID == "" {
 			return fmt.Errorf("decode report: missing or duplicate node id %q", res.NodeID)

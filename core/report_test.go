@@ -296,3 +296,48 @@ func TestReportFile(t *testing.T) {
 		t.Error("no error for a missing report")
 	}
 }
+
+// A report finds every node of its tree, and of a subtree, by the path of its
+// id, with two-digit positions (branches 12) among them; ids it does not hold,
+// or that only look like a prefix of one, are not found; a node set from
+// outside the tree is kept apart and found again.
+func TestReportFindsByID(t *testing.T) {
+	t.Parallel()
+	tr := mustTree(t, 300, 12)
+	sub, _ := tr.subtree(tr.Root.Children[10])
+	for _, c := range []struct {
+		name string
+		tree *Tree
+	}{{"tree", tr}, {"subtree", sub}} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			r := NewReport(Grifork, c.tree)
+			nodes := c.tree.Nodes()[1:]
+			for i, n := range nodes {
+				r.Set(Result{NodeID: n.ID, Host: n.Name(), Status: StatusOK, Duration: time.Duration(i)})
+			}
+			for i, n := range nodes {
+				if got, ok := r.Get(n.ID); !ok || got.Host != n.Name() || got.Duration != time.Duration(i) {
+					t.Fatalf("Get(%s) = %+v, %v; want %s's result", n.ID, got, ok, n.Name())
+				}
+			}
+			if got := len(r.Results()); got != len(nodes) || r.byID != nil {
+				t.Fatalf("%d results for %d nodes, %d found by the map, not by their path", got, len(nodes), len(r.byID))
+			}
+			root := c.tree.Root.ID
+			for _, id := range []string{"", root, root + "-", root + "-1.99", root + "0-1.0", root + "-1.1-x", root + "-1.-1", "9.9-1.0", nodes[0].ID + "-9.9"} {
+				if got, ok := r.Get(id); ok {
+					t.Errorf("Get(%q) = %+v, want none", id, got)
+				}
+			}
+			out := Result{NodeID: "elsewhere-1.0", Host: "stray", Status: StatusFailed}
+			r.Set(out)
+			if got, ok := r.Get(out.NodeID); !ok || got != out {
+				t.Errorf("Get(%q) = %+v, %v; want %+v", out.NodeID, got, ok, out)
+			}
+			if got := len(r.Results()); got != len(nodes)+1 {
+				t.Errorf("%d results after a stray one, want %d", got, len(nodes)+1)
+			}
+		})
+	}
+}

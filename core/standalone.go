@@ -79,7 +79,6 @@ func RunStandalone(ctx context.Context, t *Tree, tasks Tasks, opts RunOptions) *
 		open: 1,
 		halt: NewHalt(),
 	}
-	s.budget = newBudget(opts.Budget, hosts, s.halt)
 	if s.opts.Now == nil {
 		s.opts.Now = time.Now
 	}
@@ -87,6 +86,7 @@ func RunStandalone(ctx context.Context, t *Tree, tasks Tasks, opts RunOptions) *
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
+	s.budget = newBudget(opts.Budget, hosts, s.halt, s.log)
 	quit := make(chan struct{})
 	defer close(quit)
 	s.workers = gopool.New(quit, maxIdleWorkers)
@@ -112,11 +112,9 @@ func RunStandalone(ctx context.Context, t *Tree, tasks Tasks, opts RunOptions) *
 			walkBelow(root, func(n *Node) { s.skip(n, why) })
 		}
 	case ctx.Err() == nil:
-		s.pre = preFailed(tasks)
-		for h := range s.pre {
-			if s.budget.fail(h) {
-				s.stopped()
-			}
+		var spent bool
+		if s.pre, spent = s.budget.failPre(tasks); spent {
+			s.stopped()
 		}
 		for _, c := range root.Children {
 			s.release(c)
@@ -380,8 +378,7 @@ func (s *standalone) halted() bool {
 // started for is skipped now, except those below a running task, which its
 // completion settles (a failed parent's children keep that cause).
 func (s *standalone) stopped() {
-	why, _ := s.halt.Reason()
-	s.log.Error("failure budget spent: no new task starts", "reason", why)
+	s.budget.logSpent()
 	var walk func(n *Node)
 	walk = func(n *Node) {
 		for _, c := range n.Children {

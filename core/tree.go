@@ -29,6 +29,8 @@ func (n *Node) IsRoot() bool { return n.Parent == nil }
 type Tree struct {
 	Root     *Node
 	Branches int
+
+	n int // its nodes, root included, when built here (0: count them)
 }
 
 // RootHost is the name of the root node: the machine that runs grifork.
@@ -66,7 +68,7 @@ func BuildTree(hosts []Host, branches int) (*Tree, error) {
 		first := i - len(p.Children)
 		p.Children = kids[first : i+1 : i+1]
 	}
-	return &Tree{Root: root, Branches: branches}, nil
+	return &Tree{Root: root, Branches: branches, n: len(nodes)}, nil
 }
 
 // Walk calls fn for every node breadth-first, in order of addition.
@@ -98,6 +100,9 @@ var walkQueues = sync.Pool{New: func() any { return new([]*Node) }}
 
 // size is the number of nodes of t, its root included.
 func (t *Tree) size() int {
+	if t.n > 0 {
+		return t.n // a dry run of 100,000 hosts asks at every level, for every fork
+	}
 	n := 1
 	walkBelow(t.Root, func(*Node) { n++ })
 	return n
@@ -163,7 +168,7 @@ func (t *Tree) subtree(n *Node) (*Tree, int) {
 		}
 		next = end
 	}
-	return &Tree{Root: &nodes[0], Branches: t.Branches}, len(nodes)
+	return &Tree{Root: &nodes[0], Branches: t.Branches, n: len(nodes)}, len(nodes)
 }
 
 type treeJSON struct {

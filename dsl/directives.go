@@ -122,12 +122,12 @@ func (s *Script) primitives() *lua.LTable {
 		"parallel":     s.directive("parallel", s.setParallel),
 		"broadcast":    s.directive("broadcast", s.setBroadcast),
 		"max_failures": s.directive("max_failures", s.setMaxFailures),
-		"ssh":          s.dual("ssh", "ssh(host, cmd, args)", s.directive("ssh", s.setSSH), s.helper("ssh", s.ssh)),
-		"rsync":        s.dual("rsync", "rsync(from, to)", s.directive("rsync", s.setRsync), s.helper("rsync", s.rsync)),
+		"ssh":          s.dual("ssh", "ssh(host, cmd, args)", s.directive("ssh", s.setSSH), s.helper("ssh", true, s.ssh)),
+		"rsync":        s.dual("rsync", "rsync(from, to)", s.directive("rsync", s.setRsync), s.helper("rsync", true, s.rsync)),
 
-		"sh":           s.helper("sh", s.sh),
-		"rsync_remote": s.helper("rsync_remote", s.rsyncRemote),
-		"sleep":        s.helper("sleep", s.sleep),
+		"sh":           s.helper("sh", true, s.sh),
+		"rsync_remote": s.helper("rsync_remote", true, s.rsyncRemote),
+		"sleep":        s.helper("sleep", false, s.sleep),
 		"print":        s.print,
 		"p":            s.inspect,
 	}

@@ -19,8 +19,9 @@ import (
 type op func(ctx context.Context) (string, error)
 
 // helper makes a task helper: it checks its arguments on the VM goroutine, then
-// hands the task the work to do while it waits.
-func (s *Script) helper(name string, start func(L *lua.LState, t *task) (op, error)) prim {
+// hands the task the work to do while it waits. viaExec says the work only
+// calls the bound Exec.
+func (s *Script) helper(name string, viaExec bool, start func(L *lua.LState, t *task) (op, error)) prim {
 	return func(L *lua.LState) (bool, error) {
 		t := s.current
 		if t == nil {
@@ -45,6 +46,9 @@ func (s *Script) helper(name string, start func(L *lua.LState, t *task) (op, err
 			return out, nil
 		}
 		t.opPos = pos
+		if viaExec { // an op that only calls an Immediate Exec runs in line (see resume)
+			_, t.opInline = s.bound.Load().exec.(core.Immediate)
+		}
 		return true, nil
 	}
 }
@@ -263,7 +267,8 @@ func remotePath(p string) string {
 // wins), "--", from, to.
 // The "--" makes paths that start with "-" paths, never options such as -e.
 func buildRsyncArgv(c core.RsyncConfig, rsh, from, to string) []string {
-	argv := []string{"rsync"}
+	// Sized up front: growing it was three allocations per edge.
+	argv := append(make([]string, 0, 9+len(c.Raw)+len(c.Excludes)), "rsync")
 	if c.Raw != nil {
 		// rsync takes the last remote shell it is given, so a -e or --rsh of the
 		// raw options wins in whatever form it is written (-avze CMD, -eCMD,

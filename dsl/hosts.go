@@ -54,12 +54,13 @@ func (x *expander) hosts(entries []string) ([]core.Host, error) {
 			seen = make(map[string]origin, len(names))
 		}
 		hosts = slices.Grow(hosts, len(names))
+		grouped := x.groups != nil && usesGroups.MatchString(e) // once per entry, not per host
 		for _, name := range names {
 			h, err := core.ParseHost(name)
 			if err != nil {
 				return nil, fmt.Errorf("hosts: entry %d: %w", i+1, err)
 			}
-			if h, err = x.connect(h, e); err != nil {
+			if h, err = x.connect(h, e, grouped); err != nil {
 				return nil, fmt.Errorf("hosts: entry %d %q: %w", i+1, e, err)
 			}
 			key := h.Name + "#" + strconv.Itoa(h.Port)
@@ -79,8 +80,9 @@ func (x *expander) hosts(entries []string) ([]core.Host, error) {
 
 // connect applies what an inventory says about reaching h (its address,
 // user and port), except what the entry itself sets, and notes where h came
-// from when a group or an inventory had a part in it.
-func (x *expander) connect(h core.Host, entry string) (core.Host, error) {
+// from when a group or an inventory had a part in it (grouped: the entry
+// names a group or a wildcard, see usesGroups).
+func (x *expander) connect(h core.Host, entry string, grouped bool) (core.Host, error) {
 	if x.groups == nil {
 		return h, nil
 	}
@@ -88,7 +90,6 @@ func (x *expander) connect(h core.Host, entry string) (core.Host, error) {
 	if err != nil {
 		return h, err
 	}
-	grouped := usesGroups.MatchString(entry)
 	if !ok && !grouped {
 		return h, nil
 	}

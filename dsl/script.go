@@ -33,6 +33,11 @@ type Options struct {
 	// grifork-mode node gets its tree from its parent, and the inventory
 	// files stay on the root.
 	SkipHosts bool
+	// HostsGiven: the command line replaces the hosts directive (-H,
+	// --retry), so its entries are not expanded (a node group they name is
+	// not resolved, nor its upcall run) and an empty list is no error; the
+	// inventory directive is still read, for the command line's groups.
+	HostsGiven bool
 
 	maxHeap uint64 // tests: the top level's memory limit instead of maxTopLevelHeap
 }
@@ -273,7 +278,7 @@ func (s *Script) load(ctx context.Context) (err error) {
 	if err := validate(passes, &s.Config); err != nil {
 		return err
 	}
-	if !s.opts.SkipHosts {
+	if !s.opts.SkipHosts && !s.opts.HostsGiven {
 		if err := checkHosts(passes, s.Config); err != nil {
 			return err
 		}
@@ -312,7 +317,7 @@ func (s *Script) expand(ctx context.Context, passes []*pass) error {
 	} else if len(inventories) > 0 {
 		return errors.New("inventory: no inventory can be read here")
 	}
-	if hostsPass == nil {
+	if hostsPass == nil || s.opts.HostsGiven {
 		return nil
 	}
 	s.Selected = map[string]string{}
@@ -407,6 +412,7 @@ type task struct {
 	co       *lua.LState
 	op       func(context.Context) (string, error) // work a helper asked for, until the yield
 	opPos    luaPos                                // where the helper was called
+	opInline bool                                  // op waits on nothing: run it on the VM goroutine
 	failures []failure                             // helper errors, to unwrap the task's error
 	finished bool
 }
@@ -528,36 +534,44 @@ func (s *Script) start(t *task, args func(*lua.LState, []lua.LValue) []lua.LValu
 	s.resume(t, fn, vals...)
 }
 
-// resume runs t's coroutine until it waits, returns or fails.
+// resume runs t's coroutine until it waits, returns or fails. A helper whose
+// work waits on nothing (a dry run's) is done here and the coroutine resumed
+// at once: the hop to a worker and back was a fifth of a dry run's Lua side.
 func (s *Script) resume(t *task, fn *lua.LFunction, args ...lua.LValue) {
-	if t.finished {
-		return
-	}
-	s.current = t
-	st, err, vals := s.L.Resume(t.co, fn, args...)
-	s.current = nil
-	switch st {
-	case lua.ResumeOK: // runner never returns; a dead coroutine is not reused
-		s.finish(t, nil)
-	case lua.ResumeError:
-		s.finish(t, s.taskError(t, err))
-	case lua.ResumeYield:
-		op, pos := t.op, t.opPos
-		t.op, t.opPos = nil, luaPos{}
-		if op == nil && len(vals) > 0 && vals[0] == s.blockDone {
-			co := t.co
+	for !t.finished {
+		s.current = t
+		st, err, vals := s.L.Resume(t.co, fn, args...)
+		s.current = nil
+		switch st {
+		case lua.ResumeOK: // runner never returns; a dead coroutine is not reused
 			s.finish(t, nil)
-			if len(s.idle) < maxIdle {
-				co.RemoveContext() // the task's ctx ends with it
-				s.idle = append(s.idle, co)
+		case lua.ResumeError:
+			s.finish(t, s.taskError(t, err))
+		case lua.ResumeYield:
+			op, pos, inline := t.op, t.opPos, t.opInline
+			t.op, t.opPos, t.opInline = nil, luaPos{}, false
+			if op == nil && len(vals) > 0 && vals[0] == s.blockDone {
+				co := t.co
+				s.finish(t, nil)
+				if len(s.idle) < maxIdle {
+					co.RemoveContext() // the task's ctx ends with it
+					s.idle = append(s.idle, co)
+				}
+				return
 			}
-			return
+			if op == nil || len(vals) == 0 || vals[0] != s.token {
+				s.finish(t, t.errorf("coroutine.yield called outside of a coroutine", nil))
+				return
+			}
+			if !inline {
+				s.workers.Go(func() { s.work(t, op, pos) })
+				return
+			}
+			out, err := runOp(t.ctx, op)
+			fn, args = nil, s.result(t, out, pos, err)
+			continue
 		}
-		if op == nil || len(vals) == 0 || vals[0] != s.token {
-			s.finish(t, t.errorf("coroutine.yield called outside of a coroutine", nil))
-			return
-		}
-		s.workers.Go(func() { s.work(t, op, pos) })
+		return
 	}
 }
 
@@ -586,13 +600,18 @@ func runOp(ctx context.Context, op func(context.Context) (string, error)) (out s
 // which the prelude turns into a return value or a Lua error.
 func (s *Script) complete(t *task, out string, pos luaPos, err error) {
 	defer s.recoverTask(t)
+	s.resume(t, nil, s.result(t, out, pos, err)...)
+}
+
+// result is what resumes t after a helper's work: (true, output) or (false,
+// message), which the prelude turns into a return value or a Lua error.
+func (s *Script) result(t *task, out string, pos luaPos, err error) []lua.LValue {
 	if err != nil {
 		msg := pos.prefix() + err.Error()
 		t.failures = append(t.failures, failure{msg: firstLine(msg), err: err})
-		s.resume(t, nil, lua.LFalse, lua.LString(msg))
-		return
+		return []lua.LValue{lua.LFalse, lua.LString(msg)}
 	}
-	s.resume(t, nil, lua.LTrue, lua.LString(out))
+	return []lua.LValue{lua.LTrue, lua.LString(out)}
 }
 
 func (s *Script) finish(t *task, err error) {

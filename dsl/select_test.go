@@ -2,10 +2,15 @@ package dsl
 
 import (
 	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/grifork/grifork/core"
+	"github.com/grifork/grifork/groups"
 )
 
 func TestSelectionApply(t *testing.T) {
@@ -56,4 +61,98 @@ func TestSelectionApply(t *testing.T) {
 			}
 		})
 	}
+}
+
+// -H and -x with node groups of a real resolver (an upcall source of
+// testdata/groups/groups.conf): the hosts left are those of -H (or the
+// file's) less those of -x, each set as ClusterShell's nodeset -e expands
+// it when it is installed (want holds what it printed, for machines without).
+func TestSelectionApplyGroups(t *testing.T) {
+	t.Parallel()
+	conf, err := filepath.Abs(filepath.Join("testdata", "groups", "groups.conf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := groups.New([]string{conf}, groups.DefaultUpcallTimeout)
+	_, lookErr := exec.LookPath("nodeset")
+	if lookErr != nil {
+		t.Log("nodeset is not installed: checking against the expected hosts only")
+	}
+	file := "web[1-6],db[1-2]" // the Griforkfile's hosts, in nodeset's order: db first
+	tests := []struct {
+		name    string
+		sel     Selection
+		want    string // the hosts left, in order; or "error: <text>"
+		hosts   string // -H, or the file's hosts, as nodeset reads them
+		exclude string // -x as nodeset reads it
+	}{
+		{"-x a group", Selection{Exclude: []string{"@web"}}, "db1 db2", file, "@web"},
+		{"-x a group of a named source", Selection{Exclude: []string{"@site:canary"}}, "db1 db2 web1 web4 web5 web6", file, "@site:canary"},
+		{"-x a group with an operator", Selection{Exclude: []string{"@web!@canary"}}, "db1 db2 web2 web3", file, "@web!@canary"},
+		{"-x groups and a host", Selection{Exclude: []string{"@canary,db1"}}, "db2 web1 web4 web5 web6", file, "@canary,db1"},
+		{"-H and -x groups", Selection{Hosts: []string{"@web"}, Exclude: []string{"@canary"}}, "web1 web4 web5 web6", "@web", "@canary"},
+		{"-x of every host", Selection{Hosts: []string{"@canary"}, Exclude: []string{"@web"}}, "error: -x leaves no host to run on", "@canary", "@web"},
+		{"-x an unknown group", Selection{Exclude: []string{"@nope"}}, `error: -x: entry 1 "@nope": group source "site": unknown group "nope"`, file, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			hosts, err := expandHosts([]string{file})
+			if err != nil {
+				t.Fatal(err)
+			}
+			c := core.Config{Branches: 4, Hosts: hosts}
+			err = tt.sel.Apply(context.Background(), &c, r, map[string]string{})
+			if want, ok := strings.CutPrefix(tt.want, "error: "); ok {
+				if err == nil || !strings.HasPrefix(err.Error(), want) {
+					t.Fatalf("error %v, want %q", err, want)
+				}
+			} else {
+				if err != nil {
+					t.Fatal(err)
+				}
+				var got []string
+				for _, h := range c.Hosts {
+					got = append(got, h.String())
+				}
+				if strings.Join(got, " ") != tt.want {
+					t.Errorf("hosts %q, want %q", got, tt.want)
+				}
+			}
+			if lookErr != nil || tt.exclude == "" {
+				return
+			}
+			// nodeset's own expansion of both sets; their difference is the want.
+			keep, drop := nodesetExpand(t, conf, tt.hosts), nodesetExpand(t, conf, tt.exclude)
+			var left []string
+			for _, h := range keep {
+				if !slices.Contains(drop, h) {
+					left = append(left, h)
+				}
+			}
+			want := strings.Fields(tt.want)
+			if strings.HasPrefix(tt.want, "error: ") {
+				want = nil
+			}
+			slices.Sort(left)
+			slices.Sort(want)
+			if !slices.Equal(left, want) {
+				t.Errorf("nodeset: %q less %q leaves %q, want %q", tt.hosts, tt.exclude, left, want)
+			}
+		})
+	}
+}
+
+// nodesetExpand runs ClusterShell's nodeset -e on expr with conf, reading no
+// configuration of this machine's user.
+func nodesetExpand(t *testing.T, conf, expr string) []string {
+	t.Helper()
+	cmd := exec.Command("nodeset", "--groupsconf="+conf, "-e", expr)
+	home := t.TempDir()
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + home, "XDG_CONFIG_HOME=" + home}
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("nodeset -e %q: %v", expr, err)
+	}
+	return strings.Fields(string(out))
 }

@@ -7,13 +7,14 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
+	"github.com/grifork/grifork/internal/proc"
 	"github.com/grifork/grifork/internal/shlex"
 	"github.com/grifork/grifork/nodeset"
 	"go.yaml.in/yaml/v3"
@@ -209,7 +210,9 @@ type upcallSource struct {
 	cfgdir  string
 	upcalls map[string]string
 	timeout Timeout
-	cache   map[string]upcallResult // "map:GROUP", "all", "list"
+
+	mu    sync.Mutex              // held over an upcall: a second caller waits for its result
+	cache map[string]upcallResult // "map:GROUP", "all", "list"
 }
 
 type upcallResult struct {
@@ -221,6 +224,8 @@ type upcallResult struct {
 // hour: every reference to a group sees the same nodes.
 func (u *upcallSource) run(ctx context.Context, kind, group string) ([]string, error) {
 	key := kind + ":" + group
+	u.mu.Lock()
+	defer u.mu.Unlock()
 	if r, ok := u.cache[key]; ok {
 		return r.out, r.err
 	}
@@ -294,30 +299,11 @@ func runUpcall(ctx context.Context, cmdline, dir string, t Timeout) ([]string, e
 	if t <= 0 {
 		t = DefaultUpcallTimeout
 	}
-	ctx, cancel := context.WithTimeout(ctx, time.Duration(t))
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "/bin/sh", "-c", cmdline)
-	cmd.Dir = dir
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	// The shell's children (sed, a script) hold the pipes: once the shell is
-	// killed, stop waiting for them.
-	cmd.WaitDelay = time.Second
-	err := cmd.Run()
-	if ctx.Err() == context.DeadlineExceeded {
-		return nil, fmt.Errorf("%q ran longer than %s", cmdline, time.Duration(t))
-	}
+	out, err := proc.Output(ctx, time.Duration(t), dir, "/bin/sh", "-c", cmdline)
 	if err != nil {
-		msg := strings.TrimSpace(stderr.String())
-		if i := strings.IndexByte(msg, '\n'); i >= 0 {
-			msg = msg[:i]
-		}
-		if msg != "" {
-			return nil, fmt.Errorf("%q: %w: %s", cmdline, err, msg)
-		}
 		return nil, fmt.Errorf("%q: %w", cmdline, err)
 	}
-	return strings.Fields(stdout.String()), nil
+	return strings.Fields(string(out)), nil
 }
 
 // templateRE is Python's string.Template pattern.

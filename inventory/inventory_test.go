@@ -170,18 +170,25 @@ func TestBadInventories(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		name, content, wantErr string
+		script                 bool // executable: a dynamic inventory; wantErr ends its error
 	}{
-		{"range.ini", "[g]\nweb[01:5]\n", "range.ini:2: host \"web[01:5]\": a host range must give begin and end in the same width"},
-		{"var.ini", "[g]\nweb1 port\n", "var.ini:2: expected key=value host variable assignment, got: port"},
-		{"section.ini", "[g:hosts]\n", "section suffix \"hosts\""},
-		{"cycle.ini", "[a:children]\nb\n[b:children]\na\n", "already one of its parents"},
-		{"template.ini", "[g]\nweb1 ansible_host=\"{{inventory_hostname}}.x\"\n", "is a template"},
-		{"port.yml", "all:\n  hosts:\n    h1:\n      ansible_port: http\n", "is not a port"},
+		{"range.ini", "[g]\nweb[01:5]\n", "range.ini:2: host \"web[01:5]\": a host range must give begin and end in the same width", false},
+		{"var.ini", "[g]\nweb1 port\n", "var.ini:2: expected key=value host variable assignment, got: port", false},
+		{"section.ini", "[g:hosts]\n", "section suffix \"hosts\"", false},
+		{"cycle.ini", "[a:children]\nb\n[b:children]\na\n", "already one of its parents", false},
+		{"template.ini", "[g]\nweb1 ansible_host=\"{{inventory_hostname}}.x\"\n", "is a template", false},
+		{"port.yml", "all:\n  hosts:\n    h1:\n      ansible_port: http\n", "is not a port", false},
+		{"loud.sh", "#!/bin/sh\necho no cloud >&2\necho more >&2\nexit 3\n", "loud.sh --list: exit status 3: no cloud", true},
+		{"silent.sh", "#!/bin/sh\nexit 3\n", "silent.sh --list: exit status 3", true},
 	}
 	dir := t.TempDir()
 	for _, tt := range tests {
 		file := filepath.Join(dir, tt.name)
-		if err := os.WriteFile(file, []byte(tt.content), 0o644); err != nil {
+		mode := os.FileMode(0o644)
+		if tt.script {
+			mode = 0o755
+		}
+		if err := os.WriteFile(file, []byte(tt.content), mode); err != nil {
 			t.Fatal(err)
 		}
 		inv, err := Load(context.Background(), []string{file})
@@ -192,7 +199,7 @@ func TestBadInventories(t *testing.T) {
 				}
 			}
 		}
-		if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+		if err == nil || !strings.Contains(err.Error(), tt.wantErr) || tt.script && !strings.HasSuffix(err.Error(), tt.wantErr) {
 			t.Errorf("%s: err %v, want it to hold %q", tt.name, err, tt.wantErr)
 		}
 	}

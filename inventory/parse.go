@@ -7,13 +7,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"os/exec"
 	"regexp"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/grifork/grifork/core"
+	"github.com/grifork/grifork/internal/proc"
 	"github.com/grifork/grifork/internal/shlex"
 	"go.yaml.in/yaml/v3"
 )
@@ -448,25 +448,11 @@ func scriptHostVars(ctx context.Context, file, name string) (map[string]any, err
 
 // runScript runs a dynamic inventory, bounded by ScriptTimeout.
 func runScript(ctx context.Context, file string, args ...string) ([]byte, error) {
-	ctx, cancel := context.WithTimeout(ctx, ScriptTimeout)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, file, args...)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	// A child the script left behind holds the pipes: stop waiting for it.
-	cmd.WaitDelay = time.Second
-	what := file + " " + strings.Join(args, " ")
-	if err := cmd.Run(); err != nil {
-		if ctx.Err() == context.DeadlineExceeded {
-			return nil, fmt.Errorf("inventory: %s ran longer than %s", what, ScriptTimeout)
-		}
-		msg := strings.TrimSpace(stderr.String())
-		if i := strings.IndexByte(msg, '\n'); i >= 0 {
-			msg = msg[:i]
-		}
-		return nil, fmt.Errorf("inventory: %s: %w: %s", what, err, msg)
+	out, err := proc.Output(ctx, ScriptTimeout, "", append([]string{file}, args...)...)
+	if err != nil {
+		return nil, fmt.Errorf("inventory: %s: %w", file+" "+strings.Join(args, " "), err)
 	}
-	return stdout.Bytes(), nil
+	return out, nil
 }
 
 // jsonScalar gives a JSON number without a fraction as an integer.

@@ -3,6 +3,7 @@ package node
 import (
 	"bufio"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -41,7 +42,7 @@ func CheckProtocol(args []string) ([]string, error) {
 }
 
 func mismatch(root string) error {
-	return fmt.Errorf("node protocol mismatch: the root's grifork speaks version %s, this node's speaks version %d: install the root's grifork here (grifork { exec }), or leave grifork { exec } unset so that the root ships its own", root, ProtocolVersion)
+	return errors.New(mismatchText(root, "this node's", strconv.Itoa(ProtocolVersion), "here"))
 }
 
 // oldNode recognises, in the standard error of a node's grifork that failed
@@ -51,7 +52,15 @@ func oldNode(stderr string) (string, bool) {
 	if !strings.Contains(stderr, "-protocol") {
 		return "", false
 	}
-	return fmt.Sprintf("node protocol mismatch: the root's grifork speaks version %d, the node's speaks version 1 (it takes no %s): install the root's grifork there (grifork { exec }), or leave grifork { exec } unset so that the root ships its own", ProtocolVersion, ProtocolFlag), true
+	return mismatchText(strconv.Itoa(ProtocolVersion), "the node's", "1 (it takes no "+ProtocolFlag+")", "there"), true
+}
+
+// mismatchText is the one line of a protocol mismatch, as the node (node
+// "this node's", where "here") or the root ("the node's", "there") sees it:
+// both versions and the fix.
+func mismatchText(root, node, nodeVersion, where string) string {
+	return "node protocol mismatch: the root's grifork speaks version " + root + ", " + node + " speaks version " + nodeVersion +
+		": install the root's grifork " + where + " (grifork { exec }), or leave grifork { exec } unset so that the root ships its own"
 }
 
 // Hello is the first line (JSON) of a forked node's standard input: what the

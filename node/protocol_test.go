@@ -34,8 +34,14 @@ func TestCheckProtocol(t *testing.T) {
 		}
 	}
 	// What the root makes of a node's grifork from before versions.
-	if msg, ok := oldNode("flag provided but not defined: -protocol\nusage: ..."); !ok || !strings.Contains(msg, "the root's grifork speaks version "+v+", the node's speaks version 1") {
+	msg, ok := oldNode("flag provided but not defined: -protocol\nusage: ...")
+	if !ok || !strings.Contains(msg, "the root's grifork speaks version "+v+", the node's speaks version 1") {
 		t.Errorf("oldNode = %q, %v", msg, ok)
+	}
+	// The node's line and the root's give the same fix, each from its side.
+	fix := func(s string) string { _, f, _ := strings.Cut(s, ": install"); return f }
+	if nodeSide := mismatch("99").Error(); fix(nodeSide) == "" || fix(strings.Replace(msg, " there ", " here ", 1)) != fix(nodeSide) {
+		t.Errorf("the fix differs:\n  node: %q\n  root: %q", nodeSide, msg)
 	}
 	if _, ok := oldNode("fatal: boom"); ok {
 		t.Error("oldNode took any failure for an old node")

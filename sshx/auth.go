@@ -14,11 +14,7 @@ var defaultKeys = []string{"~/.ssh/id_ed25519", "~/.ssh/id_ecdsa", "~/.ssh/id_rs
 // loadKey reads a private key. An encrypted key is opened with ssh { passphrase }.
 // Errors name the file, never the passphrase.
 func (c *Client) loadKey(path string) (ssh.Signer, error) {
-	p, err := expandHome(path)
-	if err != nil {
-		return nil, fmt.Errorf("ssh key %s: %w", path, err)
-	}
-	pem, err := os.ReadFile(p)
+	pem, err := os.ReadFile(c.expandPath(path))
 	if err != nil {
 		return nil, fmt.Errorf("ssh key: %w", err)
 	}
@@ -94,8 +90,7 @@ func (c *Client) offered(t target) []ssh.Signer {
 	}
 	var own []keyFile
 	for i, s := range c.signers {
-		p, _ := expandHome(c.opts.SSH.Keys[i])
-		own = append(own, keyFile{s, p})
+		own = append(own, keyFile{s, c.expandPath(c.opts.SSH.Keys[i])})
 	}
 	for _, f := range files {
 		if s := c.identity(f); s != nil {

@@ -1,6 +1,9 @@
 package sshx
 
 import (
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/pem"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,6 +15,7 @@ import (
 
 	"github.com/grifork/grifork/core"
 	"github.com/grifork/grifork/sshx/sshconf"
+	"golang.org/x/crypto/ssh"
 )
 
 // configCases are ssh_config files (the first is ~/.ssh/config, the others
@@ -290,4 +294,39 @@ func compareG(t *testing.T, host, name string, g map[string][]string, tg target,
 	eq("serveralivecountmax", strconv.Itoa(tg.aliveMax), one("serveralivecountmax"))
 	attempts, _ := strconv.Atoi(one("connectionattempts"))
 	eq("connectionattempts", strconv.Itoa(tg.retries), strconv.Itoa(max(core.DefaultSSHRetries, attempts-1)))
+}
+
+// ~ in ssh { keys, known_hosts } is Options.Home, as in ssh_config's paths:
+// one rule, not $HOME for some and Options.Home for others.
+func TestHomeIsOptionsHome(t *testing.T) {
+	t.Parallel()
+	home := t.TempDir()
+	_, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	block, err := ssh.MarshalPrivateKey(priv, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := filepath.Join(home, ".ssh", "grifork_test_key")
+	os.MkdirAll(filepath.Dir(key), 0o700)
+	if err := os.WriteFile(key, pem.EncodeToMemory(block), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, kh := range []string{"", "~/kh/known"} {
+		c, err := New(Options{ConfigFile: "none", Home: home, Agent: "none",
+			SSH: core.SSHConfig{Keys: []string{"~/.ssh/grifork_test_key"}, KnownHosts: kh}})
+		if err != nil {
+			t.Fatalf("known_hosts %q: %v", kh, err)
+		}
+		want := filepath.Join(home, ".ssh", "known_hosts")
+		if kh != "" {
+			want = filepath.Join(home, "kh", "known")
+		}
+		if c.known[0] != want {
+			t.Errorf("known_hosts %q: reads %s, want %s", kh, c.known[0], want)
+		}
+		c.Close()
+	}
 }

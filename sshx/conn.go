@@ -341,7 +341,8 @@ func (c *Client) dial(ctx context.Context, t target, via *conn) (*conn, error) {
 	// The handshake (and a stuck server) is bounded by the same ctx.
 	stop := context.AfterFunc(ctx, func() { nc.Close() })
 	var keyErr error
-	check := c.keys.callback(t)
+	hs := c.keys.handshake(t)
+	check := hs.callback()
 	cfg := &ssh.ClientConfig{
 		User: t.user,
 		Auth: c.authMethods(t),
@@ -349,7 +350,7 @@ func (c *Client) dial(ctx context.Context, t target, via *conn) (*conn, error) {
 			keyErr = check(h, r, k)
 			return keyErr
 		},
-		HostKeyAlgorithms: c.keys.algorithms(t),
+		HostKeyAlgorithms: hs.algorithms(),
 	}
 	cc, chans, reqs, err := ssh.NewClientConn(nc, addr, cfg)
 	if !stop() {

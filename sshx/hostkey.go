@@ -30,9 +30,8 @@ import (
 type hostKeys struct {
 	log *slog.Logger
 
-	mu       sync.Mutex // serialises append-and-recheck within this process
-	cacheMu  sync.Mutex
-	cache    map[string]*khFile
+	mu       sync.Mutex // serialises accept-new's append-and-recheck within this process
+	cache    sync.Map   // file name -> *khFile: handshakes read it without a lock
 	warnOnce sync.Once
 }
 
@@ -52,7 +51,7 @@ type khFile struct {
 }
 
 func newHostKeys(log *slog.Logger) *hostKeys {
-	return &hostKeys{log: log, cache: map[string]*khFile{}}
+	return &hostKeys{log: log}
 }
 
 // load returns the lines of files (missing ones hold none), parsed once per
@@ -64,9 +63,10 @@ func (h *hostKeys) load(files []string) []khLine {
 		if err != nil {
 			continue
 		}
-		h.cacheMu.Lock()
-		c := h.cache[f]
-		h.cacheMu.Unlock()
+		var c *khFile
+		if v, ok := h.cache.Load(f); ok {
+			c = v.(*khFile)
+		}
 		if c == nil || !c.mod.Equal(st.ModTime()) || c.size != st.Size() {
 			b, err := os.ReadFile(f)
 			if err != nil {
@@ -74,9 +74,7 @@ func (h *hostKeys) load(files []string) []khLine {
 				continue
 			}
 			c = &khFile{mod: st.ModTime(), size: st.Size(), lines: parseKnownHosts(b, f)}
-			h.cacheMu.Lock()
-			h.cache[f] = c
-			h.cacheMu.Unlock()
+			h.cache.Store(f, c)
 		}
 		out = append(out, c.lines...)
 	}
@@ -165,12 +163,29 @@ var certAlgos = []string{
 	ssh.CertAlgoRSASHA512v01, ssh.CertAlgoRSASHA256v01,
 }
 
+// handshake is the host key side of one connection to t: its known_hosts
+// lines, read once for both the algorithms offered and the key's check.
+type handshake struct {
+	h     *hostKeys
+	t     target
+	lines []khLine
+}
+
+func (h *hostKeys) handshake(t target) *handshake {
+	hs := &handshake{h: h, t: t}
+	if t.check != "off" {
+		hs.lines = h.load(t.knownFiles())
+	}
+	return hs
+}
+
 // algorithms orders the host key algorithms so that the server presents a key
 // known_hosts can verify: certificate algorithms first when a @cert-authority
 // line matches the host, then the types of its key lines, then the rest (a
 // host that has none of those still gets a clear "unknown host key"). An
 // explicit HostKeyAlgorithms is used as given, as ssh does.
-func (h *hostKeys) algorithms(t target) []string {
+func (hs *handshake) algorithms() []string {
+	t := hs.t
 	if len(t.hostKeyAlgos) > 0 {
 		return t.hostKeyAlgos
 	}
@@ -179,7 +194,7 @@ func (h *hostKeys) algorithms(t target) []string {
 	}
 	name := khName(t)
 	var first []string
-	for _, l := range h.load(t.knownFiles()) {
+	for _, l := range hs.lines {
 		if l.marker == "@revoked" || !l.matchHost(name) {
 			continue
 		}
@@ -207,8 +222,9 @@ func (h *hostKeys) algorithms(t target) []string {
 	return out
 }
 
-// callback checks the key that the server of t offers.
-func (h *hostKeys) callback(t target) ssh.HostKeyCallback {
+// callback checks the key that the server offers.
+func (hs *handshake) callback() ssh.HostKeyCallback {
+	h, t := hs.h, hs.t
 	return func(_ string, _ net.Addr, key ssh.PublicKey) error {
 		if t.check == "off" {
 			h.warnOnce.Do(func() {
@@ -216,9 +232,7 @@ func (h *hostKeys) callback(t target) ssh.HostKeyCallback {
 			})
 			return nil
 		}
-		h.mu.Lock()
-		defer h.mu.Unlock()
-		err := h.check(t, key)
+		err := checkKey(t, hs.lines, key)
 		if errors.Is(err, ErrUnknownHostKey) && t.check == "accept-new" && !errors.As(err, new(otherKnown)) {
 			err = h.add(t, key)
 		}
@@ -235,8 +249,13 @@ type otherKnown struct{ error }
 
 func (e otherKnown) Unwrap() error { return e.error }
 
+// check checks key against t's known_hosts files as they are now.
 func (h *hostKeys) check(t target, key ssh.PublicKey) error {
-	lines := h.load(t.knownFiles())
+	return checkKey(t, h.load(t.knownFiles()), key)
+}
+
+// checkKey checks key, offered by the server of t, against lines.
+func checkKey(t target, lines []khLine, key ssh.PublicKey) error {
 	name := khName(t)
 	if l := revokedLine(lines, key); l != nil {
 		return fmt.Errorf("%w: the server offers %s %s, which %s:%d marks @revoked; grifork will not connect to it",
@@ -326,6 +345,8 @@ func (h *hostKeys) add(t target, key ssh.PublicKey) error {
 	if cert, ok := key.(*ssh.Certificate); ok {
 		key = cert.Key
 	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
 	path := t.known[0]
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return fmt.Errorf("known_hosts: %w", err)

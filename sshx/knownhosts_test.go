@@ -115,7 +115,7 @@ func TestHostKeyCheck(t *testing.T) {
 			t.Errorf("%s: err = %v, want %v", tc.name, err, tc.want)
 		}
 		if tc.algo != "" {
-			if got := h.algorithms(tg); len(got) == 0 || got[0] != tc.algo {
+			if got := h.handshake(tg).algorithms(); len(got) == 0 || got[0] != tc.algo {
 				t.Errorf("%s: algorithms = %v, want %s first", tc.name, got, tc.algo)
 			}
 		}

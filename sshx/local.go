@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/grifork/grifork/core"
+	"github.com/grifork/grifork/internal/proc"
 )
 
 // prefix is what output lines of a command are labelled with: what the
@@ -101,7 +102,7 @@ func (c *Client) Local(ctx context.Context, argv []string) (string, error) {
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Stdout = io.MultiWriter(&out, ow)
 	cmd.Stderr = ew
-	cmd.SysProcAttr = localProcAttr()
+	cmd.SysProcAttr = proc.Attr()
 	if r := c.relay.Load(); r != nil {
 		cmd.Env = append(os.Environ(), r.env()...) // an rsync finds RshName and its socket
 	}
@@ -113,14 +114,7 @@ func (c *Client) Local(ctx context.Context, argv []string) (string, error) {
 	}
 	pgid := cmd.Process.Pid
 	exited := make(chan struct{})
-	kill := func() {
-		syscall.Kill(-pgid, syscall.SIGTERM)
-		select {
-		case <-time.After(killGrace):
-			syscall.Kill(-pgid, syscall.SIGKILL)
-		case <-exited:
-		}
-	}
+	kill := func() { proc.Stop(pgid, killGrace, exited) }
 	stop := context.AfterFunc(ctx, kill)
 	var timedOut atomic.Bool
 	if d := c.opts.SSH.CommandTimeout; d > 0 {

@@ -3,6 +3,8 @@ package sshx
 import (
 	"os"
 	"path/filepath"
+	"reflect"
+	"slices"
 	"testing"
 
 	"github.com/grifork/grifork/core"
@@ -70,6 +72,37 @@ func TestLoginDefaultsAndAgent(t *testing.T) {
 		c.Close()
 		if err != nil || ls[0].String() != want {
 			t.Errorf("agent %s: Logins = %q, %v; want %q", agent, ls, err, want)
+		}
+	}
+}
+
+// Equal compares every field of Login: a field added later and not compared
+// would merge two logins in the plan.
+func TestLoginEqual(t *testing.T) {
+	t.Parallel()
+	a := Login{User: "u", Port: 22, Keys: []string{"k"}, Certificates: []string{"c"}}
+	if !a.Equal(a) {
+		t.Fatal("a login differs from itself")
+	}
+	v := reflect.ValueOf(&a).Elem()
+	for i := range v.NumField() {
+		b := a
+		b.Keys, b.Certificates = slices.Clone(a.Keys), slices.Clone(a.Certificates)
+		f := reflect.ValueOf(&b).Elem().Field(i)
+		switch f.Kind() {
+		case reflect.String:
+			f.SetString(f.String() + "x")
+		case reflect.Int:
+			f.SetInt(f.Int() + 1)
+		case reflect.Bool:
+			f.SetBool(!f.Bool())
+		case reflect.Slice:
+			f.Set(reflect.Append(f, reflect.ValueOf("x")))
+		default:
+			t.Fatalf("field %s of kind %s: teach this test to change it", v.Type().Field(i).Name, f.Kind())
+		}
+		if a.Equal(b) {
+			t.Errorf("Equal misses field %s", v.Type().Field(i).Name)
 		}
 	}
 }

@@ -7,8 +7,9 @@ import (
 	"os"
 	"os/exec"
 	"sync"
-	"syscall"
 	"time"
+
+	"github.com/grifork/grifork/internal/proc"
 )
 
 // proxyConn is a ProxyCommand's standard input and output as the
@@ -26,7 +27,7 @@ type proxyConn struct {
 // startProxy runs cmdline with /bin/sh in its own process group, as ssh does.
 func startProxy(cmdline, addr string) (net.Conn, error) {
 	cmd := exec.Command("/bin/sh", "-c", cmdline)
-	cmd.SysProcAttr = localProcAttr()
+	cmd.SysProcAttr = proc.Attr()
 	w, err := cmd.StdinPipe()
 	if err != nil {
 		return nil, err
@@ -69,14 +70,8 @@ func (p *proxyConn) Write(b []byte) (int, error) { return p.w.Write(b) }
 func (p *proxyConn) Close() error {
 	p.once.Do(func() {
 		p.w.Close()
-		pgid := p.cmd.Process.Pid
-		syscall.Kill(-pgid, syscall.SIGTERM)
-		select {
-		case <-p.exited:
-		case <-time.After(killGrace):
-			syscall.Kill(-pgid, syscall.SIGKILL)
-			<-p.exited
-		}
+		proc.Stop(p.cmd.Process.Pid, killGrace, p.exited)
+		<-p.exited
 		p.r.Close()
 	})
 	return nil

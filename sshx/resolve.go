@@ -104,6 +104,25 @@ func (c *Client) resolve(h core.Host) (target, error) {
 		r := v.(resolved)
 		return r.t, r.err
 	}
+	t, err := c.resolveHost(h)
+	c.targets.Store(k, resolved{t, err})
+	return t, err
+}
+
+// peek is resolve for a host the Client only describes (Logins): a host
+// resolved before is taken from the cache, else resolved without filling it,
+// since a plan of 100,000 hosts dials none of them.
+func (c *Client) peek(h core.Host) (target, error) {
+	if v, ok := c.targets.Load(h.String()); ok {
+		r := v.(resolved)
+		return r.t, r.err
+	}
+	return c.resolveHost(h)
+}
+
+// resolveHost resolves h through the config, with the ssh settings' user and
+// port unless h has its own.
+func (c *Client) resolveHost(h core.Host) (target, error) {
 	user, port := h.User, h.Port
 	if user == "" {
 		user = c.opts.SSH.User
@@ -116,7 +135,6 @@ func (c *Client) resolve(h core.Host) (target, error) {
 	if err != nil {
 		err = fmt.Errorf("host %s: %w", t.display, err)
 	}
-	c.targets.Store(k, resolved{t, err})
 	return t, err
 }
 
@@ -153,6 +171,7 @@ func (c *Client) resolveName(name, user string, port int, jumps []string, depth 
 		if r, err = c.conf.Resolve(p); err != nil {
 			return t, fmt.Errorf("ssh config: %w", err)
 		}
+		defer r.Release() // nothing of r outlives this call but strings
 		for _, l := range r.Applied {
 			if _, seen := c.warned.LoadOrStore(l.Pos(), true); !seen {
 				c.log.Warn("ssh config: grifork does not honour "+l.Key+", which applies to this host", "host", name, "at", l.Pos())
@@ -326,7 +345,8 @@ func algorithmList(v string, defaults []string) []string {
 	return list
 }
 
-// expandPath expands a leading ~ to the home the config was read with.
+// expandPath expands a leading ~ to Options.Home (else $HOME): the one rule
+// for ssh { keys, known_hosts } and ssh_config's paths alike.
 func (c *Client) expandPath(p string) string {
 	if p == "~" || strings.HasPrefix(p, "~/") {
 		return filepath.Join(c.home, p[1:])

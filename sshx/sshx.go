@@ -9,8 +9,6 @@ import (
 	"net"
 	"os"
 	"os/user"
-	"path/filepath"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -157,18 +155,10 @@ func New(opts Options) (*Client, error) {
 	}
 	c.keys = newHostKeys(c.log)
 	if kh := c.opts.SSH.KnownHosts; kh != "" {
-		p, err := expandHome(kh)
-		if err != nil {
-			return nil, fmt.Errorf("ssh: known_hosts: %w", err)
-		}
-		c.known, c.knownShown = []string{p}, kh
+		c.known, c.knownShown = []string{c.expandPath(kh)}, kh
 	} else {
 		for _, f := range defaultUserKnownHosts {
-			p, err := expandHome(f)
-			if err != nil {
-				return nil, fmt.Errorf("ssh: known_hosts: %w", err)
-			}
-			c.known = append(c.known, p)
+			c.known = append(c.known, c.expandPath(f))
 		}
 		c.knownShown, c.global = defaultUserKnownHosts[0], defaultGlobalKnownHosts
 	}
@@ -304,16 +294,5 @@ func (c *Client) track() (done func(), ok bool) {
 
 // errClosed is returned by calls on a closed Client.
 var errClosed = errors.New("ssh client closed")
-
-func expandHome(p string) (string, error) {
-	if p != "~" && !strings.HasPrefix(p, "~/") {
-		return p, nil
-	}
-	home, err := os.UserHomeDir()
-	if err != nil {
-		return "", err
-	}
-	return filepath.Join(home, p[1:]), nil
-}
 
 func (c *Client) redact(s string) string { return c.red.String(s) }

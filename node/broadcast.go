@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"crypto/rand"
-	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -870,16 +869,12 @@ func (b *Broadcaster) stream(ctx context.Context, t *core.Tree, procs map[string
 		send, err = b.wanted(ctx, t, procs, list, live)
 	}
 	cw := newFramer(ctx, pool, fan)
+	if b.opts.Progress != nil {
+		cw.sent = b.opts.Progress.Sent
+	}
 	if err == nil {
-		var total int64 // what writeContents writes: each file's index, then its bytes
-		var hdr [binary.MaxVarintLen64]byte
-		for i, ok := range send {
-			if ok {
-				total += int64(binary.PutUvarint(hdr[:], uint64(i))) + list[i].info.Size()
-			}
-		}
-		b.opts.Progress.Sending(total)
-		err = writeContents(countSent{cw, b.opts.Progress}, list, send)
+		b.opts.Progress.Sending(contentsSize(list, send))
+		err = writeContents(cw, list, send)
 	}
 	if err == nil {
 		err = cw.Close()
@@ -942,19 +937,6 @@ func (b *Broadcaster) wanted(ctx context.Context, t *core.Tree, procs map[string
 		}
 	}
 	return send, err
-}
-
-// countSent counts what the root writes to the stream as sent. (It hides
-// every method of w but Write: a framer that gains a ReadFrom must count here too.)
-type countSent struct {
-	w io.Writer
-	t *core.Transfer
-}
-
-func (c countSent) Write(b []byte) (int, error) {
-	n, err := c.w.Write(b)
-	c.t.Sent(int64(n))
-	return n, err
 }
 
 func isFile(list []entry, i int) bool {

@@ -177,8 +177,8 @@ func Status(t core.Totals, gen, depth int) string {
 	return fmt.Sprintf("generation %d/%d  %d ok  %d failed  %d skipped  %d pending", gen, depth, t.OK, t.Failed, t.Skipped, t.Pending)
 }
 
-// Broadcast is the text of the line while a broadcast runs: what the root has
-// sent of what the hosts lack, at rate bytes a second.
+// Broadcast is the text of the line while a broadcast runs: how much of what
+// the hosts lack has left the root, at rate bytes a second.
 func Broadcast(s core.TransferStatus, rate float64) string {
 	switch s.Phase {
 	case core.PhaseStarting:

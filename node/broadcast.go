@@ -193,6 +193,7 @@ type relayProc struct {
 	pid        atomic.Int64 // the relay's process on its host
 	last       atomic.Int64 // when it last said anything (UnixNano): it reports each second
 	reported   atomic.Bool  // it sent its result, or its session ended
+	counted    atomic.Bool  // the progress line counts it done
 	committing atomic.Bool  // its stream verified and its commit started
 	// frozen is the root's own verdict (see watch), which outranks what the
 	// relay's neighbours say about it.
@@ -200,6 +201,13 @@ type relayProc struct {
 
 	feedMu sync.Mutex
 	feed   net.Conn // the root's stream to it, when the root is its parent
+}
+
+// countDone counts p's host done on t, once.
+func (p *relayProc) countDone(t *core.Transfer) {
+	if p.counted.CompareAndSwap(false, true) {
+		t.HostDone()
+	}
 }
 
 // setFeed records the root's stream to p; false when p was dropped already.
@@ -673,12 +681,6 @@ func (b *Broadcaster) startRelay(ctx context.Context, p *relayProc, cfg relayCon
 		sc := bufio.NewScanner(outR)
 		sc.Buffer(make([]byte, 64<<10), maxControlLine)
 		defer p.reported.Store(true)
-		counted := false
-		defer func() {
-			if !counted {
-				b.opts.Progress.HostDone() // its session ended without a result
-			}
-		}()
 		for sc.Scan() {
 			var ev relayEvent
 			if json.Unmarshal(sc.Bytes(), &ev) != nil || ev.Type == "" {
@@ -709,10 +711,7 @@ func (b *Broadcaster) startRelay(ctx context.Context, p *relayProc, cfg relayCon
 				p.committing.Store(true)
 			case evResult:
 				p.reported.Store(true)
-				if !counted {
-					counted = true
-					b.opts.Progress.HostDone()
-				}
+				p.countDone(b.opts.Progress)
 			}
 			p.events <- ev
 		}
@@ -721,6 +720,9 @@ func (b *Broadcaster) startRelay(ctx context.Context, p *relayProc, cfg relayCon
 	defer func() {
 		outW.Close()
 		p.stderr.Close()
+		// Here, not when the reader above ends (which may be after the round,
+		// into a heal's next one): its session ended, result or not.
+		p.countDone(b.opts.Progress)
 		close(p.ended)
 	}()
 	d, err := b.deploy(p)

@@ -180,11 +180,15 @@ func Status(t core.Totals, gen, depth int) string {
 // Broadcast is the text of the line while a broadcast runs: how much of what
 // the hosts lack has left the root, at rate bytes a second.
 func Broadcast(s core.TransferStatus, rate float64) string {
+	hosts, hold := "hosts", "hold"
+	if s.Hosts == 1 { // a heal's round may resend to one
+		hosts, hold = "host", "holds"
+	}
 	switch s.Phase {
 	case core.PhaseStarting:
-		return fmt.Sprintf("broadcast  starting relays on %d hosts", s.Hosts)
+		return fmt.Sprintf("broadcast  starting relays on %d %s", s.Hosts, hosts)
 	case core.PhaseComparing:
-		return fmt.Sprintf("broadcast  comparing with what %d hosts hold", s.Hosts)
+		return fmt.Sprintf("broadcast  comparing with what %d %s %s", s.Hosts, hosts, hold)
 	}
 	if s.Total == 0 {
 		return fmt.Sprintf("broadcast  nothing to send: the hosts hold it all  %d/%d hosts done", s.Done, s.Hosts)

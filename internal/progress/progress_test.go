@@ -55,6 +55,8 @@ func TestBroadcast(t *testing.T) {
 	}{
 		{core.TransferStatus{Phase: core.PhaseStarting, Hosts: 16}, 0},
 		{core.TransferStatus{Phase: core.PhaseComparing, Hosts: 16}, 0},
+		{core.TransferStatus{Phase: core.PhaseStarting, Hosts: 1}, 0},
+		{core.TransferStatus{Phase: core.PhaseComparing, Hosts: 1}, 0},
 		{core.TransferStatus{Phase: core.PhaseSending, Hosts: 16, Total: 67108864 + 200}, 0},
 		{core.TransferStatus{Phase: core.PhaseSending, Hosts: 16, Total: 67108864 + 200, Sent: 12 << 20}, 24.5 * (1 << 20)},
 		{core.TransferStatus{Phase: core.PhaseSending, Hosts: 16, Done: 3, Total: 67108864 + 200, Sent: 67108864 + 200}, 512},

@@ -191,7 +191,9 @@ func Broadcast(s core.TransferStatus, rate float64) string {
 		return fmt.Sprintf("broadcast  comparing with what %d %s %s", s.Hosts, hosts, hold)
 	}
 	if s.Total == 0 {
-		return fmt.Sprintf("broadcast  nothing to send: the hosts hold it all  %d/%d hosts done", s.Done, s.Hosts)
+		// No host lacks a file's content; they may still lack directories,
+		// links, modes or deletions, which the manifest carries.
+		return fmt.Sprintf("broadcast  nothing to send but the manifest  %d/%d hosts done", s.Done, s.Hosts)
 	}
 	pct := int(min(s.Sent, s.Total) * 100 / s.Total)
 	return fmt.Sprintf("broadcast  sent %s of %s (%d%%)  %s/s  %d/%d hosts done", size(float64(s.Sent)), size(float64(s.Total)), pct, size(rate), s.Done, s.Hosts)

@@ -21,7 +21,7 @@ type Transfer struct {
 	hosts atomic.Int64
 	done  atomic.Int64 // hosts whose relay reported how it ended
 	total atomic.Int64 // content bytes the stream carries: known once every host said what it lacks
-	sent  atomic.Int64 // content bytes the root has sent
+	sent  atomic.Int64 // content bytes that left the root: every stream to its children took them
 }
 
 // TransferStatus is a Transfer at one moment.
@@ -59,7 +59,7 @@ func (t *Transfer) Sending(total int64) {
 	t.SetPhase(PhaseSending)
 }
 
-// Sent adds n content bytes the root sent.
+// Sent adds n content bytes that left the root.
 func (t *Transfer) Sent(n int64) {
 	if t != nil {
 		t.sent.Add(n)

@@ -24,8 +24,9 @@ local APP = "/srv/app/"                   -- what to ship, and where
 
 -- prepare(function() sh("make", { "build" }) end)   -- once, here, first
 
--- The application, pipelined: every host forwards the stream to the next while
--- it receives it, and sends only what some host lacks (docs/broadcast.md).
+-- The application, pipelined: the stream carries only the files some host
+-- lacks, and every host forwards it to the next while it receives it
+-- (docs/broadcast.md).
 broadcast { from = APP, to = APP, delete = true, excludes = { ".git" } }
 -- The rsync tree (rsync in locally, rsync_remote in remote) is still the better
 -- choice for small edits to large files the hosts hold (rsync's delta transfer)

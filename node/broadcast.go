@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"crypto/rand"
-	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -194,6 +193,7 @@ type relayProc struct {
 	pid        atomic.Int64 // the relay's process on its host
 	last       atomic.Int64 // when it last said anything (UnixNano): it reports each second
 	reported   atomic.Bool  // it sent its result, or its session ended
+	counted    atomic.Bool  // the progress line counts it done
 	committing atomic.Bool  // its stream verified and its commit started
 	// frozen is the root's own verdict (see watch), which outranks what the
 	// relay's neighbours say about it.
@@ -201,6 +201,13 @@ type relayProc struct {
 
 	feedMu sync.Mutex
 	feed   net.Conn // the root's stream to it, when the root is its parent
+}
+
+// countDone counts p's host done on t, once.
+func (p *relayProc) countDone(t *core.Transfer) {
+	if p.counted.CompareAndSwap(false, true) {
+		t.HostDone()
+	}
 }
 
 // setFeed records the root's stream to p; false when p was dropped already.
@@ -674,12 +681,6 @@ func (b *Broadcaster) startRelay(ctx context.Context, p *relayProc, cfg relayCon
 		sc := bufio.NewScanner(outR)
 		sc.Buffer(make([]byte, 64<<10), maxControlLine)
 		defer p.reported.Store(true)
-		counted := false
-		defer func() {
-			if !counted {
-				b.opts.Progress.HostDone() // its session ended without a result
-			}
-		}()
 		for sc.Scan() {
 			var ev relayEvent
 			if json.Unmarshal(sc.Bytes(), &ev) != nil || ev.Type == "" {
@@ -710,10 +711,7 @@ func (b *Broadcaster) startRelay(ctx context.Context, p *relayProc, cfg relayCon
 				p.committing.Store(true)
 			case evResult:
 				p.reported.Store(true)
-				if !counted {
-					counted = true
-					b.opts.Progress.HostDone()
-				}
+				p.countDone(b.opts.Progress)
 			}
 			p.events <- ev
 		}
@@ -722,6 +720,9 @@ func (b *Broadcaster) startRelay(ctx context.Context, p *relayProc, cfg relayCon
 	defer func() {
 		outW.Close()
 		p.stderr.Close()
+		// Here, not when the reader above ends (which may be after the round,
+		// into a heal's next one): its session ended, result or not.
+		p.countDone(b.opts.Progress)
 		close(p.ended)
 	}()
 	d, err := b.deploy(p)
@@ -870,16 +871,12 @@ func (b *Broadcaster) stream(ctx context.Context, t *core.Tree, procs map[string
 		send, err = b.wanted(ctx, t, procs, list, live)
 	}
 	cw := newFramer(ctx, pool, fan)
+	if b.opts.Progress != nil {
+		cw.sent = b.opts.Progress.Sent
+	}
 	if err == nil {
-		var total int64 // what writeContents writes: each file's index, then its bytes
-		var hdr [binary.MaxVarintLen64]byte
-		for i, ok := range send {
-			if ok {
-				total += int64(binary.PutUvarint(hdr[:], uint64(i))) + list[i].info.Size()
-			}
-		}
-		b.opts.Progress.Sending(total)
-		err = writeContents(countSent{cw, b.opts.Progress}, list, send)
+		b.opts.Progress.Sending(contentsSize(list, send))
+		err = writeContents(cw, list, send)
 	}
 	if err == nil {
 		err = cw.Close()
@@ -942,19 +939,6 @@ func (b *Broadcaster) wanted(ctx context.Context, t *core.Tree, procs map[string
 		}
 	}
 	return send, err
-}
-
-// countSent counts what the root writes to the stream as sent. (It hides
-// every method of w but Write: a framer that gains a ReadFrom must count here too.)
-type countSent struct {
-	w io.Writer
-	t *core.Transfer
-}
-
-func (c countSent) Write(b []byte) (int, error) {
-	n, err := c.w.Write(b)
-	c.t.Sent(int64(n))
-	return n, err
 }
 
 func isFile(list []entry, i int) bool {

@@ -321,3 +321,16 @@ func writeContents(w io.Writer, list []entry, send []bool) error {
 	}
 	return nil
 }
+
+// contentsSize is how many bytes writeContents writes for send, the files
+// their sizes as listed: each file's index, then its bytes.
+func contentsSize(list []entry, send []bool) int64 {
+	var hdr [binary.MaxVarintLen64]byte
+	var n int64
+	for i, ok := range send {
+		if ok {
+			n += int64(binary.PutUvarint(hdr[:], uint64(i))) + list[i].info.Size()
+		}
+	}
+	return n
+}

@@ -31,6 +31,9 @@ type chunk struct {
 	last bool   // the trailer
 	refs atomic.Int32
 	pool chan *chunk
+	// sent, when set, is told the payload's length once every sink has
+	// written the chunk (or dropped it): what has left this process.
+	sent func(int64)
 }
 
 func (c *chunk) payload() []byte {
@@ -42,6 +45,9 @@ func (c *chunk) payload() []byte {
 
 func (c *chunk) release() {
 	if c.refs.Add(-1) == 0 {
+		if c.sent != nil {
+			c.sent(int64(len(c.payload())))
+		}
 		c.buf = c.buf[:0]
 		c.last = false
 		c.pool <- c
@@ -352,6 +358,9 @@ type framer struct {
 	cur  *chunk
 	h    hash.Hash
 	n    int64 // payload bytes
+	// sent, when set, counts the payload as every sink has written it, not
+	// as it is written here: the pool holds 8 MiB that have not left yet.
+	sent func(int64)
 }
 
 func newFramer(ctx context.Context, pool chunkPool, f *fanout) *framer {
@@ -367,6 +376,7 @@ func (w *framer) Write(b []byte) (int, error) {
 				return written, err
 			}
 			c.buf = c.buf[:frameHeader]
+			c.sent = w.sent // nil too: the chunk may come from another framer
 			w.cur = c
 		}
 		n := min(len(b), frameHeader+framePayload-len(w.cur.buf))

@@ -177,17 +177,23 @@ func Status(t core.Totals, gen, depth int) string {
 	return fmt.Sprintf("generation %d/%d  %d ok  %d failed  %d skipped  %d pending", gen, depth, t.OK, t.Failed, t.Skipped, t.Pending)
 }
 
-// Broadcast is the text of the line while a broadcast runs: what the root has
-// sent of what the hosts lack, at rate bytes a second.
+// Broadcast is the text of the line while a broadcast runs: how much of what
+// the hosts lack has left the root, at rate bytes a second.
 func Broadcast(s core.TransferStatus, rate float64) string {
+	hosts, hold := "hosts", "hold"
+	if s.Hosts == 1 { // a heal's round may resend to one
+		hosts, hold = "host", "holds"
+	}
 	switch s.Phase {
 	case core.PhaseStarting:
-		return fmt.Sprintf("broadcast  starting relays on %d hosts", s.Hosts)
+		return fmt.Sprintf("broadcast  starting relays on %d %s", s.Hosts, hosts)
 	case core.PhaseComparing:
-		return fmt.Sprintf("broadcast  comparing with what %d hosts hold", s.Hosts)
+		return fmt.Sprintf("broadcast  comparing with what %d %s %s", s.Hosts, hosts, hold)
 	}
 	if s.Total == 0 {
-		return fmt.Sprintf("broadcast  nothing to send: the hosts hold it all  %d/%d hosts done", s.Done, s.Hosts)
+		// No host lacks a file's content; they may still lack directories,
+		// links, modes or deletions, which the manifest carries.
+		return fmt.Sprintf("broadcast  nothing to send but the manifest  %d/%d hosts done", s.Done, s.Hosts)
 	}
 	pct := int(min(s.Sent, s.Total) * 100 / s.Total)
 	return fmt.Sprintf("broadcast  sent %s of %s (%d%%)  %s/s  %d/%d hosts done", size(float64(s.Sent)), size(float64(s.Total)), pct, size(rate), s.Done, s.Hosts)

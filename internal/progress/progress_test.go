@@ -55,10 +55,12 @@ func TestBroadcast(t *testing.T) {
 	}{
 		{core.TransferStatus{Phase: core.PhaseStarting, Hosts: 16}, 0},
 		{core.TransferStatus{Phase: core.PhaseComparing, Hosts: 16}, 0},
+		{core.TransferStatus{Phase: core.PhaseStarting, Hosts: 1}, 0},
+		{core.TransferStatus{Phase: core.PhaseComparing, Hosts: 1}, 0},
 		{core.TransferStatus{Phase: core.PhaseSending, Hosts: 16, Total: 67108864 + 200}, 0},
 		{core.TransferStatus{Phase: core.PhaseSending, Hosts: 16, Total: 67108864 + 200, Sent: 12 << 20}, 24.5 * (1 << 20)},
 		{core.TransferStatus{Phase: core.PhaseSending, Hosts: 16, Done: 3, Total: 67108864 + 200, Sent: 67108864 + 200}, 512},
-		{core.TransferStatus{Phase: core.PhaseSending, Hosts: 3, Done: 3}, 0}, // nothing to send: every host current
+		{core.TransferStatus{Phase: core.PhaseSending, Hosts: 3, Done: 3}, 0}, // no file's content to send: hosts current, or lacking only directories, links, modes, deletions
 		{core.TransferStatus{Phase: core.PhaseSending, Hosts: 200, Done: 1, Total: 3 << 30, Sent: 1536}, 1536},
 	}
 	var b strings.Builder

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/grifork/grifork/core"
+	"github.com/grifork/grifork/core/output"
 )
 
 func slogTo(w *sshdtest.SyncBuffer) *slog.Logger {
@@ -24,7 +25,7 @@ func slogTo(w *sshdtest.SyncBuffer) *slog.Logger {
 func newLocalClient(t *testing.T) (*Client, *sshdtest.SyncBuffer) {
 	t.Helper()
 	out := &sshdtest.SyncBuffer{}
-	c, err := New(Options{Printer: core.NewPrinter(out, nil), Label: core.OutputLabel, ConfigFile: "none", Agent: "none"})
+	c, err := New(Options{Output: output.NewPrinter(out, nil).Writer, Label: core.OutputLabel, ConfigFile: "none", Agent: "none"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -116,7 +117,7 @@ func TestLocalSecretsRedacted(t *testing.T) {
 	out := &sshdtest.SyncBuffer{}
 	const secret = "pa55-phrase-xyz"
 	sc := core.SSHConfig{Passphrase: secret}
-	c, err := New(Options{SSH: sc, Printer: core.NewPrinter(out, sc.Redactor()), Logger: slogTo(logs), ConfigFile: "none", Agent: "none"})
+	c, err := New(Options{SSH: sc, Output: output.NewPrinter(out, sc.Redactor()).Writer, Logger: slogTo(logs), ConfigFile: "none", Agent: "none"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -200,7 +201,7 @@ func TestLocalCaptureBounded(t *testing.T) {
 	t.Parallel()
 	logs := &sshdtest.SyncBuffer{}
 	out := &sshdtest.SyncBuffer{}
-	c, err := New(Options{Printer: core.NewPrinter(out, nil), Logger: slog.New(slog.NewTextHandler(logs, nil)), ConfigFile: "none", Agent: "none"})
+	c, err := New(Options{Output: output.NewPrinter(out, nil).Writer, Logger: slog.New(slog.NewTextHandler(logs, nil)), ConfigFile: "none", Agent: "none"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -130,6 +130,38 @@ func TestLocalSecretsRedacted(t *testing.T) {
 	}
 }
 
+// A command's stderr is printed as its stdout is: a line longer than
+// output.MaxLine comes out in pieces marked " |+ ", cut where no secret spans
+// the cut, so a secret across the 64 KiB mark is masked whole (stderr used to
+// be cut at exactly 64 KiB, printing each half of such a secret).
+func TestLocalLongStderrLine(t *testing.T) {
+	t.Parallel()
+	const secret = "pa55-phrase-xyz"
+	sc := core.SSHConfig{Passphrase: secret}
+	out := &sshdtest.SyncBuffer{}
+	c, err := New(Options{SSH: sc, Output: output.NewPrinter(out, sc.Redactor()).Writer, ConfigFile: "none", Agent: "none"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	pad := output.MaxLine - 5 // the secret spans the 64 KiB mark
+	script := fmt.Sprintf("head -c %d /dev/zero | tr '\\0' x; printf '%%s tail\\n' %s >&2", pad, secret)
+	if _, err := c.Local(context.Background(), []string{"sh", "-c", "{ " + script + "; } 1>&2"}); err != nil {
+		t.Fatal(err)
+	}
+	got := out.String()
+	for _, half := range []string{secret[:5], secret[5:]} {
+		if strings.Contains(got, half) {
+			t.Errorf("a piece of the secret (%q) is printed", half)
+		}
+	}
+	lines := strings.Split(strings.TrimSuffix(got, "\n"), "\n")
+	if len(lines) != 2 || !strings.HasPrefix(lines[0], core.RootHost+" | xxx") || !strings.HasPrefix(lines[1], core.RootHost+" |+ ") ||
+		!strings.HasSuffix(got, "[REDACTED] tail\n") {
+		t.Errorf("got %d lines, want a piece and its continuation ending in the masked secret: %.80q ... %q", len(lines), got, got[max(0, len(got)-80):])
+	}
+}
+
 func sortLines(s string) string {
 	l := strings.Split(s, "\n")
 	sort.Strings(l)

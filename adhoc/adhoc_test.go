@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/grifork/grifork/core"
+	"github.com/grifork/grifork/core/output"
 	"github.com/grifork/grifork/dsl"
 )
 
@@ -38,7 +39,7 @@ func load(t *testing.T, src []byte) (*dsl.Script, []string) {
 	t.Helper()
 	rec := core.NewRecorder(nil, nil)
 	s, err := dsl.Load(context.Background(), dsl.Source{Name: "adhoc", Content: src}, nil,
-		dsl.Options{Printer: core.NewPrinter(&strings.Builder{}, nil)})
+		dsl.Options{Printer: output.NewPrinter(&strings.Builder{}, nil)})
 	if err != nil {
 		t.Fatalf("%v\n%s", err, src)
 	}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/grifork/grifork/adhoc"
 	"github.com/grifork/grifork/core"
+	"github.com/grifork/grifork/core/output"
 	"github.com/grifork/grifork/dsl"
 )
 
@@ -75,7 +76,7 @@ func (f adhocFlags) config(e *env, h hostFlags, retry bool) (core.Config, error)
 		}
 		// Only the settings are wanted: no command may run, nothing is printed.
 		e.hostsGiven = len(h.Hosts) > 0 || retry
-		s, err := dsl.Load(e.ctx, src, nil, e.dslOptions(core.NewPrinter(io.Discard, nil), slog.New(consoleHandler(e.stderr))))
+		s, err := dsl.Load(e.ctx, src, nil, e.dslOptions(output.NewPrinter(io.Discard, nil), slog.New(consoleHandler(e.stderr))))
 		if err != nil {
 			return c, usageErr(err)
 		}

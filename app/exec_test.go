@@ -20,7 +20,6 @@ ssh { user = "filer", port = 2200, keys = { "/k/file" } }
 `), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	e := &env{ctx: context.Background(), stdout: os.Stdout, stderr: os.Stderr}
 	tests := []struct {
 		name  string
 		flags adhocFlags
@@ -34,6 +33,8 @@ ssh { user = "filer", port = 2200, keys = { "/k/file" } }
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
+			// An env each: its group sources are built lazily, once per process.
+			e := &env{ctx: context.Background(), stdout: os.Stdout, stderr: os.Stderr}
 			c, err := tt.flags.config(e, hostFlags{Hosts: []string{"h"}}, false)
 			if err != nil {
 				t.Fatal(err)

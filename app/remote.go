@@ -174,7 +174,7 @@ func runOnRemote(args []string, stdin io.Reader, stdout, stderr io.Writer) error
 		return fail(err)
 	}
 	s.commandTimeout, s.heal = commandTimeout, *heal
-	client, err := sshx.New(sshx.Options{SSH: s.script.Config.SSH, Printer: s.printer, Label: core.OutputLabel, Logger: s.logger})
+	client, err := sshx.New(sshx.Options{SSH: s.script.Config.SSH, Output: s.printer.Writer, Label: core.OutputLabel, Logger: s.logger})
 	if err != nil {
 		return fail(fmt.Errorf("ssh settings: %w", err))
 	}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/grifork/grifork/core"
+	"github.com/grifork/grifork/core/output"
 	"github.com/grifork/grifork/dsl"
 	"github.com/grifork/grifork/dsl/ruby"
 	"github.com/grifork/grifork/internal/progress"
@@ -82,7 +83,7 @@ func (s *loaded) run(e *env, o runOptions) error {
 	if o.dryRun {
 		return s.plan(e, tree)
 	}
-	client, err := sshx.New(sshx.Options{SSH: s.script.Config.SSH, Printer: s.printer, Label: core.OutputLabel, Logger: s.logger})
+	client, err := sshx.New(sshx.Options{SSH: s.script.Config.SSH, Output: s.printer.Writer, Label: core.OutputLabel, Logger: s.logger})
 	if err != nil {
 		return usageErr(fmt.Errorf("%s: ssh settings: %w", s.name, err))
 	}
@@ -171,7 +172,7 @@ func isTerminal(w io.Writer) bool {
 type loaded struct {
 	name    string
 	script  *dsl.Script
-	printer *core.Printer
+	printer *output.Printer
 	printed *bytes.Buffer // dry-run: what the blocks printed
 	logger  *slog.Logger
 	red     *redact.Redactor // the run's one redactor: every output and log goes through it
@@ -277,7 +278,7 @@ func loadSources(e *env, main dsl.Source, override *dsl.Source, dryRun bool, sec
 		printed = &bytes.Buffer{}
 		out = printed
 	}
-	printer := core.NewPrinter(out, nil)
+	printer := output.NewPrinter(out, nil)
 	// Until the Griforkfile is read, its secrets and log settings are unknown:
 	// warnings of the load go to the console as they are.
 	logger := slog.New(consoleHandler(e.stderr))
@@ -293,7 +294,7 @@ func loadSources(e *env, main dsl.Source, override *dsl.Source, dryRun bool, sec
 	printer.SetRedactor(red)
 	// The log goes through a queue, so that a slow disk or terminal never
 	// holds up the scheduler, which logs every task.
-	errq := core.NewQueueWriter(e.stderr, logQueue, "log records")
+	errq := output.NewQueueWriter(e.stderr, logQueue, "log records")
 	s := &loaded{name: main.Name, script: script, printer: printer, printed: printed, red: red,
 		logger: slog.New(red.Handler(consoleHandler(errq))), closers: []io.Closer{errq}}
 	if cfg.Log.File != "" && !dryRun {
@@ -307,7 +308,7 @@ func loadSources(e *env, main dsl.Source, override *dsl.Source, dryRun bool, sec
 			s.close()
 			return nil, usageErr(fmt.Errorf("%s: log file: %w", main.Name, err))
 		}
-		lq := core.NewQueueWriter(lf, logQueue, "log lines")
+		lq := output.NewQueueWriter(lf, logQueue, "log lines")
 		s.closers = append(s.closers, lq, lf) // in this order: the queue empties into the file
 		s.logger = slog.New(red.Handler(slog.NewTextHandler(lq, &slog.HandlerOptions{Level: level})))
 		printer.Tee(&timestamped{w: lq, now: time.Now})

@@ -10,6 +10,7 @@ import (
 	"sync"
 
 	"github.com/grifork/grifork/core"
+	"github.com/grifork/grifork/core/output"
 	"github.com/grifork/grifork/dsl"
 	"github.com/grifork/grifork/groups"
 	"github.com/grifork/grifork/inventory"
@@ -18,7 +19,7 @@ import (
 // dslOptions are the options every Griforkfile of this process loads with:
 // its node groups (ClusterShell's configuration and the inventories), or, on
 // a grifork-mode node, none (its tree comes from its parent).
-func (e *env) dslOptions(printer *core.Printer, logger *slog.Logger) dsl.Options {
+func (e *env) dslOptions(printer *output.Printer, logger *slog.Logger) dsl.Options {
 	o := dsl.Options{Printer: printer, Logger: logger, SkipHosts: e.onNode, HostsGiven: e.hostsGiven}
 	if !e.onNode {
 		if e.sources == nil {

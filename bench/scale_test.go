@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/grifork/grifork/core"
+	"github.com/grifork/grifork/core/output"
 	"github.com/grifork/grifork/dsl"
 	"github.com/grifork/grifork/internal/testkit/sim"
 )
@@ -138,7 +139,7 @@ type loaded struct {
 // loadScale loads the file and binds it to the Exec that mkExec makes for its
 // tree (the Exec needs the tree, the tree comes from the file, as in the CLI).
 func loadScale(src dsl.Source, mkExec func(*core.Tree) core.Exec) (loaded, error) {
-	s, err := dsl.Load(context.Background(), src, nil, dsl.Options{Printer: core.NewPrinter(io.Discard, nil)})
+	s, err := dsl.Load(context.Background(), src, nil, dsl.Options{Printer: output.NewPrinter(io.Discard, nil)})
 	if err != nil {
 		return loaded{}, err
 	}

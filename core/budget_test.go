@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/grifork/grifork/core/output"
 )
 
 func TestFailureBudget(t *testing.T) {
@@ -364,7 +366,7 @@ func TestGriforkBudget(t *testing.T) {
 			// web5 fails only once the other copies of its generation have started, however
 			// late a loaded machine runs their goroutines.
 			ft := &fakeTasks{fail: tt.fail, slow: slow, after: map[string][]string{"web5": {"web2", "web3", "web4", "web6"}}, log: &callLog{}}
-			root := ft.with(NewPrinter(&strings.Builder{}, nil))
+			root := ft.with(output.NewPrinter(&strings.Builder{}, nil))
 			ff := &fakeForker{base: ft, forks: &callLog{}}
 			var tasks Tasks = root
 			if tt.bcast != nil {

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/grifork/grifork/internal/lines"
 	"github.com/grifork/grifork/redact"
 )
 
@@ -160,9 +161,9 @@ func (ew *EventWriter) Err() error {
 // looser, so that a prefix and the masks of secrets never cut them again, and
 // tight enough that the event, JSON-escaped, stays under maxEventLine.
 func (ew *EventWriter) OutputWriter(n *Node, stream string) io.WriteCloser {
-	return newLineWriter(maxEventLine/8, func(line string, _ bool) {
+	return lines.NewPieces(maxEventLine/8, func(line string, _ bool) {
 		ew.Emit(Event{Type: EventOutput, NodeID: n.ID, Host: n.Name(), Line: line, Stream: stream})
-	})
+	}, nil, nil)
 }
 
 // maxEventLine bounds one event line; task output lines longer than that are

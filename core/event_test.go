@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/grifork/grifork/core/output"
 	"github.com/grifork/grifork/redact"
 )
 
@@ -88,7 +89,7 @@ func TestEventWriterConcurrent(t *testing.T) {
 	var buf bytes.Buffer
 	ew := NewEventWriter(&buf, nil)
 	n := &Node{ID: "n1", Host: Host{Name: "web1"}}
-	p := NewPrinter(ew.OutputWriter(n, StreamConsole), redact.New("s3cret"))
+	p := output.NewPrinter(ew.OutputWriter(n, StreamConsole), redact.New("s3cret"))
 	var wg sync.WaitGroup
 	for i := range 20 {
 		wg.Go(func() {

@@ -55,7 +55,7 @@ type GriforkOptions struct {
 	// own and those relayed from its forks. Required when Remote.
 	Events func(Event)
 	// Printer shows, on the root, the output lines relayed from remote nodes.
-	Printer *Printer
+	Printer Printer
 	// Logger logs the run; nil discards.
 	Logger *slog.Logger
 	// Redactor removes secrets from the errors this node records and reports.

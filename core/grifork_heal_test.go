@@ -10,6 +10,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/grifork/grifork/core/output"
 )
 
 // outcome is a result as the tests below compare it: "ok", or the status and
@@ -104,7 +106,7 @@ func TestGriforkStatuses(t *testing.T) {
 			for _, h := range tc.lostOnCancel {
 				lost[h] = true
 			}
-			root := &fakeTasks{block: block, printer: NewPrinter(io.Discard, nil), log: calls}
+			root := &fakeTasks{block: block, printer: output.NewPrinter(io.Discard, nil), log: calls}
 			ff := &fakeForker{base: root, forks: &callLog{}, cut: tc.cut, lostOnCancel: lost}
 			ctx, cancel := context.WithCancelCause(context.Background())
 			defer cancel(nil)
@@ -167,7 +169,7 @@ func TestGriforkKeepsResults(t *testing.T) {
 		res("h09", StatusFailed, TaskFork, "grifork on h09: gone"),
 	}
 	want := map[string]string{"h07": "ok", "h08": "failed: boom", "h09": "failed: grifork on h09: gone"}
-	tasks := &fakeTasks{printer: NewPrinter(io.Discard, nil), log: &callLog{}}
+	tasks := &fakeTasks{printer: output.NewPrinter(io.Discard, nil), log: &callLog{}}
 
 	rep := RunGrifork(context.Background(), tr, tasks, &scriptForker{host: "h02", events: script}, GriforkOptions{})
 	for _, r := range rep.Results() {
@@ -272,7 +274,7 @@ func TestGriforkHeal(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			tr := fleetTree(t, 40, 3)
-			root := &fakeTasks{fail: tc.fail, slow: tc.slow, printer: NewPrinter(io.Discard, nil), log: &callLog{}}
+			root := &fakeTasks{fail: tc.fail, slow: tc.slow, printer: output.NewPrinter(io.Discard, nil), log: &callLog{}}
 			ff := &fakeForker{base: root, forks: &callLog{}, heal: true, unreachable: tc.unreachable, dieAfter: tc.dieAfter,
 				frozen: tc.frozen, heartbeats: tc.frozen != nil, timeout: timeout, cut: tc.cut}
 			done := make(chan *Report, 1)
@@ -329,7 +331,7 @@ func TestGriforkLostResults(t *testing.T) {
 	tr := fleetTree(t, 12, 3) // h02 has h07, h08, h09
 	h07 := findNode(tr, "h07")
 	script := []Event{{Type: EventStarted, NodeID: h07.ID, Host: "h07", Task: BlockRemote, Start: time.Now()}}
-	tasks := &fakeTasks{printer: NewPrinter(io.Discard, nil), log: &callLog{}}
+	tasks := &fakeTasks{printer: output.NewPrinter(io.Discard, nil), log: &callLog{}}
 	rep := RunGrifork(context.Background(), tr, tasks, &scriptForker{host: "h02", events: script}, GriforkOptions{})
 	why := "no result reported by grifork on h02"
 	want := map[string]string{"h07": "failed: " + why, "h08": "skipped: " + why, "h09": "skipped: " + why}

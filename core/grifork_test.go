@@ -13,6 +13,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/grifork/grifork/core/output"
 )
 
 // fakeTasks records every task it runs and fails the ones listed in fail
@@ -25,7 +27,7 @@ type fakeTasks struct {
 	// after: hosts whose edge task, before it ends, waits until the edge tasks
 	// to these hosts have started (an order a test needs, not left to timing).
 	after   map[string][]string
-	printer *Printer
+	printer *output.Printer
 	log     *callLog
 	report  *Report // what finish received
 }
@@ -67,7 +69,7 @@ func (c *callLog) sorted() []string {
 	return out
 }
 
-func (ft *fakeTasks) with(p *Printer) *fakeTasks {
+func (ft *fakeTasks) with(p *output.Printer) *fakeTasks {
 	return &fakeTasks{fail: ft.fail, block: ft.block, slow: ft.slow, after: ft.after, printer: p, log: ft.log}
 }
 
@@ -200,7 +202,7 @@ func (ff *fakeForker) Fork(ctx context.Context, parent, child *Node, sub *Tree, 
 			}
 		}
 		out := ew.OutputWriter(remoteTree.Root, StreamConsole)
-		tasks := ff.base.with(NewPrinter(out, nil))
+		tasks := ff.base.with(output.NewPrinter(out, nil))
 		RunGrifork(rctx, remoteTree, tasks, ff, GriforkOptions{Remote: true, Events: emit, HeartbeatTimeout: ff.timeout, Heal: ff.heal,
 			Halt: forwardHalt(rctx)})
 		pw.Close()
@@ -267,7 +269,7 @@ func fleetTree(t *testing.T, n, branches int) *Tree {
 // standaloneOutcome is what RunStandalone gives for the same tasks, by node id.
 func standaloneOutcome(t *testing.T, tr *Tree, fail map[string]Block) map[string]Result {
 	t.Helper()
-	tasks := &fakeTasks{fail: fail, printer: NewPrinter(io.Discard, nil), log: &callLog{}}
+	tasks := &fakeTasks{fail: fail, printer: output.NewPrinter(io.Discard, nil), log: &callLog{}}
 	rep := RunStandalone(context.Background(), tr, tasks, RunOptions{Barrier: true})
 	out := map[string]Result{}
 	for _, r := range rep.Results() {
@@ -337,7 +339,7 @@ func TestRunGrifork(t *testing.T) {
 			t.Parallel()
 			tr := fleetTree(t, 40, 3)
 			var console bytes.Buffer
-			printer := NewPrinter(&console, nil)
+			printer := output.NewPrinter(&console, nil)
 			calls := &callLog{}
 			root := &fakeTasks{fail: tc.fail, printer: printer, log: calls}
 			ff := &fakeForker{base: root, unreachable: tc.unreachable, dieAfter: tc.dieAfter, panics: tc.panics, forks: &callLog{}}
@@ -392,7 +394,7 @@ func TestRunGriforkPrepareFails(t *testing.T) {
 	t.Parallel()
 	tr := fleetTree(t, 13, 3)
 	calls := &callLog{}
-	root := &fakeTasks{fail: map[string]Block{RootHost: BlockPrepare}, printer: NewPrinter(io.Discard, nil), log: calls}
+	root := &fakeTasks{fail: map[string]Block{RootHost: BlockPrepare}, printer: output.NewPrinter(io.Discard, nil), log: calls}
 	ff := &fakeForker{base: root, forks: &callLog{}}
 	rep := RunGrifork(context.Background(), tr, root, ff, GriforkOptions{})
 	want := standaloneOutcome(t, tr, root.fail)
@@ -415,7 +417,7 @@ func TestRunGriforkCancel(t *testing.T) {
 	t.Parallel()
 	tr := fleetTree(t, 40, 3)
 	calls := &callLog{}
-	root := &fakeTasks{block: map[string]bool{"h13": true}, printer: NewPrinter(io.Discard, nil), log: calls}
+	root := &fakeTasks{block: map[string]bool{"h13": true}, printer: output.NewPrinter(io.Discard, nil), log: calls}
 	ff := &fakeForker{base: root, forks: &callLog{}}
 	ctx, cancel := context.WithCancel(context.Background())
 	// Cancel once h13's task runs (a fixed delay loses the race on a loaded
@@ -469,7 +471,7 @@ func TestRunGriforkHeartbeat(t *testing.T) {
 			tr := fleetTree(t, 13, 3)
 			var console bytes.Buffer
 			var logs syncBuffer
-			printer := NewPrinter(&stallingWriter{w: &console, stall: tc.stall}, nil)
+			printer := output.NewPrinter(&stallingWriter{w: &console, stall: tc.stall}, nil)
 			root := &fakeTasks{slow: tc.slow, printer: printer, log: &callLog{}}
 			// As with the real Forker, a fork stopped for its silence says nothing more.
 			lost := map[string]bool{"h01": true, "h02": true, "h03": true}
@@ -538,7 +540,7 @@ func TestRemoteGriforkHeartbeats(t *testing.T) {
 	tr := fleetTree(t, 3, 3)
 	var mu sync.Mutex
 	var got []EventType
-	tasks := &fakeTasks{slow: map[string]time.Duration{"h01": 250 * time.Millisecond}, printer: NewPrinter(io.Discard, nil), log: &callLog{}}
+	tasks := &fakeTasks{slow: map[string]time.Duration{"h01": 250 * time.Millisecond}, printer: output.NewPrinter(io.Discard, nil), log: &callLog{}}
 	RunGrifork(context.Background(), tr, tasks, &fakeForker{base: tasks, forks: &callLog{}}, GriforkOptions{Remote: true,
 		HeartbeatTimeout: 200 * time.Millisecond, // a beat every 50ms
 		Events: func(ev Event) {

@@ -34,3 +34,13 @@ func OutputLabel(ctx context.Context, host *Host) string {
 	}
 	return ""
 }
+
+// Printer prints labelled lines of output. It is core/output's Printer, which
+// the caller builds: core declares what it needs, so that the model does not
+// import the output (nor, through core, does the transport).
+type Printer interface {
+	// Line prints line labelled with prefix.
+	Line(prefix, line string)
+	// Relay prints a line that a node's printer formatted ("host | text").
+	Relay(line string)
+}

@@ -5,18 +5,6 @@ import (
 	"time"
 )
 
-// Thousands writes n with a comma between groups of three digits (24,999).
-func Thousands(n int) string {
-	s := strconv.Itoa(n)
-	if n < 0 {
-		return "-" + Thousands(-n)
-	}
-	for i := len(s) - 3; i > 0; i -= 3 {
-		s = s[:i] + "," + s[i:]
-	}
-	return s
-}
-
 // Seconds writes d in seconds, the unit of the timeout settings: 600s, 1.5s.
 func Seconds(d time.Duration) string {
 	return strconv.FormatFloat(d.Seconds(), 'f', -1, 64) + "s"

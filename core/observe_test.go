@@ -4,6 +4,8 @@ import (
 	"context"
 	"io"
 	"testing"
+
+	"github.com/grifork/grifork/core/output"
 )
 
 func TestObserveReports(t *testing.T) {
@@ -13,7 +15,7 @@ func TestObserveReports(t *testing.T) {
 		var seen *Report
 		var during Totals
 		ctx := ObserveReports(context.Background(), func(r *Report) { seen = r; during, _ = r.Progress() })
-		tasks := &fakeTasks{printer: NewPrinter(io.Discard, nil), log: &callLog{}}
+		tasks := &fakeTasks{printer: output.NewPrinter(io.Discard, nil), log: &callLog{}}
 		var got *Report
 		if mode == Standalone {
 			got = RunStandalone(ctx, tr, tasks, RunOptions{Barrier: true})

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/grifork/grifork/internal/number"
 	"github.com/grifork/grifork/nodeset"
 )
 
@@ -424,7 +425,7 @@ func (r *Report) WriteSummary(w io.Writer) error {
 		if p, ok := strings.CutPrefix(why, "parent "); ok && strings.HasSuffix(p, " failed") {
 			cause = " under " + strings.TrimSuffix(p, " failed") + " (parent failed)"
 		}
-		fmt.Fprintf(bw, "skipped %s %s%s: %s\n", Thousands(len(hosts)), plural(len(hosts), "host", "hosts"), cause, nodeset.Fold(hosts))
+		fmt.Fprintf(bw, "skipped %s %s%s: %s\n", number.Thousands(len(hosts)), plural(len(hosts), "host", "hosts"), cause, nodeset.Fold(hosts))
 	}
 	if errs := r.RunErrors(); len(errs) > 0 {
 		fmt.Fprintln(bw, "errors:")

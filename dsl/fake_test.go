@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/grifork/grifork/core"
+	"github.com/grifork/grifork/core/output"
 )
 
 // fakeExec records the commands helpers run; local and remote, when set, decide
@@ -115,7 +116,7 @@ func tryLoad(t *testing.T, src string, override *Source, ex *fakeExec, opts ...f
 		ex = &fakeExec{}
 	}
 	out := &syncBuffer{}
-	o := Options{Printer: core.NewPrinter(out, nil)}
+	o := Options{Printer: output.NewPrinter(out, nil)}
 	for _, f := range opts {
 		f(&o)
 	}

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/grifork/grifork/core"
+	"github.com/grifork/grifork/core/output"
 )
 
 // FuzzLoad checks that loading any text never panics (not even into the recover
@@ -29,7 +29,7 @@ func FuzzLoad(f *testing.F) {
 		// Top-level code may loop: the VM stops between instructions when ctx ends.
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
-		s, err := Load(ctx, Source{Name: "fuzz.lua", Content: src}, nil, Options{Printer: core.NewPrinter(io.Discard, nil)})
+		s, err := Load(ctx, Source{Name: "fuzz.lua", Content: src}, nil, Options{Printer: output.NewPrinter(io.Discard, nil)})
 		if err == nil {
 			s.Close()
 			return

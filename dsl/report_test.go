@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/grifork/grifork/core"
+	"github.com/grifork/grifork/core/output"
 )
 
 func TestFinishReport(t *testing.T) {
@@ -114,7 +115,7 @@ finish(function(report) sh("echo", { "done" }) ; sh("false", {}) ; print("total"
 `
 	out := &syncBuffer{}
 	s, err := Load(context.Background(), Source{Name: "Griforkfile.lua", Content: []byte(src)}, nil,
-		Options{Printer: core.NewPrinter(out, nil)})
+		Options{Printer: output.NewPrinter(out, nil)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/grifork/grifork/core"
+	"github.com/grifork/grifork/core/output"
 	"github.com/grifork/grifork/groups"
 	"github.com/grifork/grifork/internal/gopool"
 	luasrc "github.com/grifork/grifork/lua"
@@ -24,8 +25,8 @@ import (
 // Options are what a script is loaded with. What its tasks run with comes
 // later, from Bind.
 type Options struct {
-	Printer *core.Printer // print()/p() output; nil = standard output
-	Logger  *slog.Logger  // warnings of the load, and of task runs until Bind; nil = discard
+	Printer *output.Printer // print()/p() output; nil = standard output
+	Logger  *slog.Logger    // warnings of the load, and of task runs until Bind; nil = discard
 	// Groups returns the node group sources, given the files of the inventory
 	// directive (none when it is not set); nil: node groups are errors.
 	Groups func(ctx context.Context, inventories []string) (*groups.Resolver, error)
@@ -58,7 +59,7 @@ type Script struct {
 	override *Source
 	opts     Options
 	bound    atomic.Pointer[binding] // read by tasks on any goroutine
-	printer  *core.Printer
+	printer  *output.Printer
 	defined  map[core.Block]bool // written by Load only
 	maxHeap  uint64              // the top level's memory limit
 
@@ -113,7 +114,7 @@ func Load(ctx context.Context, main Source, override *Source, opts Options) (*Sc
 	}
 	s.bound.Store(&binding{log: log})
 	if s.printer == nil {
-		s.printer = core.NewPrinter(os.Stdout, nil)
+		s.printer = output.NewPrinter(os.Stdout, nil)
 	}
 	s.life, s.stop = context.WithCancel(context.Background())
 	s.workers = gopool.New(s.life.Done(), maxIdle)

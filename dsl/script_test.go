@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/grifork/grifork/core"
+	"github.com/grifork/grifork/core/output"
 )
 
 // Bind is the one way a loaded script gets its executor and the logger of its
@@ -20,7 +21,7 @@ func TestBind(t *testing.T) {
 parallel "in_threads"
 hosts { "web1" }
 locally(function(src, dst) sh("echo", { dst }) end)
-`)}, nil, Options{Printer: core.NewPrinter(&bytes.Buffer{}, nil), Logger: slog.New(slog.NewTextHandler(&loadLog, nil))})
+`)}, nil, Options{Printer: output.NewPrinter(&bytes.Buffer{}, nil), Logger: slog.New(slog.NewTextHandler(&loadLog, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,7 +16,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/grifork/grifork/core"
+	"github.com/grifork/grifork/core/output"
 	"github.com/grifork/grifork/internal/testkit/fleet"
 	"github.com/grifork/grifork/nodeset"
 )
@@ -99,13 +99,13 @@ func TestOutputVolume(t *testing.T) {
 		}
 		forLines(t, out, func(line string) {
 			host, text, cont := "", "", false
-			if h, x, ok := strings.Cut(line, core.ContinueSep); ok && !strings.Contains(h, " ") {
+			if h, x, ok := strings.Cut(line, output.ContinueSep); ok && !strings.Contains(h, " ") {
 				host, text, cont = h, x, true
-			} else if h, x, ok := strings.Cut(line, core.LineSep); ok {
+			} else if h, x, ok := strings.Cut(line, output.LineSep); ok {
 				host, text = h, x
 			}
 			s := got[host]
-			if s == nil || len(text) > core.MaxLine {
+			if s == nil || len(text) > output.MaxLine {
 				t.Fatalf("a bad line (%d bytes): %.80q", len(line), line)
 			}
 			switch {
@@ -121,7 +121,7 @@ func TestOutputVolume(t *testing.T) {
 			s.lines++
 		})
 		for h, s := range got {
-			if !s.cr || s.joined != size || s.lines < size/core.MaxLine {
+			if !s.cr || s.joined != size || s.lines < size/output.MaxLine {
 				t.Errorf("%s: carriage return kept %v, %d of %d bytes of the line in %d pieces", h, s.cr, s.joined, size, s.lines)
 			}
 		}
@@ -135,7 +135,7 @@ func checkEveryLine(t *testing.T, run func(*testing.T, bool, []string, string) (
 	out, stderr, rss := run(t, slowPipe, nil, seq)
 	got := map[string]int{} // the last number seen of each host
 	forLines(t, out, func(line string) {
-		host, text, ok := strings.Cut(line, core.LineSep)
+		host, text, ok := strings.Cut(line, output.LineSep)
 		if !ok {
 			if got[""]++; got[""] < 5 {
 				t.Errorf("a line without a host: %.80q", line)

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/grifork/grifork/core"
+	"github.com/grifork/grifork/core/output"
 	"github.com/grifork/grifork/internal/testkit/sshdtest"
 	"github.com/grifork/grifork/sshx"
 )
@@ -584,7 +585,7 @@ func TestCheckTmpdir(t *testing.T) {
 func newClient(t *testing.T, s *sshdtest.SSHD, mod func(*sshx.Options)) (*sshx.Client, *sshdtest.SyncBuffer) {
 	t.Helper()
 	out := &sshdtest.SyncBuffer{}
-	o := sshx.Options{SSH: s.SSHConfig(), ConfigFile: "none", Agent: "none", Printer: core.NewPrinter(out, nil)}
+	o := sshx.Options{SSH: s.SSHConfig(), ConfigFile: "none", Agent: "none", Output: output.NewPrinter(out, nil).Writer}
 	if mod != nil {
 		mod(&o)
 	}

@@ -3,7 +3,7 @@ package sshx
 import (
 	"testing"
 
-	"github.com/grifork/grifork/core"
+	"github.com/grifork/grifork/core/output"
 	"github.com/grifork/grifork/internal/testkit/sshdtest"
 )
 
@@ -20,8 +20,8 @@ func newClient(t *testing.T, s *sshdtest.SSHD, mod func(*Options)) (*Client, *ss
 	if mod != nil {
 		mod(&o)
 	}
-	if o.Printer == nil {
-		o.Printer = core.NewPrinter(out, o.SSH.Redactor())
+	if o.Output == nil {
+		o.Output = output.NewPrinter(out, o.SSH.Redactor()).Writer
 	}
 	c, err := New(o)
 	if err != nil {

@@ -32,14 +32,31 @@ func (c *Client) prefix(ctx context.Context, host *core.Host, display string) st
 	return display
 }
 
-// writers returns the line-printing writers for one command's stdout and
-// stderr; the stderr one remembers its last line for the command's error.
-func (c *Client) writers(prefix string) (stdout io.WriteCloser, stderr *TailWriter) {
-	p := c.opts.Printer
-	if p == nil {
-		return nopCloser{io.Discard}, NewTailWriter(func(string) {})
+// writers returns the writers for one command's stdout and stderr, which the
+// caller's Output prints labelled with prefix; the stderr one also keeps the
+// reason of a failure for the command's error.
+func (c *Client) writers(prefix string) (stdout io.WriteCloser, stderr *stderrWriter) {
+	tail := NewTailWriter(func(string) {})
+	if c.opts.Output == nil {
+		return nopCloser{io.Discard}, &stderrWriter{TailWriter: tail, out: nopCloser{io.Discard}}
 	}
-	return p.Writer(prefix), NewTailWriter(func(line string) { p.Line(prefix, line) })
+	return c.opts.Output(prefix), &stderrWriter{TailWriter: tail, out: c.opts.Output(prefix)}
+}
+
+// stderrWriter prints a command's stderr as it comes and keeps its reason.
+type stderrWriter struct {
+	*TailWriter
+	out io.WriteCloser
+}
+
+func (w *stderrWriter) Write(b []byte) (int, error) {
+	w.out.Write(b) // a printer does not fail: the run goes on
+	return w.TailWriter.Write(b)
+}
+
+func (w *stderrWriter) Close() error {
+	w.out.Close()
+	return w.TailWriter.Close()
 }
 
 // MaxCapture is how much of a command's stdout Local and Remote return (what
@@ -82,7 +99,7 @@ func (nopCloser) Close() error { return nil }
 
 // Local runs argv on this machine without a shell, in its own process group,
 // killed with grifork on Linux (a parent-death signal).
-// Output goes line by line to the printer; stdout is also returned, up to
+// Output goes to the caller's Output; stdout is also returned, up to
 // MaxCapture. Cancelling
 // ctx sends SIGTERM to the process group and SIGKILL 5s later; so does ssh {
 // command_timeout }, and the command fails with a *TimeoutError.
@@ -135,7 +152,7 @@ func (c *Client) Local(ctx context.Context, argv []string) (string, error) {
 	}
 	if err != nil && timedOut.Load() {
 		ce := &CommandError{Host: core.RootHost, Command: command, ExitStatus: -1, Err: &TimeoutError{After: c.opts.SSH.CommandTimeout}}
-		return out.String(), c.withStderr(ce, ew)
+		return out.String(), c.withStderr(ce, ew.TailWriter)
 	}
 	if err != nil {
 		ce := &CommandError{Host: core.RootHost, Command: command, ExitStatus: -1, Err: err}
@@ -147,7 +164,7 @@ func (c *Client) Local(ctx context.Context, argv []string) (string, error) {
 				ce.ExitStatus = ee.ExitCode()
 			}
 		}
-		return out.String(), c.withStderr(ce, ew)
+		return out.String(), c.withStderr(ce, ew.TailWriter)
 	}
 	return out.String(), nil
 }

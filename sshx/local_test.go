@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/grifork/grifork/core"
+	"github.com/grifork/grifork/core/output"
 )
 
 func slogTo(w *sshdtest.SyncBuffer) *slog.Logger {
@@ -24,7 +25,7 @@ func slogTo(w *sshdtest.SyncBuffer) *slog.Logger {
 func newLocalClient(t *testing.T) (*Client, *sshdtest.SyncBuffer) {
 	t.Helper()
 	out := &sshdtest.SyncBuffer{}
-	c, err := New(Options{Printer: core.NewPrinter(out, nil), Label: core.OutputLabel, ConfigFile: "none", Agent: "none"})
+	c, err := New(Options{Output: output.NewPrinter(out, nil).Writer, Label: core.OutputLabel, ConfigFile: "none", Agent: "none"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -116,7 +117,7 @@ func TestLocalSecretsRedacted(t *testing.T) {
 	out := &sshdtest.SyncBuffer{}
 	const secret = "pa55-phrase-xyz"
 	sc := core.SSHConfig{Passphrase: secret}
-	c, err := New(Options{SSH: sc, Printer: core.NewPrinter(out, sc.Redactor()), Logger: slogTo(logs), ConfigFile: "none", Agent: "none"})
+	c, err := New(Options{SSH: sc, Output: output.NewPrinter(out, sc.Redactor()).Writer, Logger: slogTo(logs), ConfigFile: "none", Agent: "none"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -126,6 +127,38 @@ func TestLocalSecretsRedacted(t *testing.T) {
 	fmt.Fprint(&all, err, out.String(), logs.String())
 	if strings.Contains(all.String(), secret) {
 		t.Errorf("secret leaked: %s", all.String())
+	}
+}
+
+// A command's stderr is printed as its stdout is: a line longer than
+// output.MaxLine comes out in pieces marked " |+ ", cut where no secret spans
+// the cut, so a secret across the 64 KiB mark is masked whole (stderr used to
+// be cut at exactly 64 KiB, printing each half of such a secret).
+func TestLocalLongStderrLine(t *testing.T) {
+	t.Parallel()
+	const secret = "pa55-phrase-xyz"
+	sc := core.SSHConfig{Passphrase: secret}
+	out := &sshdtest.SyncBuffer{}
+	c, err := New(Options{SSH: sc, Output: output.NewPrinter(out, sc.Redactor()).Writer, ConfigFile: "none", Agent: "none"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	pad := output.MaxLine - 5 // the secret spans the 64 KiB mark
+	script := fmt.Sprintf("head -c %d /dev/zero | tr '\\0' x; printf '%%s tail\\n' %s >&2", pad, secret)
+	if _, err := c.Local(context.Background(), []string{"sh", "-c", "{ " + script + "; } 1>&2"}); err != nil {
+		t.Fatal(err)
+	}
+	got := out.String()
+	for _, half := range []string{secret[:5], secret[5:]} {
+		if strings.Contains(got, half) {
+			t.Errorf("a piece of the secret (%q) is printed", half)
+		}
+	}
+	lines := strings.Split(strings.TrimSuffix(got, "\n"), "\n")
+	if len(lines) != 2 || !strings.HasPrefix(lines[0], core.RootHost+" | xxx") || !strings.HasPrefix(lines[1], core.RootHost+" |+ ") ||
+		!strings.HasSuffix(got, "[REDACTED] tail\n") {
+		t.Errorf("got %d lines, want a piece and its continuation ending in the masked secret: %.80q ... %q", len(lines), got, got[max(0, len(got)-80):])
 	}
 }
 
@@ -200,7 +233,7 @@ func TestLocalCaptureBounded(t *testing.T) {
 	t.Parallel()
 	logs := &sshdtest.SyncBuffer{}
 	out := &sshdtest.SyncBuffer{}
-	c, err := New(Options{Printer: core.NewPrinter(out, nil), Logger: slog.New(slog.NewTextHandler(logs, nil)), ConfigFile: "none", Agent: "none"})
+	c, err := New(Options{Output: output.NewPrinter(out, nil).Writer, Logger: slog.New(slog.NewTextHandler(logs, nil)), ConfigFile: "none", Agent: "none"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/grifork/grifork/core"
+	"github.com/grifork/grifork/core/output"
 )
 
 // pdeathHelper, set in the environment, makes the test binary a grifork that
@@ -22,7 +22,7 @@ func init() {
 	if os.Getenv(pdeathHelper) == "" {
 		return
 	}
-	if c, err := New(Options{Printer: core.NewPrinter(os.Stdout, nil), ConfigFile: "none", Agent: "none"}); err == nil {
+	if c, err := New(Options{Output: output.NewPrinter(os.Stdout, nil).Writer, ConfigFile: "none", Agent: "none"}); err == nil {
 		c.Local(context.Background(), []string{"sh", "-c", "echo $$; exec sleep 60"})
 	}
 	os.Exit(3)

@@ -50,7 +50,7 @@ func wrap(script, cmdline string) string {
 }
 
 // Remote runs cmdline (already shell-quoted) on host with stdin at /dev/null.
-// Output goes line by line to the printer prefixed with the host (or what
+// Output goes to the caller's Output, labelled with the host (or what
 // Options.Label says); stdout is also
 // returned, up to MaxCapture. A non-zero exit status, a death by signal or a lost session is a
 // *CommandError. Cancelling ctx kills the remote command's process group (see
@@ -68,7 +68,7 @@ func (c *Client) Remote(ctx context.Context, host core.Host, cmdline string) (st
 	ow.Close()
 	ew.Close()
 	c.captured(t.display, cmdline, &out)
-	return out.String(), c.withStderr(err, ew)
+	return out.String(), c.withStderr(err, ew.TailWriter)
 }
 
 // Start runs cmdline on host with raw streams (nothing printed) and waits for it

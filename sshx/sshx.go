@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"os"
@@ -36,9 +37,13 @@ const (
 
 // Options configures a Client.
 type Options struct {
-	SSH     core.SSHConfig
-	Printer *core.Printer // host-prefixed output; nil prints nothing
-	Logger  *slog.Logger  // nil logs nothing
+	SSH core.SSHConfig
+	// Output returns a writer that prints each line written to it labelled
+	// with label, through the caller's one printer (app: output.Printer's
+	// Writer); it is called for each of a command's stdout and stderr and
+	// closed when the command ends. nil prints nothing.
+	Output func(label string) io.WriteCloser
+	Logger *slog.Logger // nil logs nothing
 	// Label chooses the host that a command's output lines are labelled with,
 	// for the caller's task in ctx (core.OutputLabel); host is nil for a
 	// command on this machine. nil or "": the host as shown, or core.RootHost.

@@ -4,7 +4,7 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/grifork/grifork/core"
+	"github.com/grifork/grifork/internal/lines"
 )
 
 // causes are what rsync and ssh say when they name why they failed. They say
@@ -77,7 +77,7 @@ func StderrTail(s string) string {
 // of a failure: the first line that names a cause, and the last lines that are
 // not blank.
 type TailWriter struct {
-	*core.LineWriter
+	*lines.Writer
 	mu    sync.Mutex
 	cause string
 	tail  []string // the last tailLines lines that are not blank
@@ -85,7 +85,7 @@ type TailWriter struct {
 
 func NewTailWriter(emit func(string)) *TailWriter {
 	w := &TailWriter{}
-	w.LineWriter = core.NewLineWriter(func(s string) {
+	w.Writer = lines.New(func(s string) {
 		if t := strings.TrimSpace(s); t != "" {
 			w.mu.Lock()
 			if w.cause == "" && isCause(t) {

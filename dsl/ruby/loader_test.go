@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/grifork/grifork/core"
+	"github.com/grifork/grifork/core/output"
 	"github.com/grifork/grifork/dsl"
 	"github.com/grifork/grifork/dsl/ruby"
 )
@@ -17,7 +18,7 @@ import (
 func load(t *testing.T, name string, src []byte) *dsl.Script {
 	t.Helper()
 	s, err := dsl.Load(context.Background(), dsl.Source{Name: name, Content: src}, nil,
-		dsl.Options{Printer: core.NewPrinter(io.Discard, nil)})
+		dsl.Options{Printer: output.NewPrinter(io.Discard, nil)})
 	if err != nil {
 		t.Fatalf("load %s: %v\n%s", name, err, src)
 	}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/grifork/grifork/core"
+	"github.com/grifork/grifork/core/output"
 	"github.com/grifork/grifork/dsl"
 	"github.com/grifork/grifork/internal/testkit/exectest"
 )
@@ -37,7 +38,7 @@ func TestForkerConformance(t *testing.T) {
 			t.Fatal(err)
 		}
 		s, err := dsl.Load(context.Background(), dsl.Source{Name: "Griforkfile.lua", Content: []byte(griforkfile)}, nil,
-			dsl.Options{Printer: core.NewPrinter(io.Discard, nil), SkipHosts: true})
+			dsl.Options{Printer: output.NewPrinter(io.Discard, nil), SkipHosts: true})
 		if err != nil {
 			t.Fatal(err)
 		}

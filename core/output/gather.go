@@ -1,4 +1,4 @@
-package core
+package output
 
 import (
 	"bufio"
@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/grifork/grifork/internal/number"
 	"github.com/grifork/grifork/nodeset"
 )
 
@@ -220,7 +221,7 @@ func (p *Printer) WriteGathered(w io.Writer, order []string) error {
 	})
 	bw := bufio.NewWriterSize(w, GatherChunk)
 	for _, gr := range groups {
-		head := fmt.Sprintf("%s (%s)", nodeset.Fold(gr.hosts), Thousands(len(gr.hosts)))
+		head := fmt.Sprintf("%s (%s)", nodeset.Fold(gr.hosts), number.Thousands(len(gr.hosts)))
 		rule := strings.Repeat("-", min(len(head), 72))
 		fmt.Fprintf(bw, "%s\n%s\n%s\n", rule, head, rule)
 		if err := g.writeTo(bw, gr.out); err != nil {

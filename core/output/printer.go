@@ -1,10 +1,10 @@
-package core
+package output
 
 import (
-	"bytes"
 	"io"
 	"sync"
 
+	"github.com/grifork/grifork/internal/lines"
 	"github.com/grifork/grifork/redact"
 )
 
@@ -12,7 +12,7 @@ import (
 // line comes out in pieces of at most MaxLine bytes, each piece after the first
 // marked by ContinueSep instead of " | ". It bounds what a line of output can
 // hold in memory (a command printing 50 MB without a newline).
-const MaxLine = 64 << 10
+const MaxLine = lines.Max
 
 // Separators between a prefix and its text: a line (or its first piece), and a
 // piece that continues the previous one of the same prefix.
@@ -111,7 +111,7 @@ func (p *Printer) Line(prefix, line string) {
 	p.piece(prefix, line, cont)
 }
 
-// cut and lookahead let a LineWriter cut a long line where no secret spans the
+// cut and lookahead let a lines.Writer cut a long line where no secret spans the
 // cut.
 func (p *Printer) cut(s string, n int) int {
 	p.mu.Lock()
@@ -164,113 +164,10 @@ func (p *Printer) write(b []byte) {
 // flushes a last line without a newline. A line longer than MaxLine comes out
 // in pieces as soon as MaxLine bytes of it are there, so a stream without
 // newlines holds no more than that.
-func (p *Printer) Writer(prefix string) *LineWriter {
-	lw := newLineWriter(MaxLine, func(text string, cont bool) {
+func (p *Printer) Writer(prefix string) io.WriteCloser {
+	return lines.NewPieces(MaxLine, func(text string, cont bool) {
 		p.mu.Lock()
 		defer p.mu.Unlock()
 		p.piece(prefix, text, cont)
-	})
-	lw.cut, lw.lookahead = p.cut, p.lookahead
-	return lw
-}
-
-// LineWriter calls emit with every complete line written to it, without its
-// newline; Close emits a last line that has no newline. A line longer than its
-// maximum (MaxLine for NewLineWriter) is emitted in pieces of at most that
-// many bytes, so it holds no more than that much of a line. It is safe for
-// concurrent use (emit is called under its lock), but it is meant for one
-// stream: lines written by several writers at once would mix.
-type LineWriter struct {
-	mu        sync.Mutex
-	emit      func(text string, cont bool) // cont: text continues the previous piece
-	max       int
-	cut       func(s string, n int) int // where to cut s at or before n; nil: at n
-	lookahead func() int                // how many bytes past n cut needs
-	buf       []byte
-	cont      bool // the next piece continues a cut line
-}
-
-// NewLineWriter returns a LineWriter that calls emit with each line, or with
-// each piece of a line longer than MaxLine.
-func NewLineWriter(emit func(line string)) *LineWriter {
-	return newLineWriter(MaxLine, func(s string, _ bool) { emit(s) })
-}
-
-func newLineWriter(max int, emit func(text string, cont bool)) *LineWriter {
-	return &LineWriter{emit: emit, max: max}
-}
-
-func (lw *LineWriter) Write(b []byte) (int, error) {
-	lw.mu.Lock()
-	defer lw.mu.Unlock()
-	lw.buf = append(lw.buf, b...)
-	look := -1 // asked of the printer (under its lock) only for a long line
-	start := 0
-	for {
-		rest := lw.buf[start:]
-		i := bytes.IndexByte(rest, '\n')
-		if i >= 0 && i <= lw.max {
-			lw.send(string(rest[:i]), false)
-			start += i + 1
-			continue
-		}
-		if look < 0 {
-			look = lw.look()
-		}
-		end := len(rest) // of what is there of the line
-		if i >= 0 {
-			end = i
-		} else if end < lw.max+look {
-			break // the line may still end, or has too little past a cut
-		}
-		start += lw.piece(rest[:end], look)
-	}
-	lw.buf = lw.buf[:copy(lw.buf, lw.buf[start:])]
-	if cap(lw.buf) > 4*(lw.max+max(look, 0)) && len(lw.buf) < lw.max {
-		lw.buf = append([]byte(nil), lw.buf...) // a burst grew it: let it go
-	}
-	return len(b), nil
-}
-
-// look is how many bytes past lw.max a cut needs to see.
-func (lw *LineWriter) look() int {
-	if lw.lookahead == nil {
-		return 0
-	}
-	return lw.lookahead()
-}
-
-// piece emits the first piece of line, which is longer than lw.max and holds
-// look bytes past it (or all there is of it), and returns its length.
-func (lw *LineWriter) piece(line []byte, look int) int {
-	n := lw.max
-	if lw.cut != nil {
-		n = lw.cut(string(line[:min(len(line), lw.max+look)]), lw.max)
-	}
-	lw.send(string(line[:n]), true)
-	return n
-}
-
-// send emits text; more: the line goes on after it.
-func (lw *LineWriter) send(text string, more bool) {
-	lw.emit(text, lw.cont)
-	lw.cont = more
-}
-
-// Close emits what is left after the last newline, if anything.
-func (lw *LineWriter) Close() error {
-	lw.mu.Lock()
-	defer lw.mu.Unlock()
-	start := 0
-	if len(lw.buf) > lw.max {
-		look := lw.look()
-		for len(lw.buf)-start > lw.max {
-			start += lw.piece(lw.buf[start:], look)
-		}
-	}
-	if len(lw.buf) > start {
-		lw.send(string(lw.buf[start:]), false)
-	}
-	lw.buf, lw.cont = nil, false
-	return nil
+	}, p.cut, p.lookahead)
 }

@@ -1,7 +1,8 @@
-package core
+package output
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"slices"
 	"strings"
@@ -60,7 +61,7 @@ func TestGatherSpills(t *testing.T) {
 	const hosts, lines = 70, 1400
 	long := strings.Repeat("z", MaxLine+7) // one line, printed in two pieces
 	var order []string
-	var writers []*LineWriter
+	var writers []io.WriteCloser
 	wrote := map[string]*strings.Builder{}
 	for i := range hosts {
 		h := fmt.Sprintf("h%02d", i)

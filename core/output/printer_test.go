@@ -1,4 +1,4 @@
-package core
+package output
 
 import (
 	"bytes"
@@ -115,23 +115,4 @@ func chunkUp(s string, n int) []string {
 		c, s = append(c, s[:n]), s[n:]
 	}
 	return append(c, s)
-}
-
-// A LineWriter holds at most about one MaxLine of a line however long it
-// grows: a 10 MiB stream without a newline is emitted as it comes.
-func TestLineWriterHoldsLittle(t *testing.T) {
-	t.Parallel()
-	var pieces, bytesOut int
-	w := NewLineWriter(func(s string) { pieces++; bytesOut += len(s) })
-	chunk := bytes.Repeat([]byte("x"), 32<<10)
-	for range 320 {
-		w.Write(chunk)
-		if held := len(w.buf); held > MaxLine+len(chunk) {
-			t.Fatalf("the writer holds %d bytes", held)
-		}
-	}
-	w.Close()
-	if bytesOut != 320*len(chunk) || pieces != 320*len(chunk)/MaxLine {
-		t.Errorf("%d pieces, %d bytes", pieces, bytesOut)
-	}
 }

@@ -62,8 +62,10 @@ func TestInterruptRunawayLua(t *testing.T) {
 			if err := cmd.Start(); err != nil {
 				t.Fatal(err)
 			}
-			exited := make(chan error, 1)
-			go func() { exited <- cmd.Wait() }()
+			exited, reaped := make(chan error, 1), make(chan struct{})
+			go func() { exited <- cmd.Wait(); close(reaped) }()
+			// A failed check must not leave the spinning process behind.
+			t.Cleanup(func() { cmd.Process.Kill(); <-reaped })
 			busyFor(t, cmd.Process.Pid, time.Second) // into the Lua code
 			var last time.Time
 			for i, sig := range tt.signals {
@@ -79,8 +81,6 @@ func TestInterruptRunawayLua(t *testing.T) {
 			select {
 			case werr = <-exited:
 			case <-time.After(tt.within + 5*time.Second):
-				cmd.Process.Kill()
-				<-exited
 				t.Fatalf("still running %v after the signal", time.Since(last))
 			}
 			took := time.Since(last)

@@ -59,6 +59,7 @@ type table struct {
 	rows   [][]string
 	note   string // printed under the rows
 	load   string // loadAvg when the benchmark started
+	after  string // printed after the load, such as a CPU table
 }
 
 // add records a scenario's row (cells[0] names it). The testing package calls a
@@ -103,6 +104,7 @@ func (t *table) print() {
 	}
 	fmt.Fprintf(&sb, "machine: %d CPUs, load average (1 min, this run's own processes included) %s at the start, %s at the end\n",
 		runtime.NumCPU(), t.load, loadAvg())
+	sb.WriteString(t.after)
 	fmt.Println(sb.String())
 }
 

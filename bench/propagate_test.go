@@ -65,7 +65,7 @@ type propagation struct {
 	// relay's when it broadcast.
 	rootRSS, relayRSS int64
 	relayWarm         bool // the relay binary is cached on every host
-	// cpu is the CPU table of the last run of a scenario with cpu set.
+	// cpu holds the CPU tables of the runs of scenarios with cpu set.
 	cpu string
 
 	// The last run's start and, per host, when its copy was done (rsync
@@ -257,7 +257,7 @@ func (p *propagation) measure(sc scenario, b *testing.B) (timing, error) {
 	}
 	if cpu != nil {
 		cpu.finish()
-		p.cpu = cpu.table(sc.name)
+		p.cpu += cpu.table(sc.name)
 	}
 	if err != nil {
 		return timing{}, err

@@ -184,18 +184,20 @@ func machineStat() []int64 {
 	return out
 }
 
-// table prints the CPU seconds per class: user, system, their sum, and how
-// many processes of the class ran.
-func (s *cpuSampler) table(title string) string {
+// classCPU is a class's CPU time in clock ticks and how many of its
+// processes used some.
+type classCPU struct {
+	user, sys int64
+	n         int
+}
+
+// sums adds up each class's CPU time since the first sample.
+func (s *cpuSampler) sums() map[string]*classCPU {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	type sum struct {
-		user, sys int64
-		n         int
-	}
-	sums := map[string]*sum{}
+	sums := map[string]*classCPU{}
 	for _, c := range cpuClasses {
-		sums[c] = &sum{}
+		sums[c] = &classCPU{}
 	}
 	for pid, p := range s.last {
 		u, y := p.user, p.sys
@@ -208,6 +210,13 @@ func (s *cpuSampler) table(title string) string {
 		c := sums[p.class]
 		c.user, c.sys, c.n = c.user+u, c.sys+y, c.n+1
 	}
+	return sums
+}
+
+// table prints the CPU seconds per class: user, system, their sum, and how
+// many processes of the class ran.
+func (s *cpuSampler) table(title string) string {
+	sums := s.sums()
 	sec := func(t int64) string { return fmt.Sprintf("%.1f", float64(t)/clkTck) }
 	var sb strings.Builder
 	fmt.Fprintf(&sb, "\nCPU seconds during %s (%.1f s wall, %d CPUs: %.1f CPU-s available), per process class, from /proc every %s:\n",

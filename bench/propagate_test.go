@@ -65,6 +65,8 @@ type propagation struct {
 	// relay's when it broadcast.
 	rootRSS, relayRSS int64
 	relayWarm         bool // the relay binary is cached on every host
+	// cpu holds the CPU tables of the runs of scenarios with cpu set.
+	cpu string
 
 	// The last run's start and, per host, when its copy was done (rsync
 	// returned, or grifork's report says its task ended); see lastDone.
@@ -85,6 +87,8 @@ type scenario struct {
 	run   func(p *propagation, ctx context.Context) error
 	// keep leaves /srv/app as setup left it: the run updates what the hosts hold.
 	keep bool
+	// cpu: measure records where the run's CPU went (propagation.cpu).
+	cpu bool
 }
 
 // BenchmarkPropagate copies one application tree (random data) from the root to
@@ -239,6 +243,10 @@ func (p *propagation) measure(sc scenario, b *testing.B) (timing, error) {
 	p.mu.Lock()
 	p.start, p.done = start, map[string]time.Time{}
 	p.mu.Unlock()
+	var cpu *cpuSampler
+	if sc.cpu {
+		cpu = startCPUSampler()
+	}
 	if b != nil {
 		b.StartTimer()
 	}
@@ -246,6 +254,10 @@ func (p *propagation) measure(sc scenario, b *testing.B) (timing, error) {
 	d := time.Since(start)
 	if b != nil {
 		b.StopTimer()
+	}
+	if cpu != nil {
+		cpu.finish()
+		p.cpu += cpu.table(sc.name)
 	}
 	if err != nil {
 		return timing{}, err

@@ -23,8 +23,12 @@ var (
 // slower than the others. It compares grifork with and without the generation
 // barrier and reports, besides the total time, "others": the time until every
 // host outside the slow host's subtree has its copy, which the barrier ties to
-// the slow host and --no-barrier should not.
+// the slow host and --no-barrier should not. It runs with -bench.all: its
+// minute and a half would take make bench over its 15.
 func BenchmarkSlowHost(b *testing.B) {
+	if !*allFlag {
+		b.Skip("BenchmarkSlowHost runs with -bench.all (make bench's 15 minutes)")
+	}
 	slowRate := max(1, *rateFlag / *slowDivFlag)
 	slowIdx := *branchesFlag
 	if *slowHostsFlag <= slowIdx {

@@ -16,7 +16,9 @@ import (
 // one installed on a node (grifork { exec }) may not.
 //
 // Version 1 is every grifork before versions: it takes no --protocol.
-const ProtocolVersion = 2
+// Version 3: a relay acknowledges every frame of the broadcast's stream (a
+// sender waits for the acknowledgements, which a version 2 relay never sends).
+const ProtocolVersion = 3
 
 // ProtocolFlag follows the mode flag on every command line the root starts on
 // a node: grifork --on-remote --protocol N ..., grifork --relay --protocol N.

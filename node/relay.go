@@ -435,8 +435,8 @@ func (r *relayRun) pump(ctx context.Context, ln *net.UnixListener, children []ch
 		src := &countingConn{Conn: parent, n: &r.received}
 		// The contents come once the root has heard from every relay, which
 		// may take a while of hashing on the others.
-		if _, readErr = readFrames(ctx, src, pool, fan, stall, 0); readErr == nil {
-			_, readErr = readFrames(ctx, src, pool, fan, stall, contentWait*r.cfg.Stall)
+		if _, readErr = readFrames(ctx, src, parent, pool, fan, stall, 0); readErr == nil {
+			_, readErr = readFrames(ctx, src, parent, pool, fan, stall, contentWait*r.cfg.Stall)
 		}
 		parent.Close() // tells the parent the whole stream arrived (see awaitClose)
 	})

@@ -188,7 +188,7 @@ func (s *Shipper) deployWith(ctx context.Context, host core.Host, files []File, 
 			return Deployment{}, nil, err
 		}
 	}
-	if err := sess.transfer(tf); err != nil {
+	if err := sess.transfer(tf, st.paced); err != nil {
 		s.Cleanup(ctx, host, st.run)
 		return Deployment{}, nil, err
 	}
@@ -354,6 +354,7 @@ type childState struct {
 	dir    string // the tmpdir, absolute
 	run    string // this fork's run directory
 	cached string // `stat -c '%s %Y'` of the cached binary; "" when there is none
+	paced  bool   // its dd reads exact pieces: a binary can travel paced (see transferPaced)
 }
 
 // deploySession is Deploy's one session on a host: setup's script, then the
@@ -366,6 +367,7 @@ type deploySession struct {
 	run   string      // the run directory, once setup has read it
 	in    *io.PipeWriter
 	out   *bufio.Reader
+	acks  chan struct{} // a line the script wrote after setup: a piece was stored
 	ended chan struct{}
 	// Valid once ended is closed: the session writes no more after it returns.
 	err    error
@@ -410,8 +412,21 @@ func (ds *deploySession) setup() (childState, error) {
 			break
 		}
 	}
-	go io.Copy(io.Discard, ds.out) // nothing more is expected
-	st := childState{uname: kv["uname"], dir: kv["dir"], run: kv["run"], cached: kv["cached"]}
+	// What follows are the acknowledgements of a paced transfer, one line a
+	// piece; never more than maxPieces of them are waited for.
+	ds.acks = make(chan struct{}, maxPieces)
+	go func() {
+		for {
+			if _, err := ds.out.ReadString('\n'); err != nil {
+				return
+			}
+			select {
+			case ds.acks <- struct{}{}:
+			default:
+			}
+		}
+	}()
+	st := childState{uname: kv["uname"], dir: kv["dir"], run: kv["run"], cached: kv["cached"], paced: kv["paced"] == "yes"}
 	ds.run = st.run
 	if st.dir == "" || st.run == "" || kv["uid"] == "" {
 		ds.in.Close()
@@ -446,9 +461,10 @@ func (ds *deploySession) abort() {
 // deployScript makes the tmpdir and a run directory and reports what the fork
 // needs to know about the host, ending with the run= line. Then it reads a
 // line: "none" (nothing to send), "tar" (a gzipped tar stream of files
-// follows, which it unpacks into the run directory) or "bin" (the same, with
-// the binary to verify and move into the cache); anything else removes the
-// run directory.
+// follows, which it unpacks into the run directory), "bin" (the same, with
+// the binary to verify and move into the cache) or "paced" (bin in pieces,
+// each a line with its size, its bytes, and a line back once stored; a size
+// of 0 ends them); anything else removes the run directory.
 func (s *Shipper) deployScript(sum string) string {
 	dirExpr := `/tmp/grifork-"$(id -u)"`
 	switch t := s.grifork.Tmpdir; {
@@ -473,7 +489,8 @@ printf 'uname=%%s\n' "$(uname -sm)"
 	if sum != "" {
 		fmt.Fprintf(&b, `b="$d"/%s
 if [ -L "$b" ] || [ -e "$b" ]; then printf 'cachedls=%%s\n' "$(ls -ldn -- "$b")"; fi
-if [ -f "$b" ] && [ ! -L "$b" ]; then printf 'cached=%%s\n' "$(stat -c '%%s %%Y' -- "$b" 2>/dev/null)"; fi
+if [ -f "$b" ] && [ ! -L "$b" ]; then printf 'cached=%%s\n' "$(stat -c '%%s %%Y' -- "$b" 2>/dev/null)"
+elif dd if=/dev/null of=/dev/null bs=1 count=0 iflag=fullblock status=none 2>/dev/null; then echo paced=yes; fi
 `, binaryName(sum))
 	}
 	// tar says "Wrote only N of M bytes" when the disk fills up, which names no
@@ -484,13 +501,22 @@ if [ -f "$b" ] && [ ! -L "$b" ]; then printf 'cached=%%s\n' "$(stat -c '%%s %%Y'
 	b.WriteString(`r=$(mktemp -d -- "$d/run-XXXXXXXXXX") || exit 1
 printf 'run=%s\n' "$r"
 read -r what || what=abort
+src=-
 case $what in
 none) exit 0 ;;
 tar|bin) ;;
+paced)
+	src="$r"/.paced
+	while read -r n && [ "$n" != 0 ]; do
+		dd bs="$n" count=1 iflag=fullblock status=none >>"$src" || { cd / && rm -rf -- "$r"; exit 1; }
+		echo ok
+	done
+	what=bin ;;
 *) cd / && rm -rf -- "$r"; exit 1 ;;
 esac
 cd -- "$r" || exit 1
-tar -xzmof - || { full=$(df -Pk . | awk 'NR == 2 && $4 < 1024 { print "No space left on device: " $4 " KiB free on " $6 }'); cd / && rm -rf -- "$r"; [ -z "$full" ] || echo "$full" >&2; exit 1; }
+tar -xzmof "$src" || { full=$(df -Pk . | awk 'NR == 2 && $4 < 1024 { print "No space left on device: " $4 " KiB free on " $6 }'); cd / && rm -rf -- "$r"; [ -z "$full" ] || echo "$full" >&2; exit 1; }
+[ "$src" = - ] || rm -f -- "$src"
 [ "$what" = bin ] || exit 0
 `)
 	if sum != "" {
@@ -586,7 +612,7 @@ type tarFile struct {
 // the session, and has the host move a shipped binary into the cache once its
 // SHA-256 is checked. (Every session costs a login shell on the host, so one
 // beats one per file, or one for the setup and one for the files.)
-func (ds *deploySession) transfer(files []tarFile) error {
+func (ds *deploySession) transfer(files []tarFile, paced bool) error {
 	what := "tar"
 	var binGz []byte // the binary's entry, compressed already
 	var rest []tarFile
@@ -610,12 +636,23 @@ func (ds *deploySession) transfer(files []tarFile) error {
 	// generation ships it again over links that are the bottleneck.
 	// flate writes in pieces of a few hundred bytes: buffer them into
 	// packet-sized writes, or the pipe and the channel crawl.
-	buf := bufio.NewWriterSize(ds.in, 256<<10)
-	_, err := buf.WriteString(what + "\n")
+	var w io.Writer = ds.in
+	var others *bytes.Buffer // paced: the other files' member, sent after binGz
+	if what == "bin" && paced {
+		others = new(bytes.Buffer)
+		w = others
+	}
+	buf := bufio.NewWriterSize(w, 256<<10)
+	var err error
+	if others == nil {
+		_, err = buf.WriteString(what + "\n")
+	}
 	if err == nil && what != "none" {
 		// Two gzip members, which gzip -d reads as one stream: the binary's
 		// entry (compressed once for every child) and the other files.
-		_, err = buf.Write(binGz)
+		if others == nil {
+			_, err = buf.Write(binGz)
+		}
 		var gz *gzip.Writer
 		if err == nil {
 			gz, err = gzip.NewWriterLevel(buf, gzip.BestSpeed)
@@ -630,6 +667,9 @@ func (ds *deploySession) transfer(files []tarFile) error {
 	if err == nil {
 		err = buf.Flush()
 	}
+	if err == nil && others != nil {
+		err = ds.transferPaced(binGz, others.Bytes())
+	}
 	ds.in.CloseWithError(err)
 	if werr := ds.wait(step); werr != nil {
 		return werr
@@ -638,6 +678,54 @@ func (ds *deploySession) transfer(files []tarFile) error {
 		return fmt.Errorf("%s: %w", step, err)
 	}
 	return nil
+}
+
+// A paced transfer keeps at most pieceWindow pieces of pieceSize on their way
+// to the host before it has stored them. Written at once, the binary fills the
+// SSH channel's window (2 MiB in OpenSSH) whenever the host's tar is slower
+// than the link, and the host's sshd then grows its channel buffer a packet at
+// a time, copying it whole into fresh memory at each growth: on a cold start
+// that cost the fleet's sshd more CPU than the whole warm broadcast
+// (docs/internals.md). maxPieces bounds the acknowledgements waited for.
+const (
+	pieceSize   = 128 << 10
+	pieceWindow = 4
+	maxPieces   = 1 << 14
+)
+
+// transferPaced sends parts (a gzipped tar stream) in pieces, each once fewer
+// than pieceWindow are unacknowledged.
+func (ds *deploySession) transferPaced(parts ...[]byte) error {
+	if _, err := io.WriteString(ds.in, "paced\n"); err != nil {
+		return err
+	}
+	out, n := 0, 0
+	for _, data := range parts {
+		for len(data) > 0 {
+			if n++; n > maxPieces {
+				return errors.New("too much to ship in a paced transfer")
+			}
+			if out == pieceWindow {
+				select {
+				case <-ds.acks:
+					out--
+				case <-ds.ended:
+					return io.ErrClosedPipe // the session's error says why
+				}
+			}
+			p := data[:min(pieceSize, len(data))]
+			data = data[len(p):]
+			if _, err := fmt.Fprintf(ds.in, "%d\n", len(p)); err != nil {
+				return err
+			}
+			if _, err := ds.in.Write(p); err != nil {
+				return err
+			}
+			out++
+		}
+	}
+	_, err := io.WriteString(ds.in, "0\n")
+	return err
 }
 
 // stepError is a failed step of Deploy's session: named, with the line of its

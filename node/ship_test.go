@@ -3,9 +3,12 @@ package node
 import (
 	"context"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/grifork/grifork/core"
 )
 
 // Deploy's errors name the step that failed and the line of stderr that says
@@ -72,5 +75,38 @@ func TestDeployNothingToSend(t *testing.T) {
 	}
 	if d.Exe != fx.cached() || readFile(t, fx.cached()) != readFile(t, fx.script) {
 		t.Errorf("exe %s, want the cached binary %s", d.Exe, fx.cached())
+	}
+}
+
+// The deploy script offers a paced transfer of the binary only where dd reads
+// exact pieces (iflag=fullblock); elsewhere the binary streams into tar.
+func TestDeployScriptOffersPacedWhereDDCan(t *testing.T) {
+	t.Parallel()
+	stub := t.TempDir()
+	if err := os.WriteFile(filepath.Join(stub, "dd"), []byte("#!/bin/sh\necho \"dd: unknown operand iflag\" >&2\nexit 1\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		path string
+		want bool
+	}{
+		{"dd with iflag=fullblock", os.Getenv("PATH"), true},
+		{"dd without it", stub + ":" + os.Getenv("PATH"), false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			s := &Shipper{grifork: core.GriforkConfig{Tmpdir: filepath.Join(t.TempDir(), "tmp")}}
+			cmd := exec.Command("/bin/sh", "-c", s.deployScript(strings.Repeat("ab", 32)))
+			cmd.Env = append(os.Environ(), "PATH="+tc.path)
+			cmd.Stdin = strings.NewReader("abort\n") // the script removes its run directory
+			out, _ := cmd.Output()
+			if !strings.Contains(string(out), "\nrun=") {
+				t.Fatalf("the script printed %q, without its run= line", out)
+			}
+			if got := strings.Contains(string(out), "\npaced=yes\n"); got != tc.want {
+				t.Errorf("paced offered: %v, want %v (output %q)", got, tc.want, out)
+			}
+		})
 	}
 }

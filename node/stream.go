@@ -153,36 +153,98 @@ func (w *watchdog) err(err error) error {
 	return err
 }
 
+// window is how many frames a sender has on their way to a child before the
+// child's relay has read them: a relay acknowledges every frame it reads with
+// one byte back on the stream. Without it a sender fills the SSH channel's
+// window (2 MiB in OpenSSH) whenever the child is slower, and the child's
+// sshd, whose channel buffer then grows 32 KiB at a time and is copied whole
+// into fresh memory at each growth (OpenSSH 9.2's sshbuf), spent more CPU on
+// those copies and their page faults than on decrypting (docs/internals.md).
+const window = 4
+
+// flow counts a child's acknowledgements: acquire waits until fewer than
+// window frames are unacknowledged.
+type flow struct {
+	slots chan struct{}
+	done  chan struct{} // closed when the child's end is read to its end
+	err   error         // why: io.EOF when the child closed its end
+}
+
+func startFlow(r io.Reader) *flow {
+	f := &flow{slots: make(chan struct{}, window), done: make(chan struct{})}
+	go func() {
+		defer close(f.done)
+		buf := make([]byte, 64)
+		for {
+			n, err := r.Read(buf)
+			for range n {
+				select {
+				case <-f.slots:
+				default: // more acknowledgements than frames: nothing to free
+				}
+			}
+			if err != nil {
+				f.err = err
+				return
+			}
+		}
+	}()
+	return f
+}
+
+// acquire takes a slot for one frame, or says why the child will take no more.
+func (f *flow) acquire() error {
+	select {
+	case f.slots <- struct{}{}:
+		return nil
+	case <-f.done:
+		if errors.Is(f.err, io.EOF) {
+			return errors.New("the child closed its stream before its end")
+		}
+		return f.err
+	}
+}
+
 // writeSink writes every chunk of ch to w (a child's stream) and closes w at
-// the end; after the first error it only releases chunks. A write that makes no
-// progress for stall fails the sink.
+// the end; after the first error it only releases chunks. A write, or a wait
+// for the child's acknowledgement, that makes no progress for stall fails the
+// sink.
 func writeSink(ch <-chan *chunk, w io.WriteCloser, stall time.Duration) error {
 	wd := newWatchdog(stall, w)
+	var f *flow
+	if r, ok := w.(io.Reader); ok {
+		f = startFlow(r)
+	}
 	var err error
 	for c := range ch {
 		if err == nil {
 			wd.arm()
-			_, err = w.Write(c.buf)
+			if f != nil {
+				err = f.acquire()
+			}
+			if err == nil {
+				_, err = w.Write(c.buf)
+			}
 			wd.disarm()
 			err = wd.err(err)
 		}
 		c.release()
 	}
-	if err == nil {
-		err = awaitClose(w, wd)
+	if err == nil && f != nil {
+		err = awaitClose(w, wd, f)
 	}
 	w.Close()
+	if f != nil {
+		<-f.done // its read ends with w closed
+	}
 	return err
 }
 
 // awaitClose ends the stream to a child and waits until the child has closed
 // its end, which it does once it has read the trailer: closing first could
 // lose the stream's tail (a TCP reset discards what the peer has not read).
-func awaitClose(w io.Writer, wd *watchdog) error {
-	cw, ok := w.(interface {
-		CloseWrite() error
-		io.Reader
-	})
+func awaitClose(w io.Writer, wd *watchdog, f *flow) error {
+	cw, ok := w.(interface{ CloseWrite() error })
 	if !ok {
 		return nil
 	}
@@ -191,14 +253,19 @@ func awaitClose(w io.Writer, wd *watchdog) error {
 	if err := cw.CloseWrite(); err != nil {
 		return wd.err(err)
 	}
-	_, err := io.Copy(io.Discard, cw)
+	<-f.done
+	err := f.err
+	if errors.Is(err, io.EOF) {
+		err = nil
+	}
 	return wd.err(err)
 }
 
 // readFrames reads the stream from r into chunks of pool and sends them to f
-// until the trailer, which it also sends. A read that makes no progress for
-// stall fails with errStalled; the first may wait first when that is longer.
-func readFrames(ctx context.Context, r io.ReadCloser, pool chunkPool, f *fanout, stall, first time.Duration) (int64, error) {
+// until the trailer, which it also sends, acknowledging each frame on ack
+// (see window) unless ack is nil. A read that makes no progress for stall
+// fails with errStalled; the first may wait first when that is longer.
+func readFrames(ctx context.Context, r io.ReadCloser, ack io.Writer, pool chunkPool, f *fanout, stall, first time.Duration) (int64, error) {
 	wd := newWatchdog(stall, r)
 	defer wd.disarm()
 	var total int64
@@ -237,6 +304,11 @@ func readFrames(ctx context.Context, r io.ReadCloser, pool chunkPool, f *fanout,
 			return total, truncated(err)
 		}
 		total += int64(len(c.buf))
+		if ack != nil {
+			// A failed write is a broken stream, which the next read reports;
+			// after the trailer, the whole stream is here anyway.
+			ack.Write(ackByte)
+		}
 		// Once sent, c is the sinks': the last to release it resets it for the
 		// pool, maybe before send returns, so its last flag is read before.
 		last := c.last
@@ -246,6 +318,8 @@ func readFrames(ctx context.Context, r io.ReadCloser, pool chunkPool, f *fanout,
 		}
 	}
 }
+
+var ackByte = []byte{1}
 
 // readFull is io.ReadFull that kicks wd on every read.
 func readFull(r io.Reader, b []byte, wd *watchdog) error {

@@ -55,7 +55,7 @@ func TestReadFramesStopsAtEachTrailer(t *testing.T) {
 			pool := newChunkPool()
 			r := io.NopCloser(bytes.NewReader(append(append([]byte(nil), manifest...), contents...)))
 			for i, want := range [][]byte{manifest, contents} {
-				n, err := readFrames(context.Background(), r, pool, f, time.Minute, 0)
+				n, err := readFrames(context.Background(), r, nil, pool, f, time.Minute, 0)
 				if err != nil || n != int64(len(want)) {
 					t.Fatalf("phase %d: read %d bytes, %v; want %d, nil", i, n, err, len(want))
 				}

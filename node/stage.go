@@ -37,9 +37,10 @@ type stage struct {
 	single bool   // the source is one file, landing at to
 	buf    []byte // for copying file contents: large writes
 	// A file created in the staging directory gets uid and gid, and its
-	// mode masked by umask: what needs no chown or chmod of its own.
+	// mode masked by mask (see createMask): what needs no chown or chmod of
+	// its own.
 	uid, gid int
-	umask    uint32
+	mask     uint32
 
 	before  fs.FileInfo // to as it was before the staging directory changed its mtime
 	m       *manifest
@@ -65,7 +66,7 @@ func newStage(c *claim, excludes []string, del bool) (*stage, error) {
 		return nil, fmt.Errorf("staging directory: %w", err)
 	}
 	return &stage{to: c.to, dir: c.dir, single: c.single, before: c.before, excludes: m, delete: del,
-		chown: os.Geteuid() == 0, buf: make([]byte, 1<<20), uid: os.Geteuid(), gid: int(st.Gid), umask: umask()}, nil
+		chown: os.Geteuid() == 0, buf: make([]byte, 1<<20), uid: os.Geteuid(), gid: int(st.Gid), mask: createMask(c.dir)}, nil
 }
 
 // destination is the path a broadcast into to replaces (for single, the
@@ -388,7 +389,7 @@ func (s *stage) fileMeta(fd int, p string, e *mEntry) error {
 	}
 	// A chown clears the setuid and setgid bits: the chmod comes after it
 	// (special bits always take one).
-	if perm := e.Mode & 0o777; e.Mode != perm || perm&^s.umask != perm {
+	if perm := e.Mode & 0o777; e.Mode != perm || perm&^s.mask != perm {
 		if err := unix.Fchmod(fd, e.Mode&0o7777); err != nil {
 			return err
 		}

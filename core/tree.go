@@ -208,7 +208,7 @@ func UnmarshalTree(b []byte) (*Tree, error) {
 		if n.Host.Name == "" {
 			return fmt.Errorf("decode tree: node %s has no host name", n.ID)
 		}
-		for _, c := range n.Children {
+		for i, c := range n.Children {
 			if c == nil {
 				return fmt.Errorf("decode tree: node %s has a null child", n.ID)
 			}
@@ -218,6 +218,11 @@ func UnmarshalTree(b []byte) (*Tree, error) {
 			c.Parent = n
 			if err := check(c); err != nil {
 				return err
+			}
+			// A report finds a node's result by the path its id spells
+			// (Report.walk): a node it cannot find would be reported twice.
+			if c.Number != i || c.ID != n.ID+"-"+strconv.Itoa(c.Level)+"."+strconv.Itoa(i) {
+				return fmt.Errorf("decode tree: node %s is child %d of %s", c.ID, i, n.ID)
 			}
 		}
 		return nil

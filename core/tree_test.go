@@ -256,6 +256,10 @@ func TestUnmarshalTreeErrors(t *testing.T) {
 			`duplicate node id "0.0"`},
 		{`{"branches":3,"root":{"id":"0.0","host":{"name":"localhost"},"children":[null]}}`, "null child"},
 		{`{"branches":3,"root":{"id":"0.0","host":{}}}`, "node 0.0 has no host name"},
+		{`{"branches":3,"root":{"id":"0.0","host":{"name":"localhost"},"children":[{"id":"0.0-1.1","level":1,"number":1,"host":{"name":"a"}}]}}`,
+			"node 0.0-1.1 is child 0 of 0.0"},
+		{`{"branches":3,"root":{"id":"0.0","host":{"name":"localhost"},"children":[{"id":"a","level":1,"host":{"name":"a"}}]}}`,
+			"node a is child 0 of 0.0"},
 	}
 	for _, tc := range tests {
 		_, err := UnmarshalTree([]byte(tc.in))

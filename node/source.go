@@ -110,7 +110,11 @@ func kind(m fs.FileMode) string {
 // files make its per-file costs count); an error when the file is not the
 // size the scan saw.
 func copyFile(w io.Writer, e entry, buf []byte) error {
-	fd, err := unix.Open(e.abs, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	var fd int
+	err := eintr(func() (err error) {
+		fd, err = unix.Open(e.abs, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		return err
+	})
 	if err != nil {
 		return &fs.PathError{Op: "open", Path: e.abs, Err: err}
 	}

@@ -37,9 +37,10 @@ type stage struct {
 	single bool   // the source is one file, landing at to
 	buf    []byte // for copying file contents: large writes
 	// A file created in the staging directory gets uid and gid, and its
-	// mode masked by umask: what needs no chown or chmod of its own.
+	// mode masked by mask (see createMask): what needs no chown or chmod of
+	// its own.
 	uid, gid int
-	umask    uint32
+	mask     uint32
 
 	before  fs.FileInfo // to as it was before the staging directory changed its mtime
 	m       *manifest
@@ -65,7 +66,7 @@ func newStage(c *claim, excludes []string, del bool) (*stage, error) {
 		return nil, fmt.Errorf("staging directory: %w", err)
 	}
 	return &stage{to: c.to, dir: c.dir, single: c.single, before: c.before, excludes: m, delete: del,
-		chown: os.Geteuid() == 0, buf: make([]byte, 1<<20), uid: os.Geteuid(), gid: int(st.Gid), umask: umask()}, nil
+		chown: os.Geteuid() == 0, buf: make([]byte, 1<<20), uid: os.Geteuid(), gid: int(st.Gid), mask: createMask(c.dir)}, nil
 }
 
 // destination is the path a broadcast into to replaces (for single, the
@@ -341,7 +342,11 @@ func (s *stage) staged(i int) string {
 // owner, mode and mtime: set on the open file, and only where creating it did
 // not already (many small files: every system call counts).
 func (s *stage) writeFile(p string, e *mEntry, r io.Reader) error {
-	fd, err := unix.Open(p, unix.O_CREAT|unix.O_EXCL|unix.O_WRONLY|unix.O_CLOEXEC, e.Mode&0o777)
+	var fd int
+	err := eintr(func() (err error) {
+		fd, err = unix.Open(p, unix.O_CREAT|unix.O_EXCL|unix.O_WRONLY|unix.O_CLOEXEC, e.Mode&0o777)
+		return err
+	})
 	if err != nil {
 		return &fs.PathError{Op: "open", Path: p, Err: err}
 	}
@@ -384,17 +389,28 @@ func (s *stage) fill(fd int, size int64, r io.Reader) error {
 // -a does), mode and mtime, skipping what its creation already gave it.
 func (s *stage) fileMeta(fd int, p string, e *mEntry) error {
 	if s.chown && (e.UID != s.uid || e.GID != s.gid) {
-		unix.Fchown(fd, e.UID, e.GID)
+		eintr(func() error { return unix.Fchown(fd, e.UID, e.GID) })
 	}
 	// A chown clears the setuid and setgid bits: the chmod comes after it
 	// (special bits always take one).
-	if perm := e.Mode & 0o777; e.Mode != perm || perm&^s.umask != perm {
-		if err := unix.Fchmod(fd, e.Mode&0o7777); err != nil {
+	if perm := e.Mode & 0o777; e.Mode != perm || perm&^s.mask != perm {
+		if err := eintr(func() error { return unix.Fchmod(fd, e.Mode&0o7777) }); err != nil {
 			return err
 		}
 	}
 	ts := unix.NsecToTimespec(e.MTime)
-	return futimens(fd, p, &[2]unix.Timespec{ts, ts})
+	return eintr(func() error { return futimens(fd, p, &[2]unix.Timespec{ts, ts}) })
+}
+
+// eintr calls fn again while it fails with EINTR, as package os does for its
+// system calls: the runtime's preemption signals interrupt slow ones (on NFS or
+// FUSE, an open or a chmod too).
+func eintr(fn func() error) error {
+	for {
+		if err := fn(); !errors.Is(err, unix.EINTR) {
+			return err
+		}
+	}
 }
 
 // symlink makes e's link at p, with its owner (where this user may) and mtime.

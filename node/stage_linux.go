@@ -2,6 +2,7 @@ package node
 
 import (
 	"bufio"
+	"errors"
 	"os"
 	"strconv"
 	"strings"
@@ -18,6 +19,18 @@ func futimens(fd int, p string, ts *[2]unix.Timespec) error {
 		return &os.PathError{Op: "utimensat", Path: p, Err: errno}
 	}
 	return nil
+}
+
+// createMask is what a file created in dir loses of the mode it is created
+// with: the umask, unless dir has a default ACL, which replaces the umask there
+// (acl(5)) and may take any bit; 0o777 then, and when unknown, so that every
+// file gets its own chmod.
+func createMask(dir string) uint32 {
+	n, err := unix.Getxattr(dir, "system.posix_acl_default", nil)
+	if (err == nil && n > 0) || (err != nil && !errors.Is(err, unix.ENODATA) && !errors.Is(err, unix.ENOTSUP)) {
+		return 0o777
+	}
+	return umask()
 }
 
 // umask is this process's file mode creation mask, read without changing it

@@ -16,5 +16,6 @@ func futimens(fd int, p string, ts *[2]unix.Timespec) error {
 	return nil
 }
 
-// umask is unknown here without changing it: every file gets its own chmod.
-func umask() uint32 { return 0o777 }
+// createMask is unknown here (the umask cannot be read without changing it,
+// and dir may have a default ACL): every file gets its own chmod.
+func createMask(dir string) uint32 { return 0o777 }

@@ -514,3 +514,42 @@ func TestStageOwners(t *testing.T) {
 		}
 	}
 }
+
+// A destination with a default ACL: what is created below it gets its mode
+// from the ACL, not from the umask, so every file and directory still ends
+// with the source's mode (rsync -a's -p).
+func TestStageDefaultACL(t *testing.T) {
+	t.Parallel()
+	src, host := filepath.Join(t.TempDir(), "src"), filepath.Join(t.TempDir(), "host")
+	write(t, src, "f", "f\n")
+	write(t, src, "lib/a", "a\n")
+	for _, rel := range []string{"f", "lib/a"} {
+		chmod(t, src, rel, 0o644)
+	}
+	mkdir(t, host)
+	// user::rwx group::r-x other::--- as the default ACL (acl_ea format
+	// version 2: tag, perm, id per entry), what setfacl -d -m o::--- gives.
+	acl := []byte{2, 0, 0, 0}
+	for _, e := range [][2]uint16{{0x01, 7}, {0x04, 5}, {0x20, 0}} {
+		acl = append(acl, byte(e[0]), byte(e[0]>>8), byte(e[1]), byte(e[1]>>8), 0xff, 0xff, 0xff, 0xff)
+	}
+	if err := unix.Setxattr(host, "system.posix_acl_default", acl, 0); err != nil {
+		t.Skipf("no POSIX ACLs here: %v", err)
+	}
+	st, err := openStage(t, host, false, "", nil, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := deliver(t.Context(), t, st, src, false); err != nil {
+		t.Fatal(err)
+	}
+	for _, rel := range []string{"f", "lib/a"} {
+		fi, err := os.Stat(filepath.Join(host, rel))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fi.Mode().Perm() != 0o644 {
+			t.Errorf("%s: mode %v, want -rw-r--r-- (the source's)", rel, fi.Mode().Perm())
+		}
+	}
+}

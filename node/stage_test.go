@@ -30,6 +30,13 @@ func openStage(t testing.TB, to string, single bool, name string, excludes []str
 // sends for them, and the commit under ctx (or the abort).
 func deliver(ctx context.Context, t *testing.T, st *stage, src string, checksum bool) error {
 	t.Helper()
+	return deliverWith(ctx, t, st, src, checksum, nil)
+}
+
+// deliverWith is deliver with before, if not nil, run between the receive and
+// the commit.
+func deliverWith(ctx context.Context, t *testing.T, st *stage, src string, checksum bool, before func()) error {
+	t.Helper()
 	list, _, err := scanSource(src, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -61,6 +68,9 @@ func deliver(ctx context.Context, t *testing.T, st *stage, src string, checksum 
 		}
 		if err := st.receive(&b); err != nil {
 			return err
+		}
+		if before != nil {
+			before()
 		}
 		return st.commit(ctx)
 	}()
@@ -550,6 +560,82 @@ func TestStageDefaultACL(t *testing.T) {
 		}
 		if fi.Mode().Perm() != 0o644 {
 			t.Errorf("%s: mode %v, want -rw-r--r-- (the source's)", rel, fi.Mode().Perm())
+		}
+	}
+}
+
+// An entry whose type changes is exchanged with the old one in one step: the
+// path holds the new entry, or, if the commit fails there, the old one, never
+// neither (the old was removed before the rename). The failure is the staged
+// entry removed before the commit.
+func TestStageReplaceType(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name     string
+		old, new func(t *testing.T, dir string)
+		check    string // a path of the new entry, then of the old one
+		oldCheck string
+	}{
+		{"a directory for a file",
+			func(t *testing.T, d string) { write(t, d, "x", "old\n") },
+			func(t *testing.T, d string) { write(t, d, "x/y", "new\n") },
+			"x/y", "x"},
+		{"a directory for a link",
+			func(t *testing.T, d string) { write(t, d, "f", "f\n"); symlink(t, "f", filepath.Join(d, "x")) },
+			func(t *testing.T, d string) { write(t, d, "f", "f\n"); write(t, d, "x/y", "new\n") },
+			"x/y", "x"},
+		{"a file for a directory",
+			func(t *testing.T, d string) { write(t, d, "x/y", "old\n") },
+			func(t *testing.T, d string) { write(t, d, "x", "new\n") },
+			"x", "x/y"},
+	}
+	for _, tt := range tests {
+		for _, fail := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s, failed %v", tt.name, fail), func(t *testing.T) {
+				t.Parallel()
+				src, host := t.TempDir(), filepath.Join(t.TempDir(), "host")
+				tt.new(t, src)
+				tt.old(t, host)
+				st, err := openStage(t, host, false, "", nil, false)
+				if err != nil {
+					t.Fatal(err)
+				}
+				var before func()
+				if fail {
+					before = func() {
+						for i, e := range st.m.Entries {
+							if e.Rel == "x" {
+								if err := os.RemoveAll(st.staged(i)); err != nil {
+									t.Fatal(err)
+								}
+							}
+						}
+					}
+				}
+				err = deliverWith(t.Context(), t, st, src, false, before)
+				oldHeld := func() bool { // the old x was a file or link, unless oldCheck is below it
+					fi, err := os.Lstat(filepath.Join(host, tt.oldCheck))
+					return err == nil && (tt.oldCheck != "x" || !fi.IsDir())
+				}
+				if !fail {
+					if err != nil {
+						t.Fatal(err)
+					}
+					if b, err := os.ReadFile(filepath.Join(host, tt.check)); err != nil || string(b) != "new\n" {
+						t.Fatalf("%s holds %q, %v; want the new content", tt.check, b, err)
+					}
+					if oldHeld() {
+						t.Fatalf("%s, of the old entry, is still there", tt.oldCheck)
+					}
+					return
+				}
+				if err == nil {
+					t.Fatal("commit with its staged entry gone succeeded")
+				}
+				if !oldHeld() {
+					t.Fatalf("commit failed (%v) and %s holds neither the old entry nor the new", err, filepath.Join(host, "x"))
+				}
+			})
 		}
 	}
 }

@@ -502,6 +502,9 @@ func (s *stage) commit(ctx context.Context) error {
 		return err
 	}
 	for i := len(s.m.Entries) - 1; i >= 0; i-- {
+		if k := int(s.v.tree[i]); k >= 0 && k != i {
+			continue // set by finishTree
+		}
 		if e := &s.m.Entries[i]; e.Type == mDir {
 			if err := s.setMeta(s.target(e.Rel), e); err != nil {
 				return err
@@ -539,10 +542,16 @@ func (s *stage) place(i int) error {
 	switch {
 	case n == needNone:
 	case e.Type == mDir && int(s.v.tree[i]) == i: // made whole in the staging directory
-		if old, err := os.Lstat(t); err == nil && !old.IsDir() {
-			return replace(s.staged(i), t, false)
+		var err error
+		if old, lerr := os.Lstat(t); lerr == nil && !old.IsDir() {
+			err = replace(s.staged(i), t, false)
+		} else {
+			err = os.Rename(s.staged(i), t)
 		}
-		return os.Rename(s.staged(i), t)
+		if err != nil {
+			return err
+		}
+		return s.finishTree(i)
 	case e.Type == mDir:
 		old, err := os.Lstat(t)
 		switch {
@@ -577,6 +586,28 @@ func (s *stage) place(i int) error {
 		return fmt.Errorf("stream is corrupt: %s was not sent", t)
 	default: // a file whose content this host holds: its mode, owner or time
 		return s.setMeta(t, e)
+	}
+	return nil
+}
+
+// finishTree gives the directories of the tree renamed into place whole at
+// entry i their modes, owners and times, deepest first (a directory's mode
+// may take the write or search permission its children's need): a commit
+// that stops later leaves them as the source has them, as partial says, not
+// 0700. Nothing changes below them afterwards; commit's last loop sets i's
+// again (for its mtime, which the staging directory's removal may change
+// when i is the destination itself) and no other of them.
+func (s *stage) finishTree(i int) error {
+	end := i + 1
+	for end < len(s.m.Entries) && int(s.v.tree[end]) == i {
+		end++
+	}
+	for j := end - 1; j >= i; j-- {
+		if e := &s.m.Entries[j]; e.Type == mDir {
+			if err := s.setMeta(s.target(e.Rel), e); err != nil {
+				return err
+			}
+		}
 	}
 	return nil
 }

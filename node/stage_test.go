@@ -639,3 +639,43 @@ func TestStageReplaceType(t *testing.T) {
 		}
 	}
 }
+
+// A commit that stops after a directory was renamed into place whole leaves
+// it, and the directories below it, with the source's modes and times, as
+// partial says ("new content"), not the staging's 0700.
+func TestCommitStoppedWholeTree(t *testing.T) {
+	t.Parallel()
+	d := t.TempDir()
+	write(t, d, "app/z", "old\n")
+	src := t.TempDir()
+	old := time.Unix(1e9, 0)
+	write(t, src, "d/e/f", "new\n")
+	write(t, src, "z", "new\n")
+	modes := map[string]os.FileMode{"d": 0o751, "d/e": 0o755}
+	for rel, mode := range modes {
+		if err := os.Chmod(filepath.Join(src, rel), mode); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, rel := range []string{"d/e/f", "d/e", "d", "z", "."} {
+		os.Chtimes(filepath.Join(src, rel), old, old)
+	}
+	st, err := openStage(t, filepath.Join(d, "app"), false, "", nil, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The stop comes before z: ".", then d with its tree, are done.
+	err = deliver(&stopAfter{Context: context.Background(), n: 2}, t, st, src, false)
+	if err == nil || !strings.Contains(err.Error(), "(up to d/e/f,") {
+		t.Fatalf("commit: %v; want a stop after d", err)
+	}
+	for rel, mode := range modes {
+		fi, err := os.Stat(filepath.Join(d, "app", rel))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fi.Mode().Perm() != mode || !fi.ModTime().Equal(old) {
+			t.Errorf("%s: mode %v, mtime %v; want %v, %v", rel, fi.Mode().Perm(), fi.ModTime(), mode, old)
+		}
+	}
+}

@@ -188,6 +188,7 @@ type relayProc struct {
 	result    *relayEvent
 	died      bool   // its session ended with an error before a result
 	childErr  string // what its parent said about it
+	stalled   bool   // the root's stream to it stalled: the cause, though the root's cut of the connection then ended its session
 
 	// Kept by the goroutine that reads its events, for watch and halt.
 	pid        atomic.Int64 // the relay's process on its host
@@ -857,6 +858,7 @@ func (b *Broadcaster) stream(ctx context.Context, t *core.Tree, procs map[string
 		wg.Go(func() {
 			if err := writeSink(fan.sinks[i], c, streamStall(b.stall())); err != nil {
 				procs[names[i]].childErr = "stream to it: " + core.OneLine(err.Error())
+				procs[names[i]].stalled = errors.Is(err, errStalled)
 			}
 		})
 	}
@@ -996,7 +998,7 @@ func (b *Broadcaster) results(ctx context.Context, t *core.Tree, procs map[strin
 			}
 		default:
 			r.Status, r.Err = core.StatusFailed, b.failure(p)
-			if p.childErr != "" && !p.died && p.frozen.Load() == nil {
+			if p.childErr != "" && (!p.died || p.stalled) && p.frozen.Load() == nil {
 				r.Err = p.childErr
 			}
 			if pr, ok := out[n.Parent.Name()]; ok && pr.Status != core.StatusOK && p.frozen.Load() == nil &&

@@ -502,6 +502,9 @@ func (s *stage) commit(ctx context.Context) error {
 		return err
 	}
 	for i := len(s.m.Entries) - 1; i >= 0; i-- {
+		if k := int(s.v.tree[i]); k >= 0 && k != i {
+			continue // set by finishTree
+		}
 		if e := &s.m.Entries[i]; e.Type == mDir {
 			if err := s.setMeta(s.target(e.Rel), e); err != nil {
 				return err
@@ -530,27 +533,36 @@ func (s *stage) kind() string {
 
 // place makes entry i of the manifest what the source has, unless this host
 // holds it already: a path is replaced by one rename, so it holds its old
-// content or its new one.
+// content or its new one. Where the new entry's type differs (a directory for
+// a file or link, or the reverse) the two are exchanged in one step and the
+// old one, now in the staging directory, goes with it (see replace).
 func (s *stage) place(i int) error {
 	e := &s.m.Entries[i]
 	n, t := s.v.needs[i], s.target(e.Rel)
 	switch {
 	case n == needNone:
 	case e.Type == mDir && int(s.v.tree[i]) == i: // made whole in the staging directory
-		if old, err := os.Lstat(t); err == nil && !old.IsDir() {
-			if err := os.Remove(t); err != nil {
-				return err
-			}
+		var err error
+		if old, lerr := os.Lstat(t); lerr == nil && !old.IsDir() {
+			err = replace(s.staged(i), t, false)
+		} else {
+			err = os.Rename(s.staged(i), t)
 		}
-		return os.Rename(s.staged(i), t)
+		if err != nil {
+			return err
+		}
+		return s.finishTree(i)
 	case e.Type == mDir:
 		old, err := os.Lstat(t)
-		if err == nil && !old.IsDir() {
-			if err := os.Remove(t); err != nil {
+		switch {
+		case err == nil && old.IsDir():
+		case err == nil:
+			p := s.staged(i)
+			if err := os.Mkdir(p, 0o700); err != nil {
 				return err
 			}
-		}
-		if err != nil || !old.IsDir() {
+			return replace(p, t, false)
+		default:
 			return os.Mkdir(t, 0o700)
 		}
 	case n == needStaged || e.Type == mSymlink:
@@ -567,10 +579,7 @@ func (s *stage) place(i int) error {
 			return nil
 		}
 		if old, lerr := os.Lstat(t); lerr == nil && old.IsDir() {
-			if err := os.RemoveAll(t); err != nil {
-				return err
-			}
-			err = os.Rename(p, t)
+			return replace(p, t, true)
 		}
 		return err
 	case n == needContent:
@@ -579,6 +588,52 @@ func (s *stage) place(i int) error {
 		return s.setMeta(t, e)
 	}
 	return nil
+}
+
+// finishTree gives the directories of the tree renamed into place whole at
+// entry i their modes, owners and times, deepest first (a directory's mode
+// may take the write or search permission its children's need): a commit
+// that stops later leaves them as the source has them, as partial says, not
+// 0700. Nothing changes below them afterwards; commit's last loop sets i's
+// again (for its mtime, which the staging directory's removal may change
+// when i is the destination itself) and no other of them.
+func (s *stage) finishTree(i int) error {
+	end := i + 1
+	for end < len(s.m.Entries) && int(s.v.tree[end]) == i {
+		end++
+	}
+	for j := end - 1; j >= i; j-- {
+		if e := &s.m.Entries[j]; e.Type == mDir {
+			if err := s.setMeta(s.target(e.Rel), e); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// errNoExchange is a system that cannot exchange two paths in one step.
+var errNoExchange = errors.New("cannot exchange two paths")
+
+// replace puts the staged entry p at t, whose entry is of another type, in
+// one step where the system can exchange two paths (Linux's renameat2); the
+// old entry is left at p, in the staging directory, which commit removes.
+// Elsewhere the old entry is removed first (all of it when tree), and a stop
+// between the removal and the rename leaves t with neither.
+func replace(p, t string, tree bool) error {
+	err := exchange(p, t)
+	if !errors.Is(err, errNoExchange) {
+		return err
+	}
+	if tree {
+		err = os.RemoveAll(t)
+	} else {
+		err = os.Remove(t)
+	}
+	if err != nil {
+		return err
+	}
+	return os.Rename(p, t)
 }
 
 // partial is the error of a commit that stopped, for err, before entry next

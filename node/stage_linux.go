@@ -21,6 +21,20 @@ func futimens(fd int, p string, ts *[2]unix.Timespec) error {
 	return nil
 }
 
+// exchange swaps the entries at a and b, which both exist, in one step;
+// errNoExchange when the kernel or the file system cannot (RENAME_EXCHANGE
+// came with Linux 3.15, and not every file system has it).
+func exchange(a, b string) error {
+	err := unix.Renameat2(unix.AT_FDCWD, a, unix.AT_FDCWD, b, unix.RENAME_EXCHANGE)
+	switch {
+	case errors.Is(err, unix.EINVAL) || errors.Is(err, unix.ENOSYS):
+		return errNoExchange
+	case err != nil:
+		return &os.LinkError{Op: "exchange", Old: a, New: b, Err: err}
+	}
+	return nil
+}
+
 // createMask is what a file created in dir loses of the mode it is created
 // with: the umask, unless dir has a default ACL, which replaces the umask there
 // (acl(5)) and may take any bit; 0o777 then, and when unknown, so that every

@@ -16,6 +16,9 @@ func futimens(fd int, p string, ts *[2]unix.Timespec) error {
 	return nil
 }
 
+// exchange cannot swap two paths in one step here.
+func exchange(a, b string) error { return errNoExchange }
+
 // createMask is unknown here (the umask cannot be read without changing it,
 // and dir may have a default ACL): every file gets its own chmod.
 func createMask(dir string) uint32 { return 0o777 }

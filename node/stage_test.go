@@ -30,6 +30,13 @@ func openStage(t testing.TB, to string, single bool, name string, excludes []str
 // sends for them, and the commit under ctx (or the abort).
 func deliver(ctx context.Context, t *testing.T, st *stage, src string, checksum bool) error {
 	t.Helper()
+	return deliverWith(ctx, t, st, src, checksum, nil)
+}
+
+// deliverWith is deliver with before, if not nil, run between the receive and
+// the commit.
+func deliverWith(ctx context.Context, t *testing.T, st *stage, src string, checksum bool, before func()) error {
+	t.Helper()
 	list, _, err := scanSource(src, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -61,6 +68,9 @@ func deliver(ctx context.Context, t *testing.T, st *stage, src string, checksum 
 		}
 		if err := st.receive(&b); err != nil {
 			return err
+		}
+		if before != nil {
+			before()
 		}
 		return st.commit(ctx)
 	}()
@@ -550,6 +560,122 @@ func TestStageDefaultACL(t *testing.T) {
 		}
 		if fi.Mode().Perm() != 0o644 {
 			t.Errorf("%s: mode %v, want -rw-r--r-- (the source's)", rel, fi.Mode().Perm())
+		}
+	}
+}
+
+// An entry whose type changes is exchanged with the old one in one step: the
+// path holds the new entry, or, if the commit fails there, the old one, never
+// neither (the old was removed before the rename). The failure is the staged
+// entry removed before the commit.
+func TestStageReplaceType(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name     string
+		old, new func(t *testing.T, dir string)
+		check    string // a path of the new entry, then of the old one
+		oldCheck string
+	}{
+		{"a directory for a file",
+			func(t *testing.T, d string) { write(t, d, "x", "old\n") },
+			func(t *testing.T, d string) { write(t, d, "x/y", "new\n") },
+			"x/y", "x"},
+		{"a directory for a link",
+			func(t *testing.T, d string) { write(t, d, "f", "f\n"); symlink(t, "f", filepath.Join(d, "x")) },
+			func(t *testing.T, d string) { write(t, d, "f", "f\n"); write(t, d, "x/y", "new\n") },
+			"x/y", "x"},
+		{"a file for a directory",
+			func(t *testing.T, d string) { write(t, d, "x/y", "old\n") },
+			func(t *testing.T, d string) { write(t, d, "x", "new\n") },
+			"x", "x/y"},
+	}
+	for _, tt := range tests {
+		for _, fail := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s, failed %v", tt.name, fail), func(t *testing.T) {
+				t.Parallel()
+				src, host := t.TempDir(), filepath.Join(t.TempDir(), "host")
+				tt.new(t, src)
+				tt.old(t, host)
+				st, err := openStage(t, host, false, "", nil, false)
+				if err != nil {
+					t.Fatal(err)
+				}
+				var before func()
+				if fail {
+					before = func() {
+						for i, e := range st.m.Entries {
+							if e.Rel == "x" {
+								if err := os.RemoveAll(st.staged(i)); err != nil {
+									t.Fatal(err)
+								}
+							}
+						}
+					}
+				}
+				err = deliverWith(t.Context(), t, st, src, false, before)
+				oldHeld := func() bool { // the old x was a file or link, unless oldCheck is below it
+					fi, err := os.Lstat(filepath.Join(host, tt.oldCheck))
+					return err == nil && (tt.oldCheck != "x" || !fi.IsDir())
+				}
+				if !fail {
+					if err != nil {
+						t.Fatal(err)
+					}
+					if b, err := os.ReadFile(filepath.Join(host, tt.check)); err != nil || string(b) != "new\n" {
+						t.Fatalf("%s holds %q, %v; want the new content", tt.check, b, err)
+					}
+					if oldHeld() {
+						t.Fatalf("%s, of the old entry, is still there", tt.oldCheck)
+					}
+					return
+				}
+				if err == nil {
+					t.Fatal("commit with its staged entry gone succeeded")
+				}
+				if !oldHeld() {
+					t.Fatalf("commit failed (%v) and %s holds neither the old entry nor the new", err, filepath.Join(host, "x"))
+				}
+			})
+		}
+	}
+}
+
+// A commit that stops after a directory was renamed into place whole leaves
+// it, and the directories below it, with the source's modes and times, as
+// partial says ("new content"), not the staging's 0700.
+func TestCommitStoppedWholeTree(t *testing.T) {
+	t.Parallel()
+	d := t.TempDir()
+	write(t, d, "app/z", "old\n")
+	src := t.TempDir()
+	old := time.Unix(1e9, 0)
+	write(t, src, "d/e/f", "new\n")
+	write(t, src, "z", "new\n")
+	modes := map[string]os.FileMode{"d": 0o751, "d/e": 0o755}
+	for rel, mode := range modes {
+		if err := os.Chmod(filepath.Join(src, rel), mode); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, rel := range []string{"d/e/f", "d/e", "d", "z", "."} {
+		os.Chtimes(filepath.Join(src, rel), old, old)
+	}
+	st, err := openStage(t, filepath.Join(d, "app"), false, "", nil, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The stop comes before z: ".", then d with its tree, are done.
+	err = deliver(&stopAfter{Context: context.Background(), n: 2}, t, st, src, false)
+	if err == nil || !strings.Contains(err.Error(), "(up to d/e/f,") {
+		t.Fatalf("commit: %v; want a stop after d", err)
+	}
+	for rel, mode := range modes {
+		fi, err := os.Stat(filepath.Join(d, "app", rel))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fi.Mode().Perm() != mode || !fi.ModTime().Equal(old) {
+			t.Errorf("%s: mode %v, mtime %v; want %v, %v", rel, fi.Mode().Perm(), fi.ModTime(), mode, old)
 		}
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -122,16 +123,50 @@ type watchdog struct {
 	c     io.Closer
 	fired atomic.Bool
 	t     *time.Timer
+
+	// With conn set, the connection c runs over is closed too if the guarded
+	// operation has not returned grace after c's close (see connCloser).
+	conn  connCloser
+	grace time.Duration
+	mu    sync.Mutex
+	ended bool        // end was called: the operation returned
+	cut   *time.Timer // closes conn; set once fired
 }
+
+// connCloser is a child's stream over an SSH channel (sshx's DialUnix) that
+// can also close the SSH connection under it. Closing the channel alone does
+// not unblock a write waiting for the channel's window until the peer answers,
+// which a frozen host never does.
+type connCloser interface{ CloseConn() error }
 
 func newWatchdog(d time.Duration, c io.Closer) *watchdog {
 	w := &watchdog{d: d, c: c}
-	w.t = time.AfterFunc(d, func() {
-		w.fired.Store(true)
-		w.c.Close()
-	})
+	w.t = time.AfterFunc(d, w.fire)
 	w.t.Stop()
 	return w
+}
+
+func (w *watchdog) fire() {
+	w.fired.Store(true)
+	// The cut is scheduled before c.Close, which may itself block on a
+	// frozen connection (its close message waits for the TCP send buffer).
+	w.mu.Lock()
+	if w.conn != nil && !w.ended && w.cut == nil {
+		w.cut = time.AfterFunc(w.grace, func() { w.conn.CloseConn() })
+	}
+	w.mu.Unlock()
+	w.c.Close()
+}
+
+// end says the guarded stream is done with: a cut not yet made is not needed.
+func (w *watchdog) end() {
+	w.t.Stop()
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.ended = true
+	if w.cut != nil {
+		w.cut.Stop()
+	}
 }
 
 // arm starts (or restarts) the countdown: progress was made.
@@ -208,9 +243,14 @@ func (f *flow) acquire() error {
 // writeSink writes every chunk of ch to w (a child's stream) and closes w at
 // the end; after the first error it only releases chunks. A write, or a wait
 // for the child's acknowledgement, that makes no progress for stall fails the
-// sink.
+// sink. When the stall's close of w does not end the wait within a quarter
+// of stall (a frozen host), the SSH connection under w, if any, is closed.
 func writeSink(ch <-chan *chunk, w io.WriteCloser, stall time.Duration) error {
 	wd := newWatchdog(stall, w)
+	if cc, ok := w.(connCloser); ok {
+		wd.conn, wd.grace = cc, stall/4
+	}
+	defer wd.end()
 	var f *flow
 	if r, ok := w.(io.Reader); ok {
 		f = startFlow(r)

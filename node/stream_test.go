@@ -7,7 +7,9 @@ import (
 	"encoding/binary"
 	"errors"
 	"io"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -93,5 +95,89 @@ func TestWriteSinkChildNeverCloses(t *testing.T) {
 	err := writeSink(ch, &halfCloser{closed: make(chan struct{})}, 20*time.Millisecond)
 	if !errors.Is(err, errStalled) {
 		t.Fatalf("writeSink: %v; want %v", err, errStalled)
+	}
+}
+
+// frozenChannel is a child's SSH channel to a host whose network froze: a
+// write waits for the channel's window, and neither the channel's close nor
+// anything but the close of the whole connection ends the wait.
+type frozenChannel struct {
+	cut  chan struct{}
+	once sync.Once
+	cuts atomic.Int32
+}
+
+func (f *frozenChannel) Write(b []byte) (int, error) {
+	<-f.cut
+	return 0, io.EOF
+}
+func (f *frozenChannel) Read([]byte) (int, error) {
+	<-f.cut
+	return 0, io.EOF
+}
+func (f *frozenChannel) Close() error { return nil }
+func (f *frozenChannel) CloseConn() error {
+	f.cuts.Add(1)
+	f.once.Do(func() { close(f.cut) })
+	return nil
+}
+
+// A frozen child is failed by the stall watchdog, which closes the SSH
+// connection under its stream when closing the stream does not free the
+// blocked write: without it the broadcast waited for its sender forever.
+func TestWriteSinkCutsFrozenConnection(t *testing.T) {
+	t.Parallel()
+	ch := make(chan *chunk, 1)
+	pool := newChunkPool()
+	c, _ := pool.get(context.Background())
+	c.buf = append(c.buf[:0], phase("x")...)
+	c.refs.Store(1)
+	ch <- c
+	close(ch)
+	fc := &frozenChannel{cut: make(chan struct{})}
+	done := make(chan error, 1)
+	go func() { done <- writeSink(ch, fc, 40*time.Millisecond) }()
+	select {
+	case err := <-done:
+		if !errors.Is(err, errStalled) || !strings.Contains(err.Error(), "no progress for 40ms") {
+			t.Fatalf("writeSink: %v; want %q", err, "no progress for 40ms")
+		}
+	case <-time.After(5 * time.Second):
+		fc.CloseConn() // ends the test's goroutine
+		t.Fatal("writeSink still blocked 5s after a 40ms stall: the connection was never closed")
+	}
+	if n := fc.cuts.Load(); n != 1 {
+		t.Fatalf("connection closed %d times; want 1", n)
+	}
+}
+
+// slowChannel answers the stream's close, as a live host does: the close
+// ends the blocked write, and the connection, shared with other work, stays.
+type slowChannel struct {
+	frozenChannel
+}
+
+func (s *slowChannel) Close() error { s.once.Do(func() { close(s.cut) }); return nil }
+func (s *slowChannel) CloseConn() error {
+	s.cuts.Add(1)
+	return nil
+}
+
+func TestWriteSinkKeepsLiveConnection(t *testing.T) {
+	t.Parallel()
+	ch := make(chan *chunk, 1)
+	pool := newChunkPool()
+	c, _ := pool.get(context.Background())
+	c.buf = append(c.buf[:0], phase("x")...)
+	c.refs.Store(1)
+	ch <- c
+	close(ch)
+	sc := &slowChannel{frozenChannel{cut: make(chan struct{})}}
+	if err := writeSink(ch, sc, 40*time.Millisecond); !errors.Is(err, errStalled) {
+		t.Fatalf("writeSink: %v; want %v", err, errStalled)
+	}
+	time.Sleep(40 * time.Millisecond) // past the grace a cut would wait
+	if n := sc.cuts.Load(); n != 0 {
+		t.Fatalf("connection closed %d times; want 0: its host answered the stream's close", n)
 	}
 }

@@ -41,13 +41,22 @@ func (c *Client) DialUnix(ctx context.Context, host core.Host, path string) (net
 		done()
 		return nil, fmt.Errorf("host %s: open a stream to %s: %w", t.display, path, err)
 	}
-	return &heldConn{Conn: nc, done: done}, nil
+	return &heldConn{Conn: nc, done: done, cn: cn}, nil
 }
 
 // heldConn holds its SSH connection until it is closed.
 type heldConn struct {
 	net.Conn
 	done func()
+	cn   *conn
+}
+
+// CloseConn closes the whole SSH connection the stream runs over, and every
+// session and stream on it: a host whose network froze never answers the
+// channel's close, so a write waiting for the channel's window returns only
+// once the connection drops (which keepalives may never do).
+func (h *heldConn) CloseConn() error {
+	return h.cn.client.Close()
 }
 
 func (h *heldConn) Close() error {
@@ -65,3 +74,6 @@ func (h *heldConn) CloseWrite() error {
 	}
 	return cw.CloseWrite()
 }
+
+// node's stall watchdog finds CloseConn by this interface.
+var _ interface{ CloseConn() error } = (*heldConn)(nil)

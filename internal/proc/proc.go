@@ -8,8 +8,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"os/exec"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -26,7 +28,8 @@ func Stop(pgid int, grace time.Duration, exited <-chan struct{}) {
 }
 
 // stopGrace is how long Output's commands have between SIGTERM and SIGKILL,
-// and how long it waits for a child left behind holding their output.
+// and how long it waits for a process that left the group holding their
+// output.
 const stopGrace = time.Second
 
 // Output runs argv in dir, in a process group of its own, for at most
@@ -34,6 +37,11 @@ const stopGrace = time.Second
 // returns the standard output. Its error says what failed: a *TimeoutError,
 // ctx's error, or the command's (its exit status) with the first line it
 // wrote to its standard error.
+//
+// The command is done when it exits: what it left running in its group (a
+// script's background child) is killed then, and its output is what the
+// group wrote until that moment. A command that exited 0 succeeds, though a
+// child it left held its output open.
 func Output(ctx context.Context, timeout time.Duration, dir string, argv ...string) ([]byte, error) {
 	if len(argv) == 0 {
 		return nil, errors.New("no command")
@@ -41,19 +49,49 @@ func Output(ctx context.Context, timeout time.Duration, dir string, argv ...stri
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Dir = dir
 	cmd.SysProcAttr = Attr()
+	// The command's output goes to pipes of its own, not through exec's
+	// copying goroutines, so that Wait returns once the command exits,
+	// whatever it left holding them.
 	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	cmd.WaitDelay = stopGrace // a child left behind holding the pipes cannot hold Wait
-	if err := cmd.Start(); err != nil {
+	outR, outW, err := os.Pipe()
+	if err != nil {
 		return nil, err
 	}
+	defer outR.Close()
+	errR, errW, err := os.Pipe()
+	if err != nil {
+		outW.Close()
+		return nil, err
+	}
+	defer errR.Close()
+	cmd.Stdout, cmd.Stderr = outW, errW
+	err = cmd.Start()
+	outW.Close()
+	errW.Close()
+	if err != nil {
+		return nil, err
+	}
+	var reads sync.WaitGroup
+	reads.Go(func() { stdout.ReadFrom(outR) })
+	reads.Go(func() { stderr.ReadFrom(errR) })
 	tctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	exited := make(chan struct{})
 	stop := context.AfterFunc(tctx, func() { Stop(cmd.Process.Pid, stopGrace, exited) })
-	err := cmd.Wait()
+	err = cmd.Wait()
 	stopped := !stop()
 	close(exited)
+	syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) // what it left behind
+	drained := make(chan struct{})
+	go func() { reads.Wait(); close(drained) }()
+	select {
+	case <-drained:
+	case <-time.After(stopGrace):
+		// A process that left the group (setsid) still holds a pipe.
+		outR.Close()
+		errR.Close()
+		<-drained
+	}
 	switch {
 	case stopped && ctx.Err() == nil:
 		return nil, &TimeoutError{After: timeout}

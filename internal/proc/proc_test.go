@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -61,6 +62,29 @@ func TestOutputStopsTheGroup(t *testing.T) {
 	if !errors.As(err, &te) {
 		t.Fatalf("err %v, want a *TimeoutError", err)
 	}
+	assertGone(t, pidFile)
+}
+
+// A script that exits leaving a background child holding its output is done
+// when it exits: its output and success come at once (not a timeout after
+// the pipes' wait), and the child is killed.
+func TestOutputLeftBehindChild(t *testing.T) {
+	t.Parallel()
+	pidFile := filepath.Join(t.TempDir(), "pid")
+	start := time.Now()
+	out, err := Output(context.Background(), time.Minute, "", "/bin/sh", "-c", "echo ok; sleep 30 & echo $! > "+pidFile)
+	if err != nil || string(out) != "ok\n" {
+		t.Fatalf("Output = %q, %v; want %q, nil", out, err, "ok\n")
+	}
+	if took := time.Since(start); took >= stopGrace {
+		t.Errorf("took %s: it waited for the child", took)
+	}
+	assertGone(t, pidFile)
+}
+
+// assertGone fails unless the process whose PID is in pidFile ends soon.
+func assertGone(t *testing.T, pidFile string) {
+	t.Helper()
 	b, err := os.ReadFile(pidFile)
 	if err != nil {
 		t.Fatal(err)
@@ -77,6 +101,7 @@ func TestOutputStopsTheGroup(t *testing.T) {
 			return
 		}
 		if time.Now().After(deadline) {
+			syscall.Kill(pid, syscall.SIGKILL)
 			t.Fatalf("the shell's child %d still runs: %s", pid, stat)
 		}
 		time.Sleep(50 * time.Millisecond)

@@ -96,6 +96,9 @@ type scenario struct {
 // each its wall time (s), speedup = flat-sequential's time / its time, and
 // x_bound = its time / (data size / link rate).
 func BenchmarkPropagate(b *testing.B) {
+	if !*allFlag {
+		b.Skip("BenchmarkPropagate runs with -bench.all (make bench's 15 minutes; BenchmarkBroadcast compares the rsync tree with flat rsync in every make bench)")
+	}
 	p := newPropagation(b, fleet.Options{Hosts: *hostsFlag, RateMbit: *rateFlag})
 	p.tab = table{
 		title: fmt.Sprintf("propagate %.1f MiB in %d files to %d hosts, %d Mbit/s per link, bound (size/rate) %.2fs",
@@ -121,22 +124,19 @@ func BenchmarkPropagate(b *testing.B) {
 		{name: "grifork-standalone", shape: treeShape, setup: noSetup, run: func(p *propagation, ctx context.Context) error {
 			return p.grifork(ctx, standaloneBody(p.app))
 		}},
-		// Warm: the binary, cached untimed first, is reused (the usual case).
+		// Cold: every node first receives grifork's own binary from its parent.
+		{name: "grifork-mode-cold", shape: treeShape, setup: (*propagation).clearBinaryCache, run: func(p *propagation, ctx context.Context) error {
+			return p.grifork(ctx, griforkModeBody(p.app))
+		}},
+		// Warm: the binary cached by the cold run is reused (the usual case).
 		{name: "grifork-mode-warm", shape: treeShape, setup: (*propagation).warmBinaryCache, run: func(p *propagation, ctx context.Context) error {
 			return p.grifork(ctx, griforkModeBody(p.app))
 		}},
 	}
-	if *allFlag {
-		// Cold: every node first receives grifork's own binary from its parent
-		// (the broadcast's cold row shows the binary's cost in a plain make bench).
-		scenarios = append(scenarios, scenario{name: "grifork-mode-cold", shape: treeShape, setup: (*propagation).clearBinaryCache, run: func(p *propagation, ctx context.Context) error {
-			return p.grifork(ctx, griforkModeBody(p.app))
-		}})
-		// BenchmarkSlowHost shows the barrier's cost where it has one.
-		scenarios = append(scenarios, scenario{name: "grifork-standalone-nobarrier", shape: treeShape, setup: noSetup, run: func(p *propagation, ctx context.Context) error {
-			return p.grifork(ctx, standaloneBody(p.app), "--no-barrier")
-		}})
-	}
+	// BenchmarkSlowHost shows the barrier's cost where it has one.
+	scenarios = append(scenarios, scenario{name: "grifork-standalone-nobarrier", shape: treeShape, setup: noSetup, run: func(p *propagation, ctx context.Context) error {
+		return p.grifork(ctx, standaloneBody(p.app), "--no-barrier")
+	}})
 	p.runScenarios(b, scenarios, func(b *testing.B, sc scenario, t timing) {
 		d := t.all
 		speedup := p.baseline.all.Seconds() / d.Seconds()

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"github.com/grifork/grifork/internal/testkit/golden"
 	"io"
 	"strings"
 	"testing"
@@ -74,7 +75,7 @@ func TestDryRunPlan(t *testing.T) {
 	if strings.Contains(out, "hunter2") || !strings.Contains(out, "[REDACTED]") {
 		t.Error("secret not redacted from the plan")
 	}
-	checkGolden(t, "plan/standalone.txt", out)
+	golden.Check(t, "testdata/plan/standalone.txt", out)
 }
 
 func TestRecorder(t *testing.T) {
@@ -168,7 +169,7 @@ func TestWritePlanEdges(t *testing.T) {
 	if err := WritePlanEdges(&b, edges, rec); err != nil {
 		t.Fatal(err)
 	}
-	checkGolden(t, "plan/edges.txt", b.String())
+	golden.Check(t, "testdata/plan/edges.txt", b.String())
 }
 
 func TestPlanEdges(t *testing.T) {

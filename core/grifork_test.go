@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/grifork/grifork/internal/testkit/golden"
 	"io"
 	"log/slog"
 	"slices"
@@ -629,7 +630,7 @@ func TestGriforkPlan(t *testing.T) {
 	if strings.Contains(out.String(), "hunter2") {
 		t.Error("plan shows the password")
 	}
-	checkGolden(t, "grifork_plan.txt", out.String())
+	golden.Check(t, "testdata/grifork_plan.txt", out.String())
 }
 
 // syncBuffer is a bytes.Buffer safe for the concurrent writes of a logger.

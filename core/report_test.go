@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/grifork/grifork/internal/testkit/golden"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -52,7 +53,7 @@ func TestWriteSummary(t *testing.T) {
 	if err := r.WriteSummary(&b); err != nil {
 		t.Fatal(err)
 	}
-	checkGolden(t, "summary/mixed.txt", b.String())
+	golden.Check(t, "testdata/summary/mixed.txt", b.String())
 	if r.OK() {
 		t.Error("OK() with failures")
 	}
@@ -70,7 +71,7 @@ func TestWriteSummary(t *testing.T) {
 	if err := ok.WriteSummary(&b); err != nil {
 		t.Fatal(err)
 	}
-	checkGolden(t, "summary/ok.txt", b.String())
+	golden.Check(t, "testdata/summary/ok.txt", b.String())
 
 	ok.AddRunError(BlockPrepare, RootHost, errors.New("x"))
 	if ok.OK() {
@@ -88,7 +89,7 @@ func TestReportJSON(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	checkGolden(t, "report/sample.json", string(b)+"\n")
+	golden.Check(t, "testdata/report/sample.json", string(b)+"\n")
 }
 
 func TestRetry(t *testing.T) {

@@ -3,6 +3,7 @@ package core
 import (
 	"bytes"
 	"fmt"
+	"github.com/grifork/grifork/internal/testkit/golden"
 	"reflect"
 	"strings"
 	"testing"
@@ -241,7 +242,7 @@ func TestTreeJSONGolden(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	checkGolden(t, "tree_subtree.json", string(b)+"\n")
+	golden.Check(t, "testdata/tree_subtree.json", string(b)+"\n")
 }
 
 func TestUnmarshalTreeErrors(t *testing.T) {
@@ -300,8 +301,8 @@ func TestRender(t *testing.T) {
 			if err := RenderDOT(&dot, tr); err != nil {
 				t.Fatal(err)
 			}
-			checkGolden(t, "render/"+tc.name+".txt", txt.String())
-			checkGolden(t, "render/"+tc.name+".dot", dot.String())
+			golden.Check(t, "testdata/render/"+tc.name+".txt", txt.String())
+			golden.Check(t, "testdata/render/"+tc.name+".dot", dot.String())
 		})
 	}
 }

@@ -3,8 +3,8 @@ package dsl
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
+	"github.com/grifork/grifork/internal/testkit/golden"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,26 +12,6 @@ import (
 
 	"github.com/grifork/grifork/core"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
-
-// golden compares got with the file at path, or rewrites it with -update.
-func golden(t *testing.T, path, got string) {
-	t.Helper()
-	if *update {
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test ./dsl -update to create it)", err)
-	}
-	if got != string(want) {
-		t.Errorf("%s differs:\n--- got\n%s--- want\n%s", path, got, want)
-	}
-}
 
 // failingExec fails every command the way sshx reports a non-zero exit status.
 func failingExec() *fakeExec {
@@ -75,7 +55,7 @@ func TestErrors(t *testing.T) {
 			} else {
 				got = h.runAll()
 			}
-			golden(t, strings.TrimSuffix(file, ".lua")+".golden", got)
+			golden.Check(t, strings.TrimSuffix(file, ".lua")+".golden", got)
 		})
 	}
 }

@@ -3,6 +3,7 @@ package dsl
 import (
 	"context"
 	"fmt"
+	"github.com/grifork/grifork/internal/testkit/golden"
 	"os/exec"
 	"strings"
 	"testing"
@@ -34,7 +35,7 @@ func TestRsyncArgv(t *testing.T) {
 		argv := buildRsyncArgv(core.RsyncConfig{Raw: tc.raw}, "ssh -p 22", "/a/", "web1:/a/")
 		fmt.Fprintf(&b, "%s: %s\n", tc.name, strings.Join(quoteEach(argv), " "))
 	}
-	golden(t, "testdata/rsync_argv.golden", b.String())
+	golden.Check(t, "testdata/rsync_argv.golden", b.String())
 }
 
 // TestRsyncArgvUserShellWins runs the real rsync with each argv: the remote

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"github.com/grifork/grifork/internal/testkit/golden"
 	"log/slog"
 	"net"
 	"os"
@@ -171,5 +172,5 @@ func TestConfigWarnings(t *testing.T) {
 	for _, h := range []string{"web1", "web2", "db1"} {
 		c.Route(core.Host{Name: h})
 	}
-	checkGolden(t, "testdata/config_warnings.golden", strings.ReplaceAll(buf.String(), dir+"/", ""))
+	golden.Check(t, "testdata/config_warnings.golden", strings.ReplaceAll(buf.String(), dir+"/", ""))
 }

@@ -4,6 +4,7 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/pem"
+	"github.com/grifork/grifork/internal/testkit/golden"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -131,16 +132,16 @@ func TestConfigAgainstOpenSSH(t *testing.T) {
 			}
 			defer c.Close()
 			for _, h := range tc.hosts {
-				golden := filepath.Join("testdata", "sshg", tc.name+"_"+strings.NewReplacer("@", "_at_", ":", "_").Replace(h.String())+".txt")
+				goldenPath := filepath.Join("testdata", "sshg", tc.name+"_"+strings.NewReplacer("@", "_at_", ":", "_").Replace(h.String())+".txt")
 				var want string
 				if live {
 					want = sshG(t, home, h)
-					if *update {
-						os.MkdirAll(filepath.Dir(golden), 0o755)
-						os.WriteFile(golden, []byte(want), 0o644)
+					if *golden.Update {
+						os.MkdirAll(filepath.Dir(goldenPath), 0o755)
+						os.WriteFile(goldenPath, []byte(want), 0o644)
 					}
 				} else {
-					b, err := os.ReadFile(golden)
+					b, err := os.ReadFile(goldenPath)
 					if err != nil {
 						t.Skipf("no ssh to ask and no recorded answer: %v", err)
 					}

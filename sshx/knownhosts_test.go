@@ -5,7 +5,7 @@ import (
 	"crypto/ed25519"
 	"crypto/elliptic"
 	"errors"
-	"flag"
+	"github.com/grifork/grifork/internal/testkit/golden"
 	"log/slog"
 	"math/rand/v2"
 	"os"
@@ -16,8 +16,6 @@ import (
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/knownhosts"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
 
 // seeded is a deterministic ed25519 signer, so fingerprints in golden files are stable.
 func seeded(t *testing.T, seed byte) ssh.Signer {
@@ -71,7 +69,7 @@ func TestHostKeyCheck(t *testing.T) {
 	hashed := knownhosts.HashHostname("web1")
 
 	dir := t.TempDir()
-	var golden strings.Builder
+	var errLines strings.Builder
 	for _, tc := range []struct {
 		name  string
 		known string
@@ -120,28 +118,8 @@ func TestHostKeyCheck(t *testing.T) {
 			}
 		}
 		if err != nil {
-			golden.WriteString(tc.name + ":\n  " + strings.ReplaceAll(err.Error(), dir+"/", "") + "\n")
+			errLines.WriteString(tc.name + ":\n  " + strings.ReplaceAll(err.Error(), dir+"/", "") + "\n")
 		}
 	}
-	checkGolden(t, "testdata/hostkey_errors.golden", golden.String())
-}
-
-func checkGolden(t *testing.T, path, got string) {
-	t.Helper()
-	if *update {
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run with -update to create it)", err)
-	}
-	if string(want) != got {
-		t.Errorf("%s differs (run with -update to accept):\n--- got\n%s\n--- want\n%s", path, got, want)
-	}
+	golden.Check(t, "testdata/hostkey_errors.golden", errLines.String())
 }

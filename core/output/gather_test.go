@@ -2,6 +2,7 @@ package output
 
 import (
 	"fmt"
+	"github.com/grifork/grifork/internal/testkit/golden"
 	"io"
 	"os"
 	"slices"
@@ -45,7 +46,7 @@ func TestGather(t *testing.T) {
 	if err := p.WriteGathered(&out, append(order, "db1")); err != nil {
 		t.Fatal(err)
 	}
-	checkGolden(t, "gather/groups.txt", out.String())
+	golden.Check(t, "testdata/gather/groups.txt", out.String())
 }
 
 // Gathered output beyond GatherMemory goes to a spill file, so the memory a

@@ -3,7 +3,7 @@ package ruby
 import (
 	"bytes"
 	"errors"
-	"flag"
+	"github.com/grifork/grifork/internal/testkit/golden"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,25 +12,6 @@ import (
 	lua "github.com/yuin/gopher-lua"
 	"github.com/yuin/gopher-lua/parse"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files")
-
-func golden(t *testing.T, path string, got []byte) {
-	t.Helper()
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs from the output:\n--- got\n%s\n--- want\n%s", path, got, want)
-	}
-}
 
 func files(t *testing.T, pattern string) []string {
 	t.Helper()
@@ -77,7 +58,7 @@ func TestCorpus(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			golden(t, strings.TrimSuffix(path, ".rb")+".lua.golden", out)
+			golden.Check(t, strings.TrimSuffix(path, ".rb")+".lua.golden", string(out))
 			checkLua(t, path, src, out)
 			checkAligned(t, src, out)
 			if !Detect(src) {
@@ -143,7 +124,7 @@ func TestUnsupported(t *testing.T) {
 			if strings.Contains(e.Msg, "internal error") {
 				t.Fatalf("converter bug: %v", err)
 			}
-			golden(t, strings.TrimSuffix(path, ".rb")+".err.golden", []byte(err.Error()+"\n"))
+			golden.Check(t, strings.TrimSuffix(path, ".rb")+".err.golden", err.Error()+"\n")
 			if !Detect(src) {
 				t.Error("Detect = false for a Ruby Griforkfile")
 			}

@@ -166,7 +166,8 @@ func Exit(err error, stderr io.Writer) int {
 	ee := (*ExitError)(nil)
 	if errors.As(err, &ee) {
 		code = ee.Code
-		if ee.Err == nil {
+		// Silent only as itself: context wrapped around it is news.
+		if ee.Err == nil && err == error(ee) {
 			return code
 		}
 	}

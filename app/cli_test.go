@@ -42,6 +42,7 @@ func TestExit(t *testing.T) {
 		{"usage", usageErr(errors.New("bad flag")), ExitUsage, "grifork: bad flag\n"},
 		{"wrapped", fmt.Errorf("ctx: %w", &ExitError{Code: ExitInterrupted, Err: errors.New("stop")}), ExitInterrupted, "grifork: ctx: stop\n"},
 		{"reported already", &ExitError{Code: ExitFailed}, ExitFailed, ""},
+		{"context around a reported one", fmt.Errorf("relay h1: %w", &ExitError{Code: ExitUsage}), ExitUsage, "grifork: relay h1: exit status 2\n"},
 	} {
 		var stderr bytes.Buffer
 		if code := Exit(tc.err, &stderr); code != tc.code || stderr.String() != tc.stderr {

@@ -112,7 +112,7 @@ func (p *propagation) oneLink() (time.Duration, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	h := p.hosts[0]
-	if _, err := p.f.Exec(ctx, h, "rm", "-rf", "/srv/app"); err != nil {
+	if err := p.empty(ctx, h); err != nil {
 		return 0, err
 	}
 	p.mu.Lock()

@@ -183,6 +183,11 @@ func TestDeployScriptReportsTheHost(t *testing.T) {
 	}
 	sum := strings.Repeat("ab", 32)
 	uid := strconv.Itoa(os.Getuid())
+	out, err := exec.Command("uname", "-sm").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	uname := strings.TrimSpace(string(out))
 	for _, tc := range []struct {
 		name   string
 		path   string
@@ -225,7 +230,7 @@ func TestDeployScriptReportsTheHost(t *testing.T) {
 					t.Errorf("%s=%q: mode %q, owner %q, %v; want %s of uid %s", key, kv[key], mode, owner, err, want, uid)
 				}
 			}
-			if kv["dir"] != tmp || kv["uid"] != uid || kv["uname"] == "" || !strings.HasPrefix(kv["run"], tmp+"/run-") {
+			if kv["dir"] != tmp || kv["uid"] != uid || kv["uname"] != uname || !strings.HasPrefix(kv["run"], tmp+"/run-") {
 				t.Errorf("dir=%q uid=%q uname=%q run=%q", kv["dir"], kv["uid"], kv["uname"], kv["run"])
 			}
 			want := ""

@@ -16,12 +16,12 @@ import (
 )
 
 // The remote side of every command: /bin/sh runs the command in the user's login
-// shell (as sshd itself would) in the background and waits for it. On TERM, HUP
-// or INT (our "signal" request on cancellation) it TERMs its whole process group
-// (sshd made it a session leader) and, once the command has ended or after a
-// grace period of 5s, KILLs what is left of the group, itself included. It
-// writes nothing once cancelled: the channel may be gone and SIGPIPE would kill it
-// before it has cleaned up.
+// shell (as sshd itself would; StartScript's in /bin/sh) in the background and
+// waits for it. On TERM, HUP or INT (our "signal" request on cancellation) it
+// TERMs its whole process group (sshd made it a session leader) and, once the
+// command has ended or after a grace period of 5s, KILLs what is left of the
+// group, itself included. It writes nothing once cancelled: the channel may be
+// gone and SIGPIPE would kill it before it has cleaned up.
 // With the watchdog, the command's stdin is /dev/null and a `cat` on the
 // session's stdin, which grifork never writes, raises the alarm when the channel
 // closes, so a lost connection also stops the command.

@@ -76,12 +76,11 @@ func (b *Broadcaster) PlanCmdline() string {
 	if exe == "" {
 		exe = dir + "/grifork-<sha256>"
 	}
-	return relayCmdline(dir+"/run-XXXXXXXXXX", exe)
+	return launchCmdline(Deployment{Run: dir + "/run-XXXXXXXXXX", Exe: exe}, relayArgs())
 }
 
-func relayCmdline(run, exe string) string {
-	return "cd -- " + core.ShellQuote(run) + " && exec " + core.ShellJoin(protocolArgs(exe, RelayFlag))
-}
+// relayArgs follow the executable on a relay's command line.
+func relayArgs() []string { return protocolArgs("", RelayFlag)[1:] }
 
 func (b *Broadcaster) stall() time.Duration {
 	if b.opts.SSH.Timeout > 0 {
@@ -726,15 +725,9 @@ func (b *Broadcaster) startRelay(ctx context.Context, p *relayProc, cfg relayCon
 		p.countDone(b.opts.Progress)
 		close(p.ended)
 	}()
-	d, err := b.deploy(p)
-	if err != nil {
-		p.err = err
-		return
-	}
-	b.log.Debug("relay start", "host", p.node.Name())
-	p.events <- relayEvent{Type: evStarted}
 	stdin := io.MultiReader(strings.NewReader(string(first)+"\n"), p.ctlR)
-	p.err = b.c.Start(p.ctx, p.host, relayCmdline(d.Run, d.Exe), stdin, outW, p.stderr)
+	d, err := b.launch(p, stdin, outW)
+	p.err = err
 	if p.err != nil {
 		// A relay that ended in error may not have removed its run directory and
 		// what it staged (killed, it cannot): the root does. One that ended well
@@ -765,15 +758,22 @@ func seedParents(t *core.Tree) map[string]string {
 	return out
 }
 
-// deploy readies p's host for its relay. A host whose cache lacks the binary
-// gets it from its seeder's relay once that one runs, not over the root's
-// uplink; when that fails, from the root. A cached host costs one session, as
-// ever.
-func (b *Broadcaster) deploy(p *relayProc) (Deployment, error) {
-	if p.seeder == nil || b.opts.Grifork.Exec != "" {
-		return b.ship.Deploy(p.ctx, p.host, nil)
+// launch readies p's host for its relay and runs the relay there until it
+// ends, stdin feeding it and stdout taking its events. A host whose cache
+// lacks the binary gets it from its seeder's relay once that one runs, not
+// over the root's uplink; when that fails, from the root. A cached host costs
+// one session, in which the relay runs (see Shipper.Launch).
+func (b *Broadcaster) launch(p *relayProc, stdin io.Reader, stdout io.Writer) (Deployment, error) {
+	run := func(ship bool) (Deployment, error) {
+		return b.ship.Launch(p.ctx, p.host, relayArgs(), ship, stdin, stdout, p.stderr, func(Deployment) {
+			b.log.Debug("relay start", "host", p.node.Name())
+			p.events <- relayEvent{Type: evStarted}
+		})
 	}
-	d, err := b.ship.DeployCached(p.ctx, p.host)
+	if p.seeder == nil || b.opts.Grifork.Exec != "" {
+		return run(true)
+	}
+	d, err := run(false)
 	if !errors.Is(err, ErrNotCached) {
 		return d, err
 	}
@@ -811,7 +811,7 @@ func (b *Broadcaster) deploy(p *relayProc) (Deployment, error) {
 	} else {
 		b.log.Info("broadcast: grifork seeded", "host", p.node.Name(), "seeder", s.node.Name())
 	}
-	return b.ship.Deploy(p.ctx, p.host, nil)
+	return run(true)
 }
 
 func (b *Broadcaster) newProc(ctx context.Context, n *core.Node, peers map[string]*relayProc) *relayProc {

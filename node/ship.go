@@ -111,29 +111,65 @@ type File struct {
 // the binary when it must be shipped. The caller removes the run directory with
 // Cleanup.
 func (s *Shipper) Deploy(ctx context.Context, host core.Host, files []File) (Deployment, error) {
-	return s.deploy(ctx, host, files, true)
+	return s.deploy(ctx, host, files, true, nil)
 }
 
-// ErrNotCached is DeployCached's answer for a host whose cache lacks the binary.
+// ErrNotCached is Launch's answer, without ship, for a host whose cache lacks
+// the binary: it shipped nothing and the host removed the run directory
+// (someone else may ship it, and Launch then costs one session more).
 var ErrNotCached = errors.New("grifork is not cached on the host")
 
-// DeployCached is Deploy for a host whose cache holds the binary: when it does
-// not, it ships nothing, has the host remove the run directory, and returns
-// ErrNotCached (someone else may ship it, and Deploy then costs one session).
-func (s *Shipper) DeployCached(ctx context.Context, host core.Host) (Deployment, error) {
-	return s.deploy(ctx, host, nil, false)
+// Launch readies host as Deploy does (with no files) and runs grifork there
+// with args, in the run directory, until it ends: stdin feeds it, stdout and
+// stderr take its output, and started is called with the Deployment just
+// before it starts. Where nothing is to ship (the host's cache holds the
+// binary, or grifork { exec } names it) the command runs in the deploy
+// session itself, which saves every host a session, and the login shell and
+// wrapper that come with one, at every run. Otherwise, with ship, the binary
+// is shipped first and the command gets a session of its own; without,
+// Launch starts nothing and returns ErrNotCached.
+//
+// Unlike Deploy's, the deploy session is not bounded by ssh {
+// command_timeout }: the command outlives it, and the caller bounds both (a
+// relay's silence). An error before the start is Deploy's, after it the
+// command's (a *sshx.CommandError when it failed). The Deployment returned
+// has Run set once the command started: remove it with Cleanup when the
+// command failed.
+func (s *Shipper) Launch(ctx context.Context, host core.Host, args []string, ship bool, stdin io.Reader, stdout, stderr io.Writer, started func(Deployment)) (Deployment, error) {
+	l := &launch{args: args, stdin: stdin, stdout: stdout, stderr: stderr, started: started}
+	d, err := s.deploy(ctx, host, nil, ship, l)
+	if err != nil || l.ran {
+		return d, err
+	}
+	started(d)
+	return d, s.c.Start(ctx, host, launchCmdline(d, args), stdin, stdout, stderr)
 }
 
-func (s *Shipper) deploy(ctx context.Context, host core.Host, files []File, ship bool) (Deployment, error) {
+// launchCmdline is the command line that runs grifork with args in d's run
+// directory.
+func launchCmdline(d Deployment, args []string) string {
+	return "cd -- " + core.ShellQuote(d.Run) + " && exec " + core.ShellJoin(append([]string{d.Exe}, args...))
+}
+
+// launch is Launch's command, for deploy to run in its session when it can.
+type launch struct {
+	args           []string
+	stdin          io.Reader
+	stdout, stderr io.Writer
+	started        func(Deployment)
+	ran            bool // it ran in the deploy session
+}
+
+func (s *Shipper) deploy(ctx context.Context, host core.Host, files []File, ship bool, l *launch) (Deployment, error) {
 	bin := s.own
 	if b, ok := s.platform.Load(host.String()); ok {
 		bin = b.(*shipBinary)
 	}
-	d, other, err := s.deployWith(ctx, host, files, ship, bin)
+	d, other, err := s.deployWith(ctx, host, files, ship, bin, l)
 	if other != nil {
 		// The host is of another platform: its setup is undone; again with
 		// its binary, whose cached copy the script must look for.
-		if d, other, err = s.deployWith(ctx, host, files, ship, other); other != nil {
+		if d, other, err = s.deployWith(ctx, host, files, ship, other, l); other != nil {
 			err = errors.New("the host's platform changed while grifork was readied there")
 		}
 	}
@@ -142,8 +178,9 @@ func (s *Shipper) deploy(ctx context.Context, host core.Host, files []File, ship
 
 // deployWith is deploy with bin to ship. When the host turns out to be of
 // another platform than bin's, it undoes the setup and returns the binary
-// for the host's platform to try again with instead.
-func (s *Shipper) deployWith(ctx context.Context, host core.Host, files []File, ship bool, bin *shipBinary) (Deployment, *shipBinary, error) {
+// for the host's platform to try again with instead. With l, when there is
+// nothing to send, l's command runs in the session and the error is its.
+func (s *Shipper) deployWith(ctx context.Context, host core.Host, files []File, ship bool, bin *shipBinary, l *launch) (Deployment, *shipBinary, error) {
 	exe := s.grifork.Exec
 	var sum string
 	var err error
@@ -152,7 +189,7 @@ func (s *Shipper) deployWith(ctx context.Context, host core.Host, files []File, 
 			return Deployment{}, nil, err
 		}
 	}
-	sess := s.start(ctx, host, sum)
+	sess := s.start(ctx, host, sum, l)
 	sess.bin = bin
 	st, err := sess.setup()
 	if err != nil {
@@ -188,13 +225,17 @@ func (s *Shipper) deployWith(ctx context.Context, host core.Host, files []File, 
 			return Deployment{}, nil, err
 		}
 	}
-	if err := sess.transfer(tf, st.paced); err != nil {
-		s.Cleanup(ctx, host, st.run)
-		return Deployment{}, nil, err
-	}
 	d := Deployment{Host: host, Exe: exe, Dir: st.dir, Run: st.run, Chdir: s.grifork.Chdir}
 	if d.Chdir == "" {
 		d.Chdir = st.dir
+	}
+	if l != nil && len(tf) == 0 {
+		return d, nil, sess.exec(l, d)
+	}
+	sess.readAcks()
+	if err := sess.transfer(tf, st.paced); err != nil {
+		s.Cleanup(ctx, host, st.run)
+		return Deployment{}, nil, err
 	}
 	return d, nil, nil
 }
@@ -372,15 +413,31 @@ type deploySession struct {
 	// Valid once ended is closed: the session writes no more after it returns.
 	err    error
 	stderr strings.Builder
+
+	// hold: the output after setup's is not read as acknowledgements until
+	// readAcks (it may be a launched command's).
+	hold     bool
+	acksOnce sync.Once
+	errw     handoff // to stderr, or to a launched command's own
 }
 
-// start starts the session; sum, when set, names the cached binary to look for.
-func (s *Shipper) start(ctx context.Context, host core.Host, sum string) *deploySession {
+// start starts the session; sum, when set, names the cached binary to look
+// for, and l, when set, is the command the script may run in its place.
+func (s *Shipper) start(ctx context.Context, host core.Host, sum string, l *launch) *deploySession {
 	inR, inW := io.Pipe()
 	outR, outW := io.Pipe()
-	ds := &deploySession{s: s, host: host, sum: sum, in: inW, out: bufio.NewReader(outR), ended: make(chan struct{})}
+	ds := &deploySession{s: s, host: host, sum: sum, in: inW, out: bufio.NewReader(outR), ended: make(chan struct{}), hold: l != nil}
+	ds.errw.w = &ds.stderr
+	cmd := ""
+	if l != nil {
+		cmd = `"$b"`
+		if sum == "" {
+			cmd = core.ShellQuote(s.grifork.Exec)
+		}
+		cmd += " " + core.ShellJoin(l.args)
+	}
 	go func() {
-		ds.err = s.c.StartBounded(ctx, host, "/bin/sh -c "+core.ShellQuote(s.deployScript(sum)), inR, outW, &ds.stderr)
+		ds.err = s.c.StartScript(ctx, host, s.deployScript(sum, cmd), l == nil, inR, outW, &ds.errw)
 		inR.CloseWithError(io.ErrClosedPipe) // unblocks a writer if the command ended early
 		outW.Close()
 		close(ds.ended)
@@ -412,20 +469,9 @@ func (ds *deploySession) setup() (childState, error) {
 			break
 		}
 	}
-	// What follows are the acknowledgements of a paced transfer, one line a
-	// piece; never more than maxPieces of them are waited for.
-	ds.acks = make(chan struct{}, maxPieces)
-	go func() {
-		for {
-			if _, err := ds.out.ReadString('\n'); err != nil {
-				return
-			}
-			select {
-			case ds.acks <- struct{}{}:
-			default:
-			}
-		}
-	}()
+	if !ds.hold {
+		ds.readAcks()
+	}
 	st := childState{uname: kv["uname"], dir: kv["dir"], run: kv["run"], cached: kv["cached"], paced: kv["paced"] == "yes"}
 	ds.run = st.run
 	if st.dir == "" || st.run == "" || kv["uid"] == "" {
@@ -448,9 +494,72 @@ func (ds *deploySession) setup() (childState, error) {
 	return st, nil
 }
 
+// readAcks reads what follows setup's output: the acknowledgements of a
+// paced transfer, one line a piece; never more than maxPieces of them are
+// waited for.
+func (ds *deploySession) readAcks() {
+	ds.acksOnce.Do(func() {
+		ds.acks = make(chan struct{}, maxPieces)
+		go func() {
+			for {
+				if _, err := ds.out.ReadString('\n'); err != nil {
+					return
+				}
+				select {
+				case ds.acks <- struct{}{}:
+				default:
+				}
+			}
+		}()
+	})
+}
+
+// exec has the script run l's command in its place, in the run directory,
+// and passes the command's streams until the session ends.
+func (ds *deploySession) exec(l *launch, d Deployment) error {
+	l.ran = true
+	l.started(d)
+	ds.errw.set(l.stderr)
+	if _, err := io.WriteString(ds.in, "exec\n"); err == nil {
+		go func() {
+			_, err := io.Copy(ds.in, l.stdin)
+			ds.in.CloseWithError(err)
+		}()
+	}
+	io.Copy(l.stdout, ds.out)
+	<-ds.ended
+	var ce *sshx.CommandError
+	if errors.As(ds.err, &ce) {
+		// Named as the command it ran, not as the whole script.
+		named := *ce
+		named.Command = launchCmdline(d, l.args)
+		return &named
+	}
+	return ds.err
+}
+
+// handoff writes to w, which set may replace.
+type handoff struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (h *handoff) Write(p []byte) (int, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.w.Write(p)
+}
+
+func (h *handoff) set(w io.Writer) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.w = w
+}
+
 // abort has the host remove the run directory and waits for it (the script
 // then exits 1: only another failure is worth a warning).
 func (ds *deploySession) abort() {
+	ds.readAcks()
 	io.WriteString(ds.in, "abort\n")
 	ds.in.Close()
 	if err := ds.wait("remove the run directory"); err != nil && !errors.As(err, new(*sshx.CommandError)) {
@@ -465,8 +574,8 @@ func (ds *deploySession) abort() {
 // the binary to verify and move into the cache) or "paced" (bin in pieces,
 // each a line with its size, its bytes, and a line back once stored; a size
 // of 0 ends them); anything else removes the run directory.
-func (s *Shipper) deployScript(sum string) string {
-	dirExpr := `/tmp/grifork-"$(id -u)"`
+func (s *Shipper) deployScript(sum, cmd string) string {
+	dirExpr := `/tmp/grifork-"$u"`
 	switch t := s.grifork.Tmpdir; {
 	case t == "~":
 		dirExpr = `"$HOME"`
@@ -475,23 +584,49 @@ func (s *Shipper) deployScript(sum string) string {
 	case t != "":
 		dirExpr = core.ShellQuote(t)
 	}
+	// Every process the script starts costs a fork and an exec on every host
+	// of every run (about 5 ms of CPU each on the test fleet): one stat reads
+	// the tmpdir, its parent and the cached binary where stat -c works, and
+	// shell built-ins do the rest, reading Linux's /proc for the uid and the
+	// platform; id, uname and ls -ldn do it elsewhere.
 	var b strings.Builder
 	fmt.Fprintf(&b, `umask 077
+u= un=
+while read -r k _ e _; do [ "$k" != Uid: ] || { u=$e; break; }; done 2>/dev/null </proc/self/status
+[ -n "$u" ] || u=$(id -u)
+{ read -r os </proc/sys/kernel/ostype && read -r m </proc/sys/kernel/arch && un="$os $m"; } 2>/dev/null
+[ -n "$un" ] || un=$(uname -sm)
 d=%s
-mkdir -p -m 0700 -- "$d" || exit 1
-printf 'ls=%%s\n' "$(ls -ldn -- "$d")"
-printf 'uid=%%s\n' "$(id -u)"
-d=$(cd -- "$d" && pwd) || exit 1
-printf 'dir=%%s\n' "$d"
-printf 'parent=%%s\n' "$(ls -ldn -- "$(dirname -- "$d")")"
-printf 'uname=%%s\n' "$(uname -sm)"
+[ -d "$d" ] || mkdir -p -m 0700 -- "$d" || exit 1
+cd -- "$d" || exit 1
+d=$PWD
+p=${d%%/*}
+[ -n "$p" ] || p=/
+printf 'uid=%%s\ndir=%%s\nuname=%%s\n' "$u" "$d" "$un"
+set -- "$p" "$d"
 `, dirExpr)
 	if sum != "" {
 		fmt.Fprintf(&b, `b="$d"/%s
-if [ -L "$b" ] || [ -e "$b" ]; then printf 'cachedls=%%s\n' "$(ls -ldn -- "$b")"; fi
-if [ -f "$b" ] && [ ! -L "$b" ]; then printf 'cached=%%s\n' "$(stat -c '%%s %%Y' -- "$b" 2>/dev/null)"
-elif dd if=/dev/null of=/dev/null bs=1 count=0 iflag=fullblock status=none 2>/dev/null; then echo paced=yes; fi
+if [ -L "$b" ] || [ -e "$b" ]; then set -- "$@" "$b"; fi
 `, binaryName(sum))
+	}
+	b.WriteString(`lb= c=
+if x=$(stat -c '%A %h %u %g %s %Y' -- "$@" 2>/dev/null); then
+{ read -r lp; read -r ld; read -r lb; } <<EOF
+$x
+EOF
+if [ $# = 3 ] && [ -f "$b" ] && [ ! -L "$b" ]; then set -- $lb; c="$5 $6"; fi
+else
+lp=$(ls -ldn -- "$p") && ld=$(ls -ldn -- "$d") || exit 1
+if [ $# = 3 ]; then lb=$(ls -ldn -- "$b"); fi
+fi
+printf 'ls=%s\nparent=%s\n' "$ld" "$lp"
+`)
+	if sum != "" {
+		b.WriteString(`if [ -n "$lb" ]; then printf 'cachedls=%s\n' "$lb"; fi
+if [ -f "$b" ] && [ ! -L "$b" ]; then printf 'cached=%s\n' "$c"
+elif dd if=/dev/null of=/dev/null bs=1 count=0 iflag=fullblock status=none 2>/dev/null; then echo paced=yes; fi
+`)
 	}
 	// tar says "Wrote only N of M bytes" when the disk fills up, which names no
 	// cause: say it when almost nothing is left. -m: the files' times do not
@@ -501,7 +636,12 @@ elif dd if=/dev/null of=/dev/null bs=1 count=0 iflag=fullblock status=none 2>/de
 	b.WriteString(`r=$(mktemp -d -- "$d/run-XXXXXXXXXX") || exit 1
 printf 'run=%s\n' "$r"
 read -r what || what=abort
-src=-
+`)
+	if cmd != "" {
+		// Launch: the command runs in this session, in the run directory.
+		fmt.Fprintf(&b, "[ \"$what\" != exec ] || { cd -- \"$r\" && exec %s; exit 1; }\n", cmd)
+	}
+	b.WriteString(`src=-
 case $what in
 none) exit 0 ;;
 tar|bin) ;;

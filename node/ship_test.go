@@ -2,11 +2,14 @@ package node
 
 import (
 	"context"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/grifork/grifork/core"
 )
@@ -97,7 +100,7 @@ func TestDeployScriptOffersPacedWhereDDCan(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			s := &Shipper{grifork: core.GriforkConfig{Tmpdir: filepath.Join(t.TempDir(), "tmp")}}
-			cmd := exec.Command("/bin/sh", "-c", s.deployScript(strings.Repeat("ab", 32)))
+			cmd := exec.Command("/bin/sh", "-c", s.deployScript(strings.Repeat("ab", 32), ""))
 			cmd.Env = append(os.Environ(), "PATH="+tc.path)
 			cmd.Stdin = strings.NewReader("abort\n") // the script removes its run directory
 			out, _ := cmd.Output()
@@ -106,6 +109,136 @@ func TestDeployScriptOffersPacedWhereDDCan(t *testing.T) {
 			}
 			if got := strings.Contains(string(out), "\npaced=yes\n"); got != tc.want {
 				t.Errorf("paced offered: %v, want %v (output %q)", got, tc.want, out)
+			}
+		})
+	}
+}
+
+// Launch runs the command in the deploy session itself when nothing is to ship
+// (one session on the host: sshd's own count), in a session of its own after
+// shipping the binary, and not at all without ship when the cache lacks it.
+func TestLaunch(t *testing.T) {
+	fx := newForkFixture(t)
+	bin := filepath.Join(t.TempDir(), "grifork")
+	if err := os.WriteFile(bin, []byte("#!/bin/sh\nIFS= read -r line\necho \"$(pwd) $* $line\"\necho oops >&2\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	sessions := func() int {
+		b, err := os.ReadFile(fx.sshd.Log)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return strings.Count(string(b), "Starting session: command")
+	}
+	for _, tc := range []struct {
+		name     string
+		exec     string // grifork { exec }
+		ship     bool
+		wantErr  error
+		sessions int
+	}{
+		{"not cached, not shipped", "", false, ErrNotCached, 1},
+		{"not cached, shipped", "", true, nil, 2},
+		{"cached", "", false, nil, 1},
+		{"grifork { exec }", bin, false, nil, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ship := NewShipper(fx.client, core.GriforkConfig{Tmpdir: fx.tmpdir, Exec: tc.exec}, bin, nil)
+			var out, errOut strings.Builder
+			var started []Deployment
+			before := sessions()
+			d, err := ship.Launch(context.Background(), fx.child.Host, []string{"--relay", "a b"}, tc.ship,
+				strings.NewReader("hello\n"), &out, &errOut, func(d Deployment) { started = append(started, d) })
+			if !errors.Is(err, tc.wantErr) {
+				t.Fatalf("Launch: %v, want %v", err, tc.wantErr)
+			}
+			if got := sessions() - before; got != tc.sessions {
+				t.Errorf("%d sessions, want %d", got, tc.sessions)
+			}
+			if tc.wantErr != nil {
+				if len(started) != 0 || out.Len() != 0 {
+					t.Errorf("started %v, output %q: want nothing run", started, out.String())
+				}
+				return
+			}
+			defer ship.Cleanup(context.Background(), fx.child.Host, d.Run)
+			if len(started) != 1 || started[0].Run != d.Run || !strings.HasPrefix(d.Run, fx.tmpdir+"/run-") {
+				t.Fatalf("started %v, run %q", started, d.Run)
+			}
+			if want := d.Run + " --relay a b hello\n"; out.String() != want || errOut.String() != "oops\n" {
+				t.Errorf("stdout %q, stderr %q; want %q, %q", out.String(), errOut.String(), want, "oops\n")
+			}
+		})
+	}
+}
+
+// The deploy script reports the tmpdir, its parent and the cached binary the
+// same with stat -c as with ls -ldn where stat lacks -c; only stat gives the
+// cached binary's size and time.
+func TestDeployScriptReportsTheHost(t *testing.T) {
+	t.Parallel()
+	stub := t.TempDir()
+	if err := os.WriteFile(filepath.Join(stub, "stat"), []byte("#!/bin/sh\necho \"stat: illegal option -- c\" >&2\nexit 1\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	sum := strings.Repeat("ab", 32)
+	uid := strconv.Itoa(os.Getuid())
+	out, err := exec.Command("uname", "-sm").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	uname := strings.TrimSpace(string(out))
+	for _, tc := range []struct {
+		name   string
+		path   string
+		cached bool
+	}{
+		{"stat -c", os.Getenv("PATH"), true},
+		{"ls -ldn", stub + ":" + os.Getenv("PATH"), false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			parent := t.TempDir()
+			if err := os.Chmod(parent, 0o751); err != nil {
+				t.Fatal(err)
+			}
+			tmp := filepath.Join(parent, "tmp")
+			if err := os.Mkdir(tmp, 0o700); err != nil {
+				t.Fatal(err)
+			}
+			bin := filepath.Join(tmp, binaryName(sum))
+			if err := os.WriteFile(bin, []byte("12345"), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			mtime := time.Unix(1234567890, 0)
+			if err := os.Chtimes(bin, mtime, mtime); err != nil {
+				t.Fatal(err)
+			}
+			s := &Shipper{grifork: core.GriforkConfig{Tmpdir: tmp}}
+			cmd := exec.Command("/bin/sh", "-c", s.deployScript(sum, ""))
+			cmd.Env = append(os.Environ(), "PATH="+tc.path)
+			cmd.Stdin = strings.NewReader("abort\n")
+			out, _ := cmd.Output()
+			kv := map[string]string{}
+			for line := range strings.Lines(string(out)) {
+				if k, v, ok := strings.Cut(strings.TrimSuffix(line, "\n"), "="); ok {
+					kv[k] = v
+				}
+			}
+			for key, want := range map[string]string{"ls": "drwx------", "parent": "drwxr-x--x", "cachedls": "-rwxr-xr-x"} {
+				if mode, owner, err := modeOwner(kv[key]); err != nil || mode != want || owner != uid {
+					t.Errorf("%s=%q: mode %q, owner %q, %v; want %s of uid %s", key, kv[key], mode, owner, err, want, uid)
+				}
+			}
+			if kv["dir"] != tmp || kv["uid"] != uid || kv["uname"] != uname || !strings.HasPrefix(kv["run"], tmp+"/run-") {
+				t.Errorf("dir=%q uid=%q uname=%q run=%q", kv["dir"], kv["uid"], kv["uname"], kv["run"])
+			}
+			want := ""
+			if tc.cached {
+				want = "5 1234567890"
+			}
+			if kv["cached"] != want {
+				t.Errorf("cached=%q, want %q", kv["cached"], want)
 			}
 		})
 	}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -15,12 +16,12 @@ import (
 )
 
 // The remote side of every command: /bin/sh runs the command in the user's login
-// shell (as sshd itself would) in the background and waits for it. On TERM, HUP
-// or INT (our "signal" request on cancellation) it TERMs its whole process group
-// (sshd made it a session leader) and, once the command has ended or after a
-// grace period of 5s, KILLs what is left of the group, itself included. It
-// writes nothing once cancelled: the channel may be gone and SIGPIPE would kill it
-// before it has cleaned up.
+// shell (as sshd itself would; StartScript's in /bin/sh) in the background and
+// waits for it. On TERM, HUP or INT (our "signal" request on cancellation) it
+// TERMs its whole process group (sshd made it a session leader) and, once the
+// command has ended or after a grace period of 5s, KILLs what is left of the
+// group, itself included. It writes nothing once cancelled: the channel may be
+// gone and SIGPIPE would kill it before it has cleaned up.
 // With the watchdog, the command's stdin is /dev/null and a `cat` on the
 // session's stdin, which grifork never writes, raises the alarm when the channel
 // closes, so a lost connection also stops the command.
@@ -28,8 +29,11 @@ const wrapKill = `k() { trap '' TERM HUP INT; exec >/dev/null 2>&1; kill -TERM 0
 trap k TERM HUP INT
 `
 
+// loginShell runs the command in the wrappers.
+const loginShell = `"${SHELL:-/bin/sh}"`
+
 const wrapWatchdog = `exec 3<&0 </dev/null
-` + wrapKill + `"${SHELL:-/bin/sh}" -c "$1" &
+` + wrapKill + loginShell + ` -c "$1" &
 c=$!
 (cat <&3 >/dev/null 2>&1; kill -TERM $$) >/dev/null 2>&1 &
 w=$!
@@ -40,7 +44,7 @@ exit "$s"`
 
 const wrapStdin = `exec 3<&0 </dev/null
 ` + wrapKill + `echo $$
-"${SHELL:-/bin/sh}" -c "$1" <&3 3<&- &
+` + loginShell + ` -c "$1" <&3 3<&- &
 c=$!
 exec 3<&-
 wait "$c"`
@@ -64,7 +68,7 @@ func (c *Client) Remote(ctx context.Context, host core.Host, cmdline string) (st
 	}
 	ow, ew := c.writers(c.prefix(ctx, &host, t.display))
 	var out capture
-	err = c.run(ctx, t, cmdline, nil, io.MultiWriter(&out, ow), ew, c.opts.SSH.CommandTimeout)
+	err = c.run(ctx, t, cmdline, nil, io.MultiWriter(&out, ow), ew, c.opts.SSH.CommandTimeout, false)
 	ow.Close()
 	ew.Close()
 	c.captured(t.display, cmdline, &out)
@@ -84,16 +88,28 @@ func (c *Client) Remote(ctx context.Context, host core.Host, cmdline string) (st
 // last as long as a subtree's run (a fork, a relay), whose liveness is checked
 // otherwise. StartBounded is for the short commands around them.
 func (c *Client) Start(ctx context.Context, host core.Host, cmdline string, stdin io.Reader, stdout, stderr io.Writer) error {
-	return c.start(ctx, host, cmdline, stdin, stdout, stderr, 0)
+	return c.start(ctx, host, cmdline, stdin, stdout, stderr, 0, false)
 }
 
 // StartBounded is Start for a command bounded by ssh { command_timeout }, as
 // Remote's are.
 func (c *Client) StartBounded(ctx context.Context, host core.Host, cmdline string, stdin io.Reader, stdout, stderr io.Writer) error {
-	return c.start(ctx, host, cmdline, stdin, stdout, stderr, c.opts.SSH.CommandTimeout)
+	return c.start(ctx, host, cmdline, stdin, stdout, stderr, c.opts.SSH.CommandTimeout, false)
 }
 
-func (c *Client) start(ctx context.Context, host core.Host, cmdline string, stdin io.Reader, stdout, stderr io.Writer, timeout time.Duration) error {
+// StartScript is Start (StartBounded when bounded) for a POSIX shell script,
+// which /bin/sh runs rather than the login shell: one shell fewer on the host
+// per session, which counts where every host gets one at every run (grifork's
+// own scripts need nothing of the user's shell).
+func (c *Client) StartScript(ctx context.Context, host core.Host, script string, bounded bool, stdin io.Reader, stdout, stderr io.Writer) error {
+	var timeout time.Duration
+	if bounded {
+		timeout = c.opts.SSH.CommandTimeout
+	}
+	return c.start(ctx, host, script, stdin, stdout, stderr, timeout, true)
+}
+
+func (c *Client) start(ctx context.Context, host core.Host, cmdline string, stdin io.Reader, stdout, stderr io.Writer, timeout time.Duration, sh bool) error {
 	t, err := c.resolve(host)
 	if err != nil {
 		return err
@@ -107,12 +123,13 @@ func (c *Client) start(ctx context.Context, host core.Host, cmdline string, stdi
 	if stderr == nil {
 		stderr = io.Discard
 	}
-	return c.run(ctx, t, cmdline, stdin, stdout, stderr, timeout)
+	return c.run(ctx, t, cmdline, stdin, stdout, stderr, timeout, sh)
 }
 
 // run runs one command in a session: stdin nil means the watchdog wrapper. A
 // timeout > 0 bounds the command from its start (not its wait for a session).
-func (c *Client) run(ctx context.Context, t target, cmdline string, stdin io.Reader, stdout, stderr io.Writer, timeout time.Duration) error {
+// sh: /bin/sh runs cmdline, not the login shell.
+func (c *Client) run(ctx context.Context, t target, cmdline string, stdin io.Reader, stdout, stderr io.Writer, timeout time.Duration, sh bool) error {
 	command := c.redact(cmdline)
 	c.log.Debug("run", "host", t.display, "command", command)
 	if err := ctx.Err(); err != nil {
@@ -132,6 +149,9 @@ func (c *Client) run(ctx context.Context, t target, cmdline string, stdin io.Rea
 		script = wrapStdin
 		pids = &pidWriter{w: gout, ready: make(chan struct{})}
 		sess.Stdout = pids
+	}
+	if sh {
+		script = strings.Replace(script, loginShell, "/bin/sh", 1)
 	}
 	in, err := sess.StdinPipe()
 	if err == nil {

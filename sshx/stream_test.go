@@ -37,6 +37,32 @@ func TestStart(t *testing.T) {
 	}
 }
 
+// StartScript's script runs in /bin/sh, not in the login shell, with its
+// stdin or without (the watchdog's), bounded or not.
+func TestStartScript(t *testing.T) {
+	t.Parallel()
+	s := sshdtest.Start(t, sshdtest.Opts{})
+	c, _ := newClient(t, s, nil)
+	for _, tc := range []struct {
+		name    string
+		stdin   io.Reader
+		bounded bool
+		want    string
+	}{
+		{"stdin", strings.NewReader("in\n"), false, "/bin/sh in\n"},
+		{"stdin, bounded", strings.NewReader("in\n"), true, "/bin/sh in\n"},
+		{"no stdin", nil, false, "/bin/sh \n"},
+	} {
+		var stdout bytes.Buffer
+		if err := c.StartScript(context.Background(), local, `read -r x; echo "$0 $x"`, tc.bounded, tc.stdin, &stdout, nil); err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		if stdout.String() != tc.want {
+			t.Errorf("%s: stdout %q, want %q", tc.name, stdout.String(), tc.want)
+		}
+	}
+}
+
 // Start has no watchdog (stdin belongs to the command): cancellation relies on
 // the "signal" request alone, and must still stop the whole remote command.
 func TestStartCancel(t *testing.T) {

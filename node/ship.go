@@ -22,6 +22,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/pkg/sftp"
+
 	"github.com/grifork/grifork/core"
 	"github.com/grifork/grifork/sshx"
 )
@@ -63,6 +65,9 @@ type Shipper struct {
 	// platform maps a host (core.Host.String) to the binary it runs, once a
 	// Deploy learned that it is of another platform than own.
 	platform sync.Map
+	// noSFTP holds the hosts (core.Host.String) whose sshd refused the sftp
+	// subsystem: a binary goes there paced or streamed.
+	noSFTP sync.Map
 }
 
 // shipBinary is one executable to ship, hashed and compressed once per
@@ -360,6 +365,7 @@ type childState struct {
 // deploySession is Deploy's one session on a host: setup's script, then the
 // transfer's, reading what to do on its stdin (see deployScript).
 type deploySession struct {
+	ctx   context.Context
 	s     *Shipper
 	host  core.Host
 	sum   string
@@ -378,7 +384,7 @@ type deploySession struct {
 func (s *Shipper) start(ctx context.Context, host core.Host, sum string) *deploySession {
 	inR, inW := io.Pipe()
 	outR, outW := io.Pipe()
-	ds := &deploySession{s: s, host: host, sum: sum, in: inW, out: bufio.NewReader(outR), ended: make(chan struct{})}
+	ds := &deploySession{ctx: ctx, s: s, host: host, sum: sum, in: inW, out: bufio.NewReader(outR), ended: make(chan struct{})}
 	go func() {
 		ds.err = s.c.StartBounded(ctx, host, "/bin/sh -c "+core.ShellQuote(s.deployScript(sum)), inR, outW, &ds.stderr)
 		inR.CloseWithError(io.ErrClosedPipe) // unblocks a writer if the command ended early
@@ -462,9 +468,10 @@ func (ds *deploySession) abort() {
 // needs to know about the host, ending with the run= line. Then it reads a
 // line: "none" (nothing to send), "tar" (a gzipped tar stream of files
 // follows, which it unpacks into the run directory), "bin" (the same, with
-// the binary to verify and move into the cache) or "paced" (bin in pieces,
+// the binary to verify and move into the cache), "paced" (bin in pieces,
 // each a line with its size, its bytes, and a line back once stored; a size
-// of 0 ends them); anything else removes the run directory.
+// of 0 ends them) or "file" (bin, whose stream sftp wrote into the run
+// directory as .paced); anything else removes the run directory.
 func (s *Shipper) deployScript(sum string) string {
 	dirExpr := `/tmp/grifork-"$(id -u)"`
 	switch t := s.grifork.Tmpdir; {
@@ -505,8 +512,10 @@ src=-
 case $what in
 none) exit 0 ;;
 tar|bin) ;;
+file) src="$r"/.paced; what=bin ;;
 paced)
 	src="$r"/.paced
+	: >"$src" || exit 1
 	while read -r n && [ "$n" != 0 ]; do
 		dd bs="$n" count=1 iflag=fullblock status=none >>"$src" || { cd / && rm -rf -- "$r"; exit 1; }
 		echo ok
@@ -637,8 +646,8 @@ func (ds *deploySession) transfer(files []tarFile, paced bool) error {
 	// flate writes in pieces of a few hundred bytes: buffer them into
 	// packet-sized writes, or the pipe and the channel crawl.
 	var w io.Writer = ds.in
-	var others *bytes.Buffer // paced: the other files' member, sent after binGz
-	if what == "bin" && paced {
+	var others *bytes.Buffer // sftp or paced: the other files' member, sent after binGz
+	if what == "bin" && (paced || ds.s.sftpOK(ds.host)) {
 		others = new(bytes.Buffer)
 		w = others
 	}
@@ -668,7 +677,7 @@ func (ds *deploySession) transfer(files []tarFile, paced bool) error {
 		err = buf.Flush()
 	}
 	if err == nil && others != nil {
-		err = ds.transferPaced(binGz, others.Bytes())
+		err = ds.transferFile(binGz, others.Bytes(), paced)
 	}
 	ds.in.CloseWithError(err)
 	if werr := ds.wait(step); werr != nil {
@@ -692,6 +701,78 @@ const (
 	pieceWindow = 4
 	maxPieces   = 1 << 14
 )
+
+// sftpPacket is the size of one SFTP write: pkg/sftp's default, and the
+// largest every server must accept.
+const sftpPacket = 32 << 10
+
+// sftpOK reports whether host may offer the sftp subsystem: none of this
+// Shipper's sessions was refused it yet.
+func (s *Shipper) sftpOK(host core.Host) bool {
+	_, refused := s.noSFTP.Load(host.String())
+	return !refused
+}
+
+// transferFile sends binGz and others (the two members of a gzipped tar
+// stream holding the binary) into the run directory as one file: with SFTP
+// where the host's sshd offers it (one sftp-server writes every piece, each
+// acknowledged, so at most pieceWindow*pieceSize bytes are on their way, as
+// in a paced transfer, without a dd process per piece), else paced where its
+// dd can, else streamed into tar.
+func (ds *deploySession) transferFile(binGz, others []byte, paced bool) error {
+	err := ds.sendSFTP(binGz, others)
+	if err == nil {
+		_, err = io.WriteString(ds.in, "file\n")
+		return err
+	}
+	if ds.ctx.Err() != nil {
+		return err
+	}
+	ds.s.log.Debug("sftp refused: shipping grifork through the deploy session", "host", ds.host.String(), "err", err)
+	if paced {
+		return ds.transferPaced(binGz, others)
+	}
+	for _, b := range [][]byte{[]byte("bin\n"), binGz, others} {
+		if _, err := ds.in.Write(b); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// sendSFTP writes parts into the run directory's .paced file over SFTP.
+func (ds *deploySession) sendSFTP(parts ...[]byte) error {
+	ss, err := ds.s.c.Subsystem(ds.ctx, ds.host, "sftp")
+	if err != nil {
+		if errors.Is(err, sshx.ErrNoSubsystem) {
+			ds.s.noSFTP.Store(ds.host.String(), true)
+		}
+		return err
+	}
+	defer ss.Close()
+	window := pieceWindow * pieceSize / sftpPacket
+	c, err := sftp.NewClientPipe(ss, ss.In, sftp.MaxPacket(sftpPacket), sftp.UseConcurrentWrites(true), sftp.MaxConcurrentRequestsPerFile(window))
+	if err != nil {
+		return fmt.Errorf("sftp: %w", err)
+	}
+	defer c.Close()
+	f, err := c.OpenFile(path.Join(ds.run, ".paced"), os.O_WRONLY|os.O_CREATE|os.O_EXCL)
+	if err != nil {
+		return fmt.Errorf("sftp: %w", err)
+	}
+	readers := make([]io.Reader, len(parts))
+	for i, p := range parts {
+		readers[i] = bytes.NewReader(p)
+	}
+	_, err = f.ReadFromWithConcurrency(io.MultiReader(readers...), window)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("sftp: %w", err)
+	}
+	return nil
+}
 
 // transferPaced sends parts (a gzipped tar stream) in pieces, each once fewer
 // than pieceWindow are unacknowledged.

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/grifork/grifork/core"
+	"github.com/grifork/grifork/internal/testkit/sshdtest"
 )
 
 // Deploy's errors name the step that failed and the line of stderr that says
@@ -106,6 +107,49 @@ func TestDeployScriptOffersPacedWhereDDCan(t *testing.T) {
 			}
 			if got := strings.Contains(string(out), "\npaced=yes\n"); got != tc.want {
 				t.Errorf("paced offered: %v, want %v (output %q)", got, tc.want, out)
+			}
+		})
+	}
+}
+
+// The binary travels over SFTP where the host's sshd offers it (one
+// sftp-server writes it, no process per piece), and paced through the deploy
+// session where it does not; either way it is verified and cached.
+func TestDeployShipsOverSFTPWhereOffered(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		sftp     bool
+		wantLine string // in sshd's log
+	}{
+		{"sftp offered", true, "Starting session: subsystem 'sftp'"},
+		{"sftp not offered", false, "subsystem request for sftp by user root failed, subsystem not found"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			fx := newForkFixtureOpts(t, sshdtest.Opts{SFTP: tc.sftp})
+			ship := fx.forker(nil).ship
+			ctx := context.Background()
+			d, err := ship.Deploy(ctx, fx.child.Host, []File{{Name: "f", Data: []byte("data")}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer ship.Cleanup(ctx, fx.child.Host, d.Run)
+			if got, err := os.ReadFile(filepath.Join(d.Run, "f")); err != nil || string(got) != "data" {
+				t.Errorf("run dir file: %v, %q", err, got)
+			}
+			if entries, _ := os.ReadDir(d.Run); len(entries) != 1 {
+				t.Errorf("run directory holds %v, want only f", entries)
+			}
+			if d.Exe != fx.cached() || readFile(t, fx.cached()) != readFile(t, fx.script) {
+				t.Errorf("exe %s, want the cached binary %s with the shipped content", d.Exe, fx.cached())
+			}
+			if fi, err := os.Stat(fx.cached()); err != nil || !fi.ModTime().Equal(binMtime(fx.sum)) {
+				t.Errorf("cached binary: %v; want it modified at %v", err, binMtime(fx.sum))
+			}
+			if log := readFile(t, fx.sshd.Log); !strings.Contains(log, tc.wantLine) {
+				t.Errorf("sshd's log lacks %q:\n%s", tc.wantLine, log)
+			}
+			if got := ship.sftpOK(fx.child.Host); got != tc.sftp {
+				t.Errorf("sftpOK after the deploy: %v, want %v", got, tc.sftp)
 			}
 		})
 	}

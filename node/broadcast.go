@@ -767,51 +767,52 @@ func seedParents(t *core.Tree) map[string]string {
 
 // deploy readies p's host for its relay. A host whose cache lacks the binary
 // gets it from its seeder's relay once that one runs, not over the root's
-// uplink; when that fails, from the root. A cached host costs one session, as
-// ever.
+// uplink: the relay puts it into the run directory of the root's session on
+// the host, which verifies and caches it there; when that fails, the root
+// ships it. A cached host costs one session, as ever.
 func (b *Broadcaster) deploy(p *relayProc) (Deployment, error) {
 	if p.seeder == nil || b.opts.Grifork.Exec != "" {
 		return b.ship.Deploy(p.ctx, p.host, nil)
 	}
-	d, err := b.ship.DeployCached(p.ctx, p.host)
-	if !errors.Is(err, ErrNotCached) {
-		return d, err
-	}
+	return b.ship.DeploySeeded(p.ctx, p.host, func(ctx context.Context, file string) error {
+		return b.seed(ctx, p, file)
+	})
+}
+
+// seed has p's seeder put the binary into file on p's host, once its relay
+// listens.
+func (b *Broadcaster) seed(ctx context.Context, p *relayProc, file string) error {
 	s := p.seeder
-	why := ""
 	select {
 	case <-s.ready:
-		if !b.ship.samePlatform(p.host, s.host) {
-			// The seeder's relay has only its own binary, for its platform.
-			why = "its host is of another platform"
-			break
-		}
-		if err := s.send(relayConnect{Seed: &relayPeer{Name: p.node.Name(), Host: p.host}}); err != nil {
-			why = err.Error()
-			break
-		}
-		wait := time.NewTimer(deployLimit / 2)
-		defer wait.Stop()
-		select {
-		case why = <-p.seeded:
-		case <-s.ended:
-			why = "its relay ended"
-		case <-wait.C:
-			why = fmt.Sprintf("no answer within %s", deployLimit/2)
-		case <-p.ctx.Done():
-			return Deployment{}, context.Cause(p.ctx)
-		}
 	case <-s.ended:
-		why = "its relay ended"
-	case <-p.ctx.Done():
-		return Deployment{}, context.Cause(p.ctx)
+		return fmt.Errorf("seeder %s: its relay ended", s.node.Name())
+	case <-ctx.Done():
+		return context.Cause(ctx)
 	}
-	if why != "" {
-		b.log.Info("broadcast: seeding grifork failed: shipping it from here", "host", p.node.Name(), "seeder", s.node.Name(), "err", why)
-	} else {
+	if !b.ship.samePlatform(p.host, s.host) {
+		// The seeder's relay has only its own binary, for its platform.
+		return fmt.Errorf("seeder %s: its host is of another platform", s.node.Name())
+	}
+	if err := s.send(relayConnect{Seed: &relayPeer{Name: p.node.Name(), Host: p.host, File: file}}); err != nil {
+		return fmt.Errorf("seeder %s: %w", s.node.Name(), err)
+	}
+	wait := time.NewTimer(deployLimit / 2)
+	defer wait.Stop()
+	select {
+	case why := <-p.seeded:
+		if why != "" {
+			return fmt.Errorf("seeder %s: %s", s.node.Name(), why)
+		}
 		b.log.Info("broadcast: grifork seeded", "host", p.node.Name(), "seeder", s.node.Name())
+		return nil
+	case <-s.ended:
+		return fmt.Errorf("seeder %s: its relay ended", s.node.Name())
+	case <-wait.C:
+		return fmt.Errorf("seeder %s: no answer within %s", s.node.Name(), deployLimit/2)
+	case <-ctx.Done():
+		return context.Cause(ctx)
 	}
-	return b.ship.Deploy(p.ctx, p.host, nil)
 }
 
 func (b *Broadcaster) newProc(ctx context.Context, n *core.Node, peers map[string]*relayProc) *relayProc {

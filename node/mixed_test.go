@@ -35,7 +35,6 @@ func TestBinaryFor(t *testing.T) {
 		name     string
 		uname    string
 		binaries string
-		ownOnly  bool
 		want     string // the path shipped; "" when an error
 		wantErr  []string
 	}{
@@ -47,7 +46,6 @@ func TestBinaryFor(t *testing.T) {
 		{name: "missing", uname: "Linux riscv64", wantErr: []string{`host is "Linux riscv64"`, "built for linux/amd64",
 			`set grifork { exec = "/path/to/grifork" }`, "put grifork-linux-riscv64", "make build-all", "grifork { binaries }"}},
 		{name: "a directory is no binary", uname: "Linux ppc64le", wantErr: []string{"put grifork-linux-ppc64le"}},
-		{name: "relay ships only its own", uname: "Linux aarch64", ownOnly: true, wantErr: []string{`host is "Linux aarch64"`}},
 		{name: "unreadable uname", uname: "", wantErr: []string{`host is ""`, "put grifork-GOOS-GOARCH"}},
 	}
 	for _, tc := range tests {
@@ -55,7 +53,6 @@ func TestBinaryFor(t *testing.T) {
 			t.Parallel()
 			s := NewShipper(nil, core.GriforkConfig{Binaries: tc.binaries}, own, nil)
 			s.own.goos, s.own.goarch = "linux", "amd64"
-			s.ownOnly = tc.ownOnly
 			b, err := s.binaryFor(tc.uname)
 			if tc.want != "" {
 				if err != nil {

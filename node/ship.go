@@ -55,10 +55,6 @@ type Shipper struct {
 	// own is the binary given to NewShipper, of this process's platform (a
 	// field: tests play a foreign one).
 	own *shipBinary
-	// ownOnly: ship no other binary, as a relay seeding its peers, which
-	// knows neither the root's grifork { binaries } nor what sits beside the
-	// root's grifork; the root ships the right one when seeding fails.
-	ownOnly bool
 
 	mu      sync.Mutex
 	foreign map[string]*shipBinary // by path
@@ -116,39 +112,59 @@ type File struct {
 // the binary when it must be shipped. The caller removes the run directory with
 // Cleanup.
 func (s *Shipper) Deploy(ctx context.Context, host core.Host, files []File) (Deployment, error) {
-	return s.deploy(ctx, host, files, true)
+	return s.deploy(ctx, host, files, nil)
 }
 
-// ErrNotCached is DeployCached's answer for a host whose cache lacks the binary.
-var ErrNotCached = errors.New("grifork is not cached on the host")
+// Seed puts the compressed binary (seedStream) into the file named on host,
+// from elsewhere than this process: see DeploySeeded.
+type Seed func(ctx context.Context, file string) error
 
-// DeployCached is Deploy for a host whose cache holds the binary: when it does
-// not, it ships nothing, has the host remove the run directory, and returns
-// ErrNotCached (someone else may ship it, and Deploy then costs one session).
-func (s *Shipper) DeployCached(ctx context.Context, host core.Host) (Deployment, error) {
-	return s.deploy(ctx, host, nil, false)
+// DeploySeeded is Deploy without files for a host whose cache may lack the
+// binary, in one session still: when the cache lacks it, seed puts the
+// binary into the run directory (from a relay, so that this process's
+// uplink need not carry it), and the host verifies its SHA-256 and caches it
+// as if this Shipper had sent it. When seed fails, or the host's copy does
+// not verify, or the host is of another platform than this process, this
+// Shipper ships it itself (and says so at level info). A host whose cache
+// holds it costs the one session, as Deploy does.
+func (s *Shipper) DeploySeeded(ctx context.Context, host core.Host, seed Seed) (Deployment, error) {
+	d, err := s.deploy(ctx, host, nil, seed)
+	var se *seedError
+	if errors.As(err, &se) {
+		s.log.Info("seeding grifork failed: shipping it from here", "host", host.String(), "err", se.err)
+		return s.deploy(ctx, host, nil, nil)
+	}
+	return d, err
 }
 
-func (s *Shipper) deploy(ctx context.Context, host core.Host, files []File, ship bool) (Deployment, error) {
+// seedError is a seeding that failed, after which the host's run directory
+// is gone (DeploySeeded ships instead).
+type seedError struct{ err error }
+
+func (e *seedError) Error() string { return "seeding grifork: " + e.err.Error() }
+func (e *seedError) Unwrap() error { return e.err }
+
+func (s *Shipper) deploy(ctx context.Context, host core.Host, files []File, seed Seed) (Deployment, error) {
 	bin := s.own
 	if b, ok := s.platform.Load(host.String()); ok {
 		bin = b.(*shipBinary)
 	}
-	d, other, err := s.deployWith(ctx, host, files, ship, bin)
+	d, other, err := s.deployWith(ctx, host, files, seed, bin)
 	if other != nil {
 		// The host is of another platform: its setup is undone; again with
 		// its binary, whose cached copy the script must look for.
-		if d, other, err = s.deployWith(ctx, host, files, ship, other); other != nil {
+		if d, other, err = s.deployWith(ctx, host, files, seed, other); other != nil {
 			err = errors.New("the host's platform changed while grifork was readied there")
 		}
 	}
 	return d, err
 }
 
-// deployWith is deploy with bin to ship. When the host turns out to be of
-// another platform than bin's, it undoes the setup and returns the binary
-// for the host's platform to try again with instead.
-func (s *Shipper) deployWith(ctx context.Context, host core.Host, files []File, ship bool, bin *shipBinary) (Deployment, *shipBinary, error) {
+// deployWith is deploy with bin to ship, or to have seed put there when bin
+// is this process's own. When the host turns out to be of another platform
+// than bin's, it undoes the setup and returns the binary for the host's
+// platform to try again with instead.
+func (s *Shipper) deployWith(ctx context.Context, host core.Host, files []File, seed Seed, bin *shipBinary) (Deployment, *shipBinary, error) {
 	exe := s.grifork.Exec
 	var sum string
 	var err error
@@ -180,22 +196,28 @@ func (s *Shipper) deployWith(ctx context.Context, host core.Host, files []File, 
 	for _, f := range files {
 		tf = append(tf, tarFile{name: f.Name, data: f.Data})
 	}
+	seeded := false
 	if exe == "" {
-		if exe, err = s.shipTo(host, st, bin, &tf); err == nil && len(tf) > len(files) {
-			if !ship {
-				err = ErrNotCached
-			} else {
-				s.log.Info("shipping grifork binary", "host", host.String(), "path", exe, "sha256", sum)
-			}
-		}
-		if err != nil {
+		if exe, err = s.shipTo(host, st, bin, &tf); err != nil {
 			sess.abort() // the host removes the run directory
 			return Deployment{}, nil, err
 		}
+		switch {
+		case len(tf) == len(files):
+		case seed != nil && bin == s.own && len(files) == 0:
+			if err := sess.seedWith(seed); err != nil {
+				return Deployment{}, nil, err
+			}
+			seeded = true
+		default:
+			s.log.Info("shipping grifork binary", "host", host.String(), "path", exe, "sha256", sum)
+		}
 	}
-	if err := sess.transfer(tf, st.paced); err != nil {
-		s.Cleanup(ctx, host, st.run)
-		return Deployment{}, nil, err
+	if !seeded {
+		if err := sess.transfer(tf, st.paced); err != nil {
+			s.Cleanup(ctx, host, st.run)
+			return Deployment{}, nil, err
+		}
 	}
 	d := Deployment{Host: host, Exe: exe, Dir: st.dir, Run: st.run, Chdir: s.grifork.Chdir}
 	if d.Chdir == "" {
@@ -257,7 +279,7 @@ func (s *Shipper) binaryFor(uname string) (*shipBinary, error) {
 		return s.own, nil
 	}
 	goos, goarch, ok := platformOf(uname)
-	if !ok || s.ownOnly {
+	if !ok {
 		return nil, s.noBinaryError(uname)
 	}
 	if _, err := s.own.hash(); err != nil { // resolves own's path
@@ -702,6 +724,49 @@ const (
 	maxPieces   = 1 << 14
 )
 
+// seedWith has seed put the compressed binary into the run directory, and
+// the host verify and cache it as after a transfer. A seeding that fails
+// (also one the host does not verify) leaves no run directory and is a
+// *seedError, after which DeploySeeded ships the binary itself.
+func (ds *deploySession) seedWith(seed Seed) error {
+	if err := seed(ds.ctx, path.Join(ds.run, pacedFile)); err != nil {
+		ds.abort()
+		if ds.ctx.Err() != nil {
+			return err
+		}
+		return &seedError{err}
+	}
+	_, err := io.WriteString(ds.in, "file\n")
+	ds.in.CloseWithError(err)
+	if err = ds.wait("verify the seeded grifork in " + ds.run); err != nil && ds.ctx.Err() == nil {
+		ds.s.Cleanup(ds.ctx, ds.host, ds.run)
+		return &seedError{err}
+	}
+	return err
+}
+
+// seedStream is what a seeder puts into a host's run directory: the
+// gzipped tar stream of a transfer holding bin alone.
+func seedStream(bin *shipBinary) ([][]byte, error) {
+	gz, err := bin.gzipped()
+	if err != nil {
+		return nil, err
+	}
+	var end bytes.Buffer
+	w := gzip.NewWriter(&end)
+	if err := writeTar(w, nil); err != nil {
+		return nil, err
+	}
+	if err := w.Close(); err != nil {
+		return nil, err
+	}
+	return [][]byte{gz, end.Bytes()}, nil
+}
+
+// pacedFile is where, in the run directory, a binary sent as a file lands
+// before tar unpacks it.
+const pacedFile = ".paced"
+
 // sftpPacket is the size of one SFTP write: pkg/sftp's default, and the
 // largest every server must accept.
 const sftpPacket = 32 << 10
@@ -740,23 +805,30 @@ func (ds *deploySession) transferFile(binGz, others []byte, paced bool) error {
 	return nil
 }
 
-// sendSFTP writes parts into the run directory's .paced file over SFTP.
+// sendSFTP writes parts into the run directory's pacedFile over SFTP.
 func (ds *deploySession) sendSFTP(parts ...[]byte) error {
-	ss, err := ds.s.c.Subsystem(ds.ctx, ds.host, "sftp")
+	err := putSFTP(ds.ctx, ds.s.c, ds.host, path.Join(ds.run, pacedFile), parts...)
+	if errors.Is(err, sshx.ErrNoSubsystem) {
+		ds.s.noSFTP.Store(ds.host.String(), true)
+	}
+	return err
+}
+
+// putSFTP writes parts into a new file on host over SFTP, at most
+// pieceWindow*pieceSize bytes unacknowledged.
+func putSFTP(ctx context.Context, c *sshx.Client, host core.Host, file string, parts ...[]byte) error {
+	ss, err := c.Subsystem(ctx, host, "sftp")
 	if err != nil {
-		if errors.Is(err, sshx.ErrNoSubsystem) {
-			ds.s.noSFTP.Store(ds.host.String(), true)
-		}
 		return err
 	}
 	defer ss.Close()
 	window := pieceWindow * pieceSize / sftpPacket
-	c, err := sftp.NewClientPipe(ss, ss.In, sftp.MaxPacket(sftpPacket), sftp.UseConcurrentWrites(true), sftp.MaxConcurrentRequestsPerFile(window))
+	sc, err := sftp.NewClientPipe(ss, ss.In, sftp.MaxPacket(sftpPacket), sftp.UseConcurrentWrites(true), sftp.MaxConcurrentRequestsPerFile(window))
 	if err != nil {
 		return fmt.Errorf("sftp: %w", err)
 	}
-	defer c.Close()
-	f, err := c.OpenFile(path.Join(ds.run, ".paced"), os.O_WRONLY|os.O_CREATE|os.O_EXCL)
+	defer sc.Close()
+	f, err := sc.OpenFile(file, os.O_WRONLY|os.O_CREATE|os.O_EXCL)
 	if err != nil {
 		return fmt.Errorf("sftp: %w", err)
 	}

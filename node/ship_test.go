@@ -2,6 +2,8 @@ package node
 
 import (
 	"context"
+	"errors"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -150,6 +152,99 @@ func TestDeployShipsOverSFTPWhereOffered(t *testing.T) {
 			}
 			if got := ship.sftpOK(fx.child.Host); got != tc.sftp {
 				t.Errorf("sftpOK after the deploy: %v, want %v", got, tc.sftp)
+			}
+		})
+	}
+}
+
+// DeploySeeded has the seed put the compressed binary into the run directory
+// of its session, where the host verifies and caches it; a seed that fails,
+// or whose binary the host does not verify, makes the Shipper ship it
+// itself; a host that holds it needs no seed.
+func TestDeploySeeded(t *testing.T) {
+	fx := newForkFixtureOpts(t, sshdtest.Opts{SFTP: true})
+	for _, tc := range []struct {
+		name     string
+		cached   bool
+		seed     func(s *Shipper) Seed
+		seeds    int
+		wantLogs []string
+		noLogs   []string
+	}{
+		{name: "seeded", seed: func(s *Shipper) Seed {
+			return func(ctx context.Context, file string) error {
+				parts, err := seedStream(s.own)
+				if err != nil {
+					return err
+				}
+				return putSFTP(ctx, fx.client, fx.child.Host, file, parts...)
+			}
+		}, seeds: 1, noLogs: []string{"shipping grifork binary", "seeding grifork failed"}},
+		{name: "the seed fails", seed: func(*Shipper) Seed {
+			return func(context.Context, string) error { return errors.New("seeder gone") }
+		}, seeds: 1, wantLogs: []string{"seeding grifork failed", "seeder gone", "shipping grifork binary"}},
+		{name: "the seeded binary is not the one", seed: func(*Shipper) Seed {
+			return func(ctx context.Context, file string) error {
+				other := &shipBinary{path: "/bin/true"}
+				if _, err := other.hash(); err != nil {
+					return err
+				}
+				parts, err := seedStream(other)
+				if err != nil {
+					return err
+				}
+				return putSFTP(ctx, fx.client, fx.child.Host, file, parts...)
+			}
+		}, seeds: 1, wantLogs: []string{"seeding grifork failed", "shipped grifork has SHA-256", "shipping grifork binary"}},
+		{name: "cached already", cached: true, seed: func(*Shipper) Seed {
+			return func(context.Context, string) error { return errors.New("no seed wanted") }
+		}, noLogs: []string{"shipping grifork binary", "seeding grifork failed"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if !tc.cached {
+				if err := os.RemoveAll(fx.tmpdir); err != nil {
+					t.Fatal(err)
+				}
+			}
+			var logs sshdtest.SyncBuffer
+			f := fx.forker(func(o *ForkOptions) { o.Logger = slog.New(slog.NewTextHandler(&logs, nil)) })
+			seeds := 0
+			seed := tc.seed(f.ship)
+			d, err := f.ship.DeploySeeded(context.Background(), fx.child.Host, func(ctx context.Context, file string) error {
+				seeds++
+				if !strings.HasPrefix(file, fx.tmpdir+"/run-") {
+					t.Errorf("seed into %s, want a file in a run directory under %s", file, fx.tmpdir)
+				}
+				return seed(ctx, file)
+			})
+			if err != nil {
+				t.Fatalf("DeploySeeded: %v\n%s", err, logs.String())
+			}
+			defer f.ship.Cleanup(context.Background(), fx.child.Host, d.Run)
+			if seeds != tc.seeds {
+				t.Errorf("seed called %d times, want %d", seeds, tc.seeds)
+			}
+			if d.Exe != fx.cached() || readFile(t, fx.cached()) != readFile(t, fx.script) {
+				t.Errorf("exe %s, want the cached binary %s with the shipped content", d.Exe, fx.cached())
+			}
+			if fi, err := os.Stat(fx.cached()); err != nil || !fi.ModTime().Equal(binMtime(fx.sum)) || fi.Mode().Perm() != 0o755 {
+				t.Errorf("cached binary: %v %v; want it mode 0755, modified at %v", err, fi, binMtime(fx.sum))
+			}
+			if entries, err := os.ReadDir(d.Run); err != nil || len(entries) != 0 {
+				t.Errorf("run directory %s: %v, holds %v; want it empty", d.Run, err, entries)
+			}
+			if runs, _ := filepath.Glob(filepath.Join(fx.tmpdir, "run-*")); len(runs) != 1 {
+				t.Errorf("tmpdir holds the run directories %v, want only the deployment's", runs)
+			}
+			for _, w := range tc.wantLogs {
+				if !strings.Contains(logs.String(), w) {
+					t.Errorf("log lacks %q:\n%s", w, logs.String())
+				}
+			}
+			for _, w := range tc.noLogs {
+				if strings.Contains(logs.String(), w) {
+					t.Errorf("log says %q:\n%s", w, logs.String())
+				}
 			}
 		})
 	}

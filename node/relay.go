@@ -231,8 +231,9 @@ func relay(ctx context.Context, in *bufio.Reader, emit func(relayEvent), log *sl
 		go client.Connect(ctx, h)
 	}
 
-	// Its own binary, compressed once for every host it seeds (the root asks
-	// only for hosts of this platform, and each verifies what it gets).
+	// Its own binary, as its host received it compressed, or compressed once
+	// for every host it seeds (the root asks only for hosts of this
+	// platform, and each verifies what it gets).
 	own := &shipBinary{goos: runtime.GOOS, goarch: runtime.GOARCH}
 	conn, err := readConnect(in, func(p relayPeer) { go r.seed(ctx, client, own, p) })
 	if err != nil {
@@ -292,15 +293,11 @@ func readConnect(in *bufio.Reader, seed func(relayPeer)) (relayConnect, error) {
 	}
 }
 
-// seed puts this relay's binary, compressed, into the file p names on p's
-// host over SFTP, where the root's session on that host verifies it, so that
+// seed puts this relay's binary, compressed (see seedStream: the relay runs
+// in its run directory), into the file p names on p's host over SFTP, where the root's session on that host verifies it, so that
 // the root's uplink need not carry it there; and says how it went.
 func (r *relayRun) seed(ctx context.Context, client *sshx.Client, own *shipBinary, p relayPeer) {
-	_, err := own.hash() // finds the executable
-	var parts [][]byte
-	if err == nil {
-		parts, err = seedStream(own)
-	}
+	parts, err := seedStream(own, seedFile)
 	if err == nil {
 		err = putSFTP(ctx, client, p.Host, p.File, parts...)
 	}

@@ -492,8 +492,9 @@ func (ds *deploySession) abort() {
 // follows, which it unpacks into the run directory), "bin" (the same, with
 // the binary to verify and move into the cache), "paced" (bin in pieces,
 // each a line with its size, its bytes, and a line back once stored; a size
-// of 0 ends them) or "file" (bin, whose stream sftp wrote into the run
-// directory as .paced); anything else removes the run directory.
+// of 0 ends them), "file" (bin, whose stream sftp wrote into the run
+// directory as seedFile) or "kept" (file, keeping seedFile for the relay to
+// seed others with); anything else removes the run directory.
 func (s *Shipper) deployScript(sum string) string {
 	dirExpr := `/tmp/grifork-"$(id -u)"`
 	switch t := s.grifork.Tmpdir; {
@@ -531,10 +532,11 @@ elif dd if=/dev/null of=/dev/null bs=1 count=0 iflag=fullblock status=none 2>/de
 printf 'run=%s\n' "$r"
 read -r what || what=abort
 src=-
+keep=
 case $what in
 none) exit 0 ;;
 tar|bin) ;;
-file) src="$r"/.paced; what=bin ;;
+file|kept) src="$r"/grifork.tgz; [ "$what" = file ] || keep=1; what=bin ;;
 paced)
 	src="$r"/.paced
 	: >"$src" || exit 1
@@ -547,7 +549,7 @@ paced)
 esac
 cd -- "$r" || exit 1
 tar -xzmof "$src" || { full=$(df -Pk . | awk 'NR == 2 && $4 < 1024 { print "No space left on device: " $4 " KiB free on " $6 }'); cd / && rm -rf -- "$r"; [ -z "$full" ] || echo "$full" >&2; exit 1; }
-[ "$src" = - ] || rm -f -- "$src"
+[ "$src" = - ] || [ -n "$keep" ] || rm -f -- "$src"
 [ "$what" = bin ] || exit 0
 `)
 	if sum != "" {
@@ -699,7 +701,7 @@ func (ds *deploySession) transfer(files []tarFile, paced bool) error {
 		err = buf.Flush()
 	}
 	if err == nil && others != nil {
-		err = ds.transferFile(binGz, others.Bytes(), paced)
+		err = ds.transferFile(binGz, others.Bytes(), paced, len(rest) == 0)
 	}
 	ds.in.CloseWithError(err)
 	if werr := ds.wait(step); werr != nil {
@@ -729,14 +731,14 @@ const (
 // (also one the host does not verify) leaves no run directory and is a
 // *seedError, after which DeploySeeded ships the binary itself.
 func (ds *deploySession) seedWith(seed Seed) error {
-	if err := seed(ds.ctx, path.Join(ds.run, pacedFile)); err != nil {
+	if err := seed(ds.ctx, path.Join(ds.run, seedFile)); err != nil {
 		ds.abort()
 		if ds.ctx.Err() != nil {
 			return err
 		}
 		return &seedError{err}
 	}
-	_, err := io.WriteString(ds.in, "file\n")
+	_, err := io.WriteString(ds.in, "kept\n")
 	ds.in.CloseWithError(err)
 	if err = ds.wait("verify the seeded grifork in " + ds.run); err != nil && ds.ctx.Err() == nil {
 		ds.s.Cleanup(ds.ctx, ds.host, ds.run)
@@ -746,8 +748,18 @@ func (ds *deploySession) seedWith(seed Seed) error {
 }
 
 // seedStream is what a seeder puts into a host's run directory: the
-// gzipped tar stream of a transfer holding bin alone.
-func seedStream(bin *shipBinary) ([][]byte, error) {
+// gzipped tar stream of a transfer holding bin alone, as the file kept
+// holds it when it can be read (the seedFile the seeder's host kept), or
+// else compressed anew.
+func seedStream(bin *shipBinary, kept string) ([][]byte, error) {
+	if kept != "" {
+		if b, err := os.ReadFile(kept); err == nil {
+			return [][]byte{b}, nil
+		}
+	}
+	if _, err := bin.hash(); err != nil { // finds the executable
+		return nil, err
+	}
 	gz, err := bin.gzipped()
 	if err != nil {
 		return nil, err
@@ -763,9 +775,10 @@ func seedStream(bin *shipBinary) ([][]byte, error) {
 	return [][]byte{gz, end.Bytes()}, nil
 }
 
-// pacedFile is where, in the run directory, a binary sent as a file lands
-// before tar unpacks it.
-const pacedFile = ".paced"
+// seedFile is where, in the run directory, a binary sent as a file lands
+// before tar unpacks it. A relay keeps it there: it is what the relay seeds
+// other hosts with (see seedStream), compressed already.
+const seedFile = "grifork.tgz"
 
 // sftpPacket is the size of one SFTP write: pkg/sftp's default, and the
 // largest every server must accept.
@@ -779,15 +792,20 @@ func (s *Shipper) sftpOK(host core.Host) bool {
 }
 
 // transferFile sends binGz and others (the two members of a gzipped tar
-// stream holding the binary) into the run directory as one file: with SFTP
+// stream holding the binary; keep: and no other file) into the run
+// directory as one file: with SFTP
 // where the host's sshd offers it (one sftp-server writes every piece, each
 // acknowledged, so at most pieceWindow*pieceSize bytes are on their way, as
 // in a paced transfer, without a dd process per piece), else paced where its
 // dd can, else streamed into tar.
-func (ds *deploySession) transferFile(binGz, others []byte, paced bool) error {
+func (ds *deploySession) transferFile(binGz, others []byte, paced, keep bool) error {
 	err := ds.sendSFTP(binGz, others)
 	if err == nil {
-		_, err = io.WriteString(ds.in, "file\n")
+		what := "file\n"
+		if keep {
+			what = "kept\n" // the binary alone: a relay's seedFile
+		}
+		_, err = io.WriteString(ds.in, what)
 		return err
 	}
 	if ds.ctx.Err() != nil {
@@ -805,9 +823,9 @@ func (ds *deploySession) transferFile(binGz, others []byte, paced bool) error {
 	return nil
 }
 
-// sendSFTP writes parts into the run directory's pacedFile over SFTP.
+// sendSFTP writes parts into the run directory's seedFile over SFTP.
 func (ds *deploySession) sendSFTP(parts ...[]byte) error {
-	err := putSFTP(ds.ctx, ds.s.c, ds.host, path.Join(ds.run, pacedFile), parts...)
+	err := putSFTP(ds.ctx, ds.s.c, ds.host, path.Join(ds.run, seedFile), parts...)
 	if errors.Is(err, sshx.ErrNoSubsystem) {
 		ds.s.noSFTP.Store(ds.host.String(), true)
 	}

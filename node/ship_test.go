@@ -163,6 +163,7 @@ func TestDeployShipsOverSFTPWhereOffered(t *testing.T) {
 // itself; a host that holds it needs no seed.
 func TestDeploySeeded(t *testing.T) {
 	fx := newForkFixtureOpts(t, sshdtest.Opts{SFTP: true})
+	kept := filepath.Join(t.TempDir(), seedFile) // what the first seeded host kept
 	for _, tc := range []struct {
 		name     string
 		cached   bool
@@ -173,7 +174,18 @@ func TestDeploySeeded(t *testing.T) {
 	}{
 		{name: "seeded", seed: func(s *Shipper) Seed {
 			return func(ctx context.Context, file string) error {
-				parts, err := seedStream(s.own)
+				parts, err := seedStream(s.own, "")
+				if err != nil {
+					return err
+				}
+				return putSFTP(ctx, fx.client, fx.child.Host, file, parts...)
+			}
+		}, seeds: 1, noLogs: []string{"shipping grifork binary", "seeding grifork failed"}},
+		// What the seeded host kept seeds the next one as it is: were it
+		// compressed anew from the wrong binary, the host would refuse it.
+		{name: "seeded with what a host kept", seed: func(*Shipper) Seed {
+			return func(ctx context.Context, file string) error {
+				parts, err := seedStream(&shipBinary{path: "/bin/true"}, kept)
 				if err != nil {
 					return err
 				}
@@ -189,7 +201,7 @@ func TestDeploySeeded(t *testing.T) {
 				if _, err := other.hash(); err != nil {
 					return err
 				}
-				parts, err := seedStream(other)
+				parts, err := seedStream(other, "")
 				if err != nil {
 					return err
 				}
@@ -230,8 +242,23 @@ func TestDeploySeeded(t *testing.T) {
 			if fi, err := os.Stat(fx.cached()); err != nil || !fi.ModTime().Equal(binMtime(fx.sum)) || fi.Mode().Perm() != 0o755 {
 				t.Errorf("cached binary: %v %v; want it mode 0755, modified at %v", err, fi, binMtime(fx.sum))
 			}
-			if entries, err := os.ReadDir(d.Run); err != nil || len(entries) != 0 {
-				t.Errorf("run directory %s: %v, holds %v; want it empty", d.Run, err, entries)
+			// The relay that will run there seeds others with the compressed
+			// binary its host kept.
+			want := []string{seedFile}
+			if tc.cached {
+				want = nil
+			}
+			if entries, err := os.ReadDir(d.Run); err != nil || len(entries) != len(want) || len(want) == 1 && entries[0].Name() != want[0] {
+				t.Errorf("run directory %s: %v, holds %v; want %v", d.Run, err, entries, want)
+			}
+			if tc.name == "seeded" {
+				b, err := os.ReadFile(filepath.Join(d.Run, seedFile))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(kept, b, 0o600); err != nil {
+					t.Fatal(err)
+				}
 			}
 			if runs, _ := filepath.Glob(filepath.Join(fx.tmpdir, "run-*")); len(runs) != 1 {
 				t.Errorf("tmpdir holds the run directories %v, want only the deployment's", runs)

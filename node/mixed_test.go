@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/grifork/grifork/core"
+	"github.com/grifork/grifork/internal/testkit/sshdtest"
 )
 
 func TestBinaryFor(t *testing.T) {
@@ -147,5 +148,36 @@ func TestSamePlatform(t *testing.T) {
 		if got := s.samePlatform(tc.a, tc.b); got != tc.want {
 			t.Errorf("samePlatform(%s, %s) = %v, want %v", tc.a.Name, tc.b.Name, got, tc.want)
 		}
+	}
+}
+
+// A host of another platform than the root's is never seeded (a relay has only
+// the root's binary): the root ships it the grifork built for it.
+func TestDeploySeededForeignPlatform(t *testing.T) {
+	fx := newForkFixtureOpts(t, sshdtest.Opts{SFTP: true})
+	fake := "riscv64"
+	if runtime.GOARCH == fake {
+		fake = "s390x"
+	}
+	body := readFile(t, fx.script) + "# for this machine\n"
+	h := sha256.Sum256([]byte(body))
+	sum := hex.EncodeToString(h[:])
+	p := filepath.Join(filepath.Dir(fx.script), "grifork-"+runtime.GOOS+"-"+runtime.GOARCH)
+	if err := os.WriteFile(p, []byte(body), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	f := fx.forker(nil)
+	f.ship.own.goarch = fake
+	d, err := f.ship.DeploySeeded(context.Background(), fx.child.Host, func(context.Context, string) error {
+		t.Error("a host of another platform was to be seeded")
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.ship.Cleanup(context.Background(), fx.child.Host, d.Run)
+	cached := filepath.Join(fx.tmpdir, "grifork-"+sum[:12])
+	if d.Exe != cached || readFile(t, cached) != body {
+		t.Errorf("exe %s, want %s holding the host's platform's grifork", d.Exe, cached)
 	}
 }

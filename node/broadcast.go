@@ -761,57 +761,55 @@ func seedParents(t *core.Tree) map[string]string {
 // launch readies p's host for its relay and runs the relay there until it
 // ends, stdin feeding it and stdout taking its events. A host whose cache
 // lacks the binary gets it from its seeder's relay once that one runs, not
-// over the root's uplink; when that fails, from the root. A cached host costs
-// one session, in which the relay runs (see Shipper.Launch).
+// over the root's uplink: the relay puts it into the run directory of the
+// root's session on the host, which verifies and caches it there; when that
+// fails, the root ships it. A cached host costs one session, in which the
+// relay runs (see Shipper.Launch).
 func (b *Broadcaster) launch(p *relayProc, stdin io.Reader, stdout io.Writer) (Deployment, error) {
-	run := func(ship bool) (Deployment, error) {
-		return b.ship.Launch(p.ctx, p.host, relayArgs(), ship, stdin, stdout, p.stderr, func(Deployment) {
-			b.log.Debug("relay start", "host", p.node.Name())
-			p.events <- relayEvent{Type: evStarted}
-		})
+	var seed Seed
+	if p.seeder != nil && b.opts.Grifork.Exec == "" {
+		seed = func(ctx context.Context, file string) error { return b.seed(ctx, p, file) }
 	}
-	if p.seeder == nil || b.opts.Grifork.Exec != "" {
-		return run(true)
-	}
-	d, err := run(false)
-	if !errors.Is(err, ErrNotCached) {
-		return d, err
-	}
+	return b.ship.Launch(p.ctx, p.host, relayArgs(), seed, stdin, stdout, p.stderr, func(Deployment) {
+		b.log.Debug("relay start", "host", p.node.Name())
+		p.events <- relayEvent{Type: evStarted}
+	})
+}
+
+// seed has p's seeder put the binary into file on p's host, once its relay
+// listens.
+func (b *Broadcaster) seed(ctx context.Context, p *relayProc, file string) error {
 	s := p.seeder
-	why := ""
 	select {
 	case <-s.ready:
-		if !b.ship.samePlatform(p.host, s.host) {
-			// The seeder's relay has only its own binary, for its platform.
-			why = "its host is of another platform"
-			break
-		}
-		if err := s.send(relayConnect{Seed: &relayPeer{Name: p.node.Name(), Host: p.host}}); err != nil {
-			why = err.Error()
-			break
-		}
-		wait := time.NewTimer(deployLimit / 2)
-		defer wait.Stop()
-		select {
-		case why = <-p.seeded:
-		case <-s.ended:
-			why = "its relay ended"
-		case <-wait.C:
-			why = fmt.Sprintf("no answer within %s", deployLimit/2)
-		case <-p.ctx.Done():
-			return Deployment{}, context.Cause(p.ctx)
-		}
 	case <-s.ended:
-		why = "its relay ended"
-	case <-p.ctx.Done():
-		return Deployment{}, context.Cause(p.ctx)
+		return fmt.Errorf("seeder %s: its relay ended", s.node.Name())
+	case <-ctx.Done():
+		return context.Cause(ctx)
 	}
-	if why != "" {
-		b.log.Info("broadcast: seeding grifork failed: shipping it from here", "host", p.node.Name(), "seeder", s.node.Name(), "err", why)
-	} else {
+	if !b.ship.samePlatform(p.host, s.host) {
+		// The seeder's relay has only its own binary, for its platform.
+		return fmt.Errorf("seeder %s: its host is of another platform", s.node.Name())
+	}
+	if err := s.send(relayConnect{Seed: &relayPeer{Name: p.node.Name(), Host: p.host, File: file}}); err != nil {
+		return fmt.Errorf("seeder %s: %w", s.node.Name(), err)
+	}
+	wait := time.NewTimer(deployLimit / 2)
+	defer wait.Stop()
+	select {
+	case why := <-p.seeded:
+		if why != "" {
+			return fmt.Errorf("seeder %s: %s", s.node.Name(), why)
+		}
 		b.log.Info("broadcast: grifork seeded", "host", p.node.Name(), "seeder", s.node.Name())
+		return nil
+	case <-s.ended:
+		return fmt.Errorf("seeder %s: its relay ended", s.node.Name())
+	case <-wait.C:
+		return fmt.Errorf("seeder %s: no answer within %s", s.node.Name(), deployLimit/2)
+	case <-ctx.Done():
+		return context.Cause(ctx)
 	}
-	return run(true)
 }
 
 func (b *Broadcaster) newProc(ctx context.Context, n *core.Node, peers map[string]*relayProc) *relayProc {

@@ -72,7 +72,12 @@ type forkFixture struct {
 
 func newForkFixture(t *testing.T) *forkFixture {
 	t.Helper()
-	s := sshdtest.Start(t, sshdtest.Opts{})
+	return newForkFixtureOpts(t, sshdtest.Opts{})
+}
+
+func newForkFixtureOpts(t *testing.T, o sshdtest.Opts) *forkFixture {
+	t.Helper()
+	s := sshdtest.Start(t, o)
 	c, _ := newClient(t, s, nil)
 	dir := t.TempDir()
 	fx := &forkFixture{sshd: s, client: c, spy: filepath.Join(dir, "spy"), script: filepath.Join(dir, "grifork"),

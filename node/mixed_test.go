@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/grifork/grifork/core"
+	"github.com/grifork/grifork/internal/testkit/sshdtest"
 )
 
 func TestBinaryFor(t *testing.T) {
@@ -35,7 +36,6 @@ func TestBinaryFor(t *testing.T) {
 		name     string
 		uname    string
 		binaries string
-		ownOnly  bool
 		want     string // the path shipped; "" when an error
 		wantErr  []string
 	}{
@@ -47,7 +47,6 @@ func TestBinaryFor(t *testing.T) {
 		{name: "missing", uname: "Linux riscv64", wantErr: []string{`host is "Linux riscv64"`, "built for linux/amd64",
 			`set grifork { exec = "/path/to/grifork" }`, "put grifork-linux-riscv64", "make build-all", "grifork { binaries }"}},
 		{name: "a directory is no binary", uname: "Linux ppc64le", wantErr: []string{"put grifork-linux-ppc64le"}},
-		{name: "relay ships only its own", uname: "Linux aarch64", ownOnly: true, wantErr: []string{`host is "Linux aarch64"`}},
 		{name: "unreadable uname", uname: "", wantErr: []string{`host is ""`, "put grifork-GOOS-GOARCH"}},
 	}
 	for _, tc := range tests {
@@ -55,7 +54,6 @@ func TestBinaryFor(t *testing.T) {
 			t.Parallel()
 			s := NewShipper(nil, core.GriforkConfig{Binaries: tc.binaries}, own, nil)
 			s.own.goos, s.own.goarch = "linux", "amd64"
-			s.ownOnly = tc.ownOnly
 			b, err := s.binaryFor(tc.uname)
 			if tc.want != "" {
 				if err != nil {
@@ -150,5 +148,36 @@ func TestSamePlatform(t *testing.T) {
 		if got := s.samePlatform(tc.a, tc.b); got != tc.want {
 			t.Errorf("samePlatform(%s, %s) = %v, want %v", tc.a.Name, tc.b.Name, got, tc.want)
 		}
+	}
+}
+
+// A host of another platform than the root's is never seeded (a relay has only
+// the root's binary): the root ships it the grifork built for it.
+func TestDeploySeededForeignPlatform(t *testing.T) {
+	fx := newForkFixtureOpts(t, sshdtest.Opts{SFTP: true})
+	fake := "riscv64"
+	if runtime.GOARCH == fake {
+		fake = "s390x"
+	}
+	body := readFile(t, fx.script) + "# for this machine\n"
+	h := sha256.Sum256([]byte(body))
+	sum := hex.EncodeToString(h[:])
+	p := filepath.Join(filepath.Dir(fx.script), "grifork-"+runtime.GOOS+"-"+runtime.GOARCH)
+	if err := os.WriteFile(p, []byte(body), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	f := fx.forker(nil)
+	f.ship.own.goarch = fake
+	d, err := launched(f.ship, fx.child.Host, func(context.Context, string) error {
+		t.Error("a host of another platform was to be seeded")
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.ship.Cleanup(context.Background(), fx.child.Host, d.Run)
+	cached := filepath.Join(fx.tmpdir, "grifork-"+sum[:12])
+	if d.Exe != cached || readFile(t, cached) != body {
+		t.Errorf("exe %s, want %s holding the host's platform's grifork", d.Exe, cached)
 	}
 }

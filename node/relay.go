@@ -11,6 +11,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -52,7 +53,8 @@ type relayConfig struct {
 }
 
 // relayConnect tells a relay whom to stream to. Before it, the root may send
-// seed requests (only Seed set): ship this binary into that host's cache.
+// seed requests (only Seed set): put this binary, compressed, into that file
+// on that host.
 type relayConnect struct {
 	Parent   string      `json:"parent"`
 	Children []relayPeer `json:"children,omitempty"`
@@ -71,6 +73,7 @@ type relayPeer struct {
 	Name   string    `json:"name"` // the node's name in the root's tree
 	Host   core.Host `json:"host"`
 	Socket string    `json:"socket"`
+	File   string    `json:"file,omitempty"` // a seed request's: where the binary goes
 }
 
 type relayEvent struct {
@@ -228,14 +231,11 @@ func relay(ctx context.Context, in *bufio.Reader, emit func(relayEvent), log *sl
 		go client.Connect(ctx, h)
 	}
 
-	var ship *Shipper
-	conn, err := readConnect(in, func(p relayPeer) {
-		if ship == nil {
-			ship = NewShipper(client, r.cfg.Grifork, "", r.log)
-			ship.ownOnly = true // a host of another platform: the root ships it
-		}
-		go r.seed(ctx, ship, p)
-	})
+	// Its own binary, as its host received it compressed, or compressed once
+	// for every host it seeds (the root asks only for hosts of this
+	// platform, and each verifies what it gets).
+	own := &shipBinary{goos: runtime.GOOS, goarch: runtime.GOARCH}
+	conn, err := readConnect(in, func(p relayPeer) { go r.seed(ctx, client, own, p) })
 	if err != nil {
 		return fmt.Errorf("relay: the root went away before the stream: %w", err)
 	}
@@ -293,12 +293,13 @@ func readConnect(in *bufio.Reader, seed func(relayPeer)) (relayConnect, error) {
 	}
 }
 
-// seed ships this relay's binary into p's cache, so that the root's uplink
-// need not carry it there, and says how it went.
-func (r *relayRun) seed(ctx context.Context, ship *Shipper, p relayPeer) {
-	d, err := ship.Deploy(ctx, p.Host, nil)
+// seed puts this relay's binary, compressed (see seedStream: the relay runs
+// in its run directory), into the file p names on p's host over SFTP, where the root's session on that host verifies it, so that
+// the root's uplink need not carry it there; and says how it went.
+func (r *relayRun) seed(ctx context.Context, client *sshx.Client, own *shipBinary, p relayPeer) {
+	parts, err := seedStream(own, seedFile)
 	if err == nil {
-		ship.Cleanup(ctx, p.Host, d.Run)
+		err = putSFTP(ctx, client, p.Host, p.File, parts...)
 	}
 	ev := relayEvent{Type: evSeeded, Host: p.Name}
 	if err != nil {

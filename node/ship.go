@@ -22,6 +22,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/pkg/sftp"
+
 	"github.com/grifork/grifork/core"
 	"github.com/grifork/grifork/sshx"
 )
@@ -53,16 +55,15 @@ type Shipper struct {
 	// own is the binary given to NewShipper, of this process's platform (a
 	// field: tests play a foreign one).
 	own *shipBinary
-	// ownOnly: ship no other binary, as a relay seeding its peers, which
-	// knows neither the root's grifork { binaries } nor what sits beside the
-	// root's grifork; the root ships the right one when seeding fails.
-	ownOnly bool
 
 	mu      sync.Mutex
 	foreign map[string]*shipBinary // by path
 	// platform maps a host (core.Host.String) to the binary it runs, once a
 	// Deploy learned that it is of another platform than own.
 	platform sync.Map
+	// noSFTP holds the hosts (core.Host.String) whose sshd refused the sftp
+	// subsystem: a binary goes there paced or streamed.
+	noSFTP sync.Map
 }
 
 // shipBinary is one executable to ship, hashed and compressed once per
@@ -111,13 +112,12 @@ type File struct {
 // the binary when it must be shipped. The caller removes the run directory with
 // Cleanup.
 func (s *Shipper) Deploy(ctx context.Context, host core.Host, files []File) (Deployment, error) {
-	return s.deploy(ctx, host, files, true, nil)
+	return s.deploy(ctx, host, files, nil, nil)
 }
 
-// ErrNotCached is Launch's answer, without ship, for a host whose cache lacks
-// the binary: it shipped nothing and the host removed the run directory
-// (someone else may ship it, and Launch then costs one session more).
-var ErrNotCached = errors.New("grifork is not cached on the host")
+// Seed puts the compressed binary (seedStream) into the file named on host,
+// from elsewhere than this process: see Launch.
+type Seed func(ctx context.Context, file string) error
 
 // Launch readies host as Deploy does (with no files) and runs grifork there
 // with args, in the run directory, until it ends: stdin feeds it, stdout and
@@ -125,9 +125,13 @@ var ErrNotCached = errors.New("grifork is not cached on the host")
 // before it starts. Where nothing is to ship (the host's cache holds the
 // binary, or grifork { exec } names it) the command runs in the deploy
 // session itself, which saves every host a session, and the login shell and
-// wrapper that come with one, at every run. Otherwise, with ship, the binary
-// is shipped first and the command gets a session of its own; without,
-// Launch starts nothing and returns ErrNotCached.
+// wrapper that come with one, at every run. Otherwise the binary reaches the
+// host first and the command gets a session of its own: with seed, seed puts
+// it into the run directory (from a relay, so that this process's uplink
+// need not carry it) and the host verifies its SHA-256 and caches it as if
+// this Shipper had sent it; without seed, or when seeding fails, the host's
+// copy does not verify, or the host is of another platform than this
+// process, this Shipper ships it itself (and says so at level info).
 //
 // Unlike Deploy's, the deploy session is not bounded by ssh {
 // command_timeout }: the command outlives it, and the caller bounds both (a
@@ -135,9 +139,14 @@ var ErrNotCached = errors.New("grifork is not cached on the host")
 // command's (a *sshx.CommandError when it failed). The Deployment returned
 // has Run set once the command started: remove it with Cleanup when the
 // command failed.
-func (s *Shipper) Launch(ctx context.Context, host core.Host, args []string, ship bool, stdin io.Reader, stdout, stderr io.Writer, started func(Deployment)) (Deployment, error) {
+func (s *Shipper) Launch(ctx context.Context, host core.Host, args []string, seed Seed, stdin io.Reader, stdout, stderr io.Writer, started func(Deployment)) (Deployment, error) {
 	l := &launch{args: args, stdin: stdin, stdout: stdout, stderr: stderr, started: started}
-	d, err := s.deploy(ctx, host, nil, ship, l)
+	d, err := s.deploy(ctx, host, nil, seed, l)
+	var se *seedError
+	if errors.As(err, &se) {
+		s.log.Info("seeding grifork failed: shipping it from here", "host", host.String(), "err", se.err)
+		d, err = s.deploy(ctx, host, nil, nil, l)
+	}
 	if err != nil || l.ran {
 		return d, err
 	}
@@ -160,27 +169,35 @@ type launch struct {
 	ran            bool // it ran in the deploy session
 }
 
-func (s *Shipper) deploy(ctx context.Context, host core.Host, files []File, ship bool, l *launch) (Deployment, error) {
+// seedError is a seeding that failed, after which the host's run directory
+// is gone (Launch ships instead).
+type seedError struct{ err error }
+
+func (e *seedError) Error() string { return "seeding grifork: " + e.err.Error() }
+func (e *seedError) Unwrap() error { return e.err }
+
+func (s *Shipper) deploy(ctx context.Context, host core.Host, files []File, seed Seed, l *launch) (Deployment, error) {
 	bin := s.own
 	if b, ok := s.platform.Load(host.String()); ok {
 		bin = b.(*shipBinary)
 	}
-	d, other, err := s.deployWith(ctx, host, files, ship, bin, l)
+	d, other, err := s.deployWith(ctx, host, files, seed, bin, l)
 	if other != nil {
 		// The host is of another platform: its setup is undone; again with
 		// its binary, whose cached copy the script must look for.
-		if d, other, err = s.deployWith(ctx, host, files, ship, other, l); other != nil {
+		if d, other, err = s.deployWith(ctx, host, files, seed, other, l); other != nil {
 			err = errors.New("the host's platform changed while grifork was readied there")
 		}
 	}
 	return d, err
 }
 
-// deployWith is deploy with bin to ship. When the host turns out to be of
-// another platform than bin's, it undoes the setup and returns the binary
-// for the host's platform to try again with instead. With l, when there is
-// nothing to send, l's command runs in the session and the error is its.
-func (s *Shipper) deployWith(ctx context.Context, host core.Host, files []File, ship bool, bin *shipBinary, l *launch) (Deployment, *shipBinary, error) {
+// deployWith is deploy with bin to ship, or to have seed put there when bin
+// is this process's own. When the host turns out to be of another platform
+// than bin's, it undoes the setup and returns the binary for the host's
+// platform to try again with instead. With l, when there is nothing to send,
+// l's command runs in the session and the error is its.
+func (s *Shipper) deployWith(ctx context.Context, host core.Host, files []File, seed Seed, bin *shipBinary, l *launch) (Deployment, *shipBinary, error) {
 	exe := s.grifork.Exec
 	var sum string
 	var err error
@@ -212,17 +229,22 @@ func (s *Shipper) deployWith(ctx context.Context, host core.Host, files []File, 
 	for _, f := range files {
 		tf = append(tf, tarFile{name: f.Name, data: f.Data})
 	}
+	seeded := false
 	if exe == "" {
-		if exe, err = s.shipTo(host, st, bin, &tf); err == nil && len(tf) > len(files) {
-			if !ship {
-				err = ErrNotCached
-			} else {
-				s.log.Info("shipping grifork binary", "host", host.String(), "path", exe, "sha256", sum)
-			}
-		}
-		if err != nil {
+		if exe, err = s.shipTo(host, st, bin, &tf); err != nil {
 			sess.abort() // the host removes the run directory
 			return Deployment{}, nil, err
+		}
+		switch {
+		case len(tf) == len(files):
+		case seed != nil && bin == s.own && len(files) == 0:
+			sess.readAcks() // no command's output follows: the script verifies and ends
+			if err := sess.seedWith(seed); err != nil {
+				return Deployment{}, nil, err
+			}
+			seeded = true
+		default:
+			s.log.Info("shipping grifork binary", "host", host.String(), "path", exe, "sha256", sum)
 		}
 	}
 	d := Deployment{Host: host, Exe: exe, Dir: st.dir, Run: st.run, Chdir: s.grifork.Chdir}
@@ -232,10 +254,12 @@ func (s *Shipper) deployWith(ctx context.Context, host core.Host, files []File, 
 	if l != nil && len(tf) == 0 {
 		return d, nil, sess.exec(l, d)
 	}
-	sess.readAcks()
-	if err := sess.transfer(tf, st.paced); err != nil {
-		s.Cleanup(ctx, host, st.run)
-		return Deployment{}, nil, err
+	if !seeded {
+		sess.readAcks()
+		if err := sess.transfer(tf, st.paced); err != nil {
+			s.Cleanup(ctx, host, st.run)
+			return Deployment{}, nil, err
+		}
 	}
 	return d, nil, nil
 }
@@ -293,7 +317,7 @@ func (s *Shipper) binaryFor(uname string) (*shipBinary, error) {
 		return s.own, nil
 	}
 	goos, goarch, ok := platformOf(uname)
-	if !ok || s.ownOnly {
+	if !ok {
 		return nil, s.noBinaryError(uname)
 	}
 	if _, err := s.own.hash(); err != nil { // resolves own's path
@@ -401,6 +425,7 @@ type childState struct {
 // deploySession is Deploy's one session on a host: setup's script, then the
 // transfer's, reading what to do on its stdin (see deployScript).
 type deploySession struct {
+	ctx   context.Context
 	s     *Shipper
 	host  core.Host
 	sum   string
@@ -426,7 +451,7 @@ type deploySession struct {
 func (s *Shipper) start(ctx context.Context, host core.Host, sum string, l *launch) *deploySession {
 	inR, inW := io.Pipe()
 	outR, outW := io.Pipe()
-	ds := &deploySession{s: s, host: host, sum: sum, in: inW, out: bufio.NewReader(outR), ended: make(chan struct{}), hold: l != nil}
+	ds := &deploySession{ctx: ctx, s: s, host: host, sum: sum, in: inW, out: bufio.NewReader(outR), ended: make(chan struct{}), hold: l != nil}
 	ds.errw.w = &ds.stderr
 	cmd := ""
 	if l != nil {
@@ -571,9 +596,12 @@ func (ds *deploySession) abort() {
 // needs to know about the host, ending with the run= line. Then it reads a
 // line: "none" (nothing to send), "tar" (a gzipped tar stream of files
 // follows, which it unpacks into the run directory), "bin" (the same, with
-// the binary to verify and move into the cache) or "paced" (bin in pieces,
+// the binary to verify and move into the cache), "paced" (bin in pieces,
 // each a line with its size, its bytes, and a line back once stored; a size
-// of 0 ends them); anything else removes the run directory.
+// of 0 ends them), "file" (bin, whose stream sftp wrote into the run
+// directory as seedFile), "kept" (file, keeping seedFile for the relay to
+// seed others with) or, with cmd, "exec" (run cmd in the run directory, in
+// this session); anything else removes the run directory.
 func (s *Shipper) deployScript(sum, cmd string) string {
 	dirExpr := `/tmp/grifork-"$u"`
 	switch t := s.grifork.Tmpdir; {
@@ -642,11 +670,14 @@ read -r what || what=abort
 		fmt.Fprintf(&b, "[ \"$what\" != exec ] || { cd -- \"$r\" && exec %s; exit 1; }\n", cmd)
 	}
 	b.WriteString(`src=-
+keep=
 case $what in
 none) exit 0 ;;
 tar|bin) ;;
+file|kept) src="$r"/grifork.tgz; [ "$what" = file ] || keep=1; what=bin ;;
 paced)
 	src="$r"/.paced
+	: >"$src" || exit 1
 	while read -r n && [ "$n" != 0 ]; do
 		dd bs="$n" count=1 iflag=fullblock status=none >>"$src" || { cd / && rm -rf -- "$r"; exit 1; }
 		echo ok
@@ -656,7 +687,7 @@ paced)
 esac
 cd -- "$r" || exit 1
 tar -xzmof "$src" || { full=$(df -Pk . | awk 'NR == 2 && $4 < 1024 { print "No space left on device: " $4 " KiB free on " $6 }'); cd / && rm -rf -- "$r"; [ -z "$full" ] || echo "$full" >&2; exit 1; }
-[ "$src" = - ] || rm -f -- "$src"
+[ "$src" = - ] || [ -n "$keep" ] || rm -f -- "$src"
 [ "$what" = bin ] || exit 0
 `)
 	if sum != "" {
@@ -777,8 +808,8 @@ func (ds *deploySession) transfer(files []tarFile, paced bool) error {
 	// flate writes in pieces of a few hundred bytes: buffer them into
 	// packet-sized writes, or the pipe and the channel crawl.
 	var w io.Writer = ds.in
-	var others *bytes.Buffer // paced: the other files' member, sent after binGz
-	if what == "bin" && paced {
+	var others *bytes.Buffer // sftp or paced: the other files' member, sent after binGz
+	if what == "bin" && (paced || ds.s.sftpOK(ds.host)) {
 		others = new(bytes.Buffer)
 		w = others
 	}
@@ -808,7 +839,7 @@ func (ds *deploySession) transfer(files []tarFile, paced bool) error {
 		err = buf.Flush()
 	}
 	if err == nil && others != nil {
-		err = ds.transferPaced(binGz, others.Bytes())
+		err = ds.transferFile(binGz, others.Bytes(), paced, len(rest) == 0)
 	}
 	ds.in.CloseWithError(err)
 	if werr := ds.wait(step); werr != nil {
@@ -832,6 +863,144 @@ const (
 	pieceWindow = 4
 	maxPieces   = 1 << 14
 )
+
+// seedWith has seed put the compressed binary into the run directory, and
+// the host verify and cache it as after a transfer. A seeding that fails
+// (also one the host does not verify) leaves no run directory and is a
+// *seedError, after which DeploySeeded ships the binary itself.
+func (ds *deploySession) seedWith(seed Seed) error {
+	if err := seed(ds.ctx, path.Join(ds.run, seedFile)); err != nil {
+		ds.abort()
+		if ds.ctx.Err() != nil {
+			return err
+		}
+		return &seedError{err}
+	}
+	_, err := io.WriteString(ds.in, "kept\n")
+	ds.in.CloseWithError(err)
+	if err = ds.wait("verify the seeded grifork in " + ds.run); err != nil && ds.ctx.Err() == nil {
+		ds.s.Cleanup(ds.ctx, ds.host, ds.run)
+		return &seedError{err}
+	}
+	return err
+}
+
+// seedStream is what a seeder puts into a host's run directory: the
+// gzipped tar stream of a transfer holding bin alone, as the file kept
+// holds it when it can be read (the seedFile the seeder's host kept), or
+// else compressed anew.
+func seedStream(bin *shipBinary, kept string) ([][]byte, error) {
+	if kept != "" {
+		if b, err := os.ReadFile(kept); err == nil {
+			return [][]byte{b}, nil
+		}
+	}
+	if _, err := bin.hash(); err != nil { // finds the executable
+		return nil, err
+	}
+	gz, err := bin.gzipped()
+	if err != nil {
+		return nil, err
+	}
+	var end bytes.Buffer
+	w := gzip.NewWriter(&end)
+	if err := writeTar(w, nil); err != nil {
+		return nil, err
+	}
+	if err := w.Close(); err != nil {
+		return nil, err
+	}
+	return [][]byte{gz, end.Bytes()}, nil
+}
+
+// seedFile is where, in the run directory, a binary sent as a file lands
+// before tar unpacks it. A relay keeps it there: it is what the relay seeds
+// other hosts with (see seedStream), compressed already.
+const seedFile = "grifork.tgz"
+
+// sftpPacket is the size of one SFTP write: pkg/sftp's default, and the
+// largest every server must accept.
+const sftpPacket = 32 << 10
+
+// sftpOK reports whether host may offer the sftp subsystem: none of this
+// Shipper's sessions was refused it yet.
+func (s *Shipper) sftpOK(host core.Host) bool {
+	_, refused := s.noSFTP.Load(host.String())
+	return !refused
+}
+
+// transferFile sends binGz and others (the two members of a gzipped tar
+// stream holding the binary; keep: and no other file) into the run
+// directory as one file: with SFTP
+// where the host's sshd offers it (one sftp-server writes every piece, each
+// acknowledged, so at most pieceWindow*pieceSize bytes are on their way, as
+// in a paced transfer, without a dd process per piece), else paced where its
+// dd can, else streamed into tar.
+func (ds *deploySession) transferFile(binGz, others []byte, paced, keep bool) error {
+	err := ds.sendSFTP(binGz, others)
+	if err == nil {
+		what := "file\n"
+		if keep {
+			what = "kept\n" // the binary alone: a relay's seedFile
+		}
+		_, err = io.WriteString(ds.in, what)
+		return err
+	}
+	if ds.ctx.Err() != nil {
+		return err
+	}
+	ds.s.log.Debug("sftp refused: shipping grifork through the deploy session", "host", ds.host.String(), "err", err)
+	if paced {
+		return ds.transferPaced(binGz, others)
+	}
+	for _, b := range [][]byte{[]byte("bin\n"), binGz, others} {
+		if _, err := ds.in.Write(b); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// sendSFTP writes parts into the run directory's seedFile over SFTP.
+func (ds *deploySession) sendSFTP(parts ...[]byte) error {
+	err := putSFTP(ds.ctx, ds.s.c, ds.host, path.Join(ds.run, seedFile), parts...)
+	if errors.Is(err, sshx.ErrNoSubsystem) {
+		ds.s.noSFTP.Store(ds.host.String(), true)
+	}
+	return err
+}
+
+// putSFTP writes parts into a new file on host over SFTP, at most
+// pieceWindow*pieceSize bytes unacknowledged.
+func putSFTP(ctx context.Context, c *sshx.Client, host core.Host, file string, parts ...[]byte) error {
+	ss, err := c.Subsystem(ctx, host, "sftp")
+	if err != nil {
+		return err
+	}
+	defer ss.Close()
+	window := pieceWindow * pieceSize / sftpPacket
+	sc, err := sftp.NewClientPipe(ss, ss.In, sftp.MaxPacket(sftpPacket), sftp.UseConcurrentWrites(true), sftp.MaxConcurrentRequestsPerFile(window))
+	if err != nil {
+		return fmt.Errorf("sftp: %w", err)
+	}
+	defer sc.Close()
+	f, err := sc.OpenFile(file, os.O_WRONLY|os.O_CREATE|os.O_EXCL)
+	if err != nil {
+		return fmt.Errorf("sftp: %w", err)
+	}
+	readers := make([]io.Reader, len(parts))
+	for i, p := range parts {
+		readers[i] = bytes.NewReader(p)
+	}
+	_, err = f.ReadFromWithConcurrency(io.MultiReader(readers...), window)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("sftp: %w", err)
+	}
+	return nil
+}
 
 // transferPaced sends parts (a gzipped tar stream) in pieces, each once fewer
 // than pieceWindow are unacknowledged.

@@ -3,6 +3,8 @@ package node
 import (
 	"context"
 	"errors"
+	"io"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,6 +14,7 @@ import (
 	"time"
 
 	"github.com/grifork/grifork/core"
+	"github.com/grifork/grifork/internal/testkit/sshdtest"
 )
 
 // Deploy's errors name the step that failed and the line of stderr that says
@@ -115,8 +118,8 @@ func TestDeployScriptOffersPacedWhereDDCan(t *testing.T) {
 }
 
 // Launch runs the command in the deploy session itself when nothing is to ship
-// (one session on the host: sshd's own count), in a session of its own after
-// shipping the binary, and not at all without ship when the cache lacks it.
+// (one session on the host: sshd's own count), and in a session of its own
+// after shipping the binary (TestDeploySeeded: after a relay seeded it).
 func TestLaunch(t *testing.T) {
 	fx := newForkFixture(t)
 	bin := filepath.Join(t.TempDir(), "grifork")
@@ -133,33 +136,24 @@ func TestLaunch(t *testing.T) {
 	for _, tc := range []struct {
 		name     string
 		exec     string // grifork { exec }
-		ship     bool
-		wantErr  error
 		sessions int
 	}{
-		{"not cached, not shipped", "", false, ErrNotCached, 1},
-		{"not cached, shipped", "", true, nil, 2},
-		{"cached", "", false, nil, 1},
-		{"grifork { exec }", bin, false, nil, 1},
+		{"not cached, shipped", "", 2},
+		{"cached", "", 1},
+		{"grifork { exec }", bin, 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ship := NewShipper(fx.client, core.GriforkConfig{Tmpdir: fx.tmpdir, Exec: tc.exec}, bin, nil)
 			var out, errOut strings.Builder
 			var started []Deployment
 			before := sessions()
-			d, err := ship.Launch(context.Background(), fx.child.Host, []string{"--relay", "a b"}, tc.ship,
+			d, err := ship.Launch(context.Background(), fx.child.Host, []string{"--relay", "a b"}, nil,
 				strings.NewReader("hello\n"), &out, &errOut, func(d Deployment) { started = append(started, d) })
-			if !errors.Is(err, tc.wantErr) {
-				t.Fatalf("Launch: %v, want %v", err, tc.wantErr)
+			if err != nil {
+				t.Fatalf("Launch: %v", err)
 			}
 			if got := sessions() - before; got != tc.sessions {
 				t.Errorf("%d sessions, want %d", got, tc.sessions)
-			}
-			if tc.wantErr != nil {
-				if len(started) != 0 || out.Len() != 0 {
-					t.Errorf("started %v, output %q: want nothing run", started, out.String())
-				}
-				return
 			}
 			defer ship.Cleanup(context.Background(), fx.child.Host, d.Run)
 			if len(started) != 1 || started[0].Run != d.Run || !strings.HasPrefix(d.Run, fx.tmpdir+"/run-") {
@@ -167,6 +161,49 @@ func TestLaunch(t *testing.T) {
 			}
 			if want := d.Run + " --relay a b hello\n"; out.String() != want || errOut.String() != "oops\n" {
 				t.Errorf("stdout %q, stderr %q; want %q, %q", out.String(), errOut.String(), want, "oops\n")
+			}
+		})
+	}
+}
+
+// The binary travels over SFTP where the host's sshd offers it (one
+// sftp-server writes it, no process per piece), and paced through the deploy
+// session where it does not; either way it is verified and cached.
+func TestDeployShipsOverSFTPWhereOffered(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		sftp     bool
+		wantLine string // in sshd's log
+	}{
+		{"sftp offered", true, "Starting session: subsystem 'sftp'"},
+		{"sftp not offered", false, "subsystem request for sftp by user root failed, subsystem not found"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			fx := newForkFixtureOpts(t, sshdtest.Opts{SFTP: tc.sftp})
+			ship := fx.forker(nil).ship
+			ctx := context.Background()
+			d, err := ship.Deploy(ctx, fx.child.Host, []File{{Name: "f", Data: []byte("data")}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer ship.Cleanup(ctx, fx.child.Host, d.Run)
+			if got, err := os.ReadFile(filepath.Join(d.Run, "f")); err != nil || string(got) != "data" {
+				t.Errorf("run dir file: %v, %q", err, got)
+			}
+			if entries, _ := os.ReadDir(d.Run); len(entries) != 1 {
+				t.Errorf("run directory holds %v, want only f", entries)
+			}
+			if d.Exe != fx.cached() || readFile(t, fx.cached()) != readFile(t, fx.script) {
+				t.Errorf("exe %s, want the cached binary %s with the shipped content", d.Exe, fx.cached())
+			}
+			if fi, err := os.Stat(fx.cached()); err != nil || !fi.ModTime().Equal(binMtime(fx.sum)) {
+				t.Errorf("cached binary: %v; want it modified at %v", err, binMtime(fx.sum))
+			}
+			if log := readFile(t, fx.sshd.Log); !strings.Contains(log, tc.wantLine) {
+				t.Errorf("sshd's log lacks %q:\n%s", tc.wantLine, log)
+			}
+			if got := ship.sftpOK(fx.child.Host); got != tc.sftp {
+				t.Errorf("sftpOK after the deploy: %v, want %v", got, tc.sftp)
 			}
 		})
 	}
@@ -242,4 +279,130 @@ func TestDeployScriptReportsTheHost(t *testing.T) {
 			}
 		})
 	}
+}
+
+// Launch has the seed put the compressed binary into the run directory
+// of its session, where the host verifies and caches it; a seed that fails,
+// or whose binary the host does not verify, makes the Shipper ship it
+// itself; a host that holds it needs no seed.
+func TestDeploySeeded(t *testing.T) {
+	fx := newForkFixtureOpts(t, sshdtest.Opts{SFTP: true})
+	kept := filepath.Join(t.TempDir(), seedFile) // what the first seeded host kept
+	for _, tc := range []struct {
+		name     string
+		cached   bool
+		seed     func(s *Shipper) Seed
+		seeds    int
+		wantLogs []string
+		noLogs   []string
+	}{
+		{name: "seeded", seed: func(s *Shipper) Seed {
+			return func(ctx context.Context, file string) error {
+				parts, err := seedStream(s.own, "")
+				if err != nil {
+					return err
+				}
+				return putSFTP(ctx, fx.client, fx.child.Host, file, parts...)
+			}
+		}, seeds: 1, noLogs: []string{"shipping grifork binary", "seeding grifork failed"}},
+		// What the seeded host kept seeds the next one as it is: were it
+		// compressed anew from the wrong binary, the host would refuse it.
+		{name: "seeded with what a host kept", seed: func(*Shipper) Seed {
+			return func(ctx context.Context, file string) error {
+				parts, err := seedStream(&shipBinary{path: "/bin/true"}, kept)
+				if err != nil {
+					return err
+				}
+				return putSFTP(ctx, fx.client, fx.child.Host, file, parts...)
+			}
+		}, seeds: 1, noLogs: []string{"shipping grifork binary", "seeding grifork failed"}},
+		{name: "the seed fails", seed: func(*Shipper) Seed {
+			return func(context.Context, string) error { return errors.New("seeder gone") }
+		}, seeds: 1, wantLogs: []string{"seeding grifork failed", "seeder gone", "shipping grifork binary"}},
+		{name: "the seeded binary is not the one", seed: func(*Shipper) Seed {
+			return func(ctx context.Context, file string) error {
+				other := &shipBinary{path: "/bin/true"}
+				if _, err := other.hash(); err != nil {
+					return err
+				}
+				parts, err := seedStream(other, "")
+				if err != nil {
+					return err
+				}
+				return putSFTP(ctx, fx.client, fx.child.Host, file, parts...)
+			}
+		}, seeds: 1, wantLogs: []string{"seeding grifork failed", "shipped grifork has SHA-256", "shipping grifork binary"}},
+		{name: "cached already", cached: true, seed: func(*Shipper) Seed {
+			return func(context.Context, string) error { return errors.New("no seed wanted") }
+		}, noLogs: []string{"shipping grifork binary", "seeding grifork failed"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if !tc.cached {
+				if err := os.RemoveAll(fx.tmpdir); err != nil {
+					t.Fatal(err)
+				}
+			}
+			var logs sshdtest.SyncBuffer
+			f := fx.forker(func(o *ForkOptions) { o.Logger = slog.New(slog.NewTextHandler(&logs, nil)) })
+			seeds := 0
+			seed := tc.seed(f.ship)
+			d, err := launched(f.ship, fx.child.Host, func(ctx context.Context, file string) error {
+				seeds++
+				if !strings.HasPrefix(file, fx.tmpdir+"/run-") {
+					t.Errorf("seed into %s, want a file in a run directory under %s", file, fx.tmpdir)
+				}
+				return seed(ctx, file)
+			})
+			if err != nil {
+				t.Fatalf("Launch: %v\n%s", err, logs.String())
+			}
+			defer f.ship.Cleanup(context.Background(), fx.child.Host, d.Run)
+			if seeds != tc.seeds {
+				t.Errorf("seed called %d times, want %d", seeds, tc.seeds)
+			}
+			if d.Exe != fx.cached() || readFile(t, fx.cached()) != readFile(t, fx.script) {
+				t.Errorf("exe %s, want the cached binary %s with the shipped content", d.Exe, fx.cached())
+			}
+			if fi, err := os.Stat(fx.cached()); err != nil || !fi.ModTime().Equal(binMtime(fx.sum)) || fi.Mode().Perm() != 0o755 {
+				t.Errorf("cached binary: %v %v; want it mode 0755, modified at %v", err, fi, binMtime(fx.sum))
+			}
+			// The relay that will run there seeds others with the compressed
+			// binary its host kept.
+			want := []string{seedFile}
+			if tc.cached {
+				want = nil
+			}
+			if entries, err := os.ReadDir(d.Run); err != nil || len(entries) != len(want) || len(want) == 1 && entries[0].Name() != want[0] {
+				t.Errorf("run directory %s: %v, holds %v; want %v", d.Run, err, entries, want)
+			}
+			if tc.name == "seeded" {
+				b, err := os.ReadFile(filepath.Join(d.Run, seedFile))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(kept, b, 0o600); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if runs, _ := filepath.Glob(filepath.Join(fx.tmpdir, "run-*")); len(runs) != 1 {
+				t.Errorf("tmpdir holds the run directories %v, want only the deployment's", runs)
+			}
+			for _, w := range tc.wantLogs {
+				if !strings.Contains(logs.String(), w) {
+					t.Errorf("log lacks %q:\n%s", w, logs.String())
+				}
+			}
+			for _, w := range tc.noLogs {
+				if strings.Contains(logs.String(), w) {
+					t.Errorf("log says %q:\n%s", w, logs.String())
+				}
+			}
+		})
+	}
+}
+
+// launched is Launch of a command that ends at once: what readying the host
+// left is the test's.
+func launched(ship *Shipper, host core.Host, seed Seed) (Deployment, error) {
+	return ship.Launch(context.Background(), host, []string{"--relay"}, seed, strings.NewReader("{}\n"), io.Discard, io.Discard, func(Deployment) {})
 }

@@ -60,6 +60,8 @@ type Opts struct {
 	// UserCA, when set, is sshd's TrustedUserCAKeys and authorized_keys is
 	// empty: only a certificate it signed logs in.
 	UserCA ssh.Signer
+	// SFTP offers the sftp subsystem (internal-sftp), as most sshd do.
+	SFTP bool
 }
 
 const PasswordUser = "gfpwtest"
@@ -187,6 +189,9 @@ LogLevel VERBOSE
 	}
 	if o.UserCA != nil {
 		cfg += "TrustedUserCAKeys " + s.Dir + "/user_ca.pub\n"
+	}
+	if o.SFTP {
+		cfg += "Subsystem sftp internal-sftp\n"
 	}
 	cfgPath := filepath.Join(s.Dir, "sshd_config")
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {

@@ -47,8 +47,7 @@ type planFork struct {
 // fork records the command that starts grifork on child and plays child's
 // part (see planFork).
 func (p *planFork) fork(ctx context.Context, g *griforkRun, child *Node) (f forked) {
-	size := 1
-	walkBelow(child, func(*Node) { size++ })
+	size := 1 + countBelow(child)
 	// child as its own root: the node it is on the host (no parent), its
 	// children those of the tree.
 	self := &Node{ID: child.ID, Level: child.Level, Number: child.Number, Index: child.Index, Host: child.Host, Children: child.Children}
@@ -67,6 +66,15 @@ func (p *planFork) fork(ctx context.Context, g *griforkRun, child *Node) (f fork
 		f.started = map[string]startedTask{p.startedID: p.started}
 	}
 	return f
+}
+
+// countBelow is the number of nodes below n.
+func countBelow(n *Node) int {
+	c := len(n.Children)
+	for _, k := range n.Children {
+		c += countBelow(k)
+	}
+	return c
 }
 
 // fromBelow is the root's run hearing an event of a level below it.

@@ -414,6 +414,10 @@ func openLibs(L *lua.LState) {
 	L.SetGlobal("os", limited)
 }
 
+// resultChans keeps tasks' result channels for the next tasks: a dry run
+// runs 100,000 tasks one after the other.
+var resultChans = sync.Pool{New: func() any { return make(chan error, 1) }}
+
 // task is one invocation of a block. Its fields other than ctx, edge and result
 // belong to the VM goroutine.
 type task struct {
@@ -489,7 +493,7 @@ func (s *Script) runTask(ctx context.Context, e core.Edge, args func(L *lua.LSta
 	// every wait below watches s.life.
 	tctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	t := &task{ctx: tctx, edge: e, result: make(chan error, 1)}
+	t := &task{ctx: tctx, edge: e, result: resultChans.Get().(chan error)}
 	// finish prints the run's outcome: plain lines, as at the top level.
 	if e.Block != core.BlockFinish {
 		t.prefix = e.Label()
@@ -509,6 +513,7 @@ func (s *Script) runTask(ctx context.Context, e core.Edge, args func(L *lua.LSta
 	} else {
 		select {
 		case err = <-t.result:
+			resultChans.Put(t.result) // empty, and the task finished: nothing sends to it again
 		case <-ctx.Done():
 			cause := context.Cause(ctx)
 			err = t.errorf(cause.Error(), cause)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"strings"
 	"time"
 )
@@ -18,7 +19,7 @@ func PlanGrifork(ctx context.Context, t *Tree, tasks Tasks, rec *Recorder, cmdli
 	opts.Remote, opts.Events, opts.Sequential = false, nil, true
 	g := newGriforkRun(t, tasks, nil, opts, NewReport(Grifork, t))
 	g.report.Heal = opts.Heal
-	g.plan = &planFork{rec: rec, cmdline: cmdline, root: g}
+	g.plan = &planFork{rec: rec, cmdline: cmdline, root: g, halt: NewHalt()}
 	g.run(ctx)
 	return g.report
 }
@@ -37,6 +38,7 @@ type planFork struct {
 	rec     *Recorder
 	cmdline func(*Node) string
 	root    *griforkRun
+	halt    *Halt // the levels'
 	// started is the task that started last below the root's children and
 	// has no result yet (one runs at a time): a fork that breaks off leaves
 	// its host failed, as a real one does with the hosts being served.
@@ -51,8 +53,10 @@ func (p *planFork) fork(ctx context.Context, g *griforkRun, child *Node) (f fork
 	// child as its own root: the node it is on the host (no parent), its
 	// children those of the tree.
 	self := &Node{ID: child.ID, Level: child.Level, Number: child.Number, Index: child.Index, Host: child.Host, Children: child.Children}
+	// A level has no log, budget or halt of its own (see planFork): one halt,
+	// never fired, and one discarding logger serve them all.
 	level := newGriforkRun(&Tree{Root: self, Branches: g.tree.Branches, n: size}, g.tasks, nil,
-		GriforkOptions{Remote: true, Events: p.fromBelow, Sequential: true}, p.root.report)
+		GriforkOptions{Remote: true, Events: p.fromBelow, Sequential: true, Halt: p.halt, Logger: discardLog}, p.root.report)
 	level.plan, level.nested, level.start = p, true, time.Now()
 	level.pendingAtStart = p.root.report.pendingCount()
 	// A panic below is this fork's failure, as a real grifork's death is.
@@ -67,6 +71,8 @@ func (p *planFork) fork(ctx context.Context, g *griforkRun, child *Node) (f fork
 	}
 	return f
 }
+
+var discardLog = slog.New(slog.DiscardHandler)
 
 // countBelow is the number of nodes below n.
 func countBelow(n *Node) int {

@@ -431,6 +431,16 @@ func (s *loaded) plan(e *env, tree *core.Tree) error {
 	if err != nil {
 		return err
 	}
+	// Whom grifork logs in as does not depend on the run: resolved for every
+	// host meanwhile, on another processor (a tenth of 100,000 hosts' plan).
+	var logins strings.Builder
+	var loginsErr error
+	loginsDone := make(chan struct{})
+	go func() {
+		defer close(loginsDone)
+		loginsErr = writeLogins(&logins, client, cfg)
+	}()
+	defer func() { <-loginsDone }() // before the client closes
 	var report *core.Report
 	if cfg.Mode == core.Grifork {
 		report = planGrifork(e, s, tree, client, rec, tasks)
@@ -453,8 +463,12 @@ func (s *loaded) plan(e *env, tree *core.Tree) error {
 	if err == nil {
 		err = writeRoutes(e.stdout, tree, cfg.Mode == core.Grifork && bt == nil, client.Route)
 	}
+	<-loginsDone
 	if err == nil {
-		err = writeLogins(s.red.Writer(e.stdout), client, cfg)
+		err = loginsErr
+	}
+	if err == nil {
+		_, err = io.WriteString(s.red.Writer(e.stdout), logins.String())
 	}
 	if err == nil && s.printed.Len() > 0 {
 		_, err = fmt.Fprintf(e.stdout, "\noutput of the blocks (every command returned empty output):\n%s", s.printed)

@@ -155,7 +155,11 @@ type budget struct {
 }
 
 func newBudget(b FailureBudget, hosts int, halt *Halt, log *slog.Logger) *budget {
-	return &budget{allowed: b.Allowed(hosts), spec: b.String(), halt: halt, log: log, failed: map[string]struct{}{}}
+	bg := &budget{allowed: b.Allowed(hosts), spec: b.String(), halt: halt, log: log}
+	if bg.allowed >= 0 { // else fail counts nothing (a dry run has a level per node with children)
+		bg.failed = map[string]struct{}{}
+	}
+	return bg
 }
 
 // failPre counts the hosts that tasks know failed before any edge (see

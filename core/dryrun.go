@@ -33,10 +33,23 @@ type Step struct {
 // String shows the step as the plan prints it: "local: <argv quoted>",
 // "ssh <host>: <cmdline>", "fork <host>: <cmdline>".
 func (s Step) String() string {
+	var b strings.Builder
+	s.write(&b)
+	return b.String()
+}
+
+// write writes String's text to b.
+func (s Step) write(b shellWriter) {
 	if s.Kind == StepLocal {
-		return "local: " + ShellJoin(s.Argv)
+		b.WriteString("local: ")
+		writeShellJoin(b, s.Argv)
+		return
 	}
-	return string(s.Kind) + " " + s.Host.String() + ": " + s.Cmdline
+	b.WriteString(string(s.Kind))
+	b.WriteByte(' ')
+	b.WriteString(s.Host.String())
+	b.WriteString(": ")
+	b.WriteString(s.Cmdline)
 }
 
 // Recorder is the dry-run Exec: it runs nothing and records every command under
@@ -241,12 +254,11 @@ func WritePlanEdges(w io.Writer, edges []Edge, rec *Recorder) error {
 			line(indent, "(no commands)")
 		}
 		for _, s := range steps {
-			if rec.red == nil && s.Kind == StepLocal {
-				// Nothing to redact: quoted straight into the buffer, with no
-				// string of the line (a local step per edge, 100,000s).
+			if rec.red == nil {
+				// Nothing to redact: straight into the buffer, with no string
+				// of the line (a step per edge and one per fork, 125,000s).
 				bw.WriteString(indent)
-				bw.WriteString("local: ")
-				writeShellJoin(bw, s.Argv)
+				s.write(bw)
 				bw.WriteByte('\n')
 				continue
 			}

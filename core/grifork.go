@@ -21,9 +21,9 @@ const TaskFork Block = "grifork"
 const StreamConsole = "console"
 
 // Forker starts grifork on a child node (grifork mode). Implementations: the
-// real one over SSH (node), the dry-run planner, the simulation, in-process
-// fakes in tests; node's and the simulation pass the conformance suite
-// internal/testkit/exectest.
+// real one over SSH (node), the simulation, in-process fakes in tests; node's
+// and the simulation pass the conformance suite internal/testkit/exectest. A
+// dry run (PlanGrifork) plays its forks in-process without one.
 type Forker interface {
 	// Fork hands child its subtree sub (sub.Root is child's copy, same ids and
 	// shape) and runs grifork --on-remote there (parent is the node that forks:
@@ -115,41 +115,59 @@ func (o GriforkOptions) heartbeatTimeout() time.Duration {
 // a child or a fork (the root's forks carry the halt, see Forker): the hosts
 // left are skipped with StoppedReason, running tasks end normally.
 func RunGrifork(ctx context.Context, t *Tree, tasks Tasks, f Forker, opts GriforkOptions) *Report {
+	g := newGriforkRun(t, tasks, f, opts, NewReport(Grifork, t))
+	g.report.Heal = opts.Heal
+	if opts.Remote && opts.Events == nil {
+		// A caller bug; keep the run visible rather than panicking on emit.
+		g.opts.Events = func(Event) {}
+		g.report.AddRunError(TaskFork, g.self.Name(), errors.New("remote run without an event sink"))
+	}
+	g.run(ctx)
+	return g.report
+}
+
+// newGriforkRun sets up the run of t's root, whose results go into report.
+func newGriforkRun(t *Tree, tasks Tasks, f Forker, opts GriforkOptions, report *Report) *griforkRun {
 	g := &griforkRun{
 		tasks:  tasks,
 		forker: f,
 		opts:   opts,
 		tree:   t,
 		self:   t.Root,
-		report: NewReport(Grifork, t),
+		report: report,
+		start:  report.Start,
 		log:    opts.Logger,
 		halt:   opts.Halt,
 	}
 	if g.halt == nil {
 		g.halt = NewHalt()
 	}
-	ctx = WithHalt(ctx, g.halt)
-	g.report.Heal = opts.Heal
 	if g.log == nil {
 		g.log = slog.New(slog.DiscardHandler)
 	}
 	g.budget = newBudget(opts.Budget, t.size()-1, g.halt, g.log)
-	if opts.Remote && opts.Events == nil {
-		// A caller bug; keep the run visible rather than panicking on emit.
-		g.opts.Events = func(Event) {}
-		g.report.AddRunError(TaskFork, g.self.Name(), errors.New("remote run without an event sink"))
+	g.edge = BlockLocally
+	if opts.Remote {
+		g.edge = BlockRemote
 	}
+	return g
+}
+
+// run runs the node's part (see RunGrifork) and returns, on a remote node,
+// the done event it sent last.
+func (g *griforkRun) run(ctx context.Context) (done Event) {
+	ctx = WithHalt(ctx, g.halt)
+	opts := g.opts
 	if !opts.Remote {
 		observe(ctx, g.report)
 	}
 	first, last := BlockPrepare, BlockFinish
-	g.edge = BlockLocally
 	if opts.Remote {
-		first, last, g.edge = BlockPrepareRemote, BlockFinishRemote, BlockRemote
+		first, last = BlockPrepareRemote, BlockFinishRemote
 	}
 
 	stopBeats := func() {}
-	if opts.Remote {
+	if opts.Remote && g.plan == nil {
 		stopBeats = g.heartbeats(min(g.opts.heartbeatTimeout()/4, maxHeartbeatInterval))
 	}
 	var firstErr error
@@ -165,7 +183,7 @@ func RunGrifork(ctx context.Context, t *Tree, tasks Tasks, f Forker, opts Grifor
 		walkBelow(g.self, func(n *Node) { g.skip(n, why) })
 	case ctx.Err() == nil:
 		var spent bool
-		if g.pre, spent = g.budget.failPre(tasks); spent {
+		if g.pre, spent = g.budget.failPre(g.tasks); spent {
 			g.budget.logSpent()
 		}
 		var wg sync.WaitGroup
@@ -178,18 +196,24 @@ func RunGrifork(ctx context.Context, t *Tree, tasks Tasks, f Forker, opts Grifor
 		}
 		wg.Wait()
 	}
-	if g.report.pendingCount() > 0 {
+	if g.pendingLeft() {
 		walkBelow(g.self, g.interrupted)
 	}
 
-	g.report.Duration = time.Since(g.report.Start)
+	duration := time.Since(g.start)
+	if !g.nested {
+		g.report.Duration = duration
+	}
 	lastErr := g.runOwn(ctx, last)
-	g.report.Duration = time.Since(g.report.Start)
+	duration = time.Since(g.start)
+	if !g.nested {
+		g.report.Duration = duration
+	}
 
 	if opts.Remote {
 		stopBeats() // the done event is the last
-		done := Event{Type: EventDone, NodeID: g.self.ID, Host: g.self.Name(), Status: StatusOK,
-			Start: g.report.Start, Duration: g.report.Duration}
+		done = Event{Type: EventDone, NodeID: g.self.ID, Host: g.self.Name(), Status: StatusOK,
+			Start: g.start, Duration: duration}
 		for _, e := range []struct {
 			b   Block
 			err error
@@ -200,7 +224,17 @@ func RunGrifork(ctx context.Context, t *Tree, tasks Tasks, f Forker, opts Grifor
 		}
 		g.opts.Events(done)
 	}
-	return g.report
+	return done
+}
+
+// pendingLeft reports whether a host below this node may have no result yet.
+func (g *griforkRun) pendingLeft() bool {
+	if g.nested {
+		// The root's report holds other subtrees' pending hosts too; only this
+		// subtree's changed meanwhile.
+		return g.pendingAtStart-g.report.pendingCount() < g.tree.size()-1
+	}
+	return g.report.pendingCount() > 0
 }
 
 type griforkRun struct {
@@ -211,7 +245,16 @@ type griforkRun struct {
 	self   *Node
 	edge   Block // the block toward the children: locally on the root, remote on a node
 	report *Report
+	start  time.Time
 	log    *slog.Logger
+
+	// plan is set in a dry run (PlanGrifork), whose forks are played
+	// in-process. nested marks the levels below its root: they read the
+	// root's report, which the root's run updates from their events, and
+	// pendingAtStart is its pending count when the level started.
+	plan           *planFork
+	nested         bool
+	pendingAtStart int
 
 	budget *budget
 	halt   *Halt
@@ -248,7 +291,7 @@ func (g *griforkRun) runOwn(ctx context.Context, b Block) error {
 		return nil
 	}
 	err := g.call(ctx, Edge{Block: b, Src: g.self})
-	if err != nil {
+	if err != nil && !g.nested { // a nested level's reaches the root's report in its done event
 		g.report.AddRunError(taskOf(Edge{Block: b}, err), g.self.Name(), errors.New(g.oneLine(err)))
 	}
 	return err
@@ -287,7 +330,7 @@ func (g *griforkRun) serve(ctx context.Context, child *Node) {
 		return
 	}
 	e := Edge{Block: g.edge, Src: g.self, Dst: child}
-	if child.Parent != g.self {
+	if child.Parent.ID != g.self.ID { // by id: a dry run's level is a copy of its node (see planFork)
 		g.log.Info("re-attached", "dst", child.Name(), "node", child.ID, "src", g.self.Name(), "failed_parent", child.Parent.Name())
 	}
 	start := time.Now()
@@ -330,7 +373,58 @@ func (g *griforkRun) fork(ctx context.Context, child *Node) {
 		walkBelow(child, func(n *Node) { g.notStarted(n, why) })
 		return
 	}
-	var done *Event
+	var f forked
+	if g.plan != nil {
+		f = g.plan.fork(ctx, g, child)
+	} else {
+		f = g.forkRemote(ctx, child)
+	}
+	if f.silent != nil {
+		// Stopped for its silence: whatever it said before it froze stands.
+		g.forkFailed(ctx, child, f.silent.Error(), f.started, f.unsettled)
+		return
+	}
+	done := f.done
+	switch {
+	case ctx.Err() != nil:
+		// Results in flight died with the forks; child itself has its copy.
+		if f.unsettled {
+			cause := context.Cause(ctx).Error()
+			g.settleBelow(child, f.started, func(*Node) string { return cause }, "cancelled")
+		}
+	case done != nil && done.Task != TaskFork:
+		// The remote grifork ran to its end; a failure of its own blocks is a run
+		// error (see relay) and it skipped what that failure stopped. Anything
+		// still pending was lost on the way: failed when its task had started.
+		if f.unsettled {
+			why := "no result reported by grifork on " + child.Name()
+			g.settleBelow(child, f.started, func(*Node) string { return why }, why)
+		}
+	default:
+		msg := "remote grifork ended without reporting its end"
+		switch {
+		case done != nil:
+			msg = done.Err
+		case f.err != nil:
+			msg = g.oneLine(f.err)
+		}
+		g.forkFailed(ctx, child, "grifork on "+child.Name()+": "+msg, f.started, f.unsettled)
+	}
+}
+
+// forked is what a fork left for its node to settle.
+type forked struct {
+	done   *Event   // child's done event, nil when none came
+	err    error    // the Forker's
+	silent *silence // set when the fork was stopped for its silence
+	// unsettled: some hosts below child may have no result; started holds
+	// those whose task had started, by node id (their source died mid-copy).
+	unsettled bool
+	started   map[string]startedTask
+}
+
+// forkRemote runs grifork on child with the Forker, relaying what it reports.
+func (g *griforkRun) forkRemote(ctx context.Context, child *Node) (f forked) {
 	sub, size := g.tree.subtree(child)
 	// Results that settled a node below child (ids below child's extend its
 	// id): when all have, the sweeps for what is left pending are skipped, since
@@ -344,7 +438,7 @@ func (g *griforkRun) fork(ctx context.Context, child *Node) {
 	silent := &silence{host: child.Name(), after: g.opts.heartbeatTimeout()}
 	watch := &silenceWatch{after: silent.after, fire: func() { cancel(silent) }}
 	defer watch.stop()
-	ferr := guard(func() error {
+	f.err = guard(func() error {
 		return g.forker.Fork(fctx, g.self, child, sub, func(ev Event) {
 			watch.heard(ev.Type == EventHeartbeat && ev.NodeID == child.ID)
 			// Printing an output line waits while the console's reader is
@@ -355,7 +449,7 @@ func (g *griforkRun) fork(ctx context.Context, child *Node) {
 				return // liveness is between a parent and its child only
 			case ev.Type == EventDone && ev.NodeID == child.ID:
 				d := ev
-				done = &d
+				f.done = &d
 			case ev.Type == EventStarted && strings.HasPrefix(ev.NodeID, prefix):
 				started[ev.NodeID] = startedTask{task: ev.Task, start: ev.Start}
 			case ev.Type == EventResult:
@@ -366,39 +460,13 @@ func (g *griforkRun) fork(ctx context.Context, child *Node) {
 			}
 		})
 	})
-	if settled == below {
-		started = nil
+	if f.unsettled = settled < below; f.unsettled {
+		f.started = started
 	}
-	if ctx.Err() == nil && done == nil && errors.Is(context.Cause(fctx), silent) {
-		// Stopped for its silence: whatever it said before it froze stands.
-		g.forkFailed(ctx, child, silent.Error(), started, settled < below)
-		return
+	if ctx.Err() == nil && f.done == nil && errors.Is(context.Cause(fctx), silent) {
+		f.silent = silent
 	}
-	switch {
-	case ctx.Err() != nil:
-		// Results in flight died with the forks; child itself has its copy.
-		if settled < below {
-			cause := context.Cause(ctx).Error()
-			g.settleBelow(child, started, func(*Node) string { return cause }, "cancelled")
-		}
-	case done != nil && done.Task != TaskFork:
-		// The remote grifork ran to its end; a failure of its own blocks is a run
-		// error (see relay) and it skipped what that failure stopped. Anything
-		// still pending was lost on the way: failed when its task had started.
-		if settled < below {
-			why := "no result reported by grifork on " + child.Name()
-			g.settleBelow(child, started, func(*Node) string { return why }, why)
-		}
-	default:
-		msg := "remote grifork ended without reporting its end"
-		switch {
-		case done != nil:
-			msg = done.Err
-		case ferr != nil:
-			msg = g.oneLine(ferr)
-		}
-		g.forkFailed(ctx, child, "grifork on "+child.Name()+": "+msg, started, settled < below)
-	}
+	return f
 }
 
 // forkFailed fails child, whose grifork failed with why, and settles the hosts
@@ -574,7 +642,9 @@ func (g *griforkRun) setResult(res Result) {
 	if prev, _ := g.report.Get(res.NodeID); kept(prev, res) {
 		return
 	}
-	g.report.Set(res)
+	if !g.nested { // a nested level's event sets it in the root's report
+		g.report.Set(res)
+	}
 	g.event(ResultEvent(res))
 	if res.Status == StatusFailed && g.budget.fail(res.Host) {
 		g.budget.logSpent() // the nodes see the halt before each task toward a child and each fork

@@ -4,36 +4,96 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
+	"strings"
+	"time"
 )
 
-// PlanForker is grifork mode's dry-run Forker: instead of starting grifork on a
-// child it records the command that would (under the edge that leads to the
-// child, see Recorder.RecordFork) and plays the child's part in-process with the
-// same tasks, so the plan covers every node of the tree. Tasks must be running
-// on the Recorder.
-type PlanForker struct {
-	Rec   *Recorder
-	Tasks Tasks
-	// Cmdline is the command line the real Forker would run on child.
-	Cmdline func(child *Node) string
-}
-
-// Fork implements Forker.
-func (p *PlanForker) Fork(ctx context.Context, parent, child *Node, sub *Tree, events func(Event)) error {
-	e := Edge{Block: edgeBlock(child), Src: parent, Dst: child}
-	p.Rec.RecordFork(WithEdge(ctx, e), child, p.Cmdline(child))
-	// The child's part, played in-process: its tasks see the node as their own
-	// root, as they would on the host.
-	RunGrifork(ctx, sub, p.Tasks, p, GriforkOptions{Remote: true, Events: events, Sequential: true})
-	return nil
-}
-
-// PlanGrifork runs t in grifork mode with a PlanForker, tasks running on rec,
-// and returns the report of that dry run. cmdline gives the command each fork
-// would run. Nodes are served one at a time, depth first (see Sequential).
+// PlanGrifork runs t in grifork mode as a dry run, tasks running on rec, and
+// returns its report. Instead of starting grifork on a child, each fork
+// records the command that would (under the edge that leads to the child, see
+// Recorder.RecordFork; cmdline gives it) and plays the child's part
+// in-process with the same tasks, so the plan covers every node of the tree.
+// Nodes are served one at a time, depth first (see Sequential).
 func PlanGrifork(ctx context.Context, t *Tree, tasks Tasks, rec *Recorder, cmdline func(*Node) string, opts GriforkOptions) *Report {
 	opts.Remote, opts.Events, opts.Sequential = false, nil, true
-	return RunGrifork(ctx, t, tasks, &PlanForker{Rec: rec, Tasks: tasks, Cmdline: cmdline}, opts)
+	g := newGriforkRun(t, tasks, nil, opts, NewReport(Grifork, t))
+	g.report.Heal = opts.Heal
+	g.plan = &planFork{rec: rec, cmdline: cmdline, root: g, halt: NewHalt()}
+	g.run(ctx)
+	return g.report
+}
+
+// planFork plays a dry run's forks. A child's part is a level of its own, as
+// on the host (its tasks see the node as their root; prepare_remote, its
+// edges, its forks, finish_remote, a done event), but over the same tree and
+// the root's report: every level would otherwise copy its subtree and keep a
+// report of it, and pass each result of it on to its parent, 100,000 hosts ×
+// the depth of the tree in one process. The root's run gets the levels'
+// events straight from them and sets their results, so the root's report and
+// log are those the chain of levels gives: each level's report would hold
+// exactly what the root's holds of its subtree, one task runs at a time, and
+// a level below the root has no log, budget or healing of its own.
+type planFork struct {
+	rec     *Recorder
+	cmdline func(*Node) string
+	root    *griforkRun
+	halt    *Halt // the levels'
+	// started is the task that started last below the root's children and
+	// has no result yet (one runs at a time): a fork that breaks off leaves
+	// its host failed, as a real one does with the hosts being served.
+	started   startedTask
+	startedID string
+}
+
+// fork records the command that starts grifork on child and plays child's
+// part (see planFork).
+func (p *planFork) fork(ctx context.Context, g *griforkRun, child *Node) (f forked) {
+	size := 1 + countBelow(child)
+	// child as its own root: the node it is on the host (no parent), its
+	// children those of the tree.
+	self := &Node{ID: child.ID, Level: child.Level, Number: child.Number, Index: child.Index, Host: child.Host, Children: child.Children}
+	// A level has no log, budget or halt of its own (see planFork): one halt,
+	// never fired, and one discarding logger serve them all.
+	level := newGriforkRun(&Tree{Root: self, Branches: g.tree.Branches, n: size}, g.tasks, nil,
+		GriforkOptions{Remote: true, Events: p.fromBelow, Sequential: true, Halt: p.halt, Logger: discardLog}, p.root.report)
+	level.plan, level.nested, level.start = p, true, time.Now()
+	level.pendingAtStart = p.root.report.pendingCount()
+	// A panic below is this fork's failure, as a real grifork's death is.
+	f.err = guard(func() error {
+		p.rec.RecordFork(WithEdge(ctx, Edge{Block: edgeBlock(child), Src: g.self, Dst: child}), child, p.cmdline(child))
+		done := level.run(ctx)
+		f.done = &done
+		return nil
+	})
+	if f.unsettled = level.pendingLeft(); f.unsettled && p.startedID != "" && strings.HasPrefix(p.startedID, child.ID+"-") {
+		f.started = map[string]startedTask{p.startedID: p.started}
+	}
+	return f
+}
+
+var discardLog = slog.New(slog.DiscardHandler)
+
+// countBelow is the number of nodes below n.
+func countBelow(n *Node) int {
+	c := len(n.Children)
+	for _, k := range n.Children {
+		c += countBelow(k)
+	}
+	return c
+}
+
+// fromBelow is the root's run hearing an event of a level below it.
+func (p *planFork) fromBelow(ev Event) {
+	switch ev.Type {
+	case EventStarted:
+		p.startedID, p.started = ev.NodeID, startedTask{task: ev.Task, start: ev.Start}
+	case EventResult:
+		if ev.NodeID == p.startedID {
+			p.startedID = ""
+		}
+	}
+	p.root.relay(ev)
 }
 
 // GriforkPlanEdges lists the edges of a grifork-mode run in the order the plan

@@ -3,6 +3,9 @@ package dsl
 import (
 	"context"
 	"errors"
+	"runtime"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -66,5 +69,73 @@ end)
 	}
 	if len(ex.calls) != 2001 || ex.calls[2000] != "false now" {
 		t.Errorf("%d calls, the last %q; want 2001, the last \"false now\"", len(ex.calls), ex.calls[len(ex.calls)-1])
+	}
+}
+
+// goid is the id of the calling goroutine, from its stack's first line.
+func goid() string {
+	buf := make([]byte, 64)
+	f := strings.Fields(string(buf[:runtime.Stack(buf, false)]))
+	return f[1] // "goroutine N [running]:"
+}
+
+// goroutineExec is immediateExec that notes which goroutine each call runs on.
+type goroutineExec struct {
+	immediateExec
+	ids []string
+}
+
+func (x *goroutineExec) Local(ctx context.Context, argv []string) (string, error) {
+	x.mu.Lock()
+	x.ids = append(x.ids, goid())
+	x.mu.Unlock()
+	return x.immediateExec.Local(ctx, argv)
+}
+
+// With an Immediate Exec, a task whose VM is free runs on its caller's
+// goroutine, as the dry run has it (no hop to the VM goroutine and back);
+// tasks run from many goroutines at once still take the VM one at a time,
+// share the Lua state, and one that waits (sleep) is resumed later as usual.
+func TestImmediateTasksRunOnCaller(t *testing.T) {
+	t.Parallel()
+	src := `hosts { "web1", "web2" }
+count = 0
+locally(function(src, dst)
+  if dst == "web2" then sleep(0) end
+  count = count + 1
+  sh("echo", { tostring(count) })
+end)
+`
+	s, err := Load(context.Background(), Source{Name: "Griforkfile.lua", Content: []byte(src)}, nil, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Close)
+	ex := &goroutineExec{}
+	s.Bind(ex, nil)
+	tree, err := core.BuildTree(s.Config.Hosts, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	web1 := core.Edge{Block: core.BlockLocally, Src: tree.Root, Dst: tree.Root.Children[0]}
+	if err := s.Run(context.Background(), web1); err != nil {
+		t.Fatal(err)
+	}
+	if me := goid(); len(ex.ids) != 1 || ex.ids[0] != me {
+		t.Fatalf("the task ran on goroutines %v, want the caller's %s", ex.ids, me)
+	}
+
+	const runs = 40
+	var wg sync.WaitGroup
+	for i := range runs {
+		wg.Go(func() {
+			if err := s.Run(context.Background(), core.Edge{Block: core.BlockLocally, Src: tree.Root, Dst: tree.Root.Children[i%2]}); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	if got, want := ex.calls[len(ex.calls)-1], "echo "+strconv.Itoa(1+runs); len(ex.calls) != 1+runs || !slices.Contains(ex.calls, want) {
+		t.Errorf("%d calls, the last %q; want %d, one of them %q", len(ex.calls), got, 1+runs, want)
 	}
 }

@@ -231,11 +231,13 @@ func relay(ctx context.Context, in *bufio.Reader, emit func(relayEvent), log *sl
 		go client.Connect(ctx, h)
 	}
 
-	// Its own binary, as its host received it compressed, or compressed once
-	// for every host it seeds (the root asks only for hosts of this
+	// Its own binary, as its host received it compressed, or compressed: read
+	// once for every host it seeds (the root asks only for hosts of this
 	// platform, and each verifies what it gets).
-	own := &shipBinary{goos: runtime.GOOS, goarch: runtime.GOARCH}
-	conn, err := readConnect(in, func(p relayPeer) { go r.seed(ctx, client, own, p) })
+	stream := sync.OnceValues(func() ([][]byte, error) {
+		return seedStream(&shipBinary{goos: runtime.GOOS, goarch: runtime.GOARCH}, seedFile)
+	})
+	conn, err := readConnect(in, func(p relayPeer) { go r.seed(ctx, client, stream, p) })
 	if err != nil {
 		return fmt.Errorf("relay: the root went away before the stream: %w", err)
 	}
@@ -293,11 +295,12 @@ func readConnect(in *bufio.Reader, seed func(relayPeer)) (relayConnect, error) {
 	}
 }
 
-// seed puts this relay's binary, compressed (see seedStream: the relay runs
-// in its run directory), into the file p names on p's host over SFTP, where the root's session on that host verifies it, so that
-// the root's uplink need not carry it there; and says how it went.
-func (r *relayRun) seed(ctx context.Context, client *sshx.Client, own *shipBinary, p relayPeer) {
-	parts, err := seedStream(own, seedFile)
+// seed puts stream (this relay's binary, compressed: see seedStream; the
+// relay runs in its run directory) into the file p names on p's host over
+// SFTP, where the root's session on that host verifies it, so that the
+// root's uplink need not carry it there; and says how it went.
+func (r *relayRun) seed(ctx context.Context, client *sshx.Client, stream func() ([][]byte, error), p relayPeer) {
+	parts, err := stream()
 	if err == nil {
 		err = putSFTP(ctx, client, p.Host, p.File, parts...)
 	}

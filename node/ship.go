@@ -867,7 +867,7 @@ const (
 // seedWith has seed put the compressed binary into the run directory, and
 // the host verify and cache it as after a transfer. A seeding that fails
 // (also one the host does not verify) leaves no run directory and is a
-// *seedError, after which DeploySeeded ships the binary itself.
+// *seedError, after which Launch ships the binary itself.
 func (ds *deploySession) seedWith(seed Seed) error {
 	if err := seed(ds.ctx, path.Join(ds.run, seedFile)); err != nil {
 		ds.abort()

@@ -560,6 +560,10 @@ func (ds *deploySession) exec(l *launch, d Deployment) error {
 		named.Command = launchCmdline(d, l.args)
 		return &named
 	}
+	if ds.err != nil && ds.ctx.Err() != nil {
+		// sshx's error for a cancelled command quotes it: the script here.
+		return fmt.Errorf("%s: command %s: %w", ds.host, launchCmdline(d, l.args), ds.ctx.Err())
+	}
 	return ds.err
 }
 

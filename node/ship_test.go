@@ -1,6 +1,7 @@
 package node
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"io"
@@ -405,4 +406,32 @@ func TestDeploySeeded(t *testing.T) {
 // left is the test's.
 func launched(ship *Shipper, host core.Host, seed Seed) (Deployment, error) {
 	return ship.Launch(context.Background(), host, []string{"--relay"}, seed, strings.NewReader("{}\n"), io.Discard, io.Discard, func(Deployment) {})
+}
+
+// A command cancelled while it runs in the deploy session is named as the
+// command it ran, not as the deploy script around it.
+func TestLaunchCancelledCommandNamed(t *testing.T) {
+	fx := newForkFixture(t)
+	bin := filepath.Join(t.TempDir(), "grifork")
+	if err := os.WriteFile(bin, []byte("#!/bin/sh\necho up\nexec sleep 30\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	ship := NewShipper(fx.client, core.GriforkConfig{Tmpdir: fx.tmpdir, Exec: bin}, bin, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	pr, pw := io.Pipe()
+	go func() {
+		bufio.NewReader(pr).ReadString('\n') // the command runs: stop it
+		cancel()
+		io.Copy(io.Discard, pr)
+	}()
+	d, err := ship.Launch(ctx, fx.child.Host, []string{"--relay"}, nil, strings.NewReader(""), pw, io.Discard, func(Deployment) {})
+	pw.Close()
+	defer ship.Cleanup(context.Background(), fx.child.Host, d.Run)
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("Launch: %v, want context.Canceled", err)
+	}
+	if msg := err.Error(); strings.Contains(msg, "umask") || !strings.Contains(msg, launchCmdline(d, []string{"--relay"})) {
+		t.Errorf("error %q: want it to name the command %q, not the deploy script", msg, launchCmdline(d, []string{"--relay"}))
+	}
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/grifork/grifork/core"
 	"github.com/grifork/grifork/internal/testkit/sshdtest"
+	"github.com/grifork/grifork/sshx"
 )
 
 // Deploy's errors name the step that failed and the line of stderr that says
@@ -433,5 +434,26 @@ func TestLaunchCancelledCommandNamed(t *testing.T) {
 	}
 	if msg := err.Error(); strings.Contains(msg, "umask") || !strings.Contains(msg, launchCmdline(d, []string{"--relay"})) {
 		t.Errorf("error %q: want it to name the command %q, not the deploy script", msg, launchCmdline(d, []string{"--relay"}))
+	}
+}
+
+// A command that fails in the deploy session keeps its exit status and its
+// stderr, named as the command it ran.
+func TestLaunchFailureInTheDeploySession(t *testing.T) {
+	fx := newForkFixture(t)
+	bin := filepath.Join(t.TempDir(), "grifork")
+	if err := os.WriteFile(bin, []byte("#!/bin/sh\necho bad >&2\nexit 3\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	ship := NewShipper(fx.client, core.GriforkConfig{Tmpdir: fx.tmpdir, Exec: bin}, bin, nil)
+	var errOut strings.Builder
+	d, err := ship.Launch(context.Background(), fx.child.Host, []string{"--relay"}, nil, strings.NewReader(""), io.Discard, &errOut, func(Deployment) {})
+	defer ship.Cleanup(context.Background(), fx.child.Host, d.Run)
+	var ce *sshx.CommandError
+	if !errors.As(err, &ce) || ce.ExitStatus != 3 || ce.Command != launchCmdline(d, []string{"--relay"}) {
+		t.Fatalf("Launch: %#v; want a CommandError of %q with exit status 3", err, launchCmdline(d, []string{"--relay"}))
+	}
+	if errOut.String() != "bad\n" {
+		t.Errorf("the command's stderr: %q, want %q", errOut.String(), "bad\n")
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -455,5 +456,33 @@ func TestLaunchFailureInTheDeploySession(t *testing.T) {
 	}
 	if errOut.String() != "bad\n" {
 		t.Errorf("the command's stderr: %q, want %q", errOut.String(), "bad\n")
+	}
+}
+
+// As many deploys that ship the binary as the connection allows sessions
+// (sshx's bound, 8) each hold one: none waits for another for SFTP, which
+// would never come, but ships through its own session instead.
+func TestDeploysFillingTheConnectionShip(t *testing.T) {
+	fx := newForkFixtureOpts(t, sshdtest.Opts{SFTP: true})
+	ship := fx.forker(nil).ship
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			d, err := ship.Deploy(ctx, fx.child.Host, []File{{Name: "f", Data: []byte("data")}})
+			if err != nil {
+				t.Errorf("Deploy: %v", err)
+				return
+			}
+			defer ship.Cleanup(context.Background(), fx.child.Host, d.Run)
+			if got, err := os.ReadFile(filepath.Join(d.Run, "f")); err != nil || string(got) != "data" {
+				t.Errorf("run dir file: %v, %q", err, got)
+			}
+		})
+	}
+	wg.Wait()
+	if readFile(t, fx.cached()) != readFile(t, fx.script) {
+		t.Errorf("the cached binary %s is not the shipped one", fx.cached())
 	}
 }

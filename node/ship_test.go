@@ -486,3 +486,28 @@ func TestDeploysFillingTheConnectionShip(t *testing.T) {
 		t.Errorf("the cached binary %s is not the shipped one", fx.cached())
 	}
 }
+
+// Cancelled while a relay seeds the host, Launch leaves no run directory
+// there, nor the part of the binary the seeder wrote into it: the deploy
+// session, which would have removed it, is stopped with the rest.
+func TestLaunchCancelledWhileSeeding(t *testing.T) {
+	fx := newForkFixtureOpts(t, sshdtest.Opts{SFTP: true})
+	ship := fx.forker(nil).ship
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	_, err := ship.Launch(ctx, fx.child.Host, []string{"--relay"}, func(ctx context.Context, file string) error {
+		if err := os.WriteFile(file, []byte("part of a binary"), 0o600); err != nil {
+			return err
+		}
+		cancel()
+		// The seeder's stop takes a while: the session is gone by then.
+		time.Sleep(3 * time.Second)
+		return ctx.Err()
+	}, strings.NewReader("{}\n"), io.Discard, io.Discard, func(Deployment) { t.Error("the command started") })
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("Launch: %v, want context.Canceled", err)
+	}
+	if runs, _ := filepath.Glob(filepath.Join(fx.tmpdir, "run-*")); len(runs) != 0 {
+		t.Errorf("run directories left on the host: %v", runs)
+	}
+}

@@ -560,6 +560,10 @@ func (ds *deploySession) exec(l *launch, d Deployment) error {
 		named.Command = launchCmdline(d, l.args)
 		return &named
 	}
+	if ds.err != nil && ds.ctx.Err() != nil {
+		// sshx's error for a cancelled command quotes it: the script here.
+		return fmt.Errorf("%s: command %s: %w", ds.host, launchCmdline(d, l.args), ds.ctx.Err())
+	}
 	return ds.err
 }
 
@@ -872,15 +876,19 @@ func (ds *deploySession) seedWith(seed Seed) error {
 	if err := seed(ds.ctx, path.Join(ds.run, seedFile)); err != nil {
 		ds.abort()
 		if ds.ctx.Err() != nil {
+			// Stopped, the session may not have removed it.
+			ds.s.Cleanup(ds.ctx, ds.host, ds.run)
 			return err
 		}
 		return &seedError{err}
 	}
 	_, err := io.WriteString(ds.in, "kept\n")
 	ds.in.CloseWithError(err)
-	if err = ds.wait("verify the seeded grifork in " + ds.run); err != nil && ds.ctx.Err() == nil {
+	if err = ds.wait("verify the seeded grifork in " + ds.run); err != nil {
 		ds.s.Cleanup(ds.ctx, ds.host, ds.run)
-		return &seedError{err}
+		if ds.ctx.Err() == nil {
+			return &seedError{err}
+		}
 	}
 	return err
 }

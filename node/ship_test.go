@@ -1,6 +1,7 @@
 package node
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"io"
@@ -10,11 +11,13 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/grifork/grifork/core"
 	"github.com/grifork/grifork/internal/testkit/sshdtest"
+	"github.com/grifork/grifork/sshx"
 )
 
 // Deploy's errors name the step that failed and the line of stderr that says
@@ -405,4 +408,106 @@ func TestDeploySeeded(t *testing.T) {
 // left is the test's.
 func launched(ship *Shipper, host core.Host, seed Seed) (Deployment, error) {
 	return ship.Launch(context.Background(), host, []string{"--relay"}, seed, strings.NewReader("{}\n"), io.Discard, io.Discard, func(Deployment) {})
+}
+
+// A command cancelled while it runs in the deploy session is named as the
+// command it ran, not as the deploy script around it.
+func TestLaunchCancelledCommandNamed(t *testing.T) {
+	fx := newForkFixture(t)
+	bin := filepath.Join(t.TempDir(), "grifork")
+	if err := os.WriteFile(bin, []byte("#!/bin/sh\necho up\nexec sleep 30\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	ship := NewShipper(fx.client, core.GriforkConfig{Tmpdir: fx.tmpdir, Exec: bin}, bin, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	pr, pw := io.Pipe()
+	go func() {
+		bufio.NewReader(pr).ReadString('\n') // the command runs: stop it
+		cancel()
+		io.Copy(io.Discard, pr)
+	}()
+	d, err := ship.Launch(ctx, fx.child.Host, []string{"--relay"}, nil, strings.NewReader(""), pw, io.Discard, func(Deployment) {})
+	pw.Close()
+	defer ship.Cleanup(context.Background(), fx.child.Host, d.Run)
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("Launch: %v, want context.Canceled", err)
+	}
+	if msg := err.Error(); strings.Contains(msg, "umask") || !strings.Contains(msg, launchCmdline(d, []string{"--relay"})) {
+		t.Errorf("error %q: want it to name the command %q, not the deploy script", msg, launchCmdline(d, []string{"--relay"}))
+	}
+}
+
+// A command that fails in the deploy session keeps its exit status and its
+// stderr, named as the command it ran.
+func TestLaunchFailureInTheDeploySession(t *testing.T) {
+	fx := newForkFixture(t)
+	bin := filepath.Join(t.TempDir(), "grifork")
+	if err := os.WriteFile(bin, []byte("#!/bin/sh\necho bad >&2\nexit 3\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	ship := NewShipper(fx.client, core.GriforkConfig{Tmpdir: fx.tmpdir, Exec: bin}, bin, nil)
+	var errOut strings.Builder
+	d, err := ship.Launch(context.Background(), fx.child.Host, []string{"--relay"}, nil, strings.NewReader(""), io.Discard, &errOut, func(Deployment) {})
+	defer ship.Cleanup(context.Background(), fx.child.Host, d.Run)
+	var ce *sshx.CommandError
+	if !errors.As(err, &ce) || ce.ExitStatus != 3 || ce.Command != launchCmdline(d, []string{"--relay"}) {
+		t.Fatalf("Launch: %#v; want a CommandError of %q with exit status 3", err, launchCmdline(d, []string{"--relay"}))
+	}
+	if errOut.String() != "bad\n" {
+		t.Errorf("the command's stderr: %q, want %q", errOut.String(), "bad\n")
+	}
+}
+
+// As many deploys that ship the binary as the connection allows sessions
+// (sshx's bound, 8) each hold one: none waits for another for SFTP, which
+// would never come, but ships through its own session instead.
+func TestDeploysFillingTheConnectionShip(t *testing.T) {
+	fx := newForkFixtureOpts(t, sshdtest.Opts{SFTP: true})
+	ship := fx.forker(nil).ship
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			d, err := ship.Deploy(ctx, fx.child.Host, []File{{Name: "f", Data: []byte("data")}})
+			if err != nil {
+				t.Errorf("Deploy: %v", err)
+				return
+			}
+			defer ship.Cleanup(context.Background(), fx.child.Host, d.Run)
+			if got, err := os.ReadFile(filepath.Join(d.Run, "f")); err != nil || string(got) != "data" {
+				t.Errorf("run dir file: %v, %q", err, got)
+			}
+		})
+	}
+	wg.Wait()
+	if readFile(t, fx.cached()) != readFile(t, fx.script) {
+		t.Errorf("the cached binary %s is not the shipped one", fx.cached())
+	}
+}
+
+// Cancelled while a relay seeds the host, Launch leaves no run directory
+// there, nor the part of the binary the seeder wrote into it: the deploy
+// session, which would have removed it, is stopped with the rest.
+func TestLaunchCancelledWhileSeeding(t *testing.T) {
+	fx := newForkFixtureOpts(t, sshdtest.Opts{SFTP: true})
+	ship := fx.forker(nil).ship
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	_, err := ship.Launch(ctx, fx.child.Host, []string{"--relay"}, func(ctx context.Context, file string) error {
+		if err := os.WriteFile(file, []byte("part of a binary"), 0o600); err != nil {
+			return err
+		}
+		cancel()
+		// The seeder's stop takes a while: the session is gone by then.
+		time.Sleep(3 * time.Second)
+		return ctx.Err()
+	}, strings.NewReader("{}\n"), io.Discard, io.Discard, func(Deployment) { t.Error("the command started") })
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("Launch: %v, want context.Canceled", err)
+	}
+	if runs, _ := filepath.Glob(filepath.Join(fx.tmpdir, "run-*")); len(runs) != 0 {
+		t.Errorf("run directories left on the host: %v", runs)
+	}
 }

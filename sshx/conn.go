@@ -465,6 +465,9 @@ func (c *Client) retry(ctx context.Context, err error, attempt, limit int) bool 
 	}
 }
 
+// errSessionsBusy: every session the bound allows on the connection is in use.
+var errSessionsBusy = errors.New("every session of the connection is in use")
+
 const (
 	retryBase = 250 * time.Millisecond
 	retryMax  = 4 * time.Second
@@ -472,19 +475,30 @@ const (
 
 // session opens a session on t's connection within the session bound; a
 // connection found dead is replaced once, a session refused for lack of a
-// channel is retried (see retry). release must be called when done.
-func (c *Client) session(ctx context.Context, t target) (sess *ssh.Session, release func(), err error) {
+// channel is retried (see retry). release must be called when done. Unless
+// wait, a connection whose sessions are all in use fails at once with
+// errSessionsBusy.
+func (c *Client) session(ctx context.Context, t target, wait bool) (sess *ssh.Session, release func(), err error) {
 	refused := 0
 	for attempt := 0; ; attempt++ {
 		cn, done, err := c.conn(ctx, t)
 		if err != nil {
 			return nil, nil, err
 		}
-		select {
-		case cn.sem <- struct{}{}:
-		case <-ctx.Done():
-			done()
-			return nil, nil, fmt.Errorf("host %s: waiting for a free session: %w", t.display, ctx.Err())
+		if !wait {
+			select {
+			case cn.sem <- struct{}{}:
+			default:
+				done()
+				return nil, nil, fmt.Errorf("host %s: %w", t.display, errSessionsBusy)
+			}
+		} else {
+			select {
+			case cn.sem <- struct{}{}:
+			case <-ctx.Done():
+				done()
+				return nil, nil, fmt.Errorf("host %s: waiting for a free session: %w", t.display, ctx.Err())
+			}
 		}
 		sess, err = cn.client.NewSession()
 		if err == nil {

@@ -135,7 +135,7 @@ func (c *Client) run(ctx context.Context, t target, cmdline string, stdin io.Rea
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("%s: command %s: %w", t.display, command, err)
 	}
-	sess, release, err := c.session(ctx, t)
+	sess, release, err := c.session(ctx, t, true)
 	if err != nil {
 		return err
 	}

@@ -31,13 +31,15 @@ func (s *SubsystemSession) Close() error {
 // Subsystem starts the subsystem name (such as "sftp") on host, in a session
 // of its own on host's connection; cancelling ctx closes the session. An sshd
 // that does not offer it refuses the request: the error then wraps
-// ErrNoSubsystem.
+// ErrNoSubsystem. It does not wait for a session when all the connection
+// allows are in use (an error at once): the caller may hold some of them
+// until this one ends (Shipper's deploy sessions), and has another way.
 func (c *Client) Subsystem(ctx context.Context, host core.Host, name string) (*SubsystemSession, error) {
 	t, err := c.resolve(host)
 	if err != nil {
 		return nil, err
 	}
-	sess, release, err := c.session(ctx, t)
+	sess, release, err := c.session(ctx, t, false)
 	if err != nil {
 		return nil, err
 	}

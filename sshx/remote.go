@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -29,8 +28,9 @@ const wrapKill = `k() { trap '' TERM HUP INT; exec >/dev/null 2>&1; kill -TERM 0
 trap k TERM HUP INT
 `
 
-// loginShell runs the command in the wrappers.
-const loginShell = `"${SHELL:-/bin/sh}"`
+// loginShell runs the command in the wrappers: the shell named by their $2
+// (StartScript's /bin/sh), else the login shell.
+const loginShell = `"${2:-${SHELL:-/bin/sh}}"`
 
 const wrapWatchdog = `exec 3<&0 </dev/null
 ` + wrapKill + loginShell + ` -c "$1" &
@@ -49,8 +49,13 @@ c=$!
 exec 3<&-
 wait "$c"`
 
-func wrap(script, cmdline string) string {
-	return "exec /bin/sh -c " + core.ShellQuote(script) + " grifork " + core.ShellQuote(cmdline)
+// wrap is the command line of script running cmdline, in /bin/sh when sh.
+func wrap(script, cmdline string, sh bool) string {
+	w := "exec /bin/sh -c " + core.ShellQuote(script) + " grifork " + core.ShellQuote(cmdline)
+	if sh {
+		w += " /bin/sh"
+	}
+	return w
 }
 
 // Remote runs cmdline (already shell-quoted) on host with stdin at /dev/null.
@@ -150,12 +155,9 @@ func (c *Client) run(ctx context.Context, t target, cmdline string, stdin io.Rea
 		pids = &pidWriter{w: gout, ready: make(chan struct{})}
 		sess.Stdout = pids
 	}
-	if sh {
-		script = strings.Replace(script, loginShell, "/bin/sh", 1)
-	}
 	in, err := sess.StdinPipe()
 	if err == nil {
-		err = sess.Start(wrap(script, cmdline))
+		err = sess.Start(wrap(script, cmdline, sh))
 	}
 	if err != nil {
 		sess.Close()

@@ -34,18 +34,7 @@ func BenchmarkStageSmallFiles(b *testing.B) {
 	var scan, plan, send, recv, commit time.Duration
 	for b.Loop() {
 		t0 := time.Now()
-		list, _, err := scanSource(src, nil)
-		if err != nil {
-			b.Fatal(err)
-		}
-		m, err := newManifest(list, false)
-		if err != nil {
-			b.Fatal(err)
-		}
-		enc, err := m.encode()
-		if err != nil {
-			b.Fatal(err)
-		}
+		list, enc := encodeSource(b, src, false)
 		b.StopTimer()
 		to := filepath.Join(b.TempDir(), "app")
 		b.StartTimer()

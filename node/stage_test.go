@@ -33,23 +33,30 @@ func deliver(ctx context.Context, t *testing.T, st *stage, src string, checksum 
 	return deliverWith(ctx, t, st, src, checksum, nil)
 }
 
+// encodeSource scans src as the root does: its list and encoded manifest.
+func encodeSource(tb testing.TB, src string, checksum bool) ([]entry, []byte) {
+	tb.Helper()
+	list, _, err := scanSource(src, nil)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	m, err := newManifest(list, checksum)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	enc, err := m.encode()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return list, enc
+}
+
 // deliverWith is deliver with before, if not nil, run between the receive and
 // the commit.
 func deliverWith(ctx context.Context, t *testing.T, st *stage, src string, checksum bool, before func()) error {
 	t.Helper()
-	list, _, err := scanSource(src, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := newManifest(list, checksum)
-	if err != nil {
-		t.Fatal(err)
-	}
-	enc, err := m.encode()
-	if err != nil {
-		t.Fatal(err)
-	}
-	err = func() error {
+	list, enc := encodeSource(t, src, checksum)
+	err := func() error {
 		m, err := readManifest(bytes.NewReader(enc), st.single)
 		if err != nil {
 			return err

@@ -171,8 +171,13 @@ func (g *griforkRun) run(ctx context.Context) (done Event) {
 		stopBeats = g.heartbeats(min(g.opts.heartbeatTimeout()/4, maxHeartbeatInterval))
 	}
 	var firstErr error
-	if ctx.Err() == nil {
+	switch {
+	case ctx.Err() == nil:
 		firstErr = g.runOwn(ctx, first)
+	case opts.Remote:
+		// Stopped before its own part ran, the node did not do it: its done
+		// event must not say ok.
+		firstErr = context.Cause(ctx)
 	}
 	switch {
 	case firstErr != nil && ctx.Err() == nil:

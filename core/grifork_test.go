@@ -650,3 +650,26 @@ func (b *syncBuffer) String() string {
 	defer b.mu.Unlock()
 	return b.b.String()
 }
+
+// A remote grifork stopped before its own part ran did not do it: its done
+// event says it failed, never ok (a parent would count the host as done).
+func TestRemoteGriforkStoppedBeforeItRanFails(t *testing.T) {
+	t.Parallel()
+	tr := fleetTree(t, 3, 3)
+	tasks := &fakeTasks{printer: output.NewPrinter(io.Discard, nil), log: &callLog{}}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	var done []Event
+	var mu sync.Mutex
+	RunGrifork(ctx, tr, tasks, &fakeForker{base: tasks, forks: &callLog{}}, GriforkOptions{Remote: true,
+		Events: func(ev Event) {
+			mu.Lock()
+			defer mu.Unlock()
+			if ev.Type == EventDone {
+				done = append(done, ev)
+			}
+		}})
+	if len(done) != 1 || done[0].Status != StatusFailed || !strings.Contains(done[0].Err, "cancel") {
+		t.Errorf("done events %+v; want one, failed because it was cancelled", done)
+	}
+}

@@ -1,5 +1,9 @@
 GO      ?= go
 BIN     := bin/grifork
+# No symbol table or DWARF (stack traces keep their names and lines): the
+# binary a cold broadcast or grifork mode ships to every host is half the size
+# compressed (about 5 MB against 9).
+LDFLAGS := -s -w
 PKGS    := ./...
 # staticcheck 2026.2.2, the first release that reads Go 1.26 code; installed
 # from the module proxy into GOPATH/bin by make deps (or make lint).
@@ -19,15 +23,15 @@ staticcheck:
 	  $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
 
 build:
-	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN) ./cmd/grifork
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/grifork
 
 # Griforks for the other platforms of a mixed fleet, beside bin/grifork, where
 # grifork mode and the broadcast look for them (docs/modes.md, "Mixed fleets").
 PLATFORMS ?= linux/amd64 linux/arm64
 build-all: build
 	@for p in $(PLATFORMS); do \
-		echo "CGO_ENABLED=0 GOOS=$${p%/*} GOARCH=$${p#*/} $(GO) build -trimpath -o $(BIN)-$${p%/*}-$${p#*/} ./cmd/grifork"; \
-		CGO_ENABLED=0 GOOS=$${p%/*} GOARCH=$${p#*/} $(GO) build -trimpath -o $(BIN)-$${p%/*}-$${p#*/} ./cmd/grifork || exit 1; \
+		echo "CGO_ENABLED=0 GOOS=$${p%/*} GOARCH=$${p#*/} $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)-$${p%/*}-$${p#*/} ./cmd/grifork"; \
+		CGO_ENABLED=0 GOOS=$${p%/*} GOARCH=$${p#*/} $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)-$${p%/*}-$${p#*/} ./cmd/grifork || exit 1; \
 	done
 
 # staticcheck's default checks, unused (U1000) among them; the tagged run sees

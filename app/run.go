@@ -441,21 +441,22 @@ func (s *loaded) plan(e *env, tree *core.Tree) error {
 		loginsErr = writeLogins(&logins, client, cfg)
 	}()
 	defer func() { <-loginsDone }() // before the client closes
+	var broadcast func(io.Writer) error
+	if bt != nil {
+		broadcast = func(w io.Writer) error {
+			relay := node.NewBroadcaster(client, node.BroadcastOptions{Grifork: cfg.Grifork}).PlanCmdline()
+			fi, serr := os.Lstat(cfg.Broadcast.From)
+			return core.WriteBroadcastPlan(w, cfg.Broadcast, bt.Tree(), relay, serr == nil && fi.Mode().IsRegular(), node.DescribeSource(*cfg.Broadcast))
+		}
+	}
 	var report *core.Report
 	if cfg.Mode == core.Grifork {
 		report = planGrifork(e, s, tree, client, rec, tasks)
-		err = core.WriteGriforkPlan(e.stdout, tree, cfg, rec)
+		err = core.WriteGriforkPlan(e.stdout, tree, cfg, rec, broadcast)
 	} else {
 		// One task at a time, in schedule order, so the plan is deterministic.
 		report = core.RunStandalone(e.ctx, tree, tasks, core.RunOptions{Barrier: true, Concurrency: 1, Logger: s.logger})
-		err = core.WritePlan(e.stdout, tree, cfg, rec)
-	}
-	if err == nil && bt != nil {
-		relay := node.NewBroadcaster(client, node.BroadcastOptions{Grifork: cfg.Grifork}).PlanCmdline()
-		if _, err = fmt.Fprintln(e.stdout); err == nil {
-			fi, serr := os.Lstat(cfg.Broadcast.From)
-			err = core.WriteBroadcastPlan(e.stdout, cfg.Broadcast, bt.Tree(), relay, serr == nil && fi.Mode().IsRegular(), node.DescribeSource(*cfg.Broadcast))
-		}
+		err = core.WritePlan(e.stdout, tree, cfg, rec, broadcast)
 	}
 	if err == nil {
 		err = s.writeSelected(e.stdout, tree)

@@ -206,11 +206,11 @@ func dryRun(mode core.Mode, hosts, branches int) (measured, error) {
 		ctx := context.Background()
 		if mode == core.Grifork {
 			r := core.PlanGrifork(ctx, l.tree, l.script, rec, func(*core.Node) string { return "grifork --on-remote" }, core.GriforkOptions{})
-			core.WriteGriforkPlan(io.Discard, l.tree, l.script.Config, rec)
+			core.WriteGriforkPlan(io.Discard, l.tree, l.script.Config, rec, nil)
 			return r
 		}
 		r := core.RunStandalone(ctx, l.tree, l.script, core.RunOptions{Barrier: true, Concurrency: 1})
-		core.WritePlan(io.Discard, l.tree, l.script.Config, rec)
+		core.WritePlan(io.Discard, l.tree, l.script.Config, rec, nil)
 		return r
 	})
 	if script != nil {

@@ -182,8 +182,9 @@ func PlanEdges(t *Tree) []Edge {
 
 // WritePlan prints a standalone dry run: the tree, a header, then every edge of
 // PlanEdges(t) with the commands rec recorded for it, all of it redacted with
-// rec's Redactor.
-func WritePlan(w io.Writer, t *Tree, cfg Config, rec *Recorder) error {
+// rec's Redactor. afterPrepare, unless nil, writes what runs between prepare
+// and the first edge (the broadcast).
+func WritePlan(w io.Writer, t *Tree, cfg Config, rec *Recorder, afterPrepare func(io.Writer) error) error {
 	mode := cfg.Mode
 	if mode == "" {
 		mode = Standalone
@@ -191,12 +192,14 @@ func WritePlan(w io.Writer, t *Tree, cfg Config, rec *Recorder) error {
 	hosts := t.size() - 1
 	head := fmt.Sprintf("plan: mode %s, branches %d, %d %s (dry run: nothing was executed)\n",
 		mode, t.Branches, hosts, plural(hosts, "host", "hosts")) + budgetLine(cfg.MaxFailures, hosts)
-	return writePlan(w, t, head, PlanEdges(t), rec)
+	return writePlan(w, t, head, PlanEdges(t), rec, afterPrepare)
 }
 
 // writePlan prints the tree, head after a blank line, then the edges, all of it
-// redacted with rec's Redactor.
-func writePlan(w io.Writer, t *Tree, head string, edges []Edge, rec *Recorder) error {
+// redacted with rec's Redactor, and afterPrepare's part (after a blank line)
+// where the run has it: after the first edge, the root's prepare. That part is
+// redacted too, and must come in one write so no secret is split.
+func writePlan(w io.Writer, t *Tree, head string, edges []Edge, rec *Recorder, afterPrepare func(io.Writer) error) error {
 	rw := rec.red.Writer(w)
 	if rec.red == nil {
 		if err := RenderText(w, t); err != nil { // no copy of a picture of 100,000 lines
@@ -215,7 +218,19 @@ func writePlan(w io.Writer, t *Tree, head string, edges []Edge, rec *Recorder) e
 	if _, err := fmt.Fprintf(rw, "\n%s", head); err != nil {
 		return err
 	}
-	return WritePlanEdges(w, edges, rec)
+	if afterPrepare == nil {
+		return WritePlanEdges(w, edges, rec)
+	}
+	if err := WritePlanEdges(w, edges[:1], rec); err != nil {
+		return err
+	}
+	if _, err := io.WriteString(w, "\n"); err != nil {
+		return err
+	}
+	if err := afterPrepare(rw); err != nil {
+		return err
+	}
+	return WritePlanEdges(w, edges[1:], rec)
 }
 
 // WritePlanEdges prints edges in the given order, each with the steps rec

@@ -68,7 +68,7 @@ func TestDryRunPlan(t *testing.T) {
 		t.Fatalf("dry run failed: %s", statuses(r))
 	}
 	var b bytes.Buffer
-	if err := WritePlan(&b, tr, cfg, rec); err != nil {
+	if err := WritePlan(&b, tr, cfg, rec, nil); err != nil {
 		t.Fatal(err)
 	}
 	out := b.String()
@@ -188,8 +188,9 @@ func TestPlanEdges(t *testing.T) {
 	}
 }
 
-// Both plans redact secrets from everything they print, the tree included (a
-// password pasted into a host entry as its user, say).
+// Both plans redact secrets from everything they print, the tree and the
+// broadcast's part included (a password pasted into a host entry as its user,
+// say), and print the broadcast's part where it runs: after prepare.
 func TestPlansRedactTheTree(t *testing.T) {
 	t.Parallel()
 	hosts := []Host{{Name: "web1", User: "hunter2"}, {Name: "web2"}}
@@ -198,16 +199,24 @@ func TestPlansRedactTheTree(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg := Config{Branches: 1, Hosts: hosts, SSH: SSHConfig{Password: "hunter2"}}
-	for name, write := range map[string]func(io.Writer, *Tree, Config, *Recorder) error{
+	broadcast := func(w io.Writer) error {
+		_, err := io.WriteString(w, "broadcast as hunter2\n")
+		return err
+	}
+	for name, write := range map[string]func(io.Writer, *Tree, Config, *Recorder, func(io.Writer) error) error{
 		"standalone": WritePlan,
 		"grifork":    WriteGriforkPlan,
 	} {
 		var b bytes.Buffer
-		if err := write(&b, tr, cfg, NewRecorder(nil, cfg.SSH.Redactor())); err != nil {
+		if err := write(&b, tr, cfg, NewRecorder(nil, cfg.SSH.Redactor()), broadcast); err != nil {
 			t.Fatal(err)
 		}
-		if out := b.String(); strings.Contains(out, "hunter2") || !strings.HasPrefix(out, "localhost (0.0)\n") {
+		out := b.String()
+		if strings.Contains(out, "hunter2") || !strings.HasPrefix(out, "localhost (0.0)\n") {
 			t.Errorf("%s plan:\n%s", name, out)
+		}
+		if !strings.Contains(out, "\nprepare on localhost\n  (no commands)\n\nbroadcast as ") {
+			t.Errorf("%s plan: the broadcast's part does not follow prepare:\n%s", name, out)
 		}
 	}
 }

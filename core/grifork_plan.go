@@ -131,9 +131,10 @@ func GriforkPlanEdges(t *Tree) []Edge {
 
 // WriteGriforkPlan prints a grifork-mode dry run: the tree, a header, then every
 // edge of GriforkPlanEdges(t) with its recorded commands, the fork to a node
-// with children last among them, redacted with rec's Redactor. Of cfg, only
-// the failure budget is shown.
-func WriteGriforkPlan(w io.Writer, t *Tree, cfg Config, rec *Recorder) error {
+// with children last among them, redacted with rec's Redactor, and
+// afterPrepare's part as WritePlan has it. Of cfg, only the failure budget is
+// shown.
+func WriteGriforkPlan(w io.Writer, t *Tree, cfg Config, rec *Recorder, afterPrepare func(io.Writer) error) error {
 	hosts := t.size() - 1
 	forks := 0
 	t.Walk(func(n *Node) {
@@ -145,5 +146,5 @@ func WriteGriforkPlan(w io.Writer, t *Tree, cfg Config, rec *Recorder) error {
 		"each node runs its own blocks: \"local:\" is on the node that runs the block\n",
 		Grifork, t.Branches, hosts, plural(hosts, "host", "hosts"), forks, plural(forks, "node", "nodes")) +
 		budgetLine(cfg.MaxFailures, hosts)
-	return writePlan(w, t, head, GriforkPlanEdges(t), rec)
+	return writePlan(w, t, head, GriforkPlanEdges(t), rec, afterPrepare)
 }

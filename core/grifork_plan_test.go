@@ -96,7 +96,7 @@ func (h *panicHandler) Handle(ctx context.Context, r slog.Record) error {
 func dryRunOutcome(t *testing.T, tree *Tree, tasks *scriptedTasks, rec *Recorder, r *Report, log *syncBuffer) string {
 	t.Helper()
 	var b strings.Builder
-	if err := WriteGriforkPlan(&b, tree, Config{}, rec); err != nil {
+	if err := WriteGriforkPlan(&b, tree, Config{}, rec, nil); err != nil {
 		t.Fatal(err)
 	}
 	b.WriteString("\nlog:\n" + log.String() + "\nresults:\n")

@@ -624,7 +624,7 @@ func TestGriforkPlan(t *testing.T) {
 		t.Fatalf("dry run failed:\n%s", b.String())
 	}
 	var out bytes.Buffer
-	if err := WriteGriforkPlan(&out, tr, Config{}, rec); err != nil {
+	if err := WriteGriforkPlan(&out, tr, Config{}, rec, nil); err != nil {
 		t.Fatal(err)
 	}
 	if strings.Contains(out.String(), "hunter2") {

@@ -511,3 +511,55 @@ func TestLaunchCancelledWhileSeeding(t *testing.T) {
 		t.Errorf("run directories left on the host: %v", runs)
 	}
 }
+
+// Cancelled once the host made its run directory (while grifork is readied
+// or shipped there, or runs in it), Launch leaves no run directory behind,
+// whether the binary was cached there or not: but for one it returns, for
+// its caller's Cleanup (its command started).
+func TestLaunchCancelledDuringSetup(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		cached bool
+		after  time.Duration
+	}{
+		{"uncached, at once", false, 0},
+		{"uncached, shipping", false, 30 * time.Millisecond},
+		{"cached, at once", true, 0},
+		{"cached, running", true, 300 * time.Millisecond},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			fx := newForkFixtureOpts(t, sshdtest.Opts{SFTP: true})
+			ship := fx.forker(nil).ship
+			if tc.cached {
+				d, err := ship.Deploy(context.Background(), fx.child.Host, nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				ship.Cleanup(context.Background(), fx.child.Host, d.Run)
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			go func() {
+				for ctx.Err() == nil {
+					if runs, _ := filepath.Glob(filepath.Join(fx.tmpdir, "run-*")); len(runs) > 0 {
+						time.Sleep(tc.after)
+						cancel()
+						return
+					}
+					time.Sleep(time.Millisecond)
+				}
+			}()
+			// A relay that waits for its settings until it is stopped.
+			stdin, hold := io.Pipe()
+			defer hold.Close()
+			d, err := ship.Launch(ctx, fx.child.Host, []string{"--relay"}, nil, stdin, io.Discard, io.Discard, func(Deployment) {})
+			if err == nil {
+				t.Fatal("Launch succeeded though cancelled")
+			}
+			ship.Cleanup(ctx, fx.child.Host, d.Run)
+			if runs, _ := filepath.Glob(filepath.Join(fx.tmpdir, "run-*")); len(runs) != 0 {
+				t.Errorf("run directories left on the host: %v (Launch: %v)", runs, err)
+			}
+		})
+	}
+}

@@ -89,7 +89,11 @@ func DescribeSource(cfg core.BroadcastConfig) string {
 			files++
 		}
 	}
-	return fmt.Sprintf("%d files, %d bytes", files, size)
+	noun := "files"
+	if files == 1 {
+		noun = "file"
+	}
+	return fmt.Sprintf("%d %s, %d bytes", files, noun, size)
 }
 
 func kind(m fs.FileMode) string {

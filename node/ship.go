@@ -195,8 +195,9 @@ func (s *Shipper) deploy(ctx context.Context, host core.Host, files []File, seed
 // deployWith is deploy with bin to ship, or to have seed put there when bin
 // is this process's own. When the host turns out to be of another platform
 // than bin's, it undoes the setup and returns the binary for the host's
-// platform to try again with instead. With l, when there is nothing to send,
-// l's command runs in the session and the error is its.
+// platform to try again with instead. With l, l's command runs in the
+// session once the binary is there (cached, or received as a file and
+// verified), and the error is its.
 func (s *Shipper) deployWith(ctx context.Context, host core.Host, files []File, seed Seed, bin *shipBinary, l *launch) (Deployment, *shipBinary, error) {
 	exe := s.grifork.Exec
 	var sum string
@@ -229,39 +230,32 @@ func (s *Shipper) deployWith(ctx context.Context, host core.Host, files []File, 
 	for _, f := range files {
 		tf = append(tf, tarFile{name: f.Name, data: f.Data})
 	}
-	seeded := false
 	if exe == "" {
 		if exe, err = s.shipTo(host, st, bin, &tf); err != nil {
 			sess.abort() // the host removes the run directory
 			return Deployment{}, nil, err
-		}
-		switch {
-		case len(tf) == len(files):
-		case seed != nil && bin == s.own && len(files) == 0:
-			sess.readAcks() // no command's output follows: the script verifies and ends
-			if err := sess.seedWith(seed); err != nil {
-				return Deployment{}, nil, err
-			}
-			seeded = true
-		default:
-			s.log.Info("shipping grifork binary", "host", host.String(), "path", exe, "sha256", sum)
 		}
 	}
 	d := Deployment{Host: host, Exe: exe, Dir: st.dir, Run: st.run, Chdir: s.grifork.Chdir}
 	if d.Chdir == "" {
 		d.Chdir = st.dir
 	}
-	if l != nil && len(tf) == 0 {
-		return d, nil, sess.exec(l, d)
-	}
-	if !seeded {
-		sess.readAcks()
-		if err := sess.transfer(tf, st.paced); err != nil {
-			s.Cleanup(ctx, host, st.run)
-			return Deployment{}, nil, err
+	switch {
+	case len(tf) == len(files): // the binary is there
+		if l != nil && len(tf) == 0 {
+			return d, nil, sess.exec(l, d)
 		}
+	case seed != nil && bin == s.own && len(files) == 0:
+		return d, nil, sess.seedWith(seed, l, d)
+	default:
+		s.log.Info("shipping grifork binary", "host", host.String(), "path", exe, "sha256", sum)
 	}
-	return d, nil, nil
+	ran, err := sess.transfer(tf, st.paced, l, d)
+	if err != nil && !ran {
+		s.Cleanup(ctx, host, st.run)
+		return Deployment{}, nil, err
+	}
+	return d, nil, err
 }
 
 // PlanExe is the grifork a Deploy would run, for dry-run plans: the parts only
@@ -542,10 +536,38 @@ func (ds *deploySession) readAcks() {
 // exec has the script run l's command in its place, in the run directory,
 // and passes the command's streams until the session ends.
 func (ds *deploySession) exec(l *launch, d Deployment) error {
+	if _, err := io.WriteString(ds.in, "exec\n"); err != nil {
+		return ds.pass(l, d, false)
+	}
+	return ds.pass(l, d, true)
+}
+
+// execVerified waits for the script to say that the binary it received is
+// verified and cached, after which it runs l's command as exec does (the
+// script was told so with the verb that named the file). ran says whether
+// the command ran; if not, the session has ended, and the error is step's.
+func (ds *deploySession) execVerified(l *launch, d Deployment, step string) (ran bool, err error) {
+	if line, _ := ds.out.ReadString('\n'); line != verified+"\n" {
+		ds.in.Close()
+		if err := ds.wait(step); err != nil {
+			return false, err
+		}
+		return false, fmt.Errorf("%s: unexpected output %q", step, line)
+	}
+	return true, ds.pass(l, d, true)
+}
+
+// verified is the line the deploy script writes once a binary it received
+// as a file is cached, before it runs the command in its place.
+const verified = "verified"
+
+// pass passes l's command's streams (stdin too, with feed) until the
+// session ends.
+func (ds *deploySession) pass(l *launch, d Deployment, feed bool) error {
 	l.ran = true
 	l.started(d)
 	ds.errw.set(l.stderr)
-	if _, err := io.WriteString(ds.in, "exec\n"); err == nil {
+	if feed {
 		go func() {
 			_, err := io.Copy(ds.in, l.stdin)
 			ds.in.CloseWithError(err)
@@ -605,7 +627,9 @@ func (ds *deploySession) abort() {
 // of 0 ends them), "file" (bin, whose stream sftp wrote into the run
 // directory as seedFile), "kept" (file, keeping seedFile for the relay to
 // seed others with) or, with cmd, "exec" (run cmd in the run directory, in
-// this session); anything else removes the run directory.
+// this session); anything else removes the run directory. With cmd, "file
+// exec" and "kept exec" run cmd once the binary is cached, after a line
+// saying so.
 func (s *Shipper) deployScript(sum, cmd string) string {
 	dirExpr := `/tmp/grifork-"$u"`
 	switch t := s.grifork.Tmpdir; {
@@ -667,7 +691,7 @@ elif dd if=/dev/null of=/dev/null bs=1 count=0 iflag=fullblock status=none 2>/de
 	// directory itself, since no grifork will run there to do it.
 	b.WriteString(`r=$(mktemp -d -- "$d/run-XXXXXXXXXX") || exit 1
 printf 'run=%s\n' "$r"
-read -r what || what=abort
+read -r what next || what=abort
 `)
 	if cmd != "" {
 		// Launch: the command runs in this session, in the run directory.
@@ -697,8 +721,13 @@ tar -xzmof "$src" || { full=$(df -Pk . | awk 'NR == 2 && $4 < 1024 { print "No s
 	if sum != "" {
 		fmt.Fprintf(&b, `s=$( (sha256sum || shasum -a 256) <%[1]s 2>/dev/null | cut -d' ' -f1)
 [ "$s" = %[2]s ] || { echo "shipped grifork has SHA-256 '$s', want %[2]s" >&2; exit 1; }
-chmod 755 %[1]s && TZ=UTC0 touch -t %[4]s %[1]s && mv -f %[1]s "$d"/%[3]s
+chmod 755 %[1]s && TZ=UTC0 touch -t %[4]s %[1]s && mv -f %[1]s "$d"/%[3]s || exit 1
 `, newBinary, sum, binaryName(sum), binMtime(sum).UTC().Format("200601021504.05"))
+		if cmd != "" {
+			// "file exec", "kept exec": the command runs in this session too,
+			// once the binary is where it looks for it.
+			fmt.Fprintf(&b, "[ \"$next\" != exec ] || { echo %s; exec %s; }\n", verified, cmd)
+		}
 	}
 	return b.String()
 }
@@ -786,8 +815,10 @@ type tarFile struct {
 // transfer sends files into the run directory as one gzipped tar stream on
 // the session, and has the host move a shipped binary into the cache once its
 // SHA-256 is checked. (Every session costs a login shell on the host, so one
-// beats one per file, or one for the setup and one for the files.)
-func (ds *deploySession) transfer(files []tarFile, paced bool) error {
+// beats one per file, or one for the setup and one for the files.) With l,
+// where the binary travels as a file (over SFTP), l's command then runs in
+// the session (see execVerified), and ran says so; else the caller starts it.
+func (ds *deploySession) transfer(files []tarFile, paced bool, l *launch, d Deployment) (ran bool, err error) {
 	what := "tar"
 	var binGz []byte // the binary's entry, compressed already
 	var rest []tarFile
@@ -796,7 +827,7 @@ func (ds *deploySession) transfer(files []tarFile, paced bool) error {
 			var err error
 			if binGz, err = ds.bin.gzipped(); err != nil {
 				ds.abort()
-				return err
+				return false, err
 			}
 			what = "bin"
 			continue
@@ -816,9 +847,10 @@ func (ds *deploySession) transfer(files []tarFile, paced bool) error {
 	if what == "bin" && (paced || ds.s.sftpOK(ds.host)) {
 		others = new(bytes.Buffer)
 		w = others
+	} else {
+		ds.readAcks() // no command's output follows
 	}
 	buf := bufio.NewWriterSize(w, 256<<10)
-	var err error
 	if others == nil {
 		_, err = buf.WriteString(what + "\n")
 	}
@@ -842,17 +874,21 @@ func (ds *deploySession) transfer(files []tarFile, paced bool) error {
 	if err == nil {
 		err = buf.Flush()
 	}
+	launch := false
 	if err == nil && others != nil {
-		err = ds.transferFile(binGz, others.Bytes(), paced, len(rest) == 0)
+		launch, err = ds.transferFile(binGz, others.Bytes(), paced, len(rest) == 0, l != nil)
+	}
+	if err == nil && launch {
+		return ds.execVerified(l, d, step)
 	}
 	ds.in.CloseWithError(err)
 	if werr := ds.wait(step); werr != nil {
-		return werr
+		return false, werr
 	}
 	if err != nil && !errors.Is(err, io.ErrClosedPipe) {
-		return fmt.Errorf("%s: %w", step, err)
+		return false, fmt.Errorf("%s: %w", step, err)
 	}
-	return nil
+	return false, nil
 }
 
 // A paced transfer keeps at most pieceWindow pieces of pieceSize on their way
@@ -869,10 +905,11 @@ const (
 )
 
 // seedWith has seed put the compressed binary into the run directory, and
-// the host verify and cache it as after a transfer. A seeding that fails
-// (also one the host does not verify) leaves no run directory and is a
-// *seedError, after which Launch ships the binary itself.
-func (ds *deploySession) seedWith(seed Seed) error {
+// the host verify and cache it as after a transfer, then run l's command in
+// the session (see execVerified); the error is then the command's. A seeding
+// that fails (also one the host does not verify) leaves no run directory and
+// is a *seedError, after which Launch ships the binary itself.
+func (ds *deploySession) seedWith(seed Seed, l *launch, d Deployment) error {
 	if err := seed(ds.ctx, path.Join(ds.run, seedFile)); err != nil {
 		ds.abort()
 		if ds.ctx.Err() != nil {
@@ -882,9 +919,11 @@ func (ds *deploySession) seedWith(seed Seed) error {
 		}
 		return &seedError{err}
 	}
-	_, err := io.WriteString(ds.in, "kept\n")
-	ds.in.CloseWithError(err)
-	if err = ds.wait("verify the seeded grifork in " + ds.run); err != nil {
+	if _, err := io.WriteString(ds.in, "kept exec\n"); err != nil {
+		ds.in.CloseWithError(err)
+	}
+	ran, err := ds.execVerified(l, d, "verify the seeded grifork in "+ds.run)
+	if err != nil && !ran {
 		ds.s.Cleanup(ds.ctx, ds.host, ds.run)
 		if ds.ctx.Err() == nil {
 			return &seedError{err}
@@ -943,30 +982,37 @@ func (s *Shipper) sftpOK(host core.Host) bool {
 // where the host's sshd offers it (one sftp-server writes every piece, each
 // acknowledged, so at most pieceWindow*pieceSize bytes are on their way, as
 // in a paced transfer, without a dd process per piece), else paced where its
-// dd can, else streamed into tar.
-func (ds *deploySession) transferFile(binGz, others []byte, paced, keep bool) error {
-	err := ds.sendSFTP(binGz, others)
+// dd can, else streamed into tar. With launch, where it went over SFTP, the
+// script is told to run the command once it verified the binary: launched.
+func (ds *deploySession) transferFile(binGz, others []byte, paced, keep, launch bool) (launched bool, err error) {
+	err = ds.sendSFTP(binGz, others)
 	if err == nil {
-		what := "file\n"
+		what := "file"
 		if keep {
-			what = "kept\n" // the binary alone: a relay's seedFile
+			what = "kept" // the binary alone: a relay's seedFile
 		}
-		_, err = io.WriteString(ds.in, what)
-		return err
+		if launch {
+			what += " exec"
+		} else {
+			ds.readAcks() // no command's output follows
+		}
+		_, err = io.WriteString(ds.in, what+"\n")
+		return launch, err
 	}
 	if ds.ctx.Err() != nil {
-		return err
+		return false, err
 	}
 	ds.s.log.Debug("sftp refused: shipping grifork through the deploy session", "host", ds.host.String(), "err", err)
+	ds.readAcks() // a paced transfer's, and then no command's output
 	if paced {
-		return ds.transferPaced(binGz, others)
+		return false, ds.transferPaced(binGz, others)
 	}
 	for _, b := range [][]byte{[]byte("bin\n"), binGz, others} {
 		if _, err := ds.in.Write(b); err != nil {
-			return err
+			return false, err
 		}
 	}
-	return nil
+	return false, nil
 }
 
 // sendSFTP writes parts into the run directory's seedFile over SFTP.

@@ -124,38 +124,38 @@ func TestDeployScriptOffersPacedWhereDDCan(t *testing.T) {
 // (one session on the host: sshd's own count), and in a session of its own
 // after shipping the binary (TestDeploySeeded: after a relay seeded it).
 func TestLaunch(t *testing.T) {
-	fx := newForkFixture(t)
+	paced, withSFTP := newForkFixture(t), newForkFixtureOpts(t, sshdtest.Opts{SFTP: true})
 	bin := filepath.Join(t.TempDir(), "grifork")
 	if err := os.WriteFile(bin, []byte("#!/bin/sh\nIFS= read -r line\necho \"$(pwd) $* $line\"\necho oops >&2\n"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	sessions := func() int {
-		b, err := os.ReadFile(fx.sshd.Log)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return strings.Count(string(b), "Starting session: command")
-	}
+	// In order: the cached cases find what the shipped ones left.
 	for _, tc := range []struct {
 		name     string
+		fx       *forkFixture
 		exec     string // grifork { exec }
 		sessions int
 	}{
-		{"not cached, shipped", "", 2},
-		{"cached", "", 1},
-		{"grifork { exec }", bin, 1},
+		// Paced pieces acknowledged on the session's output: the command
+		// needs a session of its own.
+		{"not cached, shipped paced", paced, "", 2},
+		// Over SFTP, the deploy session runs it once the binary is verified.
+		{"not cached, shipped over SFTP", withSFTP, "", 1},
+		{"cached", paced, "", 1},
+		{"grifork { exec }", paced, bin, 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			fx := tc.fx
 			ship := NewShipper(fx.client, core.GriforkConfig{Tmpdir: fx.tmpdir, Exec: tc.exec}, bin, nil)
 			var out, errOut strings.Builder
 			var started []Deployment
-			before := sessions()
+			before := fx.commandSessions(t)
 			d, err := ship.Launch(context.Background(), fx.child.Host, []string{"--relay", "a b"}, nil,
 				strings.NewReader("hello\n"), &out, &errOut, func(d Deployment) { started = append(started, d) })
 			if err != nil {
 				t.Fatalf("Launch: %v", err)
 			}
-			if got := sessions() - before; got != tc.sessions {
+			if got := fx.commandSessions(t) - before; got != tc.sessions {
 				t.Errorf("%d sessions, want %d", got, tc.sessions)
 			}
 			defer ship.Cleanup(context.Background(), fx.child.Host, d.Run)
@@ -165,8 +165,32 @@ func TestLaunch(t *testing.T) {
 			if want := d.Run + " --relay a b hello\n"; out.String() != want || errOut.String() != "oops\n" {
 				t.Errorf("stdout %q, stderr %q; want %q, %q", out.String(), errOut.String(), want, "oops\n")
 			}
+			if tc.exec == "" {
+				if fi, err := os.Stat(filepath.Join(fx.tmpdir, binaryName(mustHash(t, bin)))); err != nil || fi.Mode().Perm() != 0o755 {
+					t.Errorf("cached binary: %v %v", fi, err)
+				}
+			}
 		})
 	}
+}
+
+// commandSessions is how many command sessions the fixture's sshd started.
+func (fx *forkFixture) commandSessions(t *testing.T) int {
+	t.Helper()
+	b, err := os.ReadFile(fx.sshd.Log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.Count(string(b), "Starting session: command")
+}
+
+func mustHash(t *testing.T, path string) string {
+	t.Helper()
+	sum, err := (&shipBinary{path: path}).hash()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sum
 }
 
 // The binary travels over SFTP where the host's sshd offers it (one
@@ -296,6 +320,7 @@ func TestDeploySeeded(t *testing.T) {
 		cached   bool
 		seed     func(s *Shipper) Seed
 		seeds    int
+		sessions int // of commands: a seeded host runs its command in its deploy session
 		wantLogs []string
 		noLogs   []string
 	}{
@@ -307,7 +332,7 @@ func TestDeploySeeded(t *testing.T) {
 				}
 				return putSFTP(ctx, fx.client, fx.child.Host, file, parts...)
 			}
-		}, seeds: 1, noLogs: []string{"shipping grifork binary", "seeding grifork failed"}},
+		}, seeds: 1, sessions: 1, noLogs: []string{"shipping grifork binary", "seeding grifork failed"}},
 		// What the seeded host kept seeds the next one as it is: were it
 		// compressed anew from the wrong binary, the host would refuse it.
 		{name: "seeded with what a host kept", seed: func(*Shipper) Seed {
@@ -318,10 +343,10 @@ func TestDeploySeeded(t *testing.T) {
 				}
 				return putSFTP(ctx, fx.client, fx.child.Host, file, parts...)
 			}
-		}, seeds: 1, noLogs: []string{"shipping grifork binary", "seeding grifork failed"}},
+		}, seeds: 1, sessions: 1, noLogs: []string{"shipping grifork binary", "seeding grifork failed"}},
 		{name: "the seed fails", seed: func(*Shipper) Seed {
 			return func(context.Context, string) error { return errors.New("seeder gone") }
-		}, seeds: 1, wantLogs: []string{"seeding grifork failed", "seeder gone", "shipping grifork binary"}},
+		}, seeds: 1, sessions: 2, wantLogs: []string{"seeding grifork failed", "seeder gone", "shipping grifork binary"}},
 		{name: "the seeded binary is not the one", seed: func(*Shipper) Seed {
 			return func(ctx context.Context, file string) error {
 				other := &shipBinary{path: "/bin/true"}
@@ -334,10 +359,10 @@ func TestDeploySeeded(t *testing.T) {
 				}
 				return putSFTP(ctx, fx.client, fx.child.Host, file, parts...)
 			}
-		}, seeds: 1, wantLogs: []string{"seeding grifork failed", "shipped grifork has SHA-256", "shipping grifork binary"}},
+		}, seeds: 1, sessions: 3, wantLogs: []string{"seeding grifork failed", "shipped grifork has SHA-256", "shipping grifork binary"}}, // and one removing the run directory
 		{name: "cached already", cached: true, seed: func(*Shipper) Seed {
 			return func(context.Context, string) error { return errors.New("no seed wanted") }
-		}, noLogs: []string{"shipping grifork binary", "seeding grifork failed"}},
+		}, sessions: 1, noLogs: []string{"shipping grifork binary", "seeding grifork failed"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if !tc.cached {
@@ -349,6 +374,7 @@ func TestDeploySeeded(t *testing.T) {
 			f := fx.forker(func(o *ForkOptions) { o.Logger = slog.New(slog.NewTextHandler(&logs, nil)) })
 			seeds := 0
 			seed := tc.seed(f.ship)
+			before := fx.commandSessions(t)
 			d, err := launched(f.ship, fx.child.Host, func(ctx context.Context, file string) error {
 				seeds++
 				if !strings.HasPrefix(file, fx.tmpdir+"/run-") {
@@ -362,6 +388,9 @@ func TestDeploySeeded(t *testing.T) {
 			defer f.ship.Cleanup(context.Background(), fx.child.Host, d.Run)
 			if seeds != tc.seeds {
 				t.Errorf("seed called %d times, want %d", seeds, tc.seeds)
+			}
+			if got := fx.commandSessions(t) - before; got != tc.sessions {
+				t.Errorf("%d sessions, want %d", got, tc.sessions)
 			}
 			if d.Exe != fx.cached() || readFile(t, fx.cached()) != readFile(t, fx.script) {
 				t.Errorf("exe %s, want the cached binary %s with the shipped content", d.Exe, fx.cached())

@@ -8,3 +8,7 @@ func corruptHost() string { return "" }
 
 // slowCommitHost is the host whose relay commits slowly: none outside the tests.
 func slowCommitHost() string { return "" }
+
+// directClosedHost is the host whose direct port its parent is told wrong:
+// none outside the tests.
+func directClosedHost() string { return "" }

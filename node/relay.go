@@ -43,10 +43,10 @@ type relayConfig struct {
 	Token    string         `json:"token"`
 	// Direct is the run's TLS credential for the direct stream (a secret):
 	// nil when broadcast { direct = false }.
-	Direct *directKeys `json:"direct,omitempty"`
-	Stall    time.Duration  `json:"stall"`
-	Origin   string         `json:"origin,omitempty"` // the root's host, for a run refused by this one
-	Corrupt  bool           `json:"corrupt,omitempty"`
+	Direct  *directKeys   `json:"direct,omitempty"`
+	Stall   time.Duration `json:"stall"`
+	Origin  string        `json:"origin,omitempty"` // the root's host, for a run refused by this one
+	Corrupt bool          `json:"corrupt,omitempty"`
 	// SlowCommit is a test hook: the commit waits this long after each path.
 	SlowCommit time.Duration `json:"slow_commit,omitempty"`
 	// Children are the hosts it will most likely stream to (its children in the

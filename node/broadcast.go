@@ -13,6 +13,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -673,7 +674,7 @@ func (b *Broadcaster) failure(p *relayProc) string {
 func (b *Broadcaster) peer(n *core.Node, procs map[string]*relayProc) relayPeer {
 	p := procs[n.Name()]
 	port := p.port
-	if h := directClosedHost(); h != "" && h == n.Name() {
+	if slices.Contains(strings.Split(directClosedHosts(), ","), n.Name()) {
 		port = closedPort
 	}
 	return relayPeer{Name: n.Name(), Host: b.loginHost(n), Socket: p.socket, Port: port}

@@ -9,6 +9,6 @@ func corruptHost() string { return "" }
 // slowCommitHost is the host whose relay commits slowly: none outside the tests.
 func slowCommitHost() string { return "" }
 
-// directClosedHost is the host whose direct port its parent is told wrong:
-// none outside the tests.
-func directClosedHost() string { return "" }
+// directClosedHosts are the hosts whose direct port their parents are told
+// wrong (comma-separated): none outside the tests.
+func directClosedHosts() string { return "" }

@@ -10,5 +10,5 @@ func corruptHost() string { return os.Getenv(CorruptEnv) }
 // slowCommitHost is the host named by SlowCommitEnv.
 func slowCommitHost() string { return os.Getenv(SlowCommitEnv) }
 
-// directClosedHost is the host named by DirectClosedEnv.
-func directClosedHost() string { return os.Getenv(DirectClosedEnv) }
+// directClosedHosts are the hosts named by DirectClosedEnv.
+func directClosedHosts() string { return os.Getenv(DirectClosedEnv) }

@@ -287,17 +287,17 @@ func (a *acceptor) close() {
 	a.wg.Wait()
 }
 
-// directConn is a parent's direct stream to a child. CloseConn drops its TCP
-// connection at once: the watchdog's cut of a stream to a frozen host, whose
-// TLS close would wait for room in a full send buffer.
+// directConn is a parent's direct stream to a child. Its Close drops the TCP
+// connection without TLS's close alert, which could wait up to 5 s for room
+// in the send buffer of a child that stopped reading (a frozen host, a child
+// dropped): a stream that ended well sent the alert already (CloseWrite, see
+// awaitClose), and one cut short is an error at the child either way.
 type directConn struct {
 	*tls.Conn
 	raw net.Conn
 }
 
-func (d *directConn) CloseConn() error { return d.raw.Close() }
-
-var _ connCloser = (*directConn)(nil)
+func (d *directConn) Close() error { return d.raw.Close() }
 
 // endStream closes the parent's stream once the trailer is read, which tells
 // the parent the whole stream arrived (see awaitClose). A direct stream is

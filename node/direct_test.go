@@ -286,3 +286,39 @@ func TestDirectStreamEnds(t *testing.T) {
 		}
 	}
 }
+
+// A parent killed mid-stream resets a direct stream (its socket held bytes
+// it had not read) where an SSH forward ended it: both are a stream that
+// ended before its end, which names the parent as the cause of the hosts
+// below it and lets --heal send to them again.
+func TestStreamResetIsTruncated(t *testing.T) {
+	t.Parallel()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		c.Read(make([]byte, 1)) // the dial is done: the reset must reach a read, not the connect
+		c.Write(phase("a frame, then no more")[:10])
+		c.(*net.TCPConn).SetLinger(0) // a close that resets, as a killed process's with unread bytes
+		c.Close()
+	}()
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.Write([]byte{1})
+	f := newFanout(1)
+	go drain(f.sinks[0])
+	defer f.close()
+	_, err = readFrames(context.Background(), c, nil, newChunkPool(), f, 10*time.Second, 0)
+	if !errors.Is(err, errTruncated) {
+		t.Fatalf("readFrames: %v; want %v", err, errTruncated)
+	}
+}

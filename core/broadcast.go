@@ -28,6 +28,10 @@ type BroadcastConfig struct {
 	Excludes []string
 	Branches int
 	Checksum bool
+	// Direct streams relay to relay over TLS on a port each relay opens for
+	// the run, the SSH forward being the fallback; false: the SSH forward only,
+	// for sites that allow no extra listening port. Default true (Directs).
+	Direct *bool
 }
 
 // BroadcastResult is one host's part in the broadcast.
@@ -39,6 +43,7 @@ type BroadcastResult struct {
 	Kind     string        `json:"kind,omitempty"`         // full (it held nothing), update, or current (nothing to do)
 	Duration time.Duration `json:"duration"`               // from its relay's start to its result
 	PeakRSS  int64         `json:"peak_rss_kib,omitempty"` // its relay's peak resident memory
+	Stream   string        `json:"stream,omitempty"`       // what its stream came over: direct (TLS from its parent) or ssh (its parent's SSH forward)
 	Err      string        `json:"error,omitempty"`
 }
 

@@ -158,7 +158,7 @@ func (g GriforkConfig) validate(mode Mode) error {
 }
 
 // SetDefaults fills in the broadcast settings left out: to is from, delete
-// true, branches DefaultBroadcastBranches.
+// and direct true, branches DefaultBroadcastBranches.
 func (b *BroadcastConfig) SetDefaults() {
 	if b.To == "" {
 		b.To = b.From
@@ -166,6 +166,10 @@ func (b *BroadcastConfig) SetDefaults() {
 	if b.Delete == nil {
 		yes := true
 		b.Delete = &yes
+	}
+	if b.Direct == nil {
+		yes := true
+		b.Direct = &yes
 	}
 	if b.Branches == 0 {
 		b.Branches = DefaultBroadcastBranches
@@ -175,6 +179,10 @@ func (b *BroadcastConfig) SetDefaults() {
 // Deletes reports whether the broadcast removes what To holds and From does
 // not (its default).
 func (b BroadcastConfig) Deletes() bool { return b.Delete == nil || *b.Delete }
+
+// Directs reports whether relays stream to each other directly over TLS, the
+// SSH forward being the fallback (its default).
+func (b BroadcastConfig) Directs() bool { return b.Direct == nil || *b.Direct }
 
 // Validate checks the broadcast settings.
 func (b BroadcastConfig) Validate() error {

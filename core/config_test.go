@@ -14,7 +14,7 @@ func TestConfigSetDefaults(t *testing.T) {
 	again.SetDefaults()
 	if c.Mode != Standalone || c.Branches != DefaultBranches || c.SSH.Timeout != DefaultSSHTimeout ||
 		c.SSH.HostKeyCheck != DefaultHostKeyCheck || *c.SSH.Retries != DefaultSSHRetries ||
-		!*c.Rsync.Delete || c.Broadcast.To != "/srv/app/" || !*c.Broadcast.Delete ||
+		!*c.Rsync.Delete || c.Broadcast.To != "/srv/app/" || !*c.Broadcast.Delete || !*c.Broadcast.Direct ||
 		c.Broadcast.Branches != DefaultBroadcastBranches {
 		t.Errorf("defaults: %+v, broadcast %+v", c, *c.Broadcast)
 	}

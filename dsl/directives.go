@@ -475,7 +475,7 @@ func (s *Script) setGrifork(L *lua.LState, p *pass) error {
 }
 
 func (s *Script) setBroadcast(L *lua.LState, p *pass) error {
-	f, err := tableArg(L, "broadcast", "from", "to", "delete", "excludes", "branches", "checksum")
+	f, err := tableArg(L, "broadcast", "from", "to", "delete", "excludes", "branches", "checksum", "direct")
 	if err != nil {
 		return err
 	}
@@ -492,6 +492,13 @@ func (s *Script) setBroadcast(L *lua.LState, p *pass) error {
 			return err
 		}
 		c.Delete = &d
+	}
+	if _, ok := f.vals["direct"]; ok {
+		d, err := f.boolean("direct")
+		if err != nil {
+			return err
+		}
+		c.Direct = &d
 	}
 	if c.Excludes, err = f.strs("excludes"); err != nil {
 		return err

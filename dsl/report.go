@@ -38,7 +38,8 @@ import (
 //	  r.broadcast its part in the broadcast { }, nil without one: b.status,
 //	              b.via (the host it received from), b.received (stream bytes),
 //	              b.written (content bytes it wrote), b.kind ("full", "update" or
-//	              "current"), b.duration (seconds), b.peak_rss (KiB of its relay), b.err
+//	              "current"), b.duration (seconds), b.peak_rss (KiB of its relay),
+//	              b.stream ("direct" or "ssh": what its stream came over), b.err
 //	report.by_host[name]  the entry of the host with that name
 //	report.errors     the run errors, in order: e.task, e.host (where it ran), e.err
 //	report:failed_hosts()    the names of the failed hosts, in tree order
@@ -85,6 +86,7 @@ type broadcastView struct {
 	Kind     lua.LValue `luar:"kind"`
 	Duration float64    `luar:"duration"`
 	PeakRSS  int64      `luar:"peak_rss"`
+	Stream   lua.LValue `luar:"stream"`
 	Err      lua.LValue `luar:"err"`
 }
 
@@ -180,7 +182,7 @@ func reportValue(L *lua.LState, r *core.Report) lua.LValue {
 		var bc lua.LValue = lua.LNil
 		if b := x.Broadcast; b != nil {
 			bc = luar.New(L, broadcastView{Status: string(b.Status), Via: b.Via, Received: b.Received,
-				Written: b.Written, Kind: optString(b.Kind), Duration: b.Duration.Seconds(), PeakRSS: b.PeakRSS, Err: optString(b.Err)})
+				Written: b.Written, Kind: optString(b.Kind), Duration: b.Duration.Seconds(), PeakRSS: b.PeakRSS, Stream: optString(b.Stream), Err: optString(b.Err)})
 		}
 		e := luar.New(L, resultView{
 			Host:      x.Host,

@@ -147,15 +147,15 @@ hosts { "web1", "web2", "web3", "web4" }
 finish(function(report)
   for _, r in ipairs(report.results) do
     local b = r.broadcast
-    print(r.host, b.status, b.via, b.received, b.written, b.kind, b.duration, b.peak_rss, b.err)
+    print(r.host, b.status, b.via, b.received, b.written, b.kind, b.duration, b.peak_rss, b.stream, b.err)
   end
 end)
 `, nil)
 	r := core.NewReport(core.Standalone, h.tree)
 	for i, b := range []core.BroadcastResult{
-		{Status: core.StatusOK, Via: "localhost", Received: 70000, Written: 65536, Kind: "full", Duration: 2 * time.Second, PeakRSS: 20480},
-		{Status: core.StatusOK, Via: "web1", Received: 70000, Written: 4096, Kind: "update", Duration: time.Second, PeakRSS: 20000},
-		{Status: core.StatusOK, Via: "web2", Received: 70000, Kind: "current", Duration: time.Second, PeakRSS: 19000},
+		{Status: core.StatusOK, Via: "localhost", Received: 70000, Written: 65536, Kind: "full", Duration: 2 * time.Second, PeakRSS: 20480, Stream: "direct"},
+		{Status: core.StatusOK, Via: "web1", Received: 70000, Written: 4096, Kind: "update", Duration: time.Second, PeakRSS: 20000, Stream: "ssh"},
+		{Status: core.StatusOK, Via: "web2", Received: 70000, Kind: "current", Duration: time.Second, PeakRSS: 19000, Stream: "direct"},
 		{Status: core.StatusFailed, Via: "web3", Duration: time.Second, Err: "SHA-256 mismatch"},
 	} {
 		host := fmt.Sprintf("web%d", i+1)
@@ -164,10 +164,10 @@ end)
 	if err := h.script.Finish(context.Background(), r); err != nil {
 		t.Fatal(err)
 	}
-	want := "web1\tok\tlocalhost\t70000\t65536\tfull\t2\t20480\tnil\n" +
-		"web2\tok\tweb1\t70000\t4096\tupdate\t1\t20000\tnil\n" +
-		"web3\tok\tweb2\t70000\t0\tcurrent\t1\t19000\tnil\n" +
-		"web4\tfailed\tweb3\t0\t0\tnil\t1\t0\tSHA-256 mismatch\n"
+	want := "web1\tok\tlocalhost\t70000\t65536\tfull\t2\t20480\tdirect\tnil\n" +
+		"web2\tok\tweb1\t70000\t4096\tupdate\t1\t20000\tssh\tnil\n" +
+		"web3\tok\tweb2\t70000\t0\tcurrent\t1\t19000\tdirect\tnil\n" +
+		"web4\tfailed\tweb3\t0\t0\tnil\t1\t0\tnil\tSHA-256 mismatch\n"
 	if got := h.out.String(); got != want {
 		t.Errorf("output:\n%s\nwant:\n%s", got, want)
 	}

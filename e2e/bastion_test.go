@@ -198,11 +198,21 @@ remote(function(src, dst) rsync("/srv/gm/") end)`, griforkTmp, app+"/")))
 		check(t, "/srv/gm")
 	})
 	t.Run("broadcast", func(t *testing.T) {
-		r := runGrifork(t, home, "-f", gf(fmt.Sprintf(`broadcast { from = %q, to = "/srv/bc/" }`, app+"/")))
+		report := filepath.Join(home, "broadcast.json")
+		r := runGrifork(t, home, "-f", gf(fmt.Sprintf(`broadcast { from = %q, to = "/srv/bc/" }`, app+"/")), "--report", report)
 		if r.code != 0 {
 			t.Fatalf("exit %d:\n%s%s", r.code, r.stdout, r.stderr)
 		}
 		check(t, "/srv/bc")
+		// The chain web1, bastion, web2, far: the root reaches web1 only
+		// through the bastion, so its stream takes the SSH forward; each
+		// relay reaches its child over a TCP connection of its own, so
+		// those streams are direct.
+		for h, b := range bcReport(t, report) {
+			if want := map[bool]string{true: "ssh", false: "direct"}[h == "web1"]; b.Stream != want {
+				t.Errorf("%s: stream %q, want %q", h, b.Stream, want)
+			}
+		}
 	})
 	// However many runs, the root never reached a host but the bastion.
 	for _, h := range a[1:] {

@@ -137,6 +137,7 @@ type bcResult struct {
 	Received int64  `json:"received"`
 	Written  int64  `json:"written"`
 	Kind     string `json:"kind"`
+	Stream   string `json:"stream"`
 }
 
 // bcReport reads every host's broadcast from a --report file.
@@ -360,6 +361,9 @@ remote(function(src, dst) ssh(dst, "touch", { "/srv/after-broadcast" }) end)`))
 			if b.Kind != "update" || b.Written != 3000+5000 || b.Received > 1<<20 {
 				t.Errorf("%s: %s, wrote %d bytes, received %d; want an update of 8000 bytes in less than 1 MiB", h, b.Kind, b.Written, b.Received)
 			}
+			if b.Stream != "direct" {
+				t.Errorf("%s: its stream came over %q; want direct (the default, every host reachable)", h, b.Stream)
+			}
 		}
 
 		// Then more changes, with one host changed by hand and one emptied.
@@ -417,6 +421,56 @@ remote(function(src, dst) ssh(dst, "touch", { "/srv/after-broadcast" }) end)`))
 			if b.Kind != "current" || b.Written != 0 || b.Received > 64<<10 {
 				t.Errorf("%s: %s, wrote %d bytes, received %d; want current, nothing written, the manifest received", h, b.Kind, b.Written, b.Received)
 			}
+		}
+		noLeftovers(t, f, 10*time.Second)
+	})
+
+	// Where the direct stream is off or its port cannot be reached, the SSH
+	// forward carries the stream: every host still ends verified.
+	t.Run("direct stream off, or its port unreachable: the SSH forward", func(t *testing.T) {
+		report := filepath.Join(dir, "fallback.json")
+		noDirect := fleetFile(t, dir, f, hosts, 3, fmt.Sprintf(`broadcast { from = %q, to = "/srv/app/", excludes = { ".git" }, branches = 2, direct = false }`, app+"/"))
+		rewrite(t, filepath.Join(app, "big.bin"), 20<<20)
+		r := runGrifork(t, dir, "-f", noDirect, "--report", report)
+		if r.code != 0 {
+			t.Fatalf("direct = false: exit %d", r.code)
+		}
+		bcCheck(t, f, hosts, want())
+		for h, b := range bcReport(t, report) {
+			if b.Stream != "ssh" || b.Written != 20<<20 {
+				t.Errorf("direct = false: %s: stream %q, wrote %d; want ssh, %d", h, b.Stream, b.Written, 20<<20)
+			}
+		}
+
+		// The hook tells gen1's parent (the root) and a relay's child
+		// (hosts[4], below hosts[1]) a port nothing listens on: their
+		// parents' direct dials fail and they fall back.
+		closed := []string{gen1, hosts[4]}
+		rewrite(t, filepath.Join(app, "big.bin"), 20<<20)
+		logf := filepath.Join(dir, "fallback.log")
+		r = runGriforkEnv(t, dir, []string{node.DirectClosedEnv + "=" + strings.Join(closed, ",")},
+			"-f", gf(fmt.Sprintf("log { file = %q, level = \"debug\" }", logf), 2, ""), "--report", report)
+		if r.code != 0 {
+			t.Fatalf("unreachable ports: exit %d", r.code)
+		}
+		bcCheck(t, f, hosts, want())
+		for h, b := range bcReport(t, report) {
+			want := "direct"
+			if h == closed[0] || h == closed[1] {
+				want = "ssh"
+			}
+			if b.Stream != want || b.Written != 20<<20 {
+				t.Errorf("unreachable ports: %s: stream %q, wrote %d; want %s, %d", h, b.Stream, b.Written, want, 20<<20)
+			}
+		}
+		lb, err := os.ReadFile(logf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The root's own fallback, in its log by name (hosts[4]'s parent says
+		// so in its relay's, which the root logs at debug).
+		if l := string(lb); !strings.Contains(l, "no direct stream, using the SSH forward") || !strings.Contains(l, gen1) {
+			t.Errorf("the log does not say which host's stream fell back:\n%s", l)
 		}
 		noLeftovers(t, f, 10*time.Second)
 	})

@@ -13,6 +13,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -182,6 +183,7 @@ type relayProc struct {
 
 	started   bool
 	socket    string
+	port      int // its direct listener's, 0 for none
 	connected bool
 	needs     *relayEvent // what its host lacks
 	result    *relayEvent
@@ -244,6 +246,17 @@ func (p *relayProc) send(v any) error {
 // round runs one broadcast along t; man is the source's manifest, encoded.
 func (b *Broadcaster) round(ctx context.Context, t *core.Tree, list []entry, man []byte) (map[string]core.BroadcastResult, error) {
 	token := randomToken()
+	var keys *directKeys
+	var direct *directTLS
+	if b.opts.Config.Directs() {
+		var err error
+		if keys, err = newDirectKeys(); err == nil {
+			direct, err = keys.tls()
+		}
+		if err != nil {
+			return nil, fmt.Errorf("broadcast: the direct stream's TLS credential: %w", err)
+		}
+	}
 	nodes := t.Nodes()[1:]
 	b.opts.Progress.Start(len(nodes))
 	defer b.opts.Progress.SetPhase(core.PhaseDone)
@@ -281,7 +294,7 @@ func (b *Broadcaster) round(ctx context.Context, t *core.Tree, list []entry, man
 		p := procs[n.Name()]
 		cfg := relayConfig{Self: n.Name(), Parent: n.Parent.Name(), SSH: b.opts.SSH, To: b.opts.Config.To,
 			Single: !list[0].info.IsDir(), Name: filepath.Base(list[0].abs), Delete: b.opts.Config.Deletes(), Excludes: b.opts.Config.Excludes,
-			Token: token, Stall: b.stall(), Origin: origin, Corrupt: corrupt != "" && corrupt == n.Name(), Grifork: b.opts.Grifork}
+			Token: token, Direct: keys, Stall: b.stall(), Origin: origin, Corrupt: corrupt != "" && corrupt == n.Name(), Grifork: b.opts.Grifork}
 		if slow != "" && slow == n.Name() {
 			cfg.SlowCommit = slowCommit
 		}
@@ -362,7 +375,7 @@ func (b *Broadcaster) round(ctx context.Context, t *core.Tree, list []entry, man
 		msg := relayConnect{Parent: n.Parent.Name()}
 		for _, c := range n.Children {
 			if live(c) {
-				msg.Children = append(msg.Children, relayPeer{Name: c.Name(), Host: b.loginHost(c), Socket: procs[c.Name()].socket})
+				msg.Children = append(msg.Children, b.peer(c, procs))
 			}
 		}
 		if err := p.send(msg); err != nil {
@@ -408,7 +421,7 @@ func (b *Broadcaster) round(ctx context.Context, t *core.Tree, list []entry, man
 	// Phase 3: stream, while watch looks for a relay that froze.
 	stopWatch := b.watch(procs, watched)
 	defer stopWatch()
-	streamErr := b.stream(ctx, t, procs, list, man, token, func(n *core.Node) bool {
+	streamErr := b.stream(ctx, t, procs, list, man, token, direct, func(n *core.Node) bool {
 		_, skip := skipped[n.Name()]
 		return live(n) && !skip
 	})
@@ -604,7 +617,7 @@ func (b *Broadcaster) next(ctx context.Context, procs map[string]*relayProc, p *
 		case evStarted:
 			p.started = true
 		case evListening:
-			p.socket = ev.Socket
+			p.socket, p.port = ev.Socket, ev.Port
 		case evConnected:
 			p.connected = true
 		case evNeeds:
@@ -612,7 +625,7 @@ func (b *Broadcaster) next(ctx context.Context, procs map[string]*relayProc, p *
 		case evResult:
 			p.result = &ev
 			p.ctl.Close()
-			b.log.Debug("relay result", "host", p.node.Name(), "status", ev.Status, "bytes", ev.Bytes, "err", ev.Err)
+			b.log.Debug("relay result", "host", p.node.Name(), "status", ev.Status, "bytes", ev.Bytes, "stream", ev.Stream, "err", ev.Err)
 		case evChild:
 			b.log.Warn("broadcast: relay reports a child failed", "relay", p.node.Name(), "child", ev.Host, "error", ev.Err)
 			if c, ok := procs[ev.Host]; ok {
@@ -655,6 +668,16 @@ func (b *Broadcaster) failure(p *relayProc) string {
 		msg += ": " + tail
 	}
 	return core.OneLine(msg)
+}
+
+// peer is how n's parent reaches n's relay.
+func (b *Broadcaster) peer(n *core.Node, procs map[string]*relayProc) relayPeer {
+	p := procs[n.Name()]
+	port := p.port
+	if slices.Contains(strings.Split(directClosedHosts(), ","), n.Name()) {
+		port = closedPort
+	}
+	return relayPeer{Name: n.Name(), Host: b.loginHost(n), Socket: p.socket, Port: port}
 }
 
 func (b *Broadcaster) loginHost(n *core.Node) core.Host {
@@ -828,23 +851,36 @@ func (b *Broadcaster) newProc(ctx context.Context, n *core.Node, peers map[strin
 // stream sends the manifest man to the root's children in t, waits until
 // every relay that streams (live) said what its host lacks, then sends the
 // contents of the files that some host lacks.
-func (b *Broadcaster) stream(ctx context.Context, t *core.Tree, procs map[string]*relayProc, list []entry, man []byte, token string, live func(*core.Node) bool) error {
-	var conns []net.Conn
-	var names []string
-	for _, c := range t.Root.Children {
+func (b *Broadcaster) stream(ctx context.Context, t *core.Tree, procs map[string]*relayProc, list []entry, man []byte, token string, direct *directTLS, live func(*core.Node) bool) error {
+	// Concurrently, as the relays open theirs: a direct dial that gets no
+	// answer waits its timeout before the SSH forward, once for all.
+	opened := make([]net.Conn, len(t.Root.Children))
+	var ow sync.WaitGroup
+	for i, c := range t.Root.Children {
 		if !live(c) {
 			continue
 		}
-		conn, err := openStream(ctx, b.c, relayPeer{Name: c.Name(), Host: b.loginHost(c), Socket: procs[c.Name()].socket}, token)
-		if err != nil {
-			procs[c.Name()].childErr = err.Error()
-			continue
+		p, peer := procs[c.Name()], b.peer(c, procs)
+		ow.Go(func() {
+			conn, err := openStream(ctx, b.c, direct, peer, token, b.log)
+			if err != nil {
+				p.childErr = err.Error()
+				return
+			}
+			if !p.setFeed(conn) {
+				conn.Close()
+				return
+			}
+			opened[i] = conn
+		})
+	}
+	ow.Wait()
+	var conns []net.Conn
+	var names []string
+	for i, conn := range opened {
+		if conn != nil {
+			conns, names = append(conns, conn), append(names, t.Root.Children[i].Name())
 		}
-		if !procs[c.Name()].setFeed(conn) {
-			conn.Close()
-			continue
-		}
-		conns, names = append(conns, conn), append(names, c.Name())
 	}
 	if len(conns) == 0 {
 		return nil
@@ -988,7 +1024,7 @@ func (b *Broadcaster) results(ctx context.Context, t *core.Tree, procs map[strin
 			r.Status, r.Err = core.StatusSkipped, why
 		case p.result != nil && p.result.Status == core.StatusOK:
 			r.Status, r.Received, r.PeakRSS = core.StatusOK, p.result.Bytes, p.result.RSS
-			r.Written, r.Kind = p.result.Written, p.result.Kind
+			r.Written, r.Kind, r.Stream = p.result.Written, p.result.Kind, p.result.Stream
 		case ctx.Err() != nil:
 			r.Status, r.Err = core.StatusFailed, b.failure(p)
 			if strings.Contains(r.Err, errTruncated.Error()) {

@@ -546,13 +546,13 @@ func TestPlanCmdline(t *testing.T) {
 		want string
 	}{
 		{ForkOptions{Binary: bin},
-			"cd -- '/tmp/grifork-<uid>' && exec '/tmp/grifork-<uid>/grifork-" + sum + "' --on-remote --protocol 3 --tree '/tmp/grifork-<uid>/run-XXXXXXXXXX/tree.json' --run '/tmp/grifork-<uid>/run-XXXXXXXXXX'"},
+			"cd -- '/tmp/grifork-<uid>' && exec '/tmp/grifork-<uid>/grifork-" + sum + "' --on-remote --protocol 4 --tree '/tmp/grifork-<uid>/run-XXXXXXXXXX/tree.json' --run '/tmp/grifork-<uid>/run-XXXXXXXXXX'"},
 		{ForkOptions{Grifork: core.GriforkConfig{Chdir: "/srv/my app", Tmpdir: "/var/tmp/gf", Exec: "/usr/local/bin/grifork", User: "deploy"}, Override: []byte{}},
-			"cd -- '/srv/my app' && exec /usr/local/bin/grifork --on-remote --protocol 3 --tree /var/tmp/gf/run-XXXXXXXXXX/tree.json --run /var/tmp/gf/run-XXXXXXXXXX  (as deploy)"},
+			"cd -- '/srv/my app' && exec /usr/local/bin/grifork --on-remote --protocol 4 --tree /var/tmp/gf/run-XXXXXXXXXX/tree.json --run /var/tmp/gf/run-XXXXXXXXXX  (as deploy)"},
 		{ForkOptions{Grifork: core.GriforkConfig{Exec: "grifork"}, CommandTimeout: &ninety},
-			"cd -- '/tmp/grifork-<uid>' && exec grifork --on-remote --protocol 3 --tree '/tmp/grifork-<uid>/run-XXXXXXXXXX/tree.json' --command-timeout 1m30s --run '/tmp/grifork-<uid>/run-XXXXXXXXXX'"},
+			"cd -- '/tmp/grifork-<uid>' && exec grifork --on-remote --protocol 4 --tree '/tmp/grifork-<uid>/run-XXXXXXXXXX/tree.json' --command-timeout 1m30s --run '/tmp/grifork-<uid>/run-XXXXXXXXXX'"},
 		{ForkOptions{Grifork: core.GriforkConfig{Exec: "grifork"}, Heal: true},
-			"cd -- '/tmp/grifork-<uid>' && exec grifork --on-remote --protocol 3 --tree '/tmp/grifork-<uid>/run-XXXXXXXXXX/tree.json' --heal --run '/tmp/grifork-<uid>/run-XXXXXXXXXX'"},
+			"cd -- '/tmp/grifork-<uid>' && exec grifork --on-remote --protocol 4 --tree '/tmp/grifork-<uid>/run-XXXXXXXXXX/tree.json' --heal --run '/tmp/grifork-<uid>/run-XXXXXXXXXX'"},
 	}
 	for _, tc := range tests {
 		if got := NewForker(nil, tc.opts).PlanCmdline(child); got != tc.want {

@@ -18,7 +18,9 @@ import (
 // Version 1 is every grifork before versions: it takes no --protocol.
 // Version 3: a relay acknowledges every frame of the broadcast's stream (a
 // sender waits for the acknowledgements, which a version 2 relay never sends).
-const ProtocolVersion = 3
+// Version 4: the direct stream (relayConfig's TLS credential, the relay's
+// port in its listening event and in relayPeer).
+const ProtocolVersion = 4
 
 // ProtocolFlag follows the mode flag on every command line the root starts on
 // a node: grifork --on-remote --protocol N ..., grifork --relay --protocol N.

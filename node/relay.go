@@ -3,6 +3,7 @@ package node
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -40,9 +41,12 @@ type relayConfig struct {
 	Delete   bool           `json:"delete"`
 	Excludes []string       `json:"excludes,omitempty"`
 	Token    string         `json:"token"`
-	Stall    time.Duration  `json:"stall"`
-	Origin   string         `json:"origin,omitempty"` // the root's host, for a run refused by this one
-	Corrupt  bool           `json:"corrupt,omitempty"`
+	// Direct is the run's TLS credential for the direct stream (a secret):
+	// nil when broadcast { direct = false }.
+	Direct  *directKeys   `json:"direct,omitempty"`
+	Stall   time.Duration `json:"stall"`
+	Origin  string        `json:"origin,omitempty"` // the root's host, for a run refused by this one
+	Corrupt bool          `json:"corrupt,omitempty"`
 	// SlowCommit is a test hook: the commit waits this long after each path.
 	SlowCommit time.Duration `json:"slow_commit,omitempty"`
 	// Children are the hosts it will most likely stream to (its children in the
@@ -73,12 +77,14 @@ type relayPeer struct {
 	Name   string    `json:"name"` // the node's name in the root's tree
 	Host   core.Host `json:"host"`
 	Socket string    `json:"socket"`
+	Port   int       `json:"port,omitempty"` // its direct listener's TCP port: 0 for none
 	File   string    `json:"file,omitempty"` // a seed request's: where the binary goes
 }
 
 type relayEvent struct {
 	Type   string      `json:"type"` // listening, connected, needs, progress, child, commit, result
 	Socket string      `json:"socket,omitempty"`
+	Port   int         `json:"port,omitempty"` // listening: its direct listener's TCP port, 0 for none
 	PID    int         `json:"pid,omitempty"`  // listening: the relay's, for the root to kill it when it froze
 	Host   string      `json:"host,omitempty"` // child: the child it is about
 	Bytes  int64       `json:"bytes,omitempty"`
@@ -92,6 +98,7 @@ type relayEvent struct {
 	// result: the content bytes it wrote, and full, update or current.
 	Written int64  `json:"written,omitempty"`
 	Kind    string `json:"kind,omitempty"`
+	Stream  string `json:"stream,omitempty"` // result: what its parent's stream came over (pathDirect, pathSSH)
 }
 
 const (
@@ -138,6 +145,8 @@ type relayRun struct {
 	emit     func(relayEvent)
 	log      *slog.Logger
 	received atomic.Int64
+	direct   *directTLS // nil: no direct streams
+	path     string     // what the parent's stream came over
 
 	mu      sync.Mutex
 	streams map[string]net.Conn // to the children, by name
@@ -215,10 +224,25 @@ func relay(ctx context.Context, in *bufio.Reader, emit func(relayEvent), log *sl
 	if err != nil {
 		return fmt.Errorf("relay: listen: %w", err)
 	}
-	defer ln.Close()
-	stopListen := context.AfterFunc(ctx, func() { ln.Close() })
-	defer stopListen()
-	emit(relayEvent{Type: evListening, Socket: sock, PID: os.Getpid()})
+	var tcp net.Listener
+	port := 0
+	if r.cfg.Direct != nil {
+		if r.direct, err = r.cfg.Direct.tls(); err != nil {
+			ln.Close()
+			return fmt.Errorf("relay: %w", err)
+		}
+		// Without a port, the parent takes the SSH forward.
+		if tcp, port, err = listenDirect(); err != nil {
+			r.log.Warn("relay: no direct listener: the stream comes over SSH", "error", err)
+		}
+	}
+	var tlsCfg *tls.Config
+	if r.direct != nil {
+		tlsCfg = r.direct.server
+	}
+	acc := startAcceptor(r.cfg.Token, r.cfg.Stall, ln, tcp, tlsCfg, r.log)
+	defer acc.close()
+	emit(relayEvent{Type: evListening, Socket: sock, Port: port, PID: os.Getpid()})
 
 	client, err := sshx.New(sshx.Options{SSH: r.cfg.SSH, Logger: r.log})
 	if err != nil {
@@ -268,7 +292,7 @@ func relay(ctx context.Context, in *bufio.Reader, emit func(relayEvent), log *sl
 
 	stop := r.heartbeat()
 	defer stop()
-	st, err := r.pump(ctx, ln, children)
+	st, err := r.pump(ctx, acc, children)
 	finished.Store(true)
 	if err != nil {
 		// The cause of a stop, unless the commit had started: then its error
@@ -279,7 +303,7 @@ func relay(ctx context.Context, in *bufio.Reader, emit func(relayEvent), log *sl
 		return err
 	}
 	emit(relayEvent{Type: evResult, Status: core.StatusOK, Bytes: r.received.Load(), RSS: peakRSS(),
-		Written: st.written, Kind: st.kind()})
+		Written: st.written, Kind: st.kind(), Stream: r.path})
 	return nil
 }
 
@@ -323,7 +347,7 @@ func (r *relayRun) connect(ctx context.Context, client *sshx.Client, peers []rel
 	var wg sync.WaitGroup
 	for i, p := range peers {
 		wg.Go(func() {
-			c, err := openStream(ctx, client, p, r.cfg.Token)
+			c, err := openStream(ctx, client, r.direct, p, r.cfg.Token, r.log)
 			if err != nil {
 				r.emit(relayEvent{Type: evChild, Host: p.Name, Err: core.OneLine(err.Error())})
 				return
@@ -344,8 +368,27 @@ func (r *relayRun) connect(ctx context.Context, client *sshx.Client, peers []rel
 }
 
 // openStream opens the data stream to a peer's relay and introduces it with
-// the run's token, so a relay takes its stream from no one else.
-func openStream(ctx context.Context, client *sshx.Client, p relayPeer, token string) (net.Conn, error) {
+// the run's token, so a relay takes its stream from no one else: directly
+// over TLS when the peer listens for it (direct set, p.Port) and client
+// reaches its host over a TCP connection of its own, at that connection's
+// address; else, or when that fails, through client's SSH connection.
+func openStream(ctx context.Context, client *sshx.Client, direct *directTLS, p relayPeer, token string, log *slog.Logger) (net.Conn, error) {
+	if direct != nil && p.Port != 0 {
+		addr, err := client.TCPPeer(ctx, p.Host)
+		switch {
+		case err != nil:
+			log.Warn("broadcast: no direct stream, using the SSH forward", "host", p.Name, "error", err)
+		case addr == nil:
+			log.Debug("broadcast: no direct stream through a jump host or ProxyCommand, using the SSH forward", "host", p.Name)
+		default:
+			to := (&net.TCPAddr{IP: addr.IP, Zone: addr.Zone, Port: p.Port}).String()
+			c, err := direct.dial(ctx, to, token)
+			if err == nil {
+				return c, nil
+			}
+			log.Warn("broadcast: no direct stream, using the SSH forward", "host", p.Name, "addr", to, "error", err)
+		}
+	}
 	c, err := client.DialUnix(ctx, p.Host, p.Socket)
 	if err != nil {
 		return nil, err
@@ -373,45 +416,22 @@ func (r *relayRun) heartbeat() func() {
 	return func() { t.Stop(); close(done) }
 }
 
-// accept waits for the parent's stream, within the stall timeout.
-func (r *relayRun) accept(ln *net.UnixListener) (net.Conn, error) {
-	ln.SetDeadline(time.Now().Add(r.cfg.Stall))
-	for {
-		c, err := ln.Accept()
-		if err != nil {
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				return nil, fmt.Errorf("no stream from %s within %s", r.cfg.Parent, r.cfg.Stall)
-			}
-			return nil, err
-		}
-		c.SetReadDeadline(time.Now().Add(r.cfg.Stall))
-		// Exactly the token's bytes: what follows is the stream.
-		line := make([]byte, len(r.cfg.Token)+1)
-		_, err = io.ReadFull(c, line)
-		if err == nil && string(line) == r.cfg.Token+"\n" {
-			c.SetReadDeadline(time.Time{})
-			return c, nil
-		}
-		r.log.Warn("relay: refused a stream without the run's token")
-		c.Close()
-	}
-}
-
 // pump moves the stream from the parent to the children and the disk: first
 // the manifest, which it compares with what it holds to tell the root what it
 // lacks, then the contents that some host of the tree lacks.
-func (r *relayRun) pump(ctx context.Context, ln *net.UnixListener, children []child) (*stage, error) {
+func (r *relayRun) pump(ctx context.Context, acc *acceptor, children []child) (*stage, error) {
 	closeChildren := func() {
 		for _, c := range children {
 			c.conn.Close()
 		}
 	}
-	parent, err := r.accept(ln)
+	parent, path, err := acc.wait(ctx, r.cfg.Parent)
 	if err != nil {
 		closeChildren()
 		return nil, err
 	}
+	r.path = path
+	r.log.Debug("relay: the parent's stream", "parent", r.cfg.Parent, "path", path)
 	defer parent.Close()
 	stopRead := context.AfterFunc(ctx, func() { parent.Close() })
 	defer stopRead()
@@ -442,7 +462,11 @@ func (r *relayRun) pump(ctx context.Context, ln *net.UnixListener, children []ch
 		if _, readErr = readFrames(ctx, src, parent, pool, fan, stall, 0); readErr == nil {
 			_, readErr = readFrames(ctx, src, parent, pool, fan, stall, contentWait*r.cfg.Stall)
 		}
-		parent.Close() // tells the parent the whole stream arrived (see awaitClose)
+		if readErr == nil {
+			endStream(parent, stall) // tells the parent the whole stream arrived (see awaitClose)
+		} else {
+			parent.Close()
+		}
 	})
 
 	err = r.plan(st, fan.sinks[0])

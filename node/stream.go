@@ -10,6 +10,7 @@ import (
 	"io"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -382,8 +383,10 @@ func readFull(r io.Reader, b []byte, wd *watchdog) error {
 // errTruncated is a stream that ended before its trailer.
 var errTruncated = errors.New("the stream ended before its end")
 
+// A reset is a truncated stream too: a direct stream's parent killed with
+// bytes unread in its socket resets the connection rather than ending it.
 func truncated(err error) error {
-	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET) {
 		return errTruncated
 	}
 	return err

@@ -8,3 +8,7 @@ func corruptHost() string { return "" }
 
 // slowCommitHost is the host whose relay commits slowly: none outside the tests.
 func slowCommitHost() string { return "" }
+
+// directClosedHosts are the hosts whose direct port their parents are told
+// wrong (comma-separated): none outside the tests.
+func directClosedHosts() string { return "" }

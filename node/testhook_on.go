@@ -9,3 +9,6 @@ func corruptHost() string { return os.Getenv(CorruptEnv) }
 
 // slowCommitHost is the host named by SlowCommitEnv.
 func slowCommitHost() string { return os.Getenv(SlowCommitEnv) }
+
+// directClosedHosts are the hosts named by DirectClosedEnv.
+func directClosedHosts() string { return os.Getenv(DirectClosedEnv) }

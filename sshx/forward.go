@@ -77,3 +77,28 @@ func (h *heldConn) CloseWrite() error {
 
 // node's stall watchdog finds CloseConn by this interface.
 var _ interface{ CloseConn() error } = (*heldConn)(nil)
+
+// TCPPeer is the address at the other end of the TCP connection that host's
+// SSH connection runs over (opening the connection if need be), or nil when
+// it runs over a jump host's channel or a ProxyCommand: then this machine
+// knows no route of its own to the host.
+func (c *Client) TCPPeer(ctx context.Context, host core.Host) (*net.TCPAddr, error) {
+	t, err := c.resolve(host)
+	if err != nil {
+		return nil, err
+	}
+	if t.via != nil || t.proxyCmd != "" {
+		return nil, nil
+	}
+	cn, done, err := c.conn(ctx, t)
+	if err != nil {
+		return nil, err
+	}
+	defer done()
+	tc, ok := cn.nc.(*net.TCPConn)
+	if !ok {
+		return nil, nil
+	}
+	a, _ := tc.RemoteAddr().(*net.TCPAddr)
+	return a, nil
+}

@@ -161,3 +161,44 @@ func TestProxyJumpDown(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
+
+// TCPPeer names the far end of a connection's own TCP stream, and nothing
+// for a host reached through a jump host or a ProxyCommand: the broadcast's
+// direct stream dials only the former.
+func TestTCPPeer(t *testing.T) {
+	t.Parallel()
+	c, ss := proxyFleet(t, `Host direct
+  HostName 127.0.0.1
+  Port %d
+Host jumped
+  HostName 127.0.0.1
+  Port %d
+  ProxyJump direct
+Host piped
+  HostName 127.0.0.1
+  Port %d
+  ProxyCommand exec bash -c 'exec 3<>/dev/tcp/%%h/%%p; cat <&3 & exec cat >&3'
+`)
+	for _, tc := range []struct {
+		host string
+		want string // "": no address
+	}{
+		{"direct", fmt.Sprintf("127.0.0.1:%d", ss[0].Port)},
+		{"jumped", ""},
+		{"piped", ""},
+	} {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		a, err := c.TCPPeer(ctx, core.Host{Name: tc.host})
+		cancel()
+		if err != nil {
+			t.Fatalf("%s: %v", tc.host, err)
+		}
+		got := ""
+		if a != nil {
+			got = a.String()
+		}
+		if got != tc.want {
+			t.Errorf("%s: TCPPeer = %q, want %q", tc.host, got, tc.want)
+		}
+	}
+}

@@ -1,0 +1,324 @@
+package node
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// syncBuffer is a log destination for a test, safe for the acceptor's goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func runTLS(t *testing.T) *directTLS {
+	t.Helper()
+	k, err := newDirectKeys()
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := k.tls()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+// relayListeners starts a relay's acceptor on a Unix socket and a direct
+// TLS listener, as RunRelay does; it returns the acceptor, the socket's path
+// and the direct listener's address on loopback.
+func relayListeners(t *testing.T, d *directTLS, token string, stall time.Duration, log *slog.Logger) (*acceptor, string, string) {
+	t.Helper()
+	sock := filepath.Join(t.TempDir(), "data.sock")
+	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: sock, Net: "unix"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tcp, port, err := listenDirect()
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := startAcceptor(token, stall, ln, tcp, d.server, log)
+	t.Cleanup(a.close)
+	return a, sock, net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+}
+
+// The parent's stream is taken whatever else knocks first on either
+// listener: a client that sends nothing, one that speaks plaintext to the
+// TLS port, one with the run's certificate but the wrong token, one with
+// another certificate, one on the socket with the wrong token. Each is
+// refused and logged; none holds up the parent or outlives the accept; both
+// listeners close once the stream is taken.
+func TestAcceptorTakesTheParentAmongBogusClients(t *testing.T) {
+	t.Parallel()
+	run, other := runTLS(t), runTLS(t)
+	const token = "0123456789abcdef0123456789abcdef"
+	var logs syncBuffer
+	log := slog.New(slog.NewTextHandler(&logs, nil))
+	stall := 20 * time.Second // far longer than the test may take: nothing waits for it
+	a, sock, addr := relayListeners(t, run, token, stall, log)
+
+	silent, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer silent.Close()
+	plain, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer plain.Close()
+	io.WriteString(plain, token+"\n")
+	wrong, err := tls.Dial("tcp", addr, run.client)
+	if err != nil {
+		t.Fatalf("a client with the run's certificate: %v", err)
+	}
+	defer wrong.Close()
+	io.WriteString(wrong, strings.Repeat("x", len(token))+"\n")
+	if c, err := tls.Dial("tcp", addr, other.client); err == nil {
+		// TLS 1.3: the server's refusal of the client's certificate comes
+		// after the client's handshake; the first read sees it.
+		c.SetReadDeadline(time.Now().Add(10 * time.Second))
+		if _, err := c.Read(make([]byte, 1)); err == nil {
+			t.Error("a client with another certificate was not refused")
+		}
+		c.Close()
+	}
+	uc, err := net.Dial("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer uc.Close()
+	io.WriteString(uc, strings.Repeat("y", len(token))+"\n")
+
+	start := time.Now()
+	parent, err := run.dial(context.Background(), addr, token)
+	if err != nil {
+		t.Fatalf("the parent's direct dial: %v", err)
+	}
+	defer parent.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	c, path, err := a.wait(ctx, "parent")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if took := time.Since(start); took > 5*time.Second || path != pathDirect {
+		t.Fatalf("took the stream after %v over %q; want direct, at once", took, path)
+	}
+	// What follows the token is the stream, both ways.
+	go io.WriteString(parent, "frame")
+	got := make([]byte, 5)
+	if _, err := io.ReadFull(c, got); err != nil || string(got) != "frame" {
+		t.Fatalf("read %q, %v", got, err)
+	}
+
+	// The listeners are closed, and so is the silent client.
+	if c, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
+		c.Close()
+		t.Error("the direct listener still accepts after the stream was taken")
+	}
+	if c, err := net.Dial("unix", sock); err == nil {
+		c.Close()
+		t.Error("the socket still accepts after the stream was taken")
+	}
+	silent.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if _, err := silent.Read(make([]byte, 1)); err == nil || errorsIsTimeout(err) {
+		t.Errorf("the silent client's connection is still open: %v", err)
+	}
+	out := logs.String()
+	for _, want := range []string{
+		"refused a direct connection: TLS handshake",             // plaintext, another certificate
+		"refused a stream without the run's token\" path=direct", // the wrong token over TLS
+		"refused a stream without the run's token\" path=ssh",    // the wrong token on the socket
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("log lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, token) {
+		t.Errorf("the log holds the token:\n%s", out)
+	}
+}
+
+func errorsIsTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+// The parent pins the run's certificate: a listener with another one (a
+// relay of another run, or anyone on that port) gets no stream and no token.
+func TestDirectDialRefusesAnotherCertificate(t *testing.T) {
+	t.Parallel()
+	run, other := runTLS(t), runTLS(t)
+	ln, err := tls.Listen("tcp", "127.0.0.1:0", other.server)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	heard := make(chan []byte, 1)
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(10 * time.Second))
+		b, _ := io.ReadAll(c)
+		heard <- b
+	}()
+	c, err := run.dial(context.Background(), ln.Addr().String(), "secret-token")
+	if err == nil {
+		c.Close()
+		t.Fatal("the dial accepted a server with another certificate")
+	}
+	if !strings.Contains(err.Error(), "not the run's") {
+		t.Errorf("dial: %v; want the pinning's refusal", err)
+	}
+	select {
+	case b := <-heard:
+		if bytes.Contains(b, []byte("secret-token")) {
+			t.Error("the token reached a server with another certificate")
+		}
+	case <-time.After(10 * time.Second):
+		t.Error("the refused connection was never closed")
+	}
+}
+
+// No stream within the stall timeout is an error naming the parent, and the
+// listeners close.
+func TestAcceptorStall(t *testing.T) {
+	t.Parallel()
+	run := runTLS(t)
+	a, _, addr := relayListeners(t, run, "token", 100*time.Millisecond, slog.New(slog.DiscardHandler))
+	silent, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer silent.Close()
+	_, _, err = a.wait(context.Background(), "gen1")
+	if err == nil || !strings.Contains(err.Error(), "no stream from gen1 within 100ms") {
+		t.Fatalf("wait: %v", err)
+	}
+	if c, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
+		c.Close()
+		t.Error("the direct listener still accepts after the wait failed")
+	}
+}
+
+// A whole stream over the direct path: frames acknowledged, the sender's
+// end, and the child's close once it read the trailer (endStream), which the
+// sender waits for (awaitClose): the sender ends without error and the child
+// verifies what it read, round after round.
+func TestDirectStreamEnds(t *testing.T) {
+	t.Parallel()
+	run := runTLS(t)
+	const token = "tok"
+	a, _, addr := relayListeners(t, run, token, 10*time.Second, slog.New(slog.DiscardHandler))
+	for round := range 5 {
+		conn, err := run.dial(context.Background(), addr, token)
+		if err != nil {
+			t.Fatal(err)
+		}
+		child, path, err := a.wait(context.Background(), "root")
+		if err != nil || path != pathDirect {
+			t.Fatalf("wait: %q, %v", path, err)
+		}
+		// The next round dials a new acceptor: this one closed.
+		a, _, addr = relayListeners(t, run, token, 10*time.Second, slog.New(slog.DiscardHandler))
+
+		ch := make(chan *chunk, poolChunks)
+		pool := newChunkPool()
+		f := &fanout{sinks: []chan *chunk{ch}}
+		w := newFramer(context.Background(), pool, f)
+		w.Write(bytes.Repeat([]byte{byte(round)}, 3*framePayload+17))
+		w.Close()
+		close(ch)
+		sent := make(chan error, 1)
+		go func() { sent <- writeSink(ch, conn, 10*time.Second) }()
+
+		out := newFanout(1)
+		var recv bytes.Buffer
+		done := make(chan error, 1)
+		go func() {
+			cr := newChunkReader(out.sinks[0])
+			io.Copy(&recv, cr)
+			done <- cr.verified()
+		}()
+		_, err = readFrames(context.Background(), child, child, newChunkPool(), out, 10*time.Second, 0)
+		out.close()
+		if err != nil {
+			t.Fatalf("round %d: read: %v", round, err)
+		}
+		endStream(child, 10*time.Second)
+		if err := <-done; err != nil {
+			t.Fatalf("round %d: %v", round, err)
+		}
+		if err := <-sent; err != nil {
+			t.Fatalf("round %d: the sender: %v", round, err)
+		}
+		if recv.Len() != 3*framePayload+17 {
+			t.Fatalf("round %d: received %d bytes", round, recv.Len())
+		}
+	}
+}
+
+// A parent killed mid-stream resets a direct stream (its socket held bytes
+// it had not read) where an SSH forward ended it: both are a stream that
+// ended before its end, which names the parent as the cause of the hosts
+// below it and lets --heal send to them again.
+func TestStreamResetIsTruncated(t *testing.T) {
+	t.Parallel()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		c.Read(make([]byte, 1)) // the dial is done: the reset must reach a read, not the connect
+		c.Write(phase("a frame, then no more")[:10])
+		c.(*net.TCPConn).SetLinger(0) // a close that resets, as a killed process's with unread bytes
+		c.Close()
+	}()
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.Write([]byte{1})
+	f := newFanout(1)
+	go drain(f.sinks[0])
+	defer f.close()
+	_, err = readFrames(context.Background(), c, nil, newChunkPool(), f, 10*time.Second, 0)
+	if !errors.Is(err, errTruncated) {
+		t.Fatalf("readFrames: %v; want %v", err, errTruncated)
+	}
+}

@@ -35,8 +35,14 @@ const (
 
 // directTimeout bounds a parent's dial and TLS handshake to a child: past it
 // the parent takes the SSH forward. Generous for a handshake (a few ms of
-// CPU) because every relay of the run starts at once on loaded hosts.
-const directTimeout = 2 * time.Second
+// CPU) because every relay of the run starts at once on loaded hosts. The
+// TCP connect alone gets directConnect: the kernels answer it, not the
+// relays, and a firewall that drops the packets (rather than refusing them)
+// then costs a run that much, not the whole timeout.
+const (
+	directTimeout = 2 * time.Second
+	directConnect = 500 * time.Millisecond
+)
 
 // directKeys is the run's TLS credential, as relayConfig carries it: the
 // certificate and its PKCS #8 private key, DER. The key is a secret: it
@@ -126,7 +132,7 @@ func (k *directKeys) tls() (*directTLS, error) {
 func (d *directTLS) dial(ctx context.Context, addr string, token string) (net.Conn, error) {
 	ctx, cancel := context.WithTimeout(ctx, directTimeout)
 	defer cancel()
-	td := tls.Dialer{Config: d.client}
+	td := tls.Dialer{NetDialer: &net.Dialer{Timeout: directConnect}, Config: d.client}
 	c, err := td.DialContext(ctx, "tcp", addr)
 	if err != nil {
 		return nil, err

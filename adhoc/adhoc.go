@@ -38,9 +38,9 @@ func Exec(c core.Config, argv []string) []byte {
 // Copy is the Griforkfile that pushes src (a file, or the contents of a
 // directory) to dst on every host of c with the pipelined broadcast, along a
 // tree of branches children per node. delete removes what dst holds and src
-// does not.
-func Copy(c core.Config, src, dst string, delete bool, branches int) []byte {
-	c.Broadcast = &core.BroadcastConfig{From: src, To: dst, Delete: &delete, Branches: branches}
+// does not; direct streams host to host over TLS (see broadcast { direct }).
+func Copy(c core.Config, src, dst string, delete, direct bool, branches int) []byte {
+	c.Broadcast = &core.BroadcastConfig{From: src, To: dst, Delete: &delete, Direct: &direct, Branches: branches}
 	var b strings.Builder
 	b.WriteString("-- grifork copy\n")
 	settings(&b, c)
@@ -113,6 +113,7 @@ func settings(b *strings.Builder, c core.Config) {
 		t.str("from", bc.From)
 		t.str("to", bc.To)
 		t.setBool("delete", bc.Delete)
+		t.setBool("direct", bc.Direct)
 		t.list("excludes", bc.Excludes)
 		t.bool("checksum", bc.Checksum)
 		t.int("branches", bc.Branches)

@@ -137,17 +137,19 @@ func TestCopy(t *testing.T) {
 		name     string
 		src, dst string
 		del      bool
+		direct   bool
 		branches int
 		want     core.BroadcastConfig
 	}{
-		{"file", "/etc/motd", "/etc/motd", false, 1, core.BroadcastConfig{From: "/etc/motd", To: "/etc/motd", Delete: &no, Branches: 1}},
-		{"dir with delete", "./app", "/srv/app", true, 2, core.BroadcastConfig{From: "./app", To: "/srv/app", Delete: &yes, Branches: 2}},
-		{"odd name", `./a "b"`, `/srv/a "b"`, false, 3, core.BroadcastConfig{From: `./a "b"`, To: `/srv/a "b"`, Delete: &no, Branches: 3}},
+		{"file", "/etc/motd", "/etc/motd", false, true, 1, core.BroadcastConfig{From: "/etc/motd", To: "/etc/motd", Delete: &no, Direct: &yes, Branches: 1}},
+		{"dir with delete", "./app", "/srv/app", true, true, 2, core.BroadcastConfig{From: "./app", To: "/srv/app", Delete: &yes, Direct: &yes, Branches: 2}},
+		{"odd name", `./a "b"`, `/srv/a "b"`, false, true, 3, core.BroadcastConfig{From: `./a "b"`, To: `/srv/a "b"`, Delete: &no, Direct: &yes, Branches: 3}},
+		{"no direct", "./app", "/srv/app", false, false, 1, core.BroadcastConfig{From: "./app", To: "/srv/app", Delete: &no, Direct: &no, Branches: 1}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			s, _ := load(t, Copy(core.Config{Hosts: hosts}, tt.src, tt.dst, tt.del, tt.branches))
+			s, _ := load(t, Copy(core.Config{Hosts: hosts}, tt.src, tt.dst, tt.del, tt.direct, tt.branches))
 			if got := s.Config.Broadcast; got == nil || !reflect.DeepEqual(*got, tt.want) {
 				t.Errorf("broadcast %+v, want %+v", got, tt.want)
 			}

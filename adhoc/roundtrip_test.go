@@ -55,8 +55,8 @@ func fill(t *testing.T, v reflect.Value, path string, n *int) {
 		}
 		v.SetInt(int64(*n))
 	case reflect.Bool:
-		// false is the default of the one bool pointer (delete) with a default
-		// of true; true for the plain ones, whose default is false.
+		// Not the default: true for the plain ones; the pointers (delete,
+		// direct) default to true, and notDefault checks that fill found them.
 		v.SetBool(!path2ptr[path])
 	case reflect.Slice:
 		if v.Type().Elem().Kind() != reflect.String {
@@ -68,8 +68,38 @@ func fill(t *testing.T, v reflect.Value, path string, n *int) {
 	}
 }
 
-// path2ptr are the *bool fields, whose default is true.
-var path2ptr = map[string]bool{"Rsync.Delete": true, "Broadcast.Delete": true}
+// path2ptr are the *bool fields whose default is true.
+var path2ptr = map[string]bool{"Rsync.Delete": true, "Broadcast.Delete": true, "Broadcast.Direct": true}
+
+// notDefault fails the test for each leaf field of got (a filled Config,
+// walked with def, the defaults) that holds its default: the round trip
+// cannot tell whether a writer that leaves it out loses it. So a new field
+// whose default fill happens to make (a *bool that defaults to true) is
+// caught here, not silently passed.
+func notDefault(t *testing.T, got, def reflect.Value, path string) {
+	t.Helper()
+	if _, ok := valid[path]; ok {
+		return
+	}
+	switch got.Kind() {
+	case reflect.Struct:
+		for i := range got.NumField() {
+			p := got.Type().Field(i).Name
+			if path != "" {
+				p = path + "." + p
+			}
+			notDefault(t, got.Field(i), def.Field(i), p)
+		}
+	case reflect.Pointer:
+		if !def.IsNil() {
+			notDefault(t, got.Elem(), def.Elem(), path)
+		}
+	default:
+		if reflect.DeepEqual(got.Interface(), def.Interface()) {
+			t.Errorf("%s: fill made its default %v; give it another in valid or path2ptr", path, got.Interface())
+		}
+	}
+}
 
 // TestConfigRoundTrip: the Griforkfile an ad-hoc command writes sets every
 // field of the Config it was made from, exactly, whatever the field.
@@ -80,6 +110,9 @@ func TestConfigRoundTrip(t *testing.T) {
 	if err := c.Validate(); err != nil {
 		t.Fatalf("filled Config is not valid (adjust valid): %v", err)
 	}
+	def := core.Config{Broadcast: &core.BroadcastConfig{}}
+	def.SetDefaults()
+	notDefault(t, reflect.ValueOf(c), reflect.ValueOf(def), "")
 	src := Exec(c, []string{"true"})
 	s, _ := load(t, src)
 	want := c

@@ -13,6 +13,7 @@ type copyCmd struct {
 	adhocFlags
 	reportFlags
 	Delete bool   `help:"Delete what DST holds and SRC does not."`
+	Direct bool   `default:"true" negatable:"" help:"Stream host to host over TLS on a port each relay opens, the SSH forward as fallback; --no-direct: the SSH forward only."`
 	Src    string `arg:"" placeholder:"SRC" help:"File or directory to push; a directory's contents go into DST."`
 	Dst    string `arg:"" optional:"" placeholder:"DST" help:"Where it goes on every host (default: SRC's absolute path)."`
 }
@@ -37,6 +38,6 @@ func (c *copyCmd) Run(e *env) error {
 	}
 	// -b shapes the broadcast's tree (a chain by default): copy has no edge blocks.
 	branches := max(c.Branches, 1)
-	src := adhoc.Copy(cfg, c.Src, c.Dst, c.Delete, branches)
+	src := adhoc.Copy(cfg, c.Src, c.Dst, c.Delete, c.Direct, branches)
 	return runAdhoc(e, "copy", src, runOptions{sel: c.selection(), retry: retry, report: c.Report, dryRun: c.DryRun, gather: c.Gather, progress: c.Progress})
 }

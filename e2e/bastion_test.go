@@ -72,7 +72,7 @@ Host *
   GlobalKnownHostsFile /dev/null
   StrictHostKeyChecking yes
   BatchMode yes
-  ConnectTimeout 5
+  ConnectTimeout 30
 `, addr["bastion"], addr["far"]),
 	})
 	// Each host's own ~/.ssh: what its grifork (grifork mode, broadcast relays)

@@ -27,7 +27,10 @@ type fakeTasks struct {
 	slow  map[string]time.Duration // hosts whose edge task takes this long
 	// after: hosts whose edge task, before it ends, waits until the edge tasks
 	// to these hosts have started (an order a test needs, not left to timing).
-	after   map[string][]string
+	after map[string][]string
+	// until: hosts whose edge task, before it ends, waits until this channel
+	// is closed (by an event the test waits for), its ctx ends or waitTimeout.
+	until   map[string]chan struct{}
 	printer *output.Printer
 	log     *callLog
 	report  *Report // what finish received
@@ -71,7 +74,7 @@ func (c *callLog) sorted() []string {
 }
 
 func (ft *fakeTasks) with(p *output.Printer) *fakeTasks {
-	return &fakeTasks{fail: ft.fail, block: ft.block, slow: ft.slow, after: ft.after, printer: p, log: ft.log}
+	return &fakeTasks{fail: ft.fail, block: ft.block, slow: ft.slow, after: ft.after, until: ft.until, printer: p, log: ft.log}
 }
 
 func (ft *fakeTasks) Defined(Block) bool { return true }
@@ -95,6 +98,13 @@ func (ft *fakeTasks) Run(ctx context.Context, e Edge) error {
 	}
 	if hosts := ft.after[host]; len(hosts) > 0 && e.Dst != nil {
 		ft.log.await(ctx, hosts)
+	}
+	if ch := ft.until[host]; ch != nil && e.Dst != nil {
+		select {
+		case <-ch:
+		case <-ctx.Done():
+		case <-time.After(waitTimeout):
+		}
 	}
 	if b, ok := ft.fail[host]; ok && b == e.Block {
 		return fmt.Errorf("%s failed on %s\nsecond line", e.Block, host)
@@ -541,22 +551,25 @@ func TestRemoteGriforkHeartbeats(t *testing.T) {
 	tr := fleetTree(t, 3, 3)
 	var mu sync.Mutex
 	var got []EventType
-	tasks := &fakeTasks{slow: map[string]time.Duration{"h01": 250 * time.Millisecond}, printer: output.NewPrinter(io.Discard, nil), log: &callLog{}}
+	// h01's task ends once the node has sent 3 heartbeats: a fixed 250 ms
+	// held fewer on a loaded machine.
+	beaten := make(chan struct{})
+	beats := 0
+	tasks := &fakeTasks{until: map[string]chan struct{}{"h01": beaten}, printer: output.NewPrinter(io.Discard, nil), log: &callLog{}}
 	RunGrifork(context.Background(), tr, tasks, &fakeForker{base: tasks, forks: &callLog{}}, GriforkOptions{Remote: true,
 		HeartbeatTimeout: 200 * time.Millisecond, // a beat every 50ms
 		Events: func(ev Event) {
 			mu.Lock()
 			defer mu.Unlock()
 			got = append(got, ev.Type)
+			if ev.Type == EventHeartbeat {
+				if beats++; beats == 3 {
+					close(beaten)
+				}
+			}
 		}})
-	beats := 0
-	for _, ty := range got {
-		if ty == EventHeartbeat {
-			beats++
-		}
-	}
 	if beats < 3 || got[len(got)-1] != EventDone {
-		t.Errorf("events = %v, want 3 or more heartbeats during the 250ms task and done last", got)
+		t.Errorf("events = %v, want 3 or more heartbeats during h01's task and done last", got)
 	}
 }
 

@@ -457,24 +457,28 @@ func TestRunGriforkCancel(t *testing.T) {
 // Heartbeats go no further than the parent: never to the console or the log.
 func TestRunGriforkHeartbeat(t *testing.T) {
 	t.Parallel()
-	const timeout = 300 * time.Millisecond
+	// A live node beats every quarter of it: at 0.3 s, a loaded machine
+	// (-race, -cpu 1, load 20) starved the beats of live nodes long enough to
+	// fail them.
+	const timeout = time.Second
 	tests := []struct {
 		name   string
 		frozen map[string]bool
-		slow   map[string]time.Duration
+		beats  int               // h01's remote block toward h05 lasts until the root has heard this many beats from h01
 		stall  time.Duration     // the first write to the root's console takes this long
 		want   map[string]string // host -> status: err; every other host ok
 	}{
 		{name: "frozen node", frozen: map[string]bool{"h02": true}, want: map[string]string{
-			"h02": "failed: no heartbeat from grifork on h02 for 0.3s",
+			"h02": "failed: no heartbeat from grifork on h02 for 1s",
 			"h07": "skipped: parent h02 failed", "h08": "skipped: parent h02 failed", "h09": "skipped: parent h02 failed"}},
 		{name: "frozen deeper", frozen: map[string]bool{"h04": true}, want: map[string]string{
-			"h04": "failed: no heartbeat from grifork on h04 for 0.3s", "h13": "skipped: parent h04 failed"}},
-		// h01's remote block toward h05 runs for 4 timeouts: h01 keeps beating.
-		{name: "slow but alive", slow: map[string]time.Duration{"h05": 4 * timeout}},
-		// The root's console takes 4 timeouts to write h05's line, relayed by
+			"h04": "failed: no heartbeat from grifork on h04 for 1s", "h13": "skipped: parent h04 failed"}},
+		// h01's remote block toward h05 runs for 6 of h01's beats, 1.5
+		// timeouts or more: h01 keeps beating.
+		{name: "slow but alive", beats: 6},
+		// The root's console takes 2 timeouts to write h05's line, relayed by
 		// h01: the forks' events wait, and nobody is failed for it.
-		{name: "the root's output is slow", stall: 4 * timeout},
+		{name: "the root's output is slow", stall: 2 * timeout},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -483,10 +487,20 @@ func TestRunGriforkHeartbeat(t *testing.T) {
 			var console bytes.Buffer
 			var logs syncBuffer
 			printer := output.NewPrinter(&stallingWriter{w: &console, stall: tc.stall}, nil)
-			root := &fakeTasks{slow: tc.slow, printer: printer, log: &callLog{}}
+			root := &fakeTasks{printer: printer, log: &callLog{}}
 			// As with the real Forker, a fork stopped for its silence says nothing more.
 			lost := map[string]bool{"h01": true, "h02": true, "h03": true}
 			ff := &fakeForker{base: root, forks: &callLog{}, heartbeats: true, frozen: tc.frozen, timeout: timeout, lostOnCancel: lost}
+			if tc.beats > 0 {
+				beaten := make(chan struct{})
+				root.until = map[string]chan struct{}{"h05": beaten}
+				var heard atomic.Int32
+				ff.heard = func(child *Node, ev Event) {
+					if child.Name() == "h01" && ev.Type == EventHeartbeat && heard.Add(1) == int32(tc.beats) {
+						close(beaten)
+					}
+				}
+			}
 			done := make(chan *Report, 1)
 			start := time.Now()
 			go func() {

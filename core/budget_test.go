@@ -328,22 +328,24 @@ func (f *schedFake) calls0() []taskCall {
 }
 
 // TestGriforkBudget: grifork mode on the 13-host tree. web5 fails (on web1's
-// grifork) at once; web2, web3 and web4 are slow enough for the root's halt to
-// reach them first: the root forks no grifork to web2 or web3, and web1's
-// grifork (told by the root) none to web4.
+// grifork) at once; web2, web3 and web4's copies last until the halt reaches
+// their node (300 ms of copy lost the race on a loaded machine): the root
+// forks no grifork to web2 or web3, and web1's grifork (told by the root)
+// none to web4.
 func TestGriforkBudget(t *testing.T) {
 	t.Parallel()
-	slow := map[string]time.Duration{"web2": 300 * time.Millisecond, "web3": 300 * time.Millisecond, "web4": 300 * time.Millisecond}
 	tests := []struct {
-		name   string
-		budget string
-		fail   map[string]Block
-		bcast  map[string]string
-		want   budgetWant
-		forks  []string
+		name      string
+		budget    string
+		fail      map[string]Block
+		bcast     map[string]string
+		untilHalt map[string]bool
+		want      budgetWant
+		forks     []string
 	}{
 		{
 			name: "budget 0", budget: "0", fail: map[string]Block{"web5": BlockRemote},
+			untilHalt: map[string]bool{"web2": true, "web3": true, "web4": true},
 			want: budgetWant{ok: webs(1, 2, 3, 4, 6), failed: webs(5), notStarted: webs(7, 8, 9, 10, 11, 12, 13),
 				reason: StoppedReason(1, "0"), edgesRan: webs(1, 2, 3, 4, 5, 6)},
 			forks: []string{"localhost->web1"},
@@ -365,7 +367,7 @@ func TestGriforkBudget(t *testing.T) {
 			tr := mustTree(t, 13, 3)
 			// web5 fails only once the other copies of its generation have started, however
 			// late a loaded machine runs their goroutines.
-			ft := &fakeTasks{fail: tt.fail, slow: slow, after: map[string][]string{"web5": {"web2", "web3", "web4", "web6"}}, log: &callLog{}}
+			ft := &fakeTasks{fail: tt.fail, untilHalt: tt.untilHalt, after: map[string][]string{"web5": {"web2", "web3", "web4", "web6"}}, log: &callLog{}}
 			root := ft.with(output.NewPrinter(&strings.Builder{}, nil))
 			ff := &fakeForker{base: ft, forks: &callLog{}}
 			var tasks Tasks = root

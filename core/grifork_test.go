@@ -30,10 +30,13 @@ type fakeTasks struct {
 	after map[string][]string
 	// until: hosts whose edge task, before it ends, waits until this channel
 	// is closed (by an event the test waits for), its ctx ends or waitTimeout.
-	until   map[string]chan struct{}
-	printer *output.Printer
-	log     *callLog
-	report  *Report // what finish received
+	until map[string]chan struct{}
+	// untilHalt: hosts whose edge task, before it ends, waits until the run
+	// of its node halts (HaltFrom), its ctx ends or waitTimeout.
+	untilHalt map[string]bool
+	printer   *output.Printer
+	log       *callLog
+	report    *Report // what finish received
 }
 
 type callLog struct {
@@ -74,7 +77,7 @@ func (c *callLog) sorted() []string {
 }
 
 func (ft *fakeTasks) with(p *output.Printer) *fakeTasks {
-	return &fakeTasks{fail: ft.fail, block: ft.block, slow: ft.slow, after: ft.after, until: ft.until, printer: p, log: ft.log}
+	return &fakeTasks{fail: ft.fail, block: ft.block, slow: ft.slow, after: ft.after, until: ft.until, untilHalt: ft.untilHalt, printer: p, log: ft.log}
 }
 
 func (ft *fakeTasks) Defined(Block) bool { return true }
@@ -102,6 +105,13 @@ func (ft *fakeTasks) Run(ctx context.Context, e Edge) error {
 	if ch := ft.until[host]; ch != nil && e.Dst != nil {
 		select {
 		case <-ch:
+		case <-ctx.Done():
+		case <-time.After(waitTimeout):
+		}
+	}
+	if ft.untilHalt[host] && e.Dst != nil {
+		select {
+		case <-HaltFrom(ctx).Done():
 		case <-ctx.Done():
 		case <-time.After(waitTimeout):
 		}

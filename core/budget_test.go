@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -277,16 +278,19 @@ func TestStandaloneBudget(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			f := &schedFake{fail: tt.fail, delay: tt.delay}
+			var report atomic.Pointer[Report]
+			ctx := ObserveReports(context.Background(), report.Store)
 			if tt.wait != "" {
+				// Until the loop has tt.wait's result: it reads their
+				// completions after it (50 ms of sleep after tt.wait's task
+				// returned lost that race on a loaded machine).
 				f.onRun = func(ctx context.Context, e Edge) {
 					if e.Dst == nil || (e.Dst.Name() != "web2" && e.Dst.Name() != "web3") {
 						return
 					}
-					deadline := time.Now().Add(waitTimeout)
-					for !slices.ContainsFunc(f.calls0(), func(c taskCall) bool { return c.dst == tt.wait }) && time.Now().Before(deadline) {
+					for deadline := time.Now().Add(waitTimeout); !settled(report.Load(), []string{tt.wait}) && time.Now().Before(deadline); {
 						time.Sleep(time.Millisecond)
 					}
-					time.Sleep(50 * time.Millisecond) // its completion reaches the loop first
 				}
 			}
 			var tasks Tasks = f
@@ -300,7 +304,7 @@ func TestStandaloneBudget(t *testing.T) {
 			if tt.budget != "" {
 				tt.opts.Budget = mustBudget(t, tt.budget)
 			}
-			r := RunStandalone(context.Background(), tr, tasks, tt.opts)
+			r := RunStandalone(ctx, tr, tasks, tt.opts)
 			ran := edgeDsts(f.check(t))
 			// A host the broadcast missed fails at its edge without running
 			// its block; one whose edge never started has no start time.

@@ -740,6 +740,16 @@ func listenIn(ns, hostport string) (net.Listener, error) {
 		// The thread changes namespace; it is never handed back to other
 		// goroutines (no UnlockOSThread), so it ends with this goroutine.
 		runtime.LockOSThread()
+		if unix.Gettid() == unix.Getpid() {
+			// Not the main thread: its namespace is the process's in
+			// /proc/PID/ns/net, so killNetns would kill this process with the
+			// host's (the fleet tests were SIGKILLed at Close). Held by this
+			// goroutine, it runs no other: the one started now gets another.
+			defer runtime.UnlockOSThread()
+			l, err := listenIn(ns, hostport)
+			ch <- res{l, err}
+			return
+		}
 		fd, err := unix.Open(filepath.Join(netnsDir, ns), unix.O_RDONLY|unix.O_CLOEXEC, 0)
 		if err != nil {
 			ch <- res{err: err}

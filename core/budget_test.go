@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -277,16 +278,19 @@ func TestStandaloneBudget(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			f := &schedFake{fail: tt.fail, delay: tt.delay}
+			var report atomic.Pointer[Report]
+			ctx := ObserveReports(context.Background(), report.Store)
 			if tt.wait != "" {
+				// Until the loop has tt.wait's result: it reads their
+				// completions after it (50 ms of sleep after tt.wait's task
+				// returned lost that race on a loaded machine).
 				f.onRun = func(ctx context.Context, e Edge) {
 					if e.Dst == nil || (e.Dst.Name() != "web2" && e.Dst.Name() != "web3") {
 						return
 					}
-					deadline := time.Now().Add(waitTimeout)
-					for !slices.ContainsFunc(f.calls0(), func(c taskCall) bool { return c.dst == tt.wait }) && time.Now().Before(deadline) {
+					for deadline := time.Now().Add(waitTimeout); !settled(report.Load(), []string{tt.wait}) && time.Now().Before(deadline); {
 						time.Sleep(time.Millisecond)
 					}
-					time.Sleep(50 * time.Millisecond) // its completion reaches the loop first
 				}
 			}
 			var tasks Tasks = f
@@ -300,7 +304,7 @@ func TestStandaloneBudget(t *testing.T) {
 			if tt.budget != "" {
 				tt.opts.Budget = mustBudget(t, tt.budget)
 			}
-			r := RunStandalone(context.Background(), tr, tasks, tt.opts)
+			r := RunStandalone(ctx, tr, tasks, tt.opts)
 			ran := edgeDsts(f.check(t))
 			// A host the broadcast missed fails at its edge without running
 			// its block; one whose edge never started has no start time.
@@ -328,22 +332,24 @@ func (f *schedFake) calls0() []taskCall {
 }
 
 // TestGriforkBudget: grifork mode on the 13-host tree. web5 fails (on web1's
-// grifork) at once; web2, web3 and web4 are slow enough for the root's halt to
-// reach them first: the root forks no grifork to web2 or web3, and web1's
-// grifork (told by the root) none to web4.
+// grifork) at once; web2, web3 and web4's copies last until the halt reaches
+// their node (300 ms of copy lost the race on a loaded machine): the root
+// forks no grifork to web2 or web3, and web1's grifork (told by the root)
+// none to web4.
 func TestGriforkBudget(t *testing.T) {
 	t.Parallel()
-	slow := map[string]time.Duration{"web2": 300 * time.Millisecond, "web3": 300 * time.Millisecond, "web4": 300 * time.Millisecond}
 	tests := []struct {
-		name   string
-		budget string
-		fail   map[string]Block
-		bcast  map[string]string
-		want   budgetWant
-		forks  []string
+		name      string
+		budget    string
+		fail      map[string]Block
+		bcast     map[string]string
+		untilHalt map[string]bool
+		want      budgetWant
+		forks     []string
 	}{
 		{
 			name: "budget 0", budget: "0", fail: map[string]Block{"web5": BlockRemote},
+			untilHalt: map[string]bool{"web2": true, "web3": true, "web4": true},
 			want: budgetWant{ok: webs(1, 2, 3, 4, 6), failed: webs(5), notStarted: webs(7, 8, 9, 10, 11, 12, 13),
 				reason: StoppedReason(1, "0"), edgesRan: webs(1, 2, 3, 4, 5, 6)},
 			forks: []string{"localhost->web1"},
@@ -365,7 +371,7 @@ func TestGriforkBudget(t *testing.T) {
 			tr := mustTree(t, 13, 3)
 			// web5 fails only once the other copies of its generation have started, however
 			// late a loaded machine runs their goroutines.
-			ft := &fakeTasks{fail: tt.fail, slow: slow, after: map[string][]string{"web5": {"web2", "web3", "web4", "web6"}}, log: &callLog{}}
+			ft := &fakeTasks{fail: tt.fail, untilHalt: tt.untilHalt, after: map[string][]string{"web5": {"web2", "web3", "web4", "web6"}}, log: &callLog{}}
 			root := ft.with(output.NewPrinter(&strings.Builder{}, nil))
 			ff := &fakeForker{base: ft, forks: &callLog{}}
 			var tasks Tasks = root

@@ -35,6 +35,18 @@ func startedAll(hosts ...string) func(Event) bool {
 	}
 }
 
+// closing returns test, closing ch the first time it passes.
+func closing(ch chan struct{}, test func(Event) bool) func(Event) bool {
+	closeCh := sync.OnceFunc(func() { close(ch) })
+	return func(ev Event) bool {
+		if test(ev) {
+			closeCh()
+			return true
+		}
+		return false
+	}
+}
+
 // resultsAll is startedAll for ok results.
 func resultsAll(hosts ...string) func(Event) bool {
 	seen := map[string]bool{}
@@ -206,9 +218,12 @@ func TestGriforkKeepsResults(t *testing.T) {
 // which serves them and forks on them with their own subtrees; a child that has
 // its copy but whose subtree was cut off gets its grifork again.
 func TestGriforkHeal(t *testing.T) {
-	t.Parallel()
-	// Every fake grifork beats 4 times per timeout: room for a loaded machine.
+	// Not parallel with the package's other tests, whose work starved the
+	// beats of live griforks for a timeout on a loaded machine (see
+	// TestRunGriforkHeartbeat). Every fake grifork beats 4 times per timeout.
 	const timeout = time.Second
+	underH02 := []string{"h07", "h08", "h09"}
+	h01Cut := make(chan struct{})
 	// 40 hosts, branches 3: h01 has h04..h06, h02 has h07..h09, h04 has
 	// h13..h15, h05 has h16..h18, h07 has h22..h24, h13 has h40.
 	tests := []struct {
@@ -217,7 +232,8 @@ func TestGriforkHeal(t *testing.T) {
 		unreachable map[string]bool
 		dieAfter    map[string]int
 		frozen      map[string]bool
-		slow        map[string]time.Duration
+		after       map[string][]string // see fakeTasks.after
+		until       map[string]chan struct{}
 		cut         map[string]func(Event) bool
 		failed      map[string]string // host → outcome; every other host ok
 		via         map[string]string // re-attached host → its new source
@@ -245,8 +261,12 @@ func TestGriforkHeal(t *testing.T) {
 			via:    map[string]string{"h07": RootHost, "h08": RootHost, "h09": RootHost},
 		},
 		{
-			name: "grifork dies mid-copy", slow: map[string]time.Duration{"h07": 50 * time.Millisecond, "h08": 50 * time.Millisecond, "h09": 50 * time.Millisecond},
-			cut:    map[string]func(Event) bool{"h02": startedAll("h07", "h08", "h09")},
+			// h07..h09's copies end only once all three have started, which
+			// is after the cut (the started event comes before the task): with
+			// 50 ms each, a loaded machine ended h07's before h09's started,
+			// and h07 kept h02 as its source.
+			name: "grifork dies mid-copy", after: map[string][]string{"h07": underH02, "h08": underH02, "h09": underH02},
+			cut:    map[string]func(Event) bool{"h02": startedAll(underH02...)},
 			failed: map[string]string{"h02": "failed: grifork on h02: Process exited with status 255"},
 			via:    map[string]string{"h07": RootHost, "h08": RootHost, "h09": RootHost},
 		},
@@ -258,8 +278,11 @@ func TestGriforkHeal(t *testing.T) {
 		{
 			// h01 dies once h04..h06 have their copies: h13's subtree is still
 			// being served, so h04 gets its grifork again, from the root.
-			name: "grifork dies after its children's copies", slow: map[string]time.Duration{"h13": timeout},
-			cut:    map[string]func(Event) bool{"h01": resultsAll("h04", "h05", "h06")},
+			// h13's copy ends with the cut, as a remote command does when its
+			// connection dies (a copy of one timeout, which kept h01's grifork
+			// running, raced h01's silence of one timeout).
+			name: "grifork dies after its children's copies", until: map[string]chan struct{}{"h13": h01Cut},
+			cut:    map[string]func(Event) bool{"h01": closing(h01Cut, resultsAll("h04", "h05", "h06"))},
 			failed: map[string]string{"h01": "failed: grifork on h01: Process exited with status 255"},
 			forks:  []string{"localhost->h04"},
 		},
@@ -274,7 +297,7 @@ func TestGriforkHeal(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			tr := fleetTree(t, 40, 3)
-			root := &fakeTasks{fail: tc.fail, slow: tc.slow, printer: output.NewPrinter(io.Discard, nil), log: &callLog{}}
+			root := &fakeTasks{fail: tc.fail, after: tc.after, until: tc.until, printer: output.NewPrinter(io.Discard, nil), log: &callLog{}}
 			ff := &fakeForker{base: root, forks: &callLog{}, heal: true, unreachable: tc.unreachable, dieAfter: tc.dieAfter,
 				frozen: tc.frozen, heartbeats: tc.frozen != nil, timeout: timeout, cut: tc.cut}
 			done := make(chan *Report, 1)

@@ -27,10 +27,16 @@ type fakeTasks struct {
 	slow  map[string]time.Duration // hosts whose edge task takes this long
 	// after: hosts whose edge task, before it ends, waits until the edge tasks
 	// to these hosts have started (an order a test needs, not left to timing).
-	after   map[string][]string
-	printer *output.Printer
-	log     *callLog
-	report  *Report // what finish received
+	after map[string][]string
+	// until: hosts whose edge task, before it ends, waits until this channel
+	// is closed (by an event the test waits for), its ctx ends or waitTimeout.
+	until map[string]chan struct{}
+	// untilHalt: hosts whose edge task, before it ends, waits until the run
+	// of its node halts (HaltFrom), its ctx ends or waitTimeout.
+	untilHalt map[string]bool
+	printer   *output.Printer
+	log       *callLog
+	report    *Report // what finish received
 }
 
 type callLog struct {
@@ -71,7 +77,7 @@ func (c *callLog) sorted() []string {
 }
 
 func (ft *fakeTasks) with(p *output.Printer) *fakeTasks {
-	return &fakeTasks{fail: ft.fail, block: ft.block, slow: ft.slow, after: ft.after, printer: p, log: ft.log}
+	return &fakeTasks{fail: ft.fail, block: ft.block, slow: ft.slow, after: ft.after, until: ft.until, untilHalt: ft.untilHalt, printer: p, log: ft.log}
 }
 
 func (ft *fakeTasks) Defined(Block) bool { return true }
@@ -95,6 +101,20 @@ func (ft *fakeTasks) Run(ctx context.Context, e Edge) error {
 	}
 	if hosts := ft.after[host]; len(hosts) > 0 && e.Dst != nil {
 		ft.log.await(ctx, hosts)
+	}
+	if ch := ft.until[host]; ch != nil && e.Dst != nil {
+		select {
+		case <-ch:
+		case <-ctx.Done():
+		case <-time.After(waitTimeout):
+		}
+	}
+	if ft.untilHalt[host] && e.Dst != nil {
+		select {
+		case <-HaltFrom(ctx).Done():
+		case <-ctx.Done():
+		case <-time.After(waitTimeout):
+		}
 	}
 	if b, ok := ft.fail[host]; ok && b == e.Block {
 		return fmt.Errorf("%s failed on %s\nsecond line", e.Block, host)
@@ -446,25 +466,29 @@ func TestRunGriforkCancel(t *testing.T) {
 // subtree skipped; one that is only slow keeps heartbeating and is not.
 // Heartbeats go no further than the parent: never to the console or the log.
 func TestRunGriforkHeartbeat(t *testing.T) {
-	t.Parallel()
-	const timeout = 300 * time.Millisecond
+	// Not parallel with the package's other tests: on a loaded machine
+	// (-race, -cpu 1, load 20) their work starved the beats of live nodes for
+	// a timeout, even of 1 s (0.3 s failed more often). A live node beats
+	// every quarter of it.
+	const timeout = time.Second
 	tests := []struct {
 		name   string
 		frozen map[string]bool
-		slow   map[string]time.Duration
+		beats  int               // h01's remote block toward h05 lasts until the root has heard this many beats from h01
 		stall  time.Duration     // the first write to the root's console takes this long
 		want   map[string]string // host -> status: err; every other host ok
 	}{
 		{name: "frozen node", frozen: map[string]bool{"h02": true}, want: map[string]string{
-			"h02": "failed: no heartbeat from grifork on h02 for 0.3s",
+			"h02": "failed: no heartbeat from grifork on h02 for 1s",
 			"h07": "skipped: parent h02 failed", "h08": "skipped: parent h02 failed", "h09": "skipped: parent h02 failed"}},
 		{name: "frozen deeper", frozen: map[string]bool{"h04": true}, want: map[string]string{
-			"h04": "failed: no heartbeat from grifork on h04 for 0.3s", "h13": "skipped: parent h04 failed"}},
-		// h01's remote block toward h05 runs for 4 timeouts: h01 keeps beating.
-		{name: "slow but alive", slow: map[string]time.Duration{"h05": 4 * timeout}},
-		// The root's console takes 4 timeouts to write h05's line, relayed by
+			"h04": "failed: no heartbeat from grifork on h04 for 1s", "h13": "skipped: parent h04 failed"}},
+		// h01's remote block toward h05 runs for 6 of h01's beats, 1.5
+		// timeouts or more: h01 keeps beating.
+		{name: "slow but alive", beats: 6},
+		// The root's console takes 2 timeouts to write h05's line, relayed by
 		// h01: the forks' events wait, and nobody is failed for it.
-		{name: "the root's output is slow", stall: 4 * timeout},
+		{name: "the root's output is slow", stall: 2 * timeout},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -473,10 +497,20 @@ func TestRunGriforkHeartbeat(t *testing.T) {
 			var console bytes.Buffer
 			var logs syncBuffer
 			printer := output.NewPrinter(&stallingWriter{w: &console, stall: tc.stall}, nil)
-			root := &fakeTasks{slow: tc.slow, printer: printer, log: &callLog{}}
+			root := &fakeTasks{printer: printer, log: &callLog{}}
 			// As with the real Forker, a fork stopped for its silence says nothing more.
 			lost := map[string]bool{"h01": true, "h02": true, "h03": true}
 			ff := &fakeForker{base: root, forks: &callLog{}, heartbeats: true, frozen: tc.frozen, timeout: timeout, lostOnCancel: lost}
+			if tc.beats > 0 {
+				beaten := make(chan struct{})
+				root.until = map[string]chan struct{}{"h05": beaten}
+				var heard atomic.Int32
+				ff.heard = func(child *Node, ev Event) {
+					if child.Name() == "h01" && ev.Type == EventHeartbeat && heard.Add(1) == int32(tc.beats) {
+						close(beaten)
+					}
+				}
+			}
 			done := make(chan *Report, 1)
 			start := time.Now()
 			go func() {
@@ -541,22 +575,25 @@ func TestRemoteGriforkHeartbeats(t *testing.T) {
 	tr := fleetTree(t, 3, 3)
 	var mu sync.Mutex
 	var got []EventType
-	tasks := &fakeTasks{slow: map[string]time.Duration{"h01": 250 * time.Millisecond}, printer: output.NewPrinter(io.Discard, nil), log: &callLog{}}
+	// h01's task ends once the node has sent 3 heartbeats: a fixed 250 ms
+	// held fewer on a loaded machine.
+	beaten := make(chan struct{})
+	beats := 0
+	tasks := &fakeTasks{until: map[string]chan struct{}{"h01": beaten}, printer: output.NewPrinter(io.Discard, nil), log: &callLog{}}
 	RunGrifork(context.Background(), tr, tasks, &fakeForker{base: tasks, forks: &callLog{}}, GriforkOptions{Remote: true,
 		HeartbeatTimeout: 200 * time.Millisecond, // a beat every 50ms
 		Events: func(ev Event) {
 			mu.Lock()
 			defer mu.Unlock()
 			got = append(got, ev.Type)
+			if ev.Type == EventHeartbeat {
+				if beats++; beats == 3 {
+					close(beaten)
+				}
+			}
 		}})
-	beats := 0
-	for _, ty := range got {
-		if ty == EventHeartbeat {
-			beats++
-		}
-	}
 	if beats < 3 || got[len(got)-1] != EventDone {
-		t.Errorf("events = %v, want 3 or more heartbeats during the 250ms task and done last", got)
+		t.Errorf("events = %v, want 3 or more heartbeats during h01's task and done last", got)
 	}
 }
 

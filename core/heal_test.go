@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -216,13 +217,28 @@ func TestHealCancel(t *testing.T) {
 			f := &schedFake{
 				block: map[string]bool{"web1": true},
 				fail:  map[string]error{"web2": errors.New("down")},
-				onRun: func(_ context.Context, e Edge) {
-					if e.Dst != nil && e.Dst.Name() == "web3" {
-						time.AfterFunc(100*time.Millisecond, cancel)
-					}
-				},
 			}
-			r := RunStandalone(ctx, mustTree(t, 7, 3), f, RunOptions{Barrier: barrier, Heal: true})
+			// Cancelled once the report has web2's failure and web3's copy,
+			// and without the barrier web7's copy from its adopter (a fixed
+			// delay after web3 started lost the race on a loaded machine).
+			before := webs(2, 3)
+			if !barrier {
+				before = webs(2, 3, 7)
+			}
+			reports := make(chan *Report, 1)
+			go func() {
+				var r *Report
+				select {
+				case r = <-reports:
+				case <-ctx.Done():
+					return
+				}
+				for deadline := time.Now().Add(waitTimeout); !settled(r, before) && time.Now().Before(deadline); {
+					time.Sleep(time.Millisecond)
+				}
+				cancel()
+			}()
+			r := RunStandalone(ObserveReports(ctx, func(r *Report) { reports <- r }), mustTree(t, 7, 3), f, RunOptions{Barrier: barrier, Heal: true})
 			calls := f.check(t)
 			web7 := "web7=ok"
 			if barrier {
@@ -239,4 +255,14 @@ func TestHealCancel(t *testing.T) {
 			}
 		})
 	}
+}
+
+// settled reports whether every one of hosts has its result in r.
+func settled(r *Report, hosts []string) bool {
+	for _, res := range r.Results() {
+		if slices.Contains(hosts, res.Host) && res.Status == StatusPending {
+			return false
+		}
+	}
+	return true
 }

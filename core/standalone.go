@@ -158,6 +158,10 @@ type completion struct {
 	start time.Time
 	dur   time.Duration
 	err   error
+	// cancelled: the run was cancelled when the task returned, so its failure
+	// is the cancellation's. Taken then, not when the loop reads it: a task
+	// that failed first keeps its own error, however late the loop gets to it.
+	cancelled bool
 }
 
 // standalone is the state of one run. It is driven by completions rather than by
@@ -224,7 +228,8 @@ func (s *standalone) start(ctx context.Context, e Edge) {
 	s.workers.Go(func() {
 		start := s.opts.Now()
 		err := s.call(ctx, e)
-		s.done <- completion{e: e, start: start, dur: s.opts.Now().Sub(start), err: err}
+		cancelled := ctx.Err() != nil
+		s.done <- completion{e: e, start: start, dur: s.opts.Now().Sub(start), err: err, cancelled: cancelled}
 	})
 }
 
@@ -246,7 +251,7 @@ func (s *standalone) complete(ctx context.Context, c completion) {
 		for _, ch := range n.Children {
 			s.release(ch)
 		}
-	case ctx.Err() != nil:
+	case c.cancelled:
 		res.Status, res.Err = StatusFailed, context.Cause(ctx).Error()
 		s.state[n.Index] = nodeFailed
 		s.report.Set(res)

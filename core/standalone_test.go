@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -423,6 +424,33 @@ func TestStandaloneCancel(t *testing.T) {
 				t.Errorf("call %v did not return before RunStandalone did", c)
 			}
 		}
+	}
+}
+
+// A task that failed on its own before the run was cancelled keeps its error,
+// even when the loop reads its completion only after the cancel (CI's
+// TestHealCancel saw "down" reported as "context canceled" under load). The
+// clock cancels the run on its first reading after the task returned: the
+// one for its duration, taken once the task's worker has seen whether the
+// run was cancelled, before the loop gets the completion.
+func TestStandaloneFailureBeforeCancel(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	f := &schedFake{fail: map[string]error{"web1": errors.New("down")}}
+	now := func() time.Time {
+		if slices.ContainsFunc(f.calls0(), func(c taskCall) bool { return c.dst == "web1" }) {
+			cancel()
+		}
+		return time.Now()
+	}
+	r := RunStandalone(ctx, mustTree(t, 2, 1), f, RunOptions{Barrier: true, Now: now})
+	f.check(t)
+	if ctx.Err() == nil {
+		t.Fatal("the run was not cancelled")
+	}
+	if got, want := statuses(r), "web1=failed(down) web2=skipped(parent web1 failed)"; got != want {
+		t.Errorf("got  %s\nwant %s", got, want)
 	}
 }
 

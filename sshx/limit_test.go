@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -132,15 +134,20 @@ func TestRelease(t *testing.T) {
 	if _, err := c.Remote(ctx, idle, "true"); err != nil {
 		t.Fatal(err)
 	}
+	// The busy host's command runs until the test has looked (a sleep 1
+	// could end first on a loaded machine, while the idle host's close was
+	// awaited).
+	end := filepath.Join(t.TempDir(), "end")
+	cmd := "until [ -e " + core.ShellQuote(end) + " ]; do sleep 0.05; done"
 	running := make(chan error, 1)
 	go func() {
-		_, err := c.Remote(ctx, busy, "sleep 1")
+		_, err := c.Remote(ctx, busy, cmd)
 		running <- err
 	}()
 	if n := f.OpenTo(busy, 1); n != 1 {
 		t.Fatalf("%d connections to the busy host, want 1", n)
 	}
-	time.Sleep(200 * time.Millisecond) // the command has its session
+	waitRunning(t, regexp.QuoteMeta(end)) // the command has its session
 	c.Release(idle)
 	c.Release(busy)
 	if n := f.OpenTo(idle, 0); n != 0 {
@@ -148,6 +155,9 @@ func TestRelease(t *testing.T) {
 	}
 	if n := f.OpenTo(busy, 1); n != 1 {
 		t.Errorf("released busy host: %d connections open during its command, want 1", n)
+	}
+	if err := os.WriteFile(end, nil, 0o644); err != nil {
+		t.Fatal(err)
 	}
 	if err := <-running; err != nil {
 		t.Errorf("the command of the released host: %v", err)

@@ -731,30 +731,44 @@ func (f *Fleet) ListenSilent(addr string) (io.Closer, error) {
 // listenIn opens a TCP listener in a named network namespace: a socket stays in
 // the namespace it was made in, whichever thread uses it later.
 func listenIn(ns, hostport string) (net.Listener, error) {
-	type res struct {
-		l   net.Listener
-		err error
-	}
-	ch := make(chan res, 1)
+	ch := make(chan listenResult, 1)
 	go func() {
 		// The thread changes namespace; it is never handed back to other
 		// goroutines (no UnlockOSThread), so it ends with this goroutine.
 		runtime.LockOSThread()
-		fd, err := unix.Open(filepath.Join(netnsDir, ns), unix.O_RDONLY|unix.O_CLOEXEC, 0)
-		if err != nil {
-			ch <- res{err: err}
-			return
-		}
-		defer unix.Close(fd)
-		if err := unix.Setns(fd, unix.CLONE_NEWNET); err != nil {
-			ch <- res{err: fmt.Errorf("setns %s: %w", ns, err)}
-			return
-		}
-		l, err := net.Listen("tcp", hostport)
-		ch <- res{l, err}
+		ch <- listenLocked(ns, hostport)
 	}()
 	r := <-ch
 	return r.l, r.err
+}
+
+type listenResult struct {
+	l   net.Listener
+	err error
+}
+
+// listenLocked listens in ns from the calling goroutine's thread, to which it
+// is locked: the thread enters ns. Never the process's main thread, though:
+// its namespace is the process's in /proc/PID/ns/net, where killNetns would
+// find this process among the host's and kill it (the fleet tests were
+// SIGKILLed at Close). The main thread, locked, runs no other goroutine
+// while listenIn's gets another thread; then it is handed back.
+func listenLocked(ns, hostport string) listenResult {
+	if unix.Gettid() == unix.Getpid() {
+		defer runtime.UnlockOSThread()
+		l, err := listenIn(ns, hostport)
+		return listenResult{l, err}
+	}
+	fd, err := unix.Open(filepath.Join(netnsDir, ns), unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return listenResult{err: err}
+	}
+	defer unix.Close(fd)
+	if err := unix.Setns(fd, unix.CLONE_NEWNET); err != nil {
+		return listenResult{err: fmt.Errorf("setns %s: %w", ns, err)}
+	}
+	l, err := net.Listen("tcp", hostport)
+	return listenResult{l, err}
 }
 
 // silent holds every connection it accepts open, reading nothing.

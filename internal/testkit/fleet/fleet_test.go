@@ -4,18 +4,22 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // TestMain lets a test run this binary as a fleet owner that crashes (see
-// TestReclaimAfterCrash).
+// TestReclaimAfterCrash), or as a listener on the main thread (see TestFleet).
 func TestMain(m *testing.M) {
 	if name := os.Getenv("FLEET_TEST_CRASH_OWNER"); name != "" {
 		f, err := Start(context.Background(), Options{Name: name, Hosts: 2})
@@ -26,7 +30,34 @@ func TestMain(m *testing.M) {
 		fmt.Println("up", f.anchorPIDs())
 		time.Sleep(time.Hour) // killed by the test
 	}
+	if spec := os.Getenv("FLEET_TEST_LISTEN_ON_MAIN"); spec != "" {
+		listenOnMain(spec)
+	}
 	os.Exit(m.Run())
+}
+
+// listenOnMain is a process for TestListenOnTheMainThread: on the main
+// thread, it listens at spec ("NETNS HOST:PORT") and says whether the
+// process's namespace, the one killNetns reads, stayed its own.
+func listenOnMain(spec string) {
+	runtime.LockOSThread() // the main goroutine is on the main thread until it blocks
+	if unix.Gettid() != unix.Getpid() {
+		fmt.Println("not on the main thread")
+		os.Exit(1)
+	}
+	ns, hostport, _ := strings.Cut(spec, " ")
+	before, _ := os.Readlink("/proc/self/ns/net")
+	r := listenLocked(ns, hostport)
+	after, _ := os.Readlink("/proc/self/ns/net")
+	switch {
+	case r.err != nil:
+		fmt.Println("error:", r.err)
+	case before != after:
+		fmt.Printf("the process moved from %s to %s\n", before, after)
+	default:
+		fmt.Println("stayed")
+	}
+	os.Exit(0)
 }
 
 func (f *Fleet) anchorPIDs() []int {
@@ -248,6 +279,20 @@ func TestFleet(t *testing.T) {
 		}
 		if out, err := sshOut(t, "-F", f.SSHConfigFile(), h, "true"); err != nil {
 			t.Fatalf("ssh %s after the listener: %v: %s", h, err, out)
+		}
+	})
+
+	// A listener made from the main thread leaves the process in its own
+	// namespace: a host's teardown kills the processes in the host's.
+	t.Run("listen from the main thread", func(t *testing.T) {
+		h, err := f.host(hosts[2])
+		if err != nil {
+			t.Fatal(err)
+		}
+		cmd := exec.Command(os.Args[0], "-test.run=^$")
+		cmd.Env = append(os.Environ(), "FLEET_TEST_LISTEN_ON_MAIN="+h.ns+" "+net.JoinHostPort(h.addr, "0"))
+		if out, err := cmd.CombinedOutput(); err != nil || string(out) != "stayed\n" {
+			t.Errorf("listening from the main thread: %v: %s", err, out)
 		}
 	})
 

@@ -255,6 +255,11 @@ func WriteBroadcastPlan(w io.Writer, cfg *BroadcastConfig, bt *Tree, relay strin
 	}
 	b.WriteString("; which files an update sends, only the hosts can tell: -n contacts none\n")
 	fmt.Fprintf(&b, "  relay on every host: %s\n", relay)
+	if cfg.Directs() {
+		b.WriteString("  streams: each parent dials its children directly, TLS 1.3 with the run's own certificate (each relay listens on a TCP port until its stream arrives), or else through its SSH connection to them\n")
+	} else {
+		b.WriteString("  streams: through each parent's SSH connection to its children (direct = false: no relay listens on a TCP port)\n")
+	}
 	bt.Walk(func(n *Node) {
 		if len(n.Children) == 0 {
 			return

@@ -246,3 +246,36 @@ func TestBroadcastFailureWords(t *testing.T) {
 		}
 	}
 }
+
+// -n says how the streams travel: with direct streams, that every relay
+// opens a TCP port (an operator's policy may forbid it); without, that none
+// does.
+func TestBroadcastPlanSaysHowStreamsTravel(t *testing.T) {
+	t.Parallel()
+	no := false
+	tests := []struct {
+		name   string
+		direct *bool
+		want   string
+	}{
+		{"the default: direct", nil, "each relay listens on a TCP port"},
+		{"direct = false", &no, "no relay listens on a TCP port"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			tree, err := BuildTree(manyHosts(3), 2)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cfg := &BroadcastConfig{From: "app", To: "/srv/app", Direct: tt.direct}
+			var b bytes.Buffer
+			if err := WriteBroadcastPlan(&b, cfg, tree, "grifork --relay", false, "1 file, 3 bytes"); err != nil {
+				t.Fatal(err)
+			}
+			if !strings.Contains(b.String(), tt.want) {
+				t.Errorf("plan lacks %q:\n%s", tt.want, b.String())
+			}
+		})
+	}
+}

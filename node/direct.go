@@ -158,11 +158,18 @@ func listenDirect() (net.Listener, int, error) {
 	return ln, ln.Addr().(*net.TCPAddr).Port, nil
 }
 
+// maxPendingDirect bounds the direct connections being checked at once: the
+// port is open to the network, and the one client it is for (the parent)
+// takes the SSH forward when its dial is closed unanswered.
+const maxPendingDirect = 8
+
 // acceptor takes the parent's stream from either of a relay's listeners: the
 // first connection that presents the run's token (after the TLS handshake,
 // on the direct one). Each connection is checked in its own goroutine under
-// the stall deadline, so a silent or bogus client holds up no one; both
-// listeners close once the stream is taken, or at the stall timeout.
+// a deadline (the stall timeout; on the direct port, at most the parent's
+// own directTimeout, and no more than maxPendingDirect at once), so a silent
+// or bogus client holds up no one; both listeners close once the stream is
+// taken, or at the stall timeout.
 type acceptor struct {
 	token  string
 	stall  time.Duration
@@ -173,7 +180,8 @@ type acceptor struct {
 
 	mu      sync.Mutex
 	lns     []net.Listener
-	pending map[net.Conn]bool // being checked
+	pending map[net.Conn]string // being checked: their path
+	direct  int                 // of them, on the direct listener
 	done    bool
 	wg      sync.WaitGroup
 }
@@ -189,7 +197,7 @@ type accepted struct {
 // children.
 func startAcceptor(token string, stall time.Duration, sock, direct net.Listener, cfg *tls.Config, log *slog.Logger) *acceptor {
 	a := &acceptor{token: token, stall: stall, tls: cfg, log: log, got: make(chan accepted),
-		closed: make(chan struct{}), pending: map[net.Conn]bool{}}
+		closed: make(chan struct{}), pending: map[net.Conn]string{}}
 	a.serve(sock, pathSSH)
 	if direct != nil {
 		a.serve(direct, pathDirect)
@@ -200,28 +208,67 @@ func startAcceptor(token string, stall time.Duration, sock, direct net.Listener,
 func (a *acceptor) serve(ln net.Listener, path string) {
 	a.lns = append(a.lns, ln)
 	a.wg.Go(func() {
+		backoff := 5 * time.Millisecond
 		for {
 			c, err := ln.Accept()
-			if err != nil {
-				return // closed, or broken: the other listener or the stall decides
+			if errors.Is(err, net.ErrClosed) {
+				return
 			}
+			if err != nil {
+				// Out of file descriptors (a flood), say: the parent's
+				// stream may get in once some are free, until close.
+				select {
+				case <-a.closed:
+					return
+				case <-time.After(backoff):
+				}
+				backoff = min(2*backoff, time.Second)
+				continue
+			}
+			backoff = 5 * time.Millisecond
 			a.mu.Lock()
 			if a.done {
 				a.mu.Unlock()
 				c.Close()
 				return
 			}
-			a.pending[c] = true
+			if path == pathDirect {
+				if a.direct == maxPendingDirect {
+					a.mu.Unlock()
+					c.Close()
+					continue
+				}
+				a.direct++
+			}
+			a.pending[c] = path
 			a.wg.Go(func() { a.check(c, path) })
 			a.mu.Unlock()
 		}
 	})
 }
 
+// unpend takes c off the pending connections, and says whether it was
+// there (close clears them all).
+func (a *acceptor) unpend(c net.Conn) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	path, ok := a.pending[c]
+	if ok && path == pathDirect {
+		a.direct--
+	}
+	delete(a.pending, c)
+	return ok
+}
+
 // check hands c on when it is the parent's stream, and closes it otherwise.
 func (a *acceptor) check(c net.Conn, path string) {
 	raw := c
-	c.SetDeadline(time.Now().Add(a.stall))
+	deadline := a.stall
+	if path == pathDirect {
+		// The parent dials within directTimeout, then takes the SSH forward.
+		deadline = min(deadline, directTimeout)
+	}
+	c.SetDeadline(time.Now().Add(deadline))
 	if path == pathDirect {
 		tc := tls.Server(c, a.tls)
 		if err := tc.Handshake(); err != nil {
@@ -237,9 +284,7 @@ func (a *acceptor) check(c net.Conn, path string) {
 		return
 	}
 	c.SetDeadline(time.Time{})
-	a.mu.Lock()
-	delete(a.pending, raw)
-	a.mu.Unlock()
+	a.unpend(raw)
 	select {
 	case a.got <- accepted{conn: c, path: path}:
 	case <-a.closed:
@@ -248,10 +293,7 @@ func (a *acceptor) check(c net.Conn, path string) {
 }
 
 func (a *acceptor) refuse(c net.Conn, msg string, args ...any) {
-	a.mu.Lock()
-	gone := !a.pending[c] // close closed it: not the client's doing
-	delete(a.pending, c)
-	a.mu.Unlock()
+	gone := !a.unpend(c) // close closed it: not the client's doing
 	c.Close()
 	if !gone {
 		a.log.Warn(msg, args...)
@@ -292,6 +334,7 @@ func (a *acceptor) close() {
 		c.Close()
 	}
 	clear(a.pending)
+	a.direct = 0
 	a.mu.Unlock()
 	a.wg.Wait()
 }

@@ -8,10 +8,12 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -320,5 +322,97 @@ func TestStreamResetIsTruncated(t *testing.T) {
 	_, err = readFrames(context.Background(), c, nil, newChunkPool(), f, 10*time.Second, 0)
 	if !errors.Is(err, errTruncated) {
 		t.Fatalf("readFrames: %v; want %v", err, errTruncated)
+	}
+}
+
+// Anyone on the network can reach a relay's direct port: a flood of clients
+// that connect and say nothing holds neither many connections (past
+// maxPendingDirect they are closed at once) nor any for long (the parent's
+// own budget, directTimeout, not the stall timeout), and the parent's stream
+// still gets in over the SSH forward meanwhile.
+func TestAcceptorBoundsSilentDirectClients(t *testing.T) {
+	t.Parallel()
+	run := runTLS(t)
+	const token = "0123456789abcdef"
+	a, sock, addr := relayListeners(t, run, token, time.Minute, slog.New(slog.DiscardHandler))
+	var flood []net.Conn
+	for range maxPendingDirect + 4 {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		flood = append(flood, c)
+	}
+	closed := func(c net.Conn, within time.Duration) bool {
+		c.SetReadDeadline(time.Now().Add(within))
+		_, err := c.Read(make([]byte, 1))
+		return err != nil && !errorsIsTimeout(err)
+	}
+	// Accepted in order: the last ones are past the bound.
+	if !closed(flood[len(flood)-1], directTimeout/2) {
+		t.Errorf("a client past the %d pending was not closed at once", maxPendingDirect)
+	}
+	if !closed(flood[0], 10*time.Second) {
+		t.Errorf("a silent client was held past directTimeout (%s)", directTimeout)
+	}
+	uc, err := net.Dial("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer uc.Close()
+	io.WriteString(uc, token+"\n")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	c, path, err := a.wait(ctx, "parent")
+	if err != nil || path != pathSSH {
+		t.Fatalf("wait during the flood: %q, %v; want the SSH forward's stream", path, err)
+	}
+	c.Close()
+}
+
+// failingListener fails its first Accept calls as a process out of file
+// descriptors does.
+type failingListener struct {
+	net.Listener
+	fails int
+}
+
+func (l *failingListener) Accept() (net.Conn, error) {
+	if l.fails > 0 {
+		l.fails--
+		return nil, &net.OpError{Op: "accept", Net: "unix", Err: os.NewSyscallError("accept4", syscall.EMFILE)}
+	}
+	return l.Listener.Accept()
+}
+
+// An Accept that fails for want of a file descriptor (a flood on the direct
+// port, say) does not stop the listener: the parent's stream still gets in
+// once descriptors are free again.
+func TestAcceptorRetriesFailedAccepts(t *testing.T) {
+	t.Parallel()
+	sock := filepath.Join(t.TempDir(), "data.sock")
+	ln, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const token = "tok"
+	a := startAcceptor(token, 20*time.Second, &failingListener{Listener: ln, fails: 3}, nil, nil, slog.New(slog.DiscardHandler))
+	defer a.close()
+	uc, err := net.Dial("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer uc.Close()
+	io.WriteString(uc, token+"\n")
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, path, err := a.wait(ctx, "parent")
+	if err != nil {
+		t.Fatalf("wait after failed accepts: %v", err)
+	}
+	c.Close()
+	if path != pathSSH {
+		t.Errorf("path %q", path)
 	}
 }

@@ -592,3 +592,43 @@ func TestLaunchCancelledDuringSetup(t *testing.T) {
 		})
 	}
 }
+
+// A seeded host's command that fails after the binary was verified is the
+// command's failure, never the seeding's: Launch neither ships the binary
+// again nor starts the command a second time.
+func TestLaunchSeededCommandFails(t *testing.T) {
+	fx := newForkFixtureOpts(t, sshdtest.Opts{SFTP: true})
+	var logs sshdtest.SyncBuffer
+	f := fx.forker(func(o *ForkOptions) { o.Logger = slog.New(slog.NewTextHandler(&logs, nil)) })
+	seeds := 0
+	before := fx.commandSessions(t)
+	var errOut strings.Builder
+	// The fake grifork dies (exit 3) on the Griforkfile "die" (ZGll).
+	d, err := f.ship.Launch(context.Background(), fx.child.Host, []string{"--relay"}, func(ctx context.Context, file string) error {
+		seeds++
+		parts, err := seedStream(f.ship.own, "")
+		if err != nil {
+			return err
+		}
+		return putSFTP(ctx, fx.client, fx.child.Host, file, parts...)
+	}, strings.NewReader(`{"data":"ZGll"}`+"\n"), io.Discard, &errOut, func(Deployment) {})
+	defer f.ship.Cleanup(context.Background(), fx.child.Host, d.Run)
+	var ce *sshx.CommandError
+	if !errors.As(err, &ce) || ce.ExitStatus != 3 {
+		t.Fatalf("Launch: %v; want the command's exit status 3\n%s", err, logs.String())
+	}
+	if seeds != 1 {
+		t.Errorf("seed called %d times, want 1", seeds)
+	}
+	if got := fx.commandSessions(t) - before; got != 1 {
+		t.Errorf("%d sessions, want 1: the command ran again", got)
+	}
+	if !strings.Contains(errOut.String(), "fatal: boom") {
+		t.Errorf("the command's stderr: %q", errOut.String())
+	}
+	for _, w := range []string{"seeding grifork failed", "shipping grifork binary"} {
+		if strings.Contains(logs.String(), w) {
+			t.Errorf("log says %q:\n%s", w, logs.String())
+		}
+	}
+}

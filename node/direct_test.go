@@ -12,29 +12,12 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/grifork/grifork/internal/testkit/sshdtest"
 )
-
-// syncBuffer is a log destination for a test, safe for the acceptor's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 func runTLS(t *testing.T) *directTLS {
 	t.Helper()
@@ -78,7 +61,7 @@ func TestAcceptorTakesTheParentAmongBogusClients(t *testing.T) {
 	t.Parallel()
 	run, other := runTLS(t), runTLS(t)
 	const token = "0123456789abcdef0123456789abcdef"
-	var logs syncBuffer
+	var logs sshdtest.SyncBuffer
 	log := slog.New(slog.NewTextHandler(&logs, nil))
 	stall := 20 * time.Second // far longer than the test may take: nothing waits for it
 	a, sock, addr := relayListeners(t, run, token, stall, log)

@@ -852,35 +852,24 @@ func (b *Broadcaster) newProc(ctx context.Context, n *core.Node, peers map[strin
 // every relay that streams (live) said what its host lacks, then sends the
 // contents of the files that some host lacks.
 func (b *Broadcaster) stream(ctx context.Context, t *core.Tree, procs map[string]*relayProc, list []entry, man []byte, token string, direct *directTLS, live func(*core.Node) bool) error {
-	// Concurrently, as the relays open theirs: a direct dial that gets no
-	// answer waits its timeout before the SSH forward, once for all.
-	opened := make([]net.Conn, len(t.Root.Children))
-	var ow sync.WaitGroup
-	for i, c := range t.Root.Children {
-		if !live(c) {
-			continue
+	var peers []relayPeer
+	for _, c := range t.Root.Children {
+		if live(c) {
+			peers = append(peers, b.peer(c, procs))
 		}
-		p, peer := procs[c.Name()], b.peer(c, procs)
-		ow.Go(func() {
-			conn, err := openStream(ctx, b.c, direct, peer, token, b.log)
-			if err != nil {
-				p.childErr = err.Error()
-				return
-			}
-			if !p.setFeed(conn) {
-				conn.Close()
-				return
-			}
-			opened[i] = conn
-		})
 	}
-	ow.Wait()
 	var conns []net.Conn
 	var names []string
-	for i, conn := range opened {
-		if conn != nil {
-			conns, names = append(conns, conn), append(names, t.Root.Children[i].Name())
-		}
+	for _, c := range openStreams(ctx, b.c, direct, peers, token, b.log,
+		func(p relayPeer, err error) { procs[p.Name].childErr = err.Error() },
+		func(p relayPeer, c net.Conn) bool {
+			if !procs[p.Name].setFeed(c) {
+				c.Close()
+				return false
+			}
+			return true
+		}) {
+		conns, names = append(conns, c.conn), append(names, c.name)
 	}
 	if len(conns) == 0 {
 		return nil

@@ -343,16 +343,30 @@ type child struct {
 // connect opens a stream to every child's relay, concurrently; a child that
 // cannot be reached is reported and left out.
 func (r *relayRun) connect(ctx context.Context, client *sshx.Client, peers []relayPeer) []child {
+	return openStreams(ctx, client, r.direct, peers, r.cfg.Token, r.log,
+		func(p relayPeer, err error) {
+			r.emit(relayEvent{Type: evChild, Host: p.Name, Err: core.OneLine(err.Error())})
+		},
+		func(p relayPeer, c net.Conn) bool { return r.keep(p.Name, c) })
+}
+
+// openStreams opens a stream to every peer at once (see openStream), as the
+// root and every relay do: a direct dial without an answer then waits its
+// timeout once for all. It returns the streams that keep took, in peers'
+// order; failed hears of each peer that could not be reached, and keep,
+// which may refuse a stream (and then closes it), of each that could.
+func openStreams(ctx context.Context, client *sshx.Client, direct *directTLS, peers []relayPeer, token string, log *slog.Logger,
+	failed func(relayPeer, error), keep func(relayPeer, net.Conn) bool) []child {
 	out := make([]child, len(peers))
 	var wg sync.WaitGroup
 	for i, p := range peers {
 		wg.Go(func() {
-			c, err := openStream(ctx, client, r.direct, p, r.cfg.Token, r.log)
+			c, err := openStream(ctx, client, direct, p, token, log)
 			if err != nil {
-				r.emit(relayEvent{Type: evChild, Host: p.Name, Err: core.OneLine(err.Error())})
+				failed(p, err)
 				return
 			}
-			if r.keep(p.Name, c) {
+			if keep(p, c) {
 				out[i] = child{name: p.Name, conn: c}
 			}
 		})

@@ -83,7 +83,9 @@ func syntaxError(src Source, err error) *Error {
 		e.Line = countLines(src.Content)
 		e.Msg += " at end of file"
 	} else if pe.Token != "" {
-		e.Msg += fmt.Sprintf(" near '%s'", pe.Token)
+		// Escaped: a malformed number's token may end in the newline that ended it.
+		q := strconv.Quote(pe.Token)
+		e.Msg += " near '" + q[1:len(q)-1] + "'"
 	}
 	for _, l := range []int{e.Line, e.Line - 1} {
 		if localCall.MatchString(sourceLine(src.Content, l)) {

@@ -689,7 +689,12 @@ elif dd if=/dev/null of=/dev/null bs=1 count=0 iflag=fullblock status=none 2>/de
 	// matter, and a clock a little behind would make tar warn of each. A failed
 	// tar (also the root dying mid-transfer: the stream ends) removes the run
 	// directory itself, since no grifork will run there to do it.
-	b.WriteString(`r=$(mktemp -d -- "$d/run-XXXXXXXXXX") || exit 1
+	// Stopped (the wrapper's TERM on a cancel) before the run directory is
+	// handed on, the script removes it: the root may not have read its name.
+	// exec, which hands it on, drops the trap.
+	b.WriteString(`r=
+trap 'cd / && [ -z "$r" ] || rm -rf -- "$r"; exit 1' HUP INT TERM
+r=$(mktemp -d -- "$d/run-XXXXXXXXXX") || exit 1
 printf 'run=%s\n' "$r"
 read -r what next || what=abort
 `)

@@ -352,11 +352,17 @@ remote(function(src, dst) ssh(dst, "touch", { "/srv/after-broadcast" }) end)`))
 		}
 		rewrite(t, filepath.Join(app, "lib/mod03/added.bin"), 5000)
 		report := filepath.Join(dir, "update.json")
+		before := relayLogins(t, f, hosts)
 		r := runGrifork(t, dir, "-f", gf("", 2, ""), "--report", report)
 		if r.code != 0 {
 			t.Fatalf("exit %d", r.code)
 		}
 		bcCheck(t, f, hosts, want())
+		// Over direct streams, with every host cached, a relay needs no SSH
+		// connection to its children: each host's sshd sees the root's alone.
+		if after := relayLogins(t, f, hosts); after != before {
+			t.Errorf("the relays logged in to other hosts %d times during a direct, warm run; want none", after-before)
+		}
 		for h, b := range bcReport(t, report) {
 			if b.Kind != "update" || b.Written != 3000+5000 || b.Received > 1<<20 {
 				t.Errorf("%s: %s, wrote %d bytes, received %d; want an update of 8000 bytes in less than 1 MiB", h, b.Kind, b.Written, b.Received)
@@ -564,4 +570,23 @@ remote(function(src, dst) ssh(dst, "touch", { "/srv/after-broadcast" }) end)`))
 		}
 		noLeftovers(t, f, 5*time.Second)
 	})
+}
+
+// relayLogins counts the SSH logins to hosts from other hosts of the fleet
+// (relays), over the whole of each sshd's log.
+func relayLogins(t *testing.T, f *fleet.Fleet, hosts []string) int {
+	t.Helper()
+	n := 0
+	for _, h := range hosts {
+		got, err := f.AcceptedConnections(h)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for from, k := range got {
+			if from != f.RootAddr() {
+				n += k
+			}
+		}
+	}
+	return n
 }

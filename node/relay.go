@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -249,10 +250,14 @@ func relay(ctx context.Context, in *bufio.Reader, emit func(relayEvent), log *sl
 		return fmt.Errorf("relay: ssh settings: %w", err)
 	}
 	defer client.Close()
-	// The handshakes with the children overlap the root's readying of the other
-	// hosts: by the time the root says connect, the connections are up.
-	for _, h := range r.cfg.Children {
-		go client.Connect(ctx, h)
+	// Without the direct stream, the handshakes with the children overlap the
+	// root's readying of the other hosts: by the time the root says connect,
+	// the connections are up. With it, a child costs an SSH connection (a
+	// fork and exec of its sshd) only when its direct stream fails.
+	if r.direct == nil {
+		for _, h := range r.cfg.Children {
+			go client.Connect(ctx, h)
+		}
 	}
 
 	// Its own binary, as its host received it compressed, or compressed: read
@@ -384,18 +389,19 @@ func openStreams(ctx context.Context, client *sshx.Client, direct *directTLS, pe
 // openStream opens the data stream to a peer's relay and introduces it with
 // the run's token, so a relay takes its stream from no one else: directly
 // over TLS when the peer listens for it (direct set, p.Port) and client
-// reaches its host over a TCP connection of its own, at that connection's
-// address; else, or when that fails, through client's SSH connection.
+// reaches its host without a jump host or ProxyCommand, at the address its
+// SSH connection reaches (sshx's DirectAddr); else, or when that fails,
+// through client's SSH connection, which it then opens.
 func openStream(ctx context.Context, client *sshx.Client, direct *directTLS, p relayPeer, token string, log *slog.Logger) (net.Conn, error) {
 	if direct != nil && p.Port != 0 {
-		addr, err := client.TCPPeer(ctx, p.Host)
+		addr, err := client.DirectAddr(p.Host)
 		switch {
 		case err != nil:
 			log.Warn("broadcast: no direct stream, using the SSH forward", "host", p.Name, "error", err)
-		case addr == nil:
+		case addr == "":
 			log.Debug("broadcast: no direct stream through a jump host or ProxyCommand, using the SSH forward", "host", p.Name)
 		default:
-			to := (&net.TCPAddr{IP: addr.IP, Zone: addr.Zone, Port: p.Port}).String()
+			to := net.JoinHostPort(addr, strconv.Itoa(p.Port))
 			c, err := direct.dial(ctx, to, token)
 			if err == nil {
 				return c, nil

@@ -78,27 +78,35 @@ func (h *heldConn) CloseWrite() error {
 // node's stall watchdog finds CloseConn by this interface.
 var _ interface{ CloseConn() error } = (*heldConn)(nil)
 
-// TCPPeer is the address at the other end of the TCP connection that host's
-// SSH connection runs over (opening the connection if need be), or nil when
-// it runs over a jump host's channel or a ProxyCommand: then this machine
-// knows no route of its own to the host.
-func (c *Client) TCPPeer(ctx context.Context, host core.Host) (*net.TCPAddr, error) {
+// DirectAddr is the address at which this machine reaches host over a TCP
+// connection of its own (the broadcast's direct stream), without opening an
+// SSH connection for it: the far end of the TCP connection host's SSH
+// connection runs over when one is open, else the name ssh_config gives the
+// host (HostName), for the caller's dial to resolve as ssh would. It is ""
+// when host is reached through a jump host or a ProxyCommand: then this
+// machine knows no route of its own to the host.
+func (c *Client) DirectAddr(host core.Host) (string, error) {
 	t, err := c.resolve(host)
 	if err != nil {
-		return nil, err
+		return "", err
 	}
 	if t.via != nil || t.proxyCmd != "" {
-		return nil, nil
+		return "", nil
 	}
-	cn, done, err := c.conn(ctx, t)
-	if err != nil {
-		return nil, err
+	c.mu.Lock()
+	e := c.conns[t.key()]
+	c.mu.Unlock()
+	if e != nil {
+		select {
+		case <-e.ready:
+			if e.err == nil {
+				if a, ok := e.c.nc.RemoteAddr().(*net.TCPAddr); ok {
+					h, _, _ := net.SplitHostPort(a.String()) // keeps an IPv6 zone
+					return h, nil
+				}
+			}
+		default: // still connecting: the name resolves as well
+		}
 	}
-	defer done()
-	tc, ok := cn.nc.(*net.TCPConn)
-	if !ok {
-		return nil, nil
-	}
-	a, _ := tc.RemoteAddr().(*net.TCPAddr)
-	return a, nil
+	return t.hostname, nil
 }

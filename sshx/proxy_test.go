@@ -162,12 +162,13 @@ func TestProxyJumpDown(t *testing.T) {
 	}
 }
 
-// TCPPeer names the far end of a connection's own TCP stream, and nothing
-// for a host reached through a jump host or a ProxyCommand: the broadcast's
+// DirectAddr names the host's own address, from ssh_config before any
+// connection and from the open connection's TCP stream after, and nothing for
+// a host reached through a jump host or a ProxyCommand: the broadcast's
 // direct stream dials only the former.
-func TestTCPPeer(t *testing.T) {
+func TestDirectAddr(t *testing.T) {
 	t.Parallel()
-	c, ss := proxyFleet(t, `Host direct
+	c, _ := proxyFleet(t, `Host direct
   HostName 127.0.0.1
   Port %d
 Host jumped
@@ -178,27 +179,35 @@ Host piped
   HostName 127.0.0.1
   Port %d
   ProxyCommand exec bash -c 'exec 3<>/dev/tcp/%%h/%%p; cat <&3 & exec cat >&3'
+Host named
+  HostName localhost
+  Port 1
 `)
 	for _, tc := range []struct {
-		host string
-		want string // "": no address
+		host    string
+		connect bool
+		want    string // "": no address
 	}{
-		{"direct", fmt.Sprintf("127.0.0.1:%d", ss[0].Port)},
-		{"jumped", ""},
-		{"piped", ""},
+		{"direct", false, "127.0.0.1"},
+		{"direct", true, "127.0.0.1"},
+		{"named", false, "localhost"},
+		{"jumped", false, ""},
+		{"jumped", true, ""},
+		{"piped", true, ""},
 	} {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		a, err := c.TCPPeer(ctx, core.Host{Name: tc.host})
+		if tc.connect {
+			if err := c.Connect(ctx, core.Host{Name: tc.host}); err != nil {
+				t.Fatalf("%s: %v", tc.host, err)
+			}
+		}
 		cancel()
+		got, err := c.DirectAddr(core.Host{Name: tc.host})
 		if err != nil {
 			t.Fatalf("%s: %v", tc.host, err)
 		}
-		got := ""
-		if a != nil {
-			got = a.String()
-		}
 		if got != tc.want {
-			t.Errorf("%s: TCPPeer = %q, want %q", tc.host, got, tc.want)
+			t.Errorf("%s (connected %v): DirectAddr = %q, want %q", tc.host, tc.connect, got, tc.want)
 		}
 	}
 }

@@ -261,9 +261,19 @@ func (p *propagation) runBroadcastScenarios(b *testing.B, scenarios []scenario, 
 		b.Run(sc.name, func(b *testing.B) {
 			b.StopTimer()
 			var sum time.Duration
+			retried := ""
 			for range b.N {
 				p.rootRSS, p.relayRSS = 0, 0
 				t, err := p.measure(sc, b)
+				if err != nil && i < npeers && retried == "" {
+					// A peer's run fails now and then on this fleet (one of 16
+					// OpenSSH clients' connections dies silently: seen with
+					// rsync, the server logging nothing): once, it gets a second
+					// run, and the table says so. grifork's runs get none.
+					retried = core.OneLine(err.Error())
+					b.Logf("%s: %v: running it again", sc.name, err)
+					t, err = p.measure(sc, b)
+				}
 				if err != nil {
 					b.Fatalf("%s: %v", sc.name, err)
 				}
@@ -283,7 +293,12 @@ func (p *propagation) runBroadcastScenarios(b *testing.B, scenarios []scenario, 
 			if p.rootRSS > 0 {
 				rss = fmt.Sprintf("%d / %d MiB", p.rootRSS>>10, p.relayRSS>>10)
 			}
-			p.tab.add(sc.name, fmt.Sprintf("%.2f", s), fmt.Sprintf("%.2f", s/p.bound.Seconds()), vs, rss)
+			name := sc.name
+			if retried != "" {
+				name += " (2nd run)"
+				p.tab.note += fmt.Sprintf("\n%s: its first run failed: %.200s", sc.name, retried)
+			}
+			p.tab.add(name, fmt.Sprintf("%.2f", s), fmt.Sprintf("%.2f", s/p.bound.Seconds()), vs, rss)
 		})
 	}
 	p.tab.after = p.cpu

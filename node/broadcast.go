@@ -2,6 +2,7 @@ package node
 
 import (
 	"bufio"
+	"container/heap"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -175,6 +176,8 @@ type relayProc struct {
 	// cache lacks it (nil: the root does); ready closes once its own relay
 	// listens; seeded carries a seeding's outcome ("" when it worked).
 	seeder    *relayProc
+	seedTurn  int       // its turn among the hosts its seeder ships to
+	seeding   seedTurns // as a seeder: one host at a time
 	peers     map[string]*relayProc
 	ready     chan struct{}
 	readyOnce sync.Once
@@ -287,8 +290,8 @@ func (b *Broadcaster) round(ctx context.Context, t *core.Tree, list []entry, man
 	for _, n := range nodes {
 		procs[n.Name()] = b.newProc(ctx, n, procs)
 	}
-	for child, seeder := range seedParents(t) {
-		procs[child].seeder = procs[seeder]
+	for child, slot := range seedParents(t) {
+		procs[child].seeder, procs[child].seedTurn = procs[slot.seeder], slot.turn
 	}
 	for _, n := range nodes {
 		p := procs[n.Name()]
@@ -729,7 +732,10 @@ func (b *Broadcaster) startRelay(ctx context.Context, p *relayProc, cfg relayCon
 				continue
 			case evListening:
 				p.pid.Store(int64(ev.PID))
-				p.readyOnce.Do(func() { close(p.ready) })
+				p.readyOnce.Do(func() {
+					close(p.ready)
+					p.seeding.start()
+				})
 			case evCommit:
 				p.committing.Store(true)
 			case evResult:
@@ -759,27 +765,167 @@ func (b *Broadcaster) startRelay(ctx context.Context, p *relayProc, cfg relayCon
 	}
 }
 
-// seedBranches is how many hosts a relay ships its binary to at most on a
-// cold start: the root ships only to its own children in the broadcast tree.
-const seedBranches = 4
+// A cold start's binary goes out as a binomial broadcast: each relay that
+// holds it ships it to one host at a time, at its link's full rate, and every
+// host that got it ships it on in turn once its relay listens. The plan
+// assumes that readying a host (unpacking, checking, starting its relay)
+// takes seedReady uploads' time: so a seeder ships a few hosts before the
+// first of them helps, and a fleet of N is seeded in about log2(N) upload
+// times plus a few readyings, where shipping to several hosts at once made
+// each wait for the slowest of its wave.
+const seedReady = 2
 
-// seedParents maps every host of t below the root's children to the host whose
-// relay ships it the binary when its cache lacks it: breadth first, each host
-// seeds up to seedBranches others, so the binary crosses the root's uplink
-// only as often as the root has children, and a cold fleet of N hosts is
-// seeded in about log4(N) steps.
-func seedParents(t *core.Tree) map[string]string {
+// seedSlot is who ships a host the binary on a cold start, and in which turn
+// of that seeder's (0 first).
+type seedSlot struct {
+	seeder string
+	turn   int
+}
+
+// seedParents plans, for every host of t below the root's children, the host
+// whose relay ships it the binary when its cache lacks it, and in which
+// turn: hosts in the tree's breadth-first order each go to the seeder that
+// would be free first (the root's children from the start, a seeded host
+// seedReady uploads after its own upload), so the binary crosses the root's
+// uplink only as often as the root has children.
+func seedParents(t *core.Tree) map[string]seedSlot {
 	var order []*core.Node
 	for _, g := range t.Generations() {
 		order = append(order, g...)
 	}
 	first := len(t.Root.Children)
-	out := map[string]string{}
+	out := map[string]seedSlot{}
+	free := &seederHeap{}
+	for i := range first {
+		heap.Push(free, seederAt{free: 0, index: i})
+	}
+	turns := make([]int, len(order))
 	for i := first; i < len(order); i++ {
-		out[order[i].Name()] = order[(i-first)/seedBranches].Name()
+		s := heap.Pop(free).(seederAt)
+		out[order[i].Name()] = seedSlot{seeder: order[s.index].Name(), turn: turns[s.index]}
+		turns[s.index]++
+		done := s.free + 1
+		heap.Push(free, seederAt{free: done, index: s.index})
+		heap.Push(free, seederAt{free: done + seedReady, index: i})
 	}
 	return out
 }
+
+// seederAt is a seeder (its index in the breadth-first order) and when it is
+// next free, in upload times.
+type seederAt struct{ free, index int }
+
+// seederHeap orders seeders by when they are free, then by the tree's order.
+type seederHeap []seederAt
+
+func (h seederHeap) Len() int { return len(h) }
+func (h seederHeap) Less(i, j int) bool {
+	return h[i].free < h[j].free || h[i].free == h[j].free && h[i].index < h[j].index
+}
+func (h seederHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
+func (h *seederHeap) Push(x any)   { *h = append(*h, x.(seederAt)) }
+func (h *seederHeap) Pop() any {
+	old := *h
+	x := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return x
+}
+
+// seedTurns lets a seeder ship to one host at a time, in the planned turns
+// among the hosts that wait (a host whose session asks late does not hold up
+// those after it).
+type seedTurns struct {
+	mu      sync.Mutex
+	open    bool // the seeder listens: turns may go (see start)
+	busy    bool
+	waiting map[int]chan struct{} // by turn
+	// broken is why the seeder takes no more turns: it did not answer one,
+	// and the hosts after it should not each wait as long.
+	broken error
+}
+
+// acquire waits until it is turn's go, or until stop is closed or ctx ends.
+func (q *seedTurns) acquire(ctx context.Context, turn int, stop <-chan struct{}) error {
+	q.mu.Lock()
+	if q.broken != nil {
+		q.mu.Unlock()
+		return q.broken
+	}
+	if q.open && !q.busy {
+		q.busy = true
+		q.mu.Unlock()
+		return nil
+	}
+	if q.waiting == nil {
+		q.waiting = map[int]chan struct{}{}
+	}
+	turnCh := make(chan struct{})
+	q.waiting[turn] = turnCh
+	q.mu.Unlock()
+	var err error
+	select {
+	case <-turnCh:
+		q.mu.Lock()
+		defer q.mu.Unlock()
+		return q.broken // woken by a break, or given the go
+	case <-stop:
+		err = errSeederEnded
+	case <-ctx.Done():
+		err = context.Cause(ctx)
+	}
+	q.mu.Lock()
+	_, still := q.waiting[turn]
+	delete(q.waiting, turn)
+	q.mu.Unlock()
+	if !still { // given the go meanwhile: pass it on
+		q.release()
+	}
+	return err
+}
+
+// start opens the turns once the seeder listens: the hosts that asked
+// before then (on a cold start, all of them) go in their planned order, not
+// in the order they raced for the first.
+func (q *seedTurns) start() {
+	q.mu.Lock()
+	q.open, q.busy = true, true
+	q.mu.Unlock()
+	q.release()
+}
+
+// release gives the go to the earliest turn that waits.
+func (q *seedTurns) release() {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.broken != nil {
+		return
+	}
+	next, found := 0, false
+	for t := range q.waiting {
+		if !found || t < next {
+			next, found = t, true
+		}
+	}
+	if !found {
+		q.busy = false
+		return
+	}
+	close(q.waiting[next])
+	delete(q.waiting, next)
+}
+
+// breakOff refuses every turn from now on, those that wait included.
+func (q *seedTurns) breakOff(err error) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.broken = err
+	for t, ch := range q.waiting {
+		close(ch)
+		delete(q.waiting, t)
+	}
+}
+
+var errSeederEnded = errors.New("its relay ended")
 
 // launch readies p's host for its relay and runs the relay there until it
 // ends, stdin feeding it and stdout taking its events. A host whose cache
@@ -800,16 +946,14 @@ func (b *Broadcaster) launch(p *relayProc, stdin io.Reader, stdout io.Writer) (D
 }
 
 // seed has p's seeder put the binary into file on p's host, once its relay
-// listens.
+// listens and in p's turn.
 func (b *Broadcaster) seed(ctx context.Context, p *relayProc, file string) error {
 	s := p.seeder
-	select {
-	case <-s.ready:
-	case <-s.ended:
-		return fmt.Errorf("seeder %s: its relay ended", s.node.Name())
-	case <-ctx.Done():
-		return context.Cause(ctx)
+	// Its turn comes once the seeder's relay listens.
+	if err := s.seeding.acquire(ctx, p.seedTurn, s.ended); err != nil {
+		return fmt.Errorf("seeder %s: %w", s.node.Name(), err)
 	}
+	defer s.seeding.release()
 	if !b.ship.samePlatform(p.host, s.host) {
 		// The seeder's relay has only its own binary, for its platform.
 		return fmt.Errorf("seeder %s: its host is of another platform", s.node.Name())
@@ -827,9 +971,11 @@ func (b *Broadcaster) seed(ctx context.Context, p *relayProc, file string) error
 		b.log.Info("broadcast: grifork seeded", "host", p.node.Name(), "seeder", s.node.Name())
 		return nil
 	case <-s.ended:
-		return fmt.Errorf("seeder %s: its relay ended", s.node.Name())
+		return fmt.Errorf("seeder %s: %w", s.node.Name(), errSeederEnded)
 	case <-wait.C:
-		return fmt.Errorf("seeder %s: no answer within %s", s.node.Name(), deployLimit/2)
+		err := fmt.Errorf("no answer within %s", deployLimit/2)
+		s.seeding.breakOff(err)
+		return fmt.Errorf("seeder %s: %w", s.node.Name(), err)
 	case <-ctx.Done():
 		return context.Cause(ctx)
 	}

@@ -748,6 +748,9 @@ func (b *Broadcaster) startRelay(ctx context.Context, p *relayProc, cfg relayCon
 	}()
 	defer func() {
 		outW.Close()
+		// What is sent to it from now on (a seed request, a connect) fails at
+		// once rather than wait for a reader that is gone.
+		p.ctlR.CloseWithError(errRelayEnded)
 		p.stderr.Close()
 		// Here, not when the reader above ends (which may be after the round,
 		// into a heal's next one): its session ended, result or not.
@@ -846,6 +849,11 @@ type seedTurns struct {
 
 // acquire waits until it is turn's go, or until stop is closed or ctx ends.
 func (q *seedTurns) acquire(ctx context.Context, turn int, stop <-chan struct{}) error {
+	select {
+	case <-stop: // it ended after it listened: a send to it would wait for nobody
+		return errSeederEnded
+	default:
+	}
 	q.mu.Lock()
 	if q.broken != nil {
 		q.mu.Unlock()
@@ -925,7 +933,10 @@ func (q *seedTurns) breakOff(err error) {
 	}
 }
 
-var errSeederEnded = errors.New("its relay ended")
+var (
+	errSeederEnded = errors.New("its relay ended")
+	errRelayEnded  = errors.New("the relay's session ended")
+)
 
 // launch readies p's host for its relay and runs the relay there until it
 // ends, stdin feeding it and stdout taking its events. A host whose cache
@@ -974,7 +985,12 @@ func (b *Broadcaster) seed(ctx context.Context, p *relayProc, file string) error
 		return fmt.Errorf("seeder %s: %w", s.node.Name(), errSeederEnded)
 	case <-wait.C:
 		err := fmt.Errorf("no answer within %s", deployLimit/2)
-		s.seeding.breakOff(err)
+		// A seeder whose relay went silent too gets no more turns, so the
+		// hosts after this one do not each wait as long; one that still
+		// reports was held up by this host, and goes on with the next.
+		if time.Since(time.Unix(0, s.last.Load())) > 3*heartbeat {
+			s.seeding.breakOff(err)
+		}
 		return fmt.Errorf("seeder %s: %w", s.node.Name(), err)
 	case <-ctx.Done():
 		return context.Cause(ctx)

@@ -15,6 +15,8 @@ import (
 	"log/slog"
 	"math/big"
 	"net"
+	"net/netip"
+	"strconv"
 	"sync"
 	"time"
 )
@@ -127,13 +129,21 @@ func (k *directKeys) tls() (*directTLS, error) {
 	}, nil
 }
 
-// dial opens a TLS stream to a child's relay at addr and introduces it
-// with the token, all within directTimeout.
-func (d *directTLS) dial(ctx context.Context, addr string, token string) (net.Conn, error) {
+// dial opens a TLS stream to a child's relay at host:port and introduces it
+// with the token, all within directTimeout; a host name is resolved first,
+// so that a slow resolver does not eat the connect's own bound.
+func (d *directTLS) dial(ctx context.Context, host string, port int, token string) (net.Conn, error) {
 	ctx, cancel := context.WithTimeout(ctx, directTimeout)
 	defer cancel()
+	if _, err := netip.ParseAddr(host); err != nil {
+		addrs, err := net.DefaultResolver.LookupHost(ctx, host)
+		if err != nil {
+			return nil, err
+		}
+		host = addrs[0]
+	}
 	td := tls.Dialer{NetDialer: &net.Dialer{Timeout: directConnect}, Config: d.client}
-	c, err := td.DialContext(ctx, "tcp", addr)
+	c, err := td.DialContext(ctx, "tcp", net.JoinHostPort(host, strconv.Itoa(port)))
 	if err != nil {
 		return nil, err
 	}

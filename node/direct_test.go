@@ -100,7 +100,7 @@ func TestAcceptorTakesTheParentAmongBogusClients(t *testing.T) {
 	io.WriteString(uc, strings.Repeat("y", len(token))+"\n")
 
 	start := time.Now()
-	parent, err := run.dial(context.Background(), addr, token)
+	parent, err := dialAt(run, addr, token)
 	if err != nil {
 		t.Fatalf("the parent's direct dial: %v", err)
 	}
@@ -176,7 +176,7 @@ func TestDirectDialRefusesAnotherCertificate(t *testing.T) {
 		b, _ := io.ReadAll(c)
 		heard <- b
 	}()
-	c, err := run.dial(context.Background(), ln.Addr().String(), "secret-token")
+	c, err := dialAt(run, ln.Addr().String(), "secret-token")
 	if err == nil {
 		c.Close()
 		t.Fatal("the dial accepted a server with another certificate")
@@ -225,7 +225,12 @@ func TestDirectStreamEnds(t *testing.T) {
 	const token = "tok"
 	a, _, addr := relayListeners(t, run, token, 10*time.Second, slog.New(slog.DiscardHandler))
 	for round := range 5 {
-		conn, err := run.dial(context.Background(), addr, token)
+		at := addr
+		if round == 1 { // a host name, as ssh_config may give it, resolves
+			_, port, _ := net.SplitHostPort(addr)
+			at = net.JoinHostPort("localhost", port)
+		}
+		conn, err := dialAt(run, at, token)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -398,4 +403,17 @@ func TestAcceptorRetriesFailedAccepts(t *testing.T) {
 	if path != pathSSH {
 		t.Errorf("path %q", path)
 	}
+}
+
+// dialAt dials addr (host:port) as openStream does.
+func dialAt(run *directTLS, addr, token string) (net.Conn, error) {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil, err
+	}
+	n, err := strconv.Atoi(port)
+	if err != nil {
+		return nil, err
+	}
+	return run.dial(context.Background(), host, n, token)
 }

@@ -51,7 +51,8 @@ type relayConfig struct {
 	// SlowCommit is a test hook: the commit waits this long after each path.
 	SlowCommit time.Duration `json:"slow_commit,omitempty"`
 	// Children are the hosts it will most likely stream to (its children in the
-	// planned tree), to connect to early; relayConnect has the final word.
+	// planned tree), to connect to early when the stream goes over SSH;
+	// relayConnect has the final word.
 	Children []core.Host `json:"children,omitempty"`
 	// Grifork is where it ships its own binary to the hosts it seeds.
 	Grifork core.GriforkConfig `json:"grifork"`
@@ -244,6 +245,10 @@ func relay(ctx context.Context, in *bufio.Reader, emit func(relayEvent), log *sl
 	acc := startAcceptor(r.cfg.Token, r.cfg.Stall, ln, tcp, tlsCfg, r.log)
 	defer acc.close()
 	emit(relayEvent{Type: evListening, Socket: sock, Port: port, PID: os.Getpid()})
+	// From now on it reports each second, so the root tells a relay that is
+	// busy (seeding, waiting for its stream) from one that froze.
+	stop := r.heartbeat()
+	defer stop()
 
 	client, err := sshx.New(sshx.Options{SSH: r.cfg.SSH, Logger: r.log})
 	if err != nil {
@@ -295,8 +300,6 @@ func relay(ctx context.Context, in *bufio.Reader, emit func(relayEvent), log *sl
 	children := r.connect(ctx, client, conn.Children)
 	emit(relayEvent{Type: evConnected})
 
-	stop := r.heartbeat()
-	defer stop()
 	st, err := r.pump(ctx, acc, children)
 	finished.Store(true)
 	if err != nil {
@@ -401,12 +404,16 @@ func openStream(ctx context.Context, client *sshx.Client, direct *directTLS, p r
 		case addr == "":
 			log.Debug("broadcast: no direct stream through a jump host or ProxyCommand, using the SSH forward", "host", p.Name)
 		default:
-			to := net.JoinHostPort(addr, strconv.Itoa(p.Port))
-			c, err := direct.dial(ctx, to, token)
+			// Should the dial be slow to answer, the SSH connection of its
+			// fallback is made meanwhile: the child waits for its stream
+			// only so long (the stall timeout).
+			prepare := time.AfterFunc(directConnect/2, func() { client.Connect(ctx, p.Host) })
+			c, err := direct.dial(ctx, addr, p.Port, token)
 			if err == nil {
+				prepare.Stop()
 				return c, nil
 			}
-			log.Warn("broadcast: no direct stream, using the SSH forward", "host", p.Name, "addr", to, "error", err)
+			log.Warn("broadcast: no direct stream, using the SSH forward", "host", p.Name, "addr", net.JoinHostPort(addr, strconv.Itoa(p.Port)), "error", err)
 		}
 	}
 	c, err := client.DialUnix(ctx, p.Host, p.Socket)

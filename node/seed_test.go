@@ -168,6 +168,30 @@ func TestSeedTurns(t *testing.T) {
 		t.Errorf("turns went %v, want [1 2 3]", order)
 	}
 
+	// A waiter that gives up just as it is given the go passes the turn on:
+	// cancelled and released at once, it takes either way out of its select.
+	for range 20 {
+		gaveUp, cancel := context.WithCancel(ctx)
+		first, next := make(chan error, 1), make(chan error, 1)
+		go func() { first <- q.acquire(gaveUp, 7, nil) }()
+		waitFor(1)
+		go func() { next <- q.acquire(ctx, 8, nil) }()
+		waitFor(2)
+		cancel()
+		q.release()
+		if err := <-first; err == nil {
+			q.release() // it took the turn: its release lets turn 8 go
+		}
+		select {
+		case err := <-next:
+			if err != nil {
+				t.Fatal(err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("the turn after a waiter that gave up never went")
+		}
+	}
+
 	stopped := make(chan struct{})
 	ended := make(chan error, 1)
 	go func() { ended <- q.acquire(ctx, 4, stopped) }()
@@ -175,6 +199,13 @@ func TestSeedTurns(t *testing.T) {
 	close(stopped)
 	if err := <-ended; !errors.Is(err, errSeederEnded) {
 		t.Fatalf("a wait on a seeder that ended: %v", err)
+	}
+
+	// A host that asks after its seeder ended is refused at once, turn free or not.
+	var late seedTurns
+	late.start()
+	if err := late.acquire(ctx, 0, stopped); !errors.Is(err, errSeederEnded) {
+		t.Errorf("an ask after the seeder ended: %v", err)
 	}
 
 	broken := errors.New("no answer")

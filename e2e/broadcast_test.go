@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/grifork/grifork/core"
 	"github.com/grifork/grifork/internal/testkit/fleet"
 	"github.com/grifork/grifork/node"
 )
@@ -477,6 +478,54 @@ remote(function(src, dst) ssh(dst, "touch", { "/srv/after-broadcast" }) end)`))
 		// so in its relay's, which the root logs at debug).
 		if l := string(lb); !strings.Contains(l, "no direct stream, using the SSH forward") || !strings.Contains(l, gen1) {
 			t.Errorf("the log does not say which host's stream fell back:\n%s", l)
+		}
+
+		// A host behind a firewall that drops all but SSH: its parent's dial
+		// gets no answer, and neither do its own dials to its children (their
+		// answers are dropped on the way in). All three take the SSH forward
+		// within the dial's bound; every host ends verified.
+		walled := hosts[1]
+		tree := hostTree(t, hosts, 2)
+		viaSSH := map[string]bool{walled: true}
+		tree.Walk(func(n *core.Node) {
+			if !n.IsRoot() && !n.Parent.IsRoot() && n.Parent.Name() == walled {
+				viaSSH[n.Name()] = true
+			}
+		})
+		if len(viaSSH) < 2 {
+			t.Fatalf("%s has no children in the tree: the test needs a relay", walled)
+		}
+		undo, err := f.AllowOnlySSH(walled)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer undo()
+		rewrite(t, filepath.Join(app, "big.bin"), 20<<20)
+		logw := filepath.Join(dir, "firewall.log")
+		r = runGrifork(t, dir, "-f", gf(fmt.Sprintf("log { file = %q, level = \"debug\" }", logw), 2, ""), "--report", report)
+		if r.code != 0 {
+			t.Fatalf("a firewalled host: exit %d", r.code)
+		}
+		if err := undo(); err != nil {
+			t.Fatal(err)
+		}
+		bcCheck(t, f, hosts, want())
+		for h, b := range bcReport(t, report) {
+			want := "direct"
+			if viaSSH[h] {
+				want = "ssh"
+			}
+			if b.Stream != want || b.Written != 20<<20 {
+				t.Errorf("a firewalled host: %s: stream %q, wrote %d; want %s, %d", h, b.Stream, b.Written, want, 20<<20)
+			}
+		}
+		lw, err := os.ReadFile(logw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// No answer, not a refusal: the dial's own bound ended it.
+		if l := string(lw); !strings.Contains(l, "no direct stream, using the SSH forward") || !strings.Contains(l, walled) || !strings.Contains(l, "timeout") {
+			t.Errorf("the log does not say that the direct dial to %s timed out:\n%s", walled, l)
 		}
 		noLeftovers(t, f, 10*time.Second)
 	})

@@ -483,6 +483,40 @@ func (f *Fleet) Prohibit(from, to string) error {
 	return nil
 }
 
+// AllowOnlySSH makes host addr drop every TCP packet that reaches it but
+// SSH's (to or from port 22), as a stateless firewall that lets only SSH
+// through would: a connection to any other port of the host, or from the
+// host to any other port, gets no answer at all. undo lifts it. (Policy
+// routing in the host's namespace, rules before the local table's: the
+// kernel may lack tc's action modules.)
+func (f *Fleet) AllowOnlySSH(addr string) (undo func() error, err error) {
+	h, err := f.host(addr)
+	if err != nil {
+		return nil, err
+	}
+	const on = `rule add pref 1000 lookup local
+rule del pref 0
+rule add pref 10 iif eth0 ipproto tcp dport 22 lookup local
+rule add pref 11 iif eth0 ipproto tcp sport 22 lookup local
+rule add pref 12 iif eth0 ipproto tcp blackhole
+`
+	const off = `rule add pref 0 lookup local
+rule del pref 12
+rule del pref 11
+rule del pref 10
+rule del pref 1000
+`
+	if err := run(context.Background(), on, "ip", "-n", h.ns, "-batch", "-"); err != nil {
+		return nil, fmt.Errorf("host %s: firewall: %w", addr, err)
+	}
+	return sync.OnceValue(func() error {
+		if err := run(context.Background(), off, "ip", "-n", h.ns, "-force", "-batch", "-"); err != nil {
+			return fmt.Errorf("host %s: lift the firewall: %w", addr, err)
+		}
+		return nil
+	}), nil
+}
+
 // Name returns the fleet's name.
 func (f *Fleet) Name() string { return f.name }
 

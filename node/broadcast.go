@@ -173,13 +173,12 @@ type relayProc struct {
 	stderr *sshx.TailWriter
 
 	// Seeding: seeder is the relay that ships it the binary when its host's
-	// cache lacks it (nil: the root does); ready closes once its own relay
-	// listens; seeded carries a seeding's outcome ("" when it worked).
+	// cache lacks it (nil: the root does); its seeding turns open once its
+	// own relay listens; seeded carries a seeding's outcome ("" when it worked).
 	seeder    *relayProc
 	seedTurn  int       // its turn among the hosts its seeder ships to
 	seeding   seedTurns // as a seeder: one host at a time
 	peers     map[string]*relayProc
-	ready     chan struct{}
 	readyOnce sync.Once
 	seeded    chan string
 	sendMu    sync.Mutex
@@ -732,10 +731,7 @@ func (b *Broadcaster) startRelay(ctx context.Context, p *relayProc, cfg relayCon
 				continue
 			case evListening:
 				p.pid.Store(int64(ev.PID))
-				p.readyOnce.Do(func() {
-					close(p.ready)
-					p.seeding.start()
-				})
+				p.readyOnce.Do(p.seeding.start)
 			case evCommit:
 				p.committing.Store(true)
 			case evResult:
@@ -999,7 +995,7 @@ func (b *Broadcaster) seed(ctx context.Context, p *relayProc, file string) error
 
 func (b *Broadcaster) newProc(ctx context.Context, n *core.Node, peers map[string]*relayProc) *relayProc {
 	p := &relayProc{node: n, host: b.loginHost(n), events: make(chan relayEvent, 64), ended: make(chan struct{}), start: time.Now(),
-		peers: peers, ready: make(chan struct{}), seeded: make(chan string, 1)}
+		peers: peers, seeded: make(chan string, 1)}
 	// Not ended by ctx itself: on Ctrl-C the root first asks each relay to stop
 	// and how it ended (see halt), so that a host whose commit finished is ok.
 	p.ctx, p.cancel = context.WithCancel(context.WithoutCancel(ctx))

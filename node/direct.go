@@ -131,8 +131,10 @@ func (k *directKeys) tls() (*directTLS, error) {
 
 // dial opens a TLS stream to a child's relay at host:port and introduces it
 // with the token, all within directTimeout; a host name is resolved first,
-// so that a slow resolver does not eat the connect's own bound.
-func (d *directTLS) dial(ctx context.Context, host string, port int, token string) (net.Conn, error) {
+// so that a slow resolver does not eat the connect's own bound. unanswered,
+// when set, is called should the TCP connect take half its bound: the
+// caller may prepare its fallback meanwhile.
+func (d *directTLS) dial(ctx context.Context, host string, port int, token string, unanswered func()) (net.Conn, error) {
 	ctx, cancel := context.WithTimeout(ctx, directTimeout)
 	defer cancel()
 	if _, err := netip.ParseAddr(host); err != nil {
@@ -142,9 +144,21 @@ func (d *directTLS) dial(ctx context.Context, host string, port int, token strin
 		}
 		host = addrs[0]
 	}
-	td := tls.Dialer{NetDialer: &net.Dialer{Timeout: directConnect}, Config: d.client}
-	c, err := td.DialContext(ctx, "tcp", net.JoinHostPort(host, strconv.Itoa(port)))
+	var slow *time.Timer
+	if unanswered != nil {
+		slow = time.AfterFunc(directConnect/2, unanswered)
+	}
+	nd := net.Dialer{Timeout: directConnect}
+	raw, err := nd.DialContext(ctx, "tcp", net.JoinHostPort(host, strconv.Itoa(port)))
+	if slow != nil {
+		slow.Stop()
+	}
 	if err != nil {
+		return nil, err
+	}
+	c := tls.Client(raw, d.client)
+	if err := c.HandshakeContext(ctx); err != nil {
+		raw.Close()
 		return nil, err
 	}
 	if dl, ok := ctx.Deadline(); ok {
@@ -155,8 +169,7 @@ func (d *directTLS) dial(ctx context.Context, host string, port int, token strin
 		return nil, err
 	}
 	c.SetWriteDeadline(time.Time{})
-	tc := c.(*tls.Conn)
-	return &directConn{Conn: tc, raw: tc.NetConn()}, nil
+	return &directConn{Conn: c, raw: raw}, nil
 }
 
 // listenDirect opens the relay's direct listener: every address, any free port.

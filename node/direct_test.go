@@ -415,5 +415,5 @@ func dialAt(run *directTLS, addr, token string) (net.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	return run.dial(context.Background(), host, n, token)
+	return run.dial(context.Background(), host, n, token, nil)
 }

@@ -404,13 +404,11 @@ func openStream(ctx context.Context, client *sshx.Client, direct *directTLS, p r
 		case addr == "":
 			log.Debug("broadcast: no direct stream through a jump host or ProxyCommand, using the SSH forward", "host", p.Name)
 		default:
-			// Should the dial be slow to answer, the SSH connection of its
-			// fallback is made meanwhile: the child waits for its stream
-			// only so long (the stall timeout).
-			prepare := time.AfterFunc(directConnect/2, func() { client.Connect(ctx, p.Host) })
-			c, err := direct.dial(ctx, addr, p.Port, token)
+			// Should the port not answer at once (a firewall that drops), the
+			// SSH connection of the fallback is made meanwhile: the child
+			// waits for its stream only so long (the stall timeout).
+			c, err := direct.dial(ctx, addr, p.Port, token, func() { client.Connect(ctx, p.Host) })
 			if err == nil {
-				prepare.Stop()
 				return c, nil
 			}
 			log.Warn("broadcast: no direct stream, using the SSH forward", "host", p.Name, "addr", net.JoinHostPort(addr, strconv.Itoa(p.Port)), "error", err)

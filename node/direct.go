@@ -302,7 +302,13 @@ func (a *acceptor) check(c net.Conn, path string) {
 	}
 	// Exactly the token's bytes: what follows is the stream.
 	line := make([]byte, len(a.token)+1)
-	if _, err := io.ReadFull(c, line); err != nil || subtle.ConstantTimeCompare(line, []byte(a.token+"\n")) != 1 {
+	if _, err := io.ReadFull(c, line); err != nil {
+		// Closed or silent before a whole token: a parent that gave up
+		// (its dial's bound), or a stray client; not a wrong token.
+		a.refuse(raw, "relay: refused a stream that sent no whole token", "path", path, "from", c.RemoteAddr().String(), "error", err)
+		return
+	}
+	if subtle.ConstantTimeCompare(line, []byte(a.token+"\n")) != 1 {
 		a.refuse(raw, "relay: refused a stream without the run's token", "path", path, "from", c.RemoteAddr().String())
 		return
 	}

@@ -83,6 +83,12 @@ func TestAcceptorTakesTheParentAmongBogusClients(t *testing.T) {
 	}
 	defer wrong.Close()
 	io.WriteString(wrong, strings.Repeat("x", len(token))+"\n")
+	short, err := tls.Dial("tcp", addr, run.client)
+	if err != nil {
+		t.Fatalf("a client with the run's certificate: %v", err)
+	}
+	io.WriteString(short, token[:5])
+	short.Close()
 	if c, err := tls.Dial("tcp", addr, other.client); err == nil {
 		// TLS 1.3: the server's refusal of the client's certificate comes
 		// after the client's handshake; the first read sees it.
@@ -137,9 +143,10 @@ func TestAcceptorTakesTheParentAmongBogusClients(t *testing.T) {
 	}
 	out := logs.String()
 	for _, want := range []string{
-		"refused a direct connection: TLS handshake",             // plaintext, another certificate
-		"refused a stream without the run's token\" path=direct", // the wrong token over TLS
-		"refused a stream without the run's token\" path=ssh",    // the wrong token on the socket
+		"refused a direct connection: TLS handshake",              // plaintext, another certificate
+		"refused a stream without the run's token\" path=direct",  // the wrong token over TLS
+		"refused a stream without the run's token\" path=ssh",     // the wrong token on the socket
+		"refused a stream that sent no whole token\" path=direct", // part of it, then its close
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("log lacks %q:\n%s", want, out)

@@ -175,13 +175,12 @@ type relayProc struct {
 	// Seeding: seeder is the relay that ships it the binary when its host's
 	// cache lacks it (nil: the root does); its seeding turns open once its
 	// own relay listens; seeded carries a seeding's outcome ("" when it worked).
-	seeder    *relayProc
-	seedTurn  int       // its turn among the hosts its seeder ships to
-	seeding   seedTurns // as a seeder: one host at a time
-	peers     map[string]*relayProc
-	readyOnce sync.Once
-	seeded    chan string
-	sendMu    sync.Mutex
+	seeder   *relayProc
+	seedTurn int       // its turn among the hosts its seeder ships to
+	seeding  seedTurns // as a seeder: one host at a time
+	peers    map[string]*relayProc
+	seeded   chan string
+	sendMu   sync.Mutex
 
 	started   bool
 	socket    string
@@ -731,7 +730,7 @@ func (b *Broadcaster) startRelay(ctx context.Context, p *relayProc, cfg relayCon
 				continue
 			case evListening:
 				p.pid.Store(int64(ev.PID))
-				p.readyOnce.Do(p.seeding.start)
+				p.seeding.start()
 			case evCommit:
 				p.committing.Store(true)
 			case evResult:
@@ -887,11 +886,15 @@ func (q *seedTurns) acquire(ctx context.Context, turn int, stop <-chan struct{})
 	return err
 }
 
-// start opens the turns once the seeder listens: the hosts that asked
-// before then (on a cold start, all of them) go in their planned order, not
-// in the order they raced for the first.
+// start opens the turns once the seeder listens (again: nothing): the hosts
+// that asked before then (on a cold start, all of them) go in their planned
+// order, not in the order they raced for the first.
 func (q *seedTurns) start() {
 	q.mu.Lock()
+	if q.open {
+		q.mu.Unlock()
+		return
+	}
 	q.open, q.busy = true, true
 	q.mu.Unlock()
 	q.release()

@@ -169,7 +169,7 @@ func (d *directTLS) dial(ctx context.Context, host string, port int, token strin
 		return nil, err
 	}
 	c.SetWriteDeadline(time.Time{})
-	return &directConn{Conn: c, raw: raw}, nil
+	return &directConn{Conn: c}, nil
 }
 
 // listenDirect opens the relay's direct listener: every address, any free port.
@@ -375,10 +375,9 @@ func (a *acceptor) close() {
 // awaitClose), and one cut short is an error at the child either way.
 type directConn struct {
 	*tls.Conn
-	raw net.Conn
 }
 
-func (d *directConn) Close() error { return d.raw.Close() }
+func (d *directConn) Close() error { return d.NetConn().Close() }
 
 // endStream closes the parent's stream once the trailer is read, which tells
 // the parent the whole stream arrived (see awaitClose). A direct stream is

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -98,12 +99,7 @@ func TestAcceptorTakesTheParentAmongBogusClients(t *testing.T) {
 		}
 		c.Close()
 	}
-	uc, err := net.Dial("unix", sock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer uc.Close()
-	io.WriteString(uc, strings.Repeat("y", len(token))+"\n")
+	defer sendOnSocket(t, sock, strings.Repeat("y", len(token))).Close()
 
 	start := time.Now()
 	parent, err := dialAt(run, addr, token)
@@ -351,12 +347,7 @@ func TestAcceptorBoundsSilentDirectClients(t *testing.T) {
 	if !closed(flood[0], 10*time.Second) {
 		t.Errorf("a silent client was held past directTimeout (%s)", directTimeout)
 	}
-	uc, err := net.Dial("unix", sock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer uc.Close()
-	io.WriteString(uc, token+"\n")
+	defer sendOnSocket(t, sock, token).Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	c, path, err := a.wait(ctx, "parent")
@@ -394,12 +385,7 @@ func TestAcceptorRetriesFailedAccepts(t *testing.T) {
 	const token = "tok"
 	a := startAcceptor(token, 20*time.Second, &failingListener{Listener: ln, fails: 3}, nil, nil, slog.New(slog.DiscardHandler))
 	defer a.close()
-	uc, err := net.Dial("unix", sock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer uc.Close()
-	io.WriteString(uc, token+"\n")
+	defer sendOnSocket(t, sock, token).Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	c, path, err := a.wait(ctx, "parent")
@@ -423,4 +409,76 @@ func dialAt(run *directTLS, addr, token string) (net.Conn, error) {
 		return nil, err
 	}
 	return run.dial(context.Background(), host, n, token, nil)
+}
+
+// sendOnSocket dials a relay's socket, as an SSH forward reaches it, and
+// introduces the stream with token.
+func sendOnSocket(t *testing.T, sock, token string) net.Conn {
+	t.Helper()
+	uc, err := net.Dial("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.WriteString(uc, token+"\n"); err != nil {
+		t.Fatal(err)
+	}
+	return uc
+}
+
+// A port whose connect goes unanswered (a full accept queue drops the SYN,
+// as a firewall that drops does) makes dial call unanswered, so the parent
+// prepares its SSH fallback meanwhile, and fail within directConnect; a port
+// that answers at once does not.
+func TestDirectDialUnanswered(t *testing.T) {
+	t.Parallel()
+	run := runTLS(t)
+	fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer syscall.Close(fd)
+	if err := syscall.Bind(fd, &syscall.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Listen(fd, 0); err != nil {
+		t.Fatal(err)
+	}
+	sa, err := syscall.Getsockname(fd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := sa.(*syscall.SockaddrInet4).Port
+	// Fill the accept queue, which nothing ever takes from.
+	for range 2 {
+		c, err := net.DialTimeout("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), time.Second)
+		if err != nil {
+			break
+		}
+		defer c.Close()
+	}
+	var called atomic.Bool
+	start := time.Now()
+	c, err := run.dial(context.Background(), "127.0.0.1", port, "tok", func() { called.Store(true) })
+	if err == nil {
+		c.Close()
+		t.Fatal("a dial to a port that never answers succeeded")
+	}
+	if took := time.Since(start); took > 10*directConnect || !called.Load() {
+		t.Errorf("unanswered connect: failed after %v (%v), prepared the fallback: %v; want within about %v, and prepared", took, err, called.Load(), directConnect)
+	}
+
+	a, _, addr := relayListeners(t, run, "tok", 10*time.Second, slog.New(slog.DiscardHandler))
+	defer a.close()
+	called.Store(false)
+	host, p, _ := net.SplitHostPort(addr)
+	n, _ := strconv.Atoi(p)
+	c, err = run.dial(context.Background(), host, n, "tok", func() { called.Store(true) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+	time.Sleep(directConnect) // past the moment a timer left running would fire
+	if called.Load() {
+		t.Error("a port that answered at once had the fallback prepared")
+	}
 }

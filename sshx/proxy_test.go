@@ -3,6 +3,7 @@ package sshx
 import (
 	"context"
 	"fmt"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -182,6 +183,10 @@ Host piped
 Host named
   HostName localhost
   Port 1
+Host local
+  HostName localhost
+  Port %[1]d
+  StrictHostKeyChecking accept-new
 `)
 	for _, tc := range []struct {
 		host    string
@@ -191,6 +196,8 @@ Host named
 		{"direct", false, "127.0.0.1"},
 		{"direct", true, "127.0.0.1"},
 		{"named", false, "localhost"},
+		{"local", false, "localhost"},
+		{"local", true, "loopback"}, // the address the open connection reached, not the name
 		{"jumped", false, ""},
 		{"jumped", true, ""},
 		{"piped", true, ""},
@@ -205,6 +212,12 @@ Host named
 		got, err := c.DirectAddr(core.Host{Name: tc.host})
 		if err != nil {
 			t.Fatalf("%s: %v", tc.host, err)
+		}
+		if tc.want == "loopback" {
+			if a, err := netip.ParseAddr(got); err != nil || !a.IsLoopback() {
+				t.Errorf("%s (connected): DirectAddr = %q, want a loopback address", tc.host, got)
+			}
+			continue
 		}
 		if got != tc.want {
 			t.Errorf("%s (connected %v): DirectAddr = %q, want %q", tc.host, tc.connect, got, tc.want)
